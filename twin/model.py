@@ -1,0 +1,190 @@
+"""Domain values: what a city object is, once read, and what the pipeline makes of it.
+
+Geometry is float64 throughout. Polygons use the ragged layout of GeoArrow (as shapely 2 does in
+``_ragged_array.py``): all ring vertices in one ``(N, 3)`` array, ring and polygon offsets beside it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import IntEnum
+from typing import Literal, TypeAlias
+
+import numpy as np
+
+from twin.types import Float64Array, IndexArray, UInt8Array, UInt32Array
+
+__all__ = [
+    "Address",
+    "AttributeValue",
+    "BuildingRecord",
+    "CityObject",
+    "Mesh",
+    "ObjectType",
+    "Rejection",
+    "SourceLocation",
+    "SurfaceClass",
+    "Surfaces",
+]
+
+AttributeValue: TypeAlias = str | int | float | bool | dt.date | None
+"""A typed attribute value as read from the source (``date`` for xs:date, never a string)."""
+
+ObjectType: TypeAlias = Literal["Building", "BuildingPart"]
+"""City object types the importer reads (the importer issue widens this)."""
+
+
+class SurfaceClass(IntEnum):
+    """Semantic class of a surface (CityGML ``_BoundarySurface`` subtypes), kept per triangle."""
+
+    UNCLASSIFIED = 0
+    ROOF = 1
+    WALL = 2
+    GROUND = 3
+    CLOSURE = 4
+    OUTER_CEILING = 5
+    OUTER_FLOOR = 6
+    WINDOW = 7
+    DOOR = 8
+    INTERIOR_WALL = 9
+    CEILING = 10
+    FLOOR = 11
+
+
+@dataclass(frozen=True, slots=True)
+class SourceLocation:
+    """Where an object starts in its input: the file and the 1-based line."""
+
+    path: str
+    line: int
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}"
+
+
+@dataclass(frozen=True, slots=True)
+class Address:
+    """A postal address (xAL in CityGML 1.0/2.0), as structured fields; all optional."""
+
+    street: str | None = None
+    house_number: str | None = None
+    postal_code: str | None = None
+    locality: str | None = None
+    country: str | None = None
+
+    def as_dict(self) -> dict[str, str]:
+        """Return the fields that are set, keyed by their names."""
+        names = ("street", "house_number", "postal_code", "locality", "country")
+        return {n: v for n in names if (v := getattr(self, n)) is not None}
+
+
+@dataclass(frozen=True, slots=True)
+class Surfaces:
+    """Planar polygons with holes, in the source CRS, in the ragged (GeoArrow) layout.
+
+    Attributes
+    ----------
+    coords : (N, 3) float64
+        Vertices of every ring, in the source CRS's axis order as normalised by the reader
+        (easting/longitude first). Rings are open: the closing vertex is not repeated.
+    ring_offsets : (R + 1,) int64
+        Ring ``r`` is ``coords[ring_offsets[r]:ring_offsets[r + 1]]``.
+    polygon_offsets : (P + 1,) int64
+        Polygon ``p`` owns rings ``polygon_offsets[p]:polygon_offsets[p + 1]``; the first of them
+        is the exterior ring, the others are holes.
+    classes : (P,) uint8
+        :class:`SurfaceClass` of each polygon.
+    """
+
+    coords: Float64Array
+    ring_offsets: IndexArray
+    polygon_offsets: IndexArray
+    classes: UInt8Array
+
+    @property
+    def polygon_count(self) -> int:
+        return len(self.polygon_offsets) - 1
+
+    @property
+    def ring_count(self) -> int:
+        return len(self.ring_offsets) - 1
+
+    @classmethod
+    def empty(cls) -> Surfaces:
+        """Return surfaces with no polygon."""
+        zero = np.zeros(1, dtype=np.int64)
+        return cls(np.empty((0, 3)), zero, zero.copy(), np.empty(0, dtype=np.uint8))
+
+
+@dataclass(frozen=True, slots=True)
+class CityObject:
+    """One city object as read from the source, before reprojection.
+
+    ``id`` is the gml:id (the identity used by tiles, catalog, OGC API and NGSI-LD).
+    ``attributes`` maps attribute names (``name``, ``function``, ``measuredHeight``, generic
+    attribute names …) to typed values. ``srs_name`` is the srsName in force for the geometry.
+    """
+
+    id: str
+    type: ObjectType
+    surfaces: Surfaces
+    srs_name: str | None
+    source: SourceLocation
+    lod: int | None = None
+    parent_id: str | None = None
+    attributes: Mapping[str, AttributeValue] = field(default_factory=dict)
+    address: Address | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Mesh:
+    """Triangles of one city object in ECEF (EPSG:4978), metres.
+
+    Attributes
+    ----------
+    positions_ecef : (N, 3) float64
+    faces : (M, 3) uint32
+        Counter-clockwise seen from outside, indices into ``positions_ecef``.
+    classes : (M,) uint8
+        :class:`SurfaceClass` of each triangle.
+    """
+
+    positions_ecef: Float64Array
+    faces: UInt32Array
+    classes: UInt8Array
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """An input object left out of the output, and why; listed in the import report."""
+
+    object_id: str | None
+    object_type: str
+    source: SourceLocation
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class BuildingRecord:
+    """One city object in the catalog: what the server answers without reading tiles.
+
+    ``bbox_wgs84`` is ``(min_lon, min_lat, min_h, max_lon, max_lat, max_h)`` in degrees and
+    ellipsoidal metres; ``footprint`` a GeoJSON Polygon or MultiPolygon in WGS84 (lon, lat).
+    ``tile`` is the content URI relative to the tileset and ``feature_id`` the object's feature
+    id in it (None when the object has no geometry of its own, e.g. a Building whose geometry
+    is in its BuildingParts).
+    """
+
+    dataset: str
+    id: str
+    type: str
+    bbox_wgs84: tuple[float, float, float, float, float, float]
+    footprint: Mapping[str, object] | None
+    attributes: Mapping[str, AttributeValue]
+    parent_id: str | None = None
+    lod: int | None = None
+    address: Address | None = None
+    tile: str | None = None
+    feature_id: int | None = None
