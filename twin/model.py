@@ -21,6 +21,7 @@ __all__ = [
     "AttributeValue",
     "BuildingRecord",
     "CityObject",
+    "DatasetInfo",
     "Mesh",
     "ObjectType",
     "Rejection",
@@ -188,3 +189,20 @@ class BuildingRecord:
     address: Address | None = None
     tile: str | None = None
     feature_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DatasetInfo:
+    """One imported dataset: what the catalog knows about it as a whole.
+
+    ``bbox_wgs84`` is ``(min_lon, min_lat, min_h, max_lon, max_lat, max_h)``; ``report`` the
+    import report (JSON-compatible) of the import that produced the served tileset.
+    """
+
+    name: str
+    title: str
+    srs_name: str | None
+    object_count: int
+    bbox_wgs84: tuple[float, float, float, float, float, float] | None
+    imported_at: dt.datetime
+    report: Mapping[str, object] = field(default_factory=dict)

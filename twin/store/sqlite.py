@@ -1,0 +1,258 @@
+"""The embedded store: SQLite (WAL) for the catalog, a folder of tilesets beside it.
+
+Layout of the data directory::
+
+    twin.db                       datasets and city objects
+    tilesets/<dataset>            symlink to the version being served
+    tilesets/.versions/<v>/       tileset.json + content of one import
+
+A new tileset is written into a fresh version folder and published by replacing the symlink
+with ``os.replace``, which is atomic on POSIX: a reader sees the old tileset or the new one,
+never a mix, and an import killed midway leaves the served one untouched.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import os
+import re
+import shutil
+import sqlite3
+import threading
+import uuid
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from twin.errors import InputError, NotFoundError, StoreError
+from twin.model import Address, AttributeValue, BuildingRecord, DatasetInfo
+
+__all__ = ["SQLiteStore", "validate_dataset_name"]
+
+log = logging.getLogger(__name__)
+
+_DATASET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS datasets (
+    name TEXT PRIMARY KEY,
+    title TEXT NOT NULL,
+    srs_name TEXT,
+    object_count INTEGER NOT NULL,
+    bbox TEXT,
+    imported_at TEXT NOT NULL,
+    report TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS objects (
+    dataset TEXT NOT NULL REFERENCES datasets(name) ON DELETE CASCADE,
+    id TEXT NOT NULL,
+    type TEXT NOT NULL,
+    parent_id TEXT,
+    lod INTEGER,
+    min_lon REAL NOT NULL, min_lat REAL NOT NULL, min_h REAL NOT NULL,
+    max_lon REAL NOT NULL, max_lat REAL NOT NULL, max_h REAL NOT NULL,
+    footprint TEXT,
+    attributes TEXT NOT NULL,
+    address TEXT,
+    tile TEXT,
+    feature_id INTEGER,
+    PRIMARY KEY (dataset, id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS objects_bbox ON objects (dataset, min_lon, max_lon, min_lat, max_lat);
+"""
+
+
+def validate_dataset_name(name: str) -> str:
+    """Return ``name`` if it is a valid dataset name, else raise InputError.
+
+    >>> validate_dataset_name("berlin-mitte")
+    'berlin-mitte'
+    """
+    if not _DATASET_NAME.match(name):
+        raise InputError(
+            f"invalid dataset name {name!r}: use 1-64 letters, digits, '-', '_' or '.', "
+            "starting with a letter or digit"
+        )
+    return name
+
+
+def _json_default(value: object) -> str:
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    raise TypeError(f"cannot store {type(value).__name__} in the catalog")
+
+
+def _dumps(value: object) -> str:
+    return json.dumps(value, default=_json_default, ensure_ascii=False, separators=(",", ":"))
+
+
+class SQLiteStore:
+    """The embedded :class:`twin.store.Store`: one SQLite file and a folder of tilesets.
+
+    Parameters
+    ----------
+    data_dir : Path
+        Created when missing.
+    """
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = Path(data_dir)
+        self._tilesets = self.data_dir / "tilesets"
+        self._versions = self._tilesets / ".versions"
+        self._lock = threading.Lock()
+        try:
+            self._versions.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(
+                self.data_dir / "twin.db", check_same_thread=False, isolation_level=None
+            )
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("PRAGMA foreign_keys=ON")
+            self._db.executescript(_SCHEMA)
+        except (OSError, sqlite3.Error) as exc:
+            raise StoreError(f"cannot open the data directory {self.data_dir}: {exc}") from exc
+
+    # -- reads -------------------------------------------------------------------------------
+
+    def list_datasets(self) -> list[DatasetInfo]:
+        with self._cursor() as cur:
+            rows = cur.execute("SELECT * FROM datasets ORDER BY name").fetchall()
+        return [_dataset_from_row(r) for r in rows]
+
+    def get_dataset(self, name: str) -> DatasetInfo:
+        with self._cursor() as cur:
+            row = cur.execute("SELECT * FROM datasets WHERE name = ?", (name,)).fetchone()
+        if row is None:
+            raise NotFoundError(f"no dataset named {name!r}")
+        return _dataset_from_row(row)
+
+    def get_object(self, dataset: str, object_id: str) -> BuildingRecord:
+        with self._cursor() as cur:
+            row = cur.execute(
+                "SELECT * FROM objects WHERE dataset = ? AND id = ?", (dataset, object_id)
+            ).fetchone()
+        if row is None:
+            self.get_dataset(dataset)  # says which of the two is unknown
+            raise NotFoundError(f"no object {object_id!r} in dataset {dataset!r}")
+        return _record_from_row(row)
+
+    def tileset_dir(self, dataset: str) -> Path:
+        link = self._tilesets / validate_dataset_name(dataset)
+        if not link.is_dir():
+            raise NotFoundError(f"no tileset for dataset {dataset!r}")
+        return link.resolve()
+
+    # -- writes ------------------------------------------------------------------------------
+
+    def staging_dir(self, dataset: str) -> Path:
+        validate_dataset_name(dataset)
+        stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
+        path = self._versions / f"{dataset}-{stamp}-{uuid.uuid4().hex[:8]}"
+        path.mkdir()
+        return path
+
+    def publish(
+        self, info: DatasetInfo, records: Iterable[BuildingRecord], staging: Path
+    ) -> None:
+        validate_dataset_name(info.name)
+        rows = (_record_to_row(info.name, r) for r in records)
+        with self._cursor() as cur:
+            try:
+                cur.execute("BEGIN IMMEDIATE")
+                cur.execute("DELETE FROM objects WHERE dataset = ?", (info.name,))
+                cur.execute(
+                    "INSERT OR REPLACE INTO datasets VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        info.name,
+                        info.title,
+                        info.srs_name,
+                        info.object_count,
+                        None if info.bbox_wgs84 is None else _dumps(info.bbox_wgs84),
+                        info.imported_at.isoformat(),
+                        _dumps(info.report),
+                    ),
+                )
+                cur.executemany(
+                    "INSERT INTO objects VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows
+                )
+                self._swap_tileset(info.name, staging)
+                cur.execute("COMMIT")
+            except BaseException:
+                cur.execute("ROLLBACK")
+                raise
+
+    def _swap_tileset(self, dataset: str, staging: Path) -> None:
+        link = self._tilesets / dataset
+        previous = link.resolve() if link.is_symlink() else None
+        tmp_link = self._tilesets / f".{dataset}.{uuid.uuid4().hex[:8]}"
+        os.symlink(os.path.relpath(staging, self._tilesets), tmp_link)
+        os.replace(tmp_link, link)
+        if previous is not None and previous != staging.resolve():
+            shutil.rmtree(previous, ignore_errors=True)
+        log.info("published tileset %s -> %s", dataset, staging.name)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    @contextmanager
+    def _cursor(self) -> Iterator[sqlite3.Cursor]:
+        with self._lock:
+            cur = self._db.cursor()
+            try:
+                yield cur
+            except sqlite3.Error as exc:
+                raise StoreError(f"catalog {self.data_dir / 'twin.db'}: {exc}") from exc
+            finally:
+                cur.close()
+
+
+def _record_to_row(dataset: str, r: BuildingRecord) -> tuple[Any, ...]:
+    return (
+        dataset,
+        r.id,
+        r.type,
+        r.parent_id,
+        r.lod,
+        *r.bbox_wgs84[:3],
+        *r.bbox_wgs84[3:],
+        None if r.footprint is None else _dumps(r.footprint),
+        _dumps(dict(r.attributes)),
+        None if r.address is None else _dumps(r.address.as_dict()),
+        r.tile,
+        r.feature_id,
+    )
+
+
+def _record_from_row(row: tuple[Any, ...]) -> BuildingRecord:
+    (dataset, oid, otype, parent, lod, x0, y0, z0, x1, y1, z1, fp, attrs, addr, tile, fid) = row
+    attributes: Mapping[str, AttributeValue] = json.loads(attrs)
+    return BuildingRecord(
+        dataset=dataset,
+        id=oid,
+        type=otype,
+        parent_id=parent,
+        lod=lod,
+        bbox_wgs84=(x0, y0, z0, x1, y1, z1),
+        footprint=None if fp is None else json.loads(fp),
+        attributes=attributes,
+        address=None if addr is None else Address(**json.loads(addr)),
+        tile=tile,
+        feature_id=fid,
+    )
+
+
+def _dataset_from_row(row: tuple[Any, ...]) -> DatasetInfo:
+    name, title, srs, count, bbox, imported_at, report = row
+    return DatasetInfo(
+        name=name,
+        title=title,
+        srs_name=srs,
+        object_count=count,
+        bbox_wgs84=None if bbox is None else tuple(json.loads(bbox)),
+        imported_at=dt.datetime.fromisoformat(imported_at),
+        report=json.loads(report),
+    )
