@@ -1,0 +1,195 @@
+"""TypedDicts of the wire JSON this package writes, with the specifications' own field names.
+
+Only the subset twin writes is modelled: glTF 2.0 core objects, the ``EXT_mesh_features`` primitive
+extension, the ``EXT_structural_metadata`` root extension, and the 3D Tiles 1.1 tileset JSON.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, NotRequired, TypedDict
+
+# --- glTF 2.0 core -------------------------------------------------------------------------------
+
+
+class Asset(TypedDict):
+    version: str
+    generator: NotRequired[str]
+
+
+class Buffer(TypedDict):
+    byteLength: int
+
+
+class BufferView(TypedDict):
+    buffer: int
+    byteOffset: int
+    byteLength: int
+    byteStride: NotRequired[int]
+    target: NotRequired[Literal[34962, 34963]]  # ARRAY_BUFFER, ELEMENT_ARRAY_BUFFER
+
+
+class Accessor(TypedDict):
+    bufferView: int
+    byteOffset: int
+    componentType: Literal[5121, 5123, 5125, 5126]  # UNSIGNED_BYTE/SHORT/INT, FLOAT
+    count: int
+    type: Literal["SCALAR", "VEC3"]
+    min: NotRequired[list[float]]
+    max: NotRequired[list[float]]
+
+
+class PbrMetallicRoughness(TypedDict):
+    baseColorFactor: list[float]
+    metallicFactor: float
+    roughnessFactor: float
+
+
+class Material(TypedDict):
+    name: str
+    pbrMetallicRoughness: PbrMetallicRoughness
+    doubleSided: bool
+    alphaMode: NotRequired[Literal["OPAQUE", "BLEND"]]
+
+
+class FeatureId(TypedDict):
+    featureCount: int
+    attribute: int
+    propertyTable: NotRequired[int]
+
+
+class MeshFeatures(TypedDict):
+    featureIds: list[FeatureId]
+
+
+class PrimitiveExtensions(TypedDict):
+    EXT_mesh_features: MeshFeatures
+
+
+class Primitive(TypedDict):
+    attributes: dict[str, int]
+    indices: int
+    material: int
+    mode: Literal[4]  # TRIANGLES
+    extensions: PrimitiveExtensions
+
+
+class Mesh(TypedDict):
+    primitives: list[Primitive]
+
+
+class Node(TypedDict):
+    mesh: int
+    translation: NotRequired[list[float]]
+
+
+class Scene(TypedDict):
+    nodes: list[int]
+
+
+# --- EXT_structural_metadata ----------------------------------------------------------------------
+
+MetadataType = Literal["SCALAR", "STRING", "BOOLEAN", "ENUM"]
+ComponentType = Literal["INT32", "INT64", "FLOAT64"]
+
+
+class ClassProperty(TypedDict):
+    name: NotRequired[str]
+    type: MetadataType
+    componentType: NotRequired[ComponentType]
+    enumType: NotRequired[str]
+    noData: NotRequired[int | float | str]
+
+
+class MetadataClass(TypedDict):
+    name: NotRequired[str]
+    properties: NotRequired[dict[str, ClassProperty]]
+
+
+class EnumValue(TypedDict):
+    name: str
+    value: int
+
+
+class MetadataEnum(TypedDict):
+    valueType: Literal["UINT8"]
+    values: list[EnumValue]
+
+
+class Schema(TypedDict):
+    id: str
+    classes: dict[str, MetadataClass]
+    enums: NotRequired[dict[str, MetadataEnum]]
+
+
+class PropertyTableProperty(TypedDict):
+    values: int
+    stringOffsets: NotRequired[int]
+    stringOffsetType: NotRequired[Literal["UINT32", "UINT64"]]
+
+
+# The functional syntax keeps the spec's field name "class", a Python keyword.
+PropertyTableJSON = TypedDict(
+    "PropertyTableJSON",
+    {
+        "class": str,
+        "count": int,
+        "properties": NotRequired[dict[str, PropertyTableProperty]],
+        "name": NotRequired[str],
+    },
+)
+
+
+class StructuralMetadata(TypedDict):
+    schema: Schema
+    propertyTables: list[PropertyTableJSON]
+
+
+class RootExtensions(TypedDict):
+    EXT_structural_metadata: NotRequired[StructuralMetadata]
+
+
+class Gltf(TypedDict):
+    asset: Asset
+    extensionsUsed: list[str]
+    scene: int
+    scenes: list[Scene]
+    nodes: list[Node]
+    meshes: list[Mesh]
+    materials: list[Material]
+    accessors: list[Accessor]
+    bufferViews: list[BufferView]
+    buffers: list[Buffer]
+    extensions: NotRequired[RootExtensions]
+
+
+# --- 3D Tiles 1.1 tileset JSON --------------------------------------------------------------------
+
+
+class TilesetAsset(TypedDict):
+    version: Literal["1.1"]
+    generator: NotRequired[str]
+    tilesetVersion: NotRequired[str]
+
+
+class BoundingVolume(TypedDict):
+    region: list[float]
+
+
+class Content(TypedDict):
+    uri: str
+
+
+class TileJSON(TypedDict):
+    boundingVolume: BoundingVolume
+    geometricError: float
+    refine: Literal["ADD", "REPLACE"]
+    transform: NotRequired[list[float]]
+    content: NotRequired[Content]
+    children: NotRequired[list[TileJSON]]
+
+
+class Tileset(TypedDict):
+    asset: TilesetAsset
+    geometricError: float
+    root: TileJSON
+    extras: NotRequired[dict[str, Any]]
