@@ -1,1 +1,32 @@
-"""3D Tiles 1.1 / glTF 2.0 format library: arrays in, bytes and JSON out. Knows nothing of twin."""
+"""3D Tiles 1.1 / glTF 2.0 format library: arrays in, bytes and JSON out. Knows nothing of twin.
+
+Depends on numpy and the standard library only.
+"""
+
+from tiles.axes import y_up_to_z_up, z_up_to_y_up
+from tiles.glb import Material, TileMesh, encode_glb, face_normals
+from tiles.metadata import (
+    EncodedMetadata,
+    PropertyTable,
+    encode_property_table,
+    sanitize_identifier,
+)
+from tiles.tileset import Tile, enu_frame, tileset_json
+from tiles.typing import Tileset
+
+__all__ = [
+    "EncodedMetadata",
+    "Material",
+    "PropertyTable",
+    "Tile",
+    "TileMesh",
+    "Tileset",
+    "encode_glb",
+    "encode_property_table",
+    "enu_frame",
+    "face_normals",
+    "sanitize_identifier",
+    "tileset_json",
+    "y_up_to_z_up",
+    "z_up_to_y_up",
+]

@@ -36,7 +36,7 @@ from tiles.metadata import PropertyTable, encode_property_table
 from tiles.typing import Accessor, BufferView, FeatureId, Gltf, Node, Primitive
 from tiles.typing import Material as MaterialJSON
 
-__all__ = ["MAX_FEATURES", "Material", "TileMesh", "encode_glb"]
+__all__ = ["MAX_FEATURES", "Material", "TileMesh", "encode_glb", "face_normals"]
 
 MAX_FEATURES = 2**24  # largest count of exactly representable float32 integer feature ids
 _GLB_MAGIC, _GLB_VERSION = b"glTF", 2
