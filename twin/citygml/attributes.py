@@ -1,0 +1,200 @@
+"""Read a city object's attributes as typed values, and its postal address.
+
+Only the object's own properties (direct children) are read, so attributes of its thematic
+surfaces or parts never leak into it. Where a property repeats (``function``, ``usage``,
+``class``, ``gml:name``), the first value is kept — later ones are rare in practice and
+are logged. Generic attributes inside a ``genericAttributeSet`` are named
+``<set name>.<attribute name>``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable, Iterator
+
+from lxml import etree
+
+from twin.citygml.namespaces import (
+    children,
+    find_child,
+    is_generics_namespace,
+    local_name,
+    namespace,
+    source_line,
+)
+from twin.model import Address, AttributeValue
+
+__all__ = ["read_address", "read_attributes"]
+
+logger = logging.getLogger(__name__)
+
+_FEET_UOMS = frozenset({"ft", "feet", "foot", "[ft_i]", "ft_i"})
+_METRES_PER_FOOT = 0.3048
+
+
+def _parse_date(text: str) -> dt.date:
+    return dt.date.fromisoformat(text[:10])
+
+
+def _text(text: str) -> str:
+    return text
+
+
+_PROPERTIES: dict[str, tuple[str, Callable[[str], AttributeValue]]] = {
+    "name": ("name", _text),
+    "description": ("description", _text),
+    "class": ("class", _text),
+    "function": ("function", _text),
+    "usage": ("usage", _text),
+    "yearOfConstruction": ("yearOfConstruction", int),
+    "roofType": ("roofType", _text),
+    "measuredHeight": ("measuredHeight", float),
+    "storeysAboveGround": ("storeysAboveGround", int),
+    "storeysBelowGround": ("storeysBelowGround", int),
+    "creationDate": ("creationDate", _parse_date),
+}
+
+_GENERIC_TYPES: dict[str, Callable[[str], AttributeValue]] = {
+    "stringAttribute": _text,
+    "uriAttribute": _text,
+    "intAttribute": int,
+    "doubleAttribute": float,
+    "measureAttribute": float,
+    "dateAttribute": _parse_date,
+    # CityGML 3.0 spells the types with a capital letter
+    "StringAttribute": _text,
+    "UriAttribute": _text,
+    "IntAttribute": int,
+    "DoubleAttribute": float,
+    "MeasureAttribute": float,
+    "DateAttribute": _parse_date,
+}
+
+
+def read_attributes(obj: etree._Element) -> dict[str, AttributeValue]:
+    """Return the typed attributes of a city object element.
+
+    Standard properties keep their CityGML names (``measuredHeight`` in metres, ``uom`` in
+    feet converted); generic attributes are keyed by their ``name``. A value that does not
+    parse as its declared type is left out and logged.
+    """
+    attributes: dict[str, AttributeValue] = {}
+    for name, value in _iter_properties(obj):
+        if name in attributes:
+            logger.debug(
+                "%s: repeated %s %r ignored (line %s)", _id(obj), name, value, source_line(obj)
+            )
+            continue
+        attributes[name] = value
+    return attributes
+
+
+def _iter_properties(obj: etree._Element) -> Iterator[tuple[str, AttributeValue]]:
+    for prop in children(obj):
+        name = local_name(prop.tag)
+        if is_generics_namespace(namespace(prop.tag)):
+            yield from _iter_generic(prop, prefix="")
+        elif name in _PROPERTIES:
+            key, parse = _PROPERTIES[name]
+            value = _parse(obj, key, (prop.text or "").strip(), parse)
+            if value is None:
+                continue
+            if key == "measuredHeight" and isinstance(value, float):
+                value = _to_metres(value, prop.get("uom"))
+            yield key, value
+
+
+def _iter_generic(prop: etree._Element, prefix: str) -> Iterator[tuple[str, AttributeValue]]:
+    """Yield a generic attribute (CityGML 1.0/2.0 or 3.0 form), flattening attribute sets."""
+    kind = local_name(prop.tag)
+    if kind == "genericAttribute":  # CityGML 3.0 wrapper property
+        for inner in children(prop):
+            yield from _iter_generic(inner, prefix)
+        return
+    name_element = find_child(prop, "name")  # CityGML 3.0 writes the name as an element
+    name = prop.get("name") or (name_element.text if name_element is not None else None)
+    if name is None:
+        return
+    if kind in ("genericAttributeSet", "GenericAttributeSet"):
+        for member in children(prop):
+            yield from _iter_generic(member, f"{prefix}{name}.")
+        return
+    parse = _GENERIC_TYPES.get(kind)
+    if parse is None:
+        return
+    value_element = find_child(prop, "value")
+    text = "" if value_element is None else (value_element.text or "").strip()
+    if not text:
+        yield prefix + name, "" if parse is _text else None
+        return
+    yield prefix + name, _parse(prop, prefix + name, text, parse)
+
+
+def _parse(
+    element: etree._Element, key: str, text: str, parse: Callable[[str], AttributeValue]
+) -> AttributeValue:
+    if not text:
+        return None
+    try:
+        return parse(text)
+    except ValueError:
+        logger.warning(
+            "line %s: %s value %r is not valid; left out", source_line(element), key, text
+        )
+        return None
+
+
+def _to_metres(value: float, uom: str | None) -> float:
+    """Convert a length written in feet to metres; other units are taken as metres.
+
+    >>> _to_metres(10.0, "ft")
+    3.048
+    """
+    unit = (uom or "m").rsplit("#", 1)[-1].rsplit(":", 1)[-1].lower()
+    return value * _METRES_PER_FOOT if unit in _FEET_UOMS else value
+
+
+def _id(obj: etree._Element) -> str:
+    return next((str(v) for k, v in obj.attrib.items() if local_name(str(k)) == "id"), "?")
+
+
+_ADDRESS_FIELDS = {
+    "ThoroughfareName": "street",
+    "ThoroughfareNumber": "house_number",
+    "PostalCodeNumber": "postal_code",
+    "LocalityName": "locality",
+    "CountryName": "country",
+}
+
+
+def read_address(obj: etree._Element) -> Address | None:
+    """Return the first xAL 2.0 address of a city object, or None when it has none.
+
+    Reads ``address/Address/xalAddress/AddressDetails``: street = ThoroughfareName,
+    house_number = ThoroughfareNumber, postal_code = PostalCodeNumber, locality =
+    LocalityName, country = CountryName; empty elements count as absent.
+    """
+    details = _address_details(obj)
+    if details is None:
+        return None
+    fields: dict[str, str] = {}
+    for element in details.iter():
+        field_name = _ADDRESS_FIELDS.get(local_name(str(element.tag)))
+        text = (element.text or "").strip()
+        if field_name is not None and text and field_name not in fields:
+            fields[field_name] = text
+    return Address(**fields) if fields else None
+
+
+def _address_details(obj: etree._Element) -> etree._Element | None:
+    path = ("address", "Address", "xalAddress", "AddressDetails")
+    for prop in children(obj):
+        if local_name(prop.tag) != path[0]:
+            continue
+        node: etree._Element | None = prop
+        for step in path[1:]:
+            node = None if node is None else find_child(node, step)
+        if node is not None:
+            return node
+    return None
