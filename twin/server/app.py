@@ -1,0 +1,98 @@
+"""The application factory: routes, middlewares, CORS and the store's lifetime.
+
+Nothing is built at import time; :func:`create_app` makes a fresh application each call::
+
+    web.run_app(create_app(SQLiteStore(data_dir), viewer_dir=viewer), host=host, port=port)
+
+The application owns the store it is given and closes it on shutdown.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Final
+
+from aiohttp import hdrs, web
+from aiohttp.typedefs import Handler
+
+from twin.server.errors import problem_middleware
+from twin.server.health import add_health_routes
+from twin.server.ogc import add_ogc_routes
+from twin.server.state import STORE, VIEWER_DIR
+from twin.server.tiles import add_tile_routes
+from twin.server.viewer import add_viewer_routes
+from twin.store import Store
+
+__all__ = ["CORS_HEADERS", "create_app"]
+
+log = logging.getLogger(__name__)
+
+CORS_HEADERS: Final = {
+    hdrs.ACCESS_CONTROL_ALLOW_ORIGIN: "*",
+    hdrs.ACCESS_CONTROL_EXPOSE_HEADERS: "ETag, Content-Length, Content-Range, Accept-Ranges",
+}
+"""Sent on every response: reads are public, from any origin, without credentials."""
+
+_PREFLIGHT_HEADERS: Final = {
+    hdrs.ACCESS_CONTROL_ALLOW_METHODS: "GET, HEAD, OPTIONS",
+    hdrs.ACCESS_CONTROL_MAX_AGE: "86400",
+    hdrs.ALLOW: "GET, HEAD, OPTIONS",
+}
+_DEFAULT_ALLOWED_HEADERS: Final = "Range, If-None-Match, If-Modified-Since, Accept"
+
+
+async def _add_cors_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """Put the CORS headers on every response, errors and 304s included, as it is sent."""
+    response.headers.update(CORS_HEADERS)
+
+
+@web.middleware
+async def preflight_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Answer every OPTIONS request (CORS preflight or not) with 204 and what is allowed."""
+    if request.method != hdrs.METH_OPTIONS:
+        return await handler(request)
+    asked = request.headers.get(hdrs.ACCESS_CONTROL_REQUEST_HEADERS)
+    headers = {
+        **_PREFLIGHT_HEADERS,
+        hdrs.ACCESS_CONTROL_ALLOW_HEADERS: asked or _DEFAULT_ALLOWED_HEADERS,
+    }
+    return web.Response(status=204, headers=headers)
+
+
+def create_app(store: Store, *, viewer_dir: Path) -> web.Application:
+    """Build the twin web application.
+
+    Parameters
+    ----------
+    store : Store
+        The catalog and tilesets to serve; read only, closed when the application shuts down.
+    viewer_dir : Path
+        The viewer's folder: ``index.html`` and, installed by npm,
+        ``node_modules/cesium/Build/Cesium``.
+
+    Returns
+    -------
+    web.Application
+        Ready for ``web.run_app`` or a test client.
+    """
+    app = web.Application(middlewares=[preflight_middleware, problem_middleware])
+    app[STORE] = store
+    app[VIEWER_DIR] = Path(viewer_dir).resolve()
+    if not (app[VIEWER_DIR] / "index.html").is_file():
+        log.warning("no viewer at %s: /viewer/ will answer 404", app[VIEWER_DIR])
+    app.on_response_prepare.append(_add_cors_headers)
+    app.cleanup_ctx.append(_close_store)
+    add_viewer_routes(app)
+    add_tile_routes(app)
+    add_ogc_routes(app)
+    add_health_routes(app)
+    return app
+
+
+async def _close_store(app: web.Application) -> AsyncIterator[None]:
+    """Close the store when the application shuts down."""
+    yield
+    app[STORE].close()
+    log.info("store closed")
