@@ -1,0 +1,123 @@
+/**
+ * Turn city-object attributes into readable text. Pure functions, no DOM, no Cesium.
+ */
+
+const LABELS = {
+  id: "gml:id",
+  lod: "LoD",
+  parent_id: "Parent gml:id",
+};
+
+const UNITS = {
+  measuredHeight: "m",
+  storeyHeightsAboveGround: "m",
+  storeyHeightsBelowGround: "m",
+};
+
+/**
+ * Make a label out of an attribute name: `yearOfConstruction` → `Year of construction`.
+ *
+ * @param {string} key attribute name (camelCase, snake_case or plain)
+ * @returns {string}
+ */
+export function labelFor(key) {
+  if (LABELS[key]) return LABELS[key];
+  const words = key
+    .replace(/[_-]+/g, " ")
+    .replace(/([a-z0-9])([A-Z])/g, "$1 $2")
+    .trim()
+    .toLowerCase();
+  return words.charAt(0).toUpperCase() + words.slice(1);
+}
+
+const STREET = ["street", "streetName", "thoroughfareName", "thoroughfare"];
+const NUMBER = ["houseNumber", "number", "thoroughfareNumber"];
+const POSTCODE = ["postalCode", "postCode", "zip", "postalCodeNumber"];
+const CITY = ["city", "locality", "localityName", "town"];
+
+/** Address lines, each a list of alternative key names joined by spaces. */
+const ADDRESS_LINES = [
+  [STREET, NUMBER],
+  [POSTCODE, CITY],
+  [["dependentLocality", "district"]],
+  [["region", "administrativeArea", "administrativeAreaName"]],
+  [["country", "countryName"]],
+];
+
+/**
+ * Format an address object as lines: street and number, postcode and city, …, country.
+ *
+ * Keys it does not know are appended as `key: value` lines so nothing is hidden.
+ *
+ * @param {Record<string, unknown> | string | null} address
+ * @returns {string} newline-separated lines ("" when empty)
+ */
+export function formatAddress(address) {
+  if (address === null || address === undefined) return "";
+  if (typeof address !== "object") return String(address);
+  const used = new Set();
+  const pick = (names) => {
+    for (const name of names) {
+      const value = address[name];
+      if (value !== undefined && value !== null && value !== "") {
+        used.add(name);
+        return String(value);
+      }
+    }
+    return "";
+  };
+  const lines = [];
+  for (const groups of ADDRESS_LINES) {
+    const line = groups.map(pick).filter(Boolean).join(" ");
+    if (line) lines.push(line);
+  }
+  for (const [key, value] of Object.entries(address)) {
+    if (used.has(key) || value === null || value === undefined || value === "") continue;
+    lines.push(`${labelFor(key)}: ${formatValue(value)}`);
+  }
+  return lines.join("\n");
+}
+
+/**
+ * Format one attribute value for display.
+ *
+ * @param {unknown} value
+ * @param {string} [key] attribute name, used to add a unit where one is known
+ * @returns {string}
+ */
+export function formatValue(value, key = "") {
+  if (value === null || value === undefined || value === "") return "—";
+  if (typeof value === "number") {
+    const text = Number.isInteger(value)
+      ? String(value)
+      : value.toLocaleString("en", { maximumFractionDigits: 3 });
+    return UNITS[key] ? `${text} ${UNITS[key]}` : text;
+  }
+  if (typeof value === "boolean") return value ? "yes" : "no";
+  if (Array.isArray(value)) return value.map((v) => formatValue(v)).join(", ");
+  if (typeof value === "object") {
+    return Object.entries(value)
+      .map(([k, v]) => `${labelFor(k)}: ${formatValue(v, k)}`)
+      .join("\n");
+  }
+  return String(value);
+}
+
+/**
+ * List an object's properties as `[label, text]` rows in their given order.
+ *
+ * `address` is formatted as postal lines; `skip` names keys shown elsewhere.
+ *
+ * @param {Record<string, unknown>} properties
+ * @param {Set<string>} [skip]
+ * @returns {[string, string][]}
+ */
+export function propertyRows(properties, skip = new Set()) {
+  const rows = [];
+  for (const [key, value] of Object.entries(properties ?? {})) {
+    if (skip.has(key)) continue;
+    const text = key === "address" ? formatAddress(value) || "—" : formatValue(value, key);
+    rows.push([labelFor(key), text]);
+  }
+  return rows;
+}

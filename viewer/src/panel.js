@@ -1,0 +1,85 @@
+/**
+ * The side panel that lists the picked city object's attributes.
+ *
+ * It knows the DOM of `#panel` in index.html and nothing of Cesium. Closing (× button or Esc)
+ * hides it and calls `onClose`, so the caller can clear the highlight.
+ */
+import { propertyRows } from "./format.js";
+
+const HEADER_KEYS = new Set(["name", "type"]);
+
+export class Panel {
+  /**
+   * @param {HTMLElement} root the `#panel` element
+   * @param {{onClose?: () => void}} [options]
+   */
+  constructor(root, { onClose = () => {} } = {}) {
+    this.root = root;
+    this.onClose = onClose;
+    this.kicker = root.querySelector('[data-testid="object-type"]');
+    this.title = root.querySelector('[data-testid="object-name"]');
+    this.objectId = root.querySelector('[data-testid="object-id"]');
+    this.note = root.querySelector('[data-testid="panel-note"]');
+    this.props = root.querySelector('[data-testid="object-properties"]');
+    root.querySelector('[data-testid="panel-close"]').addEventListener("click", () => this.close());
+    document.addEventListener("keydown", (event) => {
+      if (event.key === "Escape" && this.isOpen) {
+        event.preventDefault();
+        this.close();
+      }
+    });
+  }
+
+  /** @returns {boolean} whether the panel is showing */
+  get isOpen() {
+    return !this.root.hidden;
+  }
+
+  /**
+   * Tell whether the panel is open on object `id`.
+   *
+   * @param {string} id
+   * @returns {boolean}
+   */
+  shows(id) {
+    return this.isOpen && this.root.dataset.objectId === id;
+  }
+
+  /**
+   * Show an object: its id, type, name and every property.
+   *
+   * @param {{id: string, properties: Record<string, unknown>, note?: string}} object
+   */
+  show({ id, properties, note = "" }) {
+    const props = properties ?? {};
+    this.root.dataset.objectId = id;
+    this.objectId.textContent = id;
+    this.kicker.textContent = props.type ? String(props.type) : "";
+    this.title.textContent = props.name ? String(props.name) : id;
+    this.note.textContent = note;
+    this.note.hidden = !note;
+    const rows = propertyRows(props, HEADER_KEYS);
+    this.props.replaceChildren(
+      ...rows.flatMap(([label, text]) => {
+        const dt = document.createElement("dt");
+        dt.textContent = label;
+        const dd = document.createElement("dd");
+        dd.textContent = text;
+        return [dt, dd];
+      }),
+    );
+    this.props.scrollTop = 0;
+    if (!this.isOpen) {
+      this.root.hidden = false;
+      this.root.focus({ preventScroll: true });
+    }
+  }
+
+  /** Hide the panel and tell the owner (clears the highlight). Does nothing if closed. */
+  close() {
+    if (!this.isOpen) return;
+    this.root.hidden = true;
+    delete this.root.dataset.objectId;
+    this.onClose();
+  }
+}
