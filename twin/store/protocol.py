@@ -38,9 +38,7 @@ class Store(Protocol):
         """Return a new empty folder to write a tileset in, aside from the one being served."""
         ...
 
-    def publish(
-        self, info: DatasetInfo, records: Iterable[BuildingRecord], staging: Path
-    ) -> None:
+    def publish(self, info: DatasetInfo, records: Iterable[BuildingRecord], staging: Path) -> None:
         """Replace the dataset's catalog rows and swap its served tileset for ``staging``."""
         ...
 

@@ -154,9 +154,7 @@ class SQLiteStore:
         path.mkdir()
         return path
 
-    def publish(
-        self, info: DatasetInfo, records: Iterable[BuildingRecord], staging: Path
-    ) -> None:
+    def publish(self, info: DatasetInfo, records: Iterable[BuildingRecord], staging: Path) -> None:
         validate_dataset_name(info.name)
         rows = (_record_to_row(info.name, r) for r in records)
         with self._cursor() as cur:

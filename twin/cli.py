@@ -1,0 +1,164 @@
+"""The ``twin`` command: ``twin import`` and ``twin serve``.
+
+Configuration is read here once (flags, then ``TWIN_*`` environment variables) and passed down.
+This is the only module that configures logging or prints.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import re
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from twin import __version__
+from twin.errors import TwinError
+
+__all__ = ["main"]
+
+log = logging.getLogger("twin")
+
+DEFAULT_DATA_DIR = "./twin-data"
+VIEWER_DIR = Path(__file__).resolve().parents[1] / "viewer"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit status (0 ok, 1 failed, 2 usage)."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG
+        if args.verbose
+        else logging.INFO
+        if args.command == "serve"
+        else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        status: int = args.run(args)
+    except TwinError as exc:
+        print(f"twin: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("twin: interrupted", file=sys.stderr)
+        return 130
+    return status
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="twin", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"twin {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    imp = commands.add_parser("import", help="import CityGML files as a dataset")
+    imp.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    imp.add_argument("--dataset", help="dataset name (default: the first file's name)")
+    imp.add_argument("--title", help="human-readable dataset title")
+    imp.add_argument(
+        "--crs", help="CRS of the input when the file has none or a wrong one, e.g. EPSG:25832"
+    )
+    imp.add_argument("--max-features", type=int, default=400, help="features per tile (400)")
+    _add_data_dir(imp)
+    imp.set_defaults(run=_run_import)
+
+    serve = commands.add_parser("serve", help="serve tiles, the catalog and the viewer")
+    serve.add_argument("--host", default=os.environ.get("TWIN_HOST", "127.0.0.1"))
+    serve.add_argument("--port", type=int, default=int(os.environ.get("TWIN_PORT", "8000")))
+    _add_data_dir(serve)
+    serve.set_defaults(run=_run_serve)
+    return parser
+
+
+def _add_data_dir(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=Path(os.environ.get("TWIN_DATA_DIR", DEFAULT_DATA_DIR)),
+        help="where twin keeps its database and tilesets (env TWIN_DATA_DIR; ./twin-data)",
+    )
+
+
+def _run_import(args: argparse.Namespace) -> int:
+    from twin.pipeline import REPORT_NAME, ImportOptions, TileBudget, import_files
+    from twin.store import SQLiteStore
+
+    dataset = args.dataset or _dataset_name(args.files[0])
+    options = ImportOptions(
+        dataset=dataset,
+        title=args.title,
+        crs=args.crs,
+        budget=TileBudget(max_features=args.max_features),
+    )
+    progress = _Progress() if sys.stderr.isatty() else None
+    store = SQLiteStore(args.data_dir)
+    try:
+        report = import_files(args.files, store, options, progress)
+        tileset_dir = store.tileset_dir(dataset)
+    finally:
+        if progress is not None:
+            progress.done()
+        store.close()
+    print(f"Imported dataset {dataset!r} from {len(args.files)} file(s) in {report.seconds:.2f} s")
+    by_type = ", ".join(f"{t} {n}" for t, n in sorted(report.imported_by_type.items()))
+    print(f"  objects read   {report.objects_read}")
+    print(f"  imported       {report.imported} ({by_type})")
+    print(f"  rejected       {len(report.rejections)}")
+    for r in report.rejections[:10]:
+        print(f"    {r.object_type} {r.object_id} at {r.source}: {r.reason}")
+    if len(report.rejections) > 10:
+        print(f"    … {len(report.rejections) - 10} more in the report")
+    for srs, info in report.crs.items():
+        print(f"  CRS            {srs}; geoid: {info['geoid']}")
+    for warning in report.warnings[:5]:
+        print(f"  warning        {warning}")
+    print(f"  tiles          {report.tiles} ({report.tile_bytes / 1e6:.2f} MB)")
+    print(f"  tileset        {tileset_dir / 'tileset.json'}")
+    print(f"  report         {tileset_dir / REPORT_NAME}")
+    return 0
+
+
+def _run_serve(args: argparse.Namespace) -> int:
+    from aiohttp import web
+
+    from twin.server import create_app
+    from twin.store import SQLiteStore
+
+    store = SQLiteStore(args.data_dir)
+    app = create_app(store, viewer_dir=VIEWER_DIR)
+    print(f"twin {__version__}: serving {args.data_dir} at http://{args.host}:{args.port}/viewer/")
+    try:
+        web.run_app(app, host=args.host, port=args.port, print=None)
+    finally:
+        store.close()
+    return 0
+
+
+def _dataset_name(path: Path) -> str:
+    stem = path.name.split(".")[0]
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "-", stem).strip("-._")
+    return name[:64] or "dataset"
+
+
+class _Progress:
+    """A one-line progress counter on stderr for long imports."""
+
+    def __init__(self) -> None:
+        self._last = 0.0
+
+    def __call__(self, objects: int) -> None:
+        now = time.monotonic()
+        if now - self._last >= 0.2:
+            self._last = now
+            print(f"\r  reading… {objects} objects", end="", file=sys.stderr, flush=True)
+
+    def done(self) -> None:
+        print("\r\033[K", end="", file=sys.stderr, flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

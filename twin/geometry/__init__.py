@@ -1,0 +1,18 @@
+"""Pure geometry on numpy arrays: triangulation and measures."""
+
+from twin.geometry.footprint import footprint_geojson, union_geojson
+from twin.geometry.triangulate import (
+    newell_normal,
+    polygon_area,
+    triangle_areas,
+    triangulate_polygons,
+)
+
+__all__ = [
+    "footprint_geojson",
+    "newell_normal",
+    "polygon_area",
+    "triangle_areas",
+    "triangulate_polygons",
+    "union_geojson",
+]

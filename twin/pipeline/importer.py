@@ -1,0 +1,193 @@
+"""Orchestrate an import: read → reproject → triangulate → tile → publish, with a report."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import shutil
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from twin.citygml import iter_city_objects
+from twin.errors import CRSError, GeometryError, InputError, ReprojectionError
+from twin.geo import CRS_HINT, Reprojector, reprojector_for
+from twin.geometry import union_geojson
+from twin.model import BuildingRecord, CityObject, DatasetInfo, Rejection
+from twin.pipeline.features import Feature, build_feature, merge_bboxes
+from twin.pipeline.report import ImportReport
+from twin.pipeline.tiling import TileBudget, write_tileset
+from twin.store import Store, validate_dataset_name
+
+__all__ = ["ImportOptions", "import_files"]
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[int], None]
+
+
+@dataclass(frozen=True, slots=True)
+class ImportOptions:
+    """How to import. ``crs`` overrides every srsName of the input (or supplies a missing one)."""
+
+    dataset: str
+    title: str | None = None
+    crs: str | None = None
+    budget: TileBudget = field(default_factory=TileBudget)
+
+
+def import_files(
+    paths: Sequence[Path], store: Store, options: ImportOptions, progress: Progress | None = None
+) -> ImportReport:
+    """Import CityGML files as one dataset and publish it; return the import report.
+
+    Raises InputError (and subclasses) for input that cannot be imported at all: a missing
+    file, malformed XML, an unknown or missing CRS. Objects that cannot be used are listed in
+    the report instead.
+    """
+    validate_dataset_name(options.dataset)
+    for path in paths:
+        if not path.is_file():
+            raise InputError(f"{path}: no such file")
+    started = time.perf_counter()
+    report = ImportReport(options.dataset, [str(p) for p in paths])
+    staging = store.staging_dir(options.dataset)
+    try:
+        features = _read_features(paths, options, report, progress)
+        report.stage_seconds["read"] = time.perf_counter() - started
+        features = _resolve_parents(features, report)
+        if not any(f.mesh is not None for f in features):
+            raise InputError(
+                f"no city object with usable geometry in {', '.join(map(str, paths))} "
+                f"({len(report.rejections)} rejected; first reason: {_first_reason(report)})"
+            )
+        t0 = time.perf_counter()
+        stats = write_tileset(features, staging, options.budget)
+        report.stage_seconds["tile"] = time.perf_counter() - t0
+        report.tiles, report.tile_bytes = stats.tiles_and_bytes
+        for f in features:
+            report.imported_by_type[f.obj.type] += 1
+        report.seconds = time.perf_counter() - started
+        report.write(staging)
+        records = [_record(options.dataset, f, stats.placement.get(f.obj.id)) for f in features]
+        t0 = time.perf_counter()
+        store.publish(_dataset_info(options, features, report), records, staging)
+        report.stage_seconds["publish"] = time.perf_counter() - t0
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _read_features(
+    paths: Sequence[Path], options: ImportOptions, report: ImportReport, progress: Progress | None
+) -> list[Feature]:
+    features: list[Feature] = []
+    reprojectors: dict[str, Reprojector] = {}
+    for path in paths:
+        for item in iter_city_objects(path):
+            report.objects_read += 1
+            if progress is not None:
+                progress(report.objects_read)
+            if isinstance(item, Rejection):
+                report.reject(item)
+                continue
+            try:
+                reprojector = _reprojector(item, path, options, reprojectors, report)
+                feature = build_feature(item, reprojector)
+            except (GeometryError, ReprojectionError) as exc:
+                report.reject(Rejection(item.id, item.type, item.source, str(exc)))
+                continue
+            if feature.degenerate_polygons:
+                report.warnings.append(
+                    f"{item.type} {item.id!r} at {item.source}: "
+                    f"{feature.degenerate_polygons} degenerate polygon(s) without area skipped"
+                )
+            features.append(feature)
+    return features
+
+
+def _reprojector(
+    obj: CityObject,
+    path: Path,
+    options: ImportOptions,
+    cache: dict[str, Reprojector],
+    report: ImportReport,
+) -> Reprojector | None:
+    if obj.surfaces.polygon_count == 0:
+        return None
+    srs = options.crs or obj.srs_name
+    if srs is None:
+        raise CRSError(
+            f"{path}: no srsName for {obj.type} {obj.id!r} (line {obj.source.line}) "
+            f"nor in the file's envelope; {CRS_HINT}"
+        )
+    if srs not in cache:
+        try:
+            cache[srs] = reprojector_for(srs, obj.surfaces.coords)
+        except CRSError as exc:
+            raise CRSError(f"{path}: {exc}") from exc
+        r = cache[srs]
+        report.crs[srs] = {"northing_first": r.northing_first, "geoid": r.geoid}
+        if r.swapped:
+            report.warnings.append(f"{srs}: coordinates are written in swapped axis order")
+    return cache[srs]
+
+
+def _resolve_parents(features: list[Feature], report: ImportReport) -> list[Feature]:
+    """Give objects without geometry of their own (Buildings of parts) their parts' extent."""
+    parts: dict[str, list[Feature]] = defaultdict(list)
+    for f in features:
+        if f.obj.parent_id is not None and f.bbox_wgs84 is not None:
+            parts[f.obj.parent_id].append(f)
+    kept: list[Feature] = []
+    for f in features:
+        if f.mesh is not None:
+            kept.append(f)
+        elif children := parts.get(f.obj.id):
+            bbox = merge_bboxes([c.bbox_wgs84 for c in children if c.bbox_wgs84])
+            footprint = union_geojson([c.footprint for c in children if c.footprint])
+            kept.append(Feature(f.obj, None, bbox, footprint))
+        else:
+            reason = "no geometry at LoD1/LoD2 and no BuildingPart with geometry"
+            report.reject(Rejection(f.obj.id, f.obj.type, f.obj.source, reason))
+    return kept
+
+
+def _record(dataset: str, f: Feature, placement: tuple[str, int] | None) -> BuildingRecord:
+    assert f.bbox_wgs84 is not None
+    return BuildingRecord(
+        dataset=dataset,
+        id=f.obj.id,
+        type=f.obj.type,
+        bbox_wgs84=f.bbox_wgs84,
+        footprint=f.footprint,
+        attributes=dict(f.obj.attributes),
+        parent_id=f.obj.parent_id,
+        lod=f.obj.lod,
+        address=f.obj.address,
+        tile=None if placement is None else placement[0],
+        feature_id=None if placement is None else placement[1],
+    )
+
+
+def _dataset_info(
+    options: ImportOptions, features: Iterable[Feature], report: ImportReport
+) -> DatasetInfo:
+    boxes = [f.bbox_wgs84 for f in features if f.bbox_wgs84 is not None]
+    return DatasetInfo(
+        name=options.dataset,
+        title=options.title or options.dataset,
+        srs_name=next(iter(report.crs), None),
+        object_count=report.imported,
+        bbox_wgs84=merge_bboxes(boxes) if boxes else None,
+        imported_at=dt.datetime.now(dt.UTC),
+        report=report.as_json(),
+    )
+
+
+def _first_reason(report: ImportReport) -> str:
+    return report.rejections[0].reason if report.rejections else "no city objects found"

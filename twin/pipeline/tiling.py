@@ -1,0 +1,156 @@
+"""Features to a 3D Tiles 1.1 tileset on disk: partition, encode each tile, write tileset.json."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+import tiles
+from tiles.hierarchy import Node, build_hierarchy
+from tiles.metadata import Value
+from twin.model import AttributeValue, SurfaceClass
+from twin.pipeline.features import Feature
+from twin.types import Float64Array
+
+__all__ = ["TileBudget", "TilesetStats", "write_tileset"]
+
+_EARTH_RADIUS_M = 6_378_137.0
+CONTENT_DIR = "content"
+
+# Base colours (linear RGB) per semantic class, so roofs read apart from walls.
+_PALETTE: dict[SurfaceClass, tuple[float, float, float, float]] = {
+    SurfaceClass.UNCLASSIFIED: (0.80, 0.80, 0.78, 1.0),
+    SurfaceClass.ROOF: (0.55, 0.16, 0.10, 1.0),
+    SurfaceClass.WALL: (0.86, 0.83, 0.76, 1.0),
+    SurfaceClass.GROUND: (0.35, 0.35, 0.35, 1.0),
+    SurfaceClass.CLOSURE: (0.70, 0.70, 0.70, 0.5),
+    SurfaceClass.OUTER_CEILING: (0.75, 0.72, 0.66, 1.0),
+    SurfaceClass.OUTER_FLOOR: (0.60, 0.58, 0.55, 1.0),
+    SurfaceClass.WINDOW: (0.25, 0.40, 0.55, 1.0),
+    SurfaceClass.DOOR: (0.40, 0.25, 0.15, 1.0),
+    SurfaceClass.INTERIOR_WALL: (0.90, 0.90, 0.88, 1.0),
+    SurfaceClass.CEILING: (0.92, 0.92, 0.92, 1.0),
+    SurfaceClass.FLOOR: (0.65, 0.55, 0.45, 1.0),
+}
+MATERIALS = tuple(tiles.Material(c.name.lower(), _PALETTE[c]) for c in SurfaceClass)
+
+
+@dataclass(frozen=True, slots=True)
+class TileBudget:
+    """Limits per tile: features and estimated bytes of geometry."""
+
+    max_features: int = 400
+    max_bytes: int = 2_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class TilesetStats:
+    """What :func:`write_tileset` wrote: tile count, total bytes, and where each feature is."""
+
+    tile_count: int
+    bytes_written: int
+    placement: dict[str, tuple[str, int]]  # object id → (content uri, feature id)
+
+    @property
+    def tiles_and_bytes(self) -> tuple[int, int]:
+        return self.tile_count, self.bytes_written
+
+
+def write_tileset(features: Sequence[Feature], out_dir: Path, budget: TileBudget) -> TilesetStats:
+    """Write ``tileset.json`` and its content into ``out_dir`` for features with meshes."""
+    meshed = [f for f in features if f.mesh is not None]
+    (out_dir / CONTENT_DIR).mkdir(parents=True, exist_ok=True)
+    placement: dict[str, tuple[str, int]] = {}
+    if not meshed:
+        raise ValueError("no feature has geometry; nothing to tile")
+    centres = np.array([f.centre_ecef for f in meshed])
+    sizes = np.array([f.estimated_bytes for f in meshed], dtype=np.int64)
+    tree = build_hierarchy(
+        centres, sizes, max_features=budget.max_features, max_bytes=budget.max_bytes
+    )
+    written = [0, 0]  # tiles, bytes
+
+    def make_tile(node: Node) -> tiles.Tile:
+        group = [meshed[i] for i in node.items]
+        region = _region(group)
+        if node.is_leaf:
+            data, frame = encode_tile(group)
+            uri = f"{CONTENT_DIR}/{hashlib.sha256(data).hexdigest()[:20]}.glb"
+            (out_dir / uri).write_bytes(data)
+            written[0] += 1
+            written[1] += len(data)
+            placement.update({f.obj.id: (uri, k) for k, f in enumerate(group)})
+            return tiles.Tile(region=region, geometric_error=0.0, transform=frame, content_uri=uri)
+        children = tuple(make_tile(child) for child in node.children)
+        error = max(_diagonal_m(region), *(c.geometric_error for c in children))
+        return tiles.Tile(region, error, None, None, children, "REPLACE")
+
+    root = make_tile(tree)
+    document = tiles.tileset_json(root, geometric_error=max(_diagonal_m(root.region), 1.0))
+    text = json.dumps(document, separators=(",", ":"))
+    (out_dir / "tileset.json").write_text(text, encoding="utf-8")
+    return TilesetStats(written[0], written[1] + len(text), placement)
+
+
+def encode_tile(group: Sequence[Feature]) -> tuple[bytes, Float64Array]:
+    """Encode features as one glb in a local ENU frame; return the bytes and the frame (4, 4)."""
+    meshes = [f.mesh for f in group if f.mesh is not None]
+    lo = np.min([m.positions_ecef.min(axis=0) for m in meshes], axis=0)
+    hi = np.max([m.positions_ecef.max(axis=0) for m in meshes], axis=0)
+    frame = tiles.enu_frame((lo + hi) / 2.0)
+    rotation, origin = frame[:3, :3], frame[:3, 3]
+    offsets = np.cumsum([0] + [len(m.positions_ecef) for m in meshes])
+    positions = np.concatenate([m.positions_ecef for m in meshes])
+    local = ((positions - origin) @ rotation).astype(np.float32)  # float64 until here
+    faces = np.concatenate([m.faces + np.uint32(offsets[k]) for k, m in enumerate(meshes)])
+    feature_ids = np.repeat(np.arange(len(meshes), dtype=np.uint32), np.diff(offsets))
+    classes = np.concatenate([m.classes for m in meshes]).astype(np.uint16)
+    mesh = tiles.TileMesh(local, None, faces, feature_ids, classes, MATERIALS)
+    table = tiles.PropertyTable("cityObject", len(group), property_columns(group))
+    return tiles.encode_glb(mesh, table), frame
+
+
+def property_columns(group: Sequence[Feature]) -> dict[str, list[Value]]:
+    """Return the tile's property table columns: id, type, parent, lod, attributes, address.
+
+    Dates become ISO 8601 strings (EXT_structural_metadata has no date type).
+    """
+    columns: dict[str, list[Value]] = {
+        "id": [f.obj.id for f in group],
+        "type": [f.obj.type for f in group],
+        "parent_id": [f.obj.parent_id for f in group],
+        "lod": [f.obj.lod for f in group],
+    }
+    names = sorted({name for f in group for name in f.obj.attributes})
+    for name in names:  # an attribute called e.g. "type" must not shadow the object's type
+        key = name if name not in columns else f"attribute.{name}"
+        columns[key] = [_cell(f.obj.attributes.get(name)) for f in group]
+    addresses = [f.obj.address.as_dict() if f.obj.address else {} for f in group]
+    for key in sorted({k for a in addresses for k in a}):
+        columns[f"address.{key}"] = [a.get(key) for a in addresses]
+    return columns
+
+
+def _cell(value: AttributeValue) -> Value:
+    return value.isoformat() if isinstance(value, dt.date) else value
+
+
+def _region(group: Sequence[Feature]) -> tuple[float, float, float, float, float, float]:
+    boxes = np.array([f.bbox_wgs84 for f in group], dtype=np.float64)
+    lo, hi = boxes[:, :3].min(axis=0), boxes[:, 3:].max(axis=0)
+    w, s, e, n = (math.radians(v) for v in (lo[0], lo[1], hi[0], hi[1]))
+    return (w, s, e, n, float(lo[2]), float(hi[2]))
+
+
+def _diagonal_m(region: tuple[float, float, float, float, float, float]) -> float:
+    w, s, e, n, h0, h1 = region
+    dx = (e - w) * _EARTH_RADIUS_M * math.cos((s + n) / 2.0)
+    dy = (n - s) * _EARTH_RADIUS_M
+    return math.sqrt(dx * dx + dy * dy + (h1 - h0) ** 2)
