@@ -1,0 +1,136 @@
+"""Polygons, rings, semantic classes and xlink resolution of the CityGML reader."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from twin.model import Rejection, SurfaceClass, Surfaces
+
+from .documents import SQUARE, WriteCityGML, building, city_objects, lod2_surface, polygon, read_all
+
+GML = "citygml"
+
+
+def class_counts(surfaces: Surfaces) -> Counter[SurfaceClass]:
+    return Counter(SurfaceClass(c) for c in surfaces.classes)
+
+
+def rings(surfaces: Surfaces) -> list[np.ndarray]:
+    offsets = surfaces.ring_offsets
+    return [surfaces.coords[offsets[r] : offsets[r + 1]] for r in range(surfaces.ring_count)]
+
+
+@pytest.mark.parametrize(
+    "name", ["ogc_v2_Building_LOD2-EPSG25832.gml", "teco_FZK-Haus-LoD2-KIT-IAI-KHH-B36-V1.gml"]
+)
+def test_solid_xlinks_do_not_draw_polygons_twice(shared_data: Path, name: str) -> None:
+    (obj,) = city_objects(shared_data / GML / name)
+    assert obj.surfaces.polygon_count == 7
+    assert class_counts(obj.surfaces) == {
+        SurfaceClass.WALL: 4,
+        SurfaceClass.ROOF: 2,
+        SurfaceClass.GROUND: 1,
+    }
+
+
+def test_lod3_walls_keep_window_holes(shared_data: Path) -> None:
+    # MANIFEST: 24 polygons, 3 interior rings, 2 windows and a door
+    (obj,) = city_objects(shared_data / GML / "ogc_v2_Building_LOD3-EPSG25832.gml")
+    assert obj.surfaces.polygon_count == 24
+    assert obj.surfaces.ring_count - obj.surfaces.polygon_count == 3
+    counts = class_counts(obj.surfaces)
+    assert (counts[SurfaceClass.WINDOW], counts[SurfaceClass.DOOR]) == (2, 1)
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["lcg_berlin_open_data_sample_data.citygml", "hel_2549_6674.gml", "qie_Cube-07.gml"],
+)
+def test_rings_are_open_float64_with_three_vertices(shared_data: Path, name: str) -> None:
+    for obj in city_objects(shared_data / GML / name):
+        coords = obj.surfaces.coords
+        assert coords.dtype == np.float64 and coords.shape[1] == 3
+        for ring in rings(obj.surfaces):
+            assert len(ring) >= 3
+            assert not np.array_equal(ring[0], ring[-1])
+
+
+def test_scientific_notation_is_read(shared_data: Path) -> None:
+    # hel_2549_6674.gml writes eastings as 2.54990659855E7
+    objects = city_objects(shared_data / GML / "hel_2549_6674.gml")
+    eastings = np.concatenate([o.surfaces.coords[:, 0] for o in objects])
+    assert (eastings > 2.5e7).all() and (eastings < 2.6e7).all()
+
+
+def test_degenerate_ring_is_dropped(shared_data: Path) -> None:
+    # qie_i101_1.gml: 6 polygons, one ring with too few points (GE_R_TOO_FEW_POINTS)
+    (obj,) = city_objects(shared_data / GML / "qie_i101_1.gml")
+    assert obj.surfaces.polygon_count == 5
+
+
+def test_part_reverses_wall_shared_with_its_building(shared_data: Path) -> None:
+    # the garage reuses the building's wall GML_9f0465e6... through OrientableSurface "-"
+    path = shared_data / GML / "ogc_v2_Building_and_garage_LOD2-EPSG25832.gml"
+    part, parent = city_objects(path)
+    written = np.array(
+        [[458885.0, 5438355.0, 112.0], [458885.0, 5438355.0, 114.3]]
+        + [[458885.0, 5438351.0, 114.5], [458885.0, 5438351.0, 112.0]]
+    )
+    assert any(np.array_equal(ring, written) for ring in rings(parent.surfaces))
+    assert any(np.array_equal(ring, written[::-1]) for ring in rings(part.surfaces))
+    assert class_counts(part.surfaces)[SurfaceClass.UNCLASSIFIED] == 0
+
+
+@pytest.mark.parametrize(("orientation", "reversed_"), [("+", False), ("-", True)])
+def test_orientable_surface_orientation(
+    write_citygml: WriteCityGML, orientation: str, reversed_: bool
+) -> None:
+    surface = (
+        f'<gml:OrientableSurface orientation="{orientation}"><gml:baseSurface>'
+        f"{polygon()}</gml:baseSurface></gml:OrientableSurface>"
+    )
+    path = write_citygml("orientable_surface.gml", building(lod2_surface(surface)))
+    (obj,) = city_objects(path)
+    square = np.array(SQUARE.split(), dtype=float).reshape(-1, 3)[:-1]
+    assert np.array_equal(obj.surfaces.coords, square[::-1] if reversed_ else square)
+
+
+@pytest.mark.parametrize(
+    ("ring_xml", "expected"),
+    [
+        (f"<gml:posList>{SQUARE}</gml:posList>", "0 0 0 1 0 0 1 1 0 0 1 0"),
+        (
+            '<gml:posList srsDimension="2">0 0 1 0 1 1 0 1 0 0</gml:posList>',
+            "0 0 0 1 0 0 1 1 0 0 1 0",
+        ),
+        (
+            "<gml:pos>0 0 5</gml:pos><gml:pos>1 0 5</gml:pos><gml:pos>1 1 5</gml:pos>"
+            "<gml:pos>0 0 5</gml:pos>",
+            "0 0 5 1 0 5 1 1 5",
+        ),
+        ("<gml:coordinates>0,0,2 1,0,2 1,1,2 0,0,2</gml:coordinates>", "0 0 2 1 0 2 1 1 2"),
+    ],
+    ids=["posList", "posList-2d", "pos", "coordinates"],
+)
+def test_ring_encodings(write_citygml: WriteCityGML, ring_xml: str, expected: str) -> None:
+    poly = (
+        "<gml:Polygon><gml:exterior><gml:LinearRing>"
+        f"{ring_xml}</gml:LinearRing></gml:exterior></gml:Polygon>"
+    )
+    (obj,) = city_objects(write_citygml("ring_encoding.gml", building(lod2_surface(poly))))
+    assert np.array_equal(obj.surfaces.coords, np.array(expected.split(), dtype=float).reshape(-1, 3))
+
+
+def test_unparsable_poslist_rejects_the_object(write_citygml: WriteCityGML) -> None:
+    bad = polygon("0 0 0 1 0 0 1 x 0 0 0 0", gml_id="bad-polygon")
+    good = building(lod2_surface(polygon()), gml_id="b-good")
+    path = write_citygml("bad_poslist.gml", building(lod2_surface(bad), gml_id="b-bad") + good)
+    rejection, kept = read_all(path)
+    assert isinstance(rejection, Rejection)
+    assert (rejection.object_id, rejection.source.line) == ("b-bad", 7)
+    assert "polygon bad-polygon at line 7" in rejection.reason
+    assert not isinstance(kept, Rejection) and kept.id == "b-good"
