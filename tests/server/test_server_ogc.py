@@ -1,0 +1,153 @@
+"""``/ogc/``: collections (one per dataset, linking its tileset) and single items."""
+
+from __future__ import annotations
+
+from typing import Any, TypeAlias
+from urllib.parse import quote
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+from yarl import URL
+
+from .demo_data import FOOTPRINT, SPECIAL_ID
+
+Client: TypeAlias = TestClient[web.Request, web.Application]
+
+CRS84H = "http://www.opengis.net/def/crs/OGC/0/CRS84h"
+
+
+def _expected_collection(base: str) -> dict[str, Any]:
+    here = f"{base}/ogc/collections/demo"
+    return {
+        "id": "demo",
+        "title": "Demo city",
+        "itemType": "feature",
+        "extent": {
+            "spatial": {"bbox": [[11.0, 48.0, 500.0, 11.001, 48.001, 512.5]], "crs": CRS84H}
+        },
+        "links": [
+            {"href": here, "rel": "self", "type": "application/json", "title": "this collection"},
+            {
+                "href": f"{here}/items",
+                "rel": "items",
+                "type": "application/geo+json",
+                "title": "its features",
+            },
+            {
+                "href": f"{base}/tiles/demo/tileset.json",
+                "rel": "alternate",
+                "type": "application/json",
+                "title": "3D Tiles 1.1 tileset",
+            },
+        ],
+    }
+
+
+async def test_collections_list_one_collection_per_dataset(client: Client) -> None:
+    resp = await client.get("/ogc/collections")
+    base = str(client.make_url("/").origin())
+    assert resp.status == 200
+    assert resp.content_type == "application/json"
+    assert await resp.json() == {
+        "collections": [_expected_collection(base)],
+        "links": [
+            {
+                "href": f"{base}/ogc/collections",
+                "rel": "self",
+                "type": "application/json",
+                "title": "collections",
+            }
+        ],
+    }
+
+
+async def test_viewer_finds_the_tileset_link_and_it_resolves(client: Client) -> None:
+    body = await (await client.get("/ogc/collections")).json()
+    (link,) = [x for x in body["collections"][0]["links"] if x["href"].endswith("/tileset.json")]
+    resp = await client.get(URL(link["href"]).path)
+    assert resp.status == 200
+    assert (await resp.json())["asset"] == {"version": "1.1"}
+
+
+async def test_one_collection(client: Client) -> None:
+    resp = await client.get("/ogc/collections/demo")
+    assert resp.status == 200
+    assert await resp.json() == _expected_collection(str(client.make_url("/").origin()))
+
+
+async def test_item_with_special_characters_in_its_id(client: Client) -> None:
+    path = f"/ogc/collections/demo/items/{quote(SPECIAL_ID, safe='')}"
+    resp = await client.get(URL(path, encoded=True))
+    base = str(client.make_url("/").origin())
+    assert resp.status == 200
+    assert resp.content_type == "application/geo+json"
+    assert await resp.json() == {
+        "type": "Feature",
+        "id": SPECIAL_ID,
+        "geometry": FOOTPRINT,
+        "bbox": [11.0, 48.0, 500.0, 11.001, 48.001, 512.5],
+        "properties": {
+            "measuredHeight": 12.5,
+            "function": "31001_1000",
+            "yearOfConstruction": 1972,
+            "type": "BuildingPart",
+            "parent_id": "DEBY_LOD2_4959457",
+            "lod": 2,
+            "address": {"street": "Arcisstraße", "house_number": "21", "locality": "München"},
+        },
+        "links": [
+            {
+                "href": f"{base}/ogc/collections/demo/items/{SPECIAL_ID}",
+                "rel": "self",
+                "type": "application/geo+json",
+            },
+            {
+                "href": f"{base}/ogc/collections/demo",
+                "rel": "collection",
+                "type": "application/json",
+            },
+        ],
+    }
+
+
+async def test_item_unescaped_id_is_found_too(client: Client) -> None:
+    resp = await client.get(f"/ogc/collections/demo/items/{SPECIAL_ID}")
+    assert resp.status == 200
+    assert (await resp.json())["id"] == SPECIAL_ID
+
+
+async def test_item_without_footprint_has_null_geometry(client: Client) -> None:
+    resp = await client.get("/ogc/collections/demo/items/DEBY_LOD2_4959457")
+    body = await resp.json()
+    assert body["geometry"] is None
+    assert body["properties"] == {
+        "creationDate": "2020-05-17",
+        "type": "Building",
+        "parent_id": None,
+        "lod": None,
+        "address": None,
+    }
+
+
+@pytest.mark.parametrize(
+    ("path", "detail"),
+    [
+        ("/ogc/collections/nowhere", "no dataset named 'nowhere'"),
+        ("/ogc/collections/nowhere/items/x", "no dataset named 'nowhere'"),
+        ("/ogc/collections/demo/items/no:such.id", "no object 'no:such.id' in dataset 'demo'"),
+    ],
+)
+async def test_unknown_collection_or_item_gives_404_problem(
+    client: Client, path: str, detail: str
+) -> None:
+    resp = await client.get(path)
+    assert resp.status == 404
+    assert resp.content_type == "application/problem+json"
+    assert await resp.json(content_type=None) == {
+        "type": "https://uri.etsi.org/ngsi-ld/errors/ResourceNotFound",
+        "title": "Not found",
+        "status": 404,
+        "detail": detail,
+        "instance": path,
+    }
