@@ -215,7 +215,7 @@ def _int_column(values: Sequence[Value]) -> _Column | None:
 
 def _float_column(values: Sequence[Value]) -> _Column | None:
     missing = any(v is None for v in values)
-    if missing and any(v == FLOAT64_NO_DATA for v in values if v is not None):
+    if missing and any(float(v) == FLOAT64_NO_DATA for v in values if v is not None):
         return None
     definition: ClassProperty = {"type": "SCALAR", "componentType": "FLOAT64"}
     if missing:

@@ -1,0 +1,122 @@
+"""Decode twin's GLB through pygltflib (an independent reader) for round-trip tests.
+
+Accessors and the EXT_structural_metadata property table are decoded by hand from the buffer
+views, following the glTF 2.0 and 3D Metadata specifications, not by calling ``tiles``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pygltflib
+
+_DTYPES = {5121: "<u1", 5123: "<u2", 5125: "<u4", 5126: "<f4"}
+_WIDTH = {"SCALAR": 1, "VEC3": 3}
+_METADATA_DTYPES = {"INT32": "<i4", "INT64": "<i8", "FLOAT64": "<f8", "UINT8": "<u1"}
+
+
+@dataclass
+class DecodedPrimitive:
+    positions_yup: np.ndarray  # (n, 3) float32, as stored
+    normals_yup: np.ndarray  # (n, 3) float32
+    feature_ids: np.ndarray  # (n,) float32
+    indices: np.ndarray  # (m * 3,)
+    material: dict[str, Any]
+    feature_id_sets: list[dict[str, Any]]
+    position_min: list[float]
+    position_max: list[float]
+
+
+def load(data: bytes) -> tuple[pygltflib.GLTF2, bytes]:
+    gltf = pygltflib.GLTF2.load_from_bytes(data)
+    return gltf, gltf.binary_blob()
+
+
+def view_bytes(gltf: pygltflib.GLTF2, blob: bytes, index: int) -> bytes:
+    view = gltf.bufferViews[index]
+    start = view.byteOffset or 0
+    return blob[start : start + view.byteLength]
+
+
+def read_accessor(gltf: pygltflib.GLTF2, blob: bytes, index: int) -> np.ndarray:
+    accessor = gltf.accessors[index]
+    view = gltf.bufferViews[accessor.bufferView]
+    dtype = np.dtype(_DTYPES[accessor.componentType])
+    width = _WIDTH[accessor.type]
+    stride = view.byteStride or dtype.itemsize * width
+    start = (view.byteOffset or 0) + (accessor.byteOffset or 0)
+    raw = np.frombuffer(blob, dtype=np.uint8, count=stride * accessor.count, offset=start)
+    rows = raw.reshape(accessor.count, stride)[:, : dtype.itemsize * width]
+    values = rows.copy().view(dtype).reshape(accessor.count, width)
+    return values[:, 0] if width == 1 else values
+
+
+def primitives(data: bytes) -> list[DecodedPrimitive]:
+    gltf, blob = load(data)
+    out = []
+    for prim in gltf.meshes[0].primitives:
+        attrs = prim.attributes
+        position = gltf.accessors[attrs.POSITION]
+        out.append(
+            DecodedPrimitive(
+                positions_yup=read_accessor(gltf, blob, attrs.POSITION),
+                normals_yup=read_accessor(gltf, blob, attrs.NORMAL),
+                feature_ids=read_accessor(gltf, blob, getattr(attrs, "_FEATURE_ID_0")),
+                indices=read_accessor(gltf, blob, prim.indices),
+                material=gltf.materials[prim.material].to_dict(),
+                feature_id_sets=prim.extensions["EXT_mesh_features"]["featureIds"],
+                position_min=position.min,
+                position_max=position.max,
+            )
+        )
+    return out
+
+
+def _column(
+    gltf: pygltflib.GLTF2,
+    blob: bytes,
+    definition: dict[str, Any],
+    storage: dict[str, Any],
+    count: int,
+) -> list[Any]:
+    values = view_bytes(gltf, blob, storage["values"])
+    kind = definition["type"]
+    no_data = definition.get("noData")
+    if kind == "BOOLEAN":
+        bits = np.unpackbits(np.frombuffer(values, np.uint8), bitorder="little")[:count]
+        return [bool(b) for b in bits]
+    if kind == "STRING":
+        assert storage.get("stringOffsetType", "UINT32") == "UINT32"
+        offsets = np.frombuffer(view_bytes(gltf, blob, storage["stringOffsets"]), "<u4")
+        assert len(offsets) == count + 1
+        texts = [values[a:b].decode("utf-8") for a, b in zip(offsets[:-1], offsets[1:])]
+        return [None if t == no_data else t for t in texts]
+    if kind == "ENUM":
+        enum = gltf.extensions["EXT_structural_metadata"]["schema"]["enums"][definition["enumType"]]
+        names = {v["value"]: v["name"] for v in enum["values"]}
+        codes = np.frombuffer(values, _METADATA_DTYPES[enum.get("valueType", "UINT16")])[:count]
+        decoded = [names[int(c)] for c in codes]
+        lookup = {"true": True, "false": False}
+        return [None if n == no_data else lookup[n] for n in decoded]
+    assert kind == "SCALAR"
+    array = np.frombuffer(values, _METADATA_DTYPES[definition["componentType"]])
+    assert len(array) == count
+    return [None if v == no_data else v.item() for v in array]
+
+
+def property_table(data: bytes) -> tuple[str, dict[str, list[Any]], dict[str, Any]]:
+    """Return (class id, {original name: values}, the root extension) of the only table."""
+    gltf, blob = load(data)
+    ext = gltf.extensions["EXT_structural_metadata"]
+    (table,) = ext["propertyTables"]
+    cls = ext["schema"]["classes"][table["class"]]
+    columns = {}
+    for prop_id, storage in table.get("properties", {}).items():
+        view = gltf.bufferViews[storage["values"]]
+        assert (view.byteOffset or 0) % 8 == 0, "property bufferViews are 8-byte aligned"
+        definition = cls["properties"][prop_id]
+        name = definition.get("name", prop_id)
+        columns[name] = _column(gltf, blob, definition, storage, table["count"])
+    return table["class"], columns, ext

@@ -1,0 +1,95 @@
+"""Structural checks of a 3D Tiles 1.1 tileset JSON, shared by every test that writes a tileset.
+
+:func:`check_tileset` raises ``AssertionError`` listing every problem it finds: asset.version "1.1",
+upper-case ``refine`` (required on the root), geometricError never growing downward (the tileset's
+own >= the root's), child regions inside the parent region (1e-9 rad, 1 mm tolerance), and every
+content URI existing under ``root_dir``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote
+
+ANGLE_TOLERANCE = 1e-9  # radians (≈ 6 mm on the ground)
+HEIGHT_TOLERANCE = 1e-3  # metres
+
+
+def _inside(child: list[float], parent: list[float]) -> bool:
+    cw, cs, ce, cn, clo, chi = child
+    pw, ps, pe, pn, plo, phi = parent
+    tol = ANGLE_TOLERANCE
+    if pw <= pe and cw <= ce:  # neither crosses the antimeridian
+        lon_ok = cw >= pw - tol and ce <= pe + tol
+    else:  # compare on the unwrapped circle
+        two_pi = 6.283185307179586
+        p_east = pe + two_pi if pe < pw else pe
+        c_west, c_east = cw, ce + two_pi if ce < cw else ce
+        if c_west < pw - tol:
+            c_west, c_east = c_west + two_pi, c_east + two_pi
+        lon_ok = c_west >= pw - tol and c_east <= p_east + tol
+    return (
+        lon_ok
+        and cs >= ps - tol
+        and cn <= pn + tol
+        and clo >= plo - HEIGHT_TOLERANCE
+        and chi <= phi + HEIGHT_TOLERANCE
+    )
+
+
+def _check_tile(
+    tile: Mapping[str, Any],
+    parent: Mapping[str, Any] | None,
+    parent_error: float,
+    root_dir: Path,
+    where: str,
+    problems: list[str],
+) -> None:
+    error = tile.get("geometricError")
+    if not isinstance(error, int | float) or error < 0:
+        problems.append(f"{where}: geometricError must be a number >= 0, got {error!r}")
+        error = parent_error
+    elif error > parent_error:
+        problems.append(f"{where}: geometricError {error} grows above its parent's {parent_error}")
+    refine = tile.get("refine")
+    if parent is None and refine is None:
+        problems.append(f"{where}: the root tile must have refine")
+    if refine is not None and refine not in ("ADD", "REPLACE"):
+        problems.append(f"{where}: refine must be 'ADD' or 'REPLACE', got {refine!r}")
+    region = tile.get("boundingVolume", {}).get("region")
+    if region is None or len(region) != 6:
+        problems.append(f"{where}: boundingVolume.region with 6 numbers expected")
+    elif parent is not None:
+        parent_region = parent["boundingVolume"].get("region")
+        if parent_region is not None and not _inside(region, parent_region):
+            problems.append(f"{where}: region {region} is not inside parent {parent_region}")
+    transform = tile.get("transform")
+    if transform is not None and len(transform) != 16:
+        problems.append(f"{where}: transform must have 16 numbers")
+    content = tile.get("content")
+    if content is not None:
+        uri = content.get("uri")
+        if not isinstance(uri, str) or not (root_dir / unquote(uri)).is_file():
+            problems.append(f"{where}: content uri {uri!r} does not exist under {root_dir}")
+    for i, child in enumerate(tile.get("children", [])):
+        _check_tile(child, tile, error, root_dir, f"{where}.children[{i}]", problems)
+
+
+def check_tileset(tileset: Mapping[str, Any], root_dir: Path | str) -> None:
+    """Assert that ``tileset`` (a parsed tileset.json whose files live in ``root_dir``) is sound."""
+    problems: list[str] = []
+    version = tileset.get("asset", {}).get("version")
+    if version != "1.1":
+        problems.append(f"asset.version must be '1.1', got {version!r}")
+    error = tileset.get("geometricError")
+    if not isinstance(error, int | float) or error < 0:
+        problems.append(f"tileset geometricError must be a number >= 0, got {error!r}")
+        error = float("inf")
+    if "root" not in tileset:
+        problems.append("tileset has no root tile")
+    else:
+        _check_tile(tileset["root"], None, float(error), Path(root_dir), "root", problems)
+    if problems:
+        raise AssertionError("tileset problems:\n" + "\n".join(problems))
