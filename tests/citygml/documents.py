@@ -31,7 +31,8 @@ def polygon(pos_list: str = SQUARE, gml_id: str = "poly-1") -> str:
 
 def building(inner: str, gml_id: str = "b-1") -> str:
     """Return a cityObjectMember holding one Building with ``inner`` as its content."""
-    return f'<cityObjectMember><bldg:Building gml:id="{gml_id}">{inner}</bldg:Building></cityObjectMember>\n'
+    member = f'<bldg:Building gml:id="{gml_id}">{inner}</bldg:Building>'
+    return f"<cityObjectMember>{member}</cityObjectMember>\n"
 
 
 def lod2_surface(surface: str) -> str:

@@ -53,7 +53,8 @@ def test_lod3_walls_keep_window_holes(shared_data: Path) -> None:
 def test_rings_are_open_float64_with_three_vertices(shared_data: Path, name: str) -> None:
     for obj in city_objects(shared_data / GML / name):
         coords = obj.surfaces.coords
-        assert coords.dtype == np.float64 and coords.shape[1] == 3
+        assert coords.dtype == np.float64
+        assert coords.shape[1] == 3
         for ring in rings(obj.surfaces):
             assert len(ring) >= 3
             assert not np.array_equal(ring[0], ring[-1])
@@ -63,7 +64,8 @@ def test_scientific_notation_is_read(shared_data: Path) -> None:
     # hel_2549_6674.gml writes eastings as 2.54990659855E7
     objects = city_objects(shared_data / GML / "hel_2549_6674.gml")
     eastings = np.concatenate([o.surfaces.coords[:, 0] for o in objects])
-    assert (eastings > 2.5e7).all() and (eastings < 2.6e7).all()
+    assert (eastings > 2.5e7).all()
+    assert (eastings < 2.6e7).all()
 
 
 def test_degenerate_ring_is_dropped(shared_data: Path) -> None:
@@ -77,8 +79,12 @@ def test_part_reverses_wall_shared_with_its_building(shared_data: Path) -> None:
     path = shared_data / GML / "ogc_v2_Building_and_garage_LOD2-EPSG25832.gml"
     part, parent = city_objects(path)
     written = np.array(
-        [[458885.0, 5438355.0, 112.0], [458885.0, 5438355.0, 114.3]]
-        + [[458885.0, 5438351.0, 114.5], [458885.0, 5438351.0, 112.0]]
+        [
+            [458885.0, 5438355.0, 112.0],
+            [458885.0, 5438355.0, 114.3],
+            [458885.0, 5438351.0, 114.5],
+            [458885.0, 5438351.0, 112.0],
+        ]
     )
     assert any(np.array_equal(ring, written) for ring in rings(parent.surfaces))
     assert any(np.array_equal(ring, written[::-1]) for ring in rings(part.surfaces))
@@ -122,7 +128,9 @@ def test_ring_encodings(write_citygml: WriteCityGML, ring_xml: str, expected: st
         f"{ring_xml}</gml:LinearRing></gml:exterior></gml:Polygon>"
     )
     (obj,) = city_objects(write_citygml("ring_encoding.gml", building(lod2_surface(poly))))
-    assert np.array_equal(obj.surfaces.coords, np.array(expected.split(), dtype=float).reshape(-1, 3))
+    assert np.array_equal(
+        obj.surfaces.coords, np.array(expected.split(), dtype=float).reshape(-1, 3)
+    )
 
 
 def test_unparsable_poslist_rejects_the_object(write_citygml: WriteCityGML) -> None:
@@ -133,4 +141,5 @@ def test_unparsable_poslist_rejects_the_object(write_citygml: WriteCityGML) -> N
     assert isinstance(rejection, Rejection)
     assert (rejection.object_id, rejection.source.line) == ("b-bad", 7)
     assert "polygon bad-polygon at line 7" in rejection.reason
-    assert not isinstance(kept, Rejection) and kept.id == "b-good"
+    assert not isinstance(kept, Rejection)
+    assert kept.id == "b-good"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gzip
+import shutil
 from collections import Counter
 from pathlib import Path
 
@@ -26,12 +28,19 @@ GML = "citygml"
         ("ogc_v3_Building_and_garage_LOD2-EPSG25832.gml", 1, 1),  # CityGML 3.0
         ("c4j_lod2_buildings_v3.gml", 100, 0),  # CityGML 3.0
         ("plateauosm_53395404_bldg_6697_op.gml", 657, 0),
-        ("ogc_Buildings_CityGML3.0_LOD2_with_PointClouds_external_individual_laz_files.gml.gz", 752, 0),
+        (
+            "ogc_Buildings_CityGML3.0_LOD2_with_PointClouds_external_individual_laz_files.gml.gz",
+            752,
+            0,
+        ),
     ],
 )
 def test_counts_match_manifest(shared_data: Path, name: str, buildings: int, parts: int) -> None:
     objects = city_objects(shared_data / GML / name)
-    assert Counter(o.type for o in objects) == Counter(Building=buildings, BuildingPart=parts) - Counter()
+    assert (
+        Counter(o.type for o in objects)
+        == Counter(Building=buildings, BuildingPart=parts) - Counter()
+    )
 
 
 @pytest.mark.parametrize(
@@ -75,7 +84,10 @@ def test_part_keeps_gml_id_and_parent(shared_data: Path) -> None:
         ("lcg_berlin_open_data_sample_data.citygml", "EPSG:25833"),
         # only on each Building's own envelope
         ("hel_2549_6674.gml", "urn:ogc:def:crs:EPSG::3879"),
-        ("nds_LoD1_24085862_2_2021-01-25.gml", "urn:ogc:def:crs,crs:EPSG:6.12:25832,crs:EPSG:6.12:5783"),
+        (
+            "nds_LoD1_24085862_2_2021-01-25.gml",
+            "urn:ogc:def:crs,crs:EPSG:6.12:25832,crs:EPSG:6.12:5783",
+        ),
         ("teco_FZK-Haus-LoD2-KIT-IAI-KHH-B36-V1.gml", "urn:adv:crs:ETRS89_UTM32*DE_DHHN92_NH"),
         ("ogc_v2_Building_LOD1-LocalEngineeringCRS.gml", "#local-CRS-1"),
         ("c4j_lod2_buildings_v3.gml", "urn:ogc:def:crs,crs:EPSG:6.12:3068,crs:EPSG:6.12:5783"),
@@ -120,8 +132,10 @@ def test_building_with_only_lod0_is_rejected(shared_data: Path, name: str) -> No
 
 def test_building_with_geometry_only_in_its_part_is_kept(shared_data: Path) -> None:
     part, parent = city_objects(shared_data / GML / "lcg_BridgeAndBuilding.gml")
-    assert part.type == "BuildingPart" and part.surfaces.polygon_count == 1
-    assert parent.type == "Building" and parent.surfaces.polygon_count == 0
+    assert part.type == "BuildingPart"
+    assert part.surfaces.polygon_count == 1
+    assert parent.type == "Building"
+    assert parent.surfaces.polygon_count == 0
     assert parent.lod is None
 
 
@@ -132,9 +146,6 @@ def test_building_without_gml_id_gets_file_and_line(shared_data: Path) -> None:
 
 
 def test_gzip_detected_by_magic_bytes(shared_data: Path, tmp_path: Path) -> None:
-    import gzip
-    import shutil
-
     source = shared_data / GML / "ogc_v2_Building_LOD2-EPSG25832.gml"
     target = tmp_path / "compressed-without-gz-suffix.gml"
     with source.open("rb") as raw, gzip.open(target, "wb") as packed:

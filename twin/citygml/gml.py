@@ -151,9 +151,24 @@ def parse_ring(ring: etree._Element) -> Float64Array | None:
         points = np.column_stack([points, np.zeros(len(points))])
     if len(points) >= 2 and np.array_equal(points[0], points[-1]):
         points = points[:-1]
-    if len(np.unique(points, axis=0)) < 3:
+    if not _has_3_distinct(points):
         return None
     return np.ascontiguousarray(points, dtype=np.float64)
+
+
+def _has_3_distinct(points: Float64Array) -> bool:
+    """Return whether ``(n, 3)`` points hold at least 3 distinct vertices.
+
+    >>> _has_3_distinct(np.array([[0.0, 0, 0], [1, 0, 0], [0, 0, 0], [1, 0, 0]]))
+    False
+    """
+    if len(points) < 3:
+        return False
+    differs_from_first = np.any(points != points[0], axis=1)
+    if not differs_from_first.any():
+        return False
+    second = points[int(np.argmax(differs_from_first))]
+    return bool((differs_from_first & np.any(points != second, axis=1)).any())
 
 
 def _ring_text(ring: etree._Element) -> tuple[str, int]:

@@ -117,10 +117,11 @@ def _iter_events(document: _Document, stream: IO[bytes]) -> Iterator[CityObject 
                 )
             continue
         depth -= 1
-        if _is_top_level_object(element):
+        tag = element.tag
+        if tag.endswith(("}Building", "}BuildingPart")) and _is_top_level_object(element):
             yield from _read_building(document, element)
             _release(element)
-        elif local_name(element.tag) == "Envelope":
+        elif tag.endswith("}Envelope"):
             _note_model_envelope(document, element)
         elif depth == 1:  # a member that held no building (relief, roads …)
             _release(element)
