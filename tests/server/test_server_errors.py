@@ -9,6 +9,7 @@ from typing import TypeAlias
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
+from aiohttp.typedefs import Handler
 from pytest_aiohttp import AiohttpClient
 
 from twin.errors import ConflictError, QueryError, ReprojectionError, StoreError, TwinError
@@ -25,7 +26,7 @@ async def _boom(request: web.Request) -> web.StreamResponse:
     raise RuntimeError("secret internals: /etc/twin/key")
 
 
-def _raising(exc: TwinError) -> web.Handler:
+def _raising(exc: TwinError) -> Handler:
     async def handler(request: web.Request) -> web.StreamResponse:
         raise exc
 
