@@ -55,7 +55,9 @@ def unexpected_messages(
     out = []
     for message in report["messages"]:
         code, pointer = message.get("code"), message.get("pointer", "")
-        if code == "UNSUPPORTED_EXTENSION" and any(e in message["message"] for e in KNOWN_EXTENSIONS):
+        if code == "UNSUPPORTED_EXTENSION" and any(
+            e in message["message"] for e in KNOWN_EXTENSIONS
+        ):
             continue
         if code == "UNUSED_OBJECT" and pointer in unused:
             continue

@@ -6,6 +6,7 @@ views, following the glTF 2.0 and 3D Metadata specifications, not by calling ``t
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from typing import Any
 
@@ -63,7 +64,7 @@ def primitives(data: bytes) -> list[DecodedPrimitive]:
             DecodedPrimitive(
                 positions_yup=read_accessor(gltf, blob, attrs.POSITION),
                 normals_yup=read_accessor(gltf, blob, attrs.NORMAL),
-                feature_ids=read_accessor(gltf, blob, getattr(attrs, "_FEATURE_ID_0")),
+                feature_ids=read_accessor(gltf, blob, attrs._FEATURE_ID_0),
                 indices=read_accessor(gltf, blob, prim.indices),
                 material=gltf.materials[prim.material].to_dict(),
                 feature_id_sets=prim.extensions["EXT_mesh_features"]["featureIds"],
@@ -91,7 +92,7 @@ def _column(
         assert storage.get("stringOffsetType", "UINT32") == "UINT32"
         offsets = np.frombuffer(view_bytes(gltf, blob, storage["stringOffsets"]), "<u4")
         assert len(offsets) == count + 1
-        texts = [values[a:b].decode("utf-8") for a, b in zip(offsets[:-1], offsets[1:])]
+        texts = [values[a:b].decode("utf-8") for a, b in itertools.pairwise(offsets)]
         return [None if t == no_data else t for t in texts]
     if kind == "ENUM":
         enum = gltf.extensions["EXT_structural_metadata"]["schema"]["enums"][definition["enumType"]]

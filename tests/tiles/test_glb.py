@@ -32,7 +32,8 @@ def box_mesh(with_normals: bool) -> TileMesh:
     cube_faces = np.array([t for a, b, c, d in quads for t in ((a, b, c), (a, c, d))])
     top = np.zeros(12, dtype=np.uint16)
     top[2:4] = 1
-    positions = np.concatenate([corners, corners + [2, 0, 0]]).astype(np.float32)
+    shift = np.array([2, 0, 0], np.float32)
+    positions = np.concatenate([corners, corners + shift])
     normals = None
     if with_normals:
         centred = positions - np.repeat([[0.5, 0.5, 0.5], [2.5, 0.5, 0.5]], 8, axis=0)
@@ -54,7 +55,10 @@ def grid_mesh(n: int) -> TileMesh:
     i = np.arange(n - 1)
     corner = (i[None, :] + n * i[:, None]).ravel()
     faces = np.concatenate(
-        [np.stack([corner, corner + 1, corner + n + 1], 1), np.stack([corner, corner + n + 1, corner + n], 1)]
+        [
+            np.stack([corner, corner + 1, corner + n + 1], 1),
+            np.stack([corner, corner + n + 1, corner + n], 1),
+        ]
     ).astype(np.uint32)
     normals = np.tile(np.array([[0, 0, 1]], np.float32), (n * n, 1))
     return TileMesh(
@@ -109,7 +113,9 @@ def metadata_views(data: bytes) -> list[int]:
 
 
 def test_every_case_passes_the_khronos_validator(tmp_path: Path) -> None:
-    blobs = {name: encode_glb(mesh, table, translation=t) for name, (mesh, table, t) in CASES.items()}
+    blobs = {
+        name: encode_glb(mesh, table, translation=t) for name, (mesh, table, t) in CASES.items()
+    }
     paths = [write(tmp_path, name, data) for name, data in blobs.items()]
     reports = validate_glb_files(paths)
     for (name, data), report in zip(blobs.items(), reports, strict=True):
@@ -124,8 +130,15 @@ def test_glb_container_is_aligned_and_padded() -> None:
     json_length, json_type = struct.unpack_from("<II", data, 12)
     text = data[20 : 20 + json_length]
     bin_length, bin_type = struct.unpack_from("<II", data, 20 + json_length)
-    assert (magic, version, total, json_type, bin_type) == (b"glTF", 2, len(data), 0x4E4F534A, 0x004E4942)
-    assert json_length % 4 == 0 and bin_length % 4 == 0
+    assert (magic, version, total, json_type, bin_type) == (
+        b"glTF",
+        2,
+        len(data),
+        0x4E4F534A,
+        0x004E4942,
+    )
+    assert json_length % 4 == 0
+    assert bin_length % 4 == 0
     assert text.rstrip(b" ") == text.rstrip()  # padded with spaces only
     document = json.loads(text)
     assert document["extensionsUsed"] == ["EXT_mesh_features", "EXT_structural_metadata"]
@@ -142,7 +155,9 @@ def test_round_trip_through_pygltflib(name: str) -> None:
     expected = []
     for face, material in zip(mesh.faces, mesh.materials_per_face, strict=True):
         tri = mesh.positions[face]
-        expected.append((int(material), tri.tobytes(), tuple(int(f) for f in mesh.feature_ids[face])))
+        expected.append(
+            (int(material), tri.tobytes(), tuple(int(f) for f in mesh.feature_ids[face]))
+        )
     got = []
     for prim in decoded:
         material = [m.name for m in mesh.materials].index(prim.material["name"])
@@ -251,7 +266,9 @@ def random_meshes(draw: st.DrawFn) -> TileMesh:
         normals=normals,
         faces=faces,
         feature_ids=draw(hnp.arrays(np.uint32, (n,), elements=st.integers(0, 5))),
-        materials_per_face=draw(hnp.arrays(np.uint16, (m,), elements=st.integers(0, n_materials - 1))),
+        materials_per_face=draw(
+            hnp.arrays(np.uint16, (m,), elements=st.integers(0, n_materials - 1))
+        ),
         materials=[Material(f"m{i}", (0.5, 0.5, 0.5, 1.0)) for i in range(n_materials)],
     )
 

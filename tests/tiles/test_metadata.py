@@ -18,6 +18,10 @@ from hypothesis import strategies as st
 from tiles import Material, PropertyTable, TileMesh, encode_glb, encode_property_table
 from tiles.metadata import FLOAT64_NO_DATA, INT32_NO_DATA, INT64_NO_DATA
 
+I32 = {"type": "SCALAR", "componentType": "INT32"}
+I64 = {"type": "SCALAR", "componentType": "INT64"}
+F64 = {"type": "SCALAR", "componentType": "FLOAT64"}
+
 
 def mesh_for(count: int) -> TileMesh:
     """One triangle per feature."""
@@ -51,21 +55,21 @@ def definition(columns: dict[str, list[Any]], name: str) -> dict[str, Any]:
         ([True, False], {"type": "BOOLEAN"}),
         ([True, None], {"type": "ENUM", "enumType": "optional_boolean", "noData": "missing"}),
         ([1, 2], {"type": "SCALAR", "componentType": "INT32"}),
-        ([1, None], {"type": "SCALAR", "componentType": "INT32", "noData": INT32_NO_DATA}),
-        ([2**31, None], {"type": "SCALAR", "componentType": "INT64", "noData": INT64_NO_DATA}),
-        ([INT32_NO_DATA, None], {"type": "SCALAR", "componentType": "INT64", "noData": INT64_NO_DATA}),
+        ([1, None], {**I32, "noData": INT32_NO_DATA}),
+        ([2**31, None], {**I64, "noData": INT64_NO_DATA}),
+        ([INT32_NO_DATA, None], {**I64, "noData": INT64_NO_DATA}),
         ([INT32_NO_DATA, 1], {"type": "SCALAR", "componentType": "INT32"}),
         ([INT64_NO_DATA, None], {"type": "STRING", "noData": ""}),
         ([2**64, 1], {"type": "STRING"}),
         ([1, 2.5], {"type": "SCALAR", "componentType": "FLOAT64"}),
-        ([1.5, None], {"type": "SCALAR", "componentType": "FLOAT64", "noData": FLOAT64_NO_DATA}),
-        ([1.5, math.nan], {"type": "SCALAR", "componentType": "FLOAT64", "noData": FLOAT64_NO_DATA}),
+        ([1.5, None], {**F64, "noData": FLOAT64_NO_DATA}),
+        ([1.5, math.nan], {**F64, "noData": FLOAT64_NO_DATA}),
         ([FLOAT64_NO_DATA, None], {"type": "STRING", "noData": ""}),
         (["a", None], {"type": "STRING", "noData": ""}),
         (["a", 1], {"type": "STRING"}),
         ([dt.date(2020, 1, 2), None], {"type": "STRING", "noData": ""}),
         ([np.int16(4), np.int64(5)], {"type": "SCALAR", "componentType": "INT32"}),
-        ([np.float32(0.5), None], {"type": "SCALAR", "componentType": "FLOAT64", "noData": FLOAT64_NO_DATA}),
+        ([np.float32(0.5), None], {**F64, "noData": FLOAT64_NO_DATA}),
     ],
 )  # fmt: skip
 def test_column_types_are_inferred(values: list[Any], expected: dict[str, Any]) -> None:
@@ -141,7 +145,8 @@ def test_every_type_passes_the_validator(tmp_path: Path) -> None:
     path.write_bytes(data)
     (report,) = validate_glb_files([path])
     gltf, _ = glb_reader.load(data)
-    assert report["numErrors"] == 0 and report["numWarnings"] == 0, report["messages"]
+    assert report["numErrors"] == 0, report["messages"]
+    assert report["numWarnings"] == 0, report["messages"]
     assert unexpected_messages(report, range(4, len(gltf.bufferViews))) == []
 
 
