@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any, TypeAlias
 
 import pytest
@@ -210,5 +211,26 @@ async def test_traversal_is_refused(
     assert resp.status == status
     assert resp.content_type == "application/problem+json"
     assert (await resp.json(content_type=None))["detail"] == detail
+    assert SECRET not in body
+    assert b"SQLite format 3" not in body
+
+
+@pytest.mark.parametrize(
+    "raw_path",
+    [
+        "/tiles/demo/../../twin.db",
+        "/tiles/demo/content/../../../secret.txt",
+        "/viewer/../secret.txt",
+    ],
+)
+async def test_literal_dot_segments_on_the_wire_are_refused(client: Client, raw_path: str) -> None:
+    """Send the request line by hand: HTTP clients would normalise the dots away first."""
+    reader, writer = await asyncio.open_connection(client.host, client.port)
+    writer.write(f"GET {raw_path} HTTP/1.1\r\nHost: twin\r\nConnection: close\r\n\r\n".encode())
+    answer = await reader.read()
+    writer.close()
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400 Bad Request")
+    assert b"application/problem+json" in head
     assert SECRET not in body
     assert b"SQLite format 3" not in body
