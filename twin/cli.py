@@ -98,7 +98,6 @@ def _run_import(args: argparse.Namespace) -> int:
     store = SQLiteStore(args.data_dir)
     try:
         report = import_files(args.files, store, options, progress)
-        tileset_dir = store.tileset_dir(dataset)
     finally:
         if progress is not None:
             progress.done()
@@ -114,11 +113,14 @@ def _run_import(args: argparse.Namespace) -> int:
         print(f"    … {len(report.rejections) - 10} more in the report")
     for srs, info in report.crs.items():
         print(f"  CRS            {srs}; geoid: {info['geoid']}")
-    for warning in report.warnings[:5]:
-        print(f"  warning        {warning}")
+    if report.warnings:
+        print(f"  warnings       {len(report.warnings)} (all in the report)")
+        for warning in report.warnings[:3]:
+            print(f"    {warning}")
     print(f"  tiles          {report.tiles} ({report.tile_bytes / 1e6:.2f} MB)")
-    print(f"  tileset        {tileset_dir / 'tileset.json'}")
-    print(f"  report         {tileset_dir / REPORT_NAME}")
+    served = args.data_dir / "tilesets" / dataset
+    print(f"  tileset        {served / 'tileset.json'}")
+    print(f"  report         {served / REPORT_NAME}")
     return 0
 
 

@@ -1,7 +1,8 @@
 """Domain values: what a city object is, once read, and what the pipeline makes of it.
 
-Geometry is float64 throughout. Polygons use the ragged layout of GeoArrow (as shapely 2 does in
-``_ragged_array.py``): all ring vertices in one ``(N, 3)`` array, ring and polygon offsets beside it.
+Geometry is float64 throughout. Polygons use the ragged layout of GeoArrow (as shapely 2 does
+in ``_ragged_array.py``): all ring vertices in one ``(N, 3)`` array, ring and polygon offsets
+beside it.
 """
 
 from __future__ import annotations
@@ -88,8 +89,9 @@ class Surfaces:
     Attributes
     ----------
     coords : (N, 3) float64
-        Vertices of every ring, in the source CRS's axis order as normalised by the reader
-        (easting/longitude first). Rings are open: the closing vertex is not repeated.
+        Vertices of every ring, in the source CRS, in the axis order the file writes them
+        (``twin.geo`` decides what that order is). Rings are open: the closing vertex is not
+        repeated.
     ring_offsets : (R + 1,) int64
         Ring ``r`` is ``coords[ring_offsets[r]:ring_offsets[r + 1]]``.
     polygon_offsets : (P + 1,) int64
@@ -126,6 +128,8 @@ class CityObject:
     ``id`` is the gml:id (the identity used by tiles, catalog, OGC API and NGSI-LD).
     ``attributes`` maps attribute names (``name``, ``function``, ``measuredHeight``, generic
     attribute names …) to typed values. ``srs_name`` is the srsName in force for the geometry.
+    ``issues`` lists what the reader repaired or left out of an object it still yields
+    (degenerate rings dropped, xlinks pointing nowhere), for the import report.
     """
 
     id: str
@@ -137,6 +141,7 @@ class CityObject:
     parent_id: str | None = None
     attributes: Mapping[str, AttributeValue] = field(default_factory=dict)
     address: Address | None = None
+    issues: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

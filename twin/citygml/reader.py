@@ -190,7 +190,6 @@ def _read_object(
     except GMLCoordinatesError as exc:
         yield Rejection(object_id, object_type, source, f"unreadable coordinates: {exc}")
         return
-    _log_geometry_issues(object_id, source, geometry)
     if geometry.surfaces.polygon_count == 0 and not parts_with_geometry:
         reason = "no usable LoD1, LoD2 or LoD3 geometry, and no BuildingPart with geometry"
         yield Rejection(object_id, object_type, source, reason)
@@ -205,6 +204,7 @@ def _read_object(
         parent_id=parent_id,
         attributes=read_attributes(obj),
         address=read_address(obj),
+        issues=_geometry_issues(geometry),
     )
 
 
@@ -242,16 +242,15 @@ def _srs_name(document: _Document, obj: etree._Element, geometry: ObjectGeometry
     return document.model_srs_name
 
 
-def _log_geometry_issues(object_id: str, source: SourceLocation, geometry: ObjectGeometry) -> None:
+def _geometry_issues(geometry: ObjectGeometry) -> tuple[str, ...]:
+    issues = []
     if geometry.dropped_rings:
-        logger.info(
-            "%s (%s): %d degenerate ring(s) dropped", object_id, source, geometry.dropped_rings
-        )
+        issues.append(f"{geometry.dropped_rings} degenerate ring(s) dropped")
     if geometry.unresolved:
-        logger.warning(
-            "%s (%s): %d xlink(s) not resolved within the building: %s",
-            object_id,
-            source,
-            len(geometry.unresolved),
-            ", ".join(geometry.unresolved[:5]),
+        shown = ", ".join(f"#{ref}" for ref in geometry.unresolved[:3])
+        more = f" and {len(geometry.unresolved) - 3} more" if len(geometry.unresolved) > 3 else ""
+        issues.append(
+            f"{len(geometry.unresolved)} xlink(s) point to no polygon in the building "
+            f"({shown}{more}); surfaces drawn from the polygons that exist"
         )
+    return tuple(issues)

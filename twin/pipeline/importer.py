@@ -101,6 +101,9 @@ def _read_features(
             except (GeometryError, ReprojectionError) as exc:
                 report.reject(Rejection(item.id, item.type, item.source, str(exc)))
                 continue
+            report.warnings.extend(
+                f"{item.type} {item.id!r} at {item.source}: {issue}" for issue in item.issues
+            )
             if feature.degenerate_polygons:
                 report.warnings.append(
                     f"{item.type} {item.id!r} at {item.source}: "

@@ -1,0 +1,116 @@
+"""The twin command: exit codes and located messages, as a user sees them."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from twin.cli import main
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str | Path) -> tuple[int, str, str]:
+    status = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def test_import_prints_a_summary_and_writes_the_report(
+    shared_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = shared_data / "citygml/teco_district1_LoD2.gml"
+    status, out, _ = run(capsys, "import", source, "--data-dir", tmp_path, "--dataset", "teco")
+    assert status == 0
+    assert "objects read   104" in out
+    assert "imported       104 (Building 104)" in out
+    assert "rejected       0" in out
+    assert "geoid: EGM96" in out
+    report = json.loads((tmp_path / "tilesets/teco/import-report.json").read_text())
+    assert report["objects"] == {
+        "read": 104,
+        "imported": 104,
+        "rejected": 0,
+        "imported_by_type": {"Building": 104},
+    }
+    # The file's solids point at ids that do not exist; the report says so for each building.
+    assert len(report["warnings"]) == 104
+    assert "xlink(s) point to no polygon" in report["warnings"][0]
+
+
+def test_dataset_name_defaults_to_the_file_name(
+    shared_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = shared_data / "citygml/teco_FZK-Haus-LoD2-KIT-IAI-KHH-B36-V1.gml"
+    status, out, _ = run(capsys, "import", source, "--data-dir", tmp_path)
+    assert status == 0
+    assert "Imported dataset 'teco_FZK-Haus-LoD2-KIT-IAI-KHH-B36-V1'" in out
+
+
+def test_data_dir_comes_from_the_environment(
+    shared_data: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("TWIN_DATA_DIR", str(tmp_path / "env-dir"))
+    source = shared_data / "citygml/teco_FZK-Haus-LoD2-KIT-IAI-KHH-B36-V1.gml"
+    status, _, _ = run(capsys, "import", source, "--dataset", "fzk")
+    assert status == 0
+    assert (tmp_path / "env-dir/tilesets/fzk/tileset.json").is_file()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        pytest.param(["missing.gml"], r"missing\.gml: no such file", id="missing-file"),
+        pytest.param(
+            ["{shared}/citygml/qie_v002.gml"],
+            r"qie_v002\.gml: no srsName for Building .* nor in the file's envelope; "
+            r"pass the CRS with --crs",
+            id="no-crs",
+        ),
+        pytest.param(
+            ["{shared}/citygml/teco_FZK-Haus-LoD2-KIT-IAI-KHH-B36-V1.gml", "--crs", "EPSG:999999"],
+            r"unknown CRS 'EPSG:999999'; pass the CRS with --crs",
+            id="unknown-crs",
+        ),
+        pytest.param(
+            ["{shared}/citygml/ogc_v2_Building_LOD1-LocalEngineeringCRS.gml"],
+            r"'#local-CRS-1' refers to a CRS defined inside the file",
+            id="local-crs",
+        ),
+        pytest.param(["{tmp}/broken.gml"], r"broken\.gml:4: malformed XML", id="malformed-xml"),
+        pytest.param(
+            ["{tmp}/broken.gml", "--dataset", "../x"], r"invalid dataset name", id="bad-name"
+        ),
+    ],
+)
+def test_bad_input_fails_with_a_located_message(
+    shared_data: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    args: list[str],
+    message: str,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "broken.gml").write_text(
+        '<?xml version="1.0"?>\n<core:CityModel xmlns:core="http://www.opengis.net/citygml/2.0">\n'
+        "  <core:cityObjectMember>\n  </core:cityObjectMemberX>\n</core:CityModel>\n"
+    )
+    argv = [a.format(shared=shared_data, tmp=tmp_path) for a in args]
+    status, out, err = run(capsys, "import", *argv, "--data-dir", tmp_path / "data")
+    assert status == 1
+    assert out == ""
+    assert err.startswith("twin: error: ")
+    assert err.count("\n") == 1
+    assert re.search(message, err), err
+
+
+def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["import"])
+    assert info.value.code == 2
+    assert "required: FILE" in capsys.readouterr().err
