@@ -25,7 +25,7 @@ __all__ = ["CRS_HINT", "parse_srs_name"]
 
 CRS_HINT = "pass the CRS with --crs, e.g. --crs EPSG:25832 or --crs EPSG:25832+7837"
 
-_EPSG = r"EPSG:(?:[0-9.]*):?(\d+)"
+_EPSG = r"EPSG:(?:[0-9.]*:)?(\d+)"
 _PLAIN = re.compile(r"^EPSG:(\d+)$", re.IGNORECASE)
 _URN = re.compile(r"^urn:(?:x-)?ogc:def:crs:" + _EPSG + r"$", re.IGNORECASE)
 _COMPOUND = re.compile(

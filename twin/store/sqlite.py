@@ -199,7 +199,10 @@ class SQLiteStore:
     @contextmanager
     def _cursor(self) -> Iterator[sqlite3.Cursor]:
         with self._lock:
-            cur = self._db.cursor()
+            try:
+                cur = self._db.cursor()
+            except sqlite3.Error as exc:
+                raise StoreError(f"catalog {self.data_dir / 'twin.db'}: {exc}") from exc
             try:
                 yield cur
             except sqlite3.Error as exc:

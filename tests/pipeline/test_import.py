@@ -1,0 +1,157 @@
+"""Import real CityGML files end to end: counts, valid tiles, catalog, placement, precision."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import glb_reader
+import numpy as np
+import pytest
+from gltf_validator import unexpected_messages, validate_glb_files
+from pyproj import Transformer
+from tileset_checks import check_tileset
+from tileset_walk import content_tiles
+
+from twin.errors import CityGMLError, NotFoundError
+from twin.geo.reproject import EGM96_GRID
+from twin.pipeline import REPORT_NAME, ImportOptions, TileBudget, import_files
+from twin.store import SQLiteStore
+
+# (file under ../shared/data, --crs, expected objects by type per MANIFEST.md)
+CASES = [
+    pytest.param("citygml/teco_district1_LoD2.gml", None, {"Building": 104}, id="lod2-city-v2"),
+    pytest.param(
+        "citygml/c4j_LOD2_Buildings_v100.gml", "EPSG:3068+5783", {"Building": 100}, id="v1.0"
+    ),
+    pytest.param(
+        "citygml/nds_LoD1_24085862_2_2021-01-25.gml",
+        None,
+        {"Building": 243, "BuildingPart": 175},
+        id="building-parts",
+    ),
+    pytest.param(
+        "citygml/ogc_v2_Building_LOD3-EPSG25832.gml", None, {"Building": 1}, id="interior-rings"
+    ),
+    pytest.param(
+        "citygml/lcg_berlin_open_data_sample_data.citygml", None, {"Building": 61}, id="berlin"
+    ),
+    pytest.param("citygml/hel_2549_6674.gml", None, {"Building": 61}, id="swapped-axes"),
+]
+
+
+@pytest.mark.parametrize(("name", "crs", "expected"), CASES)
+def test_real_city_imports_with_manifest_counts_and_valid_tiles(
+    shared_data: Path, store: SQLiteStore, name: str, crs: str | None, expected: dict[str, int]
+) -> None:
+    options = ImportOptions(dataset="city", crs=crs, budget=TileBudget(max_features=50))
+    report = import_files([shared_data / name], store, options)
+
+    assert dict(report.imported_by_type) == expected
+    assert report.objects_read == report.imported + len(report.rejections)
+    assert report.rejections == []
+    tileset_dir = store.tileset_dir("city")
+    saved = json.loads((tileset_dir / REPORT_NAME).read_text())
+    assert saved["objects"]["imported"] == sum(expected.values())
+
+    check_tileset(json.loads((tileset_dir / "tileset.json").read_text()), tileset_dir)
+    glbs = sorted(tileset_dir.glob("content/*.glb"))
+    assert len(glbs) == report.tiles >= sum(expected.values()) // 50
+    for path, result in zip(glbs, validate_glb_files(glbs), strict=True):
+        assert result["numErrors"] == 0, (path, result["messages"][:5])
+        metadata_views = _metadata_buffer_views(path.read_bytes())
+        assert unexpected_messages(result, metadata_views) == [], path
+
+
+def _metadata_buffer_views(data: bytes) -> list[int]:
+    _, _, ext = glb_reader.property_table(data)
+    views: list[int] = []
+    for storage in ext["propertyTables"][0]["properties"].values():
+        views += [v for k, v in storage.items() if k in ("values", "stringOffsets", "arrayOffsets")]
+    return views
+
+
+def test_every_object_is_in_the_tile_and_row_the_catalog_names(
+    shared_data: Path, store: SQLiteStore
+) -> None:
+    name = "citygml/nds_LoD1_24085862_2_2021-01-25.gml"
+    options = ImportOptions(dataset="nds", budget=TileBudget(max_features=40))
+    import_files([shared_data / name], store, options)
+    tileset_dir = store.tileset_dir("nds")
+    ids_by_tile = {
+        tile["content"]["uri"]: glb_reader.property_table(
+            (tileset_dir / tile["content"]["uri"]).read_bytes()
+        )[1]["id"]
+        for tile, _ in content_tiles(tileset_dir)
+    }
+    placed = [i for ids in ids_by_tile.values() for i in ids]
+    assert len(placed) == len(set(placed))
+    source_ids = set(
+        re.findall(r'<bldg:Building(?:Part)? gml:id="([^"]+)"', (shared_data / name).read_text())
+    )
+    for object_id in source_ids:
+        record = store.get_object("nds", object_id)
+        if record.tile is None:  # a Building whose geometry is all in its parts
+            assert record.type == "Building"
+            continue
+        assert ids_by_tile[record.tile][record.feature_id] == object_id
+    assert set(placed) <= source_ids
+
+
+def test_decoded_vertex_lands_within_a_centimetre_of_its_source(
+    shared_data: Path, store: SQLiteStore
+) -> None:
+    path = shared_data / "citygml/teco_district1_LoD2.gml"
+    import_files([path], store, ImportOptions(dataset="teco", budget=TileBudget(max_features=20)))
+    # First vertex of the first posList in the file, read here with a regex, not the reader.
+    first = re.search(r"<gml:posList[^>]*>\s*([^<]+)", path.read_text()).group(1).split()[:3]
+    e, n, h = (float(v) for v in first)
+    lon, lat = Transformer.from_crs(25832, 4326, always_xy=True).transform(e, n)
+    geoid = Transformer.from_pipeline(f"+proj=vgridshift +grids={EGM96_GRID} +multiplier=1")
+    expected = np.array(
+        Transformer.from_crs(4979, 4978, always_xy=True).transform(
+            lon, lat, geoid.transform(lon, lat, h)[2]
+        )
+    )
+    tileset_dir = store.tileset_dir("teco")
+    nearest = np.inf
+    for tile, world in content_tiles(tileset_dir):
+        for prim in glb_reader.primitives((tileset_dir / tile["content"]["uri"]).read_bytes()):
+            yup = prim.positions_yup.astype(np.float64)
+            zup = np.column_stack([yup[:, 0], -yup[:, 2], yup[:, 1]])  # glTF y-up → z-up
+            ecef = zup @ world[:3, :3].T + world[:3, 3]
+            nearest = min(nearest, float(np.linalg.norm(ecef - expected, axis=1).min()))
+    assert nearest < 0.01
+
+
+def test_reimport_replaces_the_served_tileset_and_catalog(
+    shared_data: Path, store: SQLiteStore
+) -> None:
+    first = shared_data / "citygml/teco_FZK-Haus-LoD2-KIT-IAI-KHH-B36-V1.gml"
+    second = shared_data / "citygml/ogc_v2_Building_LOD2-EPSG25832.gml"
+    import_files([first], store, ImportOptions(dataset="d"))
+    old_dir = store.tileset_dir("d")
+    import_files([second], store, ImportOptions(dataset="d"))
+    new_dir = store.tileset_dir("d")
+    assert new_dir != old_dir
+    assert not old_dir.exists()
+    assert store.get_dataset("d").object_count == 1
+    with pytest.raises(NotFoundError):
+        store.get_object("d", "UUID_d281adfc-4901-0f52-540b-4cc1a9325f82")  # FZK-Haus, gone
+
+
+def test_failed_import_leaves_the_served_tileset_untouched(
+    shared_data: Path, store: SQLiteStore, tmp_path: Path
+) -> None:
+    good = shared_data / "citygml/teco_FZK-Haus-LoD2-KIT-IAI-KHH-B36-V1.gml"
+    import_files([good], store, ImportOptions(dataset="d"))
+    served = store.tileset_dir("d")
+    bad = tmp_path / "bad.gml"
+    bad.write_text(good.read_text()[:5000])
+    with pytest.raises(CityGMLError, match=r"bad\.gml:\d+: malformed XML"):
+        import_files([bad], store, ImportOptions(dataset="d"))
+    assert store.tileset_dir("d") == served
+    assert (served / "tileset.json").is_file()
+    versions = list((tmp_path / "data" / "tilesets" / ".versions").iterdir())
+    assert versions == [served]
