@@ -13,8 +13,13 @@ ensure_venv() {  # $1: extras, e.g. "" or "[dev]"
     fi
     if [ ! -f "$stamp" ] || [ "$ROOT/pyproject.toml" -nt "$stamp" ]; then
         echo "twin: installing twin$extras into $VENV"
-        "$VENV/bin/python" -m pip install --quiet --upgrade pip
-        "$VENV/bin/python" -m pip install --quiet -e "$ROOT$extras"
+        local log="$VENV/pip-install.log"
+        if ! { "$VENV/bin/python" -m pip install --upgrade pip \
+               && "$VENV/bin/python" -m pip install -e "$ROOT$extras"; } >"$log" 2>&1; then
+            tail -n 40 "$log" >&2
+            echo "twin: pip install failed; full log in $log" >&2
+            exit 1
+        fi
         touch "$stamp"
     fi
 }
