@@ -22,6 +22,7 @@ ALLOWED: dict[str, set[str]] = {
     "twin.citygml": ADAPTER,
     "twin.geo": ADAPTER,
     "twin.store": ADAPTER,
+    "twin.ngsild": ADAPTER,
     "twin.pipeline": ADAPTER | {"twin.citygml", "twin.geo", "twin.store"},
     "twin.server": DOMAIN | {"twin.store"},
     "twin.cli": DOMAIN | {"twin", "twin.store", "twin.pipeline", "twin.server"},

@@ -1,0 +1,45 @@
+"""The NGSI-LD query languages: ``q`` (clause 4.9) and geo-queries (clause 4.10).
+
+Pure functions, no I/O: parse the request parameters into frozen syntax trees, then test
+entities (NGSI-LD normalized form, compacted attribute names) against them.
+"""
+
+from __future__ import annotations
+
+from twin.ngsild.query.nodes import (
+    And,
+    AttrPath,
+    Comparison,
+    Exists,
+    NotExists,
+    Operator,
+    Or,
+    Pattern,
+    QueryExpr,
+    QueryValue,
+    Range,
+    Uri,
+    ValueList,
+    iter_paths,
+    map_attribute_names,
+)
+from twin.ngsild.query.parse import parse_q
+
+__all__ = [
+    "And",
+    "AttrPath",
+    "Comparison",
+    "Exists",
+    "NotExists",
+    "Operator",
+    "Or",
+    "Pattern",
+    "QueryExpr",
+    "QueryValue",
+    "Range",
+    "Uri",
+    "ValueList",
+    "iter_paths",
+    "map_attribute_names",
+    "parse_q",
+]
