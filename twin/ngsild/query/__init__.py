@@ -6,6 +6,7 @@ entities (NGSI-LD normalized form, compacted attribute names) against them.
 
 from __future__ import annotations
 
+from twin.ngsild.query.evaluate import evaluate_q, resolve_targets
 from twin.ngsild.query.nodes import (
     And,
     AttrPath,
@@ -24,6 +25,7 @@ from twin.ngsild.query.nodes import (
     map_attribute_names,
 )
 from twin.ngsild.query.parse import parse_q
+from twin.ngsild.query.render import render_q
 
 __all__ = [
     "And",
@@ -39,7 +41,10 @@ __all__ = [
     "Range",
     "Uri",
     "ValueList",
+    "evaluate_q",
     "iter_paths",
     "map_attribute_names",
     "parse_q",
+    "render_q",
+    "resolve_targets",
 ]
