@@ -23,6 +23,7 @@ __all__ = [
     "BuildingRecord",
     "CityObject",
     "DatasetInfo",
+    "LodChoice",
     "Mesh",
     "ObjectType",
     "Rejection",
@@ -34,8 +35,20 @@ __all__ = [
 AttributeValue: TypeAlias = str | int | float | bool | dt.date | None
 """A typed attribute value as read from the source (``date`` for xs:date, never a string)."""
 
-ObjectType: TypeAlias = Literal["Building", "BuildingPart"]
-"""City object types the importer reads (the importer issue widens this)."""
+ObjectType: TypeAlias = str
+"""A city object's type: the local name of its CityGML element or its CityJSON ``type``.
+
+Known values include ``Building``, ``BuildingPart``, ``BuildingInstallation``, ``Storey``,
+``BuildingRoom``, ``BuildingUnit``, ``Room``, ``BuildingFurniture``, ``Bridge``, ``BridgePart``,
+``BridgeInstallation``, ``BridgeConstructionElement``, ``Tunnel``, ``TunnelPart``, ``Road``,
+``Railway``, ``Track``, ``Square``, ``WaterBody``, ``PlantCover``, ``SolitaryVegetationObject``,
+``ReliefFeature``, ``TINRelief``, ``CityFurniture``, ``GenericCityObject``, ``CityObjectGroup``,
+``LandUse``; an ADE feature keeps its own local name. A ``str`` rather than a ``Literal``: ADE
+types are open-ended.
+"""
+
+LodChoice: TypeAlias = Literal["highest", "all", 0, 1, 2, 3, 4]
+"""Which LoD a reader takes per object: its highest, one given LoD, or every LoD it has."""
 
 
 class SurfaceClass(IntEnum):
@@ -53,6 +66,10 @@ class SurfaceClass(IntEnum):
     INTERIOR_WALL = 9
     CEILING = 10
     FLOOR = 11
+    TRAFFIC_AREA = 12
+    AUXILIARY_TRAFFIC_AREA = 13
+    WATER_SURFACE = 14
+    WATER_GROUND = 15
 
 
 @dataclass(frozen=True, slots=True)

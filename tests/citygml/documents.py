@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from twin.citygml import iter_city_objects
 from twin.model import CityObject, Rejection
@@ -46,14 +47,14 @@ def lod2_surface(surface: str) -> str:
 WriteCityGML = Callable[[str, str], Path]
 
 
-def read_all(path: Path) -> list[CityObject | Rejection]:
+def read_all(path: Path, **options: Any) -> list[CityObject | Rejection]:
     """Return everything the reader yields for ``path``."""
-    return list(iter_city_objects(path))
+    return list(iter_city_objects(path, **options))
 
 
-def city_objects(path: Path) -> list[CityObject]:
-    """Return the city objects read from ``path``, failing on any rejection."""
-    results = read_all(path)
+def city_objects(path: Path, types: tuple[str, ...] | None = ("Building",)) -> list[CityObject]:
+    """Return the objects of ``types`` (buildings by default) read from ``path``; no rejection."""
+    results = read_all(path, types=types)
     rejections = [r for r in results if isinstance(r, Rejection)]
     assert rejections == []
     return [r for r in results if isinstance(r, CityObject)]

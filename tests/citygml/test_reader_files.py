@@ -122,12 +122,19 @@ def test_highest_lod_is_chosen(shared_data: Path, name: str, lod: int) -> None:
 @pytest.mark.parametrize(
     "name", ["ogc_v2_Building_LOD0-EPSG25832.gml", "lcg_FZK-Haus-LoD0-KIT-IAI-KHH-B36-V1.gml"]
 )
-def test_building_with_only_lod0_is_rejected(shared_data: Path, name: str) -> None:
-    (result,) = read_all(shared_data / GML / name)
+def test_building_with_only_lod0_is_read_at_lod0(shared_data: Path, name: str) -> None:
+    (obj,) = city_objects(shared_data / GML / name)
+    assert obj.lod == 0
+    assert obj.surfaces.polygon_count == 2  # MANIFEST: footprint and roof edge
+
+
+def test_building_without_lod_asked_for_is_rejected(shared_data: Path) -> None:
+    path = shared_data / GML / "ogc_v2_Building_LOD0-EPSG25832.gml"
+    (result,) = read_all(path, lod=2, types=("Building",))
     assert isinstance(result, Rejection)
     assert result.object_type == "Building"
-    assert "no usable LoD1, LoD2 or LoD3 geometry" in result.reason
-    assert result.source.path == str(shared_data / GML / name)
+    assert result.reason.startswith("no surface geometry at LoD2")
+    assert result.source.path == str(path)
 
 
 def test_building_with_geometry_only_in_its_part_is_kept(shared_data: Path) -> None:

@@ -1,16 +1,20 @@
-"""Stream a CityGML file into city objects, one building at a time, in bounded memory.
+"""Stream a CityGML file into city objects, one top-level object at a time, in bounded memory.
 
-``lxml.etree.iterparse`` builds one top-level ``Building`` subtree at a time; when it ends,
-its ``BuildingPart``s are yielded (before it), then the building, and the subtree is cleared
+``lxml.etree.iterparse`` builds one ``cityObjectMember`` subtree at a time — a Building, a
+Bridge, a Road, a relief, an ADE feature, whatever its type; when it ends, its child objects
+(parts, installations, storeys, rooms …) are yielded before it, and the subtree is cleared
 along with everything before it. Unusable objects become :class:`~twin.model.Rejection`s.
+
+The parser never loads a DTD, never resolves entities and never touches the network; a
+document declaring entities (a "billion laughs" bomb, an external entity) is refused.
 """
 
 from __future__ import annotations
 
 import gzip
 import logging
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Collection, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, cast
 
@@ -18,71 +22,90 @@ from lxml import etree
 
 from twin.citygml.attributes import read_address, read_attributes
 from twin.citygml.gml import GMLCoordinatesError
+from twin.citygml.implicit import ImplicitLibrary
 from twin.citygml.namespaces import (
-    children,
     find_child,
     gml_namespace,
-    is_building_namespace,
     is_citygml_namespace,
     local_name,
-    namespace,
     source_line,
 )
+from twin.citygml.objects import MEMBER_PROPERTIES, is_gml, iter_child_objects
 from twin.citygml.surfaces import ObjectGeometry, PolygonIndex, read_object_geometry
 from twin.errors import CityGMLError
-from twin.model import CityObject, ObjectType, Rejection, SourceLocation
+from twin.model import CityObject, LodChoice, Rejection, SourceLocation, Surfaces
 
 __all__ = ["iter_city_objects"]
 
 logger = logging.getLogger(__name__)
 
 _GZIP_MAGIC = b"\x1f\x8b"
-_OBJECT_TYPES: tuple[ObjectType, ...] = ("Building", "BuildingPart")
 
 
 @dataclass(slots=True)
 class _Document:
-    """What is known about the document being read, beyond the current building."""
+    """What is known about the document being read, beyond the current object."""
 
     path: Path
+    lod: LodChoice = "highest"
+    types: frozenset[str] | None = None
     model_srs_name: str | None = None
+    library: ImplicitLibrary = field(default_factory=ImplicitLibrary)
 
 
-def iter_city_objects(path: Path) -> Iterator[CityObject | Rejection]:
-    """Yield every Building and BuildingPart of a CityGML file, or why it was left out.
+def iter_city_objects(
+    path: Path,
+    *,
+    lod: LodChoice = "highest",
+    types: Collection[str] | None = None,
+    keep_going: bool = False,
+) -> Iterator[CityObject | Rejection]:
+    """Yield every city object of a CityGML file, or why it was left out.
 
-    Parts come before their building and carry its gml:id as ``parent_id``. CityGML 1.0,
-    2.0 and 3.0 are recognised from the document's namespaces; ``.gz`` files are detected by
-    their magic bytes. Coordinates are left in the source CRS and axis order.
+    Child objects come before their container and carry its gml:id as ``parent_id``. CityGML
+    1.0, 2.0 and 3.0 are recognised from the document's namespaces; ``.gz`` files are detected
+    by their magic bytes. Coordinates are left in the source CRS and axis order.
 
     Parameters
     ----------
     path : Path
         A ``.gml``, ``.xml`` or ``.citygml`` file, optionally gzip-compressed.
+    lod : "highest", "all" or 0-4
+        The LoD taken per object. With ``"all"`` the highest keeps the object's id and each
+        lower one follows as a child ``<id>.lod<n>``.
+    types : collection of str, optional
+        Top-level types to read (``Building``, ``Road`` …); their children come with them.
+    keep_going : bool
+        On malformed XML, keep what was read and yield a Rejection locating the error
+        instead of raising.
 
     Raises
     ------
     CityGMLError
-        When the file is missing, is not well-formed XML (the message names ``file:line``)
-        or declares no CityGML namespace.
+        When the file is missing, is not well-formed XML (the message names
+        ``file:line:column``), declares entities or declares no CityGML namespace.
     """
     path = Path(path)
     if not path.is_file():
         raise CityGMLError(f"file not found: {path}")
-    return _iter_document(_Document(path))
+    document = _Document(path, lod, None if types is None else frozenset(types))
+    return _iter_document(document, keep_going)
 
 
-def _iter_document(document: _Document) -> Iterator[CityObject | Rejection]:
+def _iter_document(document: _Document, keep_going: bool) -> Iterator[CityObject | Rejection]:
     path = document.path
     try:
         with _open(path) as stream:
             yield from _iter_events(document, stream)
     except etree.XMLSyntaxError as exc:
-        line = exc.lineno if exc.lineno else "?"
-        raise CityGMLError(
-            f"{path}:{line}: malformed XML ({exc.msg}); repair or re-export the file and "
-            "import it again"
-        ) from exc
+        line, column = exc.position if exc.position else (exc.lineno or 0, 0)
+        message = f"{path}:{line}:{column}: malformed XML ({exc.msg})"
+        if not keep_going:
+            raise CityGMLError(
+                f"{message}; repair or re-export the file and import it again"
+            ) from exc
+        reason = f"{message}; objects after this point were not read"
+        yield Rejection(None, "document", SourceLocation(str(path), line), reason)
     except (OSError, EOFError) as exc:
         raise CityGMLError(f"{path}: cannot read the file ({exc}); check the file") from exc
 
@@ -97,11 +120,17 @@ def _open(path: Path) -> IO[bytes]:
 
 
 def _iter_events(document: _Document, stream: IO[bytes]) -> Iterator[CityObject | Rejection]:
-    """Run iterparse over ``stream`` and hand each completed top-level building on."""
+    """Run iterparse over ``stream`` and hand each completed top-level object on."""
     declared: list[str] = []
     depth = 0
     events: Any = etree.iterparse(
-        stream, events=("start-ns", "start", "end"), huge_tree=True, remove_comments=True
+        stream,
+        events=("start-ns", "start", "end"),
+        huge_tree=True,
+        remove_comments=True,
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
     )
     for event, payload in events:
         if event == "start-ns":
@@ -110,33 +139,34 @@ def _iter_events(document: _Document, stream: IO[bytes]) -> Iterator[CityObject 
         element: etree._Element = payload
         if event == "start":
             depth += 1
-            if depth == 1 and not any(is_citygml_namespace(uri) for uri in declared):
-                raise CityGMLError(
-                    f"{document.path}: not CityGML (no http://www.opengis.net/citygml/ "
-                    "namespace declared); give a CityGML 1.0, 2.0 or 3.0 file"
-                )
+            if depth == 1:
+                _check_root(document, element, declared)
             continue
         depth -= 1
-        tag = element.tag
-        if tag.endswith(("}Building", "}BuildingPart")) and _is_top_level_object(element):
-            yield from _read_building(document, element)
+        parent = element.getparent()
+        if depth == 2 and parent is not None and local_name(parent.tag) in MEMBER_PROPERTIES:
+            yield from _read_top_level(document, element)
             _release(element)
-        elif tag.endswith("}Envelope"):
+        elif element.tag.endswith("}Envelope"):
             _note_model_envelope(document, element)
-        elif depth == 1:  # a member that held no building (relief, roads …)
+        elif depth == 1:  # appearances and other members, once read
             _release(element)
 
 
-def _is_top_level_object(element: etree._Element) -> bool:
-    """Return whether ``element`` is a Building, or a BuildingPart outside any Building."""
-    if not is_building_namespace(namespace(element.tag)):
-        return False
-    name = local_name(element.tag)
-    if name == "Building":
-        return True
-    return name == "BuildingPart" and not any(
-        local_name(str(a.tag)) == "Building" for a in element.iterancestors()
-    )
+def _check_root(document: _Document, root: etree._Element, declared: list[str]) -> None:
+    """Refuse a document that declares entities or no CityGML namespace."""
+    dtd = root.getroottree().docinfo.internalDTD
+    if dtd is not None and cast("Any", dtd).entities():  # missing from lxml-stubs
+        raise CityGMLError(
+            f"{document.path}:{source_line(root)}: the document declares XML entities "
+            "(a DOCTYPE with <!ENTITY>), which twin refuses: entity expansion and external "
+            "entities are a security risk; remove the DOCTYPE"
+        )
+    if not any(is_citygml_namespace(uri) for uri in declared):
+        raise CityGMLError(
+            f"{document.path}: not CityGML (no http://www.opengis.net/citygml/ "
+            "namespace declared); give a CityGML 1.0, 2.0 or 3.0 file"
+        )
 
 
 def _release(element: etree._Element) -> None:
@@ -159,13 +189,13 @@ def _note_model_envelope(document: _Document, envelope: etree._Element) -> None:
         document.model_srs_name = envelope.get("srsName") or document.model_srs_name
 
 
-def _read_building(
-    document: _Document, building: etree._Element
-) -> Iterator[CityObject | Rejection]:
-    """Yield the parts of a top-level building (depth first), then the building itself."""
-    gml_id = f"{{{gml_namespace(building.nsmap)}}}id"
-    index = PolygonIndex(building, gml_id)
-    yield from _read_object(document, building, index, gml_id, parent_id=None)
+def _read_top_level(document: _Document, obj: etree._Element) -> Iterator[CityObject | Rejection]:
+    """Yield the child objects of a top-level object (depth first), then the object itself."""
+    if document.types is not None and local_name(obj.tag) not in document.types:
+        return
+    gml_id = f"{{{gml_namespace(obj.nsmap)}}}id"
+    index = PolygonIndex(obj, gml_id)
+    yield from _read_object(document, obj, index, gml_id, parent_id=None)
 
 
 def _read_object(
@@ -177,49 +207,42 @@ def _read_object(
 ) -> Iterator[CityObject | Rejection]:
     line = source_line(obj)
     object_id = obj.get(gml_id) or f"{document.path.stem}-{line}"
-    object_type = _object_type(obj)
+    object_type = local_name(obj.tag)
     source = SourceLocation(str(document.path), line)
     parts_with_geometry = 0
-    for part in _iter_parts(obj):
+    for part in iter_child_objects(obj):
         for result in _read_object(document, part, index, gml_id, object_id):
             if isinstance(result, CityObject) and result.surfaces.polygon_count:
                 parts_with_geometry += 1
             yield result
     try:
-        geometry = read_object_geometry(obj, index, gml_id)
+        geometries = read_object_geometry(obj, index, gml_id, document.lod, document.library)
     except GMLCoordinatesError as exc:
         yield Rejection(object_id, object_type, source, f"unreadable coordinates: {exc}")
         return
-    if geometry.surfaces.polygon_count == 0 and not parts_with_geometry:
-        reason = "no usable LoD1, LoD2 or LoD3 geometry, and no BuildingPart with geometry"
-        yield Rejection(object_id, object_type, source, reason)
+    if not any(g.surfaces.polygon_count for g in geometries) and not parts_with_geometry:
+        yield Rejection(object_id, object_type, source, _no_geometry_reason(document.lod))
         return
-    yield CityObject(
-        id=object_id,
-        type=object_type,
-        surfaces=geometry.surfaces,
-        srs_name=_srs_name(document, obj, geometry),
-        source=source,
-        lod=geometry.lod if geometry.surfaces.polygon_count else None,
-        parent_id=parent_id,
-        attributes=read_attributes(obj),
-        address=read_address(obj),
-        issues=_geometry_issues(geometry),
-    )
+    attributes, address = read_attributes(obj), read_address(obj)
+    for rank, geometry in enumerate(geometries or [ObjectGeometry(Surfaces.empty(), None, None)]):
+        drawn = geometry.surfaces.polygon_count > 0
+        yield CityObject(
+            id=object_id if rank == 0 else f"{object_id}.lod{geometry.lod}",
+            type=object_type,
+            surfaces=geometry.surfaces,
+            srs_name=_srs_name(document, obj, geometry),
+            source=source,
+            lod=geometry.lod if drawn else None,
+            parent_id=parent_id if rank == 0 else object_id,
+            attributes=attributes,
+            address=address,
+            issues=_geometry_issues(geometry),
+        )
 
 
-def _object_type(obj: etree._Element) -> ObjectType:
-    name = local_name(obj.tag)
-    return "BuildingPart" if name == "BuildingPart" else "Building"
-
-
-def _iter_parts(obj: etree._Element) -> Iterator[etree._Element]:
-    """Yield the BuildingParts of ``obj`` (``consistsOfBuildingPart`` / 3.0 ``buildingPart``)."""
-    for prop in children(obj):
-        if local_name(prop.tag) in ("consistsOfBuildingPart", "buildingPart"):
-            part = find_child(prop, "BuildingPart")
-            if part is not None:
-                yield part
+def _no_geometry_reason(lod: LodChoice) -> str:
+    wanted = "at any LoD" if lod in ("highest", "all") else f"at LoD{lod}"
+    return f"no surface geometry {wanted} (points and curves are not drawn), and no part with any"
 
 
 def _srs_name(document: _Document, obj: etree._Element, geometry: ObjectGeometry) -> str | None:
@@ -233,7 +256,7 @@ def _srs_name(document: _Document, obj: etree._Element, geometry: ObjectGeometry
             if (srs_name := element.get("srsName")) is not None:
                 return srs_name
     for element in (obj, *obj.iterancestors()):
-        if local_name(str(element.tag)) not in _OBJECT_TYPES:
+        if is_gml(element):
             continue
         bounded_by = find_child(element, "boundedBy")
         envelope = None if bounded_by is None else find_child(bounded_by, "Envelope")

@@ -9,20 +9,24 @@ reference to a polygon met later, or elsewhere in the same top-level building (a
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import TypeAlias
 
 import numpy as np
 from lxml import etree
 
 from twin.citygml.gml import ParsedPolygon, SurfaceMember, iter_surface_members, parse_polygon
-from twin.citygml.namespaces import children, local_name
-from twin.model import SurfaceClass, Surfaces
+from twin.citygml.implicit import ImplicitLibrary, place_implicit
+from twin.citygml.namespaces import children, find_child, local_name
+from twin.citygml.objects import is_child_object, is_gml
+from twin.model import LodChoice, SurfaceClass, Surfaces
 
 __all__ = ["ObjectGeometry", "PolygonIndex", "read_object_geometry"]
 
-LODS = (3, 2, 1)
-"""LoDs read, best first (LoD0 footprints and LoD4 interiors are not read)."""
+LODS = (4, 3, 2, 1, 0)
+"""LoDs read, best first."""
 
 _THEMATIC = {
     "RoofSurface": SurfaceClass.ROOF,
@@ -31,14 +35,28 @@ _THEMATIC = {
     "ClosureSurface": SurfaceClass.CLOSURE,
     "OuterCeilingSurface": SurfaceClass.OUTER_CEILING,
     "OuterFloorSurface": SurfaceClass.OUTER_FLOOR,
+    "InteriorWallSurface": SurfaceClass.INTERIOR_WALL,
+    "CeilingSurface": SurfaceClass.CEILING,
+    "FloorSurface": SurfaceClass.FLOOR,
+    "TrafficArea": SurfaceClass.TRAFFIC_AREA,
+    "AuxiliaryTrafficArea": SurfaceClass.AUXILIARY_TRAFFIC_AREA,
+    "WaterSurface": SurfaceClass.WATER_SURFACE,
+    "WaterGroundSurface": SurfaceClass.WATER_GROUND,
+    "WaterClosureSurface": SurfaceClass.CLOSURE,
 }
 _OPENINGS = {"Window": SurfaceClass.WINDOW, "Door": SurfaceClass.DOOR}
 _SEMANTIC = {**_THEMATIC, **_OPENINGS}
 _MAX_HREF_DEPTH = 4
+_LOD_PROPERTY = re.compile(r"^lod([0-4])([A-Z]\w*)$")
+_UNLEVELLED = frozenset({"tin", "reliefPoints", "ridgeOrValleyLines", "breaklines"})
+"""Relief geometry properties whose LoD is the component's ``lod`` element."""
+
+Member: TypeAlias = tuple[SurfaceMember | etree._Element, SurfaceClass]
+"""A surface member with its class, or an ``ImplicitGeometry`` element (class kept too)."""
 
 
 class PolygonIndex:
-    """Elements with a gml:id inside one top-level building, indexed on first use."""
+    """Elements with a gml:id inside one top-level object, indexed on first use."""
 
     def __init__(self, scope: etree._Element, gml_id: str) -> None:
         self._scope = scope
@@ -66,7 +84,7 @@ class _Entry:
 
 @dataclass(frozen=True, slots=True)
 class ObjectGeometry:
-    """What :func:`read_object_geometry` found for one object.
+    """What :func:`read_object_geometry` found for one object at one LoD.
 
     ``anchor`` is the first geometry element met (where the srsName in force is looked up);
     ``dropped_rings`` counts degenerate rings (< 3 distinct vertices) left out, degenerate
@@ -80,59 +98,79 @@ class ObjectGeometry:
     unresolved: tuple[str, ...] = field(default=())
 
 
-def read_object_geometry(obj: etree._Element, index: PolygonIndex, gml_id: str) -> ObjectGeometry:
-    """Read the polygons of the highest LoD (3, 2 or 1) ``obj`` has, each once.
+def read_object_geometry(
+    obj: etree._Element,
+    index: PolygonIndex,
+    gml_id: str,
+    lod: LodChoice = "highest",
+    library: ImplicitLibrary | None = None,
+) -> list[ObjectGeometry]:
+    """Read the polygons ``obj`` has at the chosen LoD(s), each polygon once.
+
+    Geometry of thematic surfaces, openings, spaces and traffic areas inside ``obj`` is its
+    own; geometry of its child objects (see :mod:`twin.citygml.objects`) is not. Returns one
+    :class:`ObjectGeometry` per LoD taken (highest first); an empty list when there is none.
 
     Raises
     ------
     GMLCoordinatesError
         When a polygon's coordinates cannot be read.
     """
-    for lod in LODS:
-        members = list(_iter_lod_members(obj, lod))
-        if members:
-            return _assemble(members, lod, index, gml_id)
-    return ObjectGeometry(Surfaces.empty(), None, None)
+    by_lod = collect_lod_members(obj)
+    if lod == "highest":
+        chosen = [max(by_lod)] if by_lod else []
+    elif lod == "all":
+        chosen = sorted(by_lod, reverse=True)
+    else:
+        chosen = [lod] if lod in by_lod else []
+    library = library if library is not None else ImplicitLibrary()
+    return [_assemble(by_lod[n], n, index, gml_id, library) for n in chosen]
 
 
-def _iter_lod_members(
-    obj: etree._Element, lod: int
-) -> Iterator[tuple[SurfaceMember, SurfaceClass]]:
-    """Yield the surface members of ``obj`` at ``lod`` with the class of their thematic surface."""
-    own = (f"lod{lod}Solid", f"lod{lod}MultiSurface")
-    for prop in children(obj):
-        name = local_name(prop.tag)
-        if name in own:
-            for member in iter_surface_members(prop):
-                yield member, SurfaceClass.UNCLASSIFIED
-        elif name in ("boundedBy", "boundary"):  # CityGML 1.0/2.0 and 3.0
-            for surface in children(prop):
-                surface_class = _THEMATIC.get(local_name(surface.tag))
-                if surface_class is not None:
-                    yield from _iter_semantic_members(surface, surface_class, lod)
+def collect_lod_members(obj: etree._Element) -> dict[int, list[Member]]:
+    """Return the surface members of ``obj`` by LoD, with the class of their semantic surface."""
+    found: dict[int, list[Member]] = {}
+    for prop, level, surface_class in _iter_geometry_properties(obj, SurfaceClass.UNCLASSIFIED):
+        members = found.setdefault(level, [])
+        for geometry in children(prop) if len(prop) else (prop,):
+            if local_name(str(geometry.tag)) == "ImplicitGeometry":
+                members.append((geometry, surface_class))
+            else:
+                members.extend((m, surface_class) for m in iter_surface_members(geometry))
+        if not members:
+            del found[level]
+    return found
 
 
-def _iter_semantic_members(
-    surface: etree._Element, surface_class: SurfaceClass, lod: int
-) -> Iterator[tuple[SurfaceMember, SurfaceClass]]:
-    """Yield a thematic surface's members at ``lod``, and those of its openings (LoD3+)."""
-    for prop in children(surface):
-        name = local_name(prop.tag)
-        if name == f"lod{lod}MultiSurface":
-            for member in iter_surface_members(prop):
-                yield member, surface_class
-        elif name in ("opening", "fillingSurface"):  # CityGML 2.0, 3.0
-            for opening in children(prop):
-                opening_class = _OPENINGS.get(local_name(opening.tag))
-                if opening_class is not None:
-                    yield from _iter_semantic_members(opening, opening_class, lod)
+def _iter_geometry_properties(
+    element: etree._Element, surface_class: SurfaceClass
+) -> Iterator[tuple[etree._Element, int, SurfaceClass]]:
+    """Yield ``(property, lod, class)`` for every LoD geometry property owned by ``element``."""
+    for child in children(element):
+        if is_gml(child) or is_child_object(child):
+            continue
+        name = local_name(child.tag)
+        if match := _LOD_PROPERTY.match(name):
+            yield child, int(match.group(1)), surface_class
+        elif name in _UNLEVELLED:
+            yield child, _relief_lod(element), surface_class
+        else:
+            yield from _iter_geometry_properties(child, _SEMANTIC.get(name, surface_class))
+
+
+def _relief_lod(component: etree._Element) -> int:
+    """Return a relief component's ``lod`` element as an int (0 to 4; 1 when unreadable)."""
+    element = find_child(component, "lod")
+    text = "" if element is None else (element.text or "").strip()
+    return int(text) if text in ("0", "1", "2", "3", "4") else 1
 
 
 def _assemble(
-    members: list[tuple[SurfaceMember, SurfaceClass]], lod: int, index: PolygonIndex, gml_id: str
+    members: list[Member], lod: int, index: PolygonIndex, gml_id: str, library: ImplicitLibrary
 ) -> ObjectGeometry:
     unresolved: list[str] = []
-    entries = _collect_entries(members, index, gml_id, unresolved)
+    surface_members = [(m, c) for m, c in members if isinstance(m, SurfaceMember)]
+    entries = _collect_entries(surface_members, index, gml_id, unresolved)
     polygons: list[ParsedPolygon] = []
     classes: list[int] = []
     dropped = 0
@@ -144,8 +182,17 @@ def _assemble(
         dropped += polygon.dropped_rings
         polygons.append(polygon)
         classes.append(int(entry.surface_class))
+    for implicit, surface_class in members:
+        if isinstance(implicit, SurfaceMember):
+            continue
+        placed, missing = place_implicit(implicit, library, gml_id)
+        polygons.extend(placed)
+        classes.extend([int(surface_class)] * len(placed))
+        unresolved.extend([missing] if missing else [])
     surfaces = _to_surfaces(polygons, classes)
-    return ObjectGeometry(surfaces, lod, members[0][0].element, dropped, tuple(unresolved))
+    first = members[0][0]
+    anchor = first.element if isinstance(first, SurfaceMember) else first
+    return ObjectGeometry(surfaces, lod, anchor, dropped, tuple(unresolved))
 
 
 def _collect_entries(

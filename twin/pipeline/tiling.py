@@ -38,6 +38,10 @@ _PALETTE: dict[SurfaceClass, tuple[float, float, float, float]] = {
     SurfaceClass.INTERIOR_WALL: (0.90, 0.90, 0.88, 1.0),
     SurfaceClass.CEILING: (0.92, 0.92, 0.92, 1.0),
     SurfaceClass.FLOOR: (0.65, 0.55, 0.45, 1.0),
+    SurfaceClass.TRAFFIC_AREA: (0.30, 0.30, 0.32, 1.0),
+    SurfaceClass.AUXILIARY_TRAFFIC_AREA: (0.45, 0.55, 0.35, 1.0),
+    SurfaceClass.WATER_SURFACE: (0.20, 0.40, 0.70, 0.8),
+    SurfaceClass.WATER_GROUND: (0.35, 0.30, 0.25, 1.0),
 }
 MATERIALS = tuple(tiles.Material(c.name.lower(), _PALETTE[c]) for c in SurfaceClass)
 
