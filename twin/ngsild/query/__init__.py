@@ -7,6 +7,7 @@ entities (NGSI-LD normalized form, compacted attribute names) against them.
 from __future__ import annotations
 
 from twin.ngsild.query.evaluate import evaluate_q, resolve_targets
+from twin.ngsild.query.geo import GeoQuery, distance_m, evaluate_geo, parse_geoquery
 from twin.ngsild.query.nodes import (
     And,
     AttrPath,
@@ -32,6 +33,7 @@ __all__ = [
     "AttrPath",
     "Comparison",
     "Exists",
+    "GeoQuery",
     "NotExists",
     "Operator",
     "Or",
@@ -41,9 +43,12 @@ __all__ = [
     "Range",
     "Uri",
     "ValueList",
+    "distance_m",
+    "evaluate_geo",
     "evaluate_q",
     "iter_paths",
     "map_attribute_names",
+    "parse_geoquery",
     "parse_q",
     "render_q",
     "resolve_targets",
