@@ -23,8 +23,9 @@ ALLOWED: dict[str, set[str]] = {
     "twin.geo": ADAPTER,
     "twin.store": ADAPTER,
     "twin.ngsild": ADAPTER,
+    "twin.live": ADAPTER,
     "twin.pipeline": ADAPTER | {"twin.citygml", "twin.geo", "twin.store"},
-    "twin.server": DOMAIN | {"twin.store"},
+    "twin.server": DOMAIN | {"twin.store", "twin.ngsild", "twin.live"},
     "twin.cli": DOMAIN | {"twin", "twin.store", "twin.pipeline", "twin.server"},
     "twin": set(),
 }

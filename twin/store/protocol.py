@@ -11,12 +11,18 @@ from pathlib import Path
 from typing import Protocol
 
 from twin.model import BuildingRecord, DatasetInfo
+from twin.store.entities import SQLiteEntities
 
 __all__ = ["Store"]
 
 
 class Store(Protocol):
     """Catalog of datasets and city objects, plus the tileset files being served."""
+
+    @property
+    def entities(self) -> SQLiteEntities:
+        """NGSI-LD entities in the same database (a Protocol of its own when PostgreSQL lands)."""
+        ...
 
     def list_datasets(self) -> list[DatasetInfo]:
         """Return every dataset, sorted by name."""

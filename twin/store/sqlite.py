@@ -2,7 +2,7 @@
 
 Layout of the data directory::
 
-    twin.db                       datasets and city objects
+    twin.db                       datasets, city objects, NGSI-LD entities (twin.store.entities)
     tilesets/<dataset>            symlink to the version being served
     tilesets/.versions/<v>/       tileset.json + content of one import
 
@@ -29,6 +29,8 @@ from typing import Any
 
 from twin.errors import InputError, NotFoundError, StoreError
 from twin.model import Address, AttributeValue, BuildingRecord, DatasetInfo
+from twin.store.buildings import sync_building_entities
+from twin.store.entities import ENTITY_SCHEMA, SQLiteEntities
 
 __all__ = ["SQLiteStore", "validate_dataset_name"]
 
@@ -112,8 +114,11 @@ class SQLiteStore:
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute("PRAGMA foreign_keys=ON")
             self._db.executescript(_SCHEMA)
+            self._db.executescript(ENTITY_SCHEMA)
         except (OSError, sqlite3.Error) as exc:
             raise StoreError(f"cannot open the data directory {self.data_dir}: {exc}") from exc
+        self.entities = SQLiteEntities(self._cursor)
+        """NGSI-LD entities, history and tenants, in the same database."""
 
     # -- reads -------------------------------------------------------------------------------
 
@@ -156,6 +161,7 @@ class SQLiteStore:
 
     def publish(self, info: DatasetInfo, records: Iterable[BuildingRecord], staging: Path) -> None:
         validate_dataset_name(info.name)
+        records = list(records)
         rows = (_record_to_row(info.name, r) for r in records)
         with self._cursor() as cur:
             try:
@@ -176,6 +182,7 @@ class SQLiteStore:
                 cur.executemany(
                     "INSERT INTO objects VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows
                 )
+                sync_building_entities(cur, info.name, records)
                 self._swap_tileset(info.name, staging)
                 cur.execute("COMMIT")
             except BaseException:
