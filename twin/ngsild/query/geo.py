@@ -150,6 +150,7 @@ def _reference(geometry: str, coordinates: str) -> tuple[Any, Any]:
     except json.JSONDecodeError as exc:
         raise _error(f"coordinates are not a JSON array: {exc.msg} at {exc.pos}") from exc
     _check_positions(parsed, _DEPTH[geometry], geometry)
+    _check_parts(parsed, geometry)
     try:
         reference = shape({"type": geometry, "coordinates": parsed})
     except (ValueError, TypeError, shapely.errors.ShapelyError) as exc:
@@ -170,10 +171,22 @@ def _check_positions(value: Any, depth: int, geometry: str) -> None:
         if not (-180 <= value[0] <= 180 and -90 <= value[1] <= 90):
             raise _error(f"position {json.dumps(value)} is outside lon [-180, 180], lat [-90, 90]")
         return
-    if not isinstance(value, list) or not value:
+    if not isinstance(value, list) or not value or not all(isinstance(v, list) for v in value):
         raise _error(f"coordinates nest too shallowly for a {geometry}")
     for item in value:
         _check_positions(item, depth - 1, geometry)
+
+
+def _check_parts(coordinates: Any, geometry: str) -> None:
+    """Check that lines have two positions and rings four, closed (RFC 7946 section 3.1)."""
+    lines = {"LineString": [coordinates], "MultiLineString": coordinates}.get(geometry, [])
+    for line in lines:
+        if len(line) < 2:
+            raise _error(f"a line of the {geometry} has fewer than 2 positions")
+    polygons = {"Polygon": [coordinates], "MultiPolygon": coordinates}.get(geometry, [])
+    for ring in (ring for polygon in polygons for ring in polygon):
+        if len(ring) < 4 or ring[0] != ring[-1]:
+            raise _error(f"a ring of the {geometry} is not closed or has fewer than 4 positions")
 
 
 def evaluate_geo(query: GeoQuery, entity: Mapping[str, Any]) -> bool:
