@@ -14,9 +14,11 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import cast
 
 from twin import __version__
 from twin.errors import TwinError
+from twin.model import LodChoice
 
 __all__ = ["main"]
 
@@ -55,7 +57,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    imp = commands.add_parser("import", help="import CityGML files as a dataset")
+    imp = commands.add_parser(
+        "import", help="import CityGML/CityJSON files, directories or archives as a dataset"
+    )
     imp.add_argument("files", nargs="+", type=Path, metavar="FILE")
     imp.add_argument("--dataset", help="dataset name (default: the first file's name)")
     imp.add_argument("--title", help="human-readable dataset title")
@@ -63,6 +67,22 @@ def _parser() -> argparse.ArgumentParser:
         "--crs", help="CRS of the input when the file has none or a wrong one, e.g. EPSG:25832"
     )
     imp.add_argument("--max-features", type=int, default=400, help="features per tile (400)")
+    imp.add_argument(
+        "--lod",
+        type=_lod,
+        default="highest",
+        help="LoD per object: highest (default), 0-4, or all (lower LoDs as <id>.lod<n>)",
+    )
+    imp.add_argument(
+        "--types",
+        type=_types,
+        help="top-level object types to import, e.g. Building,Road (default: all)",
+    )
+    imp.add_argument(
+        "--keep-going",
+        action="store_true",
+        help="on malformed XML keep the objects before the error and report the rest",
+    )
     _add_data_dir(imp)
     imp.set_defaults(run=_run_import)
 
@@ -93,6 +113,9 @@ def _run_import(args: argparse.Namespace) -> int:
         title=args.title,
         crs=args.crs,
         budget=TileBudget(max_features=args.max_features),
+        lod=args.lod,
+        types=args.types,
+        keep_going=args.keep_going,
     )
     progress = _Progress() if sys.stderr.isatty() else None
     store = SQLiteStore(args.data_dir)
@@ -138,6 +161,21 @@ def _run_serve(args: argparse.Namespace) -> int:
     finally:
         store.close()
     return 0
+
+
+def _lod(text: str) -> LodChoice:
+    if text in ("highest", "all"):
+        return cast("LodChoice", text)
+    if text in ("0", "1", "2", "3", "4"):
+        return cast("LodChoice", int(text))
+    raise argparse.ArgumentTypeError(f"{text!r} is not highest, all or 0 to 4")
+
+
+def _types(text: str) -> tuple[str, ...]:
+    names = tuple(t.strip() for t in text.split(",") if t.strip())
+    if not names:
+        raise argparse.ArgumentTypeError("give type names separated by commas, e.g. Building,Road")
+    return names
 
 
 def _dataset_name(path: Path) -> str:

@@ -59,6 +59,7 @@ def iter_city_objects(
     lod: LodChoice = "highest",
     types: Collection[str] | None = None,
     keep_going: bool = False,
+    stream: IO[bytes] | None = None,
 ) -> Iterator[CityObject | Rejection]:
     """Yield every city object of a CityGML file, or why it was left out.
 
@@ -78,6 +79,9 @@ def iter_city_objects(
     keep_going : bool
         On malformed XML, keep what was read and yield a Rejection locating the error
         instead of raising.
+    stream : binary file, optional
+        Read the document from here (a zip member, say) instead of opening ``path``, which
+        then only names it.
 
     Raises
     ------
@@ -86,16 +90,18 @@ def iter_city_objects(
         ``file:line:column``), declares entities or declares no CityGML namespace.
     """
     path = Path(path)
-    if not path.is_file():
+    if stream is None and not path.is_file():
         raise CityGMLError(f"file not found: {path}")
     document = _Document(path, lod, None if types is None else frozenset(types))
-    return _iter_document(document, keep_going)
+    return _iter_document(document, keep_going, stream)
 
 
-def _iter_document(document: _Document, keep_going: bool) -> Iterator[CityObject | Rejection]:
+def _iter_document(
+    document: _Document, keep_going: bool, given: IO[bytes] | None
+) -> Iterator[CityObject | Rejection]:
     path = document.path
     try:
-        with _open(path) as stream:
+        with _open(path) if given is None else given as stream:
             yield from _iter_events(document, stream)
     except etree.XMLSyntaxError as exc:
         line, column = exc.position if exc.position else (exc.lineno or 0, 0)

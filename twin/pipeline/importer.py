@@ -11,13 +11,13 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from twin.citygml import iter_city_objects
 from twin.errors import CRSError, GeometryError, InputError, ReprojectionError
 from twin.geo import CRS_HINT, Reprojector, reprojector_for
 from twin.geometry import union_geojson
-from twin.model import BuildingRecord, CityObject, DatasetInfo, Rejection
+from twin.model import BuildingRecord, CityObject, DatasetInfo, LodChoice, Rejection
 from twin.pipeline.features import Feature, build_feature, merge_bboxes
 from twin.pipeline.report import ImportReport
+from twin.pipeline.sources import ReadOptions, iter_objects
 from twin.pipeline.tiling import TileBudget, write_tileset
 from twin.store import Store, validate_dataset_name
 
@@ -30,12 +30,19 @@ Progress = Callable[[int], None]
 
 @dataclass(frozen=True, slots=True)
 class ImportOptions:
-    """How to import. ``crs`` overrides every srsName of the input (or supplies a missing one)."""
+    """How to import. ``crs`` overrides every srsName of the input (or supplies a missing one).
+
+    ``lod`` picks the LoD per object, ``types`` the top-level object types (None: all) and
+    ``keep_going`` keeps what precedes a malformed-XML error, reporting the rest.
+    """
 
     dataset: str
     title: str | None = None
     crs: str | None = None
     budget: TileBudget = field(default_factory=TileBudget)
+    lod: LodChoice = "highest"
+    types: tuple[str, ...] | None = None
+    keep_going: bool = False
 
 
 def import_files(
@@ -49,8 +56,8 @@ def import_files(
     """
     validate_dataset_name(options.dataset)
     for path in paths:
-        if not path.is_file():
-            raise InputError(f"{path}: no such file")
+        if not path.exists():
+            raise InputError(f"{path}: no such file or directory")
     started = time.perf_counter()
     report = ImportReport(options.dataset, [str(p) for p in paths])
     staging = store.staging_dir(options.dataset)
@@ -87,41 +94,41 @@ def _read_features(
 ) -> list[Feature]:
     features: list[Feature] = []
     reprojectors: dict[str, Reprojector] = {}
-    for path in paths:
-        for item in iter_city_objects(path):
-            report.objects_read += 1
-            if progress is not None:
-                progress(report.objects_read)
-            if isinstance(item, Rejection):
-                report.reject(item)
-                continue
-            try:
-                reprojector = _reprojector(item, path, options, reprojectors, report)
-                feature = build_feature(item, reprojector)
-            except (GeometryError, ReprojectionError) as exc:
-                report.reject(Rejection(item.id, item.type, item.source, str(exc)))
-                continue
-            report.warnings.extend(
-                f"{item.type} {item.id!r} at {item.source}: {issue}" for issue in item.issues
+    read_options = ReadOptions(options.lod, options.types, options.keep_going)
+    for item in iter_objects(paths, read_options):
+        report.objects_read += 1
+        if progress is not None:
+            progress(report.objects_read)
+        if isinstance(item, Rejection):
+            report.reject(item)
+            continue
+        try:
+            reprojector = _reprojector(item, options, reprojectors, report)
+            feature = build_feature(item, reprojector)
+        except (GeometryError, ReprojectionError) as exc:
+            report.reject(Rejection(item.id, item.type, item.source, str(exc)))
+            continue
+        report.warnings.extend(
+            f"{item.type} {item.id!r} at {item.source}: {issue}" for issue in item.issues
+        )
+        if feature.degenerate_polygons:
+            report.warnings.append(
+                f"{item.type} {item.id!r} at {item.source}: "
+                f"{feature.degenerate_polygons} degenerate polygon(s) without area skipped"
             )
-            if feature.degenerate_polygons:
-                report.warnings.append(
-                    f"{item.type} {item.id!r} at {item.source}: "
-                    f"{feature.degenerate_polygons} degenerate polygon(s) without area skipped"
-                )
-            features.append(feature)
+        features.append(feature)
     return features
 
 
 def _reprojector(
     obj: CityObject,
-    path: Path,
     options: ImportOptions,
     cache: dict[str, Reprojector],
     report: ImportReport,
 ) -> Reprojector | None:
     if obj.surfaces.polygon_count == 0:
         return None
+    path = obj.source.path
     srs = options.crs or obj.srs_name
     if srs is None:
         raise CRSError(
