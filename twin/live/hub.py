@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -95,7 +95,7 @@ class LiveHub:
         finally:
             self._listeners.discard(listener)
 
-    def publish(self, events: list[LiveEvent]) -> None:
+    def publish(self, events: Sequence[LiveEvent]) -> None:
         """Offer each event to every interested listener; never blocks."""
         for listener in list(self._listeners):
             for event in events:

@@ -33,6 +33,7 @@ __all__ = [
     "ExpandedEntity",
     "is_uri",
     "parse_attribute",
+    "parse_attribute_fragment",
     "parse_attributes",
     "parse_entity",
     "validate_datetime",
@@ -258,3 +259,28 @@ def _check_keyword(name: str, key: str, value: object) -> object:
     if key == "unitCode" and not isinstance(value, str):
         raise BadRequestDataError(f"unitCode of {name!r} must be a string")
     return value
+
+
+def parse_attribute_fragment(name: str, raw: object, ctx: Context, now: str) -> dict[str, Any]:
+    """Return a partial attribute (for PATCH …/attrs/{attrId}): only the members given.
+
+    A bare value (concise form) is the fragment ``{"value": raw}``.
+    """
+    if not isinstance(raw, Mapping):
+        raw = {"value": raw}
+    fragment: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key in ("createdAt", "modifiedAt", "instanceId"):
+            continue
+        if key == "type":
+            if value not in VALUE_MEMBER:
+                raise BadRequestDataError(f"attribute {name!r} has an unknown type {value!r}")
+            fragment[key] = value
+        elif key in ATTRIBUTE_KEYWORDS:
+            fragment[key] = _check_keyword(name, key, value)
+        else:
+            _check_name(key)
+            fragment[ctx.expand(key)] = parse_attribute(key, ctx.expand(key), value, ctx, now)
+    if not fragment:
+        raise BadRequestDataError(f"nothing to update in attribute {name!r}")
+    return fragment

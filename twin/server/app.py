@@ -10,7 +10,7 @@ The application owns the store it is given and closes it on shutdown.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
 from pathlib import Path
 from typing import Final
 
@@ -19,6 +19,7 @@ from aiohttp.typedefs import Handler
 
 from twin.server.errors import problem_middleware
 from twin.server.health import add_health_routes
+from twin.server.ngsild import add_ngsild_routes
 from twin.server.ogc import add_ogc_routes
 from twin.server.state import STORE, VIEWER_DIR
 from twin.server.tiles import add_tile_routes
@@ -31,7 +32,9 @@ log = logging.getLogger(__name__)
 
 CORS_HEADERS: Final = {
     hdrs.ACCESS_CONTROL_ALLOW_ORIGIN: "*",
-    hdrs.ACCESS_CONTROL_EXPOSE_HEADERS: "ETag, Content-Length, Content-Range, Accept-Ranges",
+    hdrs.ACCESS_CONTROL_EXPOSE_HEADERS: (
+        "ETag, Content-Length, Content-Range, Accept-Ranges, Location, Link, NGSILD-Results-Count"
+    ),
 }
 """Sent on every response: reads are public, from any origin, without credentials."""
 
@@ -41,6 +44,14 @@ _PREFLIGHT_HEADERS: Final = {
     hdrs.ALLOW: "GET, HEAD, OPTIONS",
 }
 _DEFAULT_ALLOWED_HEADERS: Final = "Range, If-None-Match, If-Modified-Since, Accept"
+_WRITE_PREFIXES: Final = ("/ngsi-ld/", "/api/")
+_WRITE_PREFLIGHT: Final = {
+    hdrs.ACCESS_CONTROL_ALLOW_METHODS: "GET, HEAD, OPTIONS, POST, PATCH, PUT, DELETE",
+    hdrs.ALLOW: "GET, HEAD, OPTIONS, POST, PATCH, PUT, DELETE",
+}
+_WRITE_ALLOWED_HEADERS: Final = (
+    "Accept, Content-Type, Link, NGSILD-Tenant, Authorization, If-None-Match"
+)
 
 
 async def _add_cors_headers(request: web.Request, response: web.StreamResponse) -> None:
@@ -54,14 +65,17 @@ async def preflight_middleware(request: web.Request, handler: Handler) -> web.St
     if request.method != hdrs.METH_OPTIONS:
         return await handler(request)
     asked = request.headers.get(hdrs.ACCESS_CONTROL_REQUEST_HEADERS)
+    writable = request.path.startswith(_WRITE_PREFIXES)
+    default_allowed = _WRITE_ALLOWED_HEADERS if writable else _DEFAULT_ALLOWED_HEADERS
     headers = {
         **_PREFLIGHT_HEADERS,
-        hdrs.ACCESS_CONTROL_ALLOW_HEADERS: asked or _DEFAULT_ALLOWED_HEADERS,
+        **(_WRITE_PREFLIGHT if writable else {}),
+        hdrs.ACCESS_CONTROL_ALLOW_HEADERS: asked or default_allowed,
     }
     return web.Response(status=204, headers=headers)
 
 
-def create_app(store: Store, *, viewer_dir: Path) -> web.Application:
+def create_app(store: Store, *, viewer_dir: Path, tokens: Collection[str] = ()) -> web.Application:
     """Build the twin web application.
 
     Parameters
@@ -71,6 +85,8 @@ def create_app(store: Store, *, viewer_dir: Path) -> web.Application:
     viewer_dir : Path
         The viewer's folder: ``index.html`` and, installed by npm,
         ``node_modules/cesium/Build/Cesium``.
+    tokens : collection of str
+        Bearer tokens allowed to write through NGSI-LD; none leaves writes open.
 
     Returns
     -------
@@ -88,6 +104,7 @@ def create_app(store: Store, *, viewer_dir: Path) -> web.Application:
     add_tile_routes(app)
     add_ogc_routes(app)
     add_health_routes(app)
+    add_ngsild_routes(app, tokens=tokens)
     return app
 
 

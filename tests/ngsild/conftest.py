@@ -1,0 +1,85 @@
+"""A real SQLiteStore with a published two-building dataset, and NGSI-LD clients on it."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import pytest
+from aiohttp.test_utils import TestClient
+from pytest_aiohttp import AiohttpClient
+
+from twin.model import Address, BuildingRecord, DatasetInfo
+from twin.server import create_app
+from twin.store import SQLiteStore
+
+SQUARE = {
+    "type": "Polygon",
+    "coordinates": [[[11.0, 48.0], [11.001, 48.0], [11.001, 48.001], [11.0, 48.001], [11.0, 48.0]]],
+}
+
+
+def demo_records(dataset: str = "demo") -> list[BuildingRecord]:
+    """Return two buildings (one with a part) of a small dataset."""
+    return [
+        BuildingRecord(
+            dataset=dataset, id="B1", type="Building",
+            bbox_wgs84=(11.0, 48.0, 500.0, 11.001, 48.001, 512.5), footprint=SQUARE,
+            attributes={"measuredHeight": 12.5, "function": "31001_1000",
+                        "yearOfConstruction": dt.date(1972, 1, 1)},
+            address=Address(street="Arcisstraße", house_number="21", locality="München"),
+        ),
+        BuildingRecord(
+            dataset=dataset, id="B1-part", type="BuildingPart", parent_id="B1",
+            bbox_wgs84=(11.0, 48.0, 500.0, 11.0005, 48.0005, 505.0), footprint=None,
+            attributes={"measuredHeight": 5.0},
+        ),
+        BuildingRecord(
+            dataset=dataset, id="B2", type="Building",
+            bbox_wgs84=(11.01, 48.01, 500.0, 11.011, 48.011, 520.0), footprint=None,
+            attributes={"measuredHeight": 20.0},
+        ),
+    ]  # fmt: skip
+
+
+def publish(store: SQLiteStore, records: list[BuildingRecord], dataset: str = "demo") -> None:
+    """Publish ``records`` as ``dataset`` with an empty tileset."""
+    staging = store.staging_dir(dataset)
+    (staging / "tileset.json").write_text("{}")
+    info = DatasetInfo(
+        name=dataset, title=dataset, srs_name="EPSG:4326", object_count=len(records),
+        bbox_wgs84=None, imported_at=dt.datetime(2024, 1, 1, tzinfo=dt.UTC),
+    )  # fmt: skip
+    store.publish(info, records, staging)
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    return tmp_path / "data"
+
+
+@pytest.fixture
+def store(data_dir: Path) -> SQLiteStore:
+    store = SQLiteStore(data_dir)
+    publish(store, demo_records())
+    return store
+
+
+MakeClient = Callable[..., Awaitable[TestClient]]
+
+
+@pytest.fixture
+def make_client(store: SQLiteStore, tmp_path: Path, aiohttp_client: AiohttpClient) -> MakeClient:
+    """Return a factory of clients on an app over ``store`` (``tokens=`` optional)."""
+
+    async def make(tokens: tuple[str, ...] = ()) -> TestClient:
+        app = create_app(store, viewer_dir=tmp_path / "no-viewer", tokens=tokens)
+        return await aiohttp_client(app)
+
+    return make
+
+
+@pytest.fixture
+async def client(make_client: MakeClient) -> TestClient:
+    return await make_client()

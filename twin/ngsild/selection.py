@@ -1,0 +1,171 @@
+"""Which entities a query selects: ids, id pattern, type expression, attrs, ``q``, geo-query.
+
+:class:`Selection` is built from request parameters (already expanded against the request's
+context); :meth:`Selection.prefilter` is what SQL can narrow, :meth:`Selection.matches` the
+exact test (type expressions with ``,`` ``|`` ``;`` and parentheses (§4.17), ``q`` (§4.9) and
+geo-queries (§4.10) through :mod:`twin.ngsild.query`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from twin.ngsild.entity import ATTRIBUTE_KEYWORDS
+from twin.ngsild.errors import BadRequestDataError
+from twin.ngsild.jsonld import Context
+from twin.ngsild.query import (
+    GeoQuery,
+    QueryExpr,
+    evaluate_geo,
+    evaluate_q,
+    map_attribute_names,
+    parse_geoquery,
+    parse_q,
+)
+
+__all__ = ["Selection", "TypeExpr", "evaluation_view", "parse_selection", "parse_type_expr"]
+
+TypeExpr = Callable[[frozenset[str]], bool]
+"""Tell whether an entity with these (expanded) types matches."""
+
+_TYPE_TOKEN = re.compile(r"\s*([(),|;]|[^(),|;]+)")
+
+
+def parse_type_expr(text: str, ctx: Context) -> tuple[TypeExpr, frozenset[str]]:
+    """Parse a ``type`` parameter: ``,`` and ``|`` are or, ``;`` is and, with parentheses.
+
+    Returns the predicate and every (expanded) type named in it.
+
+    >>> from twin.ngsild.jsonld import CORE
+    >>> match, names = parse_type_expr("(A;B)|C", CORE)
+    >>> match(frozenset({CORE.expand("A"), CORE.expand("B")})), match(frozenset({CORE.expand("A")}))
+    (True, False)
+    """
+    tokens = [m.group(1).strip() for m in _TYPE_TOKEN.finditer(text)]
+    names: set[str] = set()
+    pos = 0
+
+    def expr() -> TypeExpr:
+        nonlocal pos
+        terms = [term()]
+        while pos < len(tokens) and tokens[pos] in ("|", ","):
+            pos += 1
+            terms.append(term())
+        return lambda types: any(t(types) for t in terms)
+
+    def term() -> TypeExpr:
+        nonlocal pos
+        factors = [factor()]
+        while pos < len(tokens) and tokens[pos] == ";":
+            pos += 1
+            factors.append(factor())
+        return lambda types: all(f(types) for f in factors)
+
+    def factor() -> TypeExpr:
+        nonlocal pos
+        if pos >= len(tokens):
+            raise BadRequestDataError(f"incomplete type expression {text!r}")
+        token = tokens[pos]
+        pos += 1
+        if token == "(":
+            inner = expr()
+            if pos >= len(tokens) or tokens[pos] != ")":
+                raise BadRequestDataError(f"unbalanced parentheses in type {text!r}")
+            pos += 1
+            return inner
+        if token in "),|;":
+            raise BadRequestDataError(f"unexpected {token!r} in type {text!r}")
+        iri = ctx.expand(token)
+        names.add(iri)
+        return lambda types: iri in types
+
+    result = expr()
+    if pos != len(tokens):
+        raise BadRequestDataError(f"unexpected {tokens[pos]!r} in type {text!r}")
+    return result, frozenset(names)
+
+
+def evaluation_view(entity: Mapping[str, Any]) -> dict[str, Any]:
+    """Return the stored entity as the normalized form the query evaluators read (IRIs kept)."""
+    view: dict[str, Any] = {"id": entity["id"], "type": entity["type"]}
+    for iri, instances in entity["attrs"].items():
+        view[iri] = instances[0] if len(instances) == 1 else instances
+    return view
+
+
+@dataclass(frozen=True, slots=True)
+class Selection:
+    """A parsed entity query (names expanded)."""
+
+    ids: tuple[str, ...] = ()
+    id_pattern: str | None = None
+    type_expr: TypeExpr | None = field(default=None, compare=False)
+    types: tuple[str, ...] = ()
+    attrs: tuple[str, ...] = ()
+    q: QueryExpr | None = None
+    geo: GeoQuery | None = None
+
+    def matches(self, entity: Mapping[str, Any]) -> bool:
+        """Return whether the entity passes the filters SQL could not apply."""
+        if self.type_expr is not None and not self.type_expr(frozenset(entity["type"])):
+            return False
+        if self.q is None and self.geo is None:
+            return True
+        view = evaluation_view(entity)
+        if self.q is not None and not evaluate_q(self.q, view):
+            return False
+        return self.geo is None or evaluate_geo(self.geo, view)
+
+
+def parse_selection(
+    ctx: Context,
+    *,
+    ids: list[str],
+    id_pattern: str | None,
+    type_text: str | None,
+    attrs: list[str],
+    q: str | None,
+    geo: tuple[str | None, str | None, str | None, str | None],
+) -> Selection:
+    """Build a :class:`Selection` from request parameters; raise 400s on bad ones."""
+    if id_pattern is not None:
+        try:
+            re.compile(id_pattern)
+        except re.error as exc:
+            raise BadRequestDataError(f"invalid idPattern {id_pattern!r}: {exc}") from exc
+    type_expr, types = parse_type_expr(type_text, ctx) if type_text else (None, frozenset())
+    expr = None
+    if q:
+        expr = map_attribute_names(
+            parse_q(q), lambda n: n if n in ATTRIBUTE_KEYWORDS else ctx.expand(n)
+        )
+    return Selection(
+        ids=tuple(ids),
+        id_pattern=id_pattern,
+        type_expr=type_expr,
+        types=tuple(sorted(types)),
+        attrs=tuple(ctx.expand(a) for a in attrs),
+        q=expr,
+        geo=_geo(ctx, *geo),
+    )
+
+
+def _geo(
+    ctx: Context,
+    georel: str | None,
+    geometry: str | None,
+    coordinates: str | None,
+    geoproperty: str | None,
+) -> GeoQuery | None:
+    given = [georel, geometry, coordinates]
+    if not any(given):
+        return None
+    if not all(given):
+        raise BadRequestDataError("a geo-query needs georel, geometry and coordinates")
+    assert georel is not None
+    assert geometry is not None
+    assert coordinates is not None
+    return parse_geoquery(georel, geometry, coordinates, ctx.expand(geoproperty or "location"))

@@ -1,0 +1,51 @@
+"""The NGSI-LD API (``/ngsi-ld/v1``), the joined building views and ``/live``.
+
+The NGSI-LD routes live in a sub-application so that their two middlewares — ProblemDetails
+as ``application/json`` (CIM 009 §6.3.6) and bearer-token checks on writes — apply to them only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+
+from aiohttp import web
+
+from twin.live import LiveHub
+from twin.ngsild.jsonld import ContextResolver
+from twin.server.ngsild.auth import auth_middleware
+from twin.server.ngsild.batch import add_batch_routes
+from twin.server.ngsild.discovery import add_discovery_routes
+from twin.server.ngsild.entities import add_entity_routes
+from twin.server.ngsild.fetch import context_fetcher
+from twin.server.ngsild.http import ngsild_error_middleware
+from twin.server.ngsild.live import add_live_routes
+from twin.server.ngsild.search import add_search_routes
+from twin.server.ngsild.state import HUB, RESOLVER, TOKENS
+
+__all__ = ["NGSILD_PREFIX", "add_ngsild_routes"]
+
+NGSILD_PREFIX = "/ngsi-ld/v1"
+
+
+def add_ngsild_routes(app: web.Application, *, tokens: Collection[str] = ()) -> None:
+    """Mount ``/ngsi-ld/v1``, ``/api/joined`` and ``/live`` on ``app``.
+
+    Parameters
+    ----------
+    app : web.Application
+        The main application (its STORE key already set).
+    tokens : collection of str
+        Bearer tokens allowed to write; none means writes are open.
+    """
+    fetch, session_ctx = context_fetcher(app)
+    app[RESOLVER] = ContextResolver(fetch)
+    app[HUB] = LiveHub()
+    app[TOKENS] = frozenset(tokens)
+    app.cleanup_ctx.append(session_ctx)
+    api = web.Application(middlewares=[ngsild_error_middleware, auth_middleware])
+    add_entity_routes(api)
+    add_search_routes(api)
+    add_batch_routes(api)
+    add_discovery_routes(api)
+    app.add_subapp(NGSILD_PREFIX, api)
+    add_live_routes(app)

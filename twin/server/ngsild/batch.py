@@ -1,0 +1,158 @@
+"""``/entityOperations/create|upsert|update|delete|merge`` (CIM 009 §5.6.7 – §5.6.10, §5.6.20).
+
+Each entity is its own transaction: a batch answers 201/204 when every item succeeded and
+207 with a BatchOperationResult (``success``, ``errors`` with ProblemDetails) otherwise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any, TypedDict
+
+from aiohttp import web
+
+from twin.errors import NotFoundError, TwinError
+from twin.ngsild.entity import (
+    ENTITY_KEYWORDS,
+    ExpandedEntity,
+    is_uri,
+    parse_attributes,
+    parse_entity,
+)
+from twin.ngsild.errors import BadRequestDataError
+from twin.ngsild.jsonld import Context
+from twin.ngsild.operations import append_attrs, merge_entity, replace_entity
+from twin.server.ngsild.common import S, entities_of, options_of, publish_changes
+from twin.server.ngsild.http import Negotiated, negotiate, now_iso
+from twin.server.state import call_store
+
+__all__ = ["BatchOperationResult", "add_batch_routes"]
+
+
+class BatchEntityError(TypedDict):
+    """One failed item of a batch."""
+
+    entityId: str
+    error: dict[str, Any]
+
+
+class BatchOperationResult(TypedDict):
+    """The 207 body of a batch operation."""
+
+    success: list[str]
+    errors: list[BatchEntityError]
+
+
+Item = Callable[[web.Request, Negotiated, Any], Awaitable[tuple[str, bool]]]
+
+
+def add_batch_routes(app: web.Application) -> None:
+    """Register the batch routes on the NGSI-LD sub-application."""
+    for name, item, status in (
+        ("create", _create, 201),
+        ("upsert", _upsert, 201),
+        ("update", _update, 204),
+        ("merge", _merge, 204),
+        ("delete", _delete, 204),
+    ):
+        app.router.add_post(f"/entityOperations/{name}" + S, _batch(item, status))
+
+
+def _error(entity_id: str, exc: TwinError) -> BatchEntityError:
+    detail = str(exc) or exc.title
+    problem = {"type": exc.problem_type, "title": exc.title, "status": exc.status, "detail": detail}
+    return {"entityId": entity_id, "error": problem}
+
+
+def _batch(item: Item, ok_status: int) -> Callable[[web.Request], Awaitable[web.Response]]:
+    async def handler(request: web.Request) -> web.Response:
+        neg = await negotiate(request, body=True, merge=True)
+        if not isinstance(neg.body, list):
+            raise BadRequestDataError("a batch body must be a JSON array")
+        result: BatchOperationResult = {"success": [], "errors": []}
+        created_any = False
+        for raw in neg.body:
+            raw_id = raw.get("id") if isinstance(raw, dict) else raw
+            entity_id = raw_id if isinstance(raw_id, str) else ""
+            try:
+                entity_id, created = await item(request, neg, raw)
+            except TwinError as exc:
+                if exc.status >= 500:
+                    raise
+                result["errors"].append(_error(entity_id, exc))
+            else:
+                result["success"].append(entity_id)
+                created_any = created_any or created
+        if result["errors"]:
+            return web.json_response(result, status=207)
+        if ok_status == 201 and created_any:
+            return web.json_response(result["success"], status=201)
+        return web.Response(status=204)
+
+    return handler
+
+
+def _parse(neg: Negotiated, raw: Any, ctx: Context) -> ExpandedEntity:
+    if isinstance(raw, dict):
+        raw = {k: v for k, v in raw.items() if k != "@context"}
+    return parse_entity(raw, ctx, now_iso())
+
+
+async def _create(request: web.Request, neg: Negotiated, raw: Any) -> tuple[str, bool]:
+    entity = _parse(neg, raw, neg.context)
+    await call_store(entities_of(request).create, neg.tenant, entity)
+    publish_changes(request, neg.tenant, entity, list(entity["attrs"]))
+    return entity["id"], True
+
+
+async def _upsert(request: web.Request, neg: Negotiated, raw: Any) -> tuple[str, bool]:
+    entity = _parse(neg, raw, neg.context)
+    now = now_iso()
+    update = "update" in options_of(request)
+    try:
+        outcome = await call_store(
+            entities_of(request).modify, neg.tenant, entity["id"],
+            lambda old: append_attrs(old, entity["attrs"], now) if update
+            else replace_entity(old, entity, now),
+        )  # fmt: skip
+    except NotFoundError:
+        return await _create(request, neg, raw)
+    publish_changes(request, neg.tenant, outcome.entity, outcome.updated)
+    return entity["id"], False
+
+
+def _fragment(raw: Any, ctx: Context) -> tuple[str, dict[str, Any]]:
+    if not isinstance(raw, dict) or not is_uri(raw.get("id")):
+        raise BadRequestDataError("each item needs an id that is a URI")
+    members = {k: v for k, v in raw.items() if k not in ENTITY_KEYWORDS}
+    return raw["id"], parse_attributes(members, ctx, now_iso())
+
+
+async def _update(request: web.Request, neg: Negotiated, raw: Any) -> tuple[str, bool]:
+    entity_id, attrs = _fragment(raw, neg.context)
+    now = now_iso()
+    no_overwrite = "noOverwrite" in options_of(request)
+    outcome = await call_store(
+        entities_of(request).modify, neg.tenant, entity_id,
+        lambda old: append_attrs(old, attrs, now, no_overwrite=no_overwrite),
+    )  # fmt: skip
+    publish_changes(request, neg.tenant, outcome.entity, outcome.updated)
+    return entity_id, False
+
+
+async def _merge(request: web.Request, neg: Negotiated, raw: Any) -> tuple[str, bool]:
+    entity_id, attrs = _fragment(raw, neg.context)
+    now = now_iso()
+    outcome = await call_store(
+        entities_of(request).modify, neg.tenant, entity_id,
+        lambda old: merge_entity(old, attrs, frozenset(), now),
+    )  # fmt: skip
+    publish_changes(request, neg.tenant, outcome.entity, outcome.updated)
+    return entity_id, False
+
+
+async def _delete(request: web.Request, neg: Negotiated, raw: Any) -> tuple[str, bool]:
+    if not is_uri(raw):
+        raise BadRequestDataError(f"{raw!r} is not an entity id")
+    await call_store(entities_of(request).delete, neg.tenant, raw)
+    return raw, False

@@ -1,0 +1,94 @@
+"""Helpers shared by the NGSI-LD route modules: store calls, options, live publication."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any, Final
+
+from aiohttp import web
+
+from twin.ngsild.entity import ExpandedEntity
+from twin.ngsild.errors import BadRequestDataError
+from twin.ngsild.join import live_events
+from twin.ngsild.jsonld import Context
+from twin.ngsild.render import Form, Projection
+from twin.server.ngsild.state import HUB
+from twin.server.state import STORE
+from twin.store.buildings import parse_building_entity_id
+from twin.store.entities import SQLiteEntities
+
+__all__ = [
+    "S",
+    "entities_of",
+    "options_of",
+    "projection_of",
+    "publish_changes",
+    "representation",
+    "split_list",
+]
+
+S: Final = "{_slash:/?}"
+"""Suffix of every route: a trailing slash is accepted."""
+
+_KNOWN_OPTIONS: Final = frozenset(
+    {"keyValues", "simplified", "concise", "normalized", "sysAttrs", "noOverwrite", "update",
+     "replace", "count"}
+)  # fmt: skip
+
+
+def entities_of(request: web.Request) -> SQLiteEntities:
+    """Return the entity side of the app's store."""
+    return request.config_dict[STORE].entities
+
+
+def split_list(text: str | None) -> list[str]:
+    """Return the items of a comma-separated parameter (empty items dropped)."""
+    return [p.strip() for p in (text or "").split(",") if p.strip()]
+
+
+def options_of(request: web.Request) -> frozenset[str]:
+    """Return ``options`` (and ``format``) of the query string; unknown ones are 400."""
+    opts = set(split_list(request.query.get("options")))
+    if "format" in request.query:
+        opts.add(request.query["format"])
+    unknown = opts - _KNOWN_OPTIONS
+    if unknown:
+        raise BadRequestDataError(f"unknown options: {', '.join(sorted(unknown))}")
+    return frozenset(opts)
+
+
+def representation(options: frozenset[str]) -> Form:
+    """Return the representation the options ask for."""
+    if options & {"keyValues", "simplified"}:
+        return "keyValues"
+    if "concise" in options:
+        return "concise"
+    return "normalized"
+
+
+def projection_of(request: web.Request, ctx: Context) -> Projection:
+    """Return the ``attrs``/``pick``/``omit`` projection of a request."""
+    attrs = split_list(request.query.get("attrs"))
+    pick = split_list(request.query.get("pick"))
+    omit = split_list(request.query.get("omit"))
+    if pick and omit:
+        raise BadRequestDataError("pick and omit cannot be used together")
+    return Projection(
+        attrs=frozenset(ctx.expand(a) for a in attrs) if attrs else None,
+        pick=frozenset(pick) if pick else None,
+        omit=frozenset(omit),
+    )
+
+
+def publish_changes(
+    request: web.Request,
+    tenant: str,
+    entity: ExpandedEntity | Mapping[str, Any],
+    touched: Iterable[str],
+) -> None:
+    """Push the joined-value changes a write caused to ``/live`` (default tenant only)."""
+    if tenant:
+        return
+    events = live_events(entity, touched, parse_building_entity_id)
+    if events:
+        request.config_dict[HUB].publish(events)

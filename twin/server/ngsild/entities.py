@@ -1,0 +1,263 @@
+"""``/ngsi-ld/v1/entities/{entityId}`` and its attributes (CIM 009 §5.6, §5.7.1)."""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+from aiohttp import web
+
+from twin.errors import NotFoundError
+from twin.ngsild.entity import (
+    ENTITY_KEYWORDS,
+    NULL_URI,
+    ExpandedEntity,
+    is_uri,
+    parse_attribute,
+    parse_attribute_fragment,
+    parse_attributes,
+    parse_entity,
+)
+from twin.ngsild.errors import BadRequestDataError
+from twin.ngsild.operations import (
+    Outcome,
+    append_attrs,
+    delete_attr,
+    merge_entity,
+    partial_update_attr,
+    replace_attr,
+    replace_entity,
+    update_attrs,
+)
+from twin.ngsild.render import render_entity, render_feature
+from twin.server.ngsild.common import (
+    S,
+    entities_of,
+    options_of,
+    projection_of,
+    publish_changes,
+    representation,
+)
+from twin.server.ngsild.http import GEOJSON, Negotiated, json_response, negotiate, now_iso
+from twin.server.state import call_store
+
+__all__ = ["add_entity_routes", "update_result"]
+
+_ENTITY = "/entities/{entityId}"
+_ATTR = "/entities/{entityId}/attrs/{attrId}"
+
+
+def add_entity_routes(app: web.Application) -> None:
+    """Register the single-entity routes on the NGSI-LD sub-application."""
+    app.router.add_post("/entities" + S, create_entity)
+    app.router.add_get(_ENTITY + S, retrieve_entity)
+    app.router.add_delete(_ENTITY + S, delete_entity)
+    app.router.add_put(_ENTITY + S, put_entity)
+    app.router.add_patch(_ENTITY + S, patch_entity)
+    app.router.add_post(_ENTITY + "/attrs" + S, post_attrs)
+    app.router.add_patch(_ENTITY + "/attrs" + S, patch_attrs)
+    app.router.add_patch(_ATTR + S, patch_attr)
+    app.router.add_put(_ATTR + S, put_attr)
+    app.router.add_delete(_ATTR + S, delete_attribute)
+
+
+def _id(request: web.Request) -> str:
+    entity_id = request.match_info["entityId"]
+    if not is_uri(entity_id):
+        raise BadRequestDataError(f"entity id must be a URI, got {entity_id!r}")
+    return entity_id
+
+
+def update_result(outcome: Outcome, neg: Negotiated) -> dict[str, Any]:
+    """Return the UpdateResult body of a 207 answer."""
+    return {
+        "updated": [neg.context.compact(a) for a in outcome.updated],
+        "notUpdated": [
+            {"attributeName": neg.context.compact(a), "reason": r} for a, r in outcome.not_updated
+        ],
+    }
+
+
+async def create_entity(request: web.Request) -> web.Response:
+    """POST /entities: 201 with Location, 409 AlreadyExists."""
+    neg = await negotiate(request, body=True)
+    entity = parse_entity(neg.body, neg.context, now_iso())
+    await call_store(entities_of(request).create, neg.tenant, entity)
+    publish_changes(request, neg.tenant, entity, list(entity["attrs"]))
+    location = f"/ngsi-ld/v1/entities/{entity['id']}"
+    return web.Response(status=201, headers={"Location": location})
+
+
+async def retrieve_entity(request: web.Request) -> web.Response:
+    """GET /entities/{entityId}: the entity in the negotiated representation."""
+    neg = await negotiate(request, allow_geo=True)
+    options = options_of(request)
+    body = cast(
+        ExpandedEntity, await call_store(entities_of(request).get, neg.tenant, _id(request))
+    )
+    projection = projection_of(request, neg.context)
+    if projection.attrs is not None and not projection.attrs & set(body["attrs"]):
+        raise NotFoundError(f"entity {_id(request)} has none of the requested attributes")
+    form = representation(options)
+    sys_attrs = "sysAttrs" in options
+    if neg.accept == GEOJSON:
+        geo = neg.context.expand(request.query.get("geometryProperty", "location"))
+        data = render_feature(
+            body, neg.context, form, geoproperty=geo, sys_attrs=sys_attrs, projection=projection
+        )
+    else:
+        data = render_entity(body, neg.context, form, sys_attrs=sys_attrs, projection=projection)
+    return json_response(request, neg, data)
+
+
+async def delete_entity(request: web.Request) -> web.Response:
+    """DELETE /entities/{entityId}: 204, 404 ResourceNotFound."""
+    neg = await negotiate(request)
+    old = await call_store(entities_of(request).delete, neg.tenant, _id(request))
+    links = {k: v for k, v in old["attrs"].items() if v and v[0].get("type") == "Relationship"}
+    removed = [k for k in old["attrs"] if k not in links]
+    publish_changes(request, neg.tenant, {**old, "attrs": links}, removed)
+    return web.Response(status=204)
+
+
+def _fragment(neg: Negotiated, entity_id: str) -> dict[str, Any]:
+    if not isinstance(neg.body, dict):
+        raise BadRequestDataError("the body must be a JSON object")
+    if neg.body.get("id", entity_id) != entity_id:
+        raise BadRequestDataError("the id in the body differs from the one in the URL")
+    return {k: v for k, v in neg.body.items() if k not in ENTITY_KEYWORDS}
+
+
+async def put_entity(request: web.Request) -> web.Response:
+    """PUT /entities/{entityId}: replace the entity (type and attributes) — 204."""
+    neg = await negotiate(request, body=True)
+    entity_id = _id(request)
+    body = dict(neg.body) if isinstance(neg.body, dict) else neg.body
+    if isinstance(body, dict):
+        body.setdefault("id", entity_id)
+        if body["id"] != entity_id:
+            raise BadRequestDataError("the id in the body differs from the one in the URL")
+    replacement = parse_entity(body, neg.context, now_iso())
+    outcome = await call_store(
+        entities_of(request).modify,
+        neg.tenant,
+        entity_id,
+        lambda old: replace_entity(old, replacement, now_iso()),
+    )
+    publish_changes(request, neg.tenant, outcome.entity, outcome.updated)
+    return web.Response(status=204)
+
+
+def _nulls(fragment: dict[str, Any]) -> set[str]:
+    def is_null(v: Any) -> bool:
+        return v == NULL_URI or (
+            isinstance(v, dict) and NULL_URI in (v.get("value"), v.get("object"))
+        )
+
+    return {k for k, v in fragment.items() if is_null(v)}
+
+
+async def patch_entity(request: web.Request) -> web.Response:
+    """PATCH /entities/{entityId}: merge a fragment (urn:ngsi-ld:null deletes) — 204."""
+    neg = await negotiate(request, body=True, merge=True)
+    fragment = _fragment(neg, _id(request))
+    nulls = _nulls(fragment)
+    now = now_iso()
+    attrs = parse_attributes(
+        {k: v for k, v in fragment.items() if k not in nulls}, neg.context, now
+    )
+    expanded_nulls = frozenset(neg.context.expand(n) for n in nulls)
+    outcome = await call_store(
+        entities_of(request).modify,
+        neg.tenant,
+        _id(request),
+        lambda old: merge_entity(old, attrs, expanded_nulls, now),
+    )
+    publish_changes(request, neg.tenant, outcome.entity, outcome.updated)
+    return web.Response(status=204)
+
+
+async def post_attrs(request: web.Request) -> web.Response:
+    """POST /entities/{entityId}/attrs: append (``options=noOverwrite``) — 204 or 207."""
+    neg = await negotiate(request, body=True)
+    no_overwrite = "noOverwrite" in options_of(request)
+    now = now_iso()
+    attrs = parse_attributes(_fragment(neg, _id(request)), neg.context, now)
+    outcome = await call_store(
+        entities_of(request).modify,
+        neg.tenant,
+        _id(request),
+        lambda old: append_attrs(old, attrs, now, no_overwrite=no_overwrite),
+    )
+    return _multi_status(request, neg, outcome)
+
+
+async def patch_attrs(request: web.Request) -> web.Response:
+    """PATCH /entities/{entityId}/attrs: update existing attributes — 204 or 207."""
+    neg = await negotiate(request, body=True)
+    now = now_iso()
+    attrs = parse_attributes(_fragment(neg, _id(request)), neg.context, now)
+    outcome = await call_store(
+        entities_of(request).modify,
+        neg.tenant,
+        _id(request),
+        lambda old: update_attrs(old, attrs, now),
+    )
+    return _multi_status(request, neg, outcome)
+
+
+def _multi_status(request: web.Request, neg: Negotiated, outcome: Outcome) -> web.Response:
+    publish_changes(request, neg.tenant, outcome.entity, outcome.updated)
+    if not outcome.not_updated:
+        return web.Response(status=204)
+    return web.json_response(update_result(outcome, neg), status=207)
+
+
+async def patch_attr(request: web.Request) -> web.Response:
+    """PATCH /entities/{entityId}/attrs/{attrId}: partial attribute update — 204."""
+    neg = await negotiate(request, body=True, merge=True)
+    name = request.match_info["attrId"]
+    iri = neg.context.expand(name)
+    now = now_iso()
+    fragment = parse_attribute_fragment(name, neg.body, neg.context, now)
+    outcome = await call_store(
+        entities_of(request).modify,
+        neg.tenant,
+        _id(request),
+        lambda old: partial_update_attr(old, iri, fragment, now),
+    )
+    publish_changes(request, neg.tenant, outcome.entity, outcome.updated)
+    return web.Response(status=204)
+
+
+async def put_attr(request: web.Request) -> web.Response:
+    """PUT /entities/{entityId}/attrs/{attrId}: replace one attribute — 204."""
+    neg = await negotiate(request, body=True)
+    name = request.match_info["attrId"]
+    iri = neg.context.expand(name)
+    now = now_iso()
+    attr = parse_attribute(name, iri, neg.body, neg.context, now)
+    outcome = await call_store(
+        entities_of(request).modify,
+        neg.tenant,
+        _id(request),
+        lambda old: replace_attr(old, iri, attr, now),
+    )
+    publish_changes(request, neg.tenant, outcome.entity, outcome.updated)
+    return web.Response(status=204)
+
+
+async def delete_attribute(request: web.Request) -> web.Response:
+    """DELETE /entities/{entityId}/attrs/{attrId} (``datasetId``, ``deleteAll``) — 204."""
+    neg = await negotiate(request)
+    iri = neg.context.expand(request.match_info["attrId"])
+    dataset_id = request.query.get("datasetId")
+    delete_all = request.query.get("deleteAll", "false").lower() == "true"
+    now = now_iso()
+    outcome = await call_store(
+        entities_of(request).modify,
+        neg.tenant,
+        _id(request),
+        lambda old: delete_attr(old, iri, now, dataset_id=dataset_id, delete_all=delete_all),
+    )
+    publish_changes(request, neg.tenant, outcome.entity, outcome.updated)
+    return web.Response(status=204)

@@ -1,0 +1,21 @@
+"""What the NGSI-LD routes keep in the application, under typed keys."""
+
+from __future__ import annotations
+
+from typing import Final
+
+from aiohttp import web
+
+from twin.live import LiveHub
+from twin.ngsild.jsonld import ContextResolver
+
+__all__ = ["HUB", "RESOLVER", "TOKENS"]
+
+RESOLVER: Final = web.AppKey[ContextResolver]("twin.ngsild.resolver")
+"""Resolves and caches request @contexts (remote ones fetched with a short timeout)."""
+
+HUB: Final = web.AppKey[LiveHub]("twin.live.hub")
+"""Fans joined-value changes out to ``/live`` listeners."""
+
+TOKENS: Final = web.AppKey[frozenset[str]]("twin.ngsild.tokens")
+"""Bearer tokens that may write; empty means writes are open."""
