@@ -89,6 +89,14 @@ def _parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="serve tiles, the catalog and the viewer")
     serve.add_argument("--host", default=os.environ.get("TWIN_HOST", "127.0.0.1"))
     serve.add_argument("--port", type=int, default=int(os.environ.get("TWIN_PORT", "8000")))
+    serve.add_argument(
+        "--token",
+        action="append",
+        default=[],
+        metavar="TOKEN",
+        help="bearer token allowed to write through NGSI-LD (repeatable; env TWIN_TOKENS, "
+        "comma-separated); without any, writes are open",
+    )
     _add_data_dir(serve)
     serve.set_defaults(run=_run_serve)
     return parser
@@ -153,9 +161,15 @@ def _run_serve(args: argparse.Namespace) -> int:
     from twin.server import create_app
     from twin.store import SQLiteStore
 
+    tokens = _tokens(args.token)
     store = SQLiteStore(args.data_dir)
-    app = create_app(store, viewer_dir=VIEWER_DIR)
+    app = create_app(store, viewer_dir=VIEWER_DIR, tokens=tokens)
     print(f"twin {__version__}: serving {args.data_dir} at http://{args.host}:{args.port}/viewer/")
+    print(f"  NGSI-LD API    http://{args.host}:{args.port}/ngsi-ld/v1/")
+    if tokens:
+        print(f"  writes need    Authorization: Bearer <token> ({len(tokens)} token(s) configured)")
+    else:
+        print("  writes are open to anyone: set a token with --token T or env TWIN_TOKENS=T1,T2")
     try:
         web.run_app(app, host=args.host, port=args.port, print=None)
     finally:
@@ -176,6 +190,12 @@ def _types(text: str) -> tuple[str, ...]:
     if not names:
         raise argparse.ArgumentTypeError("give type names separated by commas, e.g. Building,Road")
     return names
+
+
+def _tokens(flags: Sequence[str]) -> tuple[str, ...]:
+    """Return the write tokens of ``--token`` flags and env ``TWIN_TOKENS`` (comma-separated)."""
+    from_env = os.environ.get("TWIN_TOKENS", "").split(",")
+    return tuple(dict.fromkeys(t.strip() for t in (*flags, *from_env) if t.strip()))
 
 
 def _dataset_name(path: Path) -> str:

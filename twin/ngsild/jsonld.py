@@ -265,7 +265,7 @@ class ContextResolver:
             return found
         definitions: list[Mapping[str, object]] = []
         await self._flatten(raw, definitions, 0)
-        context = build_context(definitions)
+        context = build_context(definitions) if definitions else CORE
         if len(self._contexts) < 4096:
             self._contexts[key] = context
         return context

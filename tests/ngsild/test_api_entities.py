@@ -1,0 +1,258 @@
+"""Single-entity routes: create, retrieve, delete, replace, merge and the attribute routes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+
+from twin.store import SQLiteStore
+
+API = "/ngsi-ld/v1"
+ERR = "https://uri.etsi.org/ngsi-ld/errors/"
+DEV = "urn:ngsi-ld:Device:d1"
+
+
+def device(**attrs: Any) -> dict[str, Any]:
+    return {
+        "id": DEV,
+        "type": "Device",
+        "temperature": {"type": "Property", "value": 21.5, "unitCode": "CEL"},
+        **attrs,
+    }
+
+
+async def create(client: TestClient, body: dict[str, Any]) -> None:
+    resp = await client.post(f"{API}/entities", json=body)
+    assert resp.status == 201, await resp.text()
+
+
+async def get(client: TestClient, entity_id: str = DEV, query: str = "") -> Any:
+    resp = await client.get(f"{API}/entities/{entity_id}{query}")
+    assert resp.status == 200, await resp.text()
+    return await resp.json()
+
+
+async def problem(resp: Any, status: int, ptype: str) -> None:
+    assert resp.status == status, await resp.text()
+    assert resp.content_type == "application/json"
+    body = await resp.json()
+    assert body["type"] == (ptype if ptype.startswith(("about", "http")) else ERR + ptype)
+    assert body["status"] == status
+
+
+async def test_create_answers_201_with_location(client: TestClient) -> None:
+    resp = await client.post(f"{API}/entities", json=device())
+    assert resp.status == 201
+    assert resp.headers["Location"] == f"/ngsi-ld/v1/entities/{DEV}"
+
+
+async def test_create_twice_is_already_exists(client: TestClient) -> None:
+    await create(client, device())
+    await problem(await client.post(f"{API}/entities", json=device()), 409, "AlreadyExists")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"type": "Device"},
+        {"id": "not a uri", "type": "Device"},
+        {"id": DEV},
+        {"id": DEV, "type": "Device", "p": {"type": "Property"}},
+        {"id": DEV, "type": "Device", "r": {"type": "Relationship", "object": "nope"}},
+        {"id": DEV, "type": "Device", "location": {"type": "Property", "value": 3}},
+        {"id": DEV, "type": "Device", "p": {"type": "Property", "value": 1, "observedAt": "x"}},
+        {"id": DEV, "type": "Device", "p": {"type": "Weird", "value": 1}},
+        {"id": DEV, "type": "Device", "bad name": 1},
+        [],
+    ],
+    ids=["no-id", "id-not-uri", "no-type", "no-value", "object-not-uri", "location-not-geo",
+         "bad-observedAt", "unknown-attr-type", "bad-name", "not-object"],
+)  # fmt: skip
+async def test_create_refuses_invalid_entities(client: TestClient, body: Any) -> None:
+    await problem(await client.post(f"{API}/entities", json=body), 400, "BadRequestData")
+
+
+async def test_create_refuses_invalid_json(client: TestClient) -> None:
+    resp = await client.post(
+        f"{API}/entities", data=b"{nope", headers={"Content-Type": "application/json"}
+    )
+    await problem(resp, 400, "InvalidRequest")
+
+
+async def test_retrieve_normalized_and_sysattrs(client: TestClient) -> None:
+    await create(client, device())
+    assert await get(client) == device()
+    with_sys = await get(client, query="?options=sysAttrs")
+    assert with_sys["createdAt"].endswith("Z")
+    assert "modifiedAt" in with_sys["temperature"]
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("?options=keyValues", {"id": DEV, "type": "Device", "temperature": 21.5}),
+        ("?format=simplified", {"id": DEV, "type": "Device", "temperature": 21.5}),
+        ("?options=concise", {"id": DEV, "type": "Device",
+                              "temperature": {"value": 21.5, "unitCode": "CEL"}}),
+        ("?attrs=humidity", None),
+        ("?pick=id,temperature", {"id": DEV, "temperature": {"type": "Property", "value": 21.5,
+                                                             "unitCode": "CEL"}}),
+        ("?omit=temperature,type", {"id": DEV}),
+    ],
+)  # fmt: skip
+async def test_retrieve_representations(
+    client: TestClient, query: str, expected: dict[str, Any] | None
+) -> None:
+    await create(client, device())
+    resp = await client.get(f"{API}/entities/{DEV}{query}")
+    if expected is None:
+        await problem(resp, 404, "ResourceNotFound")
+    else:
+        assert await resp.json() == expected
+
+
+async def test_concise_input_is_stored_normalized(client: TestClient) -> None:
+    body = {"id": DEV, "type": "Device", "temperature": 20, "owner": {"object": "urn:x:1"},
+            "location": {"type": "Point", "coordinates": [11.0, 48.0]}}  # fmt: skip
+    await create(client, body)
+    got = await get(client)
+    assert got["temperature"] == {"type": "Property", "value": 20}
+    assert got["owner"] == {"type": "Relationship", "object": "urn:x:1"}
+    assert got["location"]["type"] == "GeoProperty"
+
+
+async def test_trailing_slash_and_percent_encoded_id(client: TestClient) -> None:
+    await create(client, device())
+    resp = await client.get(f"{API}/entities/urn%3Angsi-ld%3ADevice%3Ad1/")
+    assert resp.status == 200
+    assert (await resp.json())["id"] == DEV
+
+
+async def test_retrieve_unknown_and_invalid_ids(client: TestClient) -> None:
+    await problem(await client.get(f"{API}/entities/urn:x:none"), 404, "ResourceNotFound")
+    await problem(await client.get(f"{API}/entities/plain"), 400, "BadRequestData")
+
+
+async def test_delete_then_gone(client: TestClient) -> None:
+    await create(client, device())
+    assert (await client.delete(f"{API}/entities/{DEV}")).status == 204
+    await problem(await client.get(f"{API}/entities/{DEV}"), 404, "ResourceNotFound")
+    await problem(await client.delete(f"{API}/entities/{DEV}"), 404, "ResourceNotFound")
+
+
+async def test_put_replaces_everything_but_created_at(client: TestClient) -> None:
+    await create(client, device())
+    before = await get(client, query="?options=sysAttrs")
+    resp = await client.put(f"{API}/entities/{DEV}", json={"type": "Sensor", "co2": 410})
+    assert resp.status == 204
+    after = await get(client, query="?options=sysAttrs")
+    assert after["type"] == "Sensor"
+    assert "temperature" not in after
+    assert after["createdAt"] == before["createdAt"]
+
+
+async def test_patch_merges_and_null_deletes(client: TestClient) -> None:
+    await create(client, device(humidity={"type": "Property", "value": 40}))
+    resp = await client.patch(
+        f"{API}/entities/{DEV}",
+        json={"temperature": {"value": 22.0}, "humidity": "urn:ngsi-ld:null", "co2": 400},
+    )
+    assert resp.status == 204
+    got = await get(client)
+    assert got["temperature"] == {"type": "Property", "value": 22.0, "unitCode": "CEL"}
+    assert "humidity" not in got
+    assert got["co2"]["value"] == 400
+
+
+async def test_append_no_overwrite_answers_207(client: TestClient) -> None:
+    await create(client, device())
+    resp = await client.post(
+        f"{API}/entities/{DEV}/attrs?options=noOverwrite",
+        json={"temperature": {"type": "Property", "value": 99}, "co2": {"type": "Property",
+                                                                       "value": 1}},
+    )  # fmt: skip
+    assert resp.status == 207
+    assert await resp.json() == {
+        "updated": ["co2"],
+        "notUpdated": [{"attributeName": "temperature", "reason": resp_reason()}],
+    }
+    assert (await get(client))["temperature"]["value"] == 21.5
+
+
+def resp_reason() -> str:
+    return "attribute exists and noOverwrite was asked"
+
+
+async def test_append_overwrites_by_default(client: TestClient) -> None:
+    await create(client, device())
+    resp = await client.post(f"{API}/entities/{DEV}/attrs", json={"temperature": 30})
+    assert resp.status == 204
+    assert (await get(client))["temperature"] == {"type": "Property", "value": 30}
+
+
+async def test_update_attrs_reports_missing_with_207(client: TestClient) -> None:
+    await create(client, device())
+    resp = await client.patch(f"{API}/entities/{DEV}/attrs", json={"temperature": 25, "missing": 1})
+    assert resp.status == 207
+    body = await resp.json()
+    assert body["updated"] == ["temperature"]
+    assert body["notUpdated"][0]["attributeName"] == "missing"
+
+
+async def test_partial_attribute_update(client: TestClient) -> None:
+    await create(client, device())
+    resp = await client.patch(
+        f"{API}/entities/{DEV}/attrs/temperature",
+        json={"value": 23.0, "observedAt": "2024-05-01T10:00:00Z"},
+    )
+    assert resp.status == 204
+    assert (await get(client))["temperature"] == {
+        "type": "Property", "value": 23.0, "unitCode": "CEL", "observedAt": "2024-05-01T10:00:00Z"
+    }  # fmt: skip
+    missing = await client.patch(f"{API}/entities/{DEV}/attrs/nope", json={"value": 1})
+    await problem(missing, 404, "ResourceNotFound")
+
+
+async def test_put_attribute_replaces_it(client: TestClient) -> None:
+    await create(client, device())
+    resp = await client.put(
+        f"{API}/entities/{DEV}/attrs/temperature", json={"type": "Property", "value": 1}
+    )
+    assert resp.status == 204
+    assert (await get(client))["temperature"] == {"type": "Property", "value": 1}
+
+
+async def test_delete_attribute_by_dataset_id_and_all(client: TestClient) -> None:
+    temps = [{"type": "Property", "value": 1},
+             {"type": "Property", "value": 2, "datasetId": "urn:ds:b"}]  # fmt: skip
+    await create(client, {"id": DEV, "type": "Device", "temperature": temps})
+    assert len((await get(client))["temperature"]) == 2
+    url = f"{API}/entities/{DEV}/attrs/temperature"
+    assert (await client.delete(url + "?datasetId=urn:ds:b")).status == 204
+    assert (await get(client))["temperature"] == {"type": "Property", "value": 1}
+    assert (await client.delete(url + "?deleteAll=true")).status == 204
+    assert "temperature" not in await get(client)
+    await problem(await client.delete(url), 404, "ResourceNotFound")
+
+
+async def test_entities_survive_a_store_reopen(client: TestClient, store: SQLiteStore) -> None:
+    await create(client, device())
+    reopened = SQLiteStore(store.data_dir)
+    try:
+        assert reopened.entities.get("", DEV)["id"] == DEV
+        history = reopened.entities.history("", DEV)
+        assert [a.rsplit("/", 1)[-1] for a, _ in history] == ["temperature"]
+    finally:
+        reopened.close()
+
+
+async def test_tenants_are_separate(client: TestClient) -> None:
+    tenant = {"NGSILD-Tenant": "city"}
+    resp = await client.post(f"{API}/entities", json=device(), headers=tenant)
+    assert resp.status == 201
+    await problem(await client.get(f"{API}/entities/{DEV}"), 404, "ResourceNotFound")
+    assert (await client.get(f"{API}/entities/{DEV}", headers=tenant)).status == 200
+    unknown = await client.get(f"{API}/entities/{DEV}", headers={"NGSILD-Tenant": "nobody"})
+    await problem(unknown, 404, "NonexistentTenant")
