@@ -54,11 +54,13 @@ class SurfaceMember:
 class ParsedPolygon:
     """One polygon: open rings, exterior first, each ``(n, 3) float64`` with n >= 3.
 
-    ``dropped_rings`` counts rings left out for having fewer than 3 distinct vertices.
+    ``dropped_rings`` counts rings left out for having fewer than 3 distinct vertices;
+    ``unclosed_rings`` rings whose last point is not their first (GML requires it).
     """
 
     rings: tuple[Float64Array, ...]
     dropped_rings: int
+    unclosed_rings: int = 0
 
 
 def iter_surface_members(
@@ -102,7 +104,7 @@ def parse_polygon(polygon: etree._Element, reverse: bool = False) -> ParsedPolyg
         When a ring's coordinates do not parse as numbers.
     """
     rings: list[Float64Array] = []
-    dropped = 0
+    dropped = unclosed = 0
     for boundary in children(polygon):
         kind = local_name(boundary.tag)
         if kind not in ("exterior", "interior", "outerBoundaryIs", "innerBoundaryIs"):
@@ -110,7 +112,8 @@ def parse_polygon(polygon: etree._Element, reverse: bool = False) -> ParsedPolyg
         ring_element = next(
             (c for c in children(boundary) if local_name(c.tag) in _RING_NAMES), None
         )
-        ring = None if ring_element is None else parse_ring(ring_element)
+        ring, closed = (None, True) if ring_element is None else _read_ring(ring_element)
+        unclosed += not closed
         is_exterior = kind in ("exterior", "outerBoundaryIs")
         if ring is None:
             if is_exterior:  # holes of a missing outline mean nothing
@@ -124,7 +127,7 @@ def parse_polygon(polygon: etree._Element, reverse: bool = False) -> ParsedPolyg
             rings.append(ring)
     if not rings:
         return None
-    return ParsedPolygon(tuple(rings), dropped)
+    return ParsedPolygon(tuple(rings), dropped, unclosed)
 
 
 def parse_ring(ring: etree._Element) -> Float64Array | None:
@@ -137,6 +140,11 @@ def parse_ring(ring: etree._Element) -> Float64Array | None:
     GMLCoordinatesError
         When the text does not parse as numbers or does not fit the dimension.
     """
+    return _read_ring(ring)[0]
+
+
+def _read_ring(ring: etree._Element) -> tuple[Float64Array | None, bool]:
+    """Return :func:`parse_ring`'s result and whether the ring was written closed."""
     text, dimension = _ring_text(ring)
     try:
         values = np.array(text.split(), dtype=np.float64)
@@ -149,11 +157,12 @@ def parse_ring(ring: etree._Element) -> Float64Array | None:
     points = values.reshape(-1, dimension)
     if dimension == 2:
         points = np.column_stack([points, np.zeros(len(points))])
-    if len(points) >= 2 and np.array_equal(points[0], points[-1]):
+    closed = len(points) >= 2 and np.array_equal(points[0], points[-1])
+    if closed:
         points = points[:-1]
     if not _has_3_distinct(points):
-        return None
-    return np.ascontiguousarray(points, dtype=np.float64)
+        return None, closed
+    return np.ascontiguousarray(points, dtype=np.float64), closed
 
 
 def _has_3_distinct(points: Float64Array) -> bool:

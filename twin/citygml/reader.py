@@ -274,7 +274,15 @@ def _srs_name(document: _Document, obj: etree._Element, geometry: ObjectGeometry
 def _geometry_issues(geometry: ObjectGeometry) -> tuple[str, ...]:
     issues = []
     if geometry.dropped_rings:
-        issues.append(f"{geometry.dropped_rings} degenerate ring(s) dropped")
+        issues.append(
+            f"GE_R_TOO_FEW_POINTS: {geometry.dropped_rings} ring(s) with fewer than 3 distinct "
+            "points dropped"
+        )
+    if geometry.unclosed_rings:
+        issues.append(
+            f"GE_R_NOT_CLOSED: {geometry.unclosed_rings} ring(s) whose last point is not the "
+            "first; drawn as if closed"
+        )
     if geometry.unresolved:
         shown = ", ".join(f"#{ref}" for ref in geometry.unresolved[:3])
         more = f" and {len(geometry.unresolved) - 3} more" if len(geometry.unresolved) > 3 else ""

@@ -96,6 +96,7 @@ class ObjectGeometry:
     anchor: etree._Element | None
     dropped_rings: int = 0
     unresolved: tuple[str, ...] = field(default=())
+    unclosed_rings: int = 0
 
 
 def read_object_geometry(
@@ -173,13 +174,14 @@ def _assemble(
     entries = _collect_entries(surface_members, index, gml_id, unresolved)
     polygons: list[ParsedPolygon] = []
     classes: list[int] = []
-    dropped = 0
+    dropped = unclosed = 0
     for entry in entries.values():
         polygon = parse_polygon(entry.element, entry.reverse)
         if polygon is None:
             dropped += 1
             continue
         dropped += polygon.dropped_rings
+        unclosed += polygon.unclosed_rings
         polygons.append(polygon)
         classes.append(int(entry.surface_class))
     for implicit, surface_class in members:
@@ -192,7 +194,7 @@ def _assemble(
     surfaces = _to_surfaces(polygons, classes)
     first = members[0][0]
     anchor = first.element if isinstance(first, SurfaceMember) else first
-    return ObjectGeometry(surfaces, lod, anchor, dropped, tuple(unresolved))
+    return ObjectGeometry(surfaces, lod, anchor, dropped, tuple(unresolved), unclosed)
 
 
 def _collect_entries(
