@@ -7,15 +7,16 @@ import logging
 import shutil
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from twin.errors import CRSError, GeometryError, InputError, ReprojectionError
+from twin.errors import CRSError, InputError
 from twin.geo import CRS_HINT, Reprojector, reprojector_for
 from twin.geometry import union_geojson
 from twin.model import BuildingRecord, CityObject, DatasetInfo, LodChoice, Rejection
-from twin.pipeline.features import Feature, build_feature, merge_bboxes
+from twin.pipeline.features import Feature, merge_bboxes
+from twin.pipeline.parallel import default_workers, iter_built
 from twin.pipeline.report import ImportReport
 from twin.pipeline.sources import ReadOptions, iter_objects
 from twin.pipeline.tiling import TileBudget, write_tileset
@@ -43,6 +44,7 @@ class ImportOptions:
     lod: LodChoice = "highest"
     types: tuple[str, ...] | None = None
     keep_going: bool = False
+    workers: int | None = None  # processes for per-object work; None: all cores, <= 1: none
 
 
 def import_files(
@@ -93,6 +95,27 @@ def _read_features(
     paths: Sequence[Path], options: ImportOptions, report: ImportReport, progress: Progress | None
 ) -> list[Feature]:
     features: list[Feature] = []
+    workers = default_workers() if options.workers is None else options.workers
+    for item, built in iter_built(_usable_objects(paths, options, report, progress), workers):
+        if not isinstance(built, Feature):
+            report.reject(Rejection(item.id, item.type, item.source, str(built)))
+            continue
+        report.warnings.extend(
+            f"{item.type} {item.id!r} at {item.source}: {issue}" for issue in item.issues
+        )
+        if built.degenerate_polygons:
+            report.warnings.append(
+                f"{item.type} {item.id!r} at {item.source}: "
+                f"{built.degenerate_polygons} degenerate polygon(s) without area skipped"
+            )
+        features.append(built)
+    return features
+
+
+def _usable_objects(
+    paths: Sequence[Path], options: ImportOptions, report: ImportReport, progress: Progress | None
+) -> Iterator[tuple[CityObject, Reprojector | None]]:
+    """Yield the objects read with their reprojector; report rejections of the reader."""
     reprojectors: dict[str, Reprojector] = {}
     read_options = ReadOptions(options.lod, options.types, options.keep_going)
     for item in iter_objects(paths, read_options):
@@ -102,22 +125,7 @@ def _read_features(
         if isinstance(item, Rejection):
             report.reject(item)
             continue
-        try:
-            reprojector = _reprojector(item, options, reprojectors, report)
-            feature = build_feature(item, reprojector)
-        except (GeometryError, ReprojectionError) as exc:
-            report.reject(Rejection(item.id, item.type, item.source, str(exc)))
-            continue
-        report.warnings.extend(
-            f"{item.type} {item.id!r} at {item.source}: {issue}" for issue in item.issues
-        )
-        if feature.degenerate_polygons:
-            report.warnings.append(
-                f"{item.type} {item.id!r} at {item.source}: "
-                f"{feature.degenerate_polygons} degenerate polygon(s) without area skipped"
-            )
-        features.append(feature)
-    return features
+        yield item, _reprojector(item, options, reprojectors, report)
 
 
 def _reprojector(
