@@ -65,3 +65,13 @@ async def test_batch_body_must_be_an_array(client: TestClient) -> None:
     resp = await client.post(f"{OPS}/create", json=ent(1))
     assert resp.status == 400
     assert (await resp.json())["type"].endswith("/BadRequestData")
+
+
+async def test_ld_json_batch_delete_of_ids_needs_no_context(client: TestClient) -> None:
+    await client.post(f"{OPS}/create", json=[ent(1)])
+    resp = await client.post(
+        f"{OPS}/delete",
+        data=b'["urn:ngsi-ld:Meter:1"]',
+        headers={"Content-Type": "application/ld+json"},
+    )
+    assert resp.status == 204

@@ -156,11 +156,14 @@ async def negotiate(
 
 def _body_context(ctype: str, link: str | None, payload: Any) -> RawContext:
     items = payload if isinstance(payload, list) else [payload]
-    inline = [i.get("@context") for i in items if isinstance(i, dict) and "@context" in i]
+    objects = [i for i in items if isinstance(i, dict)]
+    inline = [i["@context"] for i in objects if "@context" in i]
     if ctype == JSONLD:
         if link is not None:
             raise BadRequestDataError("application/ld+json requests must not send a Link header")
-        if len(inline) != len(items) or not items:
+        if not objects:  # a batch delete's list of ids has no room for @context
+            return None
+        if len(inline) != len(objects):
             raise BadRequestDataError("application/ld+json bodies must carry @context")
         first: RawContext = inline[0]
         return first
