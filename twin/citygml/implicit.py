@@ -56,9 +56,9 @@ def place_implicit(
     """
     matrix = _matrix(implicit)
     reference = _reference_point(implicit)
-    relative = find_child(implicit, "relativeGMGeometry") or find_child(
-        implicit, "relativeGeometry"
-    )
+    relative = find_child(implicit, "relativeGMGeometry")
+    if relative is None:  # CityGML 3.0 name
+        relative = find_child(implicit, "relativeGeometry")
     if relative is None:
         return (), None
     href = relative.get(XLINK_HREF)
