@@ -92,7 +92,11 @@ export async function fetchItem(url, signal) {
  * @returns {Promise<Cesium.Cesium3DTileset>} the tileset, already added to `viewer.scene`
  */
 export async function addTileset(viewer, dataset) {
-  const tileset = await Cesium.Cesium3DTileset.fromUrl(dataset.tilesetUrl);
+  const tileset = await Cesium.Cesium3DTileset.fromUrl(dataset.tilesetUrl, {
+    // Dynamic environment maps re-render the sky into cube maps as the camera moves: pretty on
+    // a GPU, seconds per frame on software WebGL, and of little use for untextured buildings.
+    environmentMapOptions: { enabled: false },
+  });
   viewer.scene.primitives.add(tileset);
   return tileset;
 }

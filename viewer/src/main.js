@@ -81,7 +81,7 @@ function inspectOnClick(viewer, panel, highlighter) {
 function start() {
   const viewer = createViewer("scene");
   const loading = trackLoading(viewer.scene, document.getElementById("status"));
-  const highlighter = new Highlighter();
+  const highlighter = new Highlighter(viewer.scene);
   const panel = new Panel(document.getElementById("panel"), {
     onClose: () => highlighter.clear(),
   });

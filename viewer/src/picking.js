@@ -3,7 +3,8 @@
  */
 import Cesium from "./cesium.js";
 
-const HIGHLIGHT = Cesium.Color.fromCssColorString("#e8a33d");
+const TINT = Cesium.Color.fromCssColorString("#ffc94d");
+const OUTLINE = Cesium.Color.fromCssColorString("#ffb000");
 
 /**
  * Read a picked 3D Tiles feature's object id (property `id`, the gml:id).
@@ -31,22 +32,43 @@ export function tileProperties(feature) {
   return properties;
 }
 
-/** Colours one feature at a time and restores its previous colour when cleared. */
+/**
+ * Highlights one feature at a time: a warm tint plus, where WebGL allows, an outline.
+ *
+ * The tint multiplies the feature's own colours (white walls turn gold, red roofs deepen);
+ * the silhouette keeps the pick visible whatever the building's colours are.
+ */
 export class Highlighter {
-  constructor() {
+  /** @param {Cesium.Scene} scene */
+  constructor(scene) {
+    this.scene = scene;
     this.feature = null;
     this.previous = new Cesium.Color();
+    this.edges = null;
+    if (Cesium.PostProcessStageLibrary.isSilhouetteSupported(scene)) {
+      this.edges = Cesium.PostProcessStageLibrary.createEdgeDetectionStage();
+      this.edges.uniforms.color = OUTLINE;
+      this.edges.uniforms.length = 0.01;
+      this.edges.selected = [];
+      scene.postProcessStages.add(
+        Cesium.PostProcessStageLibrary.createSilhouetteStage([this.edges]),
+      );
+    }
   }
 
-  /** @param {Cesium.Cesium3DTileFeature} feature */
+  /** @param {Cesium.Cesium3DTileFeature} feature the feature to highlight instead */
   set(feature) {
     this.clear();
     this.feature = feature;
     Cesium.Color.clone(feature.color, this.previous);
-    feature.color = HIGHLIGHT;
+    feature.color = TINT;
+    if (this.edges) this.edges.selected = [feature];
+    this.scene.requestRender();
   }
 
+  /** Restore the highlighted feature's colour and drop the outline. */
   clear() {
+    if (this.edges) this.edges.selected = [];
     if (this.feature === null) return;
     try {
       this.feature.color = this.previous;
@@ -54,6 +76,7 @@ export class Highlighter {
       // The tile holding the feature was unloaded; there is nothing left to restore.
     }
     this.feature = null;
+    this.scene.requestRender();
   }
 }
 

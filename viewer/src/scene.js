@@ -33,7 +33,10 @@ export function createViewer(container) {
     infoBox: false,
     selectionIndicator: false,
     shadows: false,
-    requestRenderMode: false,
+    // Render only when something changed (camera, tiles, highlight): the scene is static, and
+    // software WebGL (SwiftShader in CI) would otherwise spend every core on identical frames.
+    requestRenderMode: true,
+    maximumRenderTimeChange: Infinity,
   });
 
   const scene = viewer.scene;
@@ -64,22 +67,17 @@ export function useCameraLight(scene) {
   });
   scene.light = light;
   const down = new Cesium.Cartesian3();
+  const right = new Cesium.Cartesian3();
   const direction = new Cesium.Cartesian3();
   scene.preRender.addEventListener(() => {
     const camera = scene.camera;
     scene.globe.ellipsoid.geodeticSurfaceNormal(camera.positionWC, down);
     Cesium.Cartesian3.negate(down, down);
     Cesium.Cartesian3.clone(camera.directionWC, direction);
-    Cesium.Cartesian3.add(
-      direction,
-      Cesium.Cartesian3.multiplyByScalar(camera.rightWC, 0.6, new Cesium.Cartesian3()),
-      direction,
-    );
-    Cesium.Cartesian3.add(
-      direction,
-      Cesium.Cartesian3.multiplyByScalar(down, 0.8, new Cesium.Cartesian3()),
-      direction,
-    );
+    Cesium.Cartesian3.multiplyByScalar(camera.rightWC, 0.6, right);
+    Cesium.Cartesian3.multiplyByScalar(down, 0.8, down);
+    Cesium.Cartesian3.add(direction, right, direction);
+    Cesium.Cartesian3.add(direction, down, direction);
     Cesium.Cartesian3.normalize(direction, light.direction);
   });
 }
@@ -94,9 +92,9 @@ export function useCameraLight(scene) {
  */
 export function flyToOblique(viewer, sphere, { duration = 2 } = {}) {
   const offset = new Cesium.HeadingPitchRange(
+    Cesium.Math.toRadians(-30),
     Cesium.Math.toRadians(-35),
-    Cesium.Math.toRadians(-32),
-    Math.max(sphere.radius * 2.4, 150),
+    Math.max(sphere.radius * 1.7, 150),
   );
   return new Promise((resolve) => {
     viewer.camera.flyToBoundingSphere(sphere, {

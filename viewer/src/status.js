@@ -56,6 +56,7 @@ export function trackLoading(scene, statusEl) {
     },
     setSettled() {
       settled = true;
+      scene.requestRender(); // re-check even if every tile was in before the camera stopped
     },
     fail(message, state = "error") {
       failed = true;
