@@ -87,6 +87,7 @@ def test_every_object_is_in_the_tile_and_row_the_catalog_names(
             (tileset_dir / tile["content"]["uri"]).read_bytes()
         )[1]["id"]
         for tile, _ in content_tiles(tileset_dir)
+        if not tile.get("children")  # inner tiles hold coarse blocks of their subtree
     }
     placed = [i for ids in ids_by_tile.values() for i in ids]
     assert len(placed) == len(set(placed))

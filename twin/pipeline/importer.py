@@ -73,7 +73,7 @@ def import_files(
                 f"({len(report.rejections)} rejected; first reason: {_first_reason(report)})"
             )
         t0 = time.perf_counter()
-        stats = write_tileset(features, staging, options.budget)
+        stats = write_tileset(features, staging, options.budget, _workers(options))
         report.stage_seconds["tile"] = time.perf_counter() - t0
         report.tiles, report.tile_bytes = stats.tiles_and_bytes
         for f in features:
@@ -95,8 +95,8 @@ def _read_features(
     paths: Sequence[Path], options: ImportOptions, report: ImportReport, progress: Progress | None
 ) -> list[Feature]:
     features: list[Feature] = []
-    workers = default_workers() if options.workers is None else options.workers
-    for item, built in iter_built(_usable_objects(paths, options, report, progress), workers):
+    items = _usable_objects(paths, options, report, progress)
+    for item, built in iter_built(items, _workers(options)):
         if not isinstance(built, Feature):
             report.reject(Rejection(item.id, item.type, item.source, str(built)))
             continue
@@ -110,6 +110,10 @@ def _read_features(
             )
         features.append(built)
     return features
+
+
+def _workers(options: ImportOptions) -> int:
+    return default_workers() if options.workers is None else options.workers
 
 
 def _usable_objects(

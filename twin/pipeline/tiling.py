@@ -7,22 +7,27 @@ import hashlib
 import json
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 
 import tiles
 from tiles.hierarchy import Node, build_hierarchy
 from tiles.metadata import Value
-from twin.model import AttributeValue, SurfaceClass
+from twin.model import AttributeValue, Mesh, SurfaceClass, Surfaces
 from twin.pipeline.features import Feature
+from twin.pipeline.lod import block_meshes, object_slices
+from twin.pipeline.parallel import map_ordered
 from twin.types import Float64Array
 
 __all__ = ["TileBudget", "TilesetStats", "write_tileset"]
 
 _EARTH_RADIUS_M = 6_378_137.0
 CONTENT_DIR = "content"
+_MIN_ERROR_M = 0.01  # an inner tile is never exact: its blocks stand for finer content
 
 # Base colours (linear RGB) per semantic class, so roofs read apart from walls.
 _PALETTE: dict[SurfaceClass, tuple[float, float, float, float]] = {
@@ -67,48 +72,114 @@ class TilesetStats:
         return self.tile_count, self.bytes_written
 
 
-def write_tileset(features: Sequence[Feature], out_dir: Path, budget: TileBudget) -> TilesetStats:
-    """Write ``tileset.json`` and its content into ``out_dir`` for features with meshes."""
+def write_tileset(
+    features: Sequence[Feature], out_dir: Path, budget: TileBudget, workers: int = 1
+) -> TilesetStats:
+    """Write ``tileset.json`` and its content into ``out_dir`` for features with meshes.
+
+    Leaves hold the features' meshes; every inner tile holds LoD1 blocks of the largest
+    ``budget.max_features`` features below it (REPLACE refinement), so the whole city shows from
+    afar, with a property table of ``id`` and ``type`` only (enough to pick and look up).
+    Tiles are encoded on ``workers`` processes (``<= 1``: in this process).
+    """
     meshed = [f for f in features if f.mesh is not None]
-    (out_dir / CONTENT_DIR).mkdir(parents=True, exist_ok=True)
-    placement: dict[str, tuple[str, int]] = {}
     if not meshed:
         raise ValueError("no feature has geometry; nothing to tile")
-    centres = np.array([f.centre_ecef for f in meshed])
-    sizes = np.array([f.estimated_bytes for f in meshed], dtype=np.int64)
+    (out_dir / CONTENT_DIR).mkdir(parents=True, exist_ok=True)
+    extents = np.array([_extent(f) for f in meshed])  # (N, 2, 3) ECEF min, max
+    centres = extents.mean(axis=1)
+    sizes_m = np.linalg.norm(extents[:, 1] - extents[:, 0], axis=1)
+    estimated = np.array([f.estimated_bytes for f in meshed], dtype=np.int64)
     tree = build_hierarchy(
-        centres, sizes, max_features=budget.max_features, max_bytes=budget.max_bytes
+        centres, estimated, max_features=budget.max_features, max_bytes=budget.max_bytes
     )
+    nodes = _post_order(tree)
+    jobs = [_job(node, meshed, sizes_m, budget.max_features) for node in nodes]
+    encoded = _encode_all([job for job, _ in jobs], workers)
+    placement: dict[str, tuple[str, int]] = {}
+    built: dict[int, tiles.Tile] = {}
     written = [0, 0]  # tiles, bytes
-
-    def make_tile(node: Node) -> tiles.Tile:
-        group = [meshed[i] for i in node.items]
-        region = _region(group)
-        if node.is_leaf:
-            data, frame = encode_tile(group)
-            uri = f"{CONTENT_DIR}/{hashlib.sha256(data).hexdigest()[:20]}.glb"
+    for node, (job, skipped_m), (data, frame, content_error) in zip(
+        nodes, jobs, encoded, strict=True
+    ):
+        uri = f"{CONTENT_DIR}/{hashlib.sha256(data).hexdigest()[:20]}.glb"
+        if not (out_dir / uri).exists():
             (out_dir / uri).write_bytes(data)
-            written[0] += 1
             written[1] += len(data)
-            placement.update({f.obj.id: (uri, k) for k, f in enumerate(group)})
-            return tiles.Tile(region=region, geometric_error=0.0, transform=frame, content_uri=uri)
-        children = tuple(make_tile(child) for child in node.children)
-        error = max(_diagonal_m(region), *(c.geometric_error for c in children))
-        return tiles.Tile(region, error, None, None, children, "REPLACE")
-
-    root = make_tile(tree)
-    document = tiles.tileset_json(root, geometric_error=max(_diagonal_m(root.region), 1.0))
+        written[0] += 1
+        region = _region([meshed[i] for i in node.items])
+        if node.is_leaf:
+            placement.update({f.obj.id: (uri, k) for k, f in enumerate(job[1])})
+            built[id(node)] = tiles.Tile(region, 0.0, frame, uri)
+            continue
+        children = tuple(built.pop(id(child)) for child in node.children)
+        error = max(content_error, skipped_m, _MIN_ERROR_M, *(c.geometric_error for c in children))
+        built[id(node)] = tiles.Tile(region, error, frame, uri, children, "REPLACE")
+    root = built[id(tree)]
+    document = tiles.tileset_json(
+        root, geometric_error=max(_diagonal_m(root.region), root.geometric_error, 1.0)
+    )
     text = json.dumps(document, separators=(",", ":"))
     (out_dir / "tileset.json").write_text(text, encoding="utf-8")
     return TilesetStats(written[0], written[1] + len(text), placement)
 
 
+_Job = tuple[Literal["mesh", "blocks"], list[Feature]]
+
+
+def _post_order(node: Node) -> list[Node]:
+    """Return the nodes children first (a tile is assembled after its children)."""
+    return [n for child in node.children for n in _post_order(child)] + [node]
+
+
+def _job(
+    node: Node, meshed: Sequence[Feature], sizes_m: Float64Array, max_blocks: int
+) -> tuple[_Job, float]:
+    """Return what to encode for ``node`` and the size of the largest feature left out."""
+    if node.is_leaf:
+        return ("mesh", [_light(meshed[i]) for i in node.items]), 0.0
+    order = node.items[np.argsort(-sizes_m[node.items], kind="stable")]
+    kept, skipped = order[:max_blocks], order[max_blocks:]
+    skipped_m = float(sizes_m[skipped].max()) if len(skipped) else 0.0
+    return ("blocks", [_light(meshed[i]) for i in np.sort(kept)]), skipped_m
+
+
+def _light(feature: Feature) -> Feature:
+    """Drop what encoding does not need (source coordinates) before sending to a worker."""
+    return replace(feature, obj=replace(feature.obj, surfaces=Surfaces.empty()), footprint=None)
+
+
+def _encode_all(jobs: list[_Job], workers: int) -> list[tuple[bytes, Float64Array, float]]:
+    if workers <= 1 or len(jobs) < 2:
+        return [_encode_job(job) for job in jobs]
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        return [r for _, r in map_ordered(pool, _encode_job, jobs, in_flight=2 * workers)]
+
+
+def _encode_job(job: _Job) -> tuple[bytes, Float64Array, float]:
+    kind, group = job
+    if kind == "mesh":
+        data, frame = encode_tile(group)
+        return data, frame, 0.0
+    return encode_blocks(group)
+
+
+def _extent(feature: Feature) -> Float64Array:
+    assert feature.mesh is not None
+    pts = feature.mesh.positions_ecef
+    return np.stack([pts.min(axis=0), pts.max(axis=0)])
+
+
+def _frame_of(meshes: Sequence[Mesh]) -> Float64Array:
+    lo = np.min([m.positions_ecef.min(axis=0) for m in meshes], axis=0)
+    hi = np.max([m.positions_ecef.max(axis=0) for m in meshes], axis=0)
+    return tiles.enu_frame((lo + hi) / 2.0)
+
+
 def encode_tile(group: Sequence[Feature]) -> tuple[bytes, Float64Array]:
     """Encode features as one glb in a local ENU frame; return the bytes and the frame (4, 4)."""
     meshes = [f.mesh for f in group if f.mesh is not None]
-    lo = np.min([m.positions_ecef.min(axis=0) for m in meshes], axis=0)
-    hi = np.max([m.positions_ecef.max(axis=0) for m in meshes], axis=0)
-    frame = tiles.enu_frame((lo + hi) / 2.0)
+    frame = _frame_of(meshes)
     rotation, origin = frame[:3, :3], frame[:3, 3]
     offsets = np.cumsum([0] + [len(m.positions_ecef) for m in meshes])
     positions = np.concatenate([m.positions_ecef for m in meshes])
@@ -119,6 +190,27 @@ def encode_tile(group: Sequence[Feature]) -> tuple[bytes, Float64Array]:
     mesh = tiles.TileMesh(local, None, faces, feature_ids, classes, MATERIALS)
     table = tiles.PropertyTable("cityObject", len(group), property_columns(group))
     return tiles.encode_glb(mesh, table), frame
+
+
+def encode_blocks(group: Sequence[Feature]) -> tuple[bytes, Float64Array, float]:
+    """Encode features as LoD1 blocks; return the glb, its frame (4, 4) and its error in m."""
+    meshes = [f.mesh for f in group if f.mesh is not None]
+    frame = _frame_of(meshes)
+    rotation, origin = frame[:3, :3], frame[:3, 3]
+    vertex_offsets = object_slices(np.array([len(m.positions_ecef) for m in meshes]))
+    face_offsets = object_slices(np.array([len(m.faces) for m in meshes]))
+    local = (np.concatenate([m.positions_ecef for m in meshes]) - origin) @ rotation
+    faces = np.concatenate([m.faces + np.uint32(vertex_offsets[k]) for k, m in enumerate(meshes)])
+    blocks = block_meshes(local, vertex_offsets, faces, face_offsets)
+    feature_ids = np.repeat(np.arange(len(meshes), dtype=np.uint32), 8)
+    mesh = tiles.TileMesh(
+        blocks.positions.astype(np.float32), None, blocks.faces, feature_ids,
+        blocks.classes.astype(np.uint16), MATERIALS,
+    )  # fmt: skip
+    columns: dict[str, list[Value]] = {"id": [f.obj.id for f in group]}
+    columns["type"] = [f.obj.type for f in group]
+    table = tiles.PropertyTable("cityObject", len(group), columns)
+    return tiles.encode_glb(mesh, table), frame, float(blocks.errors_m.max())
 
 
 def property_columns(group: Sequence[Feature]) -> dict[str, list[Value]]:
