@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pygltflib
 
-_DTYPES = {5121: "<u1", 5123: "<u2", 5125: "<u4", 5126: "<f4"}
+_DTYPES = {5120: "<i1", 5121: "<u1", 5123: "<u2", 5125: "<u4", 5126: "<f4"}
 _WIDTH = {"SCALAR": 1, "VEC3": 3}
 _METADATA_DTYPES = {"INT32": "<i4", "INT64": "<i8", "FLOAT64": "<f8", "UINT8": "<u1"}
 
@@ -51,6 +51,8 @@ def read_accessor(gltf: pygltflib.GLTF2, blob: bytes, index: int) -> np.ndarray:
     raw = np.frombuffer(blob, dtype=np.uint8, count=stride * accessor.count, offset=start)
     rows = raw.reshape(accessor.count, stride)[:, : dtype.itemsize * width]
     values = rows.copy().view(dtype).reshape(accessor.count, width)
+    if accessor.normalized and accessor.componentType == 5120:  # KHR_mesh_quantization BYTE
+        values = np.maximum(values / 127.0, -1.0).astype(np.float32)
     return values[:, 0] if width == 1 else values
 
 

@@ -4,13 +4,14 @@ Depends on numpy and the standard library only.
 """
 
 from tiles.axes import y_up_to_z_up, z_up_to_y_up
-from tiles.glb import Material, TileMesh, encode_glb, face_normals
+from tiles.glb import Material, TileMesh, encode_glb
 from tiles.metadata import (
     EncodedMetadata,
     PropertyTable,
     encode_property_table,
     sanitize_identifier,
 )
+from tiles.normals import face_normals, quantize_normals, unit_normals
 from tiles.tileset import Tile, enu_frame, tileset_json
 from tiles.typing import Tileset
 
@@ -25,8 +26,10 @@ __all__ = [
     "encode_property_table",
     "enu_frame",
     "face_normals",
+    "quantize_normals",
     "sanitize_identifier",
     "tileset_json",
+    "unit_normals",
     "y_up_to_z_up",
     "z_up_to_y_up",
 ]

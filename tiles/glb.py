@@ -3,7 +3,9 @@
 Layout of the single BIN buffer (glTF 2.0 §3.6 Binary data storage, §4.4 GLB):
 
 - bufferView 0: POSITION, VEC3 FLOAT, y-up (byteStride 12, ARRAY_BUFFER)
-- bufferView 1: NORMAL, VEC3 FLOAT, y-up (byteStride 12, ARRAY_BUFFER)
+- bufferView 1: NORMAL, VEC3 FLOAT, y-up (byteStride 12, ARRAY_BUFFER); with
+  ``quantize_normals``, VEC3 BYTE normalized padded to 4 bytes (byteStride 4) under
+  ``KHR_mesh_quantization``, which allows exactly that for NORMAL
 - bufferView 2: ``_FEATURE_ID_0``, SCALAR FLOAT (byteStride 4, ARRAY_BUFFER)
 - bufferView 3: indices, UNSIGNED_SHORT or UNSIGNED_INT (ELEMENT_ARRAY_BUFFER)
 - bufferView 4…: the ``EXT_structural_metadata`` property table, each 8-byte aligned
@@ -33,10 +35,11 @@ import numpy.typing as npt
 
 from tiles.axes import z_up_to_y_up
 from tiles.metadata import PropertyTable, encode_property_table
+from tiles.normals import face_normals, quantize_normals, unit_normals
 from tiles.typing import Accessor, BufferView, FeatureId, Gltf, Node, Primitive
 from tiles.typing import Material as MaterialJSON
 
-__all__ = ["MAX_FEATURES", "Material", "TileMesh", "encode_glb", "face_normals"]
+__all__ = ["MAX_FEATURES", "Material", "TileMesh", "encode_glb"]
 
 MAX_FEATURES = 2**24  # largest count of exactly representable float32 integer feature ids
 _GLB_MAGIC, _GLB_VERSION = b"glTF", 2
@@ -44,6 +47,8 @@ _CHUNK_JSON, _CHUNK_BIN = 0x4E4F534A, 0x004E4942
 _ARRAY_BUFFER: Final = 34962
 _ELEMENT_ARRAY_BUFFER: Final = 34963
 _FLOAT: Final = 5126
+_BYTE: Final = 5120
+_QUANTIZATION = "KHR_mesh_quantization"
 _UNSIGNED_SHORT: Final = 5123
 _UNSIGNED_INT: Final = 5125
 _IndexType = Literal[5123, 5125]
@@ -121,39 +126,6 @@ def _check_mesh(mesh: TileMesh) -> None:
         )
 
 
-def face_normals(
-    positions: npt.NDArray[np.floating], faces: npt.NDArray[np.integer]
-) -> npt.NDArray[np.float64]:
-    """Return the ``(M, 3)`` unit normals of triangles; degenerate ones get ``(0, 0, 1)``.
-
-    Examples
-    --------
-    >>> p = np.array([[0, 0, 0], [1, 0, 0], [0, 1, 0], [2, 0, 0]], dtype=np.float32)
-    >>> face_normals(p, np.array([[0, 1, 2], [0, 1, 3]]))
-    array([[0., 0., 1.],
-           [0., 0., 1.]])
-    """
-    tri = positions[faces].astype(np.float64)
-    cross = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
-    length = np.linalg.norm(cross, axis=1)
-    ok = length > 0
-    out = np.zeros_like(cross)
-    out[:, 2] = 1.0  # glTF normals must be unit length; a zero-area face gets "up"
-    out[ok] = cross[ok] / length[ok, None]
-    return out
-
-
-def _unit_normals(normals: npt.NDArray[np.floating]) -> npt.NDArray[np.float64]:
-    """Renormalize in float64 (the validator checks unit length); zero vectors become up."""
-    n = normals.astype(np.float64)
-    length = np.linalg.norm(n, axis=1)
-    ok = length > 0
-    out = np.zeros_like(n)
-    out[:, 2] = 1.0
-    out[ok] = n[ok] / length[ok, None]
-    return out
-
-
 def _split_by_material(mesh: TileMesh) -> list[_Part]:
     """Un-weld when normals are absent, then cut the mesh into one compact part per material."""
     positions, faces, fids = mesh.positions, mesh.faces.astype(np.int64), mesh.feature_ids
@@ -163,7 +135,7 @@ def _split_by_material(mesh: TileMesh) -> list[_Part]:
         normals = np.repeat(flat, 3, axis=0)
         faces = np.arange(len(positions), dtype=np.int64).reshape(-1, 3)
     else:
-        normals = _unit_normals(mesh.normals)
+        normals = unit_normals(mesh.normals)
     parts: list[_Part] = []
     for material in np.unique(mesh.materials_per_face):
         used, local = np.unique(faces[mesh.materials_per_face == material], return_inverse=True)
@@ -217,9 +189,10 @@ class _BinWriter:
 
 
 def _accessors(
-    parts: list[_Part], index_type: _IndexType
+    parts: list[_Part], index_type: _IndexType, quantized_normals: bool
 ) -> tuple[list[Accessor], list[dict[str, int]]]:
     """Accessors per part into views 0–3; returns them and each part's attribute/indices map."""
+    normal_stride = 4 if quantized_normals else 12
     accessors: list[Accessor] = []
     refs: list[dict[str, int]] = []
     vertex_start = index_start = 0
@@ -232,7 +205,7 @@ def _accessors(
             {"bufferView": 0, "byteOffset": 12 * vertex_start, "componentType": _FLOAT,
              "count": n, "type": "VEC3", "min": [float(v) for v in lo],
              "max": [float(v) for v in hi]},
-            {"bufferView": 1, "byteOffset": 12 * vertex_start, "componentType": _FLOAT,
+            {"bufferView": 1, "byteOffset": normal_stride * vertex_start, "componentType": _FLOAT,
              "count": n, "type": "VEC3"},
             {"bufferView": 2, "byteOffset": 4 * vertex_start, "componentType": _FLOAT,
              "count": n, "type": "SCALAR"},
@@ -240,6 +213,9 @@ def _accessors(
              "componentType": index_type, "count": len(part.indices), "type": "SCALAR"},
         ]  # fmt: skip
         first = len(accessors) - 4
+        if quantized_normals:
+            accessors[first + 1]["componentType"] = _BYTE
+            accessors[first + 1]["normalized"] = True
         refs.append(
             {
                 "POSITION": first,
@@ -289,6 +265,7 @@ def encode_glb(
     table: PropertyTable | None = None,
     *,
     translation: tuple[float, float, float] | None = None,
+    quantized_normals: bool = False,
 ) -> bytes:
     """Encode ``mesh`` (and its property table) as GLB bytes.
 
@@ -302,6 +279,9 @@ def encode_glb(
     translation : (3,) float, optional
         Offset of the mesh in the tile frame (z-up, metres), written as the node translation
         (converted to y-up: node transforms apply before the y-up→z-up rotation).
+    quantized_normals : bool
+        Store normals as normalized int8 (``KHR_mesh_quantization``, required): 4 bytes a
+        vertex instead of 12, directions within 0.5° of the float ones.
 
     Examples
     --------
@@ -329,13 +309,16 @@ def encode_glb(
     concat = np.concatenate
     bin_.add(concat([p.positions for p in parts]).astype("<f4").tobytes(), 4,
              byte_stride=12, target=_ARRAY_BUFFER)  # fmt: skip
-    bin_.add(concat([p.normals for p in parts]).astype("<f4").tobytes(), 4,
-             byte_stride=12, target=_ARRAY_BUFFER)  # fmt: skip
+    normals = concat([p.normals for p in parts])
+    if quantized_normals:
+        bin_.add(quantize_normals(normals).tobytes(), 4, byte_stride=4, target=_ARRAY_BUFFER)
+    else:
+        bin_.add(normals.astype("<f4").tobytes(), 4, byte_stride=12, target=_ARRAY_BUFFER)
     bin_.add(concat([p.feature_ids for p in parts]).astype("<f4").tobytes(), 4,
              byte_stride=4, target=_ARRAY_BUFFER)  # fmt: skip
     bin_.add(concat([p.indices for p in parts]).astype(index_dtype).tobytes(), 4,
              target=_ELEMENT_ARRAY_BUFFER)  # fmt: skip
-    accessors, refs = _accessors(parts, index_type)
+    accessors, refs = _accessors(parts, index_type, quantized_normals)
 
     used_materials = [p.material for p in parts]
     primitives: list[Primitive] = []
@@ -370,6 +353,9 @@ def encode_glb(
         "bufferViews": bin_.views,
         "buffers": [],
     }
+    if quantized_normals:
+        document["extensionsUsed"].append(_QUANTIZATION)
+        document["extensionsRequired"] = [_QUANTIZATION]
     if table is not None:
         if int(mesh.feature_ids.max()) >= table.count:
             raise ValueError(

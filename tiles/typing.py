@@ -31,7 +31,8 @@ class BufferView(TypedDict):
 class Accessor(TypedDict):
     bufferView: int
     byteOffset: int
-    componentType: Literal[5121, 5123, 5125, 5126]  # UNSIGNED_BYTE/SHORT/INT, FLOAT
+    componentType: Literal[5120, 5121, 5123, 5125, 5126]  # BYTE, UNSIGNED_BYTE/SHORT/INT, FLOAT
+    normalized: NotRequired[bool]
     count: int
     type: Literal["SCALAR", "VEC3"]
     min: NotRequired[list[float]]
@@ -151,6 +152,7 @@ class RootExtensions(TypedDict):
 class Gltf(TypedDict):
     asset: Asset
     extensionsUsed: list[str]
+    extensionsRequired: NotRequired[list[str]]
     scene: int
     scenes: list[Scene]
     nodes: list[Node]

@@ -23,7 +23,9 @@ from twin.pipeline.lod import block_meshes, object_slices
 from twin.pipeline.parallel import map_ordered
 from twin.types import Float64Array
 
-__all__ = ["TileBudget", "TilesetStats", "write_tileset"]
+__all__ = ["Compression", "TileBudget", "TilesetStats", "write_tileset"]
+
+Compression = Literal["none", "quantize"]
 
 _EARTH_RADIUS_M = 6_378_137.0
 CONTENT_DIR = "content"
@@ -73,14 +75,21 @@ class TilesetStats:
 
 
 def write_tileset(
-    features: Sequence[Feature], out_dir: Path, budget: TileBudget, workers: int = 1
+    features: Sequence[Feature],
+    out_dir: Path,
+    budget: TileBudget,
+    workers: int = 1,
+    *,
+    compress: Compression = "quantize",
 ) -> TilesetStats:
     """Write ``tileset.json`` and its content into ``out_dir`` for features with meshes.
 
     Leaves hold the features' meshes; every inner tile holds LoD1 blocks of the largest
     ``budget.max_features`` features below it (REPLACE refinement), so the whole city shows from
     afar, with a property table of ``id`` and ``type`` only (enough to pick and look up).
-    Tiles are encoded on ``workers`` processes (``<= 1``: in this process).
+    Tiles are encoded on ``workers`` processes (``<= 1``: in this process). ``compress``
+    "quantize" stores normals as int8 (``KHR_mesh_quantization``); positions stay float32 in
+    each tile's frame, so no vertex moves more than a millimetre.
     """
     meshed = [f for f in features if f.mesh is not None]
     if not meshed:
@@ -94,7 +103,8 @@ def write_tileset(
         centres, estimated, max_features=budget.max_features, max_bytes=budget.max_bytes
     )
     nodes = _post_order(tree)
-    jobs = [_job(node, meshed, sizes_m, budget.max_features) for node in nodes]
+    quantized = compress == "quantize"
+    jobs = [_job(node, meshed, sizes_m, budget.max_features, quantized) for node in nodes]
     encoded = _encode_all([job for job, _ in jobs], workers)
     placement: dict[str, tuple[str, int]] = {}
     built: dict[int, tiles.Tile] = {}
@@ -124,7 +134,7 @@ def write_tileset(
     return TilesetStats(written[0], written[1] + len(text), placement)
 
 
-_Job = tuple[Literal["mesh", "blocks"], list[Feature]]
+_Job = tuple[Literal["mesh", "blocks"], list[Feature], bool]  # kind, features, quantize
 
 
 def _post_order(node: Node) -> list[Node]:
@@ -133,15 +143,15 @@ def _post_order(node: Node) -> list[Node]:
 
 
 def _job(
-    node: Node, meshed: Sequence[Feature], sizes_m: Float64Array, max_blocks: int
+    node: Node, meshed: Sequence[Feature], sizes_m: Float64Array, max_blocks: int, quantized: bool
 ) -> tuple[_Job, float]:
     """Return what to encode for ``node`` and the size of the largest feature left out."""
     if node.is_leaf:
-        return ("mesh", [_light(meshed[i]) for i in node.items]), 0.0
+        return ("mesh", [_light(meshed[i]) for i in node.items], quantized), 0.0
     order = node.items[np.argsort(-sizes_m[node.items], kind="stable")]
     kept, skipped = order[:max_blocks], order[max_blocks:]
     skipped_m = float(sizes_m[skipped].max()) if len(skipped) else 0.0
-    return ("blocks", [_light(meshed[i]) for i in np.sort(kept)]), skipped_m
+    return ("blocks", [_light(meshed[i]) for i in np.sort(kept)], quantized), skipped_m
 
 
 def _light(feature: Feature) -> Feature:
@@ -157,11 +167,11 @@ def _encode_all(jobs: list[_Job], workers: int) -> list[tuple[bytes, Float64Arra
 
 
 def _encode_job(job: _Job) -> tuple[bytes, Float64Array, float]:
-    kind, group = job
+    kind, group, quantized = job
     if kind == "mesh":
-        data, frame = encode_tile(group)
+        data, frame = encode_tile(group, quantized_normals=quantized)
         return data, frame, 0.0
-    return encode_blocks(group)
+    return encode_blocks(group, quantized_normals=quantized)
 
 
 def _extent(feature: Feature) -> Float64Array:
@@ -176,7 +186,9 @@ def _frame_of(meshes: Sequence[Mesh]) -> Float64Array:
     return tiles.enu_frame((lo + hi) / 2.0)
 
 
-def encode_tile(group: Sequence[Feature]) -> tuple[bytes, Float64Array]:
+def encode_tile(
+    group: Sequence[Feature], *, quantized_normals: bool = False
+) -> tuple[bytes, Float64Array]:
     """Encode features as one glb in a local ENU frame; return the bytes and the frame (4, 4)."""
     meshes = [f.mesh for f in group if f.mesh is not None]
     frame = _frame_of(meshes)
@@ -189,10 +201,12 @@ def encode_tile(group: Sequence[Feature]) -> tuple[bytes, Float64Array]:
     classes = np.concatenate([m.classes for m in meshes]).astype(np.uint16)
     mesh = tiles.TileMesh(local, None, faces, feature_ids, classes, MATERIALS)
     table = tiles.PropertyTable("cityObject", len(group), property_columns(group))
-    return tiles.encode_glb(mesh, table), frame
+    return tiles.encode_glb(mesh, table, quantized_normals=quantized_normals), frame
 
 
-def encode_blocks(group: Sequence[Feature]) -> tuple[bytes, Float64Array, float]:
+def encode_blocks(
+    group: Sequence[Feature], *, quantized_normals: bool = False
+) -> tuple[bytes, Float64Array, float]:
     """Encode features as LoD1 blocks; return the glb, its frame (4, 4) and its error in m."""
     meshes = [f.mesh for f in group if f.mesh is not None]
     frame = _frame_of(meshes)
@@ -210,7 +224,8 @@ def encode_blocks(group: Sequence[Feature]) -> tuple[bytes, Float64Array, float]
     columns: dict[str, list[Value]] = {"id": [f.obj.id for f in group]}
     columns["type"] = [f.obj.type for f in group]
     table = tiles.PropertyTable("cityObject", len(group), columns)
-    return tiles.encode_glb(mesh, table), frame, float(blocks.errors_m.max())
+    data = tiles.encode_glb(mesh, table, quantized_normals=quantized_normals)
+    return data, frame, float(blocks.errors_m.max())
 
 
 def property_columns(group: Sequence[Feature]) -> dict[str, list[Value]]:
