@@ -1,0 +1,138 @@
+#!/usr/bin/env python3
+"""Benchmark ``twin import`` on synthetic cities, as ratios to a bare lxml iterparse.
+
+For each size: write a synthetic CityGML 2.0 city (``scripts/synth_city.py``), time a bare
+``lxml.etree.iterparse`` over it (every element, each top-level member cleared once read: the
+floor any streaming reader pays), then run ``twin import`` in a child process and report
+
+- buildings/s and MB/s of input (import wall time),
+- the ratio import time / iterparse time (measured in the same run, so machine load cancels),
+- peak RSS of the import (``wait4`` rusage of the child: the largest process of its tree),
+- tileset bytes per building (every file of the published tileset, tileset.json included).
+
+Usage::
+
+    scripts/bench_import.py                    # 10k and 100k buildings
+    scripts/bench_import.py --sizes 2000 10000 --workdir /tmp/bench --keep
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from lxml import etree
+
+ROOT = Path(__file__).resolve().parents[1]
+MEMBER = "{http://www.opengis.net/citygml/2.0}cityObjectMember"
+
+
+@dataclass(frozen=True)
+class Result:
+    buildings: int
+    input_mb: float
+    iterparse_s: float
+    import_s: float
+    peak_rss_mb: float
+    tileset_bytes: int
+
+    def row(self) -> str:
+        return (
+            f"{self.buildings:>9,} {self.input_mb:>9.1f} {self.iterparse_s:>8.2f} "
+            f"{self.import_s:>8.2f} {self.buildings / self.import_s:>9,.0f} "
+            f"{self.input_mb / self.import_s:>6.2f} {self.import_s / self.iterparse_s:>7.1f}x "
+            f"{self.peak_rss_mb:>8.0f} {self.tileset_bytes / self.buildings:>8,.0f}"
+        )
+
+
+HEADER = (
+    f"{'buildings':>9} {'input MB':>9} {'parse s':>8} {'import s':>8} {'bldg/s':>9} "
+    f"{'MB/s':>6} {'ratio':>8} {'RSS MB':>8} {'B/bldg':>8}"
+)
+
+
+def bare_iterparse(path: Path) -> float:
+    """Return the seconds a bare streaming iterparse over ``path`` takes."""
+    started = time.perf_counter()
+    for _, element in etree.iterparse(str(path), events=("end",), huge_tree=True):
+        if element.tag == MEMBER:
+            element.clear()
+            parent = element.getparent()
+            while parent is not None and element.getprevious() is not None:
+                del parent[0]
+    return time.perf_counter() - started
+
+
+def run_import(path: Path, data_dir: Path, extra: list[str]) -> tuple[float, float]:
+    """Import ``path`` in a child process; return (wall seconds, peak RSS MB)."""
+    command = [sys.executable, "-m", "twin.cli", "import", "--data-dir", str(data_dir)]
+    command += ["--dataset", "bench", *extra, str(path)]
+    started = time.perf_counter()
+    child = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL)
+    _, status, usage = os.wait4(child.pid, 0)
+    seconds = time.perf_counter() - started
+    child.returncode = os.waitstatus_to_exitcode(status)
+    if child.returncode != 0:
+        raise SystemExit(f"twin import failed ({child.returncode}) on {path}")
+    return seconds, usage.ru_maxrss / 1024.0  # Linux: KiB
+
+
+def tree_bytes(directory: Path) -> int:
+    return sum(p.stat().st_size for p in directory.resolve().rglob("*") if p.is_file())
+
+
+def _synth() -> object:
+    spec = importlib.util.spec_from_file_location("synth_city", ROOT / "scripts/synth_city.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def bench(n: int, workdir: Path, seed: int, extra: list[str]) -> Result:
+    path = workdir / f"city-{n}.gml"
+    if not path.exists():
+        print(f"writing {path} …", file=sys.stderr, flush=True)
+        _synth().write_city(path, n, seed=seed)  # type: ignore[attr-defined]
+    parse_s = bare_iterparse(path)
+    data_dir = workdir / f"data-{n}"
+    shutil.rmtree(data_dir, ignore_errors=True)
+    import_s, rss_mb = run_import(path, data_dir, extra)
+    tileset = data_dir / "tilesets" / "bench"
+    size = tree_bytes(tileset) - sum(p.stat().st_size for p in tileset.resolve().glob("*.json")
+                                      if p.name != "tileset.json")  # fmt: skip
+    return Result(n, path.stat().st_size / 1e6, parse_s, import_s, rss_mb, size)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--workdir", type=Path, help="keep inputs here (default: a temp dir)")
+    parser.add_argument("--keep", action="store_true", help="keep the work directory")
+    parser.add_argument("import_args", nargs="*", help="extra `twin import` flags (after --)")
+    args = parser.parse_args(argv)
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="twin-bench-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    print(f"cpus {os.cpu_count()}  python {sys.version.split()[0]}  lxml {etree.__version__}")
+    print(HEADER, flush=True)
+    try:
+        for n in args.sizes:
+            print(bench(n, workdir, args.seed, args.import_args).row(), flush=True)
+    finally:
+        if not args.keep and args.workdir is None:
+            shutil.rmtree(workdir, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
