@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any, Final, Protocol, TypeVar
 
 from twin.errors import ConflictError, NotFoundError
+from twin.store.subscriptions import SQLiteSubscriptions
 
 __all__ = [
     "ENTITY_SCHEMA",
@@ -186,6 +187,8 @@ class SQLiteEntities:
 
     def __init__(self, cursor: Cursor) -> None:
         self._cursor = cursor
+        self.subscriptions = SQLiteSubscriptions(cursor)
+        """Subscriptions, in the same database."""
 
     # -- reads -------------------------------------------------------------------------------
 

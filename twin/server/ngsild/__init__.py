@@ -19,8 +19,11 @@ from twin.server.ngsild.entities import add_entity_routes
 from twin.server.ngsild.fetch import context_fetcher
 from twin.server.ngsild.http import ngsild_error_middleware
 from twin.server.ngsild.live import add_live_routes
+from twin.server.ngsild.notify import NOTIFIER, Notifier
 from twin.server.ngsild.search import add_search_routes
 from twin.server.ngsild.state import HUB, RESOLVER, TOKENS
+from twin.server.ngsild.subscriptions import add_subscription_routes
+from twin.server.state import STORE
 
 __all__ = ["NGSILD_PREFIX", "add_ngsild_routes"]
 
@@ -42,10 +45,13 @@ def add_ngsild_routes(app: web.Application, *, tokens: Collection[str] = ()) -> 
     app[HUB] = LiveHub()
     app[TOKENS] = frozenset(tokens)
     app.cleanup_ctx.append(session_ctx)
+    app[NOTIFIER] = Notifier(app[STORE].entities.subscriptions, app[RESOLVER])
+    app.cleanup_ctx.append(app[NOTIFIER].lifetime)
     api = web.Application(middlewares=[ngsild_error_middleware, auth_middleware])
     add_entity_routes(api)
     add_search_routes(api)
     add_batch_routes(api)
     add_discovery_routes(api)
+    add_subscription_routes(api)
     app.add_subapp(NGSILD_PREFIX, api)
     add_live_routes(app)

@@ -22,7 +22,13 @@ from twin.ngsild.entity import (
 from twin.ngsild.errors import BadRequestDataError
 from twin.ngsild.jsonld import Context
 from twin.ngsild.operations import append_attrs, merge_entity, replace_entity
-from twin.server.ngsild.common import S, entities_of, options_of, publish_changes
+from twin.server.ngsild.common import (
+    S,
+    entities_of,
+    notify_deleted,
+    options_of,
+    publish_changes,
+)
 from twin.server.ngsild.http import Negotiated, negotiate, now_iso
 from twin.server.state import call_store
 
@@ -101,7 +107,7 @@ def _parse(neg: Negotiated, raw: Any, ctx: Context) -> ExpandedEntity:
 async def _create(request: web.Request, neg: Negotiated, raw: Any) -> tuple[str, bool]:
     entity = _parse(neg, raw, neg.context)
     await call_store(entities_of(request).create, neg.tenant, entity)
-    publish_changes(request, neg.tenant, entity, list(entity["attrs"]))
+    publish_changes(request, neg.tenant, entity, list(entity["attrs"]), created=True)
     return entity["id"], True
 
 
@@ -154,5 +160,6 @@ async def _merge(request: web.Request, neg: Negotiated, raw: Any) -> tuple[str, 
 async def _delete(request: web.Request, neg: Negotiated, raw: Any) -> tuple[str, bool]:
     if not is_uri(raw):
         raise BadRequestDataError(f"{raw!r} is not an entity id")
-    await call_store(entities_of(request).delete, neg.tenant, raw)
+    old = await call_store(entities_of(request).delete, neg.tenant, raw)
+    notify_deleted(request, neg.tenant, old)
     return raw, False

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any, Final
+from typing import Any, Final, cast
 
 from aiohttp import web
 
@@ -12,6 +12,8 @@ from twin.ngsild.errors import BadRequestDataError
 from twin.ngsild.join import live_events
 from twin.ngsild.jsonld import Context
 from twin.ngsild.render import Form, Projection
+from twin.ngsild.subscriptions_match import EntityChange
+from twin.server.ngsild.notify import NOTIFIER
 from twin.server.ngsild.state import HUB
 from twin.server.state import STORE
 from twin.store.buildings import parse_building_entity_id
@@ -20,6 +22,7 @@ from twin.store.entities import SQLiteEntities
 __all__ = [
     "S",
     "entities_of",
+    "notify_deleted",
     "options_of",
     "projection_of",
     "publish_changes",
@@ -85,10 +88,43 @@ def publish_changes(
     tenant: str,
     entity: ExpandedEntity | Mapping[str, Any],
     touched: Iterable[str],
+    *,
+    created: bool = False,
 ) -> None:
-    """Push the joined-value changes a write caused to ``/live`` (default tenant only)."""
+    """Push the joined-value changes a write caused to ``/live`` (default tenant only), and
+    give the change to the subscriptions (``created``: the write created the entity)."""
+    touched = list(touched)
+    _notify(request, tenant, entity, touched, created)
     if tenant:
         return
     events = live_events(entity, touched, parse_building_entity_id)
     if events:
         request.config_dict[HUB].publish(events)
+
+
+def _notify(
+    request: web.Request,
+    tenant: str,
+    entity: ExpandedEntity | Mapping[str, Any],
+    touched: list[str],
+    created: bool,
+) -> None:
+    body = cast(ExpandedEntity, entity)
+    if created:
+        change = EntityChange("created", body, created=frozenset(touched))
+    else:
+        attrs = body["attrs"]
+        deleted = frozenset(t for t in touched if t not in attrs)
+        fresh = frozenset(
+            t for t in touched if t in attrs
+            and all(i.get("createdAt") == i.get("modifiedAt") for i in attrs[t])
+        )  # fmt: skip
+        updated = frozenset(touched) - deleted - fresh
+        change = EntityChange("updated", body, created=fresh, updated=updated, deleted=deleted)
+    request.config_dict[NOTIFIER].entity_changed(tenant, change)
+
+
+def notify_deleted(request: web.Request, tenant: str, entity: Mapping[str, Any]) -> None:
+    """Give the deletion of ``entity`` (its last stored form) to the subscriptions."""
+    change = EntityChange("deleted", cast(ExpandedEntity, entity))
+    request.config_dict[NOTIFIER].entity_changed(tenant, change)

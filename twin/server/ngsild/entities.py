@@ -32,6 +32,7 @@ from twin.ngsild.render import render_entity, render_feature
 from twin.server.ngsild.common import (
     S,
     entities_of,
+    notify_deleted,
     options_of,
     projection_of,
     publish_changes,
@@ -82,7 +83,7 @@ async def create_entity(request: web.Request) -> web.Response:
     neg = await negotiate(request, body=True)
     entity = parse_entity(neg.body, neg.context, now_iso())
     await call_store(entities_of(request).create, neg.tenant, entity)
-    publish_changes(request, neg.tenant, entity, list(entity["attrs"]))
+    publish_changes(request, neg.tenant, entity, list(entity["attrs"]), created=True)
     location = f"/ngsi-ld/v1/entities/{entity['id']}"
     return web.Response(status=201, headers={"Location": location})
 
@@ -116,6 +117,7 @@ async def delete_entity(request: web.Request) -> web.Response:
     links = {k: v for k, v in old["attrs"].items() if v and v[0].get("type") == "Relationship"}
     removed = [k for k in old["attrs"] if k not in links]
     publish_changes(request, neg.tenant, {**old, "attrs": links}, removed)
+    notify_deleted(request, neg.tenant, old)
     return web.Response(status=204)
 
 

@@ -23,7 +23,7 @@ from twin.server.ngsild.http import GEOJSON, Negotiated, json_response, negotiat
 from twin.server.state import call_store
 from twin.store.entities import EntityFilter
 
-__all__ = ["DEFAULT_LIMIT", "MAX_LIMIT", "add_search_routes"]
+__all__ = ["DEFAULT_LIMIT", "MAX_LIMIT", "add_search_routes", "page_of", "paging_links"]
 
 DEFAULT_LIMIT: Final = 20
 MAX_LIMIT: Final = 1000
@@ -48,7 +48,8 @@ def _int(request: web.Request, name: str, default: int) -> int:
     return value
 
 
-def _page(request: web.Request) -> tuple[int, int, bool]:
+def page_of(request: web.Request) -> tuple[int, int, bool]:
+    """Return ``limit``, ``offset`` and ``count`` of a query; raise 400/403 on bad ones."""
     limit = _int(request, "limit", DEFAULT_LIMIT)
     offset = _int(request, "offset", 0)
     count = request.query.get("count", "false").lower() == "true"
@@ -108,7 +109,7 @@ async def post_query(request: web.Request) -> web.Response:
 
 
 async def _answer(request: web.Request, neg: Negotiated, selection: Selection) -> web.Response:
-    limit, offset, count = _page(request)
+    limit, offset, count = page_of(request)
     options = options_of(request)
     where = EntityFilter(
         ids=selection.ids, types=selection.types, attrs=selection.attrs,
@@ -121,7 +122,7 @@ async def _answer(request: web.Request, neg: Negotiated, selection: Selection) -
     projection = projection_of(request, neg.context)
     form = representation(options)
     sys_attrs = "sysAttrs" in options
-    headers = _paging_links(request, offset, limit, total)
+    headers = paging_links(request, offset, limit, total)
     if count:
         headers["NGSILD-Results-Count"] = str(total)
     entities = [cast(ExpandedEntity, e) for e in page]
@@ -143,7 +144,8 @@ async def _answer(request: web.Request, neg: Negotiated, selection: Selection) -
     return json_response(request, neg, data, headers=headers)
 
 
-def _paging_links(request: web.Request, offset: int, limit: int, total: int) -> dict[str, str]:
+def paging_links(request: web.Request, offset: int, limit: int, total: int) -> dict[str, str]:
+    """Return the ``Link`` header with ``next``/``prev`` pages, when there are some."""
     links = []
     if limit and offset + limit < total:
         url = request.rel_url.update_query(offset=offset + limit, limit=limit)

@@ -1,0 +1,423 @@
+"""Subscriptions: CRUD, validation, and HTTP notifications to a real local receiver."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+from conftest import MakeClient
+from pytest_aiohttp import AiohttpClient
+
+from twin.server import create_app
+from twin.server.ngsild.notify import NOTIFIER
+from twin.store import SQLiteStore
+
+API = "/ngsi-ld/v1"
+ERR = "https://uri.etsi.org/ngsi-ld/errors/"
+DEV = "urn:ngsi-ld:Device:d1"
+SUB = "urn:ngsi-ld:Subscription:s1"
+CORE = "https://uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context-v1.8.jsonld"
+
+
+@dataclass
+class Receiver:
+    """A real aiohttp app on a free port that records the notifications it gets."""
+
+    url: str
+    received: list[tuple[dict[str, str], Any]] = field(default_factory=list)
+    status: int = 200
+
+    def bodies(self) -> list[Any]:
+        return [body for _, body in self.received]
+
+
+@pytest.fixture
+async def receiver(aiohttp_server: Callable[..., Awaitable[TestServer]]) -> Receiver:
+    holder: list[Receiver] = []
+
+    async def notify(request: web.Request) -> web.Response:
+        holder[0].received.append((dict(request.headers), await request.json()))
+        return web.Response(status=holder[0].status)
+
+    app = web.Application()
+    app.router.add_post("/notify", notify)
+    server = await aiohttp_server(app)
+    holder.append(Receiver(str(server.make_url("/notify"))))
+    return holder[0]
+
+
+def subscription(receiver: Receiver, **members: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "id": SUB,
+        "type": "Subscription",
+        "entities": [{"type": "Device"}],
+        "watchedAttributes": ["temperature"],
+        "q": "temperature>25",
+        "notification": {
+            "attributes": ["temperature"],
+            "format": "keyValues",
+            "endpoint": {"uri": receiver.url, "accept": "application/json"},
+        },
+    }
+    body.update(members)
+    return body
+
+
+async def create_device(client: TestClient, **attrs: Any) -> None:
+    body = {"id": DEV, "type": "Device", "temperature": {"type": "Property", "value": 20},
+            "humidity": {"type": "Property", "value": 40}, **attrs}  # fmt: skip
+    resp = await client.post(f"{API}/entities", json=body)
+    assert resp.status == 201, await resp.text()
+
+
+async def subscribe(client: TestClient, body: dict[str, Any]) -> None:
+    resp = await client.post(f"{API}/subscriptions", json=body)
+    assert resp.status == 201, await resp.text()
+
+
+async def patch(client: TestClient, **attrs: Any) -> None:
+    resp = await client.patch(f"{API}/entities/{DEV}/attrs", json=attrs)
+    assert resp.status == 204, await resp.text()
+
+
+async def drain(client: TestClient) -> None:
+    await asyncio.wait_for(client.server.app[NOTIFIER].drain(), 10)
+
+
+async def get_sub(client: TestClient, sub_id: str = SUB) -> Any:
+    resp = await client.get(f"{API}/subscriptions/{sub_id}")
+    assert resp.status == 200, await resp.text()
+    return await resp.json()
+
+
+async def test_create_answers_201_with_location(client: TestClient, receiver: Receiver) -> None:
+    resp = await client.post(f"{API}/subscriptions", json=subscription(receiver))
+    assert resp.status == 201
+    assert resp.headers["Location"] == f"/ngsi-ld/v1/subscriptions/{SUB}"
+    body = await get_sub(client)
+    assert body == {
+        "id": SUB, "type": "Subscription", "entities": [{"type": "Device"}],
+        "watchedAttributes": ["temperature"], "q": "temperature>25",
+        "notificationTrigger": ["attributeCreated", "attributeUpdated"], "isActive": True,
+        "status": "active",
+        "notification": {"format": "keyValues", "attributes": ["temperature"],
+                         "endpoint": {"uri": receiver.url, "accept": "application/json"}},
+    }  # fmt: skip
+
+
+async def test_generated_id_and_list_with_count(client: TestClient, receiver: Receiver) -> None:
+    body = subscription(receiver)
+    del body["id"]
+    resp = await client.post(f"{API}/subscriptions", json=body)
+    assert resp.status == 201
+    location = resp.headers["Location"]
+    assert location.startswith("/ngsi-ld/v1/subscriptions/urn:ngsi-ld:Subscription:")
+    await subscribe(client, subscription(receiver))
+    resp = await client.get(f"{API}/subscriptions?count=true&limit=1")
+    assert resp.status == 200
+    assert resp.headers["NGSILD-Results-Count"] == "2"
+    assert [s["id"] for s in await resp.json()] == [location.rsplit("/", 1)[1]]
+
+
+async def test_matching_patch_sends_exactly_one_notification(
+    client: TestClient, receiver: Receiver
+) -> None:
+    await create_device(client)
+    await subscribe(client, subscription(receiver))
+    await patch(client, temperature={"type": "Property", "value": 30})
+    await drain(client)
+    assert len(receiver.received) == 1
+    headers, body = receiver.received[0]
+    assert headers["Content-Type"] == "application/json"
+    assert headers["Link"] == (
+        f'<{CORE}>; rel="http://www.w3.org/ns/json-ld#context"; type="application/ld+json"'
+    )
+    assert body["type"] == "Notification"
+    assert body["id"].startswith("urn:ngsi-ld:Notification:")
+    assert body["subscriptionId"] == SUB
+    assert body["notifiedAt"].endswith("Z")
+    assert body["data"] == [{"id": DEV, "type": "Device", "temperature": 30}]
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"temperature": {"type": "Property", "value": 24}},  # q is false
+        {"humidity": {"type": "Property", "value": 80}},  # not a watched attribute
+    ],
+    ids=["q-false", "unwatched"],
+)
+async def test_non_matching_patch_sends_nothing(
+    client: TestClient, receiver: Receiver, change: dict[str, Any]
+) -> None:
+    await create_device(client)
+    await subscribe(client, subscription(receiver))
+    await patch(client, **change)
+    await drain(client)
+    assert receiver.received == []
+
+
+async def test_other_entity_type_sends_nothing(client: TestClient, receiver: Receiver) -> None:
+    await subscribe(client, subscription(receiver, entities=[{"type": "Sensor"}]))
+    await create_device(client, temperature={"type": "Property", "value": 40})
+    await drain(client)
+    assert receiver.received == []
+
+
+async def test_throttling_keeps_the_second_notification(
+    client: TestClient, receiver: Receiver
+) -> None:
+    await create_device(client)
+    await subscribe(client, subscription(receiver, throttling=60))
+    await patch(client, temperature={"type": "Property", "value": 30})
+    await patch(client, temperature={"type": "Property", "value": 31})
+    await drain(client)
+    assert [b["data"] for b in receiver.bodies()] == [
+        [{"id": DEV, "type": "Device", "temperature": 30}]
+    ]
+
+
+async def test_counters_after_success_and_failure(client: TestClient, receiver: Receiver) -> None:
+    await create_device(client)
+    await subscribe(client, subscription(receiver))
+    await patch(client, temperature={"type": "Property", "value": 30})
+    await drain(client)
+    receiver.status = 500
+    await patch(client, temperature={"type": "Property", "value": 31})
+    await drain(client)
+    notification = (await get_sub(client))["notification"]
+    assert notification["timesSent"] == 2
+    assert notification["timesFailed"] == 1
+    assert notification["status"] == "failed"
+    assert notification["lastSuccess"] == receiver.bodies()[0]["notifiedAt"]
+    assert notification["lastFailure"] == receiver.bodies()[1]["notifiedAt"]
+    assert notification["lastNotification"] == notification["lastFailure"]
+
+
+async def test_expired_subscription_sends_nothing(
+    store: SQLiteStore, tmp_path: Path, aiohttp_client: AiohttpClient, receiver: Receiver
+) -> None:
+    body = subscription(receiver, expiresAt="2020-01-01T00:00:00Z")
+    body.update(
+        {
+            "notificationTrigger": ["attributeUpdated"],
+            "isActive": True,
+            "createdAt": "2019-01-01T00:00:00Z",
+            "modifiedAt": "2019-01-01T00:00:00Z",
+        }
+    )
+    body["notification"]["endpoint"] = {"uri": receiver.url, "accept": "application/json"}
+    store.entities.subscriptions.create("", body)  # fmt: skip
+    client = await aiohttp_client(create_app(store, viewer_dir=tmp_path / "no-viewer"))
+    await create_device(client)
+    await patch(client, temperature={"type": "Property", "value": 30})
+    await drain(client)
+    assert receiver.received == []
+    assert (await get_sub(client))["status"] == "expired"
+
+
+async def test_paused_subscription_sends_nothing(client: TestClient, receiver: Receiver) -> None:
+    await create_device(client)
+    await subscribe(client, subscription(receiver))
+    resp = await client.patch(f"{API}/subscriptions/{SUB}", json={"isActive": False})
+    assert resp.status == 204
+    await patch(client, temperature={"type": "Property", "value": 30})
+    await drain(client)
+    assert receiver.received == []
+    assert (await get_sub(client))["status"] == "paused"
+
+
+async def test_subscriptions_and_counters_survive_a_restart(
+    make_client: MakeClient,
+    data_dir: Path,
+    tmp_path: Path,
+    aiohttp_client: AiohttpClient,
+    receiver: Receiver,
+) -> None:
+    client = await make_client()
+    await create_device(client)
+    await subscribe(client, subscription(receiver))
+    await patch(client, temperature={"type": "Property", "value": 30})
+    await drain(client)
+    await client.close()
+    again = await aiohttp_client(create_app(SQLiteStore(data_dir), viewer_dir=tmp_path / "nv"))
+    body = await get_sub(again)
+    assert body["notification"]["timesSent"] == 1
+    assert body["q"] == "temperature>25"
+
+
+@pytest.mark.parametrize(
+    ("triggers", "action", "expected"),
+    [
+        (["entityCreated"], "create", "entityCreated"),
+        (["entityDeleted"], "delete", "entityDeleted"),
+        (["attributeDeleted"], "delete-attr", "attributeDeleted"),
+        (["attributeCreated"], "append", "attributeCreated"),
+        (["entityUpdated"], "append", "attributeCreated"),
+    ],
+)
+async def test_notification_triggers(
+    client: TestClient, receiver: Receiver, triggers: list[str], action: str, expected: str
+) -> None:
+    sub = subscription(receiver, notificationTrigger=triggers)
+    del sub["q"], sub["watchedAttributes"]
+    del sub["notification"]["attributes"]
+    if action != "create":
+        await create_device(client)
+    await subscribe(client, sub)
+    if action == "create":
+        await create_device(client)
+    elif action == "delete":
+        assert (await client.delete(f"{API}/entities/{DEV}")).status == 204
+    elif action == "delete-attr":
+        assert (await client.delete(f"{API}/entities/{DEV}/attrs/humidity")).status == 204
+    else:
+        resp = await client.post(f"{API}/entities/{DEV}/attrs", json={"co2": 400})
+        assert resp.status == 204
+    await drain(client)
+    assert [b["triggerReason"] for b in receiver.bodies()] == [expected]
+
+
+async def test_deleted_entity_is_notified_with_deleted_at(
+    client: TestClient, receiver: Receiver
+) -> None:
+    await create_device(client)
+    sub = subscription(receiver, notificationTrigger=["entityDeleted"])
+    del sub["q"]
+    await subscribe(client, sub)
+    assert (await client.delete(f"{API}/entities/{DEV}")).status == 204
+    await drain(client)
+    (data,) = receiver.bodies()[0]["data"]
+    assert data["id"] == DEV
+    assert data["type"] == "Device"
+    assert data["deletedAt"] == receiver.bodies()[0]["notifiedAt"]
+
+
+async def test_ld_json_endpoint_gets_context_and_tenant(
+    client: TestClient, receiver: Receiver
+) -> None:
+    headers = {"NGSILD-Tenant": "t1"}
+    sub = subscription(receiver)
+    sub["notification"]["endpoint"]["accept"] = "application/ld+json"
+    sub["notification"]["format"] = "normalized"
+    resp = await client.post(f"{API}/subscriptions", json=sub, headers=headers)
+    assert resp.status == 201
+    body = {"id": DEV, "type": "Device", "temperature": {"type": "Property", "value": 40}}
+    assert (await client.post(f"{API}/entities", json=body, headers=headers)).status == 201
+    await drain(client)
+    got_headers, notification = receiver.received[0]
+    assert got_headers["Content-Type"] == "application/ld+json"
+    assert got_headers["NGSILD-Tenant"] == "t1"
+    assert notification["@context"] == CORE
+    assert notification["data"] == [
+        {"id": DEV, "type": "Device", "temperature": {"type": "Property", "value": 40}}
+    ]
+    assert (await client.get(f"{API}/subscriptions/{SUB}")).status == 404
+
+
+async def test_delete_and_patch_unknown(client: TestClient, receiver: Receiver) -> None:
+    await subscribe(client, subscription(receiver))
+    assert (await client.delete(f"{API}/subscriptions/{SUB}")).status == 204
+    for resp in (
+        await client.delete(f"{API}/subscriptions/{SUB}"),
+        await client.patch(f"{API}/subscriptions/{SUB}", json={"q": "a>1"}),
+        await client.get(f"{API}/subscriptions/{SUB}"),
+    ):
+        assert resp.status == 404
+        assert (await resp.json())["type"] == ERR + "ResourceNotFound"
+
+
+async def test_create_twice_is_already_exists(client: TestClient, receiver: Receiver) -> None:
+    await subscribe(client, subscription(receiver))
+    resp = await client.post(f"{API}/subscriptions", json=subscription(receiver))
+    assert resp.status == 409
+    assert (await resp.json())["type"] == ERR + "AlreadyExists"
+
+
+async def test_patch_changes_q_and_keeps_counters(client: TestClient, receiver: Receiver) -> None:
+    await create_device(client)
+    await subscribe(client, subscription(receiver))
+    await patch(client, temperature={"type": "Property", "value": 30})
+    await drain(client)
+    resp = await client.patch(f"{API}/subscriptions/{SUB}", json={"q": "temperature>35"})
+    assert resp.status == 204
+    await patch(client, temperature={"type": "Property", "value": 31})
+    await drain(client)
+    body = await get_sub(client)
+    assert body["q"] == "temperature>35"
+    assert body["notification"]["timesSent"] == 1
+    assert len(receiver.received) == 1
+
+
+def _without(body: dict[str, Any], *keys: str) -> dict[str, Any]:
+    return {k: v for k, v in body.items() if k not in keys}
+
+
+BAD: list[tuple[str, Callable[[dict[str, Any]], dict[str, Any]], int, str]] = [
+    ("no-notification", lambda b: _without(b, "notification"), 400, "BadRequestData"),
+    ("no-entities-no-watched", lambda b: _without(b, "entities", "watchedAttributes"), 400,
+     "BadRequestData"),
+    ("bad-type", lambda b: {**b, "type": "Sub"}, 400, "BadRequestData"),
+    ("bad-id", lambda b: {**b, "id": "s1"}, 400, "BadRequestData"),
+    ("bad-q", lambda b: {**b, "q": "temperature>>"}, 400, "BadRequestData"),
+    ("bad-geoq", lambda b: {**b, "geoQ": {"georel": "near", "geometry": "Point",
+                                          "coordinates": [1, 2]}}, 400, "BadRequestData"),
+    ("selector-without-type", lambda b: {**b, "entities": [{"id": DEV}]}, 400, "BadRequestData"),
+    ("empty-watched", lambda b: {**b, "watchedAttributes": []}, 400, "BadRequestData"),
+    ("bad-trigger", lambda b: {**b, "notificationTrigger": ["whenever"]}, 400, "BadRequestData"),
+    ("zero-throttling", lambda b: {**b, "throttling": 0}, 400, "BadRequestData"),
+    ("past-expiry", lambda b: {**b, "expiresAt": "2001-01-01T00:00:00Z"}, 400, "BadRequestData"),
+    ("bad-expiry", lambda b: {**b, "expiresAt": "tomorrow"}, 400, "BadRequestData"),
+    ("bad-format", lambda b: {**b, "notification": {**b["notification"], "format": "x"}}, 400,
+     "BadRequestData"),
+    ("bad-accept", lambda b: {**b, "notification": {**b["notification"], "endpoint": {
+        "uri": "http://x/", "accept": "text/plain"}}}, 400, "BadRequestData"),
+    ("unknown-member", lambda b: {**b, "colour": "red"}, 400, "BadRequestData"),
+    ("mqtt-endpoint", lambda b: {**b, "notification": {**b["notification"], "endpoint": {
+        "uri": "mqtt://broker/topic"}}}, 422, "OperationNotSupported"),
+    ("time-interval", lambda b: {**_without(b, "watchedAttributes"), "timeInterval": 60}, 422,
+     "OperationNotSupported"),
+    ("temporal-q", lambda b: {**b, "temporalQ": {"timerel": "after"}}, 422,
+     "OperationNotSupported"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("name", "mutate", "status", "ptype"), BAD, ids=[b[0] for b in BAD])
+async def test_invalid_subscriptions(
+    client: TestClient,
+    receiver: Receiver,
+    name: str,
+    mutate: Callable[[dict[str, Any]], dict[str, Any]],
+    status: int,
+    ptype: str,
+) -> None:
+    resp = await client.post(f"{API}/subscriptions", json=mutate(subscription(receiver)))
+    assert resp.status == status, await resp.text()
+    assert resp.content_type == "application/json"
+    assert (await resp.json())["type"] == ERR + ptype
+
+
+async def test_invalid_patch_is_bad_request_data(client: TestClient, receiver: Receiver) -> None:
+    await subscribe(client, subscription(receiver))
+    resp = await client.patch(f"{API}/subscriptions/{SUB}", json={"throttling": -1})
+    assert resp.status == 400
+    assert (await resp.json())["type"] == ERR + "BadRequestData"
+    assert "throttling" not in await get_sub(client)
+
+
+async def test_writes_need_a_token(make_client: MakeClient, receiver: Receiver) -> None:
+    client = await make_client(tokens=("secret",))
+    resp = await client.post(f"{API}/subscriptions", json=subscription(receiver))
+    assert resp.status == 401
+    resp = await client.post(
+        f"{API}/subscriptions",
+        json=subscription(receiver),
+        headers={"Authorization": "Bearer secret"},
+    )
+    assert resp.status == 201

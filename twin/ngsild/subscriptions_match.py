@@ -1,0 +1,175 @@
+"""Which subscriptions a write triggers, and the notification it sends (CIM 009 §5.8, §5.11).
+
+A write becomes an :class:`EntityChange` (the entity after the write — before it, for a
+deletion — and the attributes it created, updated and deleted). A subscription fires when
+
+1. its status is ``active`` (not paused, not past ``expiresAt``);
+2. one of its ``notificationTrigger`` values names what happened (``entityUpdated`` stands for
+   the three ``attribute…`` triggers), counting only ``watchedAttributes`` when there are some;
+3. one of its ``entities`` selectors matches (``id``, ``idPattern`` from the start, type
+   expression), when it has selectors;
+4. ``q`` and ``geoQ`` hold for the entity (after the change; before it, for a deletion);
+5. the last notification is older than ``throttling`` seconds (checked by the caller, which
+   owns the clock).
+
+Pure functions: the server supplies the time and keeps the counters.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final, Literal
+
+from twin.ngsild.entity import ExpandedEntity
+from twin.ngsild.jsonld import CORE, Context
+from twin.ngsild.query import GeoQuery, QueryExpr, evaluate_geo, evaluate_q, parse_geoquery, parse_q
+from twin.ngsild.render import Form, Projection, render_entity, render_feature
+from twin.ngsild.selection import TypeExpr, evaluation_view, parse_type_expr
+from twin.ngsild.subscriptions import StoredSubscription
+from twin.ngsild.subscriptions_render import subscription_status
+
+__all__ = ["CompiledSubscription", "EntityChange", "compile_subscription", "notification_data"]
+
+ChangeKind = Literal["created", "updated", "deleted"]
+_ATTRIBUTE_TRIGGERS: Final = frozenset({"attributeCreated", "attributeUpdated", "attributeDeleted"})
+
+
+@dataclass(frozen=True, slots=True)
+class EntityChange:
+    """What one write did to one entity (attribute names expanded)."""
+
+    kind: ChangeKind
+    entity: ExpandedEntity
+    created: frozenset[str] = frozenset()
+    updated: frozenset[str] = frozenset()
+    deleted: frozenset[str] = frozenset()
+
+    def reasons(self, watched: frozenset[str] | None) -> frozenset[str]:
+        """Return the triggers this change raises, seen through ``watched`` attributes."""
+
+        def seen(names: frozenset[str]) -> bool:
+            return bool(names) and (watched is None or bool(names & watched))
+
+        if self.kind == "created":
+            names = frozenset(self.entity["attrs"])
+            if watched is not None and not names & watched:
+                return frozenset()
+            return frozenset({"entityCreated", "attributeCreated"})
+        if self.kind == "deleted":
+            names = frozenset(self.entity["attrs"])
+            return frozenset({"entityDeleted"}) if watched is None or names & watched \
+                else frozenset()  # fmt: skip
+        out = {
+            trigger
+            for trigger, names in (
+                ("attributeCreated", self.created),
+                ("attributeUpdated", self.updated),
+                ("attributeDeleted", self.deleted),
+            )
+            if seen(names)
+        }
+        return frozenset(out | ({"entityUpdated"} if out else set()))
+
+
+@dataclass(frozen=True, slots=True)
+class _Selector:
+    type_expr: TypeExpr = field(compare=False)
+    id: str | None
+    id_pattern: re.Pattern[str] | None
+
+    def matches(self, entity: Mapping[str, Any]) -> bool:
+        if self.id is not None and entity["id"] != self.id:
+            return False
+        if self.id_pattern is not None and not self.id_pattern.match(entity["id"]):
+            return False
+        return self.type_expr(frozenset(entity["type"]))
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledSubscription:
+    """A stored subscription ready to test changes against."""
+
+    stored: StoredSubscription = field(compare=False)
+    triggers: frozenset[str]
+    watched: frozenset[str] | None
+    selectors: tuple[_Selector, ...]
+    q: QueryExpr | None
+    geo: GeoQuery | None
+
+    def fires(self, change: EntityChange, now: str) -> str | None:
+        """Return the trigger reason when ``change`` notifies this subscription, else None."""
+        if subscription_status(self.stored, now) != "active":
+            return None
+        reasons = change.reasons(self.watched) & self.triggers
+        if not reasons:
+            return None
+        entity = change.entity
+        if self.selectors and not any(s.matches(entity) for s in self.selectors):
+            return None
+        if self.q is not None or self.geo is not None:
+            view = evaluation_view(entity)
+            if self.q is not None and not evaluate_q(self.q, view):
+                return None
+            if self.geo is not None and not evaluate_geo(self.geo, view):
+                return None
+        return min(reasons)
+
+
+def compile_subscription(stored: StoredSubscription) -> CompiledSubscription:
+    """Parse the stored members once (they were validated when written)."""
+    triggers = set(stored["notificationTrigger"])
+    if "entityUpdated" in triggers:
+        triggers |= _ATTRIBUTE_TRIGGERS
+    selectors = tuple(
+        _Selector(
+            parse_type_expr(e["type"], CORE)[0],
+            e.get("id"),
+            re.compile(e["idPattern"]) if "idPattern" in e else None,
+        )
+        for e in stored.get("entities", ())
+    )
+    geo = None
+    if "geoQ" in stored:
+        g = stored["geoQ"]
+        coords = g["coordinates"]
+        text = coords if isinstance(coords, str) else json.dumps(coords)
+        geo = parse_geoquery(g["georel"], g["geometry"], text, g["geoproperty"])
+    watched = stored.get("watchedAttributes")
+    return CompiledSubscription(
+        stored=stored,
+        triggers=frozenset(triggers),
+        watched=frozenset(watched) if watched else None,
+        selectors=selectors,
+        q=parse_q(stored["q"]) if "q" in stored else None,
+        geo=geo,
+    )
+
+
+def notification_data(
+    sub: CompiledSubscription, change: EntityChange, ctx: Context, now: str
+) -> list[dict[str, Any]] | dict[str, Any]:
+    """Return the ``data`` of a notification: the entity as ``notification`` asks.
+
+    A deleted entity is sent as ``id``, ``type`` and ``deletedAt``. With ``accept``
+    ``application/geo+json`` the data is a FeatureCollection.
+    """
+    params = sub.stored["notification"]
+    entity = change.entity
+    if change.kind == "deleted":
+        types = [ctx.compact(t) for t in entity["type"]]
+        return [{"id": entity["id"], "type": types[0] if len(types) == 1 else types,
+                 "deletedAt": now}]  # fmt: skip
+    attrs = params.get("attributes")
+    projection = Projection(attrs=frozenset(attrs) if attrs else None)
+    form: Form = params.get("format", "normalized")
+    sys_attrs = bool(params.get("sysAttrs", False))
+    if params["endpoint"]["accept"] == "application/geo+json":
+        geoproperty = sub.stored.get("geoQ", {}).get("geoproperty", CORE.expand("location"))
+        feature = render_feature(
+            entity, ctx, form, geoproperty=geoproperty, sys_attrs=sys_attrs, projection=projection
+        )
+        return {"type": "FeatureCollection", "features": [feature]}
+    return [render_entity(entity, ctx, form, sys_attrs=sys_attrs, projection=projection)]

@@ -1,0 +1,267 @@
+"""HTTP notifications of subscriptions, sent off the writers' path (CIM 009 §5.11, §6.3.13).
+
+:class:`Notifier` keeps every subscription compiled in memory (loaded from the store when the
+server starts, updated by the subscription routes after each committed change). A write calls
+:meth:`Notifier.entity_changed`, which never awaits: it tests the subscriptions of the tenant,
+applies ``throttling`` (a notification inside the window is not sent) and puts a job on a
+bounded queue. A few worker tasks POST the notifications with one aiohttp session and a short
+timeout; when the queue is full the notification counts as failed instead of making the writer
+wait. Counters (``timesSent``, ``timesFailed``, ``lastNotification``, ``lastSuccess``,
+``lastFailure``, ``status``) change in memory at once and reach the store at most once a second.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+import aiohttp
+from aiohttp import web
+
+from twin.errors import NotFoundError
+from twin.ngsild.jsonld import CORE_CONTEXT_URL, Context, ContextResolver
+from twin.ngsild.subscriptions import StoredSubscription
+from twin.ngsild.subscriptions_match import (
+    CompiledSubscription,
+    EntityChange,
+    compile_subscription,
+    notification_data,
+)
+from twin.server.ngsild.http import LD_CONTEXT_REL, now_iso
+from twin.store.subscriptions import SQLiteSubscriptions
+
+__all__ = ["NOTIFIER", "NOTIFY_TIMEOUT_S", "Notifier"]
+
+log = logging.getLogger(__name__)
+
+NOTIFY_TIMEOUT_S: Final = 5.0
+FLUSH_S: Final = 1.0
+
+
+@dataclass(slots=True, eq=False)
+class _Entry:
+    tenant: str
+    compiled: CompiledSubscription
+    context: Context
+    last_sent: float | None = None
+
+    @property
+    def stored(self) -> StoredSubscription:
+        return self.compiled.stored
+
+
+@dataclass(frozen=True, slots=True)
+class _Job:
+    entry: _Entry
+    change: EntityChange
+    reason: str
+    at: str = field(default_factory=now_iso)
+
+
+class Notifier:
+    """Subscriptions in memory, matched on every write, notified by background workers.
+
+    Parameters
+    ----------
+    store : SQLiteSubscriptions
+        Where subscriptions and their counters persist.
+    resolver : ContextResolver
+        Resolves each subscription's ``jsonldContext`` (to compact notified entities).
+    queue_size, workers : int
+        Pending notifications held before new ones fail; concurrent senders.
+    clock : callable
+        Monotonic seconds, for throttling.
+    """
+
+    def __init__(
+        self,
+        store: SQLiteSubscriptions,
+        resolver: ContextResolver,
+        *,
+        queue_size: int = 1024,
+        workers: int = 4,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._store = store
+        self._resolver = resolver
+        self._queue: asyncio.Queue[_Job] = asyncio.Queue(queue_size)
+        self._workers = workers
+        self._clock = clock
+        self._entries: dict[str, dict[str, _Entry]] = {}
+        self._dirty: set[tuple[str, str]] = set()
+
+    # -- the registry ------------------------------------------------------------------------
+
+    async def put(self, tenant: str, stored: StoredSubscription) -> None:
+        """Add or replace a subscription (after the store committed it)."""
+        context = await self._context_of(stored)
+        old = self._entries.get(tenant, {}).get(stored["id"])
+        entry = _Entry(tenant, compile_subscription(stored), context)
+        if old is not None:
+            entry.last_sent = old.last_sent
+        self._entries.setdefault(tenant, {})[stored["id"]] = entry
+
+    async def _context_of(self, stored: StoredSubscription) -> Context:
+        try:
+            return await self._resolver.resolve(stored.get("jsonldContext"))
+        except Exception:  # a remote context gone since: compact with the core context
+            log.warning("subscription %s: its @context does not resolve", stored["id"])
+            return await self._resolver.resolve(None)
+
+    def remove(self, tenant: str, sub_id: str) -> None:
+        """Forget a subscription (after the store deleted it)."""
+        self._entries.get(tenant, {}).pop(sub_id, None)
+
+    def get(self, tenant: str, sub_id: str) -> StoredSubscription:
+        """Return a subscription with its current counters; raise NotFoundError."""
+        entry = self._entries.get(tenant, {}).get(sub_id)
+        if entry is None:
+            raise NotFoundError(f"no subscription {sub_id}")
+        return entry.stored
+
+    def list(self, tenant: str) -> list[StoredSubscription]:
+        """Return the tenant's subscriptions in creation order."""
+        entries = self._entries.get(tenant, {}).values()
+        return sorted((e.stored for e in entries), key=lambda s: (s["createdAt"], s["id"]))
+
+    # -- on writes ---------------------------------------------------------------------------
+
+    def entity_changed(self, tenant: str, change: EntityChange) -> None:
+        """Queue the notifications a committed write causes; never waits."""
+        entries = self._entries.get(tenant)
+        if not entries:
+            return
+        now = now_iso()
+        for entry in list(entries.values()):
+            reason = entry.compiled.fires(change, now)
+            if reason is None or self._throttled(entry):
+                continue
+            try:
+                self._queue.put_nowait(_Job(entry, change, reason, now))
+            except asyncio.QueueFull:
+                log.warning("notification queue full: subscription %s not notified",
+                            entry.stored["id"])  # fmt: skip
+                self._count(entry, now, ok=False)
+
+    def _throttled(self, entry: _Entry) -> bool:
+        throttling = entry.stored.get("throttling")
+        now = self._clock()
+        if throttling is not None and entry.last_sent is not None \
+                and now - entry.last_sent < throttling:  # fmt: skip
+            return True
+        entry.last_sent = now
+        return False
+
+    def _count(self, entry: _Entry, at: str, *, ok: bool) -> None:
+        n = entry.stored["notification"]
+        n["timesSent"] = n.get("timesSent", 0) + 1
+        n["lastNotification"] = at
+        if ok:
+            n["lastSuccess"] = at
+            n["status"] = "ok"
+        else:
+            n["timesFailed"] = n.get("timesFailed", 0) + 1
+            n["lastFailure"] = at
+            n["status"] = "failed"
+        self._dirty.add((entry.tenant, entry.stored["id"]))
+
+    async def drain(self) -> None:
+        """Wait until every queued notification was attempted."""
+        await self._queue.join()
+
+    # -- sending -----------------------------------------------------------------------------
+
+    async def _send(self, session: aiohttp.ClientSession, job: _Job) -> None:
+        entry = job.entry
+        stored = entry.stored
+        endpoint = stored["notification"]["endpoint"]
+        accept = endpoint["accept"]
+        body: dict[str, Any] = {
+            "id": f"urn:ngsi-ld:Notification:{uuid.uuid4()}",
+            "type": "Notification",
+            "subscriptionId": stored["id"],
+            "notifiedAt": job.at,
+            "triggerReason": job.reason,
+            "data": notification_data(entry.compiled, job.change, entry.context, job.at),
+        }
+        raw_context = stored.get("jsonldContext") or CORE_CONTEXT_URL
+        headers = {"Content-Type": accept}
+        for info in endpoint.get("receiverInfo", ()):
+            headers[info["key"]] = info["value"]
+        if accept == "application/ld+json":
+            body["@context"] = raw_context
+        else:
+            url = raw_context if isinstance(raw_context, str) else CORE_CONTEXT_URL
+            headers["Link"] = f'<{url}>; rel="{LD_CONTEXT_REL}"; type="application/ld+json"'
+        if entry.tenant:
+            headers["NGSILD-Tenant"] = entry.tenant
+        data = json.dumps(body, ensure_ascii=False).encode()
+        ok = False
+        try:
+            async with session.post(endpoint["uri"], data=data, headers=headers) as resp:
+                await resp.read()
+                ok = 200 <= resp.status < 300
+                if not ok:
+                    log.info("notification to %s answered %d", endpoint["uri"], resp.status)
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            log.info("notification to %s failed: %s", endpoint["uri"], exc)
+        self._count(entry, job.at, ok=ok)
+
+    async def _work(self, session: aiohttp.ClientSession) -> None:
+        while True:
+            job = await self._queue.get()
+            try:
+                await self._send(session, job)
+            except Exception:
+                log.exception("notification of %s failed", job.entry.stored["id"])
+            finally:
+                self._queue.task_done()
+
+    async def flush(self) -> None:
+        """Write the changed counters to the store."""
+        rows = []
+        for tenant, sub_id in self._dirty:
+            entry = self._entries.get(tenant, {}).get(sub_id)
+            if entry is not None:
+                rows.append((tenant, sub_id, dict(entry.stored["notification"])))
+        self._dirty.clear()
+        if rows:
+            await asyncio.to_thread(self._store.save_counters, rows)
+
+    async def _flush_forever(self) -> None:
+        while True:
+            await asyncio.sleep(FLUSH_S)
+            try:
+                await self.flush()
+            except Exception:
+                log.exception("cannot save subscription counters")
+
+    async def lifetime(self, app: web.Application) -> AsyncIterator[None]:
+        """Load the stored subscriptions, run the workers; flush the counters on shutdown."""
+        for tenant, body in await asyncio.to_thread(self._store.all):
+            await self.put(tenant, body)  # type: ignore[arg-type]
+        timeout = aiohttp.ClientTimeout(total=NOTIFY_TIMEOUT_S)
+        connector = aiohttp.TCPConnector(limit=self._workers * 4)
+        async with aiohttp.ClientSession(timeout=timeout, connector=connector) as session:
+            tasks = [asyncio.create_task(self._work(session)) for _ in range(self._workers)]
+            tasks.append(asyncio.create_task(self._flush_forever()))
+            try:
+                yield
+            finally:
+                for task in tasks:
+                    task.cancel()
+                for task in tasks:
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
+                await self.flush()
+
+
+NOTIFIER: Final = web.AppKey[Notifier]("twin.ngsild.notifier")
+"""Holds the subscriptions and sends their notifications."""
