@@ -23,6 +23,7 @@ from twin.server.ngsild.notify import NOTIFIER, Notifier
 from twin.server.ngsild.search import add_search_routes
 from twin.server.ngsild.state import HUB, RESOLVER, TOKENS
 from twin.server.ngsild.subscriptions import add_subscription_routes
+from twin.server.ngsild.temporal import add_temporal_routes
 from twin.server.state import STORE
 
 __all__ = ["NGSILD_PREFIX", "add_ngsild_routes"]
@@ -53,5 +54,6 @@ def add_ngsild_routes(app: web.Application, *, tokens: Collection[str] = ()) -> 
     add_batch_routes(api)
     add_discovery_routes(api)
     add_subscription_routes(api)
+    add_temporal_routes(api)
     app.add_subapp(NGSILD_PREFIX, api)
     add_live_routes(app)
