@@ -15,6 +15,7 @@ from .demo_data import FOOTPRINT, SPECIAL_ID
 Client: TypeAlias = TestClient[web.Request, web.Application]
 
 CRS84H = "http://www.opengis.net/def/crs/OGC/0/CRS84h"
+CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 
 
 def _expected_collection(base: str) -> dict[str, Any]:
@@ -23,6 +24,8 @@ def _expected_collection(base: str) -> dict[str, Any]:
         "id": "demo",
         "title": "Demo city",
         "itemType": "feature",
+        "crs": [CRS84],
+        "storageCrs": CRS84,
         "extent": {
             "spatial": {"bbox": [[11.0, 48.0, 500.0, 11.001, 48.001, 512.5]], "crs": CRS84H}
         },
@@ -33,6 +36,12 @@ def _expected_collection(base: str) -> dict[str, Any]:
                 "rel": "items",
                 "type": "application/geo+json",
                 "title": "its features",
+            },
+            {
+                "href": f"{here}/queryables",
+                "rel": "http://www.opengis.net/def/rel/ogc/1.0/queryables",
+                "type": "application/schema+json",
+                "title": "what filters may name",
             },
             {
                 "href": f"{base}/tiles/demo/tileset.json",

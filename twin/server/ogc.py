@@ -16,21 +16,62 @@ from urllib.parse import quote
 from aiohttp import web
 
 from twin.model import BuildingRecord, DatasetInfo
+from twin.server.ngsild.live import collect_joined
+from twin.server.ogc_html import (
+    collection_page,
+    collections_page,
+    item_page,
+    landing_page,
+)
+from twin.server.ogc_params import wanted_format
 from twin.server.state import STORE, call_store
 
 __all__ = [
     "CRS84H",
+    "GEOJSON",
+    "JSON",
     "Collection",
     "Feature",
     "Link",
     "add_ogc_routes",
     "collection_of",
     "feature_of",
+    "json_response",
+    "path_of",
 ]
 
 CRS84H: Final = "http://www.opengis.net/def/crs/OGC/0/CRS84h"
 GEOJSON: Final = "application/geo+json"
 JSON: Final = "application/json"
+HTML: Final = "text/html"
+OPENAPI: Final = "application/vnd.oai.openapi+json;version=3.0"
+DESCRIPTION: Final = (
+    "Buildings of every imported city as OGC API – Features collections (one per dataset), "
+    "with their live NGSI-LD values joined on, CQL2 filters, and a link to each 3D tileset."
+)
+_CONF: Final = "http://www.opengis.net/spec/"
+CONFORMANCE: Final = (
+    _CONF + "ogcapi-features-1/1.0/conf/core",
+    _CONF + "ogcapi-features-1/1.0/conf/geojson",
+    _CONF + "ogcapi-features-1/1.0/conf/html",
+    _CONF + "ogcapi-features-1/1.0/conf/oas30",
+    _CONF + "ogcapi-features-3/1.0/conf/queryables",
+    _CONF + "ogcapi-features-3/1.0/conf/queryables-query-parameters",
+    _CONF + "ogcapi-features-3/1.0/conf/filter",
+    _CONF + "ogcapi-features-3/1.0/conf/features-filter",
+    _CONF + "ogcapi-features-5/1.0/conf/sortables",
+    _CONF + "cql2/1.0/conf/cql2-text",
+    _CONF + "cql2/1.0/conf/cql2-json",
+    _CONF + "cql2/1.0/conf/basic-cql2",
+    _CONF + "cql2/1.0/conf/advanced-comparison-operators",
+    _CONF + "cql2/1.0/conf/basic-spatial-functions",
+    _CONF + "cql2/1.0/conf/basic-spatial-functions-plus",
+    _CONF + "cql2/1.0/conf/spatial-functions",
+    _CONF + "cql2/1.0/conf/property-property",
+    _CONF + "cql2/1.0/conf/arithmetic",
+)
+"""What ``/ogc/conformance`` declares: only what is implemented and tested."""
+CRS84: Final = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 
 
 class Link(TypedDict):
@@ -58,6 +99,8 @@ class Collection(TypedDict):
     title: str
     itemType: str
     extent: NotRequired[Extent]
+    crs: list[str]
+    storageCrs: str
     links: list[Link]
 
 
@@ -72,7 +115,7 @@ class Feature(TypedDict):
     links: list[Link]
 
 
-def _path(*segments: str) -> str:
+def path_of(*segments: str) -> str:
     return "/" + "/".join(quote(s, safe=":@") for s in segments)
 
 
@@ -86,16 +129,24 @@ def collection_of(info: DatasetInfo, base: str) -> Collection:
     base : str
         Scheme, host and port of the server (``http://127.0.0.1:8000``), for absolute links.
     """
-    here = base + _path("ogc", "collections", info.name)
+    here = base + path_of("ogc", "collections", info.name)
     collection: Collection = {
         "id": info.name,
         "title": info.title,
         "itemType": "feature",
+        "crs": [CRS84],
+        "storageCrs": CRS84,
         "links": [
             {"href": here, "rel": "self", "type": JSON, "title": "this collection"},
             {"href": here + "/items", "rel": "items", "type": GEOJSON, "title": "its features"},
             {
-                "href": base + _path("tiles", info.name, "tileset.json"),
+                "href": here + "/queryables",
+                "rel": "http://www.opengis.net/def/rel/ogc/1.0/queryables",
+                "type": "application/schema+json",
+                "title": "what filters may name",
+            },
+            {
+                "href": base + path_of("tiles", info.name, "tileset.json"),
                 "rel": "alternate",
                 "type": JSON,
                 "title": "3D Tiles 1.1 tileset",
@@ -113,7 +164,7 @@ def feature_of(record: BuildingRecord, base: str) -> Feature:
     ``properties`` holds ``type``, ``parent_id``, ``lod``, every attribute and ``address`` (the
     fields that are set); these four names win over attributes that share them.
     """
-    collection = base + _path("ogc", "collections", record.dataset)
+    collection = base + path_of("ogc", "collections", record.dataset)
     properties: dict[str, object] = dict(record.attributes)
     properties.update(type=record.type, parent_id=record.parent_id, lod=record.lod)
     properties["address"] = None if record.address is None else record.address.as_dict()
@@ -124,7 +175,7 @@ def feature_of(record: BuildingRecord, base: str) -> Feature:
         "bbox": list(record.bbox_wgs84),
         "properties": properties,
         "links": [
-            {"href": collection + _path("items", record.id), "rel": "self", "type": GEOJSON},
+            {"href": collection + path_of("items", record.id), "rel": "self", "type": GEOJSON},
             {"href": collection, "rel": "collection", "type": JSON},
         ],
     }
@@ -136,13 +187,43 @@ def _json_default(value: object) -> str:
     raise TypeError(f"cannot write {type(value).__name__} as JSON")
 
 
-def _json(body: Any, content_type: str = JSON) -> web.Response:
+def json_response(body: Any, content_type: str = JSON) -> web.Response:
     text = json.dumps(body, default=_json_default, ensure_ascii=False)
     return web.Response(text=text, content_type=content_type)
 
 
 def _base(request: web.Request) -> str:
     return str(request.url.origin())
+
+
+def _negotiate(request: web.Request) -> str:
+    return wanted_format(request.query, request.headers.get("Accept", ""), ("json", "html"))
+
+
+async def get_landing(request: web.Request) -> web.StreamResponse:
+    """The landing page: what this API is and where its parts are."""
+    base = _base(request)
+    links: list[Link] = [
+        {"href": base + "/ogc", "rel": "self", "type": JSON, "title": "this document"},
+        {"href": base + "/ogc?f=html", "rel": "alternate", "type": HTML, "title": "as HTML"},
+        {"href": base + "/openapi.json", "rel": "service-desc", "type": OPENAPI,
+         "title": "the API definition"},
+        {"href": base + "/openapi.html", "rel": "service-doc", "type": HTML,
+         "title": "the API documentation"},
+        {"href": base + "/ogc/conformance", "rel": "conformance", "type": JSON,
+         "title": "conformance classes implemented"},
+        {"href": base + "/ogc/collections", "rel": "data", "type": JSON,
+         "title": "the collections, one per dataset"},
+    ]  # fmt: skip
+    body = {"title": "twin", "description": DESCRIPTION, "links": links}
+    if _negotiate(request) == "html":
+        return web.Response(text=landing_page(body), content_type=HTML)
+    return json_response(body)
+
+
+async def get_conformance(request: web.Request) -> web.StreamResponse:
+    """The conformance classes this server implements (and only those)."""
+    return json_response({"conformsTo": list(CONFORMANCE)})
 
 
 async def get_collections(request: web.Request) -> web.StreamResponse:
@@ -152,26 +233,45 @@ async def get_collections(request: web.Request) -> web.StreamResponse:
     links: list[Link] = [
         {"href": base + "/ogc/collections", "rel": "self", "type": JSON, "title": "collections"}
     ]
-    return _json({"collections": [collection_of(d, base) for d in datasets], "links": links})
+    body = {"collections": [collection_of(d, base) for d in datasets], "links": links}
+    if _negotiate(request) == "html":
+        return web.Response(text=collections_page(body), content_type=HTML)
+    return json_response(body)
 
 
 async def get_collection(request: web.Request) -> web.StreamResponse:
     """Describe one dataset's collection."""
     info = await call_store(request.app[STORE].get_dataset, request.match_info["dataset"])
-    return _json(collection_of(info, _base(request)))
+    body = collection_of(info, _base(request))
+    if _negotiate(request) == "html":
+        return web.Response(text=collection_page(body), content_type=HTML)
+    return json_response(body)
 
 
 async def get_item(request: web.Request) -> web.StreamResponse:
-    """Return one city object as a GeoJSON Feature; its id arrives percent-decoded."""
+    """Return one city object (its joined view) as a GeoJSON Feature; its id arrives decoded."""
     store = request.app[STORE]
-    record = await call_store(
-        store.get_object, request.match_info["dataset"], request.match_info["id"]
-    )
-    return _json(feature_of(record, _base(request)), GEOJSON)
+    dataset, object_id = request.match_info["dataset"], request.match_info["id"]
+    fmt = _negotiate(request)
+    record = await call_store(store.get_object, dataset, object_id)
+    feature = feature_of(record, _base(request))
+    views, _ = await call_store(collect_joined, store, dataset, [object_id])
+    for name, live in (views[0]["live"] if views else {}).items():
+        feature["properties"].setdefault(name, live["value"])
+    if fmt == "html":
+        return web.Response(text=item_page(feature), content_type=HTML)
+    return json_response(feature, GEOJSON)
 
 
 def add_ogc_routes(app: web.Application) -> None:
-    """Mount the collections under ``/ogc/``."""
+    """Mount OGC API – Features under ``/ogc``."""
+    from twin.server.ogc_items import get_items, get_queryables
+
+    app.router.add_get("/ogc", get_landing, name="ogc")
+    app.router.add_get("/ogc/", get_landing)
+    app.router.add_get("/ogc/conformance", get_conformance, name="conformance")
     app.router.add_get("/ogc/collections", get_collections, name="collections")
     app.router.add_get("/ogc/collections/{dataset}", get_collection, name="collection")
+    app.router.add_get("/ogc/collections/{dataset}/items", get_items, name="items")
+    app.router.add_get("/ogc/collections/{dataset}/queryables", get_queryables)
     app.router.add_get("/ogc/collections/{dataset}/items/{id}", get_item, name="item")

@@ -12,6 +12,7 @@ from typing import Protocol
 
 from twin.model import BuildingRecord, DatasetInfo
 from twin.store.entities import SQLiteEntities
+from twin.store.features import SQLiteFeatures
 
 __all__ = ["Store"]
 
@@ -22,6 +23,11 @@ class Store(Protocol):
     @property
     def entities(self) -> SQLiteEntities:
         """NGSI-LD entities in the same database (a Protocol of its own when PostgreSQL lands)."""
+        ...
+
+    @property
+    def features(self) -> SQLiteFeatures:
+        """Feature queries over the catalog (OGC API – Features)."""
         ...
 
     def list_datasets(self) -> list[DatasetInfo]:

@@ -31,6 +31,7 @@ from twin.errors import InputError, NotFoundError, StoreError
 from twin.model import Address, AttributeValue, BuildingRecord, DatasetInfo
 from twin.store.buildings import sync_building_entities
 from twin.store.entities import ENTITY_SCHEMA, SQLiteEntities
+from twin.store.features import SQLiteFeatures
 
 __all__ = ["SQLiteStore", "validate_dataset_name"]
 
@@ -119,6 +120,8 @@ class SQLiteStore:
             raise StoreError(f"cannot open the data directory {self.data_dir}: {exc}") from exc
         self.entities = SQLiteEntities(self._cursor)
         """NGSI-LD entities, history and tenants, in the same database."""
+        self.features = SQLiteFeatures(self._cursor, _record_from_row)
+        """Feature queries (bbox, datetime, CQL2, sort, pages) over the building catalog."""
 
     # -- reads -------------------------------------------------------------------------------
 

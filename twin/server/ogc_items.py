@@ -1,0 +1,188 @@
+"""``/ogc/collections/{ds}/items`` and ``/queryables``: pages of joined features, CQL2 filters.
+
+Items carry the joined view of each building (twin.ngsild.join through
+:func:`twin.server.ngsild.live.collect_joined`): static attributes plus live values, under the
+same id as the tiles and the NGSI-LD entity. A filter or ``sortby`` naming a live property
+binds that property's current values (``{id: value}`` of the buildings that have live
+context) into the SQL, so static and live conditions combine in one query.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Mapping
+from typing import Any, Final, NotRequired, TypedDict
+
+from aiohttp import web
+
+from twin.model import BuildingRecord
+from twin.server.ngsild.live import collect_joined
+from twin.server.ogc import GEOJSON, JSON, Feature, Link, feature_of, json_response, path_of
+from twin.server.ogc_html import items_page, queryables_page
+from twin.server.ogc_params import feature_query, filter_names, wanted_format
+from twin.server.state import STORE, call_store
+from twin.store import Store
+from twin.store.features import FeatureQuery, JsonType
+
+__all__ = ["FeatureCollection", "Queryables", "get_items", "get_queryables", "live_properties"]
+
+_JSON_SCHEMA: Final = "https://json-schema.org/draft/2020-12/schema"
+_LIVE_TYPES: Final[dict[type, JsonType]] = {
+    bool: "boolean", int: "integer", float: "number", str: "string", dict: "object", list: "array",
+}  # fmt: skip
+
+
+class FeatureCollection(TypedDict):
+    """A GeoJSON FeatureCollection page as OGC API – Features answers it."""
+
+    type: str
+    features: list[Feature]
+    numberMatched: int
+    numberReturned: int
+    timeStamp: str
+    links: list[Link]
+
+
+class QueryableProperty(TypedDict):
+    """One property of the queryables schema."""
+
+    title: NotRequired[str]
+    type: NotRequired[str]
+    format: NotRequired[str]
+    description: NotRequired[str]
+
+
+Queryables = TypedDict(
+    "Queryables",
+    {
+        "$schema": str,
+        "$id": str,
+        "type": str,
+        "title": str,
+        "properties": dict[str, QueryableProperty],
+        "additionalProperties": bool,
+    },
+)
+"""The JSON Schema of a collection's queryables (OGC API – Features Part 3)."""
+
+
+def live_properties(store: Store, dataset: str) -> dict[str, dict[str, Any]]:
+    """Return live property name -> ``{object id: value}`` over the dataset (blocking)."""
+    ids = store.features.live_building_ids(dataset)
+    views, _ = collect_joined(store, dataset, ids)
+    values: dict[str, dict[str, Any]] = {}
+    for view in views:
+        for name, live in view["live"].items():
+            values.setdefault(name, {})[view["id"]] = live["value"]
+    return values
+
+
+def _known(store: Store, dataset: str) -> tuple[dict[str, JsonType], dict[str, dict[str, Any]]]:
+    static = store.features.queryables(dataset)
+    live = live_properties(store, dataset)
+    known = dict(static)
+    for name, by_id in live.items():
+        if name not in known:
+            sample = next(iter(by_id.values()), None)
+            known[name] = _LIVE_TYPES.get(type(sample), "string")
+    return known, live
+
+
+def _search(
+    store: Store, dataset: str, query: Mapping[str, str]
+) -> tuple[FeatureQuery, int, list[BuildingRecord], list[dict[str, Any]]]:
+    """Run one items request against the store (blocking; in a worker thread)."""
+    store.get_dataset(dataset)
+    static = store.features.queryables(dataset)
+    live: dict[str, dict[str, Any]] = {}
+    known: Mapping[str, str] = static
+    if filter_names(query) - set(static):
+        known, live = _known(store, dataset)
+    bound = {name: json.dumps(v, ensure_ascii=False) for name, v in live.items()}
+    fq = feature_query(dataset, query, known, bound)
+    matched = store.features.count(fq)
+    records = store.features.page(fq)
+    views, _ = collect_joined(store, dataset, [r.id for r in records if r.type == "Building"])
+    by_id = {v["id"]: v for v in views}
+    lives = [
+        {k: v["value"] for k, v in by_id[r.id]["live"].items()} if r.id in by_id else {}
+        for r in records
+    ]
+    return fq, matched, records, lives
+
+
+def _page_link(request: web.Request, rel: str, offset: int, limit: int, kind: str) -> Link:
+    url = request.url.update_query(offset=str(offset), limit=str(limit))
+    return {"href": str(url), "rel": rel, "type": kind}
+
+
+async def get_items(request: web.Request) -> web.StreamResponse:
+    """GET items: one page of features (GeoJSON or HTML) with paging links and counts."""
+    dataset = request.match_info["dataset"]
+    fmt = wanted_format(request.query, request.headers.get("Accept", ""), ("json", "html"))
+    fq, matched, records, lives = await call_store(
+        _search, request.app[STORE], dataset, request.query
+    )
+    base = str(request.url.origin())
+    features = []
+    for record, live in zip(records, lives, strict=True):
+        feature = feature_of(record, base)
+        feature["properties"].update(
+            {k: v for k, v in live.items() if k not in feature["properties"]}
+        )
+        features.append(feature)
+    limit = fq.limit or 0
+    links: list[Link] = [
+        {
+            "href": str(request.url),
+            "rel": "self",
+            "type": GEOJSON if fmt == "json" else "text/html",
+        },
+        {"href": str(request.url.update_query(f="html")), "rel": "alternate", "type": "text/html"},
+        {"href": base + path_of("ogc", "collections", dataset), "rel": "collection", "type": JSON},
+    ]
+    if fq.offset + len(records) < matched:
+        links.append(_page_link(request, "next", fq.offset + limit, limit, GEOJSON))
+    if fq.offset > 0:
+        links.append(_page_link(request, "prev", max(0, fq.offset - limit), limit, GEOJSON))
+    body: FeatureCollection = {
+        "type": "FeatureCollection",
+        "features": features,
+        "numberMatched": matched,
+        "numberReturned": len(features),
+        "timeStamp": dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "links": links,
+    }
+    if fmt == "html":
+        return web.Response(text=items_page(dataset, body), content_type="text/html")
+    return json_response(body, GEOJSON)
+
+
+async def get_queryables(request: web.Request) -> web.StreamResponse:
+    """GET queryables: a JSON Schema of the properties filters and sortby may name."""
+    dataset = request.match_info["dataset"]
+    store = request.app[STORE]
+    await call_store(store.get_dataset, dataset)
+    known, live = await call_store(_known, store, dataset)
+    properties: dict[str, QueryableProperty] = {
+        "geometry": {"format": "geometry-any", "description": "footprint (CRS84)"}
+    }
+    for name, kind in known.items():
+        prop: QueryableProperty = {"title": name, "type": kind}
+        if name in live:
+            prop["description"] = "live value (NGSI-LD), joined onto the building"
+        properties[name] = prop
+    here = str(request.url.origin()) + path_of("ogc", "collections", dataset, "queryables")
+    body: Queryables = {
+        "$schema": _JSON_SCHEMA,
+        "$id": here,
+        "type": "object",
+        "title": dataset,
+        "properties": properties,
+        "additionalProperties": False,
+    }
+    fmt = wanted_format(request.query, request.headers.get("Accept", ""), ("json", "html"))
+    if fmt == "html":
+        return web.Response(text=queryables_page(dataset, body), content_type="text/html")
+    return json_response(body, "application/schema+json")

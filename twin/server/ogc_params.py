@@ -1,0 +1,220 @@
+"""Query parameters of ``/ogc/collections/{ds}/items``, checked and turned into a FeatureQuery.
+
+Every malformed parameter is a :class:`twin.errors.QueryError` (400) naming the parameter and
+what it accepts; nothing here can fail with a 500.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Collection, Mapping
+from typing import Final, Literal
+
+from twin.errors import QueryError
+from twin.store.features import FeatureQuery, SortKey
+from twin.store.features_filter import (
+    FilterLang,
+    SqlFilter,
+    parse_filter,
+    property_names,
+    to_sql,
+)
+
+__all__ = [
+    "CRS84",
+    "DEFAULT_LIMIT",
+    "MAX_LIMIT",
+    "OutputFormat",
+    "parse_bbox",
+    "parse_datetime",
+    "parse_limit",
+    "parse_sortby",
+    "wanted_format",
+]
+
+CRS84: Final = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
+EPSG4326: Final = "http://www.opengis.net/def/crs/EPSG/0/4326"
+DEFAULT_LIMIT: Final = 10
+MAX_LIMIT: Final = 10000
+OutputFormat = Literal["json", "html", "csv", "parquet"]
+_FORMATS: Final = ("json", "html", "csv", "parquet")
+
+
+def wanted_format(query: Mapping[str, str], accept: str, allowed: Collection[str]) -> OutputFormat:
+    """Return the representation asked by ``f`` or, without it, by the Accept header.
+
+    >>> wanted_format({}, "text/html,application/xhtml+xml", ("json", "html"))
+    'html'
+    >>> wanted_format({"f": "json"}, "text/html", ("json", "html"))
+    'json'
+    """
+    f = query.get("f")
+    if f is not None:
+        if f not in allowed:
+            raise QueryError(f"f={f!r} is not offered here; use one of: {', '.join(allowed)}")
+        return f  # type: ignore[return-value]
+    if "text/html" in accept and "json" not in accept.split("text/html")[0]:
+        return "html"
+    return "json"
+
+
+def parse_limit(query: Mapping[str, str]) -> tuple[int, int]:
+    """Return ``(limit, offset)``; a limit above :data:`MAX_LIMIT` is capped, not refused.
+
+    >>> parse_limit({"limit": "50000", "offset": "20"})
+    (10000, 20)
+    """
+    limit = _int(query, "limit", DEFAULT_LIMIT, minimum=1)
+    return min(limit, MAX_LIMIT), _int(query, "offset", 0, minimum=0)
+
+
+def _int(query: Mapping[str, str], name: str, default: int, *, minimum: int) -> int:
+    text = query.get(name)
+    if text is None:
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        raise QueryError(f"{name} must be an integer, got {text!r}") from None
+    if value < minimum:
+        raise QueryError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+def parse_bbox(text: str) -> tuple[float, float, float, float]:
+    """Return ``(minx, miny, maxx, maxy)`` of a ``bbox`` of 4 or 6 numbers (heights dropped).
+
+    >>> parse_bbox("11,48,0,11.5,48.5,100")
+    (11.0, 48.0, 11.5, 48.5)
+    """
+    try:
+        numbers = [float(p) for p in text.split(",")]
+    except ValueError:
+        raise QueryError(f"bbox must be 4 or 6 comma-separated numbers, got {text!r}") from None
+    if len(numbers) not in (4, 6) or not all(math.isfinite(n) for n in numbers):
+        raise QueryError(f"bbox must be 4 or 6 comma-separated numbers, got {text!r}")
+    half = len(numbers) // 2
+    x0, y0, x1, y1 = numbers[0], numbers[1], numbers[half], numbers[half + 1]
+    if y0 > y1:
+        raise QueryError(f"bbox {text!r}: its lower bound is above its upper bound")
+    return x0, y0, x1, y1
+
+
+def parse_datetime(text: str) -> tuple[str | None, str | None]:
+    """Return the bounds of an RFC 3339 instant or interval (``..`` or empty: open).
+
+    >>> parse_datetime("2020-01-01/..")
+    ('2020-01-01', None)
+    >>> parse_datetime("2020-05-17T10:00:00Z")
+    ('2020-05-17T10:00:00+00:00', '2020-05-17T10:00:00+00:00')
+    """
+    parts = text.split("/")
+    if len(parts) > 2:
+        raise QueryError(f"datetime must be an instant or start/end, got {text!r}")
+    bounds = [_instant(p, text) for p in parts]
+    if len(bounds) == 1:
+        if bounds[0] is None:
+            raise QueryError(f"datetime must be an instant or start/end, got {text!r}")
+        return bounds[0], bounds[0]
+    start, end = bounds
+    if start is not None and end is not None and start > end:
+        raise QueryError(f"datetime {text!r}: its start is after its end")
+    return start, end
+
+
+def _instant(part: str, text: str) -> str | None:
+    if part in ("", ".."):
+        return None
+    try:
+        if len(part) == 10:
+            return dt.date.fromisoformat(part).isoformat()
+        return dt.datetime.fromisoformat(part.replace("Z", "+00:00")).isoformat()
+    except ValueError:
+        raise QueryError(f"datetime {text!r}: {part!r} is not an RFC 3339 date or time") from None
+
+
+def parse_sortby(text: str, known: Collection[str]) -> tuple[SortKey, ...]:
+    """Return the keys of ``sortby`` (``+name``/``name`` ascending, ``-name`` descending).
+
+    >>> parse_sortby("-height,id", {"height", "id"})
+    (SortKey(name='height', descending=True), SortKey(name='id', descending=False))
+    """
+    keys = []
+    for raw in text.split(","):
+        term = raw.strip()
+        descending = term.startswith("-")
+        name = term.lstrip("+-").strip()
+        if not name:
+            raise QueryError(f"sortby has an empty key: {text!r}")
+        if name not in known:
+            raise QueryError(
+                f"cannot sort by unknown property {name}; the queryables are: "
+                f"{', '.join(sorted(known))}"
+            )
+        keys.append(SortKey(name, descending))
+    return tuple(keys)
+
+
+def parse_filter_param(
+    query: Mapping[str, str], known: Collection[str], live: Mapping[str, str]
+) -> SqlFilter | None:
+    """Return the translated ``filter`` (with ``filter-lang``, ``filter-crs``), if any."""
+    text = query.get("filter")
+    lang = query.get("filter-lang", "cql2-text")
+    if lang not in ("cql2-text", "cql2-json"):
+        raise QueryError(f"filter-lang must be cql2-text or cql2-json, got {lang!r}")
+    crs = query.get("filter-crs", CRS84)
+    if crs != CRS84:
+        raise QueryError(f"filter-crs must be {CRS84}, got {crs!r}")
+    if text is None:
+        return None
+    filter_lang: FilterLang = "cql2-json" if lang == "cql2-json" else "cql2-text"
+    return to_sql(parse_filter(text, filter_lang), known, live)
+
+
+def filter_names(query: Mapping[str, str]) -> set[str]:
+    """Return the property names of the ``filter`` and ``sortby`` parameters (unchecked)."""
+    names: set[str] = set()
+    text = query.get("filter")
+    if text is not None:
+        lang = query.get("filter-lang", "cql2-text")
+        names |= property_names(
+            parse_filter(text, "cql2-json" if lang == "cql2-json" else "cql2-text")
+        )
+    for raw in query.get("sortby", "").split(","):
+        if raw.strip().lstrip("+-").strip():
+            names.add(raw.strip().lstrip("+-").strip())
+    return names
+
+
+def feature_query(
+    dataset: str,
+    query: Mapping[str, str],
+    known: Collection[str],
+    live: Mapping[str, str] | None = None,
+) -> FeatureQuery:
+    """Return the FeatureQuery of an items request's parameters.
+
+    ``known`` are the queryable names; ``live`` maps live ones to the JSON of their values.
+    """
+    live = live or {}
+    limit, offset = parse_limit(query)
+    bbox = query.get("bbox")
+    bbox_crs = query.get("bbox-crs", CRS84)
+    if bbox_crs not in (CRS84, EPSG4326):
+        raise QueryError(f"bbox-crs must be {CRS84} or {EPSG4326}, got {bbox_crs!r}")
+    box = None if bbox is None else parse_bbox(bbox)
+    if box is not None and bbox_crs == EPSG4326:
+        box = (box[1], box[0], box[3], box[2])
+    moment = query.get("datetime")
+    return FeatureQuery(
+        dataset=dataset,
+        bbox_crs84=box,
+        interval=None if moment is None else parse_datetime(moment),
+        where=parse_filter_param(query, known, live),
+        sortby=() if not query.get("sortby") else parse_sortby(query["sortby"], known),
+        offset=offset,
+        limit=limit,
+        live=live,
+    )

@@ -1,0 +1,269 @@
+"""Feature queries over the building catalog: bbox, datetime, CQL2 filter, sort, pages, chunks.
+
+A :class:`FeatureQuery` becomes one ``SELECT`` over ``objects`` with bound parameters. The
+``bbox`` test uses the catalog's bounding box columns (indexed) and then the footprint itself
+(shapely, through ``twin_spatial``), so a building whose bounding box touches the query box but
+whose footprint does not is left out. ``datetime`` matches each object's CityGML
+``creationDate`` attribute, or, for objects without one, the time its dataset was imported.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from typing import Any, Final, Literal
+
+from twin.model import BuildingRecord
+from twin.store.buildings import LOCATION, building_entity_id, parse_building_entity_id
+from twin.store.features_filter import SqlFilter, property_sql, register_functions
+
+__all__ = ["FeatureQuery", "JsonType", "SQLiteFeatures", "SortKey"]
+
+CursorFactory = Callable[[], AbstractContextManager[sqlite3.Cursor]]
+RowReader = Callable[[tuple[Any, ...]], BuildingRecord]
+JsonType = Literal["integer", "number", "string", "boolean", "object", "array", "null"]
+_SQLITE_JSON_TYPES: Final[dict[str, JsonType]] = {
+    "integer": "integer", "real": "number", "text": "string", "true": "boolean",
+    "false": "boolean", "object": "object", "array": "array", "null": "null",
+}  # fmt: skip
+_CHUNK: Final = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class SortKey:
+    """One ``sortby`` key: a property and its direction."""
+
+    name: str
+    descending: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class FeatureQuery:
+    """Which objects of one dataset to return, in which order.
+
+    ``bbox_crs84`` is ``(min_lon, min_lat, max_lon, max_lat)``; ``interval`` two ISO 8601
+    bounds, None for an open end; ``where`` a translated CQL2 filter.
+    """
+
+    dataset: str
+    bbox_crs84: tuple[float, float, float, float] | None = None
+    interval: tuple[str | None, str | None] | None = None
+    where: SqlFilter | None = None
+    sortby: tuple[SortKey, ...] = ()
+    offset: int = 0
+    limit: int | None = 10
+    extra: tuple[SqlFilter, ...] = ()
+    live: Mapping[str, str] = field(default_factory=dict)
+
+    def sql_where(self) -> SqlFilter:
+        """Return the whole ``WHERE`` clause (without the keyword) and its parameters."""
+        parts = ["dataset = ?"]
+        params: list[Any] = [self.dataset]
+        if self.bbox_crs84 is not None:
+            x0, y0, x1, y1 = self.bbox_crs84
+            parts.append(
+                "min_lon <= ? AND max_lon >= ? AND min_lat <= ? AND max_lat >= ? AND "
+                "twin_spatial('intersects', footprint, min_lon, min_lat, max_lon, max_lat, ?)"
+            )
+            box = f"POLYGON(({x0} {y0},{x1} {y0},{x1} {y1},{x0} {y1},{x0} {y0}))"
+            params.extend([x1, x0, y1, y0, box])
+        if self.interval is not None:
+            parts.append(_interval_sql(self.interval, params))
+        for clause in (self.where, *self.extra):
+            if clause is not None:
+                parts.append(clause.sql)
+                params.extend(clause.params)
+        return SqlFilter(" AND ".join(f"({p})" for p in parts), tuple(params))
+
+    def sql_order(self) -> SqlFilter:
+        """Return the ``ORDER BY`` clause (id last, so pages are stable) and its parameters."""
+        terms: list[str] = []
+        params: list[Any] = []
+        for key in self.sortby:
+            expr, p = property_sql(key.name, self.live)
+            terms.append(f"{expr} {'DESC' if key.descending else 'ASC'}")
+            params.extend(p)
+        terms.append("id")
+        return SqlFilter(", ".join(terms), tuple(params))
+
+
+_STAMP: Final = (
+    "COALESCE(json_extract(attributes, '$.creationDate'), "
+    "(SELECT imported_at FROM datasets WHERE name = objects.dataset))"
+)
+
+
+def _interval_sql(interval: tuple[str | None, str | None], params: list[Any]) -> str:
+    """Compare the object's stamp with each bound, on dates when the stamp is a date."""
+    parts = []
+    for bound, op in zip(interval, (">=", "<="), strict=True):
+        if bound is None:
+            continue
+        parts.append(
+            f"(CASE WHEN length({_STAMP}) = 10 THEN {_STAMP} {op} substr(?, 1, 10) "
+            f"ELSE {_STAMP} {op} ? END)"
+        )
+        params.extend([bound, bound])
+    return " AND ".join(parts) or "1"
+
+
+class SQLiteFeatures:
+    """Feature queries on the catalog of a :class:`twin.store.SQLiteStore`.
+
+    Parameters
+    ----------
+    cursor : callable
+        The store's cursor context manager (holds its lock, translates sqlite3 errors).
+    read_row : callable
+        Turns a ``SELECT * FROM objects`` row into a record.
+    """
+
+    def __init__(self, cursor: CursorFactory, read_row: RowReader) -> None:
+        self._cursor = cursor
+        self._read_row = read_row
+        self._registered: set[int] = set()
+
+    def _open(self) -> AbstractContextManager[sqlite3.Cursor]:
+        return self._cursor()
+
+    def _ready(self, cur: sqlite3.Cursor) -> sqlite3.Cursor:
+        if id(cur.connection) not in self._registered:
+            register_functions(cur.connection)
+            self._registered.add(id(cur.connection))
+        return cur
+
+    def queryables(self, dataset: str) -> dict[str, JsonType]:
+        """Return each attribute name present in ``dataset`` with its JSON type.
+
+        An attribute seen with integers and reals is a ``number``; with several other types,
+        the most frequent non-null one wins. The columns ``id``, ``type``, ``parent_id`` and
+        ``lod`` are always there.
+        """
+        with self._open() as cur:
+            rows = cur.execute(
+                "SELECT j.key, j.type, count(*) FROM objects, json_each(objects.attributes) j "
+                "WHERE objects.dataset = ? GROUP BY j.key, j.type",
+                (dataset,),
+            ).fetchall()
+        seen: dict[str, dict[JsonType, int]] = {}
+        for key, sql_type, count in rows:
+            kinds = seen.setdefault(key, {})
+            kind = _SQLITE_JSON_TYPES.get(sql_type, "string")
+            kinds[kind] = kinds.get(kind, 0) + count
+        found: dict[str, JsonType] = {"id": "string", "type": "string", "parent_id": "string"}
+        found["lod"] = "integer"
+        for key, kinds in seen.items():
+            kinds.pop("null", None)
+            if {"integer", "number"} >= set(kinds) and "number" in kinds:
+                found[key] = "number"
+            elif kinds:
+                found[key] = max(kinds, key=lambda k: kinds[k])
+            else:
+                found[key] = "string"
+        return {k: found[k] for k in sorted(found)}
+
+    def live_building_ids(self, dataset: str) -> list[str]:
+        """Return the object ids of ``dataset``'s buildings that may carry live values.
+
+        Those whose entity has attributes beyond its static ones, and those some entity points
+        at through a Relationship (default tenant).
+        """
+        prefix = building_entity_id(dataset, "")
+        with self._open() as cur:
+            owned = cur.execute(
+                "SELECT e.id, (SELECT json_group_array(key) FROM json_each(e.body, '$.attrs')) "
+                "FROM entities e WHERE e.tenant = '' AND substr(e.id, 1, ?) = ?",
+                (len(prefix), prefix),
+            ).fetchall()
+            statics = dict(cur.execute(
+                "SELECT object_id, static_attrs FROM building_entities WHERE dataset = ?",
+                (dataset,),
+            ).fetchall())  # fmt: skip
+            targets = cur.execute(
+                "SELECT DISTINCT target FROM entity_refs WHERE tenant = '' "
+                "AND substr(target, 1, ?) = ?",
+                (len(prefix), prefix),
+            ).fetchall()
+        found: set[str] = set()
+        for entity_id, names in owned:
+            parsed = parse_building_entity_id(entity_id)
+            if parsed is None:
+                continue
+            static = set(json.loads(statics.get(parsed[1], "[]"))) | {LOCATION}
+            if set(json.loads(names)) - static:
+                found.add(parsed[1])
+        for (target,) in targets:
+            parsed = parse_building_entity_id(target)
+            if parsed is not None:
+                found.add(parsed[1])
+        return sorted(found)
+
+    def count(self, query: FeatureQuery) -> int:
+        """Return how many objects match ``query`` (ignoring offset and limit)."""
+        where = query.sql_where()
+        with self._open() as cur:
+            row = (
+                self._ready(cur)
+                .execute(f"SELECT count(*) FROM objects WHERE {where.sql}", where.params)
+                .fetchone()
+            )
+        return int(row[0])
+
+    def page(self, query: FeatureQuery) -> list[BuildingRecord]:
+        """Return the objects of one page of ``query``: sorted, from ``offset``, ``limit`` many."""
+        where, order = query.sql_where(), query.sql_order()
+        limit = -1 if query.limit is None else query.limit
+        sql = f"SELECT * FROM objects WHERE {where.sql} ORDER BY {order.sql} LIMIT ? OFFSET ?"
+        with self._open() as cur:
+            rows = (
+                self._ready(cur)
+                .execute(sql, (*where.params, *order.params, limit, query.offset))
+                .fetchall()
+            )
+        return [self._read_row(r) for r in rows]
+
+    def iter_chunks(
+        self, query: FeatureQuery, chunk: int = _CHUNK
+    ) -> Iterator[list[BuildingRecord]]:
+        """Yield every matching object (offset and limit ignored) in lists of ``chunk``.
+
+        Unsorted queries page by id (keyset), so each chunk costs the same however deep; the
+        store's lock is released between chunks.
+        """
+        if query.sortby:
+            yield from self._iter_sorted(query, chunk)
+            return
+        after: str | None = None
+        while True:
+            where = query.sql_where()
+            params: Sequence[Any] = where.params
+            sql = f"SELECT * FROM objects WHERE {where.sql}"
+            if after is not None:
+                sql += " AND id > ?"
+                params = (*params, after)
+            with self._open() as cur:
+                rows = (
+                    self._ready(cur)
+                    .execute(sql + " ORDER BY id LIMIT ?", (*params, chunk))
+                    .fetchall()
+                )
+            if not rows:
+                return
+            yield [self._read_row(r) for r in rows]
+            after = rows[-1][1]
+
+    def _iter_sorted(self, query: FeatureQuery, chunk: int) -> Iterator[list[BuildingRecord]]:
+        offset = 0
+        while True:
+            part = FeatureQuery(
+                query.dataset, query.bbox_crs84, query.interval, query.where, query.sortby,
+                offset, chunk, query.extra, query.live,
+            )  # fmt: skip
+            records = self.page(part)
+            if not records:
+                return
+            yield records
+            offset += len(records)
