@@ -11,7 +11,7 @@ from tiles.metadata import (
     encode_property_table,
     sanitize_identifier,
 )
-from tiles.normals import face_normals, quantize_normals, unit_normals
+from tiles.normals import face_normals, quantize_normals, unit_normals, vertex_normals
 from tiles.tileset import Tile, enu_frame, tileset_json
 from tiles.typing import Tileset
 
@@ -30,6 +30,7 @@ __all__ = [
     "sanitize_identifier",
     "tileset_json",
     "unit_normals",
+    "vertex_normals",
     "y_up_to_z_up",
     "z_up_to_y_up",
 ]

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["Node", "build_hierarchy"]
+__all__ = ["Node", "build_hierarchy", "widen"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,3 +79,24 @@ def _split(
         _split(order[half:], centres, sizes, max_features, max_bytes),
     )
     return Node(items, children)
+
+
+def widen(node: Node) -> Node:
+    """Return the tree with every other level of inner nodes merged into its parent.
+
+    A k-d tree is binary; widened, each inner node has up to four children (as a quadtree),
+    so there are about half as many inner tiles to fill with coarse content and the tree is
+    half as deep. Leaves are unchanged.
+
+    Examples
+    --------
+    >>> pts = np.array([[x, 0.0, 0.0] for x in range(8)])
+    >>> root = widen(build_hierarchy(pts, np.ones(8, dtype=np.int64), max_features=2,
+    ...                              max_bytes=100))
+    >>> [len(root.children)], [leaf.items.tolist() for leaf in root.leaves()]
+    ([4], [[0, 1], [2, 3], [4, 5], [6, 7]])
+    """
+    if node.is_leaf:
+        return node
+    grandchildren = [g for child in node.children for g in (child.children or (child,))]
+    return Node(node.items, tuple(widen(g) for g in grandchildren))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["face_normals", "quantize_normals", "unit_normals"]
+__all__ = ["face_normals", "quantize_normals", "unit_normals", "vertex_normals"]
 
 
 def face_normals(
@@ -56,3 +56,28 @@ def quantize_normals(normals: npt.NDArray[np.floating]) -> npt.NDArray[np.int8]:
     out = np.zeros((len(q), 4), dtype=np.int8)
     out[:, :3] = q
     return out
+
+
+def vertex_normals(
+    positions: npt.NDArray[np.floating], faces: npt.NDArray[np.integer]
+) -> npt.NDArray[np.float32]:
+    """Return ``(N, 3)`` unit vertex normals: the area-weighted mean of the faces around each.
+
+    On a mesh whose polygons do not share vertices (each ring has its own), every vertex takes
+    its polygon's normal, so the mesh renders flat without being un-welded. A vertex no face
+    uses gets ``(0, 0, 1)``.
+
+    Examples
+    --------
+    >>> p = np.array([[0, 0, 0], [1, 0, 0], [1, 1, 0], [0, 1, 0]], dtype=np.float64)
+    >>> vertex_normals(p, np.array([[0, 1, 2], [0, 2, 3]])).tolist()
+    [[0.0, 0.0, 1.0], [0.0, 0.0, 1.0], [0.0, 0.0, 1.0], [0.0, 0.0, 1.0]]
+    """
+    tri = positions[faces].astype(np.float64)
+    area_vectors = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
+    corners = faces.reshape(-1)
+    weights = np.repeat(area_vectors, 3, axis=0)
+    summed = np.column_stack(
+        [np.bincount(corners, weights[:, k], minlength=len(positions)) for k in range(3)]
+    ).astype(np.float64)
+    return unit_normals(summed).astype(np.float32)

@@ -53,11 +53,11 @@ def test_blocks_contain_their_objects_and_face_outward() -> None:
     tri = blocks.positions[blocks.faces]
     normals = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
     centres = tri.mean(axis=1)
-    block_centres = blocks.positions.reshape(2, 8, 3).mean(axis=1)
+    block_centres = blocks.positions.reshape(2, 20, 3).mean(axis=1)
     outward = np.einsum("ij,ij->i", normals, centres - np.repeat(block_centres, 10, axis=0))
     assert (outward > 0).all()
     np.testing.assert_allclose(
-        blocks.positions[:8].min(axis=0), (v @ rotation.T).min(axis=0), atol=1e-9
+        blocks.positions[:20].min(axis=0), (v @ rotation.T).min(axis=0), atol=1e-9
     )
 
 

@@ -20,17 +20,19 @@ from twin.types import Float64Array, IndexArray, UInt8Array, UInt32Array
 
 __all__ = ["BLOCK_FACES", "Blocks", "block_meshes", "object_slices"]
 
-# Corners 0–3 at the bottom, 4–7 on top, counter-clockwise seen from above.
+# Corners 0–3 at the bottom, 4–7 on top, counter-clockwise seen from above; each face (top,
+# then the four walls) gets its own four vertices so it keeps its own normal when welded.
+_QUADS = np.array([[4, 5, 6, 7], [0, 1, 5, 4], [1, 2, 6, 5], [2, 3, 7, 6], [3, 0, 4, 7]])
 BLOCK_FACES = np.array(
-    [[4, 5, 6], [4, 6, 7]]
-    + [
-        f
-        for i in range(4)
-        for f in ([i, (i + 1) % 4, (i + 1) % 4 + 4], [i, (i + 1) % 4 + 4, i + 4])
-    ],
+    [[4 * q, 4 * q + 1, 4 * q + 2] for q in range(5)]
+    + [[4 * q, 4 * q + 2, 4 * q + 3] for q in range(5)],
     dtype=np.uint32,
 )
-_BLOCK_CLASSES = np.array([SurfaceClass.ROOF] * 2 + [SurfaceClass.WALL] * 8, dtype=np.uint8)
+_BLOCK_CLASSES = np.array(
+    [SurfaceClass.ROOF] + [SurfaceClass.WALL] * 4 + [SurfaceClass.ROOF] + [SurfaceClass.WALL] * 4,
+    dtype=np.uint8,
+)
+_VERTICES = 20
 _UP = 0.3  # a face whose normal has a larger up component counts as a roof
 
 
@@ -39,7 +41,8 @@ class Blocks:
 
     Attributes
     ----------
-    positions : (8K, 3) float64
+    positions : (20K, 3) float64
+        Four vertices for each of a block's five faces (top, four walls).
     faces : (10K, 3) uint32
     classes : (10K,) uint8
     errors_m : (K,) float64
@@ -52,7 +55,7 @@ class Blocks:
         k = len(errors_m)
         self.positions = positions
         self.faces: UInt32Array = (
-            BLOCK_FACES[None, :, :] + (8 * np.arange(k, dtype=np.uint32))[:, None, None]
+            BLOCK_FACES[None, :, :] + (_VERTICES * np.arange(k, dtype=np.uint32))[:, None, None]
         ).reshape(-1, 3)
         self.classes: UInt8Array = np.tile(_BLOCK_CLASSES, k)
         self.errors_m = errors_m
@@ -85,7 +88,7 @@ def block_meshes(
     >>> roof = np.array([[4, 5, 8], [5, 6, 8], [6, 7, 8], [7, 4, 8]], dtype=np.uint32)
     >>> b = block_meshes(box, np.array([0, 9]), roof, np.array([0, 4]))
     >>> b.positions.shape, b.faces.shape, b.errors_m.round(3).tolist(), b.sizes_m.round(2).tolist()
-    ((8, 3), (10, 3), [3.0], [14.04])
+    ((20, 3), (10, 3), [3.0], [14.04])
     """
     counts = np.diff(vertex_offsets)
     owner = np.repeat(np.arange(len(counts)), counts)
@@ -111,7 +114,8 @@ def block_meshes(
     x = centre[:, :1] + corners_uv[..., 0] * ct - corners_uv[..., 1] * st
     y = centre[:, 1:] + corners_uv[..., 0] * st + corners_uv[..., 1] * ct
     z = np.concatenate([np.repeat(lo[:, 2:], 4, axis=1), np.repeat(hi[:, 2:], 4, axis=1)], axis=1)
-    block = np.stack([np.tile(x, 2), np.tile(y, 2), z], axis=2).reshape(-1, 3)
+    corners = np.stack([np.tile(x, 2), np.tile(y, 2), z], axis=2)  # (K, 8, 3)
+    block = corners[:, _QUADS.reshape(-1)].reshape(-1, 3)
     # How far each vertex lies inside the block's nearest side, seen from above: an inner
     # corner of an L or a courtyard ring is that far from the block's walls.
     inset = np.minimum.reduce(

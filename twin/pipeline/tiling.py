@@ -15,7 +15,7 @@ from typing import Literal
 import numpy as np
 
 import tiles
-from tiles.hierarchy import Node, build_hierarchy
+from tiles.hierarchy import Node, build_hierarchy, widen
 from tiles.metadata import Value
 from twin.model import AttributeValue, Mesh, SurfaceClass, Surfaces
 from twin.pipeline.features import Feature
@@ -99,8 +99,10 @@ def write_tileset(
     centres = extents.mean(axis=1)
     sizes_m = np.linalg.norm(extents[:, 1] - extents[:, 0], axis=1)
     estimated = np.array([f.estimated_bytes for f in meshed], dtype=np.int64)
-    tree = build_hierarchy(
-        centres, estimated, max_features=budget.max_features, max_bytes=budget.max_bytes
+    tree = widen(
+        build_hierarchy(
+            centres, estimated, max_features=budget.max_features, max_bytes=budget.max_bytes
+        )
     )
     nodes = _post_order(tree)
     quantized = compress == "quantize"
@@ -195,11 +197,13 @@ def encode_tile(
     rotation, origin = frame[:3, :3], frame[:3, 3]
     offsets = np.cumsum([0] + [len(m.positions_ecef) for m in meshes])
     positions = np.concatenate([m.positions_ecef for m in meshes])
-    local = ((positions - origin) @ rotation).astype(np.float32)  # float64 until here
+    local = (positions - origin) @ rotation  # float64 until the writer
     faces = np.concatenate([m.faces + np.uint32(offsets[k]) for k, m in enumerate(meshes)])
     feature_ids = np.repeat(np.arange(len(meshes), dtype=np.uint32), np.diff(offsets))
     classes = np.concatenate([m.classes for m in meshes]).astype(np.uint16)
-    mesh = tiles.TileMesh(local, None, faces, feature_ids, classes, MATERIALS)
+    # Polygons own their ring vertices, so per-vertex normals keep the mesh welded and flat.
+    normals = tiles.vertex_normals(local, faces)
+    mesh = tiles.TileMesh(local.astype(np.float32), normals, faces, feature_ids, classes, MATERIALS)
     table = tiles.PropertyTable("cityObject", len(group), property_columns(group))
     return tiles.encode_glb(mesh, table, quantized_normals=quantized_normals), frame
 
@@ -216,9 +220,10 @@ def encode_blocks(
     local = (np.concatenate([m.positions_ecef for m in meshes]) - origin) @ rotation
     faces = np.concatenate([m.faces + np.uint32(vertex_offsets[k]) for k, m in enumerate(meshes)])
     blocks = block_meshes(local, vertex_offsets, faces, face_offsets)
-    feature_ids = np.repeat(np.arange(len(meshes), dtype=np.uint32), 8)
+    feature_ids = np.repeat(np.arange(len(meshes), dtype=np.uint32), 20)
+    normals = tiles.vertex_normals(blocks.positions, blocks.faces)
     mesh = tiles.TileMesh(
-        blocks.positions.astype(np.float32), None, blocks.faces, feature_ids,
+        blocks.positions.astype(np.float32), normals, blocks.faces, feature_ids,
         blocks.classes.astype(np.uint16), MATERIALS,
     )  # fmt: skip
     columns: dict[str, list[Value]] = {"id": [f.obj.id for f in group]}
