@@ -27,12 +27,14 @@ ALLOWED: dict[str, set[str]] = {
     "twin.live": ADAPTER,
     "twin.pipeline": ADAPTER | {"twin.citygml", "twin.cityjson", "twin.geo", "twin.store"},
     "twin.server": DOMAIN | {"twin.store", "twin.ngsild", "twin.live"},
-    "twin.cli": DOMAIN | {"twin", "twin.store", "twin.pipeline", "twin.server"},
+    "twin.sim": DOMAIN,
+    "twin.cli": DOMAIN | {"twin", "twin.store", "twin.pipeline", "twin.server", "twin.sim"},
     "twin": set(),
 }
 # Third-party packages confined to one place.
 CONFINED = {"lxml": "twin.citygml", "pyproj": "twin.geo", "aiohttp": "twin.server"}
-CONFINED_EXTRA = {"aiohttp": {"twin.cli"}}  # the CLI starts the server
+# the CLI starts the server; the simulator is an HTTP client of the public API, an edge too
+CONFINED_EXTRA = {"aiohttp": {"twin.cli", "twin.sim"}}
 
 
 def _modules() -> list[tuple[str, Path]]:

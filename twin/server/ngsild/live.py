@@ -19,6 +19,7 @@ from typing import Any, Final
 from aiohttp import web
 
 from twin.errors import NotFoundError
+from twin.live import LiveEvent
 from twin.ngsild.errors import BadRequestDataError
 from twin.ngsild.join import JoinedBuilding, joined_view
 from twin.server.ngsild.common import split_list
@@ -34,8 +35,13 @@ RETRY_MS: Final = 3000
 MAX_IDS: Final = 1000
 
 
+_STOPPING: Final = web.AppKey("twin.live.stopping", asyncio.Event)
+
+
 def add_live_routes(app: web.Application) -> None:
     """Register ``/live`` and ``/api/joined`` on the main application."""
+    app[_STOPPING] = asyncio.Event()
+    app.on_shutdown.append(_stop_streams)
     app.router.add_get("/live", live_stream)
     app.router.add_get("/api/joined/{dataset}/{id}", get_joined)
     app.router.add_post("/api/joined/{dataset}", post_joined)
@@ -108,16 +114,39 @@ async def live_stream(request: web.Request) -> web.StreamResponse:
     await response.write(f"retry: {RETRY_MS}\n: twin live\n\n".encode())
     sent = 0
     reported = 0
-    with hub.listen(_filter(request, "dataset"), _filter(request, "attribute")) as listener:
-        while True:
-            try:
-                event = await asyncio.wait_for(listener.queue.get(), HEARTBEAT_S)
-            except TimeoutError:
-                await response.write(b": heartbeat\n\n")
-                continue
-            if listener.dropped != reported:
-                reported = listener.dropped
-                await response.write(f"event: dropped\ndata: {reported}\n\n".encode())
-            sent += 1
-            data = json.dumps(event.as_json(), ensure_ascii=False)
-            await response.write(f"id: {sent}\nevent: change\ndata: {data}\n\n".encode())
+    stop = asyncio.ensure_future(request.app[_STOPPING].wait())
+    try:
+        with hub.listen(_filter(request, "dataset"), _filter(request, "attribute")) as listener:
+            while True:
+                event = await _next(listener.queue, stop)
+                if event is None:
+                    if stop.done():
+                        break
+                    await response.write(b": heartbeat\n\n")
+                    continue
+                if listener.dropped != reported:
+                    reported = listener.dropped
+                    await response.write(f"event: dropped\ndata: {reported}\n\n".encode())
+                sent += 1
+                data = json.dumps(event.as_json(), ensure_ascii=False)
+                await response.write(f"id: {sent}\nevent: change\ndata: {data}\n\n".encode())
+    finally:
+        stop.cancel()
+    return response
+
+
+async def _next(queue: asyncio.Queue[LiveEvent], stop: asyncio.Future[Any]) -> LiveEvent | None:
+    """Return the next event; None after a heartbeat's idle time or when the server stops."""
+    if not queue.empty():
+        return queue.get_nowait()
+    get = asyncio.ensure_future(queue.get())
+    done, _ = await asyncio.wait({get, stop}, timeout=HEARTBEAT_S, return_when="FIRST_COMPLETED")
+    if get in done:
+        return get.result()
+    get.cancel()
+    return None
+
+
+async def _stop_streams(app: web.Application) -> None:
+    """Let every open stream end, so shutdown does not wait for their heartbeats."""
+    app[_STOPPING].set()
