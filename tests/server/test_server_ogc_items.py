@@ -154,6 +154,17 @@ async def test_limit_above_the_maximum_is_capped(client: Client) -> None:
             "cannot sort by unknown property nope; the queryables are: "
             "creationDate, id, lod, measuredHeight, name, parent_id, type, yearOfConstruction",
         ),
+        (
+            {"filter": "measuredHeight > 99999999999999999999999"},
+            "the integer 99999999999999999999999 is out of range (64 bits)",
+        ),
+        ({"filter": "name LIKE 3"}, "LIKE needs a string pattern, got 3"),
+        ({"filter": "geometry = 3"}, "geometry can only be used in spatial operators"),
+        (
+            {"filter": "S_INTERSECTS(lod, POINT(1 2))"},
+            "spatial operators compare the geometry property with a geometry",
+        ),
+        ({"filter": "ACCENTI(name) = 'x'"}, "unsupported CQL2 function accenti"),
         ({"f": "xml"}, "f='xml' is not offered here; use one of: json, html"),
     ],
 )
@@ -210,6 +221,7 @@ async def test_datetime_uses_creation_date_else_import_time(client: Client) -> N
             "NOT (measuredHeight <= 30) OR id = 'B01'",
             lambda r: r.attributes["measuredHeight"] > 30 or r.id == "B01",
         ),
+        ("CASEI(name) = CASEI('HOUSE 01')", lambda r: r.id == "B01"),
         ("name LIKE 'house 1%'", lambda r: r.attributes["name"].startswith("house 1")),
         ("id IN ('B03', 'B04', 'nope')", lambda r: r.id in ("B03", "B04")),
         ("measuredHeight BETWEEN 10 AND 12", lambda r: 10 <= r.attributes["measuredHeight"] <= 12),

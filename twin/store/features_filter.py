@@ -220,19 +220,27 @@ class _Translator:
         if isinstance(node, bool):
             self.params.append(json.dumps(node))
             return "json(?)"
+        if isinstance(node, int) and not -(2**63) <= node < 2**63:
+            raise QueryError(f"the integer {node} is out of range (64 bits)")
         if isinstance(node, int | float | str):
             self.params.append(node)
             return "?"
         if isinstance(node, dt.datetime | dt.date):
             self.params.append(node.isoformat())
             return "?"
-        if isinstance(node, values.Timestamp | values.Interval | values.Geometry):
-            raise QueryError(f"{type(node).__name__.lower()} values only fit spatial operators")
+        if isinstance(node, ast.Function):
+            if node.name == "lower" and len(node.arguments) == 1:  # how pygeofilter reads CASEI
+                return f"lower({self.value(node.arguments[0])})"
+            raise QueryError(f"unsupported CQL2 function {node.name}")
+        if isinstance(node, values.Geometry | values.Envelope):
+            raise QueryError("geometry values only fit spatial operators")
         raise QueryError(f"unsupported CQL2 value {node!r}")
 
     def _like(self, node: ast.Like) -> str:
         # CQL2 wildcards are % and _ (pygeofilter reports '.' as its single-char wildcard).
         pattern = node.pattern
+        if not isinstance(pattern, str):
+            raise QueryError(f"LIKE needs a string pattern, got {pattern!r}")
         if node.singlechar not in ("_", None):
             pattern = pattern.replace(node.singlechar, "_")
         expr = self.value(node.lhs)
