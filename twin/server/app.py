@@ -21,6 +21,7 @@ from twin.server.errors import problem_middleware
 from twin.server.health import add_health_routes
 from twin.server.ngsild import add_ngsild_routes
 from twin.server.ogc import add_ogc_routes
+from twin.server.openapi import add_openapi_routes
 from twin.server.state import STORE, VIEWER_DIR
 from twin.server.tiles import add_tile_routes
 from twin.server.viewer import add_viewer_routes
@@ -104,6 +105,7 @@ def create_app(store: Store, *, viewer_dir: Path, tokens: Collection[str] = ()) 
     add_tile_routes(app)
     add_ogc_routes(app)
     add_health_routes(app)
+    add_openapi_routes(app)
     add_ngsild_routes(app, tokens=tokens)
     return app
 

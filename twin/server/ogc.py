@@ -54,6 +54,7 @@ CONFORMANCE: Final = (
     _CONF + "ogcapi-features-1/1.0/conf/core",
     _CONF + "ogcapi-features-1/1.0/conf/geojson",
     _CONF + "ogcapi-features-1/1.0/conf/html",
+    _CONF + "ogcapi-features-1/1.0/conf/oas30",
     _CONF + "ogcapi-features-3/1.0/conf/queryables",
     _CONF + "ogcapi-features-3/1.0/conf/queryables-query-parameters",
     _CONF + "ogcapi-features-3/1.0/conf/filter",
