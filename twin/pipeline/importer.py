@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from twin.errors import CRSError, InputError
+from twin.errors import CRSError, InputError, NotFoundError
 from twin.geo import CRS_HINT, Reprojector, reprojector_for
 from twin.geometry import union_geojson
 from twin.model import BuildingRecord, CityObject, DatasetInfo, LodChoice, Rejection
@@ -73,7 +73,10 @@ def import_files(
                 f"({len(report.rejections)} rejected; first reason: {_first_reason(report)})"
             )
         t0 = time.perf_counter()
-        stats = write_tileset(features, staging, options.budget, _workers(options))
+        previous = _served_tileset(store, options.dataset)
+        stats = write_tileset(
+            features, staging, options.budget, _workers(options), previous=previous
+        )
         report.stage_seconds["tile"] = time.perf_counter() - t0
         report.tiles, report.tile_bytes = stats.tiles_and_bytes
         for f in features:
@@ -110,6 +113,14 @@ def _read_features(
             )
         features.append(built)
     return features
+
+
+def _served_tileset(store: Store, dataset: str) -> Path | None:
+    """Return the directory of the tileset being served for ``dataset``, if any."""
+    try:
+        return store.tileset_dir(dataset)
+    except NotFoundError:
+        return None
 
 
 def _workers(options: ImportOptions) -> int:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import logging
 import math
+import os
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
@@ -26,6 +28,8 @@ from twin.types import Float64Array
 __all__ = ["Compression", "TileBudget", "TilesetStats", "write_tileset"]
 
 Compression = Literal["none", "quantize"]
+
+log = logging.getLogger(__name__)
 
 _EARTH_RADIUS_M = 6_378_137.0
 CONTENT_DIR = "content"
@@ -68,6 +72,7 @@ class TilesetStats:
     tile_count: int
     bytes_written: int
     placement: dict[str, tuple[str, int]]  # object id → (content uri, feature id)
+    reused: int = 0  # content files hard-linked from the previous version
 
     @property
     def tiles_and_bytes(self) -> tuple[int, int]:
@@ -81,6 +86,7 @@ def write_tileset(
     workers: int = 1,
     *,
     compress: Compression = "quantize",
+    previous: Path | None = None,
 ) -> TilesetStats:
     """Write ``tileset.json`` and its content into ``out_dir`` for features with meshes.
 
@@ -89,7 +95,9 @@ def write_tileset(
     afar, with a property table of ``id`` and ``type`` only (enough to pick and look up).
     Tiles are encoded on ``workers`` processes (``<= 1``: in this process). ``compress``
     "quantize" stores normals as int8 (``KHR_mesh_quantization``); positions stay float32 in
-    each tile's frame, so no vertex moves more than a millimetre.
+    each tile's frame, so no vertex moves more than a millimetre. Content files are named by
+    their hash; one already in the ``previous`` tileset directory is hard-linked, not rewritten,
+    so a re-import rewrites only the tiles whose content changed (and clients keep their cache).
     """
     meshed = [f for f in features if f.mesh is not None]
     if not meshed:
@@ -111,12 +119,13 @@ def write_tileset(
     placement: dict[str, tuple[str, int]] = {}
     built: dict[int, tiles.Tile] = {}
     written = [0, 0]  # tiles, bytes
+    reused = 0
     for node, (job, skipped_m), (data, frame, content_error) in zip(
         nodes, jobs, encoded, strict=True
     ):
         uri = f"{CONTENT_DIR}/{hashlib.sha256(data).hexdigest()[:20]}.glb"
         if not (out_dir / uri).exists():
-            (out_dir / uri).write_bytes(data)
+            reused += _link_previous(previous, out_dir, uri) or _write(out_dir / uri, data)
             written[1] += len(data)
         written[0] += 1
         region = _region([meshed[i] for i in node.items])
@@ -133,7 +142,25 @@ def write_tileset(
     )
     text = json.dumps(document, separators=(",", ":"))
     (out_dir / "tileset.json").write_text(text, encoding="utf-8")
-    return TilesetStats(written[0], written[1] + len(text), placement)
+    if previous is not None:
+        log.info("%d of %d tiles unchanged, linked from %s", reused, written[0], previous)
+    return TilesetStats(written[0], written[1] + len(text), placement, reused)
+
+
+def _link_previous(previous: Path | None, out_dir: Path, uri: str) -> int:
+    """Hard-link ``uri`` from the previous version; return 1 if done, 0 if not possible."""
+    if previous is None or not (previous / uri).is_file():
+        return 0
+    try:
+        os.link(previous / uri, out_dir / uri)
+    except OSError:  # another file system, or links not supported: write instead
+        return 0
+    return 1
+
+
+def _write(path: Path, data: bytes) -> int:
+    path.write_bytes(data)
+    return 0
 
 
 _Job = tuple[Literal["mesh", "blocks"], list[Feature], bool]  # kind, features, quantize
