@@ -68,6 +68,15 @@ def _parser() -> argparse.ArgumentParser:
     )
     imp.add_argument("--max-features", type=int, default=400, help="features per tile (400)")
     imp.add_argument(
+        "--workers", type=int, help="processes for geometry and tiles (default: all cores)"
+    )
+    imp.add_argument(
+        "--compress",
+        choices=("quantize", "none"),
+        default="quantize",
+        help="quantize: int8 normals, KHR_mesh_quantization (default); none: plain floats",
+    )
+    imp.add_argument(
         "--lod",
         type=_lod,
         default="highest",
@@ -143,6 +152,8 @@ def _run_import(args: argparse.Namespace) -> int:
         lod=args.lod,
         types=args.types,
         keep_going=args.keep_going,
+        workers=args.workers,
+        compress=args.compress,
     )
     progress = _Progress() if sys.stderr.isatty() else None
     store = SQLiteStore(args.data_dir)

@@ -19,7 +19,7 @@ from twin.pipeline.features import Feature, merge_bboxes
 from twin.pipeline.parallel import default_workers, iter_built
 from twin.pipeline.report import ImportReport
 from twin.pipeline.sources import ReadOptions, iter_objects
-from twin.pipeline.tiling import TileBudget, write_tileset
+from twin.pipeline.tiling import Compression, TileBudget, write_tileset
 from twin.store import Store, validate_dataset_name
 
 __all__ = ["ImportOptions", "import_files"]
@@ -45,6 +45,7 @@ class ImportOptions:
     types: tuple[str, ...] | None = None
     keep_going: bool = False
     workers: int | None = None  # processes for per-object work; None: all cores, <= 1: none
+    compress: Compression = "quantize"
 
 
 def import_files(
@@ -75,7 +76,12 @@ def import_files(
         t0 = time.perf_counter()
         previous = _served_tileset(store, options.dataset)
         stats = write_tileset(
-            features, staging, options.budget, _workers(options), previous=previous
+            features,
+            staging,
+            options.budget,
+            _workers(options),
+            compress=options.compress,
+            previous=previous,
         )
         report.stage_seconds["tile"] = time.perf_counter() - t0
         report.tiles, report.tile_bytes = stats.tiles_and_bytes
