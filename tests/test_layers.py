@@ -26,7 +26,8 @@ ALLOWED: dict[str, set[str]] = {
     "twin.ngsild": ADAPTER,
     "twin.live": ADAPTER,
     "twin.pipeline": ADAPTER | {"twin.citygml", "twin.cityjson", "twin.geo", "twin.store"},
-    "twin.server": DOMAIN | {"twin.store", "twin.ngsild", "twin.live"},
+    # the server answers in the client's CRS (OGC API – Features Part 2) through twin.geo
+    "twin.server": DOMAIN | {"twin.store", "twin.ngsild", "twin.live", "twin.geo"},
     "twin.sim": DOMAIN,
     "twin.cli": DOMAIN | {"twin", "twin.store", "twin.pipeline", "twin.server", "twin.sim"},
     "twin": set(),

@@ -24,7 +24,12 @@ def _expected_collection(base: str) -> dict[str, Any]:
         "id": "demo",
         "title": "Demo city",
         "itemType": "feature",
-        "crs": [CRS84],
+        "crs": [
+            CRS84,
+            "http://www.opengis.net/def/crs/EPSG/0/4326",
+            "http://www.opengis.net/def/crs/EPSG/0/3857",
+            "http://www.opengis.net/def/crs/EPSG/0/25832",
+        ],
         "storageCrs": CRS84,
         "extent": {
             "spatial": {"bbox": [[11.0, 48.0, 500.0, 11.001, 48.001, 512.5]], "crs": CRS84H}

@@ -165,7 +165,7 @@ async def test_limit_above_the_maximum_is_capped(client: Client) -> None:
             "spatial operators compare the geometry property with a geometry",
         ),
         ({"filter": "ACCENTI(name) = 'x'"}, "unsupported CQL2 function accenti"),
-        ({"f": "xml"}, "f='xml' is not offered here; use one of: json, html"),
+        ({"f": "xml"}, "f='xml' is not offered here; use one of: json, html, csv, parquet"),
     ],
 )
 async def test_bad_parameters_are_400_problems(

@@ -17,6 +17,7 @@ from aiohttp import web
 
 from twin.model import BuildingRecord, DatasetInfo
 from twin.server.ngsild.live import collect_joined
+from twin.server.ogc_crs import offered_crs, output_crs, reproject
 from twin.server.ogc_html import (
     collection_page,
     collections_page,
@@ -55,6 +56,7 @@ CONFORMANCE: Final = (
     _CONF + "ogcapi-features-1/1.0/conf/geojson",
     _CONF + "ogcapi-features-1/1.0/conf/html",
     _CONF + "ogcapi-features-1/1.0/conf/oas30",
+    _CONF + "ogcapi-features-2/1.0/conf/crs",
     _CONF + "ogcapi-features-3/1.0/conf/queryables",
     _CONF + "ogcapi-features-3/1.0/conf/queryables-query-parameters",
     _CONF + "ogcapi-features-3/1.0/conf/filter",
@@ -133,7 +135,7 @@ def collection_of(info: DatasetInfo, base: str) -> Collection:
         "id": info.name,
         "title": info.title,
         "itemType": "feature",
-        "crs": [CRS84],
+        "crs": offered_crs(info),
         "storageCrs": CRS84,
         "links": [
             {"href": here, "rel": "self", "type": JSON, "title": "this collection"},
@@ -252,14 +254,20 @@ async def get_item(request: web.Request) -> web.StreamResponse:
     store = request.app[STORE]
     dataset, object_id = request.match_info["dataset"], request.match_info["id"]
     fmt = _negotiate(request)
+    info = await call_store(store.get_dataset, dataset)
+    crs, transform = output_crs(request.query, info)
     record = await call_store(store.get_object, dataset, object_id)
     feature = feature_of(record, _base(request))
     views, _ = await call_store(collect_joined, store, dataset, [object_id])
     for name, live in (views[0]["live"] if views else {}).items():
         feature["properties"].setdefault(name, live["value"])
+    if transform is not None:
+        reproject([feature], transform)
     if fmt == "html":
         return web.Response(text=item_page(feature), content_type=HTML)
-    return json_response(feature, GEOJSON)
+    response = json_response(feature, GEOJSON)
+    response.headers["Content-Crs"] = f"<{crs}>"
+    return response
 
 
 def add_ogc_routes(app: web.Application) -> None:

@@ -19,14 +19,23 @@ from aiohttp import web
 from twin.model import BuildingRecord
 from twin.server.ngsild.live import collect_joined
 from twin.server.ogc import GEOJSON, JSON, Feature, Link, feature_of, json_response, path_of
+from twin.server.ogc_crs import bbox_in_crs84, output_crs, reproject
 from twin.server.ogc_html import items_page, queryables_page
 from twin.server.ogc_params import feature_query, filter_names, wanted_format
 from twin.server.state import STORE, call_store
 from twin.store import Store
 from twin.store.features import FeatureQuery, JsonType
 
-__all__ = ["FeatureCollection", "Queryables", "get_items", "get_queryables", "live_properties"]
+__all__ = [
+    "FeatureCollection",
+    "Queryables",
+    "get_items",
+    "get_queryables",
+    "live_properties",
+    "prepare_query",
+]
 
+_ITEM_FORMATS: Final = ("json", "html", "csv", "parquet")
 _JSON_SCHEMA: Final = "https://json-schema.org/draft/2020-12/schema"
 _LIVE_TYPES: Final[dict[type, JsonType]] = {
     bool: "boolean", int: "integer", float: "number", str: "string", dict: "object", list: "array",
@@ -89,18 +98,29 @@ def _known(store: Store, dataset: str) -> tuple[dict[str, JsonType], dict[str, d
     return known, live
 
 
+def prepare_query(
+    store: Store, dataset: str, query: Mapping[str, str], *, with_live: bool = False
+) -> tuple[FeatureQuery, dict[str, JsonType], dict[str, dict[str, Any]]]:
+    """Check an items request's parameters against the dataset (blocking).
+
+    Returns the query, the queryables it was checked against and the live values read (all of
+    them when ``with_live``, else only when the filter or sortby names a live property).
+    """
+    query = bbox_in_crs84(query, store.get_dataset(dataset))
+    static = store.features.queryables(dataset)
+    live: dict[str, dict[str, Any]] = {}
+    known = static
+    if with_live or filter_names(query) - set(static):
+        known, live = _known(store, dataset)
+    bound = {name: json.dumps(v, ensure_ascii=False) for name, v in live.items()}
+    return feature_query(dataset, query, known, bound), known, live
+
+
 def _search(
     store: Store, dataset: str, query: Mapping[str, str]
 ) -> tuple[FeatureQuery, int, list[BuildingRecord], list[dict[str, Any]]]:
     """Run one items request against the store (blocking; in a worker thread)."""
-    store.get_dataset(dataset)
-    static = store.features.queryables(dataset)
-    live: dict[str, dict[str, Any]] = {}
-    known: Mapping[str, str] = static
-    if filter_names(query) - set(static):
-        known, live = _known(store, dataset)
-    bound = {name: json.dumps(v, ensure_ascii=False) for name, v in live.items()}
-    fq = feature_query(dataset, query, known, bound)
+    fq, _, _ = prepare_query(store, dataset, query)
     matched = store.features.count(fq)
     records = store.features.page(fq)
     views, _ = collect_joined(store, dataset, [r.id for r in records if r.type == "Building"])
@@ -120,7 +140,13 @@ def _page_link(request: web.Request, rel: str, offset: int, limit: int, kind: st
 async def get_items(request: web.Request) -> web.StreamResponse:
     """GET items: one page of features (GeoJSON or HTML) with paging links and counts."""
     dataset = request.match_info["dataset"]
-    fmt = wanted_format(request.query, request.headers.get("Accept", ""), ("json", "html"))
+    fmt = wanted_format(request.query, request.headers.get("Accept", ""), _ITEM_FORMATS)
+    if fmt in ("csv", "parquet"):
+        from twin.server.ogc_export import export_items
+
+        return await export_items(request, dataset, fmt)
+    info = await call_store(request.app[STORE].get_dataset, dataset)
+    crs, transform = output_crs(request.query, info)
     fq, matched, records, lives = await call_store(
         _search, request.app[STORE], dataset, request.query
     )
@@ -132,6 +158,8 @@ async def get_items(request: web.Request) -> web.StreamResponse:
             {k: v for k, v in live.items() if k not in feature["properties"]}
         )
         features.append(feature)
+    if transform is not None:
+        reproject(features, transform)
     limit = fq.limit or 0
     links: list[Link] = [
         {
@@ -156,7 +184,9 @@ async def get_items(request: web.Request) -> web.StreamResponse:
     }
     if fmt == "html":
         return web.Response(text=items_page(dataset, body), content_type="text/html")
-    return json_response(body, GEOJSON)
+    response = json_response(body, GEOJSON)
+    response.headers["Content-Crs"] = f"<{crs}>"
+    return response
 
 
 async def get_queryables(request: web.Request) -> web.StreamResponse:

@@ -69,7 +69,8 @@ PARAMETERS: Final[dict[str, dict[str, Any]]] = {
     ),
     "sortby": param("sortby", "query", "comma-separated queryables, `-name` descending"),
     "f": param(
-        "f", "query", "representation (overrides the Accept header)",
+        "f", "query", "representation (overrides Accept); csv (WKT) and parquet (GeoParquet "
+        "1.1) export every match, streamed: limit and offset do not apply",
         {"type": "string", "enum": ["json", "html", "csv", "parquet"]},
     ),
     "groupby": param("groupby", "query", "a queryable whose distinct values form the groups"),

@@ -1,0 +1,122 @@
+"""``/items?f=csv`` and ``f=parquet``: whole filtered queries streamed as CSV and GeoParquet 1.1.
+
+The grid city of test_server_ogc_items; expected values come from its records, read back
+through the csv module and pyarrow (independent readers).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+import pytest
+import shapely
+import shapely.geometry
+from pytest_aiohttp import AiohttpClient
+
+from twin.model import DatasetInfo
+from twin.server import create_app
+from twin.store import SQLiteStore
+
+from .test_server_ogc_items import IMPORTED, RECORDS, Client
+
+HEADER = ["id", "creationDate", "lod", "measuredHeight", "name", "parent_id", "type",
+          "yearOfConstruction", "geometry"]  # fmt: skip
+
+
+@pytest.fixture
+async def client(tmp_path: Path, aiohttp_client: AiohttpClient) -> Client:
+    store = SQLiteStore(tmp_path / "data")
+    info = DatasetInfo("grid", "Grid", "EPSG:4326", len(RECORDS), None, IMPORTED)
+    store.publish(info, RECORDS, store.staging_dir("grid"))
+    (tmp_path / "viewer").mkdir()
+    return await aiohttp_client(create_app(store, viewer_dir=tmp_path / "viewer"))
+
+
+async def _export(client: Client, fmt: str, **params: str) -> tuple[bytes, Any]:
+    resp = await client.get("/ogc/collections/grid/items", params={"f": fmt, **params})
+    assert resp.status == 200, await resp.text()
+    return await resp.read(), resp.headers
+
+
+async def test_csv_round_trips_through_the_csv_module(client: Client) -> None:
+    body, headers = await _export(client, "csv")
+    assert headers["Content-Type"] == "text/csv; charset=utf-8; header=present"
+    assert headers["Content-Disposition"] == 'attachment; filename="grid.csv"'
+    assert body.count(b"\r\n") == len(RECORDS) + 1
+    rows = list(csv.reader(io.StringIO(body.decode())))
+    assert rows[0] == HEADER
+    assert [r[0] for r in rows[1:]] == [r.id for r in RECORDS]
+    first = dict(zip(HEADER, rows[1], strict=True))
+    assert first["measuredHeight"] == "5.0"
+    assert first["creationDate"] == "2000-01-01"
+    assert first["name"] == "house 00"
+    assert shapely.from_wkt(first["geometry"]).equals(shapely.geometry.shape(RECORDS[0].footprint))
+
+
+async def test_csv_export_applies_the_filter_and_ignores_the_page(client: Client) -> None:
+    body, _ = await _export(client, "csv", filter="yearOfConstruction < 1950", limit="2")
+    rows = list(csv.DictReader(io.StringIO(body.decode())))
+    expected = [r.id for r in RECORDS if r.attributes["yearOfConstruction"] < 1950]
+    assert [r["id"] for r in rows] == expected
+
+
+async def test_parquet_is_geoparquet_1_1(client: Client) -> None:
+    body, headers = await _export(client, "parquet")
+    assert headers["Content-Type"] == "application/vnd.apache.parquet"
+    table = pq.read_table(io.BytesIO(body))
+    geo = json.loads(table.schema.metadata[b"geo"])
+    assert geo["version"] == "1.1.0"
+    assert geo["primary_column"] == "geometry"
+    column = geo["columns"]["geometry"]
+    assert column["encoding"] == "WKB"
+    assert column["crs"]["id"] == {"authority": "OGC", "code": "CRS84"}
+    assert column["covering"]["bbox"]["xmin"] == ["bbox", "xmin"]
+    assert table.column("id").to_pylist() == [r.id for r in RECORDS]
+    assert table.schema.field("measuredHeight").type == "double"
+    assert table.schema.field("yearOfConstruction").type == "int64"
+    shapes = shapely.from_wkb(table.column("geometry").to_pylist())
+    footprints = [shapely.geometry.shape(r.footprint) for r in RECORDS]
+    assert all(shapely.equals(shapes, footprints))
+    boxes = table.column("bbox").to_pylist()
+    assert [tuple(b.values()) for b in boxes] == [f.bounds for f in footprints]
+
+
+async def test_parquet_writes_a_row_group_per_chunk(
+    client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("twin.server.ogc_export._CHUNK", 7)
+    body, _ = await _export(client, "parquet", bbox="7.9,48.9,8.0035,49.1")
+    parquet = pq.ParquetFile(io.BytesIO(body))
+    expected = [r.id for r in RECORDS if r.bbox_wgs84[0] < 8.0035]
+    assert parquet.metadata.num_rows == len(expected)
+    assert parquet.metadata.num_row_groups == -(-len(expected) // 7)
+    assert parquet.read().column("id").to_pylist() == expected
+
+
+async def test_parquet_export_filters_on_cql2_json(client: Client) -> None:
+    height = {"property": "measuredHeight"}
+    cql = {"op": "and", "args": [{"op": ">=", "args": [height, 10]},
+                                 {"op": "<=", "args": [height, 20]}]}  # fmt: skip
+    params = {"filter": json.dumps(cql), "filter-lang": "cql2-json"}
+    body, _ = await _export(client, "parquet", **params)
+    ids = pq.read_table(io.BytesIO(body)).column("id").to_pylist()
+    assert ids == [r.id for r in RECORDS if 10 <= r.attributes["measuredHeight"] <= 20]
+
+
+async def test_an_empty_export_is_still_a_valid_file(client: Client) -> None:
+    body, _ = await _export(client, "parquet", filter="measuredHeight < 0")
+    assert pq.read_table(io.BytesIO(body)).num_rows == 0
+    text, _ = await _export(client, "csv", filter="measuredHeight < 0")
+    assert text.decode() == ",".join(HEADER) + "\r\n"
+
+
+async def test_a_bad_export_parameter_is_a_400_before_streaming(client: Client) -> None:
+    resp = await client.get("/ogc/collections/grid/items", params={"f": "csv", "filter": "lod >"})
+    assert resp.status == 400
+    body = await resp.json(content_type=None)
+    assert body["detail"] == "invalid CQL2 filter at line 1, column 6: unexpected end of input"

@@ -1,0 +1,126 @@
+"""OGC CRS URIs for OGC API – Features Part 2: resolve them, describe them, transform to them.
+
+Coordinates keep each CRS's authority axis order, as Part 2 asks: CRS84 is longitude,
+latitude; EPSG:4326 latitude, longitude; EPSG:3857 and projected CRSs easting, northing (unless
+their authority says otherwise).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+from typing import Any, Final
+
+import numpy as np
+import shapely
+from pyproj import CRS, Transformer
+from pyproj.exceptions import CRSError as ProjCRSError
+
+from twin.errors import CRSError
+from twin.geo.crs import parse_srs_name
+from twin.types import Float64Array
+
+__all__ = [
+    "CRS84_URI",
+    "crs_uri",
+    "projjson",
+    "transform_bbox",
+    "transform_geojson",
+    "transform_xy",
+]
+
+CRS84_URI: Final = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
+_EPSG_URI: Final = "http://www.opengis.net/def/crs/EPSG/0/"
+
+
+@functools.lru_cache(maxsize=64)
+def _crs(uri: str) -> CRS:
+    if uri == CRS84_URI:
+        return CRS.from_user_input("OGC:CRS84")
+    try:
+        return parse_srs_name(uri)
+    except CRSError:
+        raise
+    except ProjCRSError as exc:  # pragma: no cover - parse_srs_name translates these
+        raise CRSError(f"unknown CRS {uri!r}") from exc
+
+
+def crs_uri(srs_name: str) -> str | None:
+    """Return the OGC URI of the horizontal part of an srsName, None when it has no EPSG code.
+
+    >>> crs_uri("urn:ogc:def:crs,crs:EPSG::25832,crs:EPSG::5783")
+    'http://www.opengis.net/def/crs/EPSG/0/25832'
+    >>> crs_uri("EPSG:4326")
+    'http://www.opengis.net/def/crs/EPSG/0/4326'
+    """
+    try:
+        crs = parse_srs_name(srs_name)
+    except CRSError:
+        return None
+    horizontal = crs.sub_crs_list[0] if crs.is_compound else crs
+    code = horizontal.to_epsg()
+    return None if code is None else f"{_EPSG_URI}{code}"
+
+
+def projjson(uri: str) -> dict[str, Any]:
+    """Return the PROJJSON of a CRS URI (for GeoParquet's ``crs``).
+
+    >>> projjson(CRS84_URI)["id"]
+    {'authority': 'OGC', 'code': 'CRS84'}
+    """
+    found: dict[str, Any] = _crs(uri).to_json_dict()
+    return found
+
+
+@functools.lru_cache(maxsize=64)
+def _transformer(from_uri: str, to_uri: str) -> Transformer:
+    return Transformer.from_crs(_crs(from_uri), _crs(to_uri))
+
+
+def transform_xy(xy: Float64Array, from_uri: str, to_uri: str) -> Float64Array:
+    """Return ``(N, 2|3) float64`` coordinates transformed between CRS URIs (heights kept).
+
+    Axis orders are each CRS's own; a third column (height) passes through unchanged.
+
+    >>> transform_xy(np.array([[8.0, 49.0]]), CRS84_URI, _EPSG_URI + "4326").tolist()
+    [[49.0, 8.0]]
+    """
+    if from_uri == to_uri:
+        return xy
+    a, b = _transformer(from_uri, to_uri).transform(xy[:, 0], xy[:, 1])
+    return np.column_stack([a, b, xy[:, 2:]]).astype(np.float64)
+
+
+def transform_geojson(geometry: Mapping[str, Any], from_uri: str, to_uri: str) -> dict[str, Any]:
+    """Return a GeoJSON geometry with its coordinates transformed (heights kept).
+
+    >>> g = {"type": "Point", "coordinates": [0.0, 0.0]}
+    >>> transform_geojson(g, CRS84_URI, _EPSG_URI + "3857")["coordinates"]
+    [0.0, 0.0]
+    """
+    shape = shapely.geometry.shape(geometry)
+    moved = shapely.transform(shape, lambda xy: transform_xy(xy, from_uri, to_uri), include_z=True)
+    found: dict[str, Any] = _lists(shapely.geometry.mapping(moved))
+    return found
+
+
+def _lists(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _lists(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_lists(v) for v in value]
+    return value
+
+
+def transform_bbox(
+    bbox: tuple[float, float, float, float], from_uri: str, to_uri: str
+) -> tuple[float, float, float, float]:
+    """Return the box (in ``to_uri`` axis order) covering a box, its edges densified.
+
+    >>> transform_bbox((49.0, 8.0, 49.5, 8.5), _EPSG_URI + "4326", CRS84_URI)
+    (8.0, 49.0, 8.5, 49.5)
+    """
+    if from_uri == to_uri:
+        return bbox
+    x0, y0, x1, y1 = _transformer(from_uri, to_uri).transform_bounds(*bbox, densify_pts=21)
+    return float(x0), float(y0), float(x1), float(y1)
