@@ -272,6 +272,7 @@ async def get_item(request: web.Request) -> web.StreamResponse:
 
 def add_ogc_routes(app: web.Application) -> None:
     """Mount OGC API – Features under ``/ogc``."""
+    from twin.server.ogc_aggregate import get_aggregate
     from twin.server.ogc_items import get_items, get_queryables
 
     app.router.add_get("/ogc", get_landing, name="ogc")
@@ -281,4 +282,5 @@ def add_ogc_routes(app: web.Application) -> None:
     app.router.add_get("/ogc/collections/{dataset}", get_collection, name="collection")
     app.router.add_get("/ogc/collections/{dataset}/items", get_items, name="items")
     app.router.add_get("/ogc/collections/{dataset}/queryables", get_queryables)
+    app.router.add_get("/ogc/collections/{dataset}/aggregate", get_aggregate, name="aggregate")
     app.router.add_get("/ogc/collections/{dataset}/items/{id}", get_item, name="item")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any, Final, NotRequired, TypedDict
 
 from aiohttp import web
@@ -99,18 +99,23 @@ def _known(store: Store, dataset: str) -> tuple[dict[str, JsonType], dict[str, d
 
 
 def prepare_query(
-    store: Store, dataset: str, query: Mapping[str, str], *, with_live: bool = False
+    store: Store,
+    dataset: str,
+    query: Mapping[str, str],
+    *,
+    with_live: bool = False,
+    also: Collection[str] = (),
 ) -> tuple[FeatureQuery, dict[str, JsonType], dict[str, dict[str, Any]]]:
     """Check an items request's parameters against the dataset (blocking).
 
     Returns the query, the queryables it was checked against and the live values read (all of
-    them when ``with_live``, else only when the filter or sortby names a live property).
+    them when ``with_live``, else only when the filter, sortby or ``also`` names a live one).
     """
     query = bbox_in_crs84(query, store.get_dataset(dataset))
     static = store.features.queryables(dataset)
     live: dict[str, dict[str, Any]] = {}
     known = static
-    if with_live or filter_names(query) - set(static):
+    if with_live or (filter_names(query) | set(also)) - set(static):
         known, live = _known(store, dataset)
     bound = {name: json.dumps(v, ensure_ascii=False) for name, v in live.items()}
     return feature_query(dataset, query, known, bound), known, live

@@ -16,8 +16,16 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
+from twin.errors import QueryError
 from twin.model import BuildingRecord
 from twin.store.buildings import LOCATION, building_entity_id, parse_building_entity_id
+from twin.store.features_aggregate import (
+    MAX_GROUPS,
+    Grouping,
+    Stat,
+    aggregate_sql,
+    read_groups,
+)
 from twin.store.features_filter import SqlFilter, property_sql, register_functions
 
 __all__ = ["FeatureQuery", "JsonType", "SQLiteFeatures", "SortKey"]
@@ -224,6 +232,24 @@ class SQLiteFeatures:
                 .fetchall()
             )
         return [self._read_row(r) for r in rows]
+
+    def aggregate(
+        self, query: FeatureQuery, group: Grouping | None, stats: Sequence[Stat]
+    ) -> list[dict[str, Any]]:
+        """Return ``stats`` of the objects matching ``query``, one dict per group (by key).
+
+        Raises QueryError when the grouping makes more than :data:`MAX_GROUPS` groups.
+        """
+        select = aggregate_sql(query.sql_where(), group, stats, query.live)
+        with self._open() as cur:
+            rows = self._ready(cur).execute(select.sql, select.params).fetchall()
+        if len(rows) > MAX_GROUPS:  # only with a grouping: without, there is one row
+            name = "" if group is None else group.name
+            raise QueryError(
+                f"grouping by {name} makes more than {MAX_GROUPS} groups; "
+                "filter first, or group by bins"
+            )
+        return read_groups(rows, group, stats)
 
     def iter_chunks(
         self, query: FeatureQuery, chunk: int = _CHUNK
