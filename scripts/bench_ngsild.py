@@ -1,0 +1,358 @@
+#!/usr/bin/env python3
+"""Measure the embedded NGSI-LD broker of a real ``twin serve`` against floors from the same run.
+
+Usage::
+
+    .venv/bin/python scripts/bench_ngsild.py [--sizes 1000,10000,100000] [--seconds 5]
+
+Starts ``twin serve`` on a free loopback port with a fresh data directory, and a bare aiohttp
+app the same way (the floor: ``PATCH`` answered 204 without work, and an SSE fan-out of a
+``POST``ed line to the same number of streams). Measures, with an aiohttp client:
+
+- partial attribute updates/s (``PATCH /entities/{id}/attrs/temperature``, concurrency 32);
+- creates/s (``POST /entities``, concurrency 32);
+- query by type + q (``GET /entities?type=Room&q=temperature>…;occupied==true``) p50/p95 at
+  each size (entities seeded by batch create through the API);
+- write→SSE latency p50/p99 with 100 ``/live`` subscribers (writes spaced out, not saturating).
+
+Every request count and duration is bounded. Prints one table; the floor column is the same
+figure for the bare app, the ratio twin ÷ floor (for rates) or floor ÷ twin (for latencies)
+shows how much of the floor twin keeps.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+ROOT = Path(__file__).resolve().parents[1]
+CONCURRENCY = 32
+SUBSCRIBERS = 100
+JSON = {"Content-Type": "application/json"}
+
+FLOOR_APP = r"""
+import asyncio, sys
+from aiohttp import web
+streams = set()
+async def nothing(request):
+    await request.read()
+    return web.Response(status=204)
+async def live(request):
+    resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+    await resp.prepare(request)
+    await resp.write(b": floor\n\n")
+    queue = asyncio.Queue(256)
+    streams.add(queue)
+    try:
+        while True:
+            await resp.write(await queue.get())
+    finally:
+        streams.discard(queue)
+async def publish(request):
+    line = await request.read()
+    for queue in list(streams):
+        queue.put_nowait(b"event: change\ndata: " + line + b"\n\n")
+    return web.Response(status=204)
+app = web.Application()
+app.router.add_route("*", "/noop/{tail:.*}", nothing)
+app.router.add_get("/live", live)
+app.router.add_post("/publish", publish)
+web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), print=None)
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def start(argv: list[str], port: int, log: Path) -> subprocess.Popen[bytes]:
+    """Start a server whose output goes to ``log`` (a pipe nobody reads would stall it)."""
+    env = {**os.environ, "TWIN_TOKENS": ""}
+    with log.open("wb") as out:
+        proc = subprocess.Popen(argv, env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return proc
+        except OSError:
+            if proc.poll() is not None:
+                raise SystemExit(log.read_text()) from None
+            time.sleep(0.1)
+    proc.kill()
+    raise SystemExit(f"{argv} did not listen on {port}")
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))]
+
+
+async def run_concurrent(
+    count: int, seconds: float, send: Callable[[int], Awaitable[None]]
+) -> tuple[float, int]:
+    """Run ``send(i)`` for i < count with CONCURRENCY workers for at most ``seconds``."""
+    counter = iter(range(count))
+    done = 0
+    deadline = time.perf_counter() + seconds
+
+    async def worker() -> None:
+        nonlocal done
+        for i in counter:
+            if time.perf_counter() > deadline:
+                return
+            await send(i)
+            done += 1
+
+    start_t = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
+    elapsed = time.perf_counter() - start_t
+    return done / elapsed, done
+
+
+async def expect(resp: aiohttp.ClientResponse, *statuses: int) -> None:
+    if resp.status not in statuses:
+        raise SystemExit(f"{resp.method} {resp.url}: {resp.status} {await resp.text()}")
+    await resp.read()
+
+
+def room(i: int) -> dict[str, Any]:
+    return {
+        "id": f"urn:ngsi-ld:Room:{i}",
+        "type": "Room",
+        "temperature": {"type": "Property", "value": 15 + (i * 7919 % 1500) / 100},
+        "occupied": {"type": "Property", "value": i % 3 == 0},
+        "refBuilding": {"type": "Relationship", "object": f"urn:ngsi-ld:Building:x:{i % 50}"},
+    }
+
+
+async def seed(http: aiohttp.ClientSession, base: str, start_i: int, stop_i: int) -> None:
+    """Create Rooms start_i … stop_i - 1 by batch create, 4 batches in flight."""
+    batches = [range(s, min(s + 500, stop_i)) for s in range(start_i, stop_i, 500)]
+
+    async def send(i: int) -> None:
+        body = [room(j) for j in batches[i]]
+        async with http.post(f"{base}/ngsi-ld/v1/entityOperations/create", json=body) as r:
+            await expect(r, 201)
+
+    sem = asyncio.Semaphore(4)
+
+    async def bounded(i: int) -> None:
+        async with sem:
+            await send(i)
+
+    await asyncio.gather(*(bounded(i) for i in range(len(batches))))
+
+
+async def bench_updates(http: aiohttp.ClientSession, base: str, seconds: float) -> float:
+    async def send(i: int) -> None:
+        url = f"{base}/ngsi-ld/v1/entities/urn:ngsi-ld:Room:{i % 1000}/attrs/temperature"
+        async with http.patch(url, data=json.dumps({"value": i % 40}), headers=JSON) as r:
+            await expect(r, 204)
+
+    rate, _ = await run_concurrent(10**9, seconds, send)
+    return rate
+
+
+async def bench_creates(http: aiohttp.ClientSession, base: str, seconds: float) -> float:
+    async def send(i: int) -> None:
+        body = {"id": f"urn:ngsi-ld:Thing:{i}", "type": "Thing",
+                "temperature": {"type": "Property", "value": i}}  # fmt: skip
+        async with http.post(f"{base}/ngsi-ld/v1/entities", json=body) as r:
+            await expect(r, 201)
+
+    rate, _ = await run_concurrent(10**9, seconds, send)
+    return rate
+
+
+async def bench_floor(http: aiohttp.ClientSession, base: str, seconds: float) -> float:
+    async def send(i: int) -> None:
+        url = f"{base}/noop/entities/urn:ngsi-ld:Room:{i % 1000}/attrs/temperature"
+        async with http.patch(url, data=json.dumps({"value": i % 40}), headers=JSON) as r:
+            await expect(r, 204)
+
+    rate, _ = await run_concurrent(10**9, seconds, send)
+    return rate
+
+
+async def bench_query(
+    http: aiohttp.ClientSession, base: str, queries: int, seconds: float
+) -> tuple[float, float]:
+    times: list[float] = []
+    deadline = time.perf_counter() + seconds
+    for i in range(queries):
+        if time.perf_counter() > deadline and len(times) >= 5:
+            break
+        q = f"temperature>{29.0 + (i % 10) / 10};occupied==true"
+        t0 = time.perf_counter()
+        async with http.get(f"{base}/ngsi-ld/v1/entities",
+                            params={"type": "Room", "q": q, "count": "true"}) as r:  # fmt: skip
+            await expect(r, 200)
+        times.append(time.perf_counter() - t0)
+    return pct(times, 50) * 1e3, pct(times, 95) * 1e3
+
+
+async def subscribe(
+    http: aiohttp.ClientSession, url: str, seen: dict[int, list[float]], ready: asyncio.Event
+) -> None:
+    async with http.get(url, timeout=aiohttp.ClientTimeout(total=None)) as resp:
+        ready.set()
+        async for line in resp.content:
+            if line.startswith(b"data: {"):
+                value = json.loads(line[6:])["value"]
+                seen.setdefault(int(value), []).append(time.perf_counter())
+
+
+async def bench_sse(
+    http: aiohttp.ClientSession,
+    live_url: str,
+    write: Callable[[int], Awaitable[None]],
+    writes: int,
+) -> tuple[float, float]:
+    """Return p50/p99 ms from a write's start to each subscriber's receipt of its event."""
+    seen: dict[int, list[float]] = {}
+    readies = [asyncio.Event() for _ in range(SUBSCRIBERS)]
+    tasks = [asyncio.create_task(subscribe(http, live_url, seen, e)) for e in readies]
+    await asyncio.gather(*(e.wait() for e in readies))
+    await asyncio.sleep(0.5)
+    sent: dict[int, float] = {}
+    for n in range(1, writes + 1):
+        sent[n] = time.perf_counter()
+        await write(n)
+        await asyncio.sleep(0.02)
+    await asyncio.sleep(1.0)
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    lat = [(t - sent[n]) * 1e3 for n, ts in seen.items() if n in sent for t in ts]
+    received = len(lat) / (writes * SUBSCRIBERS)
+    if received < 0.99:
+        print(f"  warning: only {received:.1%} of SSE events arrived", file=sys.stderr)
+    return pct(lat, 50), pct(lat, 99)
+
+
+async def main_async(sizes: list[int], seconds: float) -> list[tuple[str, float, float, str]]:
+    rows: list[tuple[str, float, float, str]] = []
+    with tempfile.TemporaryDirectory(prefix="twin-bench-") as tmp:
+        tport, fport = free_port(), free_port()
+        serve = [sys.executable, "-m", "twin.cli", "serve", "--data-dir", f"{tmp}/data"]
+        twin = start([*serve, "--port", str(tport)], tport, Path(tmp, "twin.log"))
+        floor = start([sys.executable, "-c", FLOOR_APP, str(fport)], fport, Path(tmp, "floor.log"))
+        base, fbase = f"http://127.0.0.1:{tport}", f"http://127.0.0.1:{fport}"
+        conn = aiohttp.TCPConnector(limit=0)
+        try:
+            async with aiohttp.ClientSession(connector=conn) as http:
+                await run_all(http, base, fbase, sizes, seconds, rows)
+        finally:
+            for proc in (twin, floor):
+                stop(proc)
+    return rows
+
+
+async def run_all(
+    http: aiohttp.ClientSession,
+    base: str,
+    fbase: str,
+    sizes: list[int],
+    seconds: float,
+    rows: list[tuple[str, float, float, str]],
+) -> None:
+    floor_rate = await bench_floor(http, fbase, seconds)
+    t0 = time.perf_counter()
+    await seed(http, base, 0, 1000)
+    seeded = 1000 / (time.perf_counter() - t0)
+    rows.append(("batch create (500/batch), entities/s", seeded, floor_rate, "rate"))
+    rows.append(("partial updates/s (PATCH attrs/temperature)",
+                 await bench_updates(http, base, seconds), floor_rate, "rate"))  # fmt: skip
+    rows.append(("creates/s (POST /entities)", await bench_creates(http, base, seconds),
+                 floor_rate, "rate"))  # fmt: skip
+    have = 1000
+    for size in sizes:
+        if size > have:
+            await seed(http, base, have, size)
+            have = size
+        p50, p95 = await bench_query(http, base, 100, max(seconds, 10.0))
+        rows.append((f"query type+q p50 ms @ {size:,}", p50, 0.0, "ms"))
+        rows.append((f"query type+q p95 ms @ {size:,}", p95, 0.0, "ms"))
+    await sse_rows(http, base, fbase, rows)
+
+
+async def sse_rows(
+    http: aiohttp.ClientSession, base: str, fbase: str, rows: list[tuple[str, float, float, str]]
+) -> None:
+    building = "urn:ngsi-ld:Building:bench:B1"
+    async with http.post(f"{base}/ngsi-ld/v1/entities", json={"id": building, "type": "Building",
+                         "energy": {"type": "Property", "value": 0}}) as r:  # fmt: skip
+        await expect(r, 201)
+
+    async def twin_write(n: int) -> None:
+        url = f"{base}/ngsi-ld/v1/entities/{building}/attrs/energy"
+        async with http.patch(url, data=json.dumps({"value": n}), headers=JSON) as r:
+            await expect(r, 204)
+
+    async def floor_write(n: int) -> None:
+        async with http.post(f"{fbase}/publish", data=json.dumps({"value": n})) as r:
+            await expect(r, 204)
+
+    f50, f99 = await bench_sse(http, f"{fbase}/live", floor_write, 100)
+    t50, t99 = await bench_sse(http, f"{base}/live?dataset=bench", twin_write, 100)
+    rows.append((f"write→SSE p50 ms ({SUBSCRIBERS} subscribers)", t50, f50, "ms"))
+    rows.append((f"write→SSE p99 ms ({SUBSCRIBERS} subscribers)", t99, f99, "ms"))
+
+
+def print_table(rows: list[tuple[str, float, float, str]]) -> None:
+    print(f"{'measure':52} {'twin':>10} {'floor':>10} {'ratio':>8}")
+    for name, value, floor, kind in rows:
+        if not floor:
+            print(f"{name:52} {value:10.1f} {'':>10} {'':>8}")
+            continue
+        ratio = value / floor if kind == "rate" else floor / value
+        print(f"{name:52} {value:10.1f} {floor:10.1f} {ratio:8.3f}")
+    print("floor: a bare aiohttp app started the same way (PATCH → 204; POST → SSE fan-out).")
+    print("ratio: twin ÷ floor for rates, floor ÷ twin for latencies (1 = as fast as the floor).")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="1000,10000", help="query sizes (1000,10000)")
+    parser.add_argument("--seconds", type=float, default=5.0, help="seconds per rate (5)")
+    args = parser.parse_args()
+    sizes = sorted(int(s) for s in args.sizes.split(","))
+    load = os.getloadavg()
+    print(f"load average before: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; "
+          f"{os.cpu_count()} CPUs; python {sys.version.split()[0]}")  # fmt: skip
+    t0 = time.perf_counter()
+    rows = asyncio.run(main_async(sizes, args.seconds))
+    print_table(rows)
+    load = os.getloadavg()
+    print(f"load average after: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; "
+          f"{time.perf_counter() - t0:.0f} s in all")  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
