@@ -17,6 +17,7 @@ from typing import Any, Final, NotRequired, TypedDict
 from aiohttp import web
 
 from twin.model import BuildingRecord
+from twin.ngsild.join import JoinedBuilding, joined_view
 from twin.server.ngsild.live import collect_joined
 from twin.server.ogc import GEOJSON, JSON, Feature, Link, feature_of, json_response, path_of
 from twin.server.ogc_crs import bbox_in_crs84, output_crs, reproject
@@ -24,6 +25,7 @@ from twin.server.ogc_html import items_page, queryables_page
 from twin.server.ogc_params import feature_query, filter_names, wanted_format
 from twin.server.state import STORE, call_store
 from twin.store import Store
+from twin.store.buildings import building_entity_id
 from twin.store.features import FeatureQuery, JsonType
 
 __all__ = [
@@ -128,13 +130,26 @@ def _search(
     fq, _, _ = prepare_query(store, dataset, query)
     matched = store.features.count(fq)
     records = store.features.page(fq)
-    views, _ = collect_joined(store, dataset, [r.id for r in records if r.type == "Building"])
-    by_id = {v["id"]: v for v in views}
+    by_id = {v["id"]: v for v in _joined(store, dataset, records)}
     lives = [
         {k: v["value"] for k, v in by_id[r.id]["live"].items()} if r.id in by_id else {}
         for r in records
     ]
     return fq, matched, records, lives
+
+
+def _joined(store: Store, dataset: str, records: list[BuildingRecord]) -> list[JoinedBuilding]:
+    """Return the joined views of a page's buildings, from the records already read."""
+    buildings = [r for r in records if r.type == "Building"]
+    entity_ids = [building_entity_id(dataset, r.id) for r in buildings]
+    own = store.entities.get_many("", entity_ids)
+    related: dict[str, list[tuple[str, dict[str, Any]]]] = {e: [] for e in entity_ids}
+    for target, attr, body in store.entities.referring("", entity_ids):
+        related[target].append((attr, body))
+    return [
+        joined_view(dataset, r.id, eid, r.attributes, own.get(eid), related[eid])
+        for r, eid in zip(buildings, entity_ids, strict=True)
+    ]
 
 
 def _page_link(request: web.Request, rel: str, offset: int, limit: int, kind: str) -> Link:

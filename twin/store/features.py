@@ -133,6 +133,7 @@ class SQLiteFeatures:
         self._cursor = cursor
         self._read_row = read_row
         self._registered: set[int] = set()
+        self._queryables: dict[str, tuple[str, dict[str, JsonType]]] = {}
 
     def _open(self) -> AbstractContextManager[sqlite3.Cursor]:
         return self._cursor()
@@ -148,14 +149,27 @@ class SQLiteFeatures:
 
         An attribute seen with integers and reals is a ``number``; with several other types,
         the most frequent non-null one wins. The columns ``id``, ``type``, ``parent_id`` and
-        ``lod`` are always there.
+        ``lod`` are always there. Cached per dataset until it is imported again.
         """
         with self._open() as cur:
+            stamp = cur.execute(
+                "SELECT imported_at FROM datasets WHERE name = ?", (dataset,)
+            ).fetchone()
+            cached = self._queryables.get(dataset)
+            if cached is not None and stamp is not None and cached[0] == stamp[0]:
+                return dict(cached[1])
             rows = cur.execute(
                 "SELECT j.key, j.type, count(*) FROM objects, json_each(objects.attributes) j "
                 "WHERE objects.dataset = ? GROUP BY j.key, j.type",
                 (dataset,),
             ).fetchall()
+        found = self._typed(rows)
+        if stamp is not None:
+            self._queryables[dataset] = (stamp[0], found)
+        return dict(found)
+
+    @staticmethod
+    def _typed(rows: list[tuple[str, str, int]]) -> dict[str, JsonType]:
         seen: dict[str, dict[JsonType, int]] = {}
         for key, sql_type, count in rows:
             kinds = seen.setdefault(key, {})

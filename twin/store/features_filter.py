@@ -292,18 +292,40 @@ def query_wkt(node: Any) -> str:
 
 
 @lru_cache(maxsize=64)
-def _prepared(wkt: str) -> shapely.Geometry:
+def _prepared(wkt: str) -> tuple[shapely.Geometry, tuple[float, ...], bool]:
+    """Return the query geometry (prepared), its bounds, and whether it is its own bounds."""
     geometry = shapely.from_wkt(wkt)
     shapely.prepare(geometry)
-    return geometry
+    bounds = tuple(float(b) for b in shapely.bounds(geometry))
+    return geometry, bounds, bool(shapely.equals(geometry, shapely.box(*bounds)))
+
+
+def _decided_by_boxes(
+    op: str, own: tuple[float, float, float, float], query: tuple[float, ...], is_box: bool
+) -> bool:
+    """Whether the bounding boxes alone prove ``footprint op query`` (no parsing needed)."""
+    x0, y0, x1, y1 = own
+    inside = query[0] <= x0 and x1 <= query[2] and query[1] <= y0 and y1 <= query[3]
+    if op in ("intersects", "within") and is_box and inside:
+        return True  # a footprint lies inside its own box, hence inside the query box
+    apart = x1 < query[0] or x0 > query[2] or y1 < query[1] or y0 > query[3]
+    return op == "disjoint" and apart
 
 
 def _spatial(
     op: str, footprint: str | None, x0: float, y0: float, x1: float, y1: float, wkt: str
 ) -> int:
-    """SQL function ``twin_spatial``: 1 when ``footprint op query`` holds (DE-9IM via shapely)."""
-    own = shapely.from_geojson(footprint) if footprint else shapely.box(x0, y0, x1, y1)
-    query = _prepared(wkt)
+    """SQL function ``twin_spatial``: 1 when ``footprint op query`` holds (DE-9IM via shapely).
+
+    The boxes decide the common cases (a footprint well inside a bbox query) without parsing.
+    """
+    query, bounds, is_box = _prepared(wkt)
+    if _decided_by_boxes(op, (x0, y0, x1, y1), bounds, is_box):
+        return 1
+    if footprint:
+        own = shapely.geometry.shape(json.loads(footprint))
+    else:
+        own = shapely.box(x0, y0, x1, y1)
     predicate: Callable[[Any, Any], bool] = getattr(shapely, op)
     return int(bool(predicate(own, query)))
 

@@ -1,0 +1,165 @@
+#!/usr/bin/env python3
+"""Measure OGC API – Features queries of a real ``twin serve`` on a synthetic city.
+
+Usage::
+
+    scripts/bench_ogc.py --buildings 100000 --data-dir /tmp/benchogc/data
+
+Unless the data directory already holds the dataset ``synth``, writes the city with
+``scripts/synth_city.py`` and imports it with ``twin import``. Then starts ``twin serve`` on a
+free port and times, one request at a time over one keep-alive connection:
+
+- ``/healthz`` — the floor: HTTP, routing and one catalog read on the same server and client;
+- items with a random bbox of about ``--box-m`` metres (limit 100);
+- the same bbox plus a CQL2 filter;
+- a CQL2 filter alone over the whole city (limit 10);
+- an aggregate (bins of yearOfConstruction) over a random bbox.
+
+Prints a Markdown table of p50/p95/max in milliseconds and the mean numberMatched.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import math
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from urllib.parse import urlencode
+
+ROOT = Path(__file__).resolve().parents[1]
+TWIN = Path(sys.executable).with_name("twin")
+DATASET = "synth"
+FILTER = "measuredHeight > 12 AND yearOfConstruction < 1990"
+M_PER_DEG_LAT = 111_320.0
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def ensure_city(data_dir: Path, buildings: int, seed: int) -> None:
+    """Write and import the synthetic city unless the data directory has it already."""
+    if (data_dir / "tilesets" / DATASET / "tileset.json").exists():
+        print(f"reusing dataset {DATASET} in {data_dir}", file=sys.stderr)
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        gml = Path(tmp) / "city.gml"
+        subprocess.run([sys.executable, str(ROOT / "scripts" / "synth_city.py"),
+                        str(buildings), str(gml), "--seed", str(seed)], check=True)  # fmt: skip
+        started = time.perf_counter()
+        subprocess.run([str(TWIN), "import", str(gml), "--dataset", DATASET,
+                        "--data-dir", str(data_dir)], check=True)  # fmt: skip
+        print(f"import: {time.perf_counter() - started:.0f} s", file=sys.stderr)
+
+
+def _get(conn: http.client.HTTPConnection, url: str) -> tuple[float, bytes]:
+    started = time.perf_counter()
+    conn.request("GET", url)
+    response = conn.getresponse()
+    body = response.read()
+    elapsed = (time.perf_counter() - started) * 1000
+    if response.status != 200:
+        raise RuntimeError(f"GET {url}: {response.status} {body[:300]!r}")
+    return elapsed, body
+
+
+def _box(extent: list[float], rng: random.Random, box_m: float) -> str:
+    x0, y0, x1, y1 = extent[0], extent[1], extent[3], extent[4]
+    dlat = box_m / M_PER_DEG_LAT
+    dlon = dlat / max(0.1, abs(math.cos(math.radians(y0))))
+    lon = rng.uniform(x0, max(x0, x1 - dlon))
+    lat = rng.uniform(y0, max(y0, y1 - dlat))
+    return f"{lon:.6f},{lat:.6f},{lon + dlon:.6f},{lat + dlat:.6f}"
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def measure(base: str, requests: int, box_m: float, seed: int) -> list[tuple[str, ...]]:
+    """Time each kind of request ``requests`` times; return the table's rows."""
+    host, port = base.removeprefix("http://").split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=60)
+    items = f"/ogc/collections/{DATASET}/items"
+    _, body = _get(conn, f"/ogc/collections/{DATASET}")
+    extent = json.loads(body)["extent"]["spatial"]["bbox"][0]
+    rng = random.Random(seed)
+    kinds: dict[str, Callable[[], str]] = {
+        "/healthz (floor)": lambda: "/healthz",
+        "items, bbox": lambda: items + "?" + urlencode(
+            {"bbox": _box(extent, rng, box_m), "limit": 100}),
+        "items, bbox + CQL2": lambda: items + "?" + urlencode(
+            {"bbox": _box(extent, rng, box_m), "filter": FILTER, "limit": 100}),
+        "items, CQL2 only (whole city)": lambda: items + "?" + urlencode({"filter": FILTER}),
+        "aggregate bins, bbox": lambda: f"/ogc/collections/{DATASET}/aggregate?" + urlencode(
+            {"bbox": _box(extent, rng, box_m), "bins": "yearOfConstruction:10",
+             "stats": "count,avg(measuredHeight)"}),
+    }  # fmt: skip
+    rows = []
+    for name, url_of in kinds.items():
+        for _ in range(5):
+            _get(conn, url_of())  # warm up
+        times, matched = [], []
+        for _ in range(requests):
+            elapsed, body = _get(conn, url_of())
+            times.append(elapsed)
+            if body.startswith(b'{"type": "FeatureCollection"'):
+                matched.append(json.loads(body)["numberMatched"])
+        mean = f"{statistics.fmean(matched):.0f}" if matched else "–"
+        rows.append((name, f"{_percentile(times, 0.5):.1f}", f"{_percentile(times, 0.95):.1f}",
+                     f"{max(times):.1f}", mean))  # fmt: skip
+    conn.close()
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--buildings", type=int, default=100_000)
+    parser.add_argument("--data-dir", type=Path, default=Path("/tmp/twin-bench-ogc"))
+    parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument("--box-m", type=float, default=300.0, help="bbox side in metres")
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args()
+    ensure_city(args.data_dir, args.buildings, args.seed)
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    server = subprocess.Popen(
+        [str(TWIN), "serve", "--data-dir", str(args.data_dir), "--port", str(port)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                _get(http.client.HTTPConnection("127.0.0.1", port, timeout=2), "/healthz")
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+        rows = measure(base, args.requests, args.box_m, args.seed)
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    print(f"\n{args.requests} sequential requests each, {args.box_m:.0f} m boxes, filter "
+          f"`{FILTER}`\n")  # fmt: skip
+    print("| request | p50 ms | p95 ms | max ms | mean numberMatched |")
+    print("|---|---:|---:|---:|---:|")
+    for row in rows:
+        print("| " + " | ".join(row) + " |")
+
+
+if __name__ == "__main__":
+    main()
