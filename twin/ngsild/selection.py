@@ -25,6 +25,7 @@ from twin.ngsild.query import (
     parse_geoquery,
     parse_q,
 )
+from twin.ngsild.query_sql import SqlCondition, q_prefilter
 
 __all__ = ["Selection", "TypeExpr", "evaluation_view", "parse_selection", "parse_type_expr"]
 
@@ -107,6 +108,9 @@ class Selection:
     attrs: tuple[str, ...] = ()
     q: QueryExpr | None = None
     geo: GeoQuery | None = None
+    q_sql: SqlCondition | None = None
+    """A condition SQL can test before :meth:`matches` (every match meets it); see
+    :func:`twin.ngsild.query_sql.q_prefilter`."""
 
     def matches(self, entity: Mapping[str, Any]) -> bool:
         """Return whether the entity passes the filters SQL could not apply."""
@@ -150,6 +154,7 @@ def parse_selection(
         attrs=tuple(ctx.expand(a) for a in attrs),
         q=expr,
         geo=_geo(ctx, *geo),
+        q_sql=q_prefilter(expr) if expr is not None else None,
     )
 
 

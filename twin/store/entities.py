@@ -101,13 +101,16 @@ class EntityFilter:
     """What SQL can select before the finer (q, geo) filters run in Python.
 
     ``types`` is a disjunction of expanded types; ``attrs`` a disjunction of expanded names the
-    entity must have one of; ``id_pattern`` a Python regular expression matched from the start.
+    entity must have one of; ``id_pattern`` a Python regular expression matched from the start;
+    ``condition`` an SQL boolean expression over the stored JSON ``e.body`` with its bound
+    parameters (e.g. a ``q`` prefilter), which every wanted entity must meet.
     """
 
     ids: tuple[str, ...] = ()
     id_pattern: str | None = None
     types: tuple[str, ...] = ()
     attrs: tuple[str, ...] = ()
+    condition: tuple[str, tuple[object, ...]] | None = None
 
 
 Cursor = Callable[[], AbstractContextManager[sqlite3.Cursor]]
@@ -354,6 +357,9 @@ def _select(tenant: str, where: EntityFilter) -> tuple[str, list[object]]:
             f"({','.join('?' * len(where.attrs))}))"
         )
         params.extend(where.attrs)
+    if where.condition is not None:
+        sql += f" AND {where.condition[0]}"
+        params.extend(where.condition[1])
     return sql + " ORDER BY e.seq", params
 
 
