@@ -106,10 +106,32 @@ def _parser() -> argparse.ArgumentParser:
         help="bearer token allowed to write through NGSI-LD (repeatable; env TWIN_TOKENS, "
         "comma-separated); without any, writes are open",
     )
+    _add_federation(serve)
     _add_data_dir(serve)
     serve.set_defaults(run=_run_serve)
     _add_simulate(commands)
     return parser
+
+
+def _add_federation(serve: argparse.ArgumentParser) -> None:
+    serve.add_argument(
+        "--context-broker",
+        metavar="URL",
+        default=os.environ.get("TWIN_CONTEXT_BROKER"),
+        help="mirror entities of this external NGSI-LD broker (env TWIN_CONTEXT_BROKER), "
+        "e.g. http://orion:1026",
+    )
+    serve.add_argument("--tenant", help="the external broker's NGSILD-Tenant (default: none)")
+    serve.add_argument(
+        "--types",
+        type=_types,
+        default=("Building", "Device", "IndoorEnvironmentObserved"),
+        help="entity types to mirror (Building,Device,IndoorEnvironmentObserved)",
+    )
+    serve.add_argument(
+        "--public-url",
+        help="this server's URL as the broker reaches it (default: http://HOST:PORT)",
+    )
 
 
 def _add_simulate(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -194,12 +216,22 @@ def _run_serve(args: argparse.Namespace) -> int:
     tokens = _tokens(args.token)
     store = SQLiteStore(args.data_dir)
     app = create_app(store, viewer_dir=VIEWER_DIR, tokens=tokens)
+    if args.context_broker:
+        from twin.server.ngsild.federation import FederationOptions, add_federation
+
+        public = args.public_url or f"http://{args.host}:{args.port}"
+        add_federation(app, FederationOptions(
+            broker_url=args.context_broker, callback_url=public, types=args.types,
+            tenant=args.tenant,
+        ))  # fmt: skip
     print(f"twin {__version__}: serving {args.data_dir} at http://{args.host}:{args.port}/viewer/")
     print(f"  NGSI-LD API    http://{args.host}:{args.port}/ngsi-ld/v1/")
     if tokens:
         print(f"  writes need    Authorization: Bearer <token> ({len(tokens)} token(s) configured)")
     else:
         print("  writes are open to anyone: set a token with --token T or env TWIN_TOKENS=T1,T2")
+    if args.context_broker:
+        print(f"  mirroring      {', '.join(args.types)} from {args.context_broker}")
     try:
         web.run_app(app, host=args.host, port=args.port, print=None)
     finally:

@@ -1,0 +1,150 @@
+"""Federation: ``twin serve --context-broker`` mirrors a second ``twin serve`` (two processes)."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from ngsild_api_data import demo_records, publish
+
+from twin.store import SQLiteStore
+
+DEVICE = "urn:ngsi-ld:Device:thermo1"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def _serve(data_dir: Path, port: int, *extra: str) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "TWIN_TOKENS": ""}
+    log = (data_dir.parent / f"serve-{port}.log").open("wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "twin.cli", "serve", "--data-dir", str(data_dir),
+         "--port", str(port), *extra],
+        env=env, stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return proc
+        except OSError:
+            assert proc.poll() is None, (data_dir.parent / f"serve-{port}.log").read_text()
+            time.sleep(0.1)
+    proc.kill()
+    raise AssertionError(f"twin serve did not listen on {port}")
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+@pytest.fixture
+def brokers(tmp_path: Path) -> Iterator[tuple[str, str, subprocess.Popen[bytes]]]:
+    """Yield the external broker's URL, ours (mirroring it) and our process."""
+    store = SQLiteStore(tmp_path / "ours")
+    publish(store, demo_records())
+    store.close()
+    remote_port, our_port = _free_port(), _free_port()
+    remote = _serve(tmp_path / "remote", remote_port)
+    remote_url = f"http://127.0.0.1:{remote_port}"
+    ours = _serve(tmp_path / "ours", our_port, "--context-broker", remote_url,
+                  "--types", "Device")  # fmt: skip
+    try:
+        yield remote_url, f"http://127.0.0.1:{our_port}", ours
+    finally:
+        _stop(ours)
+        _stop(remote)
+
+
+def _until(check: Any, seconds: float = 10.0) -> Any:
+    deadline = time.monotonic() + seconds
+    while True:
+        result = check()
+        if result or time.monotonic() > deadline:
+            return result
+        time.sleep(0.1)
+
+
+def _subscriptions(url: str) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = requests.get(f"{url}/ngsi-ld/v1/subscriptions", timeout=5).json()
+    return found
+
+
+def _device(temperature: float) -> dict[str, Any]:
+    return {
+        "id": DEVICE, "type": "Device",
+        "temperature": {"type": "Property", "value": temperature},
+        "controlledAsset": {"type": "Relationship", "object": "urn:ngsi-ld:Building:demo:B1"},
+    }  # fmt: skip
+
+
+def test_remote_writes_reach_our_join_and_live(
+    brokers: tuple[str, str, subprocess.Popen[bytes]],
+) -> None:
+    remote, ours, _ = brokers
+    assert _until(lambda: _subscriptions(remote)), "no subscription on the external broker"
+    live = requests.get(f"{ours}/live?dataset=demo", stream=True, timeout=10)
+    lines = live.iter_lines()
+    assert next(lines).startswith(b"retry:")
+
+    made = requests.post(f"{remote}/ngsi-ld/v1/entities", json=_device(21.5), timeout=5)
+    assert made.status_code == 201
+    joined = _until(lambda: "21.5" in requests.get(f"{ours}/api/joined/demo/B1", timeout=5).text)
+    assert joined, requests.get(f"{ours}/api/joined/demo/B1", timeout=5).text
+
+    patched = requests.patch(
+        f"{remote}/ngsi-ld/v1/entities/{DEVICE}/attrs/temperature", json={"value": 23.0},
+        timeout=5,
+    )  # fmt: skip
+    assert patched.status_code == 204
+    events = []
+    for line in lines:
+        if line.startswith(b"data: {"):
+            events.append(json.loads(line[6:]))
+            if events[-1]["value"] == 23.0:
+                break
+    assert events[-1] == {**events[-1], "dataset": "demo", "id": "B1", "attribute": "temperature",
+                          "value": 23.0}  # fmt: skip
+    live.close()
+    mirrored = requests.get(f"{ours}/ngsi-ld/v1/entities/{DEVICE}", timeout=5).json()
+    assert mirrored["temperature"]["value"] == 23.0
+
+
+def test_remote_delete_and_our_shutdown(
+    brokers: tuple[str, str, subprocess.Popen[bytes]],
+) -> None:
+    remote, ours, ours_proc = brokers
+    assert _until(lambda: _subscriptions(remote))
+    requests.post(f"{remote}/ngsi-ld/v1/entities", json=_device(20.0), timeout=5)
+    url = f"{ours}/ngsi-ld/v1/entities/{DEVICE}"
+    assert _until(lambda: requests.get(url, timeout=5).status_code == 200)
+    requests.delete(f"{remote}/ngsi-ld/v1/entities/{DEVICE}", timeout=5)
+    assert _until(lambda: requests.get(url, timeout=5).status_code == 404)
+
+    _stop(ours_proc)
+    assert _subscriptions(remote) == []
+
+
+def test_a_wrong_secret_is_404(brokers: tuple[str, str, subprocess.Popen[bytes]]) -> None:
+    _, ours, _ = brokers
+    answer = requests.post(f"{ours}/api/federation/notify/guess", json={}, timeout=5)
+    assert answer.status_code == 404
