@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from twin.geometry.validate import polygon_issues, shell_issues
-from twin.model import Surfaces
+from twin.citygml import iter_city_objects
+from twin.geometry.validate import polygon_issues, shell_issues, surfaces_issues
+from twin.model import CityObject, Surfaces
 
 SQUARE = np.array([[0.0, 0, 0], [4, 0, 0], [4, 4, 0], [0, 4, 0]])
 
@@ -53,3 +58,57 @@ def test_cube_missing_a_face_is_not_closed() -> None:
     assert shell_issues(_cube(5)) == (
         "GE_S_NOT_CLOSED: 4 edge(s) of the shell belong to one polygon only",
     )
+
+
+def _issues_one_by_one(surfaces: Surfaces) -> tuple[str, ...]:
+    """The unscreened definition: polygon_issues on every polygon."""
+    issues: list[str] = []
+    for p in range(surfaces.polygon_count):
+        first, last = surfaces.polygon_offsets[p], surfaces.polygon_offsets[p + 1]
+        bounds = surfaces.ring_offsets[first : last + 1]
+        rings = [surfaces.coords[bounds[i] : bounds[i + 1]] for i in range(len(bounds) - 1)]
+        issues.extend(f"polygon {p}: {issue}" for issue in polygon_issues(rings))
+    return tuple(issues)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "qie_i101_1.gml",
+        "qie_i103_1.gml",
+        "qie_i104_1.gml",
+        "qie_i206_1.gml",
+        "qie_i302_1.gml",
+        "qie_v002.gml",
+        "qie_Cube-07.gml",
+        "teco_district1_LoD2.gml",
+        "ogc_v2_Building_LOD4-EPSG25832.gml",
+        "hel_2549_6674.gml",
+    ],
+)
+def test_screened_issues_equal_the_polygon_by_polygon_check(shared_data: Path, name: str) -> None:
+    for item in iter_city_objects(shared_data / "citygml" / name):
+        if isinstance(item, CityObject):
+            expected = _issues_one_by_one(item.surfaces)
+            assert surfaces_issues(item.surfaces, limit=10**6) == expected, item.id
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(
+        st.lists(
+            st.tuples(st.integers(-3, 3), st.integers(-3, 3), st.integers(-1, 1)),
+            min_size=1,
+            max_size=7,
+        ),
+        min_size=1,
+        max_size=5,
+    )
+)
+def test_screening_never_hides_an_issue(rings: list[list[tuple[int, int, int]]]) -> None:
+    """Random small rings (many degenerate, crossing or off-plane) as one polygon each."""
+    coords = np.array([p for ring in rings for p in ring], dtype=np.float64)
+    ring_offsets = np.concatenate([[0], np.cumsum([len(r) for r in rings])]).astype(np.int64)
+    polygon_offsets = np.arange(len(rings) + 1, dtype=np.int64)
+    surfaces = Surfaces(coords, ring_offsets, polygon_offsets, np.zeros(len(rings), np.uint8))
+    assert surfaces_issues(surfaces, limit=10**6) == _issues_one_by_one(surfaces)

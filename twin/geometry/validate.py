@@ -14,7 +14,7 @@ import numpy.typing as npt
 import shapely
 
 from twin.model import Surfaces
-from twin.types import BoolArray, Float64Array
+from twin.types import BoolArray, Float64Array, IndexArray
 
 __all__ = ["PLANARITY_TOLERANCE_M", "polygon_issues", "shell_issues", "surfaces_issues"]
 
@@ -25,10 +25,12 @@ PLANARITY_TOLERANCE_M = 0.01
 def surfaces_issues(surfaces: Surfaces, limit: int = 20) -> tuple[str, ...]:
     """Return the issues of every polygon of ``surfaces``, each prefixed with its index.
 
-    At most ``limit`` issues are listed; a final line counts the rest.
+    All polygons are screened at once (ring lengths, repeated points, distance to the Newell
+    plane, validity of the planar projection); :func:`polygon_issues` then words the issues
+    of the few that fail. At most ``limit`` issues are listed; a final line counts the rest.
     """
     issues: list[str] = []
-    for p in range(surfaces.polygon_count):
+    for p in np.flatnonzero(_suspects(surfaces)):
         first, last = surfaces.polygon_offsets[p], surfaces.polygon_offsets[p + 1]
         bounds = surfaces.ring_offsets[first : last + 1]
         rings = [surfaces.coords[bounds[i] : bounds[i + 1]] for i in range(len(bounds) - 1)]
@@ -36,6 +38,108 @@ def surfaces_issues(surfaces: Surfaces, limit: int = 20) -> tuple[str, ...]:
     if len(issues) > limit:
         return (*issues[:limit], f"… and {len(issues) - limit} more polygon issue(s)")
     return tuple(issues)
+
+
+def _suspects(surfaces: Surfaces) -> BoolArray:
+    """Return, per polygon, whether any check of :func:`polygon_issues` might fail.
+
+    A superset: every polygon :func:`polygon_issues` finds fault with is a suspect.
+    """
+    coords, ring_offsets, polygon_offsets = (
+        surfaces.coords,
+        surfaces.ring_offsets,
+        surfaces.polygon_offsets,
+    )
+    n_polygons = surfaces.polygon_count
+    if n_polygons == 0:
+        return np.zeros(0, dtype=bool)
+    ring_lengths = np.diff(ring_offsets)
+    ring_polygon = np.repeat(np.arange(n_polygons), np.diff(polygon_offsets))
+    if len(coords) == 0 or (ring_lengths < 3).any():
+        bad_ring = ring_lengths < 3
+        suspect = np.bincount(ring_polygon[bad_ring], minlength=n_polygons) > 0
+        return suspect | _geometry_suspects(surfaces, ~suspect, ring_polygon)
+    return _geometry_suspects(surfaces, np.ones(n_polygons, dtype=bool), ring_polygon)
+
+
+def _geometry_suspects(
+    surfaces: Surfaces, usable: BoolArray, ring_polygon: IndexArray
+) -> BoolArray:
+    """Screen the polygons marked ``usable`` (every ring has 3 or more points)."""
+    coords, ring_offsets = surfaces.coords, surfaces.ring_offsets
+    n_polygons = surfaces.polygon_count
+    suspect = np.zeros(n_polygons, dtype=bool)
+    ring_lengths = np.diff(ring_offsets)
+    vertex_ring = np.repeat(np.arange(len(ring_lengths)), ring_lengths)
+    vertex_polygon = ring_polygon[vertex_ring]
+    keep = usable[vertex_polygon]
+    if not keep.any():
+        return suspect
+    index = np.arange(len(coords))
+    following = np.where(
+        index + 1 == ring_offsets[vertex_ring + 1], ring_offsets[vertex_ring], index + 1
+    )
+    repeated = np.all(coords == coords[following], axis=1) & keep
+    suspect[np.unique(vertex_polygon[repeated])] = True
+    # Newell normal of each polygon's exterior ring, about the polygon's vertex mean.
+    counts = np.bincount(vertex_polygon, minlength=n_polygons).astype(np.float64)
+    centre = (
+        np.stack(
+            [np.bincount(vertex_polygon, coords[:, k], minlength=n_polygons) for k in range(3)], 1
+        )
+        / np.maximum(counts, 1.0)[:, None]
+    )
+    local = coords - centre[vertex_polygon]
+    exterior = vertex_ring == surfaces.polygon_offsets[:-1][vertex_polygon]
+    cross = np.cross(local, local[following]) * exterior[:, None]
+    normal = np.stack([np.bincount(vertex_polygon, cross[:, k], n_polygons) for k in range(3)], 1)
+    length = np.linalg.norm(normal, axis=1)
+    extent = np.zeros(n_polygons)
+    np.maximum.at(extent, vertex_polygon, np.abs(local).max(axis=1))
+    degenerate = length <= 1e-9 * np.maximum(extent, 1.0) ** 2
+    unit = normal / np.where(degenerate, 1.0, length)[:, None]
+    distance = np.abs(np.einsum("ij,ij->i", local, unit[vertex_polygon]))
+    off_plane = np.zeros(n_polygons)
+    np.maximum.at(off_plane, vertex_polygon, distance)
+    # polygon_issues fits its plane by least squares; the Newell plane is within a factor 2.
+    suspect |= degenerate | (off_plane > PLANARITY_TOLERANCE_M / 2.0)
+    screen = usable & ~suspect
+    if screen.any():
+        suspect[screen] = ~_valid_in_plane(surfaces, screen, unit, local, vertex_polygon)
+    return suspect
+
+
+def _valid_in_plane(
+    surfaces: Surfaces,
+    screen: BoolArray,
+    unit: Float64Array,
+    local: Float64Array,
+    vertex_polygon: IndexArray,
+) -> BoolArray:
+    """Return ``shapely.is_valid`` of each screened polygon projected onto its plane."""
+    helper = np.where(np.abs(unit[:, :1]) < 0.9, [[1.0, 0.0, 0.0]], [[0.0, 1.0, 0.0]])
+    u = np.cross(helper, unit)
+    norm = np.linalg.norm(u, axis=1)
+    u /= np.where(norm == 0.0, 1.0, norm)[:, None]  # zero only for unscreened degenerates
+    v = np.cross(unit, u)
+    keep = screen[vertex_polygon]
+    owner = vertex_polygon[keep]
+    flat = np.column_stack(
+        [np.einsum("ij,ij->i", local[keep], u[owner]), np.einsum("ij,ij->i", local[keep], v[owner])]
+    )
+    ring_offsets, polygon_offsets = surfaces.ring_offsets, surfaces.polygon_offsets
+    ring_kept = screen[np.repeat(np.arange(len(screen)), np.diff(polygon_offsets))]
+    ring_lengths = np.diff(ring_offsets)[ring_kept]
+    rings_per_polygon = np.diff(polygon_offsets)[screen]
+    starts = np.concatenate([[0], np.cumsum(ring_lengths)[:-1]])
+    closed = np.insert(flat, starts + ring_lengths, flat[starts], axis=0)
+    closed_ends = np.concatenate([[0], np.cumsum(ring_lengths + 1)])
+    polygons = shapely.from_ragged_array(
+        shapely.GeometryType.POLYGON,
+        closed,
+        (closed_ends, np.concatenate([[0], np.cumsum(rings_per_polygon)])),
+    )
+    return np.asarray(shapely.is_valid(polygons), dtype=bool)
 
 
 def polygon_issues(rings: list[Float64Array]) -> list[str]:
