@@ -8,29 +8,27 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import time
 from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Browser, Request, sync_playwright
+from playwright.sync_api import Browser, sync_playwright
 
 from .harness import (
     CHROMIUM,
     CHROMIUM_ARGS,
     DEMO_GML,
+    TOKEN,
     TWIN,
-    VIEWPORT,
-    WAIT_MS,
     ViewerSession,
     free_port,
+    open_viewer,
     wait_for_health,
-    wait_for_tiles,
 )
 
 
 @pytest.fixture(scope="session")
 def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """Import the demo city with ``twin import``, run ``twin serve`` on it, yield its base URL."""
+    """Import the demo city, run ``twin serve --token TOKEN`` on it, yield its base URL."""
     data_dir = tmp_path_factory.mktemp("twin-data")
     subprocess.run(
         [str(TWIN), "import", str(DEMO_GML), "--dataset", "demo", "--data-dir", str(data_dir)],
@@ -42,7 +40,10 @@ def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     log = data_dir / "serve.log"
     with log.open("wb") as out:
         server = subprocess.Popen(
-            [str(TWIN), "serve", "--data-dir", str(data_dir), "--port", str(port)],
+            [
+                str(TWIN),
+                *("serve", "--data-dir", str(data_dir), "--port", str(port), "--token", TOKEN),
+            ],
             stdout=out,
             stderr=subprocess.STDOUT,
         )
@@ -75,19 +76,4 @@ def browser() -> Iterator[Browser]:
 @pytest.fixture(scope="module")
 def viewer(browser: Browser, demo_server: str) -> Iterator[ViewerSession]:
     """Open ``/viewer/`` at 1280×800 and wait until every visible tile is loaded."""
-    context = browser.new_context(viewport=VIEWPORT)
-    page = context.new_page()
-    session = ViewerSession(page=page, base_url=demo_server)
-
-    def record(request: Request) -> None:
-        session.requests.append(request.url)
-
-    page.on("request", record)
-    page.on("pageerror", lambda error: session.errors.append(str(error)))
-    page.set_default_timeout(WAIT_MS)
-    started = time.monotonic()
-    page.goto(f"{demo_server}/viewer/")
-    wait_for_tiles(page)
-    session.load_seconds = time.monotonic() - started
-    yield session
-    context.close()
+    yield from open_viewer(browser, demo_server, "/viewer/")

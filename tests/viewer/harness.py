@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from playwright.sync_api import Page
+from playwright.sync_api import Browser, Page, Request
 
 ROOT = Path(__file__).resolve().parents[2]
 TWIN = Path(sys.executable).parent / "twin"
@@ -28,6 +30,8 @@ CHROMIUM_ARGS = [
     "--no-first-run",
     "--disable-quic",
 ]
+TOKEN = "viewer-test-token"
+"""Bearer token the test server accepts for NGSI-LD writes."""
 VIEWPORT = {"width": 1280, "height": 800}
 WAIT_MS = 60_000
 """Upper bound for any one wait in the browser (SwiftShader renders on the CPU)."""
@@ -76,3 +80,60 @@ def wait_for_tiles(page: Page) -> None:
     if state != "true":
         status = page.inner_text('[data-testid="status"]')
         raise AssertionError(f"viewer did not load its tiles ({state}): {status}")
+
+
+def open_viewer(browser: Browser, base_url: str, path: str) -> Iterator[ViewerSession]:
+    """Open ``path`` in a fresh context, record its requests and errors, wait for its tools."""
+    context = browser.new_context(viewport=VIEWPORT)
+    page = context.new_page()
+    session = ViewerSession(page=page, base_url=base_url)
+
+    def record(request: Request) -> None:
+        session.requests.append(request.url)
+
+    page.on("request", record)
+    page.on("pageerror", lambda error: session.errors.append(str(error)))
+    page.set_default_timeout(WAIT_MS)
+    started = time.monotonic()
+    page.goto(f"{base_url}{path}")
+    wait_for_tiles(page)
+    page.evaluate("window.twinViewer.ready.then(() => true)")
+    session.load_seconds = time.monotonic() - started
+    yield session
+    context.close()
+
+
+BUILDING_IDS = re.findall(r'<bldg:Building gml:id="([^"]+)"', DEMO_GML.read_text("utf-8"))
+
+FIND_BUILDING_JS = """
+async (ids) => {
+  // Project each building's footprint centre, half-way up, to the screen; keep the first one
+  // that the scene itself picks there (so nothing stands in front of it).
+  const { viewer } = await window.twinViewer.ready;
+  const scene = viewer.scene;
+  const rect = scene.canvas.getBoundingClientRect();
+  for (const id of ids) {
+    const response = await fetch(`../ogc/collections/demo/items/${encodeURIComponent(id)}`);
+    if (!response.ok) continue;
+    const item = await response.json();
+    let ring = item.geometry.coordinates[0];
+    if (item.geometry.type === "MultiPolygon") ring = ring[0];
+    const corners = ring.slice(0, -1);
+    const lon = corners.reduce((s, p) => s + p[0], 0) / corners.length;
+    const lat = corners.reduce((s, p) => s + p[1], 0) / corners.length;
+    const height = (item.bbox[2] + item.bbox[5]) / 2;
+    const world = Cesium.Cartesian3.fromDegrees(lon, lat, height);
+    const win = Cesium.SceneTransforms.worldToWindowCoordinates(scene, world);
+    if (!win || win.x < 300 || win.y < 60 || win.x > rect.width - 400 || win.y > rect.height - 60) {
+      continue;  // off screen, under the tools column, or where the panel will open
+    }
+    const top = document.elementFromPoint(rect.left + win.x, rect.top + win.y);
+    if (!(top instanceof HTMLCanvasElement)) continue;  // covered by a control
+    const picked = scene.pick(win);
+    if (picked instanceof Cesium.Cesium3DTileFeature && picked.getProperty("id") === id) {
+      return { id, name: item.properties.name ?? null, x: rect.left + win.x, y: rect.top + win.y };
+    }
+  }
+  return null;
+}
+"""

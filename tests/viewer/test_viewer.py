@@ -3,47 +3,13 @@
 from __future__ import annotations
 
 import base64
-import re
 from urllib.parse import urlsplit
 
 import pytest
 
-from .harness import DEMO_GML, ViewerSession
+from .harness import BUILDING_IDS, FIND_BUILDING_JS, ViewerSession
 
 pytestmark = pytest.mark.browser
-
-BUILDING_IDS = re.findall(r'<bldg:Building gml:id="([^"]+)"', DEMO_GML.read_text("utf-8"))
-
-FIND_BUILDING_JS = """
-async (ids) => {
-  // Project each building's footprint centre, half-way up, to the screen; keep the first one
-  // that the scene itself picks there (so nothing stands in front of it).
-  const { viewer } = await window.twinViewer.ready;
-  const scene = viewer.scene;
-  const rect = scene.canvas.getBoundingClientRect();
-  for (const id of ids) {
-    const response = await fetch(`../ogc/collections/demo/items/${encodeURIComponent(id)}`);
-    if (!response.ok) continue;
-    const item = await response.json();
-    let ring = item.geometry.coordinates[0];
-    if (item.geometry.type === "MultiPolygon") ring = ring[0];
-    const corners = ring.slice(0, -1);
-    const lon = corners.reduce((s, p) => s + p[0], 0) / corners.length;
-    const lat = corners.reduce((s, p) => s + p[1], 0) / corners.length;
-    const height = (item.bbox[2] + item.bbox[5]) / 2;
-    const world = Cesium.Cartesian3.fromDegrees(lon, lat, height);
-    const win = Cesium.SceneTransforms.worldToWindowCoordinates(scene, world);
-    if (!win || win.x < 20 || win.y < 60 || win.x > rect.width - 400 || win.y > rect.height - 60) {
-      continue;  // off screen, or where the panel will open
-    }
-    const picked = scene.pick(win);
-    if (picked instanceof Cesium.Cesium3DTileFeature && picked.getProperty("id") === id) {
-      return { id, name: item.properties.name ?? null, x: rect.left + win.x, y: rect.top + win.y };
-    }
-  }
-  return null;
-}
-"""
 
 FIND_EMPTY_SPOT_JS = """
 () => {

@@ -6,9 +6,10 @@ const LABELS = {
   id: "gml:id",
   lod: "LoD",
   parent_id: "Parent gml:id",
+  co2: "CO₂",
 };
 
-const UNITS = {
+export const UNITS = {
   measuredHeight: "m",
   storeyHeightsAboveGround: "m",
   storeyHeightsBelowGround: "m",

@@ -4,7 +4,7 @@
  * It knows the DOM of `#panel` in index.html and nothing of Cesium. Closing (× button or Esc)
  * hides it and calls `onClose`, so the caller can clear the highlight.
  */
-import { propertyRows } from "./format.js";
+import { formatValue, labelFor, propertyRows } from "./format.js";
 
 const HEADER_KEYS = new Set(["name", "type"]);
 
@@ -13,9 +13,16 @@ export class Panel {
    * @param {HTMLElement} root the `#panel` element
    * @param {{onClose?: () => void}} [options]
    */
-  constructor(root, { onClose = () => {} } = {}) {
+  constructor(root, { onClose = () => {}, onHistoryAttribute = () => {} } = {}) {
     this.root = root;
     this.onClose = onClose;
+    this.live = root.querySelector('[data-testid="live"]');
+    this.liveValues = root.querySelector('[data-testid="live-values"]');
+    this.historySelect = root.querySelector('[data-testid="history-attribute"]');
+    this.chart = root.querySelector('[data-testid="history-chart"]');
+    this.historySelect.addEventListener("change", () =>
+      onHistoryAttribute(this.historySelect.value),
+    );
     this.kicker = root.querySelector('[data-testid="object-type"]');
     this.title = root.querySelector('[data-testid="object-name"]');
     this.objectId = root.querySelector('[data-testid="object-id"]');
@@ -73,6 +80,49 @@ export class Panel {
       this.root.hidden = false;
       this.root.focus({ preventScroll: true });
     }
+  }
+
+  /**
+   * Show the object's live values (attribute → value, unit, observedAt) and the names offered
+   * for the history chart; hides the section when there are none.
+   *
+   * @param {Map<string, {value: unknown, observedAt?: string, unit: string}>} values
+   * @param {string} chosen the attribute whose history is charted
+   */
+  showLive(values, chosen) {
+    this.live.hidden = values.size === 0;
+    const rows = [];
+    for (const [name, v] of [...values.entries()].sort((a, b) => a[0].localeCompare(b[0]))) {
+      const dt = document.createElement("dt");
+      dt.textContent = labelFor(name);
+      const dd = document.createElement("dd");
+      dd.dataset.attribute = name;
+      const text = `${formatValue(v.value)}${v.unit ? ` ${v.unit}` : ""}`;
+      const when = v.observedAt ? new Date(v.observedAt) : null;
+      dd.textContent = text;
+      if (when) {
+        const time = document.createElement("time");
+        time.dateTime = v.observedAt;
+        time.textContent = ` · ${when.toLocaleTimeString()}`;
+        time.title = `observed at ${v.observedAt}`;
+        dd.append(time);
+      }
+      rows.push(dt, dd);
+    }
+    this.liveValues.replaceChildren(...rows);
+    const names = [...values.keys()].sort();
+    if (this.historySelect.options.length !== names.length ||
+        names.some((n, i) => this.historySelect.options[i].value !== n)) {
+      this.historySelect.replaceChildren(
+        ...names.map((n) => new Option(labelFor(n), n)),
+      );
+    }
+    if (chosen && names.includes(chosen)) this.historySelect.value = chosen;
+  }
+
+  /** @param {Element} svg the history chart to show */
+  setChart(svg) {
+    this.chart.replaceChildren(svg);
   }
 
   /** Hide the panel and tell the owner (clears the highlight). Does nothing if closed. */

@@ -3,7 +3,6 @@
  */
 import Cesium from "./cesium.js";
 
-const TINT = Cesium.Color.fromCssColorString("#ffc94d");
 const OUTLINE = Cesium.Color.fromCssColorString("#ffb000");
 
 /**
@@ -33,49 +32,63 @@ export function tileProperties(feature) {
 }
 
 /**
- * Highlights one feature at a time: a warm tint plus, where WebGL allows, an outline.
- *
- * The tint multiplies the feature's own colours (white walls turn gold, red roofs deepen);
- * the silhouette keeps the pick visible whatever the building's colours are.
+ * Highlights one feature at a time: a warm tint (drawn by the style, through `onSelect`) plus,
+ * where WebGL allows, an outline.
  */
 export class Highlighter {
-  /** @param {Cesium.Scene} scene */
-  constructor(scene) {
+  /**
+   * @param {Cesium.Scene} scene
+   * @param {(id: string | null) => void} onSelect tints the feature with this id (null: none)
+   */
+  constructor(scene, onSelect) {
     this.scene = scene;
+    this.onSelect = onSelect;
     this.feature = null;
-    this.previous = new Cesium.Color();
+    /** @type {Cesium.PostProcessStage | null} created on the first pick (see {@link outline}) */
     this.edges = null;
-    if (Cesium.PostProcessStageLibrary.isSilhouetteSupported(scene)) {
+    this.silhouette = null;
+  }
+
+  /**
+   * Outline `feature`, creating the silhouette stage on first use.
+   *
+   * The stage costs a full-screen edge-detection pass on every frame while enabled, and its
+   * shaders take seconds to compile on software WebGL; so it exists only once something was
+   * picked and is disabled whenever nothing is selected.
+   *
+   * @param {Cesium.Cesium3DTileFeature | null} feature
+   */
+  outline(feature) {
+    if (this.edges === null) {
+      if (feature === null || !Cesium.PostProcessStageLibrary.isSilhouetteSupported(this.scene)) {
+        return;
+      }
       this.edges = Cesium.PostProcessStageLibrary.createEdgeDetectionStage();
       this.edges.uniforms.color = OUTLINE;
       this.edges.uniforms.length = 0.01;
-      this.edges.selected = [];
-      scene.postProcessStages.add(
-        Cesium.PostProcessStageLibrary.createSilhouetteStage([this.edges]),
-      );
+      this.silhouette = Cesium.PostProcessStageLibrary.createSilhouetteStage([this.edges]);
+      this.scene.postProcessStages.add(this.silhouette);
     }
+    this.edges.selected = feature === null ? [] : [feature];
+    this.silhouette.enabled = feature !== null;
   }
 
-  /** @param {Cesium.Cesium3DTileFeature} feature the feature to highlight instead */
-  set(feature) {
-    this.clear();
+  /**
+   * @param {Cesium.Cesium3DTileFeature | null} feature the feature to highlight instead
+   * @param {string | null} [id] its id when the feature is not loaded (restored selection)
+   */
+  set(feature, id = null) {
     this.feature = feature;
-    Cesium.Color.clone(feature.color, this.previous);
-    feature.color = TINT;
-    if (this.edges) this.edges.selected = [feature];
+    this.onSelect(feature ? featureId(feature) : id);
+    this.outline(feature);
     this.scene.requestRender();
   }
 
-  /** Restore the highlighted feature's colour and drop the outline. */
+  /** Drop the tint and the outline. */
   clear() {
-    if (this.edges) this.edges.selected = [];
-    if (this.feature === null) return;
-    try {
-      this.feature.color = this.previous;
-    } catch {
-      // The tile holding the feature was unloaded; there is nothing left to restore.
-    }
     this.feature = null;
+    this.outline(null);
+    this.onSelect(null);
     this.scene.requestRender();
   }
 }

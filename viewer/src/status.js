@@ -31,12 +31,32 @@ export function trackLoading(scene, statusEl) {
   document.body.dataset.tilesLoaded = "false";
   statusEl.hidden = false;
 
+  let everLoaded = false;
+  let ticking = false;
   scene.postRender.addEventListener(() => {
+    // User Timing marks for scripts/bench_viewer.py (and the browser's performance panel).
+    if (performance.getEntriesByName("twin:first-frame").length === 0) {
+      performance.mark("twin:first-frame");
+    }
     if (failed) return;
     const tilesets = [...pending.keys()];
     const loaded = settled && tilesets.length > 0 && tilesets.every((t) => t.tilesLoaded);
     const flag = String(loaded);
     if (document.body.dataset.tilesLoaded !== flag) document.body.dataset.tilesLoaded = flag;
+    if (!loaded && tilesets.length > 0 && !ticking) {
+      // Cesium advances tile content (glTF parsing, upload) only inside rendered frames, and
+      // render-on-demand asks for one only when a request completes: keep frames coming while
+      // tiles are pending, ten a second, so loading never waits on an unrelated event.
+      ticking = true;
+      setTimeout(() => {
+        ticking = false;
+        scene.requestRender();
+      }, 100);
+    }
+    if (loaded && !everLoaded) {
+      everLoaded = true;
+      performance.mark("twin:tiles-loaded");
+    }
 
     let count = 0;
     for (const n of pending.values()) count += n;
@@ -49,6 +69,12 @@ export function trackLoading(scene, statusEl) {
     setTilesets(tilesets) {
       for (const tileset of tilesets) {
         pending.set(tileset, 0);
+        const remove = tileset.tileVisible.addEventListener(() => {
+          remove();
+          if (performance.getEntriesByName("twin:first-tile").length === 0) {
+            performance.mark("twin:first-tile");
+          }
+        });
         tileset.loadProgress.addEventListener((requests, processing) => {
           pending.set(tileset, requests + processing);
         });
