@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
-"""Render the README's screenshot: the demo district in the viewer with one building inspected.
+"""Render the README's screenshot: the demo district coloured by live energy use, one inspected.
 
 Imports ``data/teco_district1_LoD2.gml`` into a temporary data directory, runs ``twin serve`` on
-it, opens the viewer in headless Chromium (WebGL on SwiftShader) and writes
-``docs/screenshot.png`` (1280×800).
+it, writes a few rounds of simulated live readings with ``twin simulate``, opens the viewer in
+headless Chromium (WebGL on SwiftShader), colours the city by live energy use, clicks a
+building and writes ``docs/screenshot.png`` (1280×800).
 
     .venv/bin/python scripts/screenshot.py [--out docs/screenshot.png]
 """
@@ -37,6 +38,8 @@ CHROMIUM_ARGS = [
     "--disable-quic",
 ]
 WAIT_MS = 180_000
+TOKEN = "screenshot-token"
+STYLE = "live:energyUse"
 
 FRAME_DISTRICT_JS = """
 async () => {
@@ -103,6 +106,8 @@ def capture(base_url: str, out: Path) -> str:
         page.set_default_timeout(WAIT_MS)
         page.goto(f"{base_url}/viewer/?instant")
         wait_for_tiles(page)
+        page.evaluate("window.twinViewer.ready.then(() => true)")
+        page.select_option('[data-testid="style-attribute"]', STYLE)
         page.evaluate(FRAME_DISTRICT_JS)
         wait_for_tiles(page)
         target = page.evaluate(FIND_BUILDING_JS)
@@ -110,6 +115,7 @@ def capture(base_url: str, out: Path) -> str:
             raise SystemExit("no building under the district's centre to click")
         page.mouse.click(target["x"], target["y"])
         page.wait_for_selector('[data-testid="panel-note"][hidden]', state="attached")
+        page.wait_for_selector(".chart[data-points]")
         wait_for_tiles(page)
         out.parent.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(out))
@@ -132,13 +138,19 @@ def main() -> None:
         port = free_port()
         with (data_dir / "serve.log").open("wb") as log:
             server = subprocess.Popen(
-                [str(TWIN), "serve", "--data-dir", tmp, "--port", str(port)],
+                [str(TWIN), "serve", "--data-dir", tmp, "--port", str(port), "--token", TOKEN],
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
         try:
             base_url = f"http://127.0.0.1:{port}"
             wait_for_health(base_url)
+            simulate = [str(TWIN), "simulate", "--dataset", "demo", "--url", base_url]
+            subprocess.run(
+                [*simulate, "--token", TOKEN, "--count", "6", "--interval", "0.3"],
+                check=True,
+                capture_output=True,
+            )
             started = time.monotonic()
             building = capture(base_url, args.out)
         finally:
