@@ -125,8 +125,9 @@ def _add_federation(serve: argparse.ArgumentParser) -> None:
     serve.add_argument(
         "--types",
         type=_types,
-        default=("Building", "Device", "IndoorEnvironmentObserved"),
-        help="entity types to mirror (Building,Device,IndoorEnvironmentObserved)",
+        default=("Device", "IndoorEnvironmentObserved"),
+        help="entity types to mirror (Device,IndoorEnvironmentObserved); add Building only "
+        "when the external broker owns the buildings: mirrored entities replace local ones",
     )
     serve.add_argument(
         "--public-url",
