@@ -32,7 +32,6 @@ export function trackLoading(scene, statusEl) {
   statusEl.hidden = false;
 
   let everLoaded = false;
-  let ticking = false;
   scene.postRender.addEventListener(() => {
     // User Timing marks for scripts/bench_viewer.py (and the browser's performance panel).
     if (performance.getEntriesByName("twin:first-frame").length === 0) {
@@ -43,16 +42,6 @@ export function trackLoading(scene, statusEl) {
     const loaded = settled && tilesets.length > 0 && tilesets.every((t) => t.tilesLoaded);
     const flag = String(loaded);
     if (document.body.dataset.tilesLoaded !== flag) document.body.dataset.tilesLoaded = flag;
-    if (!loaded && tilesets.length > 0 && !ticking) {
-      // Cesium advances tile content (glTF parsing, upload) only inside rendered frames, and
-      // render-on-demand asks for one only when a request completes: keep frames coming while
-      // tiles are pending, ten a second, so loading never waits on an unrelated event.
-      ticking = true;
-      setTimeout(() => {
-        ticking = false;
-        scene.requestRender();
-      }, 100);
-    }
     if (loaded && !everLoaded) {
       everLoaded = true;
       performance.mark("twin:tiles-loaded");
