@@ -27,6 +27,7 @@ from twin.store.features_aggregate import (
     read_groups,
 )
 from twin.store.features_filter import SqlFilter, property_sql, register_functions
+from twin.store.features_index import RTREE_CANDIDATES, ensure_rtree
 
 __all__ = ["FeatureQuery", "JsonType", "SQLiteFeatures", "SortKey"]
 
@@ -73,11 +74,12 @@ class FeatureQuery:
         if self.bbox_crs84 is not None:
             x0, y0, x1, y1 = self.bbox_crs84
             parts.append(
-                "min_lon <= ? AND max_lon >= ? AND min_lat <= ? AND max_lat >= ? AND "
+                f"{RTREE_CANDIDATES} AND "
+                "+min_lon <= ? AND +max_lon >= ? AND +min_lat <= ? AND +max_lat >= ? AND "
                 "twin_spatial('intersects', footprint, min_lon, min_lat, max_lon, max_lat, ?)"
-            )
+            )  # the unary + keep the planner on the R*Tree instead of objects_bbox
             box = f"POLYGON(({x0} {y0},{x1} {y0},{x1} {y1},{x0} {y1},{x0} {y0}))"
-            params.extend([x1, x0, y1, y0, box])
+            params.extend([x1, x0, y1, y0, self.dataset, x1, x0, y1, y0, box])
         if self.interval is not None:
             parts.append(_interval_sql(self.interval, params))
         for clause in (self.where, *self.extra):
@@ -138,10 +140,12 @@ class SQLiteFeatures:
     def _open(self) -> AbstractContextManager[sqlite3.Cursor]:
         return self._cursor()
 
-    def _ready(self, cur: sqlite3.Cursor) -> sqlite3.Cursor:
+    def _ready(self, cur: sqlite3.Cursor, query: FeatureQuery | None = None) -> sqlite3.Cursor:
         if id(cur.connection) not in self._registered:
             register_functions(cur.connection)
             self._registered.add(id(cur.connection))
+        if query is not None and query.bbox_crs84 is not None:
+            ensure_rtree(cur, query.dataset)
         return cur
 
     def queryables(self, dataset: str) -> dict[str, JsonType]:
@@ -228,7 +232,7 @@ class SQLiteFeatures:
         where = query.sql_where()
         with self._open() as cur:
             row = (
-                self._ready(cur)
+                self._ready(cur, query)
                 .execute(f"SELECT count(*) FROM objects WHERE {where.sql}", where.params)
                 .fetchone()
             )
@@ -241,7 +245,7 @@ class SQLiteFeatures:
         sql = f"SELECT * FROM objects WHERE {where.sql} ORDER BY {order.sql} LIMIT ? OFFSET ?"
         with self._open() as cur:
             rows = (
-                self._ready(cur)
+                self._ready(cur, query)
                 .execute(sql, (*where.params, *order.params, limit, query.offset))
                 .fetchall()
             )
@@ -256,7 +260,7 @@ class SQLiteFeatures:
         """
         select = aggregate_sql(query.sql_where(), group, stats, query.live)
         with self._open() as cur:
-            rows = self._ready(cur).execute(select.sql, select.params).fetchall()
+            rows = self._ready(cur, query).execute(select.sql, select.params).fetchall()
         if len(rows) > MAX_GROUPS:  # only with a grouping: without, there is one row
             name = "" if group is None else group.name
             raise QueryError(
@@ -286,7 +290,7 @@ class SQLiteFeatures:
                 params = (*params, after)
             with self._open() as cur:
                 rows = (
-                    self._ready(cur)
+                    self._ready(cur, query)
                     .execute(sql + " ORDER BY id LIMIT ?", (*params, chunk))
                     .fetchall()
                 )
