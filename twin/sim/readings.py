@@ -2,8 +2,9 @@
 
 Pure functions of the building's profile, the time and a seeded random generator:
 
-- ``occupancy`` (0–1, unit ``P1``): offices fill on weekdays around midday and empty at night
-  and weekends; homes are full at night, half-empty by day, full again in the evening;
+- ``occupancy`` (0–1, unit ``C62``, UN/CEFACT "one"): offices fill on weekdays around
+  midday and empty at night and weekends; homes are full at night, half-empty by day, full
+  again in the evening;
 - ``energyUse`` (kWh over the last hour, ``KWH``): floor area × an hourly intensity by use
   (offices 0.012, homes 0.006 kWh/m²) × (0.35 + 0.65 × occupancy);
 - ``indoorTemperature`` (°C, ``CEL``): about 20.5 °C, warmer with people and in the afternoon;
@@ -16,7 +17,7 @@ building without them counts as 200 m² over two storeys.
 >>> office = BuildingProfile("urn:ngsi-ld:Building:d:B1", 1000.0, "office")
 >>> r = readings_at(office, dt.datetime(2024, 1, 3, 12, tzinfo=dt.UTC), random.Random(1))
 >>> sorted(r), r["occupancy"]["unitCode"], 0.6 < r["occupancy"]["value"] <= 1.0
-(['co2', 'energyUse', 'indoorTemperature', 'occupancy'], 'P1', True)
+(['co2', 'energyUse', 'indoorTemperature', 'occupancy'], 'C62', True)
 """
 
 from __future__ import annotations
@@ -111,7 +112,7 @@ def readings_at(
 
     return {
         "energyUse": prop(max(0.0, energy), "KWH", 2),
-        "occupancy": prop(occupancy, "P1", 3),
+        "occupancy": prop(occupancy, "C62", 3),  # UN/CEFACT C62 "one": a fraction, not P1 (percent)
         "indoorTemperature": prop(temperature, "CEL", 2),
         "co2": prop(max(400.0, co2), "59", 0),
     }

@@ -11,7 +11,7 @@
  */
 
 /** UN/CEFACT unit codes used by NGSI-LD `unitCode`, as display units. */
-const UNIT_CODES = { CEL: "°C", KWH: "kWh", P1: "%", 59: "ppm", MTR: "m", KWT: "kW", WTT: "W" };
+const UNIT_CODES = { CEL: "°C", KWH: "kWh", P1: "%", C62: "", 59: "ppm", MTR: "m", KWT: "kW", WTT: "W" };
 
 /**
  * Display text of a unit code ("" when unknown or absent).
