@@ -119,7 +119,12 @@ async def test_simulate_feeds_the_join_and_live(server: str) -> None:
             assert resp.status == 200
             joined = await resp.json()
     units = {name: value.get("unitCode") for name, value in joined["live"].items()}
-    assert units == {"energyUse": "KWH", "occupancy": "C62", "indoorTemperature": "CEL", "co2": "59"}
+    assert units == {
+        "energyUse": "KWH",
+        "occupancy": "C62",
+        "indoorTemperature": "CEL",
+        "co2": "59",
+    }
     assert 0 <= joined["live"]["occupancy"]["value"] <= 1
     assert 15 < joined["live"]["indoorTemperature"]["value"] < 30
     assert joined["live"]["energyUse"]["observedAt"].endswith("Z")
