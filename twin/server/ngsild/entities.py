@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, cast
 
 from aiohttp import web
@@ -139,13 +140,7 @@ async def put_entity(request: web.Request) -> web.Response:
         if body["id"] != entity_id:
             raise BadRequestDataError("the id in the body differs from the one in the URL")
     replacement = parse_entity(body, neg.context, now_iso())
-    outcome = await call_store(
-        entities_of(request).modify,
-        neg.tenant,
-        entity_id,
-        lambda old: replace_entity(old, replacement, now_iso()),
-    )
-    publish_changes(request, neg.tenant, outcome.entity, outcome.updated)
+    await _modify(request, neg, lambda old: replace_entity(old, replacement, now_iso()))
     return web.Response(status=204)
 
 
@@ -168,13 +163,7 @@ async def patch_entity(request: web.Request) -> web.Response:
         {k: v for k, v in fragment.items() if k not in nulls}, neg.context, now
     )
     expanded_nulls = frozenset(neg.context.expand(n) for n in nulls)
-    outcome = await call_store(
-        entities_of(request).modify,
-        neg.tenant,
-        _id(request),
-        lambda old: merge_entity(old, attrs, expanded_nulls, now),
-    )
-    publish_changes(request, neg.tenant, outcome.entity, outcome.updated)
+    await _modify(request, neg, lambda old: merge_entity(old, attrs, expanded_nulls, now))
     return web.Response(status=204)
 
 
@@ -184,11 +173,8 @@ async def post_attrs(request: web.Request) -> web.Response:
     no_overwrite = "noOverwrite" in options_of(request)
     now = now_iso()
     attrs = parse_attributes(_fragment(neg, _id(request)), neg.context, now)
-    outcome = await call_store(
-        entities_of(request).modify,
-        neg.tenant,
-        _id(request),
-        lambda old: append_attrs(old, attrs, now, no_overwrite=no_overwrite),
+    outcome = await _modify(
+        request, neg, lambda old: append_attrs(old, attrs, now, no_overwrite=no_overwrite)
     )
     return _multi_status(request, neg, outcome)
 
@@ -198,17 +184,25 @@ async def patch_attrs(request: web.Request) -> web.Response:
     neg = await negotiate(request, body=True)
     now = now_iso()
     attrs = parse_attributes(_fragment(neg, _id(request)), neg.context, now)
+    outcome = await _modify(request, neg, lambda old: update_attrs(old, attrs, now))
+    return _multi_status(request, neg, outcome)
+
+
+async def _modify(
+    request: web.Request, neg: Negotiated, change: Callable[[ExpandedEntity], Outcome]
+) -> Outcome:
+    """Apply ``change`` to the entity in the URL in one store transaction, then publish it."""
     outcome = await call_store(
         entities_of(request).modify,
         neg.tenant,
         _id(request),
-        lambda old: update_attrs(old, attrs, now),
+        lambda old: change(cast(ExpandedEntity, old)),  # the store keeps bodies as plain dicts
     )
-    return _multi_status(request, neg, outcome)
+    publish_changes(request, neg.tenant, outcome.entity, outcome.updated)
+    return outcome
 
 
 def _multi_status(request: web.Request, neg: Negotiated, outcome: Outcome) -> web.Response:
-    publish_changes(request, neg.tenant, outcome.entity, outcome.updated)
     if not outcome.not_updated:
         return web.Response(status=204)
     return web.json_response(update_result(outcome, neg), status=207)
@@ -221,13 +215,7 @@ async def patch_attr(request: web.Request) -> web.Response:
     iri = neg.context.expand(name)
     now = now_iso()
     fragment = parse_attribute_fragment(name, neg.body, neg.context, now)
-    outcome = await call_store(
-        entities_of(request).modify,
-        neg.tenant,
-        _id(request),
-        lambda old: partial_update_attr(old, iri, fragment, now),
-    )
-    publish_changes(request, neg.tenant, outcome.entity, outcome.updated)
+    await _modify(request, neg, lambda old: partial_update_attr(old, iri, fragment, now))
     return web.Response(status=204)
 
 
@@ -238,13 +226,7 @@ async def put_attr(request: web.Request) -> web.Response:
     iri = neg.context.expand(name)
     now = now_iso()
     attr = parse_attribute(name, iri, neg.body, neg.context, now)
-    outcome = await call_store(
-        entities_of(request).modify,
-        neg.tenant,
-        _id(request),
-        lambda old: replace_attr(old, iri, attr, now),
-    )
-    publish_changes(request, neg.tenant, outcome.entity, outcome.updated)
+    await _modify(request, neg, lambda old: replace_attr(old, iri, attr, now))
     return web.Response(status=204)
 
 
@@ -255,11 +237,9 @@ async def delete_attribute(request: web.Request) -> web.Response:
     dataset_id = request.query.get("datasetId")
     delete_all = request.query.get("deleteAll", "false").lower() == "true"
     now = now_iso()
-    outcome = await call_store(
-        entities_of(request).modify,
-        neg.tenant,
-        _id(request),
+    await _modify(
+        request,
+        neg,
         lambda old: delete_attr(old, iri, now, dataset_id=dataset_id, delete_all=delete_all),
     )
-    publish_changes(request, neg.tenant, outcome.entity, outcome.updated)
     return web.Response(status=204)
