@@ -1,35 +1,46 @@
-"""Turn GML surface geometry into polygons made of open ``(n, 3) float64`` rings.
+"""Turn GML surface geometry into polygons of open rings, many polygons at once.
 
 Reads ``Polygon`` (and the polygon-like ``Triangle`` / ``PolygonPatch``) with exterior and
 interior ``LinearRing``s written as ``posList``, a list of ``pos`` or GML 2 ``coordinates``,
 and walks the aggregates around them (``MultiSurface``, ``CompositeSurface``, ``Shell``,
 ``Solid`` exterior, ``OrientableSurface``, ``TriangulatedSurface``). ``xlink:href``
 references are reported, not followed: the caller owns the id scope.
+
+Speed matters here — every vertex of a city passes through :func:`read_polygons` — so the
+element walk does one dictionary lookup per element and the numbers of all rings of a batch
+of polygons are converted by one numpy call; the per-ring rules (closing vertex, at least
+three distinct vertices, orientation) are applied to whole arrays.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 from lxml import etree
 
-from twin.citygml.namespaces import XLINK_HREF, children, find_child, local_name, source_line
+from twin.citygml.namespaces import XLINK_HREF, local_name, source_line
 from twin.errors import CityGMLError
-from twin.types import Float64Array
+from twin.types import BoolArray, Float64Array, IndexArray
 
 __all__ = [
     "GMLCoordinatesError",
-    "ParsedPolygon",
+    "PolygonSet",
     "SurfaceMember",
-    "iter_surface_members",
-    "parse_polygon",
-    "parse_ring",
+    "collect_surface_members",
+    "read_polygons",
 ]
 
 _POLYGON_NAMES = frozenset({"Polygon", "Triangle", "PolygonPatch", "Rectangle"})
 _RING_NAMES = frozenset({"LinearRing", "Ring"})
+_BOUNDARIES = {
+    "exterior": True,
+    "outerBoundaryIs": True,
+    "interior": False,
+    "innerBoundaryIs": False,
+}
+_SOLID_SHELLS = frozenset({"exterior", "solidMember"})  # interior shells are voids
 
 
 class GMLCoordinatesError(CityGMLError):
@@ -51,145 +62,255 @@ class SurfaceMember:
 
 
 @dataclass(frozen=True, slots=True)
-class ParsedPolygon:
-    """One polygon: open rings, exterior first, each ``(n, 3) float64`` with n >= 3.
+class PolygonSet:
+    """Polygons read by :func:`read_polygons`, in the ragged layout of ``twin.model.Surfaces``.
 
-    ``dropped_rings`` counts rings left out for having fewer than 3 distinct vertices;
-    ``unclosed_rings`` rings whose last point is not their first (GML requires it).
+    ``kept[i]`` tells whether input polygon ``i`` is among them (a polygon whose exterior
+    ring is missing or has fewer than 3 distinct vertices is not); ``dropped_rings`` counts
+    the rings left out (a dropped polygon counts one), ``unclosed_rings`` the kept rings
+    whose last point was not their first (GML requires it; they are drawn as if closed).
     """
 
-    rings: tuple[Float64Array, ...]
-    dropped_rings: int
+    coords: Float64Array
+    ring_offsets: IndexArray
+    polygon_offsets: IndexArray
+    kept: BoolArray
+    dropped_rings: int = 0
     unclosed_rings: int = 0
 
+    @property
+    def polygon_count(self) -> int:
+        return len(self.polygon_offsets) - 1
 
-def iter_surface_members(
-    geometry: etree._Element, reverse: bool = False
-) -> Iterator[SurfaceMember]:
-    """Yield every polygon (or polygon reference) of a GML surface geometry, in document order.
+    def moved(self, linear: Float64Array, shift: Float64Array) -> PolygonSet:
+        """Return these polygons with every vertex ``p`` moved to ``p @ linear.T + shift``."""
+        coords = self.coords @ linear.T + shift
+        return PolygonSet(coords, self.ring_offsets, self.polygon_offsets, self.kept)
+
+
+def collect_surface_members(
+    geometry: etree._Element, reverse: bool, out: list[SurfaceMember]
+) -> None:
+    """Append every polygon (or polygon reference) of a GML surface geometry to ``out``.
 
     Parameters
     ----------
     geometry : lxml element
         A geometry element or a property element wrapping one (``lod2Solid``,
-        ``surfaceMember``, ``MultiSurface`` …).
+        ``surfaceMember``, ``MultiSurface`` …), walked in document order.
     reverse : bool
         Whether the polygons found are already reversed by an enclosing ``OrientableSurface``.
     """
     href = geometry.get(XLINK_HREF)
     if href is not None and len(geometry) == 0:
-        yield SurfaceMember(geometry, href.partition("#")[2] or href, reverse)
+        out.append(SurfaceMember(geometry, href.partition("#")[2] or href, reverse))
         return
     name = local_name(geometry.tag)
     if name in _POLYGON_NAMES:
-        yield SurfaceMember(geometry, None, reverse)
+        out.append(SurfaceMember(geometry, None, reverse))
         return
     if name == "OrientableSurface":
         reverse ^= geometry.get("orientation", "+") == "-"
-    members = children(geometry)
-    if name in ("Solid", "CompositeSolid"):  # interior shells are voids, not surfaces
-        members = (
-            c for c in children(geometry) if local_name(c.tag) in ("exterior", "solidMember")
-        )
-    for child in members:
-        yield from iter_surface_members(child, reverse)
+    solid = name in ("Solid", "CompositeSolid")
+    for child in geometry:
+        tag = child.tag
+        if tag.__class__ is str and (not solid or local_name(tag) in _SOLID_SHELLS):
+            collect_surface_members(child, reverse, out)
 
 
-def parse_polygon(polygon: etree._Element, reverse: bool = False) -> ParsedPolygon | None:
-    """Read a polygon's rings; return None when its exterior ring is degenerate.
+def read_polygons(polygons: Sequence[tuple[etree._Element, bool]]) -> PolygonSet:
+    """Read the rings of ``(polygon element, reversed)`` pairs, exterior ring first.
 
-    Raises
-    ------
-    GMLCoordinatesError
-        When a ring's coordinates do not parse as numbers.
-    """
-    rings: list[Float64Array] = []
-    dropped = unclosed = 0
-    for boundary in children(polygon):
-        kind = local_name(boundary.tag)
-        if kind not in ("exterior", "interior", "outerBoundaryIs", "innerBoundaryIs"):
-            continue
-        ring_element = next(
-            (c for c in children(boundary) if local_name(c.tag) in _RING_NAMES), None
-        )
-        ring, closed = (None, True) if ring_element is None else _read_ring(ring_element)
-        unclosed += not closed
-        is_exterior = kind in ("exterior", "outerBoundaryIs")
-        if ring is None:
-            if is_exterior:  # holes of a missing outline mean nothing
-                return None
-            dropped += 1
-            continue
-        ring = ring[::-1] if reverse else ring
-        if is_exterior:
-            rings.insert(0, ring)
-        else:
-            rings.append(ring)
-    if not rings:
-        return None
-    return ParsedPolygon(tuple(rings), dropped, unclosed)
-
-
-def parse_ring(ring: etree._Element) -> Float64Array | None:
-    """Read a ``LinearRing`` as an open ``(n, 3) float64`` ring; None if under 3 distinct vertices.
-
-    ``srsDimension`` defaults to 3; 2D rings get z = 0. The repeated closing vertex is dropped.
+    ``srsDimension`` (on the coordinates or an ancestor) defaults to 3; 2D rings get z = 0.
+    Rings are returned open (a repeated closing vertex is dropped) and reversed where asked.
 
     Raises
     ------
     GMLCoordinatesError
-        When the text does not parse as numbers or does not fit the dimension.
+        When a ring's coordinates do not parse as numbers, contain NaN or infinity, or do
+        not fit the dimension; the message names the polygon and line.
     """
-    return _read_ring(ring)[0]
+    rings: list[etree._Element | None] = []
+    ring_polygon: list[int] = []
+    for index, (polygon, _) in enumerate(polygons):
+        exterior: list[etree._Element | None] = []
+        interiors: list[etree._Element | None] = []
+        for boundary in polygon:
+            tag = boundary.tag
+            is_exterior = _BOUNDARIES.get(local_name(tag)) if tag.__class__ is str else None
+            if is_exterior is None:
+                continue
+            ring = next((c for c in boundary if _is_ring(c.tag)), None)
+            (exterior if is_exterior else interiors).append(ring)
+        found = exterior + interiors
+        rings.extend(found)
+        ring_polygon.extend([index] * len(found))
+    reverse = np.array([r for _, r in polygons], dtype=bool)
+    return _pack(rings, np.array(ring_polygon, dtype=np.int64), reverse, len(polygons))
 
 
-def _read_ring(ring: etree._Element) -> tuple[Float64Array | None, bool]:
-    """Return :func:`parse_ring`'s result and whether the ring was written closed."""
-    text, dimension = _ring_text(ring)
-    try:
-        values = np.array(text.split(), dtype=np.float64)
-    except ValueError as exc:
-        raise _coordinates_error(ring, f"coordinates are not numbers ({exc})") from exc
-    if dimension not in (2, 3) or values.size % dimension != 0:
-        raise _coordinates_error(ring, f"{values.size} numbers do not form {dimension}D points")
-    if not np.isfinite(values).all():
-        raise _coordinates_error(ring, "coordinates contain NaN or infinity")
-    points = values.reshape(-1, dimension)
-    if dimension == 2:
-        points = np.column_stack([points, np.zeros(len(points))])
-    closed = len(points) >= 2 and np.array_equal(points[0], points[-1])
-    if closed:
-        points = points[:-1]
-    if not _has_3_distinct(points):
-        return None, closed
-    return np.ascontiguousarray(points, dtype=np.float64), closed
+def _is_ring(tag: object) -> bool:
+    return isinstance(tag, str) and local_name(tag) in _RING_NAMES
 
 
-def _has_3_distinct(points: Float64Array) -> bool:
+def _pack(
+    rings: list[etree._Element | None],
+    ring_polygon: IndexArray,
+    reverse: BoolArray,
+    n_polygons: int,
+) -> PolygonSet:
+    """Convert the ring elements of ``n_polygons`` polygons and apply the per-ring rules."""
+    points, lengths = _ring_points(rings)
+    starts = np.zeros(len(rings), dtype=np.int64)
+    np.cumsum(lengths[:-1], out=starts[1:])
+    closed = _closed(points, starts, lengths)
+    open_lengths = lengths - closed
+    usable = _has_3_distinct(points, starts, open_lengths)
+    # A polygon whose exterior ring (its first) is unusable or missing is dropped whole.
+    first = np.searchsorted(ring_polygon, np.arange(n_polygons))
+    has_ring = first < len(rings)
+    has_ring[has_ring] = ring_polygon[first[has_ring]] == np.flatnonzero(has_ring)
+    kept = np.zeros(n_polygons, dtype=bool)
+    kept[has_ring] = usable[first[has_ring]]
+    in_kept = kept[ring_polygon]
+    ring_kept = usable & in_kept
+    dropped = int((~kept).sum() + (~usable & in_kept).sum())
+    unclosed = int((~closed & ring_kept).sum())
+    # Gather the kept rings' open vertices, reversed where their polygon is.
+    kept_starts, kept_lengths = starts[ring_kept], open_lengths[ring_kept]
+    flip = reverse[ring_polygon[ring_kept]]
+    ring_offsets = np.zeros(len(kept_lengths) + 1, dtype=np.int64)
+    np.cumsum(kept_lengths, out=ring_offsets[1:])
+    owner = np.repeat(np.arange(len(kept_lengths)), kept_lengths)
+    step = np.arange(ring_offsets[-1]) - ring_offsets[owner]
+    step = np.where(flip[owner], kept_lengths[owner] - 1 - step, step)
+    coords = points[kept_starts[owner] + step]
+    rings_per_polygon = np.bincount(ring_polygon[ring_kept], minlength=n_polygons)[kept]
+    polygon_offsets = np.zeros(len(rings_per_polygon) + 1, dtype=np.int64)
+    np.cumsum(rings_per_polygon, out=polygon_offsets[1:])
+    return PolygonSet(
+        np.ascontiguousarray(coords, dtype=np.float64),
+        ring_offsets,
+        polygon_offsets,
+        kept,
+        dropped,
+        unclosed,
+    )
+
+
+def _closed(points: Float64Array, starts: IndexArray, lengths: IndexArray) -> BoolArray:
+    """Return, per ring, whether its last vertex repeats its first."""
+    closed = lengths >= 2
+    if closed.any():
+        s = starts[closed]
+        closed[closed] = np.all(points[s] == points[s + lengths[closed] - 1], axis=1)
+    return closed
+
+
+def _has_3_distinct(points: Float64Array, starts: IndexArray, lengths: IndexArray) -> BoolArray:
+    """Return, per open ring, whether it holds at least 3 distinct vertices.
+
+    Rings whose first three vertices differ pairwise pass at once; the few others are
+    checked in full.
+    """
+    result = lengths >= 3
+    if not result.any():
+        return result
+    s = starts[result]
+    p0, p1, p2 = points[s], points[s + 1], points[s + 2]
+    quick = np.any(p0 != p1, axis=1) & np.any(p2 != p0, axis=1) & np.any(p2 != p1, axis=1)
+    candidates = np.flatnonzero(result)
+    for ring in candidates[~quick]:
+        start, length = int(starts[ring]), int(lengths[ring])
+        result[ring] = _ring_has_3_distinct(points[start : start + length])
+    return result
+
+
+def _ring_has_3_distinct(ring: Float64Array) -> bool:
     """Return whether ``(n, 3)`` points hold at least 3 distinct vertices.
 
-    >>> _has_3_distinct(np.array([[0.0, 0, 0], [1, 0, 0], [0, 0, 0], [1, 0, 0]]))
+    >>> _ring_has_3_distinct(np.array([[0.0, 0, 0], [1, 0, 0], [0, 0, 0], [1, 0, 0]]))
     False
     """
-    if len(points) < 3:
-        return False
-    differs_from_first = np.any(points != points[0], axis=1)
+    differs_from_first = np.any(ring != ring[0], axis=1)
     if not differs_from_first.any():
         return False
-    second = points[int(np.argmax(differs_from_first))]
-    return bool((differs_from_first & np.any(points != second, axis=1)).any())
+    second = ring[int(np.argmax(differs_from_first))]
+    return bool((differs_from_first & np.any(ring != second, axis=1)).any())
+
+
+def _ring_points(rings: list[etree._Element | None]) -> tuple[Float64Array, IndexArray]:
+    """Return the ``(N, 3)`` vertices of every ring, one after the other, and their counts.
+
+    A missing ring (a boundary without a ring element) counts 0 vertices.
+    """
+    tokens: list[str] = []
+    counts: list[int] = []
+    dimensions: list[int] = []
+    for ring in rings:
+        if ring is None:
+            counts.append(0)
+            dimensions.append(3)
+            continue
+        text, dimension = _ring_text(ring)
+        words = text.split()
+        if dimension not in (2, 3) or len(words) % dimension:
+            raise _coordinates_error(ring, f"{len(words)} numbers do not form {dimension}D points")
+        tokens += words
+        counts.append(len(words) // dimension)
+        dimensions.append(dimension)
+    try:
+        values = np.array(tokens, dtype=np.float64)
+    except ValueError as exc:
+        raise _first_bad_ring(rings, f"coordinates are not numbers ({exc})") from exc
+    if not np.isfinite(values).all():
+        raise _first_bad_ring(rings, "coordinates contain NaN or infinity")
+    lengths = np.array(counts, dtype=np.int64)
+    if all(d == 3 for d in dimensions):
+        return values.reshape(-1, 3), lengths
+    points = []
+    offset = 0
+    for count, dimension in zip(counts, dimensions, strict=True):
+        ring_values = values[offset : offset + count * dimension].reshape(-1, dimension)
+        offset += count * dimension
+        if dimension == 2:
+            ring_values = np.column_stack([ring_values, np.zeros(count)])
+        points.append(ring_values)
+    return np.concatenate(points) if points else np.empty((0, 3)), lengths
+
+
+def _first_bad_ring(rings: list[etree._Element | None], what: str) -> GMLCoordinatesError:
+    """Return the error for the first ring whose numbers do not parse or are not finite."""
+    for ring in rings:
+        if ring is None:
+            continue
+        try:
+            values = np.array(_ring_text(ring)[0].split(), dtype=np.float64)
+        except ValueError as exc:
+            return _coordinates_error(ring, f"coordinates are not numbers ({exc})")
+        if not np.isfinite(values).all():
+            return _coordinates_error(ring, "coordinates contain NaN or infinity")
+    return GMLCoordinatesError(what)
 
 
 def _ring_text(ring: etree._Element) -> tuple[str, int]:
     """Return a ring's coordinate numbers as one whitespace-separated string, and its dimension."""
-    pos_list = find_child(ring, "posList")
-    if pos_list is not None:
-        return pos_list.text or "", _dimension(pos_list, ring)
-    positions = [c for c in children(ring) if local_name(c.tag) in ("pos", "pointProperty")]
+    positions: list[etree._Element] = []
+    coordinates = None
+    for child in ring:
+        tag = child.tag
+        if tag.__class__ is not str:
+            continue
+        name = local_name(tag)
+        if name == "posList":
+            return child.text or "", _dimension(child, ring)
+        if name in ("pos", "pointProperty"):
+            positions.append(child)
+        elif name == "coordinates" and coordinates is None:
+            coordinates = child
     if positions:
         texts = [_pos_text(p) for p in positions]
         return " ".join(texts), _dimension(positions[0], ring)
-    coordinates = find_child(ring, "coordinates")
     if coordinates is not None:
         return _coordinates_text(coordinates), 3 if _has_3_coordinates(coordinates) else 2
     raise _coordinates_error(ring, "ring has no posList, pos or coordinates")

@@ -1,9 +1,10 @@
 """Place CityGML ``ImplicitGeometry``: a prototype geometry, a 4x4 matrix and a reference point.
 
 The real coordinates of a prototype vertex ``p`` (a row of an ``(n, 3)`` ring) are
-``p @ M[:3, :3].T + M[:3, 3] + reference_point``. A prototype written inline with a gml:id is
-remembered for the rest of the document, so later ``relativeGMGeometry xlink:href`` references
-to it (the "library geometry in the file") are resolved even after its object was released.
+``p @ M[:3, :3].T + M[:3, 3] + reference_point`` (:meth:`PolygonSet.moved`). A prototype
+written inline with a gml:id is remembered for the rest of the document, so later
+``relativeGMGeometry xlink:href`` references to it (the "library geometry in the file") are
+resolved even after its object was released.
 """
 
 from __future__ import annotations
@@ -13,40 +14,29 @@ from dataclasses import dataclass, field
 import numpy as np
 from lxml import etree
 
-from twin.citygml.gml import GMLCoordinatesError, ParsedPolygon, iter_surface_members, parse_polygon
+from twin.citygml.gml import (
+    GMLCoordinatesError,
+    PolygonSet,
+    SurfaceMember,
+    collect_surface_members,
+    read_polygons,
+)
 from twin.citygml.namespaces import XLINK_HREF, children, find_child, local_name, source_line
 from twin.types import Float64Array
 
-__all__ = ["ImplicitLibrary", "place_implicit", "transform_polygons"]
+__all__ = ["ImplicitLibrary", "place_implicit"]
 
 
 @dataclass(slots=True)
 class ImplicitLibrary:
     """Prototype polygons met so far in one document, keyed by their geometry's gml:id."""
 
-    prototypes: dict[str, tuple[ParsedPolygon, ...]] = field(default_factory=dict)
-
-
-def transform_polygons(
-    polygons: tuple[ParsedPolygon, ...], matrix: Float64Array, reference: Float64Array
-) -> tuple[ParsedPolygon, ...]:
-    """Return ``polygons`` moved by a ``(4, 4)`` matrix and then by a ``(3,)`` reference point.
-
-    >>> square = ParsedPolygon((np.array([[0.0, 0, 0], [1, 0, 0], [1, 1, 0]]),), 0)
-    >>> m = np.diag([2.0, 2.0, 2.0, 1.0])
-    >>> transform_polygons((square,), m, np.array([10.0, 0, 0]))[0].rings[0][1].tolist()
-    [12.0, 0.0, 0.0]
-    """
-    linear, shift = matrix[:3, :3], matrix[:3, 3] + reference
-    return tuple(
-        ParsedPolygon(tuple(ring @ linear.T + shift for ring in p.rings), p.dropped_rings)
-        for p in polygons
-    )
+    prototypes: dict[str, PolygonSet] = field(default_factory=dict)
 
 
 def place_implicit(
     implicit: etree._Element, library: ImplicitLibrary, gml_id: str
-) -> tuple[tuple[ParsedPolygon, ...], str | None]:
+) -> tuple[PolygonSet | None, str | None]:
     """Return the placed polygons of an ``ImplicitGeometry`` and an unresolved href, if any.
 
     Raises
@@ -55,32 +45,30 @@ def place_implicit(
         When the matrix or reference point cannot be read.
     """
     matrix = _matrix(implicit)
-    reference = _reference_point(implicit)
+    linear, shift = matrix[:3, :3], matrix[:3, 3] + _reference_point(implicit)
     relative = find_child(implicit, "relativeGMGeometry")
     if relative is None:  # CityGML 3.0 name
         relative = find_child(implicit, "relativeGeometry")
     if relative is None:
-        return (), None
+        return None, None
     href = relative.get(XLINK_HREF)
     if href is not None and len(relative) == 0:
         key = href.partition("#")[2] or href
         prototype = library.prototypes.get(key)
         if prototype is None:
-            return (), key
-        return transform_polygons(prototype, matrix, reference), None
+            return None, key
+        return prototype.moved(linear, shift), None
     polygons = _read_prototype(relative)
     for geometry in children(relative):
         if (prototype_id := geometry.get(gml_id)) is not None:
             library.prototypes[prototype_id] = polygons
-    return transform_polygons(polygons, matrix, reference), None
+    return polygons.moved(linear, shift), None
 
 
-def _read_prototype(relative: etree._Element) -> tuple[ParsedPolygon, ...]:
-    polygons = []
-    for member in iter_surface_members(relative):
-        if member.href is None and (polygon := parse_polygon(member.element, member.reversed)):
-            polygons.append(polygon)
-    return tuple(polygons)
+def _read_prototype(relative: etree._Element) -> PolygonSet:
+    members: list[SurfaceMember] = []
+    collect_surface_members(relative, False, members)
+    return read_polygons([(m.element, m.reversed) for m in members if m.href is None])
 
 
 def _numbers(element: etree._Element | None, count: int, what: str) -> Float64Array:

@@ -37,13 +37,22 @@ _GENERICS_NS = re.compile(r"^http://www\.opengis\.net/citygml/generics/\d+\.\d+$
 _GML_NS = re.compile(r"^http://www\.opengis\.net/gml(/3\.2)?$")
 
 
+_LOCAL_NAMES: dict[str, str] = {}
+_MAX_CACHED_TAGS = 4096  # a document inventing tag names must not grow the cache for ever
+
+
 def local_name(tag: str) -> str:
-    """Return the local part of a Clark-notation tag.
+    """Return the local part of a Clark-notation tag (cached: every element asks).
 
     >>> local_name("{http://www.opengis.net/gml}Polygon")
     'Polygon'
     """
-    return tag.rpartition("}")[2]
+    name = _LOCAL_NAMES.get(tag)
+    if name is None:
+        name = tag.rpartition("}")[2]
+        if len(_LOCAL_NAMES) < _MAX_CACHED_TAGS:
+            _LOCAL_NAMES[tag] = name
+    return name
 
 
 def namespace(tag: str) -> str:

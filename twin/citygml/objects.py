@@ -10,19 +10,12 @@ surfaces, openings, traffic spaces and areas, sections — belongs to the object
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
 from lxml import etree
 
-from twin.citygml.namespaces import children, is_citygml_namespace, local_name, namespace
+from twin.citygml.namespaces import namespace
 
-__all__ = [
-    "CHILD_OBJECT_TYPES",
-    "MEMBER_PROPERTIES",
-    "is_child_object",
-    "is_gml",
-    "iter_child_objects",
-]
+__all__ = ["CHILD_OBJECT_TYPES", "MEMBER_PROPERTIES", "is_gml", "is_gml_tag"]
 
 MEMBER_PROPERTIES = frozenset({"cityObjectMember", "featureMember", "featureMembers"})
 """Properties of the CityModel whose content is a top-level city object."""
@@ -61,34 +54,11 @@ CHILD_OBJECT_TYPES = frozenset(
 _GML_NS = re.compile(r"^http://www\.opengis\.net/gml(/3\.2)?$")
 
 
+def is_gml_tag(tag: str) -> bool:
+    """Return whether a Clark-notation ``tag`` is in a GML namespace (geometry, envelope …)."""
+    return _GML_NS.match(namespace(tag)) is not None
+
+
 def is_gml(element: etree._Element) -> bool:
     """Return whether ``element`` is in a GML namespace (geometry, envelope, name …)."""
-    return _GML_NS.match(namespace(str(element.tag))) is not None
-
-
-def is_child_object(element: etree._Element) -> bool:
-    """Return whether a nested ``element`` is a city object of its own.
-
-    A known child type in a CityGML namespace, or any feature with content placed in a
-    CityObjectGroup's ``groupMember``.
-    """
-    name = local_name(str(element.tag))
-    if name in CHILD_OBJECT_TYPES and is_citygml_namespace(namespace(str(element.tag))):
-        return True
-    parent = element.getparent()
-    return parent is not None and local_name(str(parent.tag)) == "groupMember"
-
-
-def iter_child_objects(obj: etree._Element) -> Iterator[etree._Element]:
-    """Yield the child objects directly inside ``obj``, in document order.
-
-    Properties, thematic surfaces and spaces are walked through; GML geometry and the child
-    objects themselves are not (their own children are theirs).
-    """
-    for child in children(obj):
-        if is_gml(child):
-            continue
-        if is_child_object(child):
-            yield child
-        else:
-            yield from iter_child_objects(child)
+    return is_gml_tag(str(element.tag))

@@ -30,8 +30,13 @@ from twin.citygml.namespaces import (
     local_name,
     source_line,
 )
-from twin.citygml.objects import MEMBER_PROPERTIES, is_gml, iter_child_objects
-from twin.citygml.surfaces import ObjectGeometry, PolygonIndex, read_object_geometry
+from twin.citygml.objects import MEMBER_PROPERTIES, is_gml
+from twin.citygml.surfaces import (
+    ObjectGeometry,
+    PolygonIndex,
+    read_object_geometry,
+    scan_object,
+)
 from twin.errors import CityGMLError
 from twin.model import CityObject, LodChoice, Rejection, SourceLocation, Surfaces
 
@@ -125,13 +130,22 @@ def _open(path: Path) -> IO[bytes]:
     return path.open("rb")
 
 
+_WATCHED_TAGS = [f"{{*}}{name}" for name in (*MEMBER_PROPERTIES, "appearanceMember", "Envelope")]
+"""Elements iterparse reports; the rest of the document is walked in C, not in Python."""
+
+
 def _iter_events(document: _Document, stream: IO[bytes]) -> Iterator[CityObject | Rejection]:
-    """Run iterparse over ``stream`` and hand each completed top-level object on."""
+    """Run iterparse over ``stream`` and hand each completed top-level object on.
+
+    A member of the CityModel (``cityObjectMember`` …) is read when it ends, then freed with
+    everything before it, so memory holds one top-level object at a time.
+    """
     declared: list[str] = []
-    depth = 0
+    root: etree._Element | None = None
     events: Any = etree.iterparse(
         stream,
-        events=("start-ns", "start", "end"),
+        events=("start-ns", "end"),
+        tag=_WATCHED_TAGS,
         huge_tree=True,
         remove_comments=True,
         resolve_entities=False,
@@ -143,20 +157,22 @@ def _iter_events(document: _Document, stream: IO[bytes]) -> Iterator[CityObject 
             declared.append(payload[1])
             continue
         element: etree._Element = payload
-        if event == "start":
-            depth += 1
-            if depth == 1:
-                _check_root(document, element, declared)
-            continue
-        depth -= 1
+        if root is None:
+            root = element.getroottree().getroot()
+            _check_root(document, root, declared)
         parent = element.getparent()
-        if depth == 2 and parent is not None and local_name(parent.tag) in MEMBER_PROPERTIES:
-            yield from _read_top_level(document, element)
+        if parent is not root:  # an envelope or member inside a city object
+            if element.tag.endswith("}Envelope"):
+                _note_model_envelope(document, element)
+        elif local_name(element.tag) in MEMBER_PROPERTIES:
+            for obj in element:
+                if isinstance(obj.tag, str):
+                    yield from _read_top_level(document, obj)
             _release(element)
-        elif element.tag.endswith("}Envelope"):
-            _note_model_envelope(document, element)
-        elif depth == 1:  # appearances and other members, once read
+        else:  # appearances, once read
             _release(element)
+    if root is None:  # no member at all: still say what is wrong with the document
+        _check_root(document, events.root, declared)
 
 
 def _check_root(document: _Document, root: etree._Element, declared: list[str]) -> None:
@@ -216,13 +232,16 @@ def _read_object(
     object_type = local_name(obj.tag)
     source = SourceLocation(str(document.path), line)
     parts_with_geometry = 0
-    for part in iter_child_objects(obj):
+    scan = scan_object(obj)
+    for part in scan.parts:
         for result in _read_object(document, part, index, gml_id, object_id):
             if isinstance(result, CityObject) and result.surfaces.polygon_count:
                 parts_with_geometry += 1
             yield result
     try:
-        geometries = read_object_geometry(obj, index, gml_id, document.lod, document.library)
+        geometries = read_object_geometry(
+            scan.properties, index, gml_id, document.lod, document.library
+        )
     except GMLCoordinatesError as exc:
         yield Rejection(object_id, object_type, source, f"unreadable coordinates: {exc}")
         return

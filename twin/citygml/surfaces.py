@@ -10,20 +10,21 @@ reference to a polygon met later, or elsewhere in the same top-level building (a
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TypeAlias
 
 import numpy as np
 from lxml import etree
 
-from twin.citygml.gml import ParsedPolygon, SurfaceMember, iter_surface_members, parse_polygon
+from twin.citygml.gml import PolygonSet, SurfaceMember, collect_surface_members, read_polygons
 from twin.citygml.implicit import ImplicitLibrary, place_implicit
-from twin.citygml.namespaces import children, find_child, local_name
-from twin.citygml.objects import is_child_object, is_gml
+from twin.citygml.namespaces import find_child, is_citygml_namespace, local_name, namespace
+from twin.citygml.objects import CHILD_OBJECT_TYPES, is_gml_tag
 from twin.model import LodChoice, SurfaceClass, Surfaces
+from twin.types import UInt8Array
 
-__all__ = ["ObjectGeometry", "PolygonIndex", "read_object_geometry"]
+__all__ = ["ObjectGeometry", "ObjectScan", "PolygonIndex", "read_object_geometry", "scan_object"]
 
 LODS = (4, 3, 2, 1, 0)
 """LoDs read, best first."""
@@ -51,8 +52,73 @@ _LOD_PROPERTY = re.compile(r"^lod([0-4])([A-Z]\w*)$")
 _UNLEVELLED = frozenset({"tin", "reliefPoints", "ridgeOrValleyLines", "breaklines"})
 """Relief geometry properties whose LoD is the component's ``lod`` element."""
 
-Member: TypeAlias = tuple[SurfaceMember | etree._Element, SurfaceClass]
-"""A surface member with its class, or an ``ImplicitGeometry`` element (class kept too)."""
+Member: TypeAlias = tuple[SurfaceMember, SurfaceClass]
+"""A surface member with the class of the semantic surface it lies in."""
+
+# What an element is, told once per distinct tag: (kind, LoD or SurfaceClass or -1).
+_K_GML, _K_CHILD, _K_LOD, _K_RELIEF, _K_GROUP, _K_OTHER = range(6)
+_KINDS: dict[str, tuple[int, int]] = {}
+_MAX_CACHED_TAGS = 4096
+
+
+@dataclass(slots=True)
+class ObjectScan:
+    """The child objects of one city object and its LoD geometry properties (with class)."""
+
+    parts: list[etree._Element] = field(default_factory=list)
+    properties: list[tuple[etree._Element, int, SurfaceClass]] = field(default_factory=list)
+
+
+def scan_object(obj: etree._Element) -> ObjectScan:
+    """Walk ``obj`` once: its child objects, and the LoD geometry properties it owns.
+
+    Properties, thematic surfaces, openings and spaces are walked through (their semantic
+    class is passed down); GML elements and the child objects themselves are not — a child
+    object's geometry is its own.
+    """
+    scan = ObjectScan()
+    _scan(obj, SurfaceClass.UNCLASSIFIED, False, scan)
+    return scan
+
+
+def _scan(
+    element: etree._Element, surface_class: SurfaceClass, in_group: bool, scan: ObjectScan
+) -> None:
+    for child in element:
+        tag = child.tag
+        if tag.__class__ is not str:
+            continue
+        kind, value = _KINDS.get(tag) or _kind(tag)
+        if kind == _K_GML:
+            continue
+        if kind == _K_CHILD or in_group:  # any feature in a groupMember is an object of its own
+            scan.parts.append(child)
+        elif kind == _K_LOD:
+            scan.properties.append((child, value, surface_class))
+        elif kind == _K_RELIEF:
+            scan.properties.append((child, _relief_lod(element), surface_class))
+        else:
+            inner = surface_class if value < 0 else SurfaceClass(value)
+            _scan(child, inner, kind == _K_GROUP, scan)
+
+
+def _kind(tag: str) -> tuple[int, int]:
+    name = local_name(tag)
+    if is_gml_tag(tag):
+        kind = (_K_GML, -1)
+    elif name in CHILD_OBJECT_TYPES and is_citygml_namespace(namespace(tag)):
+        kind = (_K_CHILD, -1)
+    elif match := _LOD_PROPERTY.match(name):
+        kind = (_K_LOD, int(match.group(1)))
+    elif name in _UNLEVELLED:
+        kind = (_K_RELIEF, -1)
+    elif name == "groupMember":
+        kind = (_K_GROUP, -1)
+    else:
+        kind = (_K_OTHER, int(_SEMANTIC.get(name, -1)))
+    if len(_KINDS) < _MAX_CACHED_TAGS:
+        _KINDS[tag] = kind
+    return kind
 
 
 class PolygonIndex:
@@ -100,24 +166,24 @@ class ObjectGeometry:
 
 
 def read_object_geometry(
-    obj: etree._Element,
+    properties: list[tuple[etree._Element, int, SurfaceClass]],
     index: PolygonIndex,
     gml_id: str,
     lod: LodChoice = "highest",
     library: ImplicitLibrary | None = None,
 ) -> list[ObjectGeometry]:
-    """Read the polygons ``obj`` has at the chosen LoD(s), each polygon once.
+    """Read the polygons an object has at the chosen LoD(s), each polygon once.
 
-    Geometry of thematic surfaces, openings, spaces and traffic areas inside ``obj`` is its
-    own; geometry of its child objects (see :mod:`twin.citygml.objects`) is not. Returns one
-    :class:`ObjectGeometry` per LoD taken (highest first); an empty list when there is none.
+    ``properties`` are the object's LoD geometry properties from :func:`scan_object`.
+    Returns one :class:`ObjectGeometry` per LoD taken (highest first); an empty list when
+    there is none.
 
     Raises
     ------
     GMLCoordinatesError
         When a polygon's coordinates cannot be read.
     """
-    by_lod = collect_lod_members(obj)
+    by_lod = _members_by_lod(properties)
     if lod == "highest":
         chosen = [max(by_lod)] if by_lod else []
     elif lod == "all":
@@ -128,35 +194,36 @@ def read_object_geometry(
     return [_assemble(by_lod[n], n, index, gml_id, library) for n in chosen]
 
 
-def collect_lod_members(obj: etree._Element) -> dict[int, list[Member]]:
-    """Return the surface members of ``obj`` by LoD, with the class of their semantic surface."""
-    found: dict[int, list[Member]] = {}
-    for prop, level, surface_class in _iter_geometry_properties(obj, SurfaceClass.UNCLASSIFIED):
-        members = found.setdefault(level, [])
-        for geometry in children(prop) if len(prop) else (prop,):
-            if local_name(str(geometry.tag)) == "ImplicitGeometry":
-                members.append((geometry, surface_class))
+@dataclass(slots=True)
+class _LodMembers:
+    """The surface members and implicit geometries of one LoD, and the first element met."""
+
+    anchor: etree._Element
+    surfaces: list[Member] = field(default_factory=list)
+    implicit: list[tuple[etree._Element, SurfaceClass]] = field(default_factory=list)
+
+
+def _members_by_lod(
+    properties: list[tuple[etree._Element, int, SurfaceClass]],
+) -> dict[int, _LodMembers]:
+    found: dict[int, _LodMembers] = {}
+    for prop, level, surface_class in properties:
+        members: list[SurfaceMember] = []
+        implicit: list[tuple[etree._Element, SurfaceClass]] = []
+        geometries = [c for c in prop if c.tag.__class__ is str] if len(prop) else [prop]
+        for geometry in geometries:
+            if local_name(geometry.tag) == "ImplicitGeometry":
+                implicit.append((geometry, surface_class))
             else:
-                members.extend((m, surface_class) for m in iter_surface_members(geometry))
-        if not members:
-            del found[level]
-    return found
-
-
-def _iter_geometry_properties(
-    element: etree._Element, surface_class: SurfaceClass
-) -> Iterator[tuple[etree._Element, int, SurfaceClass]]:
-    """Yield ``(property, lod, class)`` for every LoD geometry property owned by ``element``."""
-    for child in children(element):
-        if is_gml(child) or is_child_object(child):
+                collect_surface_members(geometry, False, members)
+        if not members and not implicit:
             continue
-        name = local_name(child.tag)
-        if match := _LOD_PROPERTY.match(name):
-            yield child, int(match.group(1)), surface_class
-        elif name in _UNLEVELLED:
-            yield child, _relief_lod(element), surface_class
-        else:
-            yield from _iter_geometry_properties(child, _SEMANTIC.get(name, surface_class))
+        if level not in found:
+            first = members[0].element if members else implicit[0][0]
+            found[level] = _LodMembers(first)
+        found[level].surfaces.extend((m, surface_class) for m in members)
+        found[level].implicit.extend(implicit)
+    return found
 
 
 def _relief_lod(component: etree._Element) -> int:
@@ -167,38 +234,30 @@ def _relief_lod(component: etree._Element) -> int:
 
 
 def _assemble(
-    members: list[Member], lod: int, index: PolygonIndex, gml_id: str, library: ImplicitLibrary
+    members: _LodMembers, lod: int, index: PolygonIndex, gml_id: str, library: ImplicitLibrary
 ) -> ObjectGeometry:
     unresolved: list[str] = []
-    surface_members = [(m, c) for m, c in members if isinstance(m, SurfaceMember)]
-    entries = _collect_entries(surface_members, index, gml_id, unresolved)
-    polygons: list[ParsedPolygon] = []
-    classes: list[int] = []
-    dropped = unclosed = 0
-    for entry in entries.values():
-        polygon = parse_polygon(entry.element, entry.reverse)
-        if polygon is None:
-            dropped += 1
-            continue
-        dropped += polygon.dropped_rings
-        unclosed += polygon.unclosed_rings
-        polygons.append(polygon)
-        classes.append(int(entry.surface_class))
-    for implicit, surface_class in members:
-        if isinstance(implicit, SurfaceMember):
-            continue
+    entries = list(_collect_entries(members.surfaces, index, gml_id, unresolved).values())
+    polygons = read_polygons([(e.element, e.reverse) for e in entries])
+    classes = np.fromiter((e.surface_class for e in entries), np.uint8, len(entries))
+    pieces = [(polygons, classes[polygons.kept])]
+    for implicit, surface_class in members.implicit:
         placed, missing = place_implicit(implicit, library, gml_id)
-        polygons.extend(placed)
-        classes.extend([int(surface_class)] * len(placed))
+        if placed is not None:
+            pieces.append((placed, np.full(placed.polygon_count, surface_class, np.uint8)))
         unresolved.extend([missing] if missing else [])
-    surfaces = _to_surfaces(polygons, classes)
-    first = members[0][0]
-    anchor = first.element if isinstance(first, SurfaceMember) else first
-    return ObjectGeometry(surfaces, lod, anchor, dropped, tuple(unresolved), unclosed)
+    return ObjectGeometry(
+        _to_surfaces(pieces),
+        lod,
+        members.anchor,
+        polygons.dropped_rings,
+        tuple(unresolved),
+        polygons.unclosed_rings,
+    )
 
 
 def _collect_entries(
-    members: list[tuple[SurfaceMember, SurfaceClass]],
+    members: list[Member],
     index: PolygonIndex,
     gml_id: str,
     unresolved: list[str],
@@ -207,14 +266,30 @@ def _collect_entries(
 
     A polygon reached again keeps its first place; it takes the class of a thematic surface
     if it had none, and the orientation it has where it is written out rather than linked.
+    An xlink to a polygon written out among ``members`` (the usual LoD2 solid pointing at
+    its boundary surfaces) is resolved without searching the document.
     """
+    written: dict[str, Member] = {}
+    for member, surface_class in members:
+        if member.href is None and (key := member.element.get(gml_id)) is not None:
+            written.setdefault(key, (member, surface_class))
     entries: dict[object, _Entry] = {}
     for member, surface_class in members:
-        for entry in _resolve(member, surface_class, index, unresolved):
-            key: object = entry.element.get(gml_id) or entry.element
-            known = entries.get(key)
+        if member.href is None:
+            reached: Iterable[_Entry] = (
+                _Entry(member.element, member.reversed, surface_class, via_xlink=False),
+            )
+        elif (hit := written.get(member.href)) is not None:
+            target, target_class = hit
+            entry_class = surface_class or target_class
+            reached = (_Entry(target.element, member.reversed, entry_class, via_xlink=True),)
+        else:
+            reached = _resolve(member, surface_class, index, unresolved)
+        for entry in reached:
+            entry_key: object = entry.element.get(gml_id) or entry.element
+            known = entries.get(entry_key)
             if known is None:
-                entries[key] = entry
+                entries[entry_key] = entry
                 continue
             if known.via_xlink and not entry.via_xlink:
                 known.reverse, known.via_xlink = entry.reverse, False
@@ -227,9 +302,7 @@ def _resolve(
     member: SurfaceMember, surface_class: SurfaceClass, index: PolygonIndex, unresolved: list[str]
 ) -> Iterator[_Entry]:
     """Yield the polygons a member stands for, following xlinks within the building."""
-    if member.href is None:
-        yield _Entry(member.element, member.reversed, surface_class, via_xlink=False)
-        return
+    assert member.href is not None
     stack = [(member.href, member.reversed, 0)]
     while stack:
         href, reverse, depth = stack.pop()
@@ -237,7 +310,9 @@ def _resolve(
         if target is None or depth > _MAX_HREF_DEPTH:
             unresolved.append(href)
             continue
-        for found in reversed(list(iter_surface_members(target, reverse))):
+        found_members: list[SurfaceMember] = []
+        collect_surface_members(target, reverse, found_members)
+        for found in reversed(found_members):
             if found.href is not None:
                 stack.append((found.href, found.reversed, depth + 1))
                 continue
@@ -254,18 +329,22 @@ def _class_of(element: etree._Element) -> SurfaceClass:
     return SurfaceClass.UNCLASSIFIED
 
 
-def _to_surfaces(polygons: list[ParsedPolygon], classes: list[int]) -> Surfaces:
-    """Pack polygons into the ragged (GeoArrow) layout of :class:`Surfaces`."""
-    if not polygons:
+def _to_surfaces(pieces: list[tuple[PolygonSet, UInt8Array]]) -> Surfaces:
+    """Join polygon sets and their classes into one :class:`Surfaces`."""
+    pieces = [(p, c) for p, c in pieces if p.polygon_count]
+    if not pieces:
         return Surfaces.empty()
-    rings = [ring for polygon in polygons for ring in polygon.rings]
-    ring_lengths = np.fromiter((len(r) for r in rings), dtype=np.int64, count=len(rings))
-    rings_per_polygon = np.fromiter(
-        (len(p.rings) for p in polygons), dtype=np.int64, count=len(polygons)
-    )
+    if len(pieces) == 1:
+        ((only, classes),) = pieces
+        return Surfaces(only.coords, only.ring_offsets, only.polygon_offsets, classes)
+    coords = np.concatenate([p.coords for p, _ in pieces])
+    ring_offsets, polygon_offsets = [np.zeros(1, np.int64)], [np.zeros(1, np.int64)]
+    for p, _ in pieces:
+        ring_offsets.append(p.ring_offsets[1:] + ring_offsets[-1][-1])
+        polygon_offsets.append(p.polygon_offsets[1:] + polygon_offsets[-1][-1])
     return Surfaces(
-        coords=np.concatenate(rings).astype(np.float64, copy=False),
-        ring_offsets=np.concatenate([[0], np.cumsum(ring_lengths)]).astype(np.int64),
-        polygon_offsets=np.concatenate([[0], np.cumsum(rings_per_polygon)]).astype(np.int64),
-        classes=np.asarray(classes, dtype=np.uint8),
+        coords,
+        np.concatenate(ring_offsets),
+        np.concatenate(polygon_offsets),
+        np.concatenate([c for _, c in pieces]),
     )
