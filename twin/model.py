@@ -8,7 +8,7 @@ beside it.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Literal, TypeAlias
@@ -24,6 +24,7 @@ __all__ = [
     "CityObject",
     "DatasetInfo",
     "LodChoice",
+    "Measures",
     "Mesh",
     "ObjectType",
     "Rejection",
@@ -137,6 +138,24 @@ class Surfaces:
         zero = np.zeros(1, dtype=np.int64)
         return cls(np.empty((0, 3)), zero, zero.copy(), np.empty(0, dtype=np.uint8))
 
+    @classmethod
+    def join(cls, many: Sequence[Surfaces]) -> Surfaces:
+        """Return the polygons of ``many`` as one :class:`Surfaces`, in order."""
+        if len(many) == 1:
+            return many[0]
+        if not many:
+            return cls.empty()
+        ring_offsets, polygon_offsets = [np.zeros(1, np.int64)], [np.zeros(1, np.int64)]
+        for s in many:
+            ring_offsets.append(s.ring_offsets[1:] + ring_offsets[-1][-1])
+            polygon_offsets.append(s.polygon_offsets[1:] + polygon_offsets[-1][-1])
+        return cls(
+            np.concatenate([s.coords for s in many]),
+            np.concatenate(ring_offsets),
+            np.concatenate(polygon_offsets),
+            np.concatenate([s.classes for s in many]),
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class CityObject:
@@ -190,6 +209,24 @@ class Rejection:
 
 
 @dataclass(frozen=True, slots=True)
+class Measures:
+    """3D facts of a city object, from its geometry at import (None: not known).
+
+    ``height_m`` is the ``measuredHeight`` attribute when given, else the top of the geometry
+    minus its lowest point; ``footprint_area_m2`` the area of the 2D footprint;
+    ``roof/wall/ground_area_m2`` the summed areas of the triangles of that surface class;
+    ``volume_m3`` the volume enclosed by the shell, only when the shell is closed.
+    """
+
+    height_m: float | None = None
+    footprint_area_m2: float | None = None
+    roof_area_m2: float | None = None
+    wall_area_m2: float | None = None
+    ground_area_m2: float | None = None
+    volume_m3: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class BuildingRecord:
     """One city object in the catalog: what the server answers without reading tiles.
 
@@ -197,7 +234,8 @@ class BuildingRecord:
     ellipsoidal metres; ``footprint`` a GeoJSON Polygon or MultiPolygon in WGS84 (lon, lat).
     ``tile`` is the content URI relative to the tileset and ``feature_id`` the object's feature
     id in it (None when the object has no geometry of its own, e.g. a Building whose geometry
-    is in its BuildingParts).
+    is in its BuildingParts). ``measures`` are its 3D facts (a Building of parts: its parts'
+    aggregate).
     """
 
     dataset: str
@@ -211,6 +249,7 @@ class BuildingRecord:
     address: Address | None = None
     tile: str | None = None
     feature_id: int | None = None
+    measures: Measures = field(default_factory=Measures)
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,7 +257,9 @@ class DatasetInfo:
     """One imported dataset: what the catalog knows about it as a whole.
 
     ``bbox_wgs84`` is ``(min_lon, min_lat, min_h, max_lon, max_lat, max_h)``; ``report`` the
-    import report (JSON-compatible) of the import that produced the served tileset.
+    import report (JSON-compatible) of the import that produced the served tileset;
+    ``surface_areas_m2`` the summed triangle area of each surface class present (lower-case
+    :class:`SurfaceClass` names: ``roof``, ``wall``, ``ground`` …) over the dataset.
     """
 
     name: str
@@ -228,3 +269,4 @@ class DatasetInfo:
     bbox_wgs84: tuple[float, float, float, float, float, float] | None
     imported_at: dt.datetime
     report: Mapping[str, object] = field(default_factory=dict)
+    surface_areas_m2: Mapping[str, float] = field(default_factory=dict)

@@ -109,6 +109,8 @@ async def test_item_with_special_characters_in_its_id(client: Client) -> None:
             "parent_id": "DEBY_LOD2_4959457",
             "lod": 2,
             "address": {"street": "Arcisstraße", "house_number": "21", "locality": "München"},
+            "streetAddress": "Arcisstraße 21",
+            "addressLocality": "München",
         },
         "links": [
             {

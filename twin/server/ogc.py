@@ -26,6 +26,7 @@ from twin.server.ogc_html import (
 )
 from twin.server.ogc_params import wanted_format
 from twin.server.state import STORE, call_store
+from twin.store.derived import derived_values
 
 __all__ = [
     "CRS84H",
@@ -162,13 +163,16 @@ def collection_of(info: DatasetInfo, base: str) -> Collection:
 def feature_of(record: BuildingRecord, base: str) -> Feature:
     """Return a city object as a GeoJSON Feature.
 
-    ``properties`` holds ``type``, ``parent_id``, ``lod``, every attribute and ``address`` (the
-    fields that are set); these four names win over attributes that share them.
+    ``properties`` holds ``type``, ``parent_id``, ``lod``, every attribute, ``address`` (the
+    fields that are set) and the derived properties that are known (schema.org address
+    fields, 3D measures; :mod:`twin.store.derived`); these names win over attributes that
+    share them.
     """
     collection = base + path_of("ogc", "collections", record.dataset)
     properties: dict[str, object] = dict(record.attributes)
     properties.update(type=record.type, parent_id=record.parent_id, lod=record.lod)
     properties["address"] = None if record.address is None else record.address.as_dict()
+    properties.update((k, v) for k, v in derived_values(record).items() if v is not None)
     return {
         "type": "Feature",
         "id": record.id,

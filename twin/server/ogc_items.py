@@ -26,6 +26,7 @@ from twin.server.ogc_params import feature_query, filter_names, wanted_format
 from twin.server.state import STORE, call_store
 from twin.store import Store
 from twin.store.buildings import building_entity_id
+from twin.store.derived import DERIVED
 from twin.store.features import FeatureQuery, JsonType
 
 __all__ = [
@@ -218,9 +219,12 @@ async def get_queryables(request: web.Request) -> web.StreamResponse:
     properties: dict[str, QueryableProperty] = {
         "geometry": {"format": "geometry-any", "description": "footprint (CRS84)"}
     }
+    derived = {d.name: d.description for d in DERIVED}
     for name, kind in known.items():
         prop: QueryableProperty = {"title": name, "type": kind}
-        if name in live:
+        if name in derived:
+            prop["description"] = derived[name]
+        elif name in live:
             prop["description"] = "live value (NGSI-LD), joined onto the building"
         properties[name] = prop
     here = str(request.url.origin()) + path_of("ogc", "collections", dataset, "queryables")

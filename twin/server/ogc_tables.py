@@ -21,6 +21,7 @@ import pyarrow as pa
 import shapely
 
 from twin.model import BuildingRecord
+from twin.store.derived import derived_values
 from twin.types import Float64Array
 
 __all__ = ["GEOPARQUET_VERSION", "TableLayout", "csv_rows", "geo_metadata", "parquet_table"]
@@ -56,6 +57,7 @@ class TableLayout:
         """Return a record's values by column (geometry excluded), live values included."""
         found: dict[str, Any] = {**live, **record.attributes}
         found.update(id=record.id, type=record.type, parent_id=record.parent_id, lod=record.lod)
+        found.update(derived_values(record))
         return {name: found.get(name) for name in self.names[:-1]}
 
 

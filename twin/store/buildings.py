@@ -30,6 +30,7 @@ from typing import Any, Final
 from urllib.parse import quote, unquote
 
 from twin.model import BuildingRecord
+from twin.store.derived import postal_address
 from twin.store.entities import write_entity
 
 __all__ = [
@@ -99,11 +100,7 @@ def building_entity(record: BuildingRecord, now: str) -> dict[str, Any]:
         if value is not None and name.isidentifier():
             attrs[DEFAULT_CONTEXT + name] = [_prop(value, now)]
     if record.address is not None:
-        a = record.address
-        street = " ".join(p for p in (a.street, a.house_number) if p)
-        postal = {"streetAddress": street, "postalCode": a.postal_code,
-                  "addressLocality": a.locality, "addressCountry": a.country}  # fmt: skip
-        attrs[DEFAULT_CONTEXT + "address"] = [_prop({k: v for k, v in postal.items() if v}, now)]
+        attrs[DEFAULT_CONTEXT + "address"] = [_prop(postal_address(record.address), now)]
     footprint = dict(record.footprint) if record.footprint else _bbox_polygon(record)
     attrs[LOCATION] = [_prop(footprint, now, "GeoProperty")]
     return {

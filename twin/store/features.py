@@ -19,6 +19,7 @@ from typing import Any, Final, Literal
 from twin.errors import QueryError
 from twin.model import BuildingRecord
 from twin.store.buildings import LOCATION, building_entity_id, parse_building_entity_id
+from twin.store.derived import DERIVED
 from twin.store.features_aggregate import (
     MAX_GROUPS,
     Grouping,
@@ -153,7 +154,10 @@ class SQLiteFeatures:
 
         An attribute seen with integers and reals is a ``number``; with several other types,
         the most frequent non-null one wins. The columns ``id``, ``type``, ``parent_id`` and
-        ``lod`` are always there. Cached per dataset until it is imported again.
+        ``lod`` are always there, the derived properties (:mod:`twin.store.derived`) when
+        some object has a value (the four address fields when any is set; derived names win
+        over attributes of the same name). Cached per
+        dataset until it is imported again.
         """
         with self._open() as cur:
             stamp = cur.execute(
@@ -167,7 +171,17 @@ class SQLiteFeatures:
                 "WHERE objects.dataset = ? GROUP BY j.key, j.type",
                 (dataset,),
             ).fetchall()
+            counts = cur.execute(
+                f"SELECT {', '.join(f'count({d.column})' for d in DERIVED)} FROM objects "
+                "WHERE dataset = ?",
+                (dataset,),
+            ).fetchone()
         found = self._typed(rows)
+        has_address = any(counts[:4])  # all four address fields, so one filter fits any city
+        found.update(
+            {d.name: d.kind for k, d in enumerate(DERIVED) if counts[k] or (k < 4 and has_address)}
+        )
+        found = {k: found[k] for k in sorted(found)}
         if stamp is not None:
             self._queryables[dataset] = (stamp[0], found)
         return dict(found)

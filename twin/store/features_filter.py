@@ -6,9 +6,10 @@ writes a ``WHERE`` clause over the ``objects`` table with bound parameters only:
     energyUse > 100 AND yearOfConstruction < 1960
     -> (json_extract(attributes, ?) > ?) AND (json_extract(attributes, ?) < ?)
 
-Properties are the catalog columns ``id``, ``type``, ``parent_id`` and ``lod``, the static
-attributes (``json_extract(attributes, '$."name"')``) and ``geometry`` (the footprint, the
-bounding box when there is none). Spatial predicates check the bounding box columns first and
+Properties are the catalog columns ``id``, ``type``, ``parent_id``, ``lod`` and the derived
+address and measures (:mod:`twin.store.derived`), the static attributes
+(``json_extract(attributes, '$."name"')``) and ``geometry`` (the footprint, the bounding box
+when there is none). Spatial predicates check the bounding box columns first and
 then the exact predicate with shapely, in the SQL function ``twin_spatial`` that
 :func:`register_functions` installs on the connection.
 """
@@ -21,7 +22,7 @@ import sqlite3
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from functools import lru_cache, partial
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, TypeGuard
 
 import shapely
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
@@ -30,6 +31,7 @@ from pygeofilter.parsers.cql2_json import parse as parse_cql2_json
 from pygeofilter.parsers.cql2_text import parse as parse_cql2_text
 
 from twin.errors import QueryError
+from twin.store.derived import DERIVED
 
 __all__ = [
     "COLUMNS",
@@ -45,7 +47,10 @@ __all__ = [
 
 FilterLang = Literal["cql2-text", "cql2-json"]
 
-COLUMNS: Final = {"id": "id", "type": "type", "parent_id": "parent_id", "lod": "lod"}
+COLUMNS: Final = {
+    "id": "id", "type": "type", "parent_id": "parent_id", "lod": "lod",
+    **{d.name: d.column for d in DERIVED},
+}  # fmt: skip
 """Properties stored as columns of ``objects`` (the rest live in the attributes JSON)."""
 
 GEOMETRY_NAMES: Final = frozenset({"geometry", "footprint"})
@@ -229,8 +234,8 @@ class _Translator:
             self.params.append(node.isoformat())
             return "?"
         if isinstance(node, ast.Function):
-            if node.name == "lower" and len(node.arguments) == 1:  # how pygeofilter reads CASEI
-                return f"lower({self.value(node.arguments[0])})"
+            if _is_casei(node):
+                return f"twin_casei({self.value(node.arguments[0])})"
             raise QueryError(f"unsupported CQL2 function {node.name}")
         if isinstance(node, values.Geometry | values.Envelope):
             raise QueryError("geometry values only fit spatial operators")
@@ -239,6 +244,8 @@ class _Translator:
     def _like(self, node: ast.Like) -> str:
         # CQL2 wildcards are % and _ (pygeofilter reports '.' as its single-char wildcard).
         pattern = node.pattern
+        if _is_casei(pattern) and isinstance(pattern.arguments[0], str):
+            pattern = _casei(pattern.arguments[0])  # CASEI('%Straße%'): fold the literal here
         if not isinstance(pattern, str):
             raise QueryError(f"LIKE needs a string pattern, got {pattern!r}")
         if node.singlechar not in ("_", None):
@@ -330,6 +337,18 @@ def _spatial(
     return int(bool(predicate(own, query)))
 
 
+def _is_casei(node: object) -> TypeGuard[ast.Function]:
+    """Whether ``node`` is CQL2 ``CASEI(x)`` (pygeofilter reads it as the function lower)."""
+    return isinstance(node, ast.Function) and node.name == "lower" and len(node.arguments) == 1
+
+
+def _casei(value: str | float | None) -> str | float | None:
+    """SQL function ``twin_casei``: CQL2 ``CASEI``, Unicode case folding (SQLite's ``lower``
+    folds ASCII only; ``Straße`` and ``STRASSE`` fold alike)."""
+    return value.casefold() if isinstance(value, str) else value
+
+
 def register_functions(connection: sqlite3.Connection) -> None:
-    """Install the SQL functions the translated filters call (``twin_spatial``)."""
+    """Install the SQL functions the translated filters call (``twin_spatial``, ``twin_casei``)."""
     connection.create_function("twin_spatial", 7, _spatial, deterministic=True)
+    connection.create_function("twin_casei", 1, _casei, deterministic=True)

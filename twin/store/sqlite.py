@@ -28,8 +28,9 @@ from pathlib import Path
 from typing import Any
 
 from twin.errors import InputError, NotFoundError, StoreError
-from twin.model import Address, AttributeValue, BuildingRecord, DatasetInfo
+from twin.model import Address, AttributeValue, BuildingRecord, DatasetInfo, Measures
 from twin.store.buildings import sync_building_entities
+from twin.store.derived import DERIVED, derived_values
 from twin.store.entities import ENTITY_SCHEMA, SQLiteEntities
 from twin.store.features import SQLiteFeatures
 
@@ -47,7 +48,8 @@ CREATE TABLE IF NOT EXISTS datasets (
     object_count INTEGER NOT NULL,
     bbox TEXT,
     imported_at TEXT NOT NULL,
-    report TEXT NOT NULL
+    report TEXT NOT NULL,
+    surface_areas TEXT
 );
 CREATE TABLE IF NOT EXISTS objects (
     dataset TEXT NOT NULL REFERENCES datasets(name) ON DELETE CASCADE,
@@ -66,6 +68,12 @@ CREATE TABLE IF NOT EXISTS objects (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS objects_bbox ON objects (dataset, min_lon, max_lon, min_lat, max_lat);
 """
+_ADDED_COLUMNS = (
+    ("datasets", "surface_areas TEXT"),
+    *(("objects", f"{d.column} {'TEXT' if d.kind == 'string' else 'REAL'}") for d in DERIVED),
+)
+"""Columns added after the first schema, in order: a catalog from before gets them on open."""
+_OBJECT_COLUMNS = 16 + len(DERIVED)
 
 
 def validate_dataset_name(name: str) -> str:
@@ -112,9 +120,12 @@ class SQLiteStore:
                 self.data_dir / "twin.db", check_same_thread=False, isolation_level=None
             )
             self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
+            # FULL: a commit returns once the WAL is fsynced, so an acknowledged NGSI-LD write
+            # survives a power loss (NORMAL may lose the last commits); see entities.py.
+            self._db.execute("PRAGMA synchronous=FULL")
             self._db.execute("PRAGMA foreign_keys=ON")
             self._db.executescript(_SCHEMA)
+            _add_columns(self._db)
             self._db.executescript(ENTITY_SCHEMA)
         except (OSError, sqlite3.Error) as exc:
             raise StoreError(f"cannot open the data directory {self.data_dir}: {exc}") from exc
@@ -171,7 +182,7 @@ class SQLiteStore:
                 cur.execute("BEGIN IMMEDIATE")
                 cur.execute("DELETE FROM objects WHERE dataset = ?", (info.name,))
                 cur.execute(
-                    "INSERT OR REPLACE INTO datasets VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    "INSERT OR REPLACE INTO datasets VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         info.name,
                         info.title,
@@ -180,11 +191,11 @@ class SQLiteStore:
                         None if info.bbox_wgs84 is None else _dumps(info.bbox_wgs84),
                         info.imported_at.isoformat(),
                         _dumps(info.report),
+                        _dumps(dict(info.surface_areas_m2)),
                     ),
                 )
-                cur.executemany(
-                    "INSERT INTO objects VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows
-                )
+                marks = ",".join("?" * _OBJECT_COLUMNS)
+                cur.executemany(f"INSERT INTO objects VALUES ({marks})", rows)
                 sync_building_entities(cur, info.name, records)
                 self._swap_tileset(info.name, staging)
                 cur.execute("COMMIT")
@@ -221,6 +232,14 @@ class SQLiteStore:
                 cur.close()
 
 
+def _add_columns(db: sqlite3.Connection) -> None:
+    """Add the columns a catalog written by an older twin lacks (NULL until re-imported)."""
+    for table, column in _ADDED_COLUMNS:
+        present = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
+        if column.split()[0] not in present:
+            db.execute(f"ALTER TABLE {table} ADD COLUMN {column}")
+
+
 def _record_to_row(dataset: str, r: BuildingRecord) -> tuple[Any, ...]:
     return (
         dataset,
@@ -235,11 +254,14 @@ def _record_to_row(dataset: str, r: BuildingRecord) -> tuple[Any, ...]:
         None if r.address is None else _dumps(r.address.as_dict()),
         r.tile,
         r.feature_id,
+        *derived_values(r).values(),
     )
 
 
 def _record_from_row(row: tuple[Any, ...]) -> BuildingRecord:
-    (dataset, oid, otype, parent, lod, x0, y0, z0, x1, y1, z1, fp, attrs, addr, tile, fid) = row
+    (dataset, oid, otype, parent, lod, x0, y0, z0, x1, y1, z1, fp, attrs, addr, tile, fid) = row[
+        :16
+    ]
     attributes: Mapping[str, AttributeValue] = json.loads(attrs)
     return BuildingRecord(
         dataset=dataset,
@@ -253,11 +275,12 @@ def _record_from_row(row: tuple[Any, ...]) -> BuildingRecord:
         address=None if addr is None else Address(**json.loads(addr)),
         tile=tile,
         feature_id=fid,
+        measures=Measures(*row[16 + 4 :]),  # after the four derived address columns
     )
 
 
 def _dataset_from_row(row: tuple[Any, ...]) -> DatasetInfo:
-    name, title, srs, count, bbox, imported_at, report = row
+    name, title, srs, count, bbox, imported_at, report, areas = row
     return DatasetInfo(
         name=name,
         title=title,
@@ -266,4 +289,5 @@ def _dataset_from_row(row: tuple[Any, ...]) -> DatasetInfo:
         bbox_wgs84=None if bbox is None else tuple(json.loads(bbox)),
         imported_at=dt.datetime.fromisoformat(imported_at),
         report=json.loads(report),
+        surface_areas_m2={} if areas is None else json.loads(areas),
     )

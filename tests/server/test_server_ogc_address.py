@@ -1,0 +1,124 @@
+"""Building addresses in OGC items: queryables, CQL2 (CASEI, LIKE), sortby, item properties.
+
+Two real files imported end to end: Lorup (Lower Saxony, xAL with street and number on 65 of
+243 buildings) and the KIT FZK-Haus (xAL with a postal code). Expected values are read from
+the GML with lxml, independently of twin's reader.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from lxml import etree
+from pytest_aiohttp import AiohttpClient
+
+from twin.pipeline import ImportOptions, import_files
+from twin.server import create_app
+from twin.store import SQLiteStore
+
+from .test_server_ogc_items import Client
+
+LORUP = "citygml/nds_LoD1_24085862_2_2021-01-25.gml"
+FZK = "citygml/teco_FZK-Haus-LoD2-KIT-IAI-KHH-B36-V1.gml"
+_XAL = "urn:oasis:names:tc:ciq:xsdschema:xAL:2.0"
+_GML = "http://www.opengis.net/gml"
+ADDRESS_NAMES = {"streetAddress", "postalCode", "addressLocality", "addressCountry"}
+
+
+def _streets(path: Path) -> dict[str, str]:
+    """Return gml:id -> "ThoroughfareName ThoroughfareNumber" of each Building that has both."""
+    found = {}
+    for building in etree.parse(str(path)).iter("{*}Building"):
+        name = building.findtext(f".//{{{_XAL}}}ThoroughfareName")
+        number = building.findtext(f".//{{{_XAL}}}ThoroughfareNumber")
+        if name and number:
+            found[building.get(f"{{{_GML}}}id")] = f"{name} {number}"
+    return found
+
+
+@pytest.fixture(scope="module")
+def imported(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Return a data directory with both files imported (closed, so it can be copied)."""
+    data_dir = tmp_path_factory.mktemp("address") / "data"
+    store = SQLiteStore(data_dir)
+    import_files([shared_data / LORUP], store, ImportOptions("lorup", workers=1))
+    import_files([shared_data / FZK], store, ImportOptions("fzk", workers=1))
+    store.close()
+    return data_dir
+
+
+@pytest.fixture
+async def client(imported: Path, tmp_path: Path, aiohttp_client: AiohttpClient) -> Client:
+    """Return a client on a copy of the imported data (the app closes its store)."""
+    shutil.copytree(imported, tmp_path / "data", symlinks=True)
+    (tmp_path / "viewer").mkdir()
+    store = SQLiteStore(tmp_path / "data")
+    return await aiohttp_client(create_app(store, viewer_dir=tmp_path / "viewer"))
+
+
+async def _ids(client: Client, dataset: str, **params: str) -> list[str]:
+    resp = await client.get(f"/ogc/collections/{dataset}/items", params={"limit": "1000", **params})
+    assert resp.status == 200, await resp.text()
+    return [f["id"] for f in (await resp.json())["features"]]
+
+
+@pytest.mark.parametrize("dataset", ["lorup", "fzk"])
+async def test_queryables_list_the_four_address_fields(client: Client, dataset: str) -> None:
+    body = await (await client.get(f"/ogc/collections/{dataset}/queryables")).json()
+    assert {n: body["properties"][n]["type"] for n in ADDRESS_NAMES} == dict.fromkeys(
+        ADDRESS_NAMES, "string"
+    )
+
+
+@pytest.mark.parametrize(
+    "pattern", ["%werlter straße%", "%WERLTER STRASSE%", "%Werlter Straße%"], ids=str
+)
+async def test_casei_like_finds_the_street_in_any_case(
+    client: Client, shared_data: Path, pattern: str
+) -> None:
+    expected = sorted(i for i, s in _streets(shared_data / LORUP).items() if "Werlter" in s)
+    found = await _ids(client, "lorup", filter=f"CASEI(streetAddress) LIKE CASEI('{pattern}')")
+    assert len(expected) > 3
+    assert found == expected
+
+
+async def test_equality_on_street_and_number(client: Client, shared_data: Path) -> None:
+    streets = _streets(shared_data / LORUP)
+    wanted = sorted(streets.values())[0]
+    found = await _ids(client, "lorup", filter=f"streetAddress = '{wanted}'")
+    assert found == sorted(i for i, s in streets.items() if s == wanted)
+
+
+async def test_sortby_street_address(client: Client, shared_data: Path) -> None:
+    streets = _streets(shared_data / LORUP)
+    resp = await client.get(
+        "/ogc/collections/lorup/items",
+        params={"filter": "streetAddress IS NOT NULL", "sortby": "-streetAddress", "limit": "100"},
+    )
+    features = (await resp.json())["features"]
+    assert [f["properties"]["streetAddress"] for f in features] == sorted(
+        streets.values(), reverse=True
+    )
+
+
+async def test_items_carry_the_postal_address_fields(client: Client, shared_data: Path) -> None:
+    (building_id,) = _streets(shared_data / FZK)
+    resp = await client.get(f"/ogc/collections/fzk/items/{building_id}")
+    properties = (await resp.json())["properties"]
+    assert {k: properties.get(k) for k in ADDRESS_NAMES} == {
+        "streetAddress": "Spöcker Straße 4711",
+        "postalCode": "76344",
+        "addressLocality": "Eggenstein-Leopoldshafen",
+        "addressCountry": None,
+    }
+    assert await _ids(client, "fzk", filter="postalCode = '76344'") == [building_id]
+
+
+async def test_buildings_without_address_have_no_address_fields(client: Client) -> None:
+    resp = await client.get(
+        "/ogc/collections/lorup/items", params={"filter": "type = 'BuildingPart'", "limit": "5"}
+    )
+    for feature in (await resp.json())["features"]:
+        assert ADDRESS_NAMES.isdisjoint(feature["properties"])
