@@ -1,7 +1,8 @@
-"""The SQL prefilter of ``q`` keeps every entity the Python evaluator matches, and no fewer."""
+"""``q`` on the attribute index selects exactly the entities the Python evaluator matches."""
 
 from __future__ import annotations
 
+import dataclasses
 import sqlite3
 import uuid
 from collections.abc import Iterator
@@ -13,9 +14,10 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from twin.errors import QueryError
+from twin.ngsild.jsonld import CORE
 from twin.ngsild.query import map_attribute_names, parse_q
-from twin.ngsild.query_sql import q_prefilter
-from twin.ngsild.selection import Selection
+from twin.ngsild.query_sql import q_condition
+from twin.ngsild.selection import parse_selection
 from twin.store.entities import ENTITY_SCHEMA, EntityFilter, SQLiteEntities
 
 NAMES = ("a", "b")
@@ -40,9 +42,9 @@ def entities() -> SQLiteEntities:
 
 scalars = st.one_of(
     st.integers(-3, 3),
-    st.sampled_from([-1.5, 0.0, 2.5, 1e300]),
+    st.sampled_from([-1.5, 0.0, 2.5, 1e300, 2**60]),
     st.booleans(),
-    st.sampled_from(["x", "y", "é", "urn:ngsi-ld:B:1", "2026-01-01"]),
+    st.sampled_from(["x", "y", "é", "\U0001f600", "urn:ngsi-ld:B:1", "2026-01-01"]),
 )
 values = st.one_of(
     scalars, st.lists(scalars, max_size=2), st.fixed_dictionaries({"@value": scalars})
@@ -58,7 +60,8 @@ instance = st.one_of(
 attrs = st.dictionaries(st.sampled_from(NAMES), st.lists(instance, min_size=1, max_size=2))
 literals = st.sampled_from([
     "0", "1", "-1.5", "2.5", "3", "true", "false", '"x"', '"é"', '"y"',
-    "urn:ngsi-ld:B:1", "2026-01-01", "0..2", '"x","y"', "1,2",
+    "urn:ngsi-ld:B:1", "2026-01-01", "0..2", '"x","y"', "1,2", '"x".."z"', "true,1",
+    '"\U0001f600"', "2026-01-01T00:00:00Z", "1152921504606846976",
 ])  # fmt: skip
 ops = st.sampled_from(["==", "!=", ">", ">=", "<", "<="])
 terms = st.one_of(
@@ -78,19 +81,28 @@ queries = st.recursive(
 )
 
 
-def _entity(i: int, attrs: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+def _entity(i: int, attrs: dict[str, list[dict[str, Any]]], types: list[str]) -> dict[str, Any]:
     return {
-        "id": f"urn:ngsi-ld:T:{i}", "type": ["T"], "attrs": attrs,
+        "id": f"urn:ngsi-ld:T:{i}", "type": [CORE.expand(t) for t in types], "attrs": attrs,
         "createdAt": NOW, "modifiedAt": NOW,
     }  # fmt: skip
 
 
 @settings(
-    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
-@given(population=st.lists(attrs, min_size=1, max_size=6), q=queries)
-def test_prefiltered_query_equals_python_only(
-    entities: SQLiteEntities, population: list[dict[str, Any]], q: str
+@given(
+    population=st.lists(attrs, min_size=1, max_size=6),
+    updates=st.lists(st.tuples(st.integers(0, 5), attrs), max_size=3),
+    q=queries,
+    types=st.sampled_from(["T", "T|U", "T;U"]),
+)
+def test_indexed_query_equals_python_only(
+    entities: SQLiteEntities,
+    population: list[dict[str, Any]],
+    updates: list[tuple[int, dict[str, list[dict[str, Any]]]]],
+    q: str,
+    types: str,
 ) -> None:
     try:
         expr = map_attribute_names(parse_q(q), lambda n: n)
@@ -98,20 +110,41 @@ def test_prefiltered_query_equals_python_only(
         assume(False)  # e.g. a>true: refused with 400 before any query runs
     tenant = uuid.uuid4().hex  # hypothesis replays examples: a fresh tenant each time
     for i, a in enumerate(population):
-        entities.create(tenant, _entity(i, a))
-    selection = Selection(types=("T",), q=expr)
-    python_only, _ = entities.query(tenant, EntityFilter(types=("T",)), selection.matches,
-                                    limit=None)  # fmt: skip
-    where = EntityFilter(types=("T",), condition=q_prefilter(expr))
-    prefiltered, _ = entities.query(tenant, where, selection.matches, limit=None)
-    assert [e["id"] for e in prefiltered] == [e["id"] for e in python_only]
+        entities.create(tenant, _entity(i, a, ["T", "U"] if i % 2 else ["T"]))
+    for i, a in updates:  # the index follows modifications (attributes added, changed, gone)
+        if i < len(population):
+            entities.modify(
+                tenant, f"urn:ngsi-ld:T:{i}", lambda old, a=a: _Changed({**old, "attrs": a})
+            )
+    selection = parse_selection(CORE, ids=[], id_pattern=None, type_text=types, attrs=[],
+                                q=None, geo=(None, None, None, None))  # fmt: skip
+    selection = dataclasses.replace(selection, q=expr, q_sql=q_condition(expr))
+    everything, _ = entities.query(tenant, EntityFilter(), None, limit=None)
+    expected = [e["id"] for e in everything if selection.matches(e)]
+    where = EntityFilter(types=selection.types, condition=selection.q_sql,
+                         exact=selection.sql_decides)  # fmt: skip
+    indexed, total = entities.query(tenant, where, selection.matches, limit=None)
+    assert [e["id"] for e in indexed] == expected
+    assert total == len(expected)
+    page, total = entities.query(tenant, where, selection.matches, offset=1, limit=2)
+    assert [e["id"] for e in page] == expected[1:3]
+    assert total == len(expected)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Changed:
+    entity: dict[str, Any]
+    updated: tuple[str, ...] = ()
 
 
 @pytest.mark.parametrize(
-    ("q", "translated"),
-    [("a>1", True), ("a==true", True), ("a==urn:x:y", True), ('a<"x"', True), ("a", True),
-     ("!a", False), ("a~=x", True), ("a.b>1", True), ("a[b]>1", True), ("id==urn:x:y", False),
-     ("a>1|!b", False), ("a>1;!b", True)],
+    ("q", "driven", "sure"),
+    [("a>1", True, True), ("a==true", True, True), ("a==urn:x:y", True, True),
+     ('a<"x"', True, True), ("a", True, True), ("!a", False, True), ("a~=x", True, False),
+     ("a.b>1", True, False), ("a[b]>1", True, False), ("id==urn:x:y", False, False),
+     ("a>1|!b", False, True), ("a>1;!b", True, True), ("a!=1", True, True),
+     ("a==2026-01-01", True, False)],
 )  # fmt: skip
-def test_which_queries_get_a_prefilter(q: str, translated: bool) -> None:
-    assert (q_prefilter(parse_q(q)) is not None) is translated
+def test_which_queries_the_index_drives_or_decides(q: str, driven: bool, sure: bool) -> None:
+    cond = q_condition(parse_q(q))
+    assert (cond.drivers is not None, cond.sure is not None) == (driven, sure)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import cast
 
 from twin.errors import NotFoundError
 from twin.ngsild.entity import (
@@ -43,8 +44,10 @@ class Outcome:
 
 
 def _copy(entity: ExpandedEntity, now: str) -> ExpandedEntity:
-    new = copy.deepcopy(entity)
-    new["modifiedAt"] = now
+    """Copy the entity's containers; instances are shared, as operations replace them whole."""
+    new = cast(ExpandedEntity, {**entity, "modifiedAt": now})
+    new["type"] = list(entity["type"])
+    new["attrs"] = {iri: list(instances) for iri, instances in entity["attrs"].items()}
     return new
 
 

@@ -1,27 +1,32 @@
-"""Translate a ``q`` query into an SQLite condition that every matching entity satisfies.
+"""Translate a ``q`` query into conditions on the store's attribute-value index.
 
-The condition is a *prefilter*: it may keep entities the query rejects, never the reverse, so
-the Python evaluator (:func:`twin.ngsild.query.evaluate_q`) stays the source of truth and runs
-on the survivors. It reads the stored form (``$.attrs."<expanded name>"`` is a list of
-instances) with ``json_extract``/``json_type`` on the column ``e.body``; every name and value is
-a bound parameter.
+The store keeps one ``attr_index`` row per (entity, attribute) — ``attr``, ``kind``, ``value`` —
+where ``kind`` is ``n`` (number), ``b`` (boolean), ``s`` (string Property) or ``r`` (Relationship
+with one object) for a single instance of that simple shape, and NULL (unknown) for any other
+shape (several instances, arrays, objects, ``@value``, other attribute types); see
+:func:`twin.store.entities.index_value`.
 
-Translated exactly, when an attribute has one instance of the simple shape:
+A query becomes a :class:`QCondition` of three parts, all SQL over the candidate ``c.seq`` with
+bound parameters:
 
-- ``Property`` with a number value against a number (``==`` ``!=`` ``>`` ``>=`` ``<`` ``<=``);
-- ``Property`` with a string value against a quoted string (same operators: SQLite compares
-  UTF-8 bytes, which is code point order, as the evaluator does);
-- ``Property`` with a boolean value against ``true``/``false`` (``==``, ``!=``);
-- ``Relationship`` or string ``Property`` against a URI (``==``, ``!=``).
+- ``maybe``: every entity the evaluator (:func:`twin.ngsild.query.evaluate_q`) matches meets it;
+- ``sure``: an entity that meets it is matched for certain (None where SQL cannot be certain:
+  patterns, dates, sub-attributes, ``[member]`` paths, ``id``/``type`` names …);
+- ``drivers``: index lookups (on ``attr``, ``kind``, ``value``) whose rows together include every
+  match — the store reads those instead of every entity of the type.
 
-Any other shape (several instances, arrays, ``@value``, other attribute types) falls back to
-"the attribute exists", and anything else the translator does not know (ranges, lists,
-patterns, dates, sub-attributes, ``[member]`` paths, ``!attr``, ``id``/``type``) to no condition.
+Entities ``maybe`` keeps and ``sure`` does not are decoded and tested by the evaluator, which
+stays the referee. The translation follows the evaluator's rules (clause 4.9): numbers compare
+with numbers only (never booleans), strings with strings by code point (SQLite compares UTF-8
+bytes, the same order), Relationships only with ``==``/``!=``, and ``!=`` is true on an existing
+element of another type. A hypothesis test checks that the results equal the evaluator's alone.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Final
 
 from twin.ngsild.query.nodes import (
@@ -30,116 +35,192 @@ from twin.ngsild.query.nodes import (
     Exists,
     NotExists,
     Or,
+    Pattern,
     QueryExpr,
+    Range,
+    Scalar,
     Uri,
+    ValueList,
 )
 
-__all__ = ["SqlCondition", "q_prefilter"]
+__all__ = ["TRUE", "QCondition", "SqlCondition", "q_condition"]
 
 SqlCondition = tuple[str, tuple[object, ...]]
-"""An SQL boolean expression over ``e.body`` and its bound parameters."""
+"""An SQL boolean expression and its bound parameters."""
 
-_TRUE: Final[SqlCondition] = ("1", ())
-_SQL_OPS: Final[Mapping[str, str]] = {
-    "==": "=", "!=": "<>", ">": ">", ">=": ">=", "<": "<", "<=": "<=",
-}  # fmt: skip
+TRUE: Final[SqlCondition] = ("1", ())
+_ORDER_OPS: Final = {">": ">", ">=": ">=", "<": "<", "<=": "<="}
 _UNTRANSLATED_NAMES: Final = frozenset({"id", "type", "@id", "@type"})
+_SAFE_INT: Final = 2**53
+_NO_DRIVER: Final = 99
 
 
-def q_prefilter(expr: QueryExpr) -> SqlCondition | None:
-    """Return an SQL condition every entity matching ``expr`` meets; None when there is none.
+@dataclass(frozen=True, slots=True)
+class QCondition:
+    """A ``q`` query as conditions on ``attr_index`` (see the module docstring)."""
 
-    ``expr`` has expanded attribute names (as :class:`twin.ngsild.selection.Selection` keeps).
+    maybe: SqlCondition
+    sure: SqlCondition | None
+    drivers: tuple[SqlCondition, ...] | None
+    attrs: tuple[str, ...]
+    complete: bool = True
+    """Every term is translated: ``sure`` and ``maybe`` differ only on entities with an
+    unknown-kind row for one of ``attrs``."""
+    rank: int = _NO_DRIVER
+    """How selective the drivers are thought to be (lower is better)."""
+
+
+def q_condition(expr: QueryExpr) -> QCondition:
+    """Return the index conditions of a query whose names are expanded.
 
     >>> from twin.ngsild.query import parse_q
-    >>> sql, params = q_prefilter(parse_q("t>20"))
-    >>> 20 in params, "json_extract" in sql
-    (True, True)
-    >>> q_prefilter(parse_q("!t")) is None
+    >>> cond = q_condition(parse_q("t>20"))
+    >>> cond.drivers[1]
+    ("attr = ? AND (kind = 'n' AND value > ?)", ('t', 20))
+    >>> q_condition(parse_q("t~=x")).sure is None
     True
     """
-    condition = _translate(expr)
-    return None if condition == _TRUE else condition
+    if isinstance(expr, And):
+        return _and([q_condition(t) for t in expr.terms])
+    if isinstance(expr, Or):
+        return _or([q_condition(t) for t in expr.terms])
+    name = expr.path.attrs[0]
+    if name in _UNTRANSLATED_NAMES or '"' in name:
+        return QCondition(TRUE, None, None, (), complete=False)
+    simple = not expr.path.attrs[1:] and not expr.path.member
+    exists: SqlCondition = ("EXISTS (SELECT 1 FROM attr_index WHERE seq = c.seq AND attr = ?)",
+                            (name,))  # fmt: skip
+    if isinstance(expr, NotExists):
+        if not simple:
+            return QCondition(TRUE, None, None, (), complete=False)
+        return QCondition(("NOT " + exists[0], exists[1]), ("NOT " + exists[0], exists[1]),
+                          None, ())  # fmt: skip
+    every_row: tuple[SqlCondition, ...] = (("attr = ?", (name,)),)
+    if isinstance(expr, Exists):
+        return QCondition(exists, exists if simple else None, every_row, (), simple, 3)
+    test = _predicate(expr) if simple else None
+    if test is None:
+        return QCondition(exists, None, every_row, (), False, 4)
+    return _comparison(expr, name, test)
 
 
-def _translate(expr: QueryExpr) -> SqlCondition:
-    if isinstance(expr, And | Or):
-        parts = [_translate(t) for t in expr.terms]
-        if isinstance(expr, And):
-            parts = [p for p in parts if p != _TRUE]
-            if not parts:
-                return _TRUE
-        elif _TRUE in parts:
-            return _TRUE
-        joiner = " AND " if isinstance(expr, And) else " OR "
-        params = tuple(p for _, ps in parts for p in ps)
-        return "(" + joiner.join(s for s, _ in parts) + ")", params
-    if isinstance(expr, NotExists) or not _translatable(expr.path.attrs[0]):
-        return _TRUE
-    attr = _attr_path(expr.path.attrs[0])
-    exists: SqlCondition = ("json_type(e.body, ?) IS NOT NULL", (attr,))
-    if isinstance(expr, Exists) or expr.path.attrs[1:] or expr.path.member:
-        return exists
-    return _comparison(expr, attr) or exists
+def _comparison(expr: Comparison, name: str, test: SqlCondition) -> QCondition:
+    row = "EXISTS (SELECT 1 FROM attr_index WHERE seq = c.seq AND attr = ? AND "
+    maybe = (row + f"(kind IS NULL OR ({test[0]})))", (name, *test[1]))
+    sure = (row + f"kind IS NOT NULL AND ({test[0]}))", (name, *test[1]))
+    if expr.op == "!=":
+        return QCondition(maybe, sure, (("attr = ?", (name,)),), (name,), True, 4)
+    drivers = (("attr = ? AND kind IS NULL", (name,)), (f"attr = ? AND ({test[0]})",
+                                                        (name, *test[1])))  # fmt: skip
+    value = expr.value
+    rank = 2 if isinstance(value, bool) else 0 if expr.op == "==" and isinstance(
+        value, int | float | str | Uri) else 1  # fmt: skip
+    return QCondition(maybe, sure, drivers, (name,), True, rank)
 
 
-def _translatable(name: str) -> bool:
-    return name not in _UNTRANSLATED_NAMES and '"' not in name
-
-
-def _attr_path(name: str) -> str:
-    return f'$.attrs."{name}"'
-
-
-def _comparison(term: Comparison, attr: str) -> SqlCondition | None:
-    """Return the exact test on a single simple instance, else "the attribute exists"."""
+def _predicate(term: Comparison) -> SqlCondition | None:
+    """Return the test on one row's ``kind`` and ``value`` that the evaluator's rules give."""
     value = term.value
-    op = _SQL_OPS.get(term.op)
-    if op is None:
-        return None
-    first = attr + "[0]"
-    if isinstance(value, bool):
-        if op not in ("=", "<>"):
+    if term.op in ("==", "!="):
+        test: SqlCondition | None
+        if isinstance(value, ValueList):
+            parts = [_equal(v) for v in value.values]
+            if any(p is None for p in parts):
+                return None
+            test = _join(" OR ", [p for p in parts if p is not None])
+        elif isinstance(value, Range):
+            test = _range(value)
+        elif isinstance(value, Pattern):
             return None
-        want = "true" if value == (op == "=") else "false"
-        simple = "json_type(e.body, ?) IN ('true', 'false')"
-        return _case(attr, "Property", first + ".value", simple, f"json_type(e.body, ?) = '{want}'")
-    if isinstance(value, int | float):
-        simple = "json_type(e.body, ?) IN ('integer', 'real')"
-        test = f"json_extract(e.body, ?) {op} ?"
-        return _case(attr, "Property", first + ".value", simple, test, value)
-    if isinstance(value, str):
-        simple = "json_type(e.body, ?) = 'text'"
-        test = f"json_extract(e.body, ?) {op} ?"
-        return _case(attr, "Property", first + ".value", simple, test, value)
-    if isinstance(value, Uri) and op in ("=", "<>"):
-        return _uri(attr, first, op, value.value)
+        else:
+            test = _equal(value)
+        if test is None or term.op == "==":
+            return test
+        return f"NOT ({test[0]})", test[1]
+    op = _ORDER_OPS.get(term.op)
+    if op is None or isinstance(value, Range | ValueList):
+        return None
+    if _number(value):
+        return f"kind = 'n' AND value {op} ?", (value,)
+    if isinstance(value, str) and _encodable(value):
+        return f"kind = 's' AND value {op} ?", (value,)
     return None
 
 
-def _case(
-    attr: str, kind: str, target: str, simple: str, test: str, *value: object
-) -> SqlCondition:
-    """``CASE WHEN <one instance of kind, simple target> THEN <test> ELSE <attr exists> END``."""
-    sql = (
-        "(CASE WHEN json_array_length(e.body, ?) = 1 AND json_extract(e.body, ?) = ? "
-        f"AND {simple} THEN {test} ELSE json_type(e.body, ?) IS NOT NULL END)"
-    )
-    return sql, (attr, attr + "[0].type", kind, target, target, *value, attr)
+def _equal(value: Scalar) -> SqlCondition | None:
+    if isinstance(value, bool):
+        return "kind = 'b' AND value = ?", (int(value),)
+    if _number(value):
+        return "kind = 'n' AND value = ?", (value,)
+    text = value.value if isinstance(value, Uri) else value
+    if isinstance(text, str) and _encodable(text):
+        return "kind IN ('s', 'r') AND value = ?", (text,)
+    return None
 
 
-def _uri(attr: str, first: str, op: str, uri: str) -> SqlCondition:
-    relationship = _case(
-        attr, "Relationship", first + ".object", "json_type(e.body, ?) = 'text'",
-        f"json_extract(e.body, ?) {op} ?", uri,
-    )  # fmt: skip
-    prop = _case(
-        attr, "Property", first + ".value", "json_type(e.body, ?) = 'text'",
-        f"json_extract(e.body, ?) {op} ?", uri,
-    )  # fmt: skip
-    # A single instance is a Relationship, a Property, or neither (then: exists).
-    sql = (
-        "(CASE json_extract(e.body, ?) WHEN 'Relationship' THEN "
-        f"{relationship[0]} ELSE {prop[0]} END)"
+def _range(value: Range) -> SqlCondition | None:
+    if _number(value.low) and _number(value.high):
+        return "kind = 'n' AND value BETWEEN ? AND ?", (value.low, value.high)
+    strings = isinstance(value.low, str) and isinstance(value.high, str)
+    if strings and _encodable(str(value.low)) and _encodable(str(value.high)):
+        return "kind IN ('s', 'r') AND value BETWEEN ? AND ?", (value.low, value.high)
+    return None
+
+
+def _number(value: object) -> bool:
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        return -_SAFE_INT <= value <= _SAFE_INT
+    return isinstance(value, float) and math.isfinite(value)
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _join(joiner: str, parts: Sequence[SqlCondition]) -> SqlCondition:
+    if len(parts) == 1:
+        return parts[0]
+    return "(" + joiner.join(f"({s})" for s, _ in parts) + ")", tuple(
+        p for _, ps in parts for p in ps
     )
-    return sql, (first + ".type", *relationship[1], *prop[1])
+
+
+def _attrs(parts: Sequence[QCondition]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(a for p in parts for a in p.attrs))
+
+
+def _and(parts: list[QCondition]) -> QCondition:
+    maybes = [p.maybe for p in parts if p.maybe != TRUE]
+    sures = [p.sure for p in parts]
+    driven = [p for p in parts if p.drivers is not None]
+    best = min(driven, key=lambda p: p.rank) if driven else None
+    return QCondition(
+        _join(" AND ", maybes) if maybes else TRUE,
+        None if any(s is None for s in sures) else _join(" AND ", [s for s in sures if s]),
+        None if best is None else best.drivers,
+        _attrs(parts),
+        all(p.complete for p in parts),
+        _NO_DRIVER if best is None else best.rank,
+    )
+
+
+def _or(parts: list[QCondition]) -> QCondition:
+    maybe = TRUE if any(p.maybe == TRUE for p in parts) else _join(" OR ", [p.maybe for p in parts])
+    sures = [p.sure for p in parts if p.sure is not None]
+    drivers = None
+    if all(p.drivers is not None for p in parts):
+        drivers = tuple(d for p in parts for d in p.drivers or ())
+    return QCondition(
+        maybe,
+        _join(" OR ", sures) if sures else None,
+        drivers,
+        _attrs(parts),
+        all(p.complete for p in parts),
+        _NO_DRIVER if drivers is None else max(p.rank for p in parts),
+    )

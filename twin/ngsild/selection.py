@@ -25,7 +25,7 @@ from twin.ngsild.query import (
     parse_geoquery,
     parse_q,
 )
-from twin.ngsild.query_sql import SqlCondition, q_prefilter
+from twin.ngsild.query_sql import QCondition, q_condition
 
 __all__ = ["Selection", "TypeExpr", "evaluation_view", "parse_selection", "parse_type_expr"]
 
@@ -108,9 +108,16 @@ class Selection:
     attrs: tuple[str, ...] = ()
     q: QueryExpr | None = None
     geo: GeoQuery | None = None
-    q_sql: SqlCondition | None = None
-    """A condition SQL can test before :meth:`matches` (every match meets it); see
-    :func:`twin.ngsild.query_sql.q_prefilter`."""
+    q_sql: QCondition | None = None
+    """``q`` as conditions on the store's attribute index; see
+    :func:`twin.ngsild.query_sql.q_condition`."""
+    types_exact: bool = True
+    """``types`` says all the type expression does (no ``;``)."""
+
+    @property
+    def sql_decides(self) -> bool:
+        """Whether :meth:`matches` adds nothing to ``types`` and ``q_sql`` where it is sure."""
+        return self.types_exact and self.geo is None
 
     def matches(self, entity: Mapping[str, Any]) -> bool:
         """Return whether the entity passes the filters SQL could not apply."""
@@ -154,7 +161,8 @@ def parse_selection(
         attrs=tuple(ctx.expand(a) for a in attrs),
         q=expr,
         geo=_geo(ctx, *geo),
-        q_sql=q_prefilter(expr) if expr is not None else None,
+        q_sql=q_condition(expr) if expr is not None else None,
+        types_exact=";" not in (type_text or ""),
     )
 
 

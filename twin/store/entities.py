@@ -6,14 +6,23 @@ with ``id``, ``type`` (list of expanded types), ``attrs`` (expanded name → lis
 targets of its Relationships (``entity_refs``) — that is what the building join looks up — and
 appends every written attribute instance to ``attr_history`` for the temporal API.
 
-Every write is one ``BEGIN IMMEDIATE`` … ``COMMIT`` transaction; the answer is sent after the
-commit, so an acknowledged write is in the WAL. Tenant ``""`` is the default tenant.
+Beside each entity it also keeps ``attr_index``: one row per (entity, attribute), with the
+attribute's value when it is a single simple instance (``kind`` ``n`` number, ``b`` boolean,
+``s`` string Property; ``r`` Relationship with one object) and ``kind`` NULL for any other shape.
+:mod:`twin.ngsild.query_sql` translates ``q`` into lookups on it.
+
+Writes are operations (functions of a cursor); :meth:`SQLiteEntities.run` runs many of them in
+one ``BEGIN IMMEDIATE`` … ``COMMIT`` transaction, each inside a savepoint so that a failing one
+is undone alone (group commit: the server batches concurrent requests this way). The answer is
+sent after the commit, and the database runs with ``synchronous=FULL`` (see
+:class:`twin.store.SQLiteStore`), so an acknowledged write has reached the disk. Tenant ``""``
+is the default tenant.
 """
 
 from __future__ import annotations
 
 import json
-import re
+import math
 import sqlite3
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
@@ -21,6 +30,7 @@ from dataclasses import dataclass
 from typing import Any, Final, Protocol, TypeVar
 
 from twin.errors import ConflictError, NotFoundError
+from twin.store.entities_query import run_query
 from twin.store.subscriptions import SQLiteSubscriptions
 
 __all__ = [
@@ -70,6 +80,14 @@ CREATE TABLE IF NOT EXISTS building_entities (
     dataset TEXT NOT NULL, object_id TEXT NOT NULL, static_attrs TEXT NOT NULL,
     PRIMARY KEY (dataset, object_id)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS attr_index (
+    seq INTEGER NOT NULL, attr TEXT NOT NULL, tenant TEXT NOT NULL, kind TEXT, value,
+    PRIMARY KEY (seq, attr)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS attr_index_value ON attr_index (tenant, attr, kind, value);
+CREATE TRIGGER IF NOT EXISTS entities_unindex AFTER DELETE ON entities BEGIN
+    DELETE FROM attr_index WHERE seq = OLD.seq;
+END;
 CREATE TABLE IF NOT EXISTS subscriptions (
     tenant TEXT NOT NULL, id TEXT NOT NULL, body TEXT NOT NULL, PRIMARY KEY (tenant, id)
 ) WITHOUT ROWID;
@@ -94,6 +112,40 @@ class Change(Protocol):
 
 
 C = TypeVar("C", bound=Change)
+T = TypeVar("T")
+
+SqlCondition = tuple[str, tuple[object, ...]]
+"""An SQL boolean expression and its bound parameters."""
+
+Operation = Callable[[sqlite3.Cursor], T]
+"""One write, run inside the transaction :meth:`SQLiteEntities.run` opens."""
+
+
+class IndexCondition(Protocol):
+    """A condition on ``attr_index`` (see :func:`twin.ngsild.query_sql.q_condition`).
+
+    ``maybe`` and ``sure`` are SQL over ``c.seq`` (the candidate entity): every wanted entity
+    meets ``maybe``; one that meets ``sure`` is wanted for certain (None: SQL is never certain).
+    ``drivers``, when not None, are conditions on the columns of one ``attr_index`` row (``attr``,
+    ``kind``, ``value``) whose rows, together, name every wanted entity. ``attrs`` are the
+    attribute names the condition reads; when ``complete`` and none of their rows has an unknown
+    (NULL) kind, ``sure`` equals ``maybe``.
+    """
+
+    @property
+    def maybe(self) -> SqlCondition: ...
+
+    @property
+    def sure(self) -> SqlCondition | None: ...
+
+    @property
+    def drivers(self) -> tuple[SqlCondition, ...] | None: ...
+
+    @property
+    def attrs(self) -> tuple[str, ...]: ...
+
+    @property
+    def complete(self) -> bool: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,26 +154,82 @@ class EntityFilter:
 
     ``types`` is a disjunction of expanded types; ``attrs`` a disjunction of expanded names the
     entity must have one of; ``id_pattern`` a Python regular expression matched from the start;
-    ``condition`` an SQL boolean expression over the stored JSON ``e.body`` with its bound
-    parameters (e.g. a ``q`` prefilter), which every wanted entity must meet.
+    ``condition`` a ``q`` translated onto ``attr_index``. ``exact``: the Python test adds nothing
+    to ``types``, ``attrs`` and ``condition`` but what ``condition`` is unsure of, so entities
+    ``condition.sure`` accepts are not decoded and tested.
     """
 
     ids: tuple[str, ...] = ()
     id_pattern: str | None = None
     types: tuple[str, ...] = ()
     attrs: tuple[str, ...] = ()
-    condition: tuple[str, tuple[object, ...]] | None = None
+    condition: IndexCondition | None = None
+    exact: bool = False
 
 
 Cursor = Callable[[], AbstractContextManager[sqlite3.Cursor]]
+
+_SAFE_INT: Final = 2**53
 
 
 def _dumps(value: object) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
-def write_entity(cur: sqlite3.Cursor, tenant: str, body: Mapping[str, Any]) -> None:
-    """Insert or replace one entity with its type and reference index rows (in a transaction)."""
+def _encodable(text: str) -> bool:
+    if text.isascii():
+        return True
+    try:
+        text.encode()
+    except UnicodeEncodeError:  # a lone surrogate: SQLite cannot hold it
+        return False
+    return True
+
+
+def index_value(instances: Sequence[Mapping[str, Any]]) -> tuple[str | None, object]:
+    """Return the ``(kind, value)`` an attribute's instances have in ``attr_index``.
+
+    Only a single instance of a simple shape has a kind; values SQLite would compare differently
+    from Python (integers beyond 2**53, non-finite floats, unencodable strings) have none.
+
+    >>> index_value([{"type": "Property", "value": True}])
+    ('b', 1)
+    >>> index_value([{"type": "Relationship", "object": "urn:x:1"}])
+    ('r', 'urn:x:1')
+    >>> index_value([{"type": "Property", "value": [1]}])
+    (None, None)
+    """
+    if len(instances) != 1:
+        return None, None
+    inst = instances[0]
+    kind = inst.get("type")
+    if kind == "Property":
+        value = inst.get("value")
+        if isinstance(value, bool):
+            return "b", int(value)
+        if isinstance(value, int) and -_SAFE_INT <= value <= _SAFE_INT:
+            return "n", value
+        if isinstance(value, float) and math.isfinite(value):
+            return "n", value
+        if isinstance(value, str) and _encodable(value):
+            return "s", value
+    elif kind == "Relationship":
+        target = inst.get("object")
+        if isinstance(target, str) and _encodable(target):
+            return "r", target
+    return None, None
+
+
+def write_entity(
+    cur: sqlite3.Cursor,
+    tenant: str,
+    body: Mapping[str, Any],
+    old: Mapping[str, Any] | None = None,
+) -> None:
+    """Insert or replace one entity with its index rows (in a transaction).
+
+    ``old``, the stored body when the caller has it, spares rewriting unchanged index rows.
+    """
     eid = body["id"]
     row = cur.execute(
         "SELECT seq FROM entities WHERE tenant = ? AND id = ?", (tenant, eid)
@@ -134,6 +242,7 @@ def write_entity(cur: sqlite3.Cursor, tenant: str, body: Mapping[str, Any]) -> N
             (tenant, eid, *values),
         )
         seq = cur.lastrowid
+        old = None
     else:
         seq = row[0]
         cur.execute(
@@ -141,16 +250,39 @@ def write_entity(cur: sqlite3.Cursor, tenant: str, body: Mapping[str, Any]) -> N
             "WHERE seq = ?",
             (*values, seq),
         )
+    if old is None or old["type"] != body["type"]:
         cur.execute("DELETE FROM entity_types WHERE tenant = ? AND seq = ?", (tenant, seq))
+        cur.executemany(
+            "INSERT OR IGNORE INTO entity_types VALUES (?, ?, ?)",
+            [(tenant, t, seq) for t in body["type"]],
+        )
+    refs = list(_refs(body))
+    if old is None or refs != list(_refs(old)):
         cur.execute("DELETE FROM entity_refs WHERE tenant = ? AND entity_id = ?", (tenant, eid))
-    cur.executemany(
-        "INSERT OR IGNORE INTO entity_types VALUES (?, ?, ?)",
-        [(tenant, t, seq) for t in body["type"]],
-    )
-    cur.executemany(
-        "INSERT OR IGNORE INTO entity_refs VALUES (?, ?, ?, ?)",
-        [(tenant, target, eid, attr) for attr, target in _refs(body)],
-    )
+        cur.executemany(
+            "INSERT OR IGNORE INTO entity_refs VALUES (?, ?, ?, ?)",
+            [(tenant, target, eid, attr) for attr, target in refs],
+        )
+    _index(cur, tenant, seq, body["attrs"], {} if old is None else old["attrs"])
+
+
+def _index(
+    cur: sqlite3.Cursor,
+    tenant: str,
+    seq: object,
+    attrs: Mapping[str, Any],
+    old_attrs: Mapping[str, Any],
+) -> None:
+    gone = [(seq, a) for a in old_attrs if a not in attrs]
+    if gone:
+        cur.executemany("DELETE FROM attr_index WHERE seq = ? AND attr = ?", gone)
+    rows = []
+    for attr, instances in attrs.items():
+        kind_value = index_value(instances)
+        # (kind, value), not the instances: 0 == False in Python, not in the index
+        if attr not in old_attrs or index_value(old_attrs[attr]) != kind_value:
+            rows.append((seq, attr, tenant, *kind_value))
+    cur.executemany("INSERT OR REPLACE INTO attr_index VALUES (?, ?, ?, ?, ?)", rows)
 
 
 def _refs(body: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
@@ -192,18 +324,27 @@ class SQLiteEntities:
         self._cursor = cursor
         self.subscriptions = SQLiteSubscriptions(cursor)
         """Subscriptions, in the same database."""
+        self._index_existing()
+
+    def _index_existing(self) -> None:
+        """Fill ``attr_index`` for entities stored before it existed (once, on upgrade)."""
+        with self._cursor() as cur:
+            missing = cur.execute(
+                "SELECT seq, tenant, body FROM entities WHERE seq NOT IN "
+                "(SELECT DISTINCT seq FROM attr_index) AND body NOT LIKE '%\"attrs\":{}%'"
+            ).fetchall()
+            if not missing:
+                return
+            with _Transaction(cur):
+                for seq, tenant, text in missing:
+                    _index(cur, tenant, seq, json.loads(text)["attrs"], {})
 
     # -- reads -------------------------------------------------------------------------------
-
-    def _check_tenant(self, cur: sqlite3.Cursor, tenant: str) -> None:
-        if tenant and cur.execute("SELECT 1 FROM tenants WHERE name = ?", (tenant,)).fetchone() \
-                is None:  # fmt: skip
-            raise NonexistentTenantError(f"no tenant named {tenant!r}")
 
     def get(self, tenant: str, entity_id: str) -> Body:
         """Return one entity; raise NotFoundError (or NonexistentTenantError)."""
         with self._cursor() as cur:
-            self._check_tenant(cur, tenant)
+            _check_tenant(cur, tenant)
             row = cur.execute(
                 "SELECT body FROM entities WHERE tenant = ? AND id = ?", (tenant, entity_id)
             ).fetchone()
@@ -237,22 +378,9 @@ class SQLiteEntities:
         limit: int | None = 20,
     ) -> tuple[list[Body], int]:
         """Return one page of matching entities (in creation order) and the total count."""
-        sql, params = _select(tenant, where)
-        pattern = re.compile(where.id_pattern) if where.id_pattern else None
-        page: list[Body] = []
-        total = 0
         with self._cursor() as cur:
-            self._check_tenant(cur, tenant)
-            for (text,) in cur.execute(sql, params):
-                body = json.loads(text)
-                if pattern is not None and not pattern.match(body["id"]):
-                    continue
-                if keep is not None and not keep(body):
-                    continue
-                if total >= offset and (limit is None or len(page) < limit):
-                    page.append(body)
-                total += 1
-        return page, total
+            _check_tenant(cur, tenant)
+            return run_query(cur, tenant, where, keep, offset, limit)
 
     def referring(self, tenant: str, targets: Sequence[str]) -> list[tuple[str, str, Body]]:
         """Return ``(target, attribute, entity)`` per entity with a Relationship to a target."""
@@ -273,7 +401,7 @@ class SQLiteEntities:
     def summaries(self, tenant: str) -> list[tuple[list[str], list[str]]]:
         """Return ``(types, attribute names)`` of every entity, for /types and /attributes."""
         with self._cursor() as cur:
-            self._check_tenant(cur, tenant)
+            _check_tenant(cur, tenant)
             rows = cur.execute(
                 "SELECT types, (SELECT json_group_array(key) FROM json_each(body, '$.attrs')) "
                 "FROM entities WHERE tenant = ?",
@@ -296,71 +424,102 @@ class SQLiteEntities:
 
     # -- writes ------------------------------------------------------------------------------
 
+    def run(self, operations: Sequence[Operation[object]]) -> list[object]:
+        """Run write operations in one transaction; return each one's result or exception.
+
+        Each operation runs inside a savepoint: one that raises is rolled back alone and its
+        exception is its result. One commit (one ``fsync``) covers them all.
+        """
+        results: list[object] = []
+        with self._cursor() as cur, _Transaction(cur):
+            for operation in operations:
+                cur.execute("SAVEPOINT op")
+                try:
+                    results.append(operation(cur))
+                except Exception as exc:  # handed back to its caller
+                    cur.execute("ROLLBACK TO op")
+                    results.append(exc)
+                cur.execute("RELEASE op")
+        return results
+
+    def _run_one(self, operation: Operation[T]) -> T:
+        (result,) = self.run([operation])
+        if isinstance(result, Exception):
+            raise result
+        return result  # type: ignore[return-value]  # what operation returned
+
     def create(self, tenant: str, body: Mapping[str, Any]) -> None:
         """Store a new entity; raise ConflictError when the id exists in the tenant."""
-        with self._cursor() as cur, _Transaction(cur):
-            if cur.execute(
-                "SELECT 1 FROM entities WHERE tenant = ? AND id = ?", (tenant, body["id"])
-            ).fetchone():
-                raise ConflictError(f"entity {body['id']} already exists")
-            cur.execute("INSERT OR IGNORE INTO tenants VALUES (?)", (tenant,))
-            write_entity(cur, tenant, body)
-            _history(cur, tenant, body, list(body["attrs"]))
+        self._run_one(create_op(tenant, body))
 
     def modify(self, tenant: str, entity_id: str, change: Callable[[Body], C]) -> C:
         """Apply ``change`` to the stored entity and store its result, atomically."""
-        with self._cursor() as cur, _Transaction(cur):
-            self._check_tenant(cur, tenant)
-            row = cur.execute(
-                "SELECT body FROM entities WHERE tenant = ? AND id = ?", (tenant, entity_id)
-            ).fetchone()
-            if row is None:
-                raise NotFoundError(f"no entity {entity_id}")
-            result = change(json.loads(row[0]))
-            write_entity(cur, tenant, result.entity)
-            _history(cur, tenant, result.entity, result.updated)
-        return result
+        return self._run_one(modify_op(tenant, entity_id, change))
 
     def delete(self, tenant: str, entity_id: str) -> Body:
         """Delete an entity and return what it was; raise NotFoundError when unknown."""
-        with self._cursor() as cur, _Transaction(cur):
-            self._check_tenant(cur, tenant)
-            row = cur.execute(
-                "SELECT seq, body FROM entities WHERE tenant = ? AND id = ?", (tenant, entity_id)
-            ).fetchone()
-            if row is None:
-                raise NotFoundError(f"no entity {entity_id}")
-            cur.execute("DELETE FROM entities WHERE seq = ?", (row[0],))
-            cur.execute("DELETE FROM entity_types WHERE tenant = ? AND seq = ?", (tenant, row[0]))
-            cur.execute(
-                "DELETE FROM entity_refs WHERE tenant = ? AND entity_id = ?", (tenant, entity_id)
-            )
+        return self._run_one(delete_op(tenant, entity_id))
+
+
+def _check_tenant(cur: sqlite3.Cursor, tenant: str) -> None:
+    if tenant and cur.execute("SELECT 1 FROM tenants WHERE name = ?", (tenant,)).fetchone() \
+            is None:  # fmt: skip
+        raise NonexistentTenantError(f"no tenant named {tenant!r}")
+
+
+def create_op(tenant: str, body: Mapping[str, Any]) -> Operation[None]:
+    """Return the operation that stores a new entity (ConflictError when the id exists)."""
+
+    def create(cur: sqlite3.Cursor) -> None:
+        if cur.execute(
+            "SELECT 1 FROM entities WHERE tenant = ? AND id = ?", (tenant, body["id"])
+        ).fetchone():
+            raise ConflictError(f"entity {body['id']} already exists")
+        cur.execute("INSERT OR IGNORE INTO tenants VALUES (?)", (tenant,))
+        write_entity(cur, tenant, body)
+        _history(cur, tenant, body, list(body["attrs"]))
+
+    return create
+
+
+def modify_op(tenant: str, entity_id: str, change: Callable[[Body], C]) -> Operation[C]:
+    """Return the operation that applies ``change`` to a stored entity and stores the result."""
+
+    def modify(cur: sqlite3.Cursor) -> C:
+        _check_tenant(cur, tenant)
+        row = cur.execute(
+            "SELECT body FROM entities WHERE tenant = ? AND id = ?", (tenant, entity_id)
+        ).fetchone()
+        if row is None:
+            raise NotFoundError(f"no entity {entity_id}")
+        old = json.loads(row[0])
+        result = change(old)
+        write_entity(cur, tenant, result.entity, old)
+        _history(cur, tenant, result.entity, result.updated)
+        return result
+
+    return modify
+
+
+def delete_op(tenant: str, entity_id: str) -> Operation[Body]:
+    """Return the operation that deletes an entity and returns what it was (or NotFoundError)."""
+
+    def delete(cur: sqlite3.Cursor) -> Body:
+        _check_tenant(cur, tenant)
+        row = cur.execute(
+            "SELECT seq, body FROM entities WHERE tenant = ? AND id = ?", (tenant, entity_id)
+        ).fetchone()
+        if row is None:
+            raise NotFoundError(f"no entity {entity_id}")
+        cur.execute("DELETE FROM entities WHERE seq = ?", (row[0],))  # attr_index: by trigger
+        cur.execute("DELETE FROM entity_types WHERE tenant = ? AND seq = ?", (tenant, row[0]))
+        cur.execute(
+            "DELETE FROM entity_refs WHERE tenant = ? AND entity_id = ?", (tenant, entity_id)
+        )
         body: Body = json.loads(row[1])
         return body
 
-
-def _select(tenant: str, where: EntityFilter) -> tuple[str, list[object]]:
-    sql = "SELECT e.body FROM entities e WHERE e.tenant = ?"
-    params: list[object] = [tenant]
-    if where.ids:
-        sql += f" AND e.id IN ({','.join('?' * len(where.ids))})"
-        params.extend(where.ids)
-    if where.types:
-        sql += (
-            " AND e.seq IN (SELECT seq FROM entity_types WHERE tenant = ? AND type IN "
-            f"({','.join('?' * len(where.types))}))"
-        )
-        params.extend([tenant, *where.types])
-    if where.attrs:
-        sql += (
-            " AND EXISTS (SELECT 1 FROM json_each(e.body, '$.attrs') WHERE key IN "
-            f"({','.join('?' * len(where.attrs))}))"
-        )
-        params.extend(where.attrs)
-    if where.condition is not None:
-        sql += f" AND {where.condition[0]}"
-        params.extend(where.condition[1])
-    return sql + " ORDER BY e.seq", params
+    return delete
 
 
 class _Transaction(AbstractContextManager[None]):

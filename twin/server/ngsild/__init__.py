@@ -21,9 +21,10 @@ from twin.server.ngsild.http import ngsild_error_middleware
 from twin.server.ngsild.live import add_live_routes
 from twin.server.ngsild.notify import NOTIFIER, Notifier
 from twin.server.ngsild.search import add_search_routes
-from twin.server.ngsild.state import HUB, RESOLVER, TOKENS
+from twin.server.ngsild.state import HUB, RESOLVER, TOKENS, WRITER
 from twin.server.ngsild.subscriptions import add_subscription_routes
 from twin.server.ngsild.temporal import add_temporal_routes
+from twin.server.ngsild.writer import GroupCommit
 from twin.server.state import STORE
 
 __all__ = ["NGSILD_PREFIX", "add_ngsild_routes"]
@@ -45,6 +46,8 @@ def add_ngsild_routes(app: web.Application, *, tokens: Collection[str] = ()) -> 
     app[RESOLVER] = ContextResolver(fetch)
     app[HUB] = LiveHub()
     app[TOKENS] = frozenset(tokens)
+    app[WRITER] = GroupCommit(app[STORE].entities)
+    app.cleanup_ctx.append(app[WRITER].lifetime)
     app.cleanup_ctx.append(session_ctx)
     app[NOTIFIER] = Notifier(app[STORE].entities.subscriptions, app[RESOLVER])
     app.cleanup_ctx.append(app[NOTIFIER].lifetime)

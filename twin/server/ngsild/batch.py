@@ -1,11 +1,13 @@
 """``/entityOperations/create|upsert|update|delete|merge`` (CIM 009 §5.6.7 – §5.6.10, §5.6.20).
 
-Each entity is its own transaction: a batch answers 201/204 when every item succeeded and
-207 with a BatchOperationResult (``success``, ``errors`` with ProblemDetails) otherwise.
+Each entity is its own write (a savepoint): a batch answers 201/204 when every item succeeded and
+207 with a BatchOperationResult (``success``, ``errors`` with ProblemDetails) otherwise. The
+items are handed to the group commit together, so a batch usually commits in one transaction.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any, TypedDict
 
@@ -24,13 +26,14 @@ from twin.ngsild.jsonld import Context
 from twin.ngsild.operations import append_attrs, merge_entity, replace_entity
 from twin.server.ngsild.common import (
     S,
-    entities_of,
+    modify_entity,
     notify_deleted,
     options_of,
     publish_changes,
+    write,
 )
 from twin.server.ngsild.http import Negotiated, negotiate, now_iso
-from twin.server.state import call_store
+from twin.store.entities import create_op, delete_op
 
 __all__ = ["BatchOperationResult", "add_batch_routes"]
 
@@ -77,18 +80,19 @@ def _batch(item: Item, ok_status: int) -> Callable[[web.Request], Awaitable[web.
             raise BadRequestDataError("a batch body must be a JSON array")
         result: BatchOperationResult = {"success": [], "errors": []}
         created_any = False
-        for raw in neg.body:
+        outcomes = await asyncio.gather(
+            *(item(request, neg, raw) for raw in neg.body), return_exceptions=True
+        )
+        for raw, outcome in zip(neg.body, outcomes, strict=True):
             raw_id = raw.get("id") if isinstance(raw, dict) else raw
             entity_id = raw_id if isinstance(raw_id, str) else ""
-            try:
-                entity_id, created = await item(request, neg, raw)
-            except TwinError as exc:
-                if exc.status >= 500:
-                    raise
-                result["errors"].append(_error(entity_id, exc))
+            if isinstance(outcome, TwinError) and outcome.status < 500:
+                result["errors"].append(_error(entity_id, outcome))
+            elif isinstance(outcome, BaseException):
+                raise outcome
             else:
-                result["success"].append(entity_id)
-                created_any = created_any or created
+                result["success"].append(outcome[0])
+                created_any = created_any or outcome[1]
         if result["errors"]:
             return web.json_response(result, status=207)
         if ok_status == 201 and created_any:
@@ -106,7 +110,7 @@ def _parse(neg: Negotiated, raw: Any, ctx: Context) -> ExpandedEntity:
 
 async def _create(request: web.Request, neg: Negotiated, raw: Any) -> tuple[str, bool]:
     entity = _parse(neg, raw, neg.context)
-    await call_store(entities_of(request).create, neg.tenant, entity)
+    await write(request, create_op(neg.tenant, entity))
     publish_changes(request, neg.tenant, entity, list(entity["attrs"]), created=True)
     return entity["id"], True
 
@@ -116,11 +120,11 @@ async def _upsert(request: web.Request, neg: Negotiated, raw: Any) -> tuple[str,
     now = now_iso()
     update = "update" in options_of(request)
     try:
-        outcome = await call_store(
-            entities_of(request).modify, neg.tenant, entity["id"],
+        outcome = await write(request, modify_entity(
+            neg.tenant, entity["id"],
             lambda old: append_attrs(old, entity["attrs"], now) if update
             else replace_entity(old, entity, now),
-        )  # fmt: skip
+        ))  # fmt: skip
     except NotFoundError:
         return await _create(request, neg, raw)
     publish_changes(request, neg.tenant, outcome.entity, outcome.updated)
@@ -138,10 +142,10 @@ async def _update(request: web.Request, neg: Negotiated, raw: Any) -> tuple[str,
     entity_id, attrs = _fragment(raw, neg.context)
     now = now_iso()
     no_overwrite = "noOverwrite" in options_of(request)
-    outcome = await call_store(
-        entities_of(request).modify, neg.tenant, entity_id,
+    outcome = await write(request, modify_entity(
+        neg.tenant, entity_id,
         lambda old: append_attrs(old, attrs, now, no_overwrite=no_overwrite),
-    )  # fmt: skip
+    ))  # fmt: skip
     publish_changes(request, neg.tenant, outcome.entity, outcome.updated)
     return entity_id, False
 
@@ -149,10 +153,9 @@ async def _update(request: web.Request, neg: Negotiated, raw: Any) -> tuple[str,
 async def _merge(request: web.Request, neg: Negotiated, raw: Any) -> tuple[str, bool]:
     entity_id, attrs = _fragment(raw, neg.context)
     now = now_iso()
-    outcome = await call_store(
-        entities_of(request).modify, neg.tenant, entity_id,
-        lambda old: merge_entity(old, attrs, frozenset(), now),
-    )  # fmt: skip
+    outcome = await write(request, modify_entity(
+        neg.tenant, entity_id, lambda old: merge_entity(old, attrs, frozenset(), now),
+    ))  # fmt: skip
     publish_changes(request, neg.tenant, outcome.entity, outcome.updated)
     return entity_id, False
 
@@ -160,6 +163,6 @@ async def _merge(request: web.Request, neg: Negotiated, raw: Any) -> tuple[str, 
 async def _delete(request: web.Request, neg: Negotiated, raw: Any) -> tuple[str, bool]:
     if not is_uri(raw):
         raise BadRequestDataError(f"{raw!r} is not an entity id")
-    old = await call_store(entities_of(request).delete, neg.tenant, raw)
+    old = await write(request, delete_op(neg.tenant, raw))
     notify_deleted(request, neg.tenant, old)
     return raw, False

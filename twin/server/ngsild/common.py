@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from typing import Any, Final, cast
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Final, TypeVar, cast
 
 from aiohttp import web
 
@@ -11,24 +11,29 @@ from twin.ngsild.entity import ExpandedEntity
 from twin.ngsild.errors import BadRequestDataError
 from twin.ngsild.join import live_events
 from twin.ngsild.jsonld import Context
+from twin.ngsild.operations import Outcome
 from twin.ngsild.render import Form, Projection
 from twin.ngsild.subscriptions_match import EntityChange
 from twin.server.ngsild.notify import NOTIFIER
-from twin.server.ngsild.state import HUB
+from twin.server.ngsild.state import HUB, WRITER
 from twin.server.state import STORE
 from twin.store.buildings import parse_building_entity_id
-from twin.store.entities import SQLiteEntities
+from twin.store.entities import Operation, SQLiteEntities, modify_op
 
 __all__ = [
     "S",
     "entities_of",
+    "modify_entity",
     "notify_deleted",
     "options_of",
     "projection_of",
     "publish_changes",
     "representation",
     "split_list",
+    "write",
 ]
+
+T = TypeVar("T")
 
 S: Final = "{_slash:/?}"
 """Suffix of every route: a trailing slash is accepted."""
@@ -42,6 +47,19 @@ _KNOWN_OPTIONS: Final = frozenset(
 def entities_of(request: web.Request) -> SQLiteEntities:
     """Return the entity side of the app's store."""
     return request.config_dict[STORE].entities
+
+
+def modify_entity(
+    tenant: str, entity_id: str, change: Callable[[ExpandedEntity], Outcome]
+) -> Operation[Outcome]:
+    """Return the store operation applying an :mod:`twin.ngsild.operations` change."""
+    # the store keeps bodies as plain dicts of the expanded form
+    return modify_op(tenant, entity_id, lambda old: change(cast(ExpandedEntity, old)))
+
+
+async def write(request: web.Request, operation: Operation[T]) -> T:
+    """Run a store write in the next group commit; return once it is durable."""
+    return await request.config_dict[WRITER].write(operation)
 
 
 def split_list(text: str | None) -> list[str]:

@@ -33,14 +33,17 @@ from twin.ngsild.render import render_entity, render_feature
 from twin.server.ngsild.common import (
     S,
     entities_of,
+    modify_entity,
     notify_deleted,
     options_of,
     projection_of,
     publish_changes,
     representation,
+    write,
 )
 from twin.server.ngsild.http import GEOJSON, Negotiated, json_response, negotiate, now_iso
 from twin.server.state import call_store
+from twin.store.entities import create_op, delete_op
 
 __all__ = ["add_entity_routes", "update_result"]
 
@@ -83,7 +86,7 @@ async def create_entity(request: web.Request) -> web.Response:
     """POST /entities: 201 with Location, 409 AlreadyExists."""
     neg = await negotiate(request, body=True)
     entity = parse_entity(neg.body, neg.context, now_iso())
-    await call_store(entities_of(request).create, neg.tenant, entity)
+    await write(request, create_op(neg.tenant, entity))
     publish_changes(request, neg.tenant, entity, list(entity["attrs"]), created=True)
     location = f"/ngsi-ld/v1/entities/{entity['id']}"
     return web.Response(status=201, headers={"Location": location})
@@ -114,7 +117,7 @@ async def retrieve_entity(request: web.Request) -> web.Response:
 async def delete_entity(request: web.Request) -> web.Response:
     """DELETE /entities/{entityId}: 204, 404 ResourceNotFound."""
     neg = await negotiate(request)
-    old = await call_store(entities_of(request).delete, neg.tenant, _id(request))
+    old = await write(request, delete_op(neg.tenant, _id(request)))
     links = {k: v for k, v in old["attrs"].items() if v and v[0].get("type") == "Relationship"}
     removed = [k for k in old["attrs"] if k not in links]
     publish_changes(request, neg.tenant, {**old, "attrs": links}, removed)
@@ -192,12 +195,7 @@ async def _modify(
     request: web.Request, neg: Negotiated, change: Callable[[ExpandedEntity], Outcome]
 ) -> Outcome:
     """Apply ``change`` to the entity in the URL in one store transaction, then publish it."""
-    outcome = await call_store(
-        entities_of(request).modify,
-        neg.tenant,
-        _id(request),
-        lambda old: change(cast(ExpandedEntity, old)),  # the store keeps bodies as plain dicts
-    )
+    outcome = await write(request, modify_entity(neg.tenant, _id(request), change))
     publish_changes(request, neg.tenant, outcome.entity, outcome.updated)
     return outcome
 

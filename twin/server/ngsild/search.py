@@ -114,6 +114,7 @@ async def _answer(request: web.Request, neg: Negotiated, selection: Selection) -
     where = EntityFilter(
         ids=selection.ids, types=selection.types, attrs=selection.attrs,
         id_pattern=selection.id_pattern, condition=selection.q_sql,
+        exact=selection.sql_decides,
     )  # fmt: skip
     page, total = await call_store(
         entities_of(request).query, neg.tenant, where, selection.matches,

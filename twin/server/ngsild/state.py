@@ -8,8 +8,9 @@ from aiohttp import web
 
 from twin.live import LiveHub
 from twin.ngsild.jsonld import ContextResolver
+from twin.server.ngsild.writer import GroupCommit
 
-__all__ = ["HUB", "RESOLVER", "TOKENS"]
+__all__ = ["HUB", "RESOLVER", "TOKENS", "WRITER"]
 
 RESOLVER: Final = web.AppKey[ContextResolver]("twin.ngsild.resolver")
 """Resolves and caches request @contexts (remote ones fetched with a short timeout)."""
@@ -19,3 +20,6 @@ HUB: Final = web.AppKey[LiveHub]("twin.live.hub")
 
 TOKENS: Final = web.AppKey[frozenset[str]]("twin.ngsild.tokens")
 """Bearer tokens that may write; empty means writes are open."""
+
+WRITER: Final = web.AppKey[GroupCommit]("twin.ngsild.writer")
+"""The single writer that batches entity writes into group commits."""

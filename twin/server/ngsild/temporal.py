@@ -82,7 +82,8 @@ async def query_temporal(request: web.Request) -> web.Response:
                                   "attrs, q or a geo-query")  # fmt: skip
     limit, offset, count = page_of(request)
     where = EntityFilter(ids=selection.ids, types=selection.types, attrs=selection.attrs,
-                         id_pattern=selection.id_pattern)  # fmt: skip
+                         id_pattern=selection.id_pattern, condition=selection.q_sql,
+                         exact=selection.sql_decides)  # fmt: skip
     store = entities_of(request)
     page, total = await call_store(
         store.query, neg.tenant, where, selection.matches, offset=offset, limit=limit

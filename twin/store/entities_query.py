@@ -1,0 +1,146 @@
+"""Entity queries on the index tables: which entities match, in creation order, and one page.
+
+A query reads candidates (``seq``) from the most selective source it has — the ids, the
+``attr_index`` rows a ``q`` names (its *drivers*), the entity types, the attribute names, or
+every entity of the tenant — and probes the other conditions per candidate through primary keys
+(``entity_types (tenant, type, seq)``, ``attr_index (seq, attr)``). Only the entities SQL cannot
+decide (see :class:`twin.store.entities.IndexCondition`) and those of the page are decoded.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from twin.store.entities import EntityFilter
+
+__all__ = ["run_query"]
+
+Body = dict[str, Any]
+Certainty = Literal["all", "rows", "none"]
+
+
+def run_query(
+    cur: sqlite3.Cursor,
+    tenant: str,
+    where: EntityFilter,
+    keep: Callable[[Body], bool] | None,
+    offset: int,
+    limit: int | None,
+) -> tuple[list[Body], int]:
+    """Return one page of matching entities (in creation order) and the total count."""
+    certainty = _certainty(cur, tenant, where, keep)
+    sql, params = _candidates(tenant, where, certainty)
+    rows = cur.execute(sql, params).fetchall()
+    if where.id_pattern:
+        pattern = re.compile(where.id_pattern)
+        rows = [r for r in rows if pattern.match(r[2])]
+    bodies = _bodies(cur, [seq for seq, sure, _ in rows if not sure])
+    matched = [seq for seq, sure, _ in rows if sure or keep is None or keep(bodies[seq])]
+    page = matched[offset:] if limit is None else matched[offset : offset + limit]
+    bodies.update(_bodies(cur, [seq for seq in page if seq not in bodies]))
+    return [bodies[seq] for seq in page], len(matched)
+
+
+def _certainty(
+    cur: sqlite3.Cursor, tenant: str, where: EntityFilter, keep: Callable[[Body], bool] | None
+) -> Certainty:
+    """Tell whether SQL decides every candidate, each one by ``sure``, or none of them."""
+    if keep is None:
+        return "all"
+    if not where.exact:
+        return "none"
+    cond = where.condition
+    if cond is None:
+        return "all"
+    if cond.sure is None:
+        return "none"
+    if not cond.complete:
+        return "rows"
+    if not cond.attrs:
+        return "all"
+    marks = ",".join("?" * len(cond.attrs))
+    unknown = cur.execute(
+        f"SELECT 1 FROM attr_index WHERE tenant = ? AND attr IN ({marks}) AND kind IS NULL LIMIT 1",
+        (tenant, *cond.attrs),
+    ).fetchone()
+    return "rows" if unknown else "all"
+
+
+def _marks(items: Iterable[object]) -> str:
+    return ",".join("?" * len(list(items)))
+
+
+def _candidates(tenant: str, where: EntityFilter, certainty: Certainty) -> tuple[str, list[object]]:
+    """Return ``SELECT seq, sure, id`` over the candidates, in creation order."""
+    cond = where.condition
+    params: list[object] = []
+    tests: list[str] = []
+    if where.ids:
+        driver = f"SELECT seq FROM entities WHERE tenant = ? AND id IN ({_marks(where.ids)})"
+        params += [tenant, *where.ids]
+    elif cond is not None and cond.drivers is not None:
+        parts = []
+        for sql, ps in cond.drivers:
+            parts.append(f"SELECT seq FROM attr_index WHERE tenant = ? AND {sql}")
+            params += [tenant, *ps]
+        driver = " UNION ".join(parts)
+    elif where.types:
+        driver = (
+            "SELECT DISTINCT seq FROM entity_types WHERE tenant = ? AND type IN "
+            f"({_marks(where.types)})"
+        )
+        params += [tenant, *where.types]
+    elif where.attrs:
+        driver = (
+            "SELECT DISTINCT seq FROM attr_index WHERE tenant = ? AND attr IN "
+            f"({_marks(where.attrs)})"
+        )
+        params += [tenant, *where.attrs]
+    else:
+        driver = "SELECT seq FROM entities WHERE tenant = ?"
+        params.append(tenant)
+    select_params: list[object] = []
+    if certainty == "rows" and cond is not None and cond.sure is not None:
+        sure = cond.sure[0]
+        select_params = list(cond.sure[1])
+    else:
+        sure = "1" if certainty == "all" else "0"
+    if where.types and not driver.startswith("SELECT DISTINCT seq FROM entity_types"):
+        tests.append(
+            "EXISTS (SELECT 1 FROM entity_types t WHERE t.tenant = ? AND t.type IN "
+            f"({_marks(where.types)}) AND t.seq = c.seq)"
+        )
+        params += [tenant, *where.types]
+    if where.attrs and not driver.startswith("SELECT DISTINCT seq FROM attr_index"):
+        tests.append(
+            "EXISTS (SELECT 1 FROM attr_index i WHERE i.seq = c.seq AND i.attr IN "
+            f"({_marks(where.attrs)}))"
+        )
+        params += list(where.attrs)
+    if cond is not None and cond.maybe != ("1", ()):
+        tests.append(cond.maybe[0])
+        params += cond.maybe[1]
+    ident = "e.id" if where.id_pattern else "NULL"
+    join = " CROSS JOIN entities e ON e.seq = c.seq" if where.id_pattern else ""
+    sql = (
+        f"SELECT c.seq, {sure}, {ident} FROM ({driver}) AS c{join}"
+        + (" WHERE " + " AND ".join(tests) if tests else "")
+        + " ORDER BY c.seq"
+    )
+    return sql, select_params + params
+
+
+def _bodies(cur: sqlite3.Cursor, seqs: list[int]) -> dict[int, Body]:
+    found: dict[int, Body] = {}
+    for start in range(0, len(seqs), 500):
+        chunk = seqs[start : start + 500]
+        for seq, text in cur.execute(
+            f"SELECT seq, body FROM entities WHERE seq IN ({_marks(chunk)})", chunk
+        ):
+            found[seq] = json.loads(text)
+    return found
