@@ -146,9 +146,12 @@ class Surfaces:
         if not many:
             return cls.empty()
         ring_offsets, polygon_offsets = [np.zeros(1, np.int64)], [np.zeros(1, np.int64)]
+        rings = vertices = 0
         for s in many:
-            ring_offsets.append(s.ring_offsets[1:] + ring_offsets[-1][-1])
-            polygon_offsets.append(s.polygon_offsets[1:] + polygon_offsets[-1][-1])
+            ring_offsets.append(s.ring_offsets[1:] + vertices)
+            polygon_offsets.append(s.polygon_offsets[1:] + rings)
+            vertices += int(s.ring_offsets[-1])
+            rings += int(s.polygon_offsets[-1])
         return cls(
             np.concatenate([s.coords for s in many]),
             np.concatenate(ring_offsets),

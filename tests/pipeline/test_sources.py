@@ -201,16 +201,25 @@ def test_shared_file_invalid_by_design_fails_clearly(
         ("qie_i206_1.gml", "GE_P_HOLE_OUTSIDE"),
     ],
 )
-def test_qie_defect_is_reported_per_object(shared_data: Path, name: str, issue: str) -> None:
+def test_qie_defect_is_reported_per_object(
+    shared_data: Path, store: SQLiteStore, name: str, issue: str
+) -> None:
     (obj,) = list(iter_objects([shared_data / "citygml" / name]))
     assert isinstance(obj, CityObject)
-    assert any(i.startswith(issue) or f": {issue}" in i for i in obj.issues), obj.issues
+    options = ImportOptions(dataset="d", crs="EPSG:25832")
+    report = import_files([shared_data / "citygml" / name], store, options)
+    about_obj = [w for w in report.warnings if f"{obj.id!r}" in w]
+    assert any(f": {issue}" in w for w in about_obj), report.warnings
 
 
-def test_valid_qie_control_has_no_issue(shared_data: Path) -> None:
-    (obj,) = list(iter_objects([shared_data / "citygml/qie_v002.gml"]))
-    assert isinstance(obj, CityObject)
-    assert obj.issues == ()
+@pytest.mark.parametrize("workers", [1, 2])
+def test_valid_qie_control_has_no_issue(
+    shared_data: Path, store: SQLiteStore, workers: int
+) -> None:
+    options = ImportOptions(dataset="d", crs="EPSG:25832", workers=workers)
+    report = import_files([shared_data / "citygml/qie_v002.gml"], store, options)
+    assert report.imported == 1
+    assert report.warnings == []
 
 
 @pytest.mark.parametrize(

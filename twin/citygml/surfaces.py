@@ -331,20 +331,6 @@ def _class_of(element: etree._Element) -> SurfaceClass:
 
 def _to_surfaces(pieces: list[tuple[PolygonSet, UInt8Array]]) -> Surfaces:
     """Join polygon sets and their classes into one :class:`Surfaces`."""
-    pieces = [(p, c) for p, c in pieces if p.polygon_count]
-    if not pieces:
-        return Surfaces.empty()
-    if len(pieces) == 1:
-        ((only, classes),) = pieces
-        return Surfaces(only.coords, only.ring_offsets, only.polygon_offsets, classes)
-    coords = np.concatenate([p.coords for p, _ in pieces])
-    ring_offsets, polygon_offsets = [np.zeros(1, np.int64)], [np.zeros(1, np.int64)]
-    for p, _ in pieces:
-        ring_offsets.append(p.ring_offsets[1:] + ring_offsets[-1][-1])
-        polygon_offsets.append(p.polygon_offsets[1:] + polygon_offsets[-1][-1])
-    return Surfaces(
-        coords,
-        np.concatenate(ring_offsets),
-        np.concatenate(polygon_offsets),
-        np.concatenate([c for _, c in pieces]),
+    return Surfaces.join(
+        [Surfaces(p.coords, p.ring_offsets, p.polygon_offsets, c) for p, c in pieces]
     )

@@ -9,6 +9,8 @@ non-planarity (GE_P_NON_PLANAR_POLYGON_DISTANCE_PLANE), a hole outside its exter
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import numpy.typing as npt
 import shapely
@@ -16,7 +18,13 @@ import shapely
 from twin.model import Surfaces
 from twin.types import BoolArray, Float64Array, IndexArray
 
-__all__ = ["PLANARITY_TOLERANCE_M", "polygon_issues", "shell_issues", "surfaces_issues"]
+__all__ = [
+    "PLANARITY_TOLERANCE_M",
+    "issues_of_many",
+    "polygon_issues",
+    "shell_issues",
+    "surfaces_issues",
+]
 
 PLANARITY_TOLERANCE_M = 0.01
 """Largest distance of a vertex from its polygon's plane before the polygon is non-planar."""
@@ -29,15 +37,33 @@ def surfaces_issues(surfaces: Surfaces, limit: int = 20) -> tuple[str, ...]:
     plane, validity of the planar projection); :func:`polygon_issues` then words the issues
     of the few that fail. At most ``limit`` issues are listed; a final line counts the rest.
     """
-    issues: list[str] = []
-    for p in np.flatnonzero(_suspects(surfaces)):
-        first, last = surfaces.polygon_offsets[p], surfaces.polygon_offsets[p + 1]
-        bounds = surfaces.ring_offsets[first : last + 1]
-        rings = [surfaces.coords[bounds[i] : bounds[i + 1]] for i in range(len(bounds) - 1)]
-        issues.extend(f"polygon {p}: {issue}" for issue in polygon_issues(rings))
-    if len(issues) > limit:
-        return (*issues[:limit], f"… and {len(issues) - limit} more polygon issue(s)")
-    return tuple(issues)
+    return issues_of_many([surfaces], limit)[0]
+
+
+def issues_of_many(many: Sequence[Surfaces], limit: int = 20) -> list[tuple[str, ...]]:
+    """Return :func:`surfaces_issues` of each of ``many`` objects, screening them all at once.
+
+    One screen over a batch of objects costs little more than over one object, so the
+    import validates whole batches.
+    """
+    if not many:
+        return []
+    suspects = _suspects(Surfaces.join(many))
+    counts = np.fromiter((s.polygon_count for s in many), dtype=np.int64, count=len(many))
+    first_polygon = np.concatenate([[0], np.cumsum(counts)])
+    found: list[tuple[str, ...]] = []
+    for k, surfaces in enumerate(many):
+        base = int(first_polygon[k])
+        issues: list[str] = []
+        for p in np.flatnonzero(suspects[base : base + surfaces.polygon_count]):
+            first, last = surfaces.polygon_offsets[p], surfaces.polygon_offsets[p + 1]
+            bounds = surfaces.ring_offsets[first : last + 1]
+            rings = [surfaces.coords[bounds[i] : bounds[i + 1]] for i in range(len(bounds) - 1)]
+            issues.extend(f"polygon {p}: {issue}" for issue in polygon_issues(rings))
+        if len(issues) > limit:
+            issues[limit:] = [f"… and {len(issues) - limit} more polygon issue(s)"]
+        found.append(tuple(issues))
+    return found
 
 
 def _suspects(surfaces: Surfaces) -> BoolArray:

@@ -109,8 +109,8 @@ def _read_features(
         if not isinstance(built, Feature):
             report.reject(Rejection(item.id, item.type, item.source, str(built)))
             continue
-        report.warnings.extend(
-            f"{item.type} {item.id!r} at {item.source}: {issue}" for issue in item.issues
+        report.warnings.extend(  # the worker's copy carries the geometry checks' findings
+            f"{item.type} {item.id!r} at {item.source}: {issue}" for issue in built.obj.issues
         )
         if built.degenerate_polygons:
             report.warnings.append(

@@ -1,14 +1,16 @@
 """Run the per-object work (reproject, triangulate, outline) in batches on a process pool.
 
 The reader stays in the calling process (it streams one file); objects are grouped into
-batches of one CRS and each batch goes to a worker as one task (:func:`build_features`: one
-PROJ call and one vectorized triangulation per batch). At most ``2 × workers`` batches are in
+batches of one CRS and each batch goes to a worker as one task (geometry checks screened over
+the whole batch, then :func:`build_features`: one PROJ call and one vectorized triangulation
+per batch). At most ``2 × workers`` batches are in
 flight, so memory stays bounded however fast the reader is, and results come back in input
 order. ``workers <= 1`` runs the same batches in the calling process.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import pickle
 from collections import deque
@@ -18,6 +20,7 @@ from typing import TypeVar
 
 from twin.errors import GeometryError, ReprojectionError
 from twin.geo import Reprojector
+from twin.geometry.validate import issues_of_many
 from twin.model import CityObject
 from twin.pipeline.features import Feature, build_features
 
@@ -121,4 +124,13 @@ def _run_task(task: _Task) -> list[Built]:
 def _run(objs: list[CityObject], reprojector: Reprojector | None) -> list[Built]:
     if reprojector is None:
         return [Feature(o, None, None, None) for o in objs]
-    return build_features(objs, reprojector)
+    return build_features(_validated(objs), reprojector)
+
+
+def _validated(objs: list[CityObject]) -> list[CityObject]:
+    """Add the geometry defects of each object's polygons to its issues (the report lists them)."""
+    found = issues_of_many([o.surfaces for o in objs])
+    return [
+        dataclasses.replace(o, issues=o.issues + issues) if issues else o
+        for o, issues in zip(objs, found, strict=True)
+    ]

@@ -7,7 +7,6 @@ one dataset: every supported file below it, in sorted order.
 
 from __future__ import annotations
 
-import dataclasses
 import gzip
 import zipfile
 from collections.abc import Collection, Iterable, Iterator
@@ -18,7 +17,6 @@ from typing import IO, Literal, cast
 from twin.citygml import iter_city_objects
 from twin.cityjson import iter_cityjson_stream
 from twin.errors import InputError
-from twin.geometry.validate import surfaces_issues
 from twin.model import CityObject, LodChoice, Rejection
 
 __all__ = ["SUFFIXES", "ReadOptions", "iter_objects", "sniff"]
@@ -76,14 +74,7 @@ def iter_objects(
     options = options or ReadOptions()
     for path in paths:
         for file in _expand(Path(path)):
-            for item in _iter_file(file, options):
-                yield _validated(item) if isinstance(item, CityObject) else item
-
-
-def _validated(obj: CityObject) -> CityObject:
-    """Add the geometry defects of ``obj``'s polygons to its issues (the report lists them)."""
-    found = surfaces_issues(obj.surfaces)
-    return dataclasses.replace(obj, issues=obj.issues + found) if found else obj
+            yield from _iter_file(file, options)
 
 
 def _expand(path: Path) -> Iterator[Path]:
