@@ -10,14 +10,16 @@ import glb_reader
 import numpy as np
 import pytest
 from gltf_validator import unexpected_messages, validate_glb_files
-from pyproj import Transformer
+from pyproj import Proj, Transformer
 from tileset_checks import check_tileset
 from tileset_walk import content_tiles
 
 from twin.errors import CityGMLError, NotFoundError
 from twin.geo.reproject import EGM96_GRID
+from twin.model import BuildingRecord
 from twin.pipeline import REPORT_NAME, ImportOptions, TileBudget, import_files
 from twin.store import SQLiteStore
+from twin.store.features import FeatureQuery
 
 # (file under ../shared/data, --crs, expected objects by type per MANIFEST.md)
 CASES = [
@@ -159,3 +161,62 @@ def test_failed_import_leaves_the_served_tileset_untouched(
     assert (served / "tileset.json").is_file()
     versions = list((tmp_path / "data" / "tilesets" / ".versions").iterdir())
     assert versions == [served]
+
+
+def test_fzk_haus_measures_match_a_hand_computation(shared_data: Path, store: SQLiteStore) -> None:
+    """The KIT FZK-Haus: a 12 × 10 m house, eaves 3.63 m, ridge 6.52 m (EPSG:25832 + DHHN92).
+
+    Lengths in UTM are scaled by k (the projection's scale factor, from PROJ): the catalog
+    measures true metres (ECEF), so horizontal lengths are the UTM ones divided by k.
+    """
+    import_files(
+        [shared_data / "citygml/teco_FZK-Haus-LoD2-KIT-IAI-KHH-B36-V1.gml"],
+        store,
+        ImportOptions("fzk", workers=1),
+    )
+    lon, lat = Transformer.from_crs(25832, 4326, always_xy=True).transform(457848.0, 5439088.0)
+    k = Proj("EPSG:25832").get_factors(lon, lat).meridional_scale
+    x, y, eaves, ridge = 12.0 / k, 10.0 / k, 115.430940107676 - 111.8, 118.317691453624 - 111.8
+    roof = 2 * x * float(np.hypot(y / 2, ridge - eaves))
+    wall = 2 * x * eaves + 2 * (y * eaves + y * (ridge - eaves) / 2)
+    (record,) = store.features.page(FeatureQuery("fzk"))
+    m = record.measures
+    assert m.height_m == pytest.approx(ridge, abs=1e-3)
+    assert m.footprint_area_m2 == pytest.approx(x * y, rel=1e-4)
+    assert m.ground_area_m2 == pytest.approx(x * y, rel=1e-4)
+    assert m.roof_area_m2 == pytest.approx(roof, rel=1e-4)
+    assert m.wall_area_m2 == pytest.approx(wall, rel=1e-4)
+    assert m.volume_m3 == pytest.approx(x * y * (eaves + (ridge - eaves) / 2), rel=1e-4)
+    assert store.get_dataset("fzk").surface_areas_m2 == {
+        "roof": m.roof_area_m2,
+        "wall": m.wall_area_m2,
+        "ground": m.ground_area_m2,
+    }
+
+
+def test_buildings_of_parts_aggregate_their_parts(shared_data: Path, store: SQLiteStore) -> None:
+    """Lorup LoD1: parts are prisms (volume = footprint × height); Buildings add their parts."""
+    import_files(
+        [shared_data / "citygml/nds_LoD1_24085862_2_2021-01-25.gml"],
+        store,
+        ImportOptions("lorup", workers=1),
+    )
+    records = store.features.page(FeatureQuery("lorup", limit=None))
+    parts: dict[str, list[BuildingRecord]] = {}
+    for r in records:
+        if r.parent_id is not None:
+            parts.setdefault(r.parent_id, []).append(r)
+    closed = [r for r in records if r.type == "BuildingPart" and r.measures.volume_m3]
+    assert len(closed) > 50
+    for r in closed:
+        prism = r.measures.footprint_area_m2 * (r.bbox_wgs84[5] - r.bbox_wgs84[2])
+        assert r.measures.volume_m3 == pytest.approx(prism, rel=1e-3), r.id
+    wholes = [r for r in records if r.id in parts]  # each has a body of its own too
+    assert any(r.measures.volume_m3 is not None for r in wholes)
+    for r in wholes:
+        volumes = [p.measures.volume_m3 for p in parts[r.id]]
+        if None in volumes:
+            assert r.measures.volume_m3 is None, r.id
+        elif r.measures.volume_m3 is not None:  # its own body plus its parts
+            assert r.measures.volume_m3 > sum(volumes), r.id
+        assert r.measures.roof_area_m2 is None  # LoD1 without semantic surfaces

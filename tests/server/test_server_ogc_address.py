@@ -1,4 +1,4 @@
-"""Building addresses in OGC items: queryables, CQL2 (CASEI, LIKE), sortby, item properties.
+"""Addresses and 3D measures in OGC items: queryables, CQL2, sortby, aggregates, exports.
 
 Two real files imported end to end: Lorup (Lower Saxony, xAL with street and number on 65 of
 243 buildings) and the KIT FZK-Haus (xAL with a postal code). Expected values are read from
@@ -7,6 +7,8 @@ the GML with lxml, independently of twin's reader.
 
 from __future__ import annotations
 
+import csv
+import io
 import shutil
 from pathlib import Path
 
@@ -122,3 +124,62 @@ async def test_buildings_without_address_have_no_address_fields(client: Client) 
     )
     for feature in (await resp.json())["features"]:
         assert ADDRESS_NAMES.isdisjoint(feature["properties"])
+
+
+MEASURES = ("height", "footprintArea", "roofArea", "wallArea", "groundArea", "volume")
+
+
+async def test_queryables_list_the_measures(client: Client) -> None:
+    body = await (await client.get("/ogc/collections/fzk/queryables")).json()
+    assert {n: body["properties"][n]["type"] for n in MEASURES} == dict.fromkeys(MEASURES, "number")
+
+
+@pytest.mark.parametrize(
+    ("cql", "found"),
+    [("volume > 600 AND roofArea < 140 AND height > 6.5", True), ("volume > 610", False)],
+)
+async def test_filters_on_measures(
+    client: Client, shared_data: Path, cql: str, found: bool
+) -> None:
+    (building_id,) = _streets(shared_data / FZK)  # 609.4 m³, roofs 138.7 m², 6.52 m high
+    assert await _ids(client, "fzk", filter=cql) == ([building_id] if found else [])
+
+
+async def test_sortby_volume_and_open_shells_have_none(client: Client) -> None:
+    resp = await client.get(
+        "/ogc/collections/lorup/items",
+        params={"filter": "volume IS NOT NULL", "sortby": "-volume", "limit": "1000"},
+    )
+    volumes = [f["properties"]["volume"] for f in (await resp.json())["features"]]
+    assert len(volumes) > 50
+    assert volumes == sorted(volumes, reverse=True)
+    resp = await client.get(
+        "/ogc/collections/lorup/items", params={"filter": "volume IS NULL", "limit": "5"}
+    )
+    features = (await resp.json())["features"]
+    assert features
+    assert all("volume" not in f["properties"] for f in features)
+
+
+async def test_aggregate_sums_measures_like_the_items(client: Client) -> None:
+    resp = await client.get(
+        "/ogc/collections/lorup/aggregate",
+        params={"groupby": "type", "stats": "count,sum(footprintArea)"},
+    )
+    assert resp.status == 200, await resp.text()
+    body = await resp.json()
+    items = await client.get("/ogc/collections/lorup/items", params={"limit": "1000"})
+    features = (await items.json())["features"]
+    for group in body["groups"]:
+        mine = [f["properties"] for f in features if f["properties"]["type"] == group["key"]]
+        assert group["count"] == len(mine)
+        assert group["sum(footprintArea)"] == pytest.approx(
+            sum(p["footprintArea"] for p in mine), rel=1e-9
+        )
+
+
+async def test_csv_export_has_the_address_and_measure_columns(client: Client) -> None:
+    resp = await client.get("/ogc/collections/fzk/items", params={"f": "csv"})
+    (row,) = csv.DictReader(io.StringIO(await resp.text()))
+    assert float(row["volume"]) == pytest.approx(609.4, abs=0.1)
+    assert row["streetAddress"] == "Spöcker Straße 4711"

@@ -9,14 +9,17 @@ import numpy as np
 
 from twin.errors import GeometryError, ReprojectionError
 from twin.geo import Reprojector, ecef_to_lonlath
-from twin.geometry import footprint_geojson
+from twin.geometry import footprint_geojson, lonlat_area_m2
 from twin.geometry.batch import triangulate_many
-from twin.model import CityObject, Mesh
+from twin.geometry.measures import measure_meshes
+from twin.model import CityObject, Measures, Mesh, SurfaceClass
 from twin.types import Float64Array, IndexArray
 
-__all__ = ["Feature", "build_feature", "build_features"]
+__all__ = ["Feature", "build_feature", "build_features", "measures_of"]
 
 BBox6 = tuple[float, float, float, float, float, float]
+_CLASSES = len(SurfaceClass)
+_ROOF_WALL_GROUND = (SurfaceClass.ROOF, SurfaceClass.WALL, SurfaceClass.GROUND)
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +28,9 @@ class Feature:
 
     ``mesh`` is None for an object without geometry of its own (a Building made of parts);
     ``bbox_wgs84`` is (min_lon, min_lat, min_h, max_lon, max_lat, max_h), ellipsoidal heights.
+    ``footprint_area_m2`` is the footprint's area before rounding; ``class_areas_m2``
+    ``(len(SurfaceClass),)`` the triangle area per surface class and ``volume_m3`` the volume
+    its shell encloses (None unless closed); all three are measured from ``mesh``.
     """
 
     obj: CityObject
@@ -32,6 +38,9 @@ class Feature:
     bbox_wgs84: BBox6 | None
     footprint: dict[str, object] | None
     degenerate_polygons: int = 0
+    footprint_area_m2: float | None = None
+    class_areas_m2: Float64Array | None = None
+    volume_m3: float | None = None
 
     @property
     def centre_ecef(self) -> Float64Array:
@@ -61,10 +70,22 @@ def build_feature(obj: CityObject, reprojector: Reprojector | None) -> Feature:
         raise _no_area(obj)
     lonlath = ecef_to_lonlath(ecef)
     bbox = (*lonlath.min(axis=0).tolist(), *lonlath.max(axis=0).tolist())
-    footprint = footprint_geojson(lonlath[:, :2], surfaces.ring_offsets, surfaces.polygon_offsets)
-    mesh = Mesh(ecef, faces, surfaces.classes[owner])
+    footprint, area = footprint_geojson(
+        lonlath[:, :2], surfaces.ring_offsets, surfaces.polygon_offsets
+    )
+    classes = surfaces.classes[owner]
+    areas, volumes = measure_meshes(
+        ecef, faces, classes, np.zeros(len(faces), np.int64), np.array([0, len(ecef)]), _CLASSES
+    )
     return Feature(
-        obj, mesh, (bbox[0], bbox[1], bbox[2], bbox[3], bbox[4], bbox[5]), footprint, degenerate
+        obj,
+        Mesh(ecef, faces, classes),
+        (bbox[0], bbox[1], bbox[2], bbox[3], bbox[4], bbox[5]),
+        footprint,
+        degenerate,
+        area,
+        areas[0],
+        _volume(volumes[0]),
     )
 
 
@@ -94,6 +115,9 @@ def build_features(
     starts = vertex_offsets[:-1]
     lo, hi = np.minimum.reduceat(lonlath, starts), np.maximum.reduceat(lonlath, starts)
     classes = np.concatenate([o.surfaces.classes for o in objs])[owner]
+    areas, volumes = measure_meshes(
+        ecef, faces, classes, object_of_polygon[owner], vertex_offsets, _CLASSES
+    )
     out: list[Feature | GeometryError | ReprojectionError] = []
     for k, obj in enumerate(objs):
         f0, f1 = face_offsets[k], face_offsets[k + 1]
@@ -103,17 +127,28 @@ def build_features(
             out.append(_no_area(obj))
             continue
         mesh = Mesh(ecef[v0:v1], faces[f0:f1] - np.uint32(v0), classes[f0:f1])
-        footprint = footprint_geojson(
+        footprint, area = footprint_geojson(
             lonlath[v0:v1, :2], surfaces.ring_offsets, surfaces.polygon_offsets
         )
         box = (*lo[k].tolist(), *hi[k].tolist())
         degenerate = surfaces.polygon_count - int(drawn[k])
         out.append(
             Feature(
-                obj, mesh, (box[0], box[1], box[2], box[3], box[4], box[5]), footprint, degenerate
+                obj,
+                mesh,
+                (box[0], box[1], box[2], box[3], box[4], box[5]),
+                footprint,
+                degenerate,
+                area,
+                areas[k],
+                _volume(volumes[k]),
             )
         )
     return out
+
+
+def _volume(value: np.float64) -> float | None:
+    return None if np.isnan(value) else float(value)
 
 
 def _concatenate(
@@ -159,3 +194,34 @@ def merge_bboxes(boxes: list[BBox6]) -> BBox6:
     a = np.array(boxes, dtype=np.float64)
     lo, hi = a[:, :3].min(axis=0), a[:, 3:].max(axis=0)
     return (float(lo[0]), float(lo[1]), float(lo[2]), float(hi[0]), float(hi[1]), float(hi[2]))
+
+
+def measures_of(f: Feature, parts: Sequence[Feature] = ()) -> Measures:
+    """Return the 3D facts of a feature and its ``parts`` (a Building's BuildingParts).
+
+    ``height_m``: the ``measuredHeight`` attribute when it is a number, else the top of the
+    bounding box minus its bottom (for a Building of parts: over all parts). The footprint
+    area is that of the feature's footprint. Areas per class sum the feature's own triangles
+    and its parts'; they are None when no surface carries a class (all unclassified), 0.0 for
+    a class that is missing. The volume is the sum of the pieces' only when every piece is
+    closed.
+    """
+    measured = f.obj.attributes.get("measuredHeight")
+    if isinstance(measured, int | float) and not isinstance(measured, bool):
+        height: float | None = float(measured)
+    else:
+        height = None if f.bbox_wgs84 is None else f.bbox_wgs84[5] - f.bbox_wgs84[2]
+    if f.class_areas_m2 is not None:
+        footprint = f.footprint_area_m2
+    else:
+        footprint = None if f.footprint is None else lonlat_area_m2(f.footprint)
+    own = [p for p in (f, *parts) if p.class_areas_m2 is not None]
+    if not own:
+        return Measures(height, footprint)
+    areas = np.sum([p.class_areas_m2 for p in own if p.class_areas_m2 is not None], axis=0)
+    volumes = [p.volume_m3 for p in own]
+    volume = None if None in volumes else float(sum(v for v in volumes if v is not None))
+    if not areas[SurfaceClass.UNCLASSIFIED + 1 :].any():
+        return Measures(height, footprint, volume_m3=volume)
+    roof, wall, ground = (float(areas[c]) for c in _ROOF_WALL_GROUND)
+    return Measures(height, footprint, roof, wall, ground, volume)

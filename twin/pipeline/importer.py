@@ -7,15 +7,24 @@ import logging
 import shutil
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import numpy as np
 
 from twin.errors import CRSError, InputError, NotFoundError
 from twin.geo import CRS_HINT, Reprojector, reprojector_for
 from twin.geometry import union_geojson
-from twin.model import BuildingRecord, CityObject, DatasetInfo, LodChoice, Rejection
-from twin.pipeline.features import Feature, merge_bboxes
+from twin.model import (
+    BuildingRecord,
+    CityObject,
+    DatasetInfo,
+    LodChoice,
+    Rejection,
+    SurfaceClass,
+)
+from twin.pipeline.features import Feature, measures_of, merge_bboxes
 from twin.pipeline.parallel import default_workers, iter_built
 from twin.pipeline.report import ImportReport
 from twin.pipeline.sources import ReadOptions, iter_objects
@@ -89,7 +98,7 @@ def import_files(
             report.imported_by_type[f.obj.type] += 1
         report.seconds = time.perf_counter() - started
         report.write(staging)
-        records = [_record(options.dataset, f, stats.placement.get(f.obj.id)) for f in features]
+        records = _records(options.dataset, features, stats.placement)
         t0 = time.perf_counter()
         store.publish(_dataset_info(options, features, report), records, staging)
         report.stage_seconds["publish"] = time.perf_counter() - t0
@@ -196,7 +205,20 @@ def _resolve_parents(features: list[Feature], report: ImportReport) -> list[Feat
     return kept
 
 
-def _record(dataset: str, f: Feature, placement: tuple[str, int] | None) -> BuildingRecord:
+def _records(
+    dataset: str, features: Sequence[Feature], placement: Mapping[str, tuple[str, int]]
+) -> list[BuildingRecord]:
+    """Return the catalog records; a Building of parts gets its parts' aggregate measures."""
+    parts: dict[str, list[Feature]] = defaultdict(list)
+    for f in features:
+        if f.obj.parent_id is not None:
+            parts[f.obj.parent_id].append(f)
+    return [_record(dataset, f, placement.get(f.obj.id), parts.get(f.obj.id, [])) for f in features]
+
+
+def _record(
+    dataset: str, f: Feature, placement: tuple[str, int] | None, parts: Sequence[Feature]
+) -> BuildingRecord:
     assert f.bbox_wgs84 is not None
     return BuildingRecord(
         dataset=dataset,
@@ -210,13 +232,17 @@ def _record(dataset: str, f: Feature, placement: tuple[str, int] | None) -> Buil
         address=f.obj.address,
         tile=None if placement is None else placement[0],
         feature_id=None if placement is None else placement[1],
+        measures=measures_of(f, parts),
     )
 
 
 def _dataset_info(
     options: ImportOptions, features: Iterable[Feature], report: ImportReport
 ) -> DatasetInfo:
+    features = list(features)
     boxes = [f.bbox_wgs84 for f in features if f.bbox_wgs84 is not None]
+    areas = [f.class_areas_m2 for f in features if f.class_areas_m2 is not None]
+    total = np.sum(areas, axis=0) if areas else np.zeros(len(SurfaceClass))
     return DatasetInfo(
         name=options.dataset,
         title=options.title or options.dataset,
@@ -225,6 +251,7 @@ def _dataset_info(
         bbox_wgs84=merge_bboxes(boxes) if boxes else None,
         imported_at=dt.datetime.now(dt.UTC),
         report=report.as_json(),
+        surface_areas_m2={c.name.lower(): float(total[c]) for c in SurfaceClass if total[c] > 0},
     )
 
 

@@ -104,6 +104,7 @@ class Collection(TypedDict):
     crs: list[str]
     storageCrs: str
     links: list[Link]
+    surfaceAreas: NotRequired[dict[str, float]]
 
 
 class Feature(TypedDict):
@@ -123,6 +124,9 @@ def path_of(*segments: str) -> str:
 
 def collection_of(info: DatasetInfo, base: str) -> Collection:
     """Return the collection describing one dataset.
+
+    Beside the members of OGC API – Features, ``surfaceAreas`` gives the dataset's summed
+    triangle area (m²) per surface class (``roof``, ``wall``, ``ground`` …) when known.
 
     Parameters
     ----------
@@ -157,6 +161,8 @@ def collection_of(info: DatasetInfo, base: str) -> Collection:
     }
     if info.bbox_wgs84 is not None:
         collection["extent"] = {"spatial": {"bbox": [list(info.bbox_wgs84)], "crs": CRS84H}}
+    if info.surface_areas_m2:
+        collection["surfaceAreas"] = dict(info.surface_areas_m2)
     return collection
 
 
