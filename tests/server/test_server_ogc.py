@@ -49,6 +49,12 @@ def _expected_collection(base: str) -> dict[str, Any]:
                 "title": "what filters may name",
             },
             {
+                "href": f"{here}/sortables",
+                "rel": "http://www.opengis.net/def/rel/ogc/1.0/sortables",
+                "type": "application/schema+json",
+                "title": "what sortby may name",
+            },
+            {
                 "href": f"{base}/tiles/demo/tileset.json",
                 "rel": "alternate",
                 "type": "application/json",

@@ -183,3 +183,20 @@ async def test_csv_export_has_the_address_and_measure_columns(client: Client) ->
     (row,) = csv.DictReader(io.StringIO(await resp.text()))
     assert float(row["volume"]) == pytest.approx(609.4, abs=0.1)
     assert row["streetAddress"] == "Spöcker Straße 4711"
+
+
+async def test_sortables_are_the_queryables_sortby_accepts(client: Client) -> None:
+    queryables = await (await client.get("/ogc/collections/lorup/queryables")).json()
+    resp = await client.get("/ogc/collections/lorup/sortables")
+    assert resp.status == 200
+    assert resp.content_type == "application/schema+json"
+    sortables = await resp.json()
+    assert sortables["$id"].endswith("/ogc/collections/lorup/sortables")
+    expected = {n: p for n, p in queryables["properties"].items() if n != "geometry"}
+    assert sortables["properties"] == expected
+    for name in sortables["properties"]:
+        resp = await client.get("/ogc/collections/lorup/items", params={"sortby": f"-{name}"})
+        assert resp.status == 200, (name, await resp.text())
+    resp = await client.get("/ogc/collections/lorup/items", params={"sortby": "geometry"})
+    assert resp.status == 400
+    assert "the sortables are: " in (await resp.json())["detail"]

@@ -151,7 +151,7 @@ async def test_limit_above_the_maximum_is_capped(client: Client) -> None:
         ),
         (
             {"sortby": "-nope"},
-            "cannot sort by unknown property nope; the queryables are: "
+            "cannot sort by nope; the sortables are: "
             "creationDate, id, lod, measuredHeight, name, parent_id, type, yearOfConstruction",
         ),
         (

@@ -152,6 +152,12 @@ def collection_of(info: DatasetInfo, base: str) -> Collection:
                 "title": "what filters may name",
             },
             {
+                "href": here + "/sortables",
+                "rel": "http://www.opengis.net/def/rel/ogc/1.0/sortables",
+                "type": "application/schema+json",
+                "title": "what sortby may name",
+            },
+            {
                 "href": base + path_of("tiles", info.name, "tileset.json"),
                 "rel": "alternate",
                 "type": JSON,
@@ -283,7 +289,7 @@ async def get_item(request: web.Request) -> web.StreamResponse:
 def add_ogc_routes(app: web.Application) -> None:
     """Mount OGC API – Features under ``/ogc``."""
     from twin.server.ogc_aggregate import get_aggregate
-    from twin.server.ogc_items import get_items, get_queryables
+    from twin.server.ogc_items import get_items, get_queryables, get_sortables
 
     app.router.add_get("/ogc", get_landing, name="ogc")
     app.router.add_get("/ogc/", get_landing)
@@ -292,5 +298,6 @@ def add_ogc_routes(app: web.Application) -> None:
     app.router.add_get("/ogc/collections/{dataset}", get_collection, name="collection")
     app.router.add_get("/ogc/collections/{dataset}/items", get_items, name="items")
     app.router.add_get("/ogc/collections/{dataset}/queryables", get_queryables)
+    app.router.add_get("/ogc/collections/{dataset}/sortables", get_sortables)
     app.router.add_get("/ogc/collections/{dataset}/aggregate", get_aggregate, name="aggregate")
     app.router.add_get("/ogc/collections/{dataset}/items/{id}", get_item, name="item")

@@ -111,10 +111,10 @@ def item_page(feature: Mapping[str, Any]) -> str:
     return page(str(feature["id"]), _table(rows) + _links(feature["links"]))
 
 
-def queryables_page(dataset: str, body: Mapping[str, Any]) -> str:
-    """Render the queryables of a collection."""
+def queryables_page(dataset: str, body: Mapping[str, Any], kind: str = "queryables") -> str:
+    """Render the queryables (or sortables) of a collection."""
     rows = [(name, p.get("type") or p.get("format")) for name, p in body["properties"].items()]
-    return page(f"{dataset}: queryables", _table(rows))
+    return page(f"{dataset}: {kind}", _table(rows))
 
 
 def _self(links: Iterable[Mapping[str, Any]]) -> str:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Collection, Mapping
-from typing import Any, Final, NotRequired, TypedDict
+from typing import Any, Final, Literal, NotRequired, TypedDict
 
 from aiohttp import web
 
@@ -22,7 +22,7 @@ from twin.server.ngsild.live import collect_joined
 from twin.server.ogc import GEOJSON, JSON, Feature, Link, feature_of, json_response, path_of
 from twin.server.ogc_crs import bbox_in_crs84, output_crs, reproject
 from twin.server.ogc_html import items_page, queryables_page
-from twin.server.ogc_params import feature_query, filter_names, wanted_format
+from twin.server.ogc_params import feature_query, filter_names, sortable_names, wanted_format
 from twin.server.state import STORE, call_store
 from twin.store import Store
 from twin.store.buildings import building_entity_id
@@ -34,6 +34,7 @@ __all__ = [
     "Queryables",
     "get_items",
     "get_queryables",
+    "get_sortables",
     "live_properties",
     "prepare_query",
 ]
@@ -76,7 +77,7 @@ Queryables = TypedDict(
         "additionalProperties": bool,
     },
 )
-"""The JSON Schema of a collection's queryables (OGC API – Features Part 3)."""
+"""The JSON Schema of a collection's queryables (OGC API – Features Part 3) or sortables."""
 
 
 def live_properties(store: Store, dataset: str) -> dict[str, dict[str, Any]]:
@@ -212,22 +213,38 @@ async def get_items(request: web.Request) -> web.StreamResponse:
 
 async def get_queryables(request: web.Request) -> web.StreamResponse:
     """GET queryables: a JSON Schema of the properties filters and sortby may name."""
+    return await _property_schema(request, "queryables")
+
+
+async def get_sortables(request: web.Request) -> web.StreamResponse:
+    """GET sortables: a JSON Schema of the properties ``sortby`` accepts.
+
+    OGC API – Features Part 8 (Sorting, draft): like the queryables resource, the properties
+    a client may sort by; here every queryable except the geometry and objects or arrays.
+    """
+    return await _property_schema(request, "sortables")
+
+
+async def _property_schema(
+    request: web.Request, kind: Literal["queryables", "sortables"]
+) -> web.StreamResponse:
     dataset = request.match_info["dataset"]
     store = request.app[STORE]
     await call_store(store.get_dataset, dataset)
     known, live = await call_store(_known, store, dataset)
-    properties: dict[str, QueryableProperty] = {
-        "geometry": {"format": "geometry-any", "description": "footprint (CRS84)"}
-    }
+    properties: dict[str, QueryableProperty] = {}
+    if kind == "queryables":
+        properties["geometry"] = {"format": "geometry-any", "description": "footprint (CRS84)"}
     derived = {d.name: d.description for d in DERIVED}
-    for name, kind in known.items():
-        prop: QueryableProperty = {"title": name, "type": kind}
+    names = known if kind == "queryables" else sortable_names(known)
+    for name in names:
+        prop: QueryableProperty = {"title": name, "type": known[name]}
         if name in derived:
             prop["description"] = derived[name]
         elif name in live:
             prop["description"] = "live value (NGSI-LD), joined onto the building"
         properties[name] = prop
-    here = str(request.url.origin()) + path_of("ogc", "collections", dataset, "queryables")
+    here = str(request.url.origin()) + path_of("ogc", "collections", dataset, kind)
     body: Queryables = {
         "$schema": _JSON_SCHEMA,
         "$id": here,
@@ -238,5 +255,5 @@ async def get_queryables(request: web.Request) -> web.StreamResponse:
     }
     fmt = wanted_format(request.query, request.headers.get("Accept", ""), ("json", "html"))
     if fmt == "html":
-        return web.Response(text=queryables_page(dataset, body), content_type="text/html")
+        return web.Response(text=queryables_page(dataset, body, kind), content_type="text/html")
     return json_response(body, "application/schema+json")

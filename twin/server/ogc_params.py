@@ -30,6 +30,7 @@ __all__ = [
     "parse_datetime",
     "parse_limit",
     "parse_sortby",
+    "sortable_names",
     "wanted_format",
 ]
 
@@ -134,8 +135,19 @@ def _instant(part: str, text: str) -> str | None:
         raise QueryError(f"datetime {text!r}: {part!r} is not an RFC 3339 date or time") from None
 
 
+def sortable_names(queryables: Mapping[str, str]) -> list[str]:
+    """Return the queryables ``sortby`` accepts: all but objects and arrays (no order).
+
+    >>> sortable_names({"id": "string", "address": "object", "height": "number"})
+    ['height', 'id']
+    """
+    return sorted(n for n, kind in queryables.items() if kind not in ("object", "array"))
+
+
 def parse_sortby(text: str, known: Collection[str]) -> tuple[SortKey, ...]:
     """Return the keys of ``sortby`` (``+name``/``name`` ascending, ``-name`` descending).
+
+    ``known`` are the sortable names (:func:`sortable_names`).
 
     >>> parse_sortby("-height,id", {"height", "id"})
     (SortKey(name='height', descending=True), SortKey(name='id', descending=False))
@@ -149,8 +161,7 @@ def parse_sortby(text: str, known: Collection[str]) -> tuple[SortKey, ...]:
             raise QueryError(f"sortby has an empty key: {text!r}")
         if name not in known:
             raise QueryError(
-                f"cannot sort by unknown property {name}; the queryables are: "
-                f"{', '.join(sorted(known))}"
+                f"cannot sort by {name}; the sortables are: {', '.join(sorted(known))}"
             )
         keys.append(SortKey(name, descending))
     return tuple(keys)
@@ -191,12 +202,13 @@ def filter_names(query: Mapping[str, str]) -> set[str]:
 def feature_query(
     dataset: str,
     query: Mapping[str, str],
-    known: Collection[str],
+    known: Mapping[str, str],
     live: Mapping[str, str] | None = None,
 ) -> FeatureQuery:
     """Return the FeatureQuery of an items request's parameters.
 
-    ``known`` are the queryable names; ``live`` maps live ones to the JSON of their values.
+    ``known`` are the queryables and their JSON types; ``live`` maps live ones to the JSON of
+    their values.
     """
     live = live or {}
     limit, offset = parse_limit(query)
@@ -213,7 +225,7 @@ def feature_query(
         bbox_crs84=box,
         interval=None if moment is None else parse_datetime(moment),
         where=parse_filter_param(query, known, live),
-        sortby=() if not query.get("sortby") else parse_sortby(query["sortby"], known),
+        sortby=parse_sortby(query["sortby"], sortable_names(known)) if query.get("sortby") else (),
         offset=offset,
         limit=limit,
         live=live,
