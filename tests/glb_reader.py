@@ -2,6 +2,9 @@
 
 Accessors and the EXT_structural_metadata property table are decoded by hand from the buffer
 views, following the glTF 2.0 and 3D Metadata specifications, not by calling ``tiles``.
+Compressed geometry is decoded with the codecs' own decoders: ``EXT_meshopt_compression``
+bufferViews through meshoptimizer (the ``meshopt`` binding), ``KHR_draco_mesh_compression``
+primitives through Draco (``DracoPy``).
 """
 
 from __future__ import annotations
@@ -10,6 +13,8 @@ import itertools
 from dataclasses import dataclass
 from typing import Any
 
+import DracoPy
+import meshopt
 import numpy as np
 import pygltflib
 
@@ -20,7 +25,10 @@ _METADATA_DTYPES = {"INT32": "<i4", "INT64": "<i8", "FLOAT64": "<f8", "UINT8": "
 
 @dataclass
 class DecodedPrimitive:
-    positions_yup: np.ndarray  # (n, 3) float32, as stored
+    positions_yup: (
+        np.ndarray
+    )  # (n, 3) float64, in the scene: the node's scale and translation applied
+    stored_positions: np.ndarray  # (n, 3) as the accessor holds them (float32 or grid integers)
     normals_yup: np.ndarray  # (n, 3) float32
     feature_ids: np.ndarray  # (n,) float32
     indices: np.ndarray  # (m * 3,)
@@ -36,7 +44,18 @@ def load(data: bytes) -> tuple[pygltflib.GLTF2, bytes]:
 
 
 def view_bytes(gltf: pygltflib.GLTF2, blob: bytes, index: int) -> bytes:
+    """The bytes of a bufferView, decompressed when it is an EXT_meshopt_compression view."""
     view = gltf.bufferViews[index]
+    packed = (view.extensions or {}).get("EXT_meshopt_compression")
+    if packed is not None:
+        start = packed.get("byteOffset", 0)
+        data = blob[start : start + packed["byteLength"]]
+        rows = meshopt.decode_gltf_buffer(
+            data, packed["count"], packed["byteStride"], packed["mode"], packed.get("filter")
+        )
+        out = np.ascontiguousarray(rows).tobytes()
+        assert len(out) == view.byteLength, "fallback view length == count * byteStride"
+        return out
     start = view.byteOffset or 0
     return blob[start : start + view.byteLength]
 
@@ -47,8 +66,9 @@ def read_accessor(gltf: pygltflib.GLTF2, blob: bytes, index: int) -> np.ndarray:
     dtype = np.dtype(_DTYPES[accessor.componentType])
     width = _WIDTH[accessor.type]
     stride = view.byteStride or dtype.itemsize * width
-    start = (view.byteOffset or 0) + (accessor.byteOffset or 0)
-    raw = np.frombuffer(blob, dtype=np.uint8, count=stride * accessor.count, offset=start)
+    data = view_bytes(gltf, blob, accessor.bufferView)
+    start = accessor.byteOffset or 0
+    raw = np.frombuffer(data, dtype=np.uint8, count=stride * accessor.count, offset=start)
     rows = raw.reshape(accessor.count, stride)[:, : dtype.itemsize * width]
     values = rows.copy().view(dtype).reshape(accessor.count, width)
     if accessor.normalized and accessor.componentType == 5120:  # KHR_mesh_quantization BYTE
@@ -56,18 +76,50 @@ def read_accessor(gltf: pygltflib.GLTF2, blob: bytes, index: int) -> np.ndarray:
     return values[:, 0] if width == 1 else values
 
 
+def _draco_attributes(
+    gltf: pygltflib.GLTF2, blob: bytes, prim: pygltflib.Primitive
+) -> dict[str, np.ndarray] | None:
+    """Decode a KHR_draco_mesh_compression primitive: {attribute name or "indices": values}."""
+    ext = (prim.extensions or {}).get("KHR_draco_mesh_compression")
+    if ext is None:
+        return None
+    mesh = DracoPy.decode(view_bytes(gltf, blob, ext["bufferView"]))
+    out = {"indices": mesh.faces.reshape(-1)}
+    for name, uid in ext["attributes"].items():
+        values = mesh.get_attribute_by_unique_id(uid)["data"]
+        out[name] = values[:, 0] if values.shape[1] == 1 else values
+        assert len(values) == gltf.accessors[getattr(prim.attributes, name)].count, name
+    return out
+
+
+def _node_transform(gltf: pygltflib.GLTF2) -> tuple[np.ndarray, np.ndarray]:
+    node = gltf.nodes[0]
+    assert node.matrix is None, "twin writes translation and scale"
+    assert node.rotation is None, "twin writes translation and scale"
+    return np.array(node.scale or [1.0] * 3), np.array(node.translation or [0.0] * 3)
+
+
 def primitives(data: bytes) -> list[DecodedPrimitive]:
     gltf, blob = load(data)
+    scale, translation = _node_transform(gltf)
     out = []
     for prim in gltf.meshes[0].primitives:
         attrs = prim.attributes
         position = gltf.accessors[attrs.POSITION]
+        values = _draco_attributes(gltf, blob, prim) or {
+            "POSITION": read_accessor(gltf, blob, attrs.POSITION),
+            "NORMAL": read_accessor(gltf, blob, attrs.NORMAL),
+            "_FEATURE_ID_0": read_accessor(gltf, blob, attrs._FEATURE_ID_0),
+            "indices": read_accessor(gltf, blob, prim.indices),
+        }
+        stored = values["POSITION"]
         out.append(
             DecodedPrimitive(
-                positions_yup=read_accessor(gltf, blob, attrs.POSITION),
-                normals_yup=read_accessor(gltf, blob, attrs.NORMAL),
-                feature_ids=read_accessor(gltf, blob, attrs._FEATURE_ID_0),
-                indices=read_accessor(gltf, blob, prim.indices),
+                positions_yup=stored.astype(np.float64) * scale + translation,
+                stored_positions=stored,
+                normals_yup=values["NORMAL"],
+                feature_ids=values["_FEATURE_ID_0"],
+                indices=values["indices"],
                 material=gltf.materials[prim.material].to_dict(),
                 feature_id_sets=prim.extensions["EXT_mesh_features"]["featureIds"],
                 position_min=position.min,

@@ -2,7 +2,9 @@
 
 Tests import :func:`validate_glb_files` and assert on the reports; :func:`unexpected_messages`
 filters out what the validator reports only because it does not implement the ``EXT_`` metadata
-extensions twin uses.
+extensions twin uses, nor meshopt or Draco compression. What it cannot read through those, it
+checks on the decoded copy :func:`decode_glb_files` writes (glTF Transform with meshoptimizer's
+and Draco's own decoders, ``tests/js/decode_gltf.mjs``).
 """
 
 from __future__ import annotations
@@ -15,10 +17,44 @@ from pathlib import Path
 from typing import Any
 
 SCRIPT = Path(__file__).resolve().parent / "js" / "validate_gltf.mjs"
+DECODE_SCRIPT = SCRIPT.with_name("decode_gltf.mjs")
 
-# The validator (2.0.0-dev.3.10) does not implement EXT_mesh_features/EXT_structural_metadata:
-# it says so (UNSUPPORTED_EXTENSION) and cannot see that the property table uses its bufferViews.
-KNOWN_EXTENSIONS = ("EXT_mesh_features", "EXT_structural_metadata")
+# The validator (2.0.0-dev.3.10) does not implement EXT_mesh_features/EXT_structural_metadata,
+# EXT_meshopt_compression or KHR_draco_mesh_compression: it says so (UNSUPPORTED_EXTENSION) and
+# cannot see that the property table or a Draco primitive uses its bufferViews.
+KNOWN_EXTENSIONS = (
+    "EXT_mesh_features",
+    "EXT_structural_metadata",
+    "EXT_meshopt_compression",
+    "KHR_draco_mesh_compression",
+)
+
+
+def _node(script: Path, args: Sequence[str]) -> list[dict[str, Any]]:
+    node = shutil.which("node")
+    if node is None:
+        raise RuntimeError("node is not on PATH: the glTF tools cannot run")
+    done = subprocess.run(
+        [node, str(script), *args],
+        cwd=script.parent,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    return [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")] or [
+        {"failure": f"{script.name} failed ({done.returncode}): {done.stderr.strip()}"}
+    ]
+
+
+def decode_glb_files(paths: Iterable[Path], out_dir: Path) -> list[dict[str, Any]]:
+    """Decode compressed GLBs to uncompressed copies in ``out_dir``; one result per path.
+
+    Each result has ``out`` (the copy's path), ``vertices`` (POSITION count over all primitives)
+    and ``extensionsUsed`` as glTF Transform read them, or ``failure``.
+    """
+    args = [arg for p in paths for arg in (str(p), str(out_dir / f"decoded-{p.name}"))]
+    return _node(DECODE_SCRIPT, args) if args else []
 
 
 def validate_glb_files(paths: Iterable[Path | str]) -> list[dict[str, Any]]:
@@ -26,32 +62,22 @@ def validate_glb_files(paths: Iterable[Path | str]) -> list[dict[str, Any]]:
     paths = [str(p) for p in paths]
     if not paths:
         return []
-    node = shutil.which("node")
-    if node is None:
-        raise RuntimeError("node is not on PATH: the glTF validator cannot run")
-    done = subprocess.run(
-        [node, str(SCRIPT), *paths],
-        cwd=SCRIPT.parent,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    reports = [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
+    reports = _node(SCRIPT, paths)
     if len(reports) != len(paths):
-        raise RuntimeError(f"validator failed ({done.returncode}): {done.stderr.strip()}")
+        raise RuntimeError(f"validator failed: {reports[-1]}")
     return reports
 
 
 def unexpected_messages(
-    report: dict[str, Any], metadata_buffer_views: Sequence[int] = ()
+    report: dict[str, Any], extension_buffer_views: Sequence[int] = ()
 ) -> list[dict[str, Any]]:
     """Return the messages of ``report`` not explained by the validator's missing extensions.
 
     Explained: ``UNSUPPORTED_EXTENSION`` for :data:`KNOWN_EXTENSIONS`, and ``UNUSED_OBJECT`` for the
-    given property-table bufferViews. Everything else (any severity) is returned.
+    given bufferViews that only those extensions use (property table, Draco data). Everything
+    else (any severity) is returned.
     """
-    unused = {f"/bufferViews/{i}" for i in metadata_buffer_views}
+    unused = {f"/bufferViews/{i}" for i in extension_buffer_views}
     out = []
     for message in report["messages"]:
         code, pointer = message.get("code"), message.get("pointer", "")

@@ -1,10 +1,10 @@
 """3D Tiles 1.1 / glTF 2.0 format library: arrays in, bytes and JSON out. Knows nothing of twin.
 
-Depends on numpy and the standard library only.
+Depends on numpy, the standard library and the meshoptimizer and Draco encoders.
 """
 
 from tiles.axes import y_up_to_z_up, z_up_to_y_up
-from tiles.glb import Material, TileMesh, encode_glb
+from tiles.glb import Compression, Material, TileMesh, encode_glb
 from tiles.metadata import (
     EncodedMetadata,
     PropertyTable,
@@ -16,6 +16,7 @@ from tiles.tileset import Tile, enu_frame, tileset_json
 from tiles.typing import Tileset
 
 __all__ = [
+    "Compression",
     "EncodedMetadata",
     "Material",
     "PropertyTable",

@@ -18,6 +18,7 @@ class Asset(TypedDict):
 
 class Buffer(TypedDict):
     byteLength: int
+    extensions: NotRequired[dict[str, Any]]  # EXT_meshopt_compression: {"fallback": true}
 
 
 class BufferView(TypedDict):
@@ -26,11 +27,12 @@ class BufferView(TypedDict):
     byteLength: int
     byteStride: NotRequired[int]
     target: NotRequired[Literal[34962, 34963]]  # ARRAY_BUFFER, ELEMENT_ARRAY_BUFFER
+    extensions: NotRequired[dict[str, Any]]  # EXT_meshopt_compression
 
 
 class Accessor(TypedDict):
-    bufferView: int
-    byteOffset: int
+    bufferView: NotRequired[int]  # absent under KHR_draco_mesh_compression
+    byteOffset: NotRequired[int]
     componentType: Literal[5120, 5121, 5123, 5125, 5126]  # BYTE, UNSIGNED_BYTE/SHORT/INT, FLOAT
     normalized: NotRequired[bool]
     count: int
@@ -62,8 +64,14 @@ class MeshFeatures(TypedDict):
     featureIds: list[FeatureId]
 
 
+class DracoMeshCompression(TypedDict):
+    bufferView: int
+    attributes: dict[str, int]
+
+
 class PrimitiveExtensions(TypedDict):
     EXT_mesh_features: MeshFeatures
+    KHR_draco_mesh_compression: NotRequired[DracoMeshCompression]
 
 
 class Primitive(TypedDict):
@@ -81,6 +89,7 @@ class Mesh(TypedDict):
 class Node(TypedDict):
     mesh: int
     translation: NotRequired[list[float]]
+    scale: NotRequired[list[float]]
 
 
 class Scene(TypedDict):

@@ -72,9 +72,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     imp.add_argument(
         "--compress",
-        choices=("quantize", "none"),
-        default="quantize",
-        help="quantize: int8 normals, KHR_mesh_quantization (default); none: plain floats",
+        choices=("meshopt", "draco", "quantize", "none"),
+        default="meshopt",
+        help="meshopt: EXT_meshopt_compression + KHR_mesh_quantization (default); draco: "
+        "KHR_draco_mesh_compression; quantize: int8 normals only; none: plain floats",
     )
     imp.add_argument(
         "--lod",

@@ -14,8 +14,12 @@ from twin.store import SQLiteStore
 TECO = "citygml/teco_district1_LoD2.gml"
 
 
-@pytest.mark.parametrize(("compress", "required"), [("quantize", ["KHR_mesh_quantization"]),
-                                                    ("none", [])])  # fmt: skip
+@pytest.mark.parametrize(("compress", "required"), [
+    ("meshopt", ["EXT_meshopt_compression", "KHR_mesh_quantization"]),
+    ("draco", ["KHR_draco_mesh_compression"]),
+    ("quantize", ["KHR_mesh_quantization"]),
+    ("none", []),
+])  # fmt: skip
 def test_compress_option_sets_the_extension(
     shared_data: Path, store: SQLiteStore, compress: str, required: list[str]
 ) -> None:
@@ -40,3 +44,10 @@ def test_cli_passes_workers_and_compress(shared_data: Path, tmp_path: Path) -> N
     finally:
         store.close()
     assert not glb_reader.load(glb.read_bytes())[0].extensionsRequired
+
+
+def test_compression_is_on_by_default(shared_data: Path, store: SQLiteStore) -> None:
+    import_files([shared_data / TECO], store, ImportOptions(dataset="teco", workers=1))
+    for glb in sorted(store.tileset_dir("teco").glob("content/*.glb")):
+        gltf, _ = glb_reader.load(glb.read_bytes())
+        assert "EXT_meshopt_compression" in gltf.extensionsRequired

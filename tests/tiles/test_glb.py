@@ -161,9 +161,9 @@ def test_round_trip_through_pygltflib(name: str) -> None:
     got = []
     for prim in decoded:
         material = [m.name for m in mesh.materials].index(prim.material["name"])
-        positions = y_up_to_z_up(prim.positions_yup)
-        assert prim.position_min == positions_min(prim.positions_yup)
-        assert prim.position_max == positions_max(prim.positions_yup)
+        positions = y_up_to_z_up(prim.stored_positions)
+        assert prim.position_min == positions_min(prim.stored_positions)
+        assert prim.position_max == positions_max(prim.stored_positions)
         for face in prim.indices.reshape(-1, 3):
             fids = tuple(int(f) for f in prim.feature_ids[face])
             got.append((material, positions[face].astype(np.float32).tobytes(), fids))
@@ -284,7 +284,7 @@ def test_random_meshes_round_trip(mesh: TileMesh) -> None:
     got = []
     for prim in decoded:
         material = int(prim.material["name"][1:])
-        positions = y_up_to_z_up(prim.positions_yup)
+        positions = y_up_to_z_up(prim.stored_positions)
         fids = prim.feature_ids.astype(np.uint32)
         for face in prim.indices.reshape(-1, 3):
             got.append((material, positions[face].tobytes(), fids[face].tobytes()))

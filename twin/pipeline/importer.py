@@ -54,7 +54,7 @@ class ImportOptions:
     types: tuple[str, ...] | None = None
     keep_going: bool = False
     workers: int | None = None  # processes for per-object work; None: all cores, <= 1: none
-    compress: Compression = "quantize"
+    compress: Compression = "meshopt"
 
 
 def import_files(

@@ -18,6 +18,7 @@ import numpy as np
 
 import tiles
 from tiles.hierarchy import Node, build_hierarchy, widen
+from tiles.layout import Compression
 from tiles.metadata import Value
 from twin.model import AttributeValue, Mesh, SurfaceClass, Surfaces
 from twin.pipeline.features import Feature
@@ -26,8 +27,6 @@ from twin.pipeline.parallel import map_ordered
 from twin.types import Float64Array
 
 __all__ = ["Compression", "TileBudget", "TilesetStats", "write_tileset"]
-
-Compression = Literal["none", "quantize"]
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +84,7 @@ def write_tileset(
     budget: TileBudget,
     workers: int = 1,
     *,
-    compress: Compression = "quantize",
+    compress: Compression = "meshopt",
     previous: Path | None = None,
 ) -> TilesetStats:
     """Write ``tileset.json`` and its content into ``out_dir`` for features with meshes.
@@ -94,8 +93,9 @@ def write_tileset(
     ``budget.max_features`` features below it (REPLACE refinement), so the whole city shows from
     afar, with a property table of ``id`` and ``type`` only (enough to pick and look up).
     Tiles are encoded on ``workers`` processes (``<= 1``: in this process). ``compress``
-    "quantize" stores normals as int8 (``KHR_mesh_quantization``); positions stay float32 in
-    each tile's frame, so no vertex moves more than a millimetre. Content files are named by
+    picks the geometry layout of :func:`tiles.encode_glb` (meshopt by default; "none" and
+    "quantize" keep float32 positions in each tile's frame, so no vertex moves more than a
+    millimetre). Content files are named by
     their hash; one already in the ``previous`` tileset directory is hard-linked, not rewritten,
     so a re-import rewrites only the tiles whose content changed (and clients keep their cache).
     """
@@ -113,8 +113,7 @@ def write_tileset(
         )
     )
     nodes = _post_order(tree)
-    quantized = compress == "quantize"
-    jobs = [_job(node, meshed, sizes_m, budget.max_features, quantized) for node in nodes]
+    jobs = [_job(node, meshed, sizes_m, budget.max_features, compress) for node in nodes]
     encoded = _encode_all([job for job, _ in jobs], workers)
     placement: dict[str, tuple[str, int]] = {}
     built: dict[int, tiles.Tile] = {}
@@ -163,7 +162,7 @@ def _write(path: Path, data: bytes) -> int:
     return 0
 
 
-_Job = tuple[Literal["mesh", "blocks"], list[Feature], bool]  # kind, features, quantize
+_Job = tuple[Literal["mesh", "blocks"], list[Feature], Compression]  # kind, features, compress
 
 
 def _post_order(node: Node) -> list[Node]:
@@ -172,15 +171,19 @@ def _post_order(node: Node) -> list[Node]:
 
 
 def _job(
-    node: Node, meshed: Sequence[Feature], sizes_m: Float64Array, max_blocks: int, quantized: bool
+    node: Node,
+    meshed: Sequence[Feature],
+    sizes_m: Float64Array,
+    max_blocks: int,
+    compress: Compression,
 ) -> tuple[_Job, float]:
     """Return what to encode for ``node`` and the size of the largest feature left out."""
     if node.is_leaf:
-        return ("mesh", [_light(meshed[i]) for i in node.items], quantized), 0.0
+        return ("mesh", [_light(meshed[i]) for i in node.items], compress), 0.0
     order = node.items[np.argsort(-sizes_m[node.items], kind="stable")]
     kept, skipped = order[:max_blocks], order[max_blocks:]
     skipped_m = float(sizes_m[skipped].max()) if len(skipped) else 0.0
-    return ("blocks", [_light(meshed[i]) for i in np.sort(kept)], quantized), skipped_m
+    return ("blocks", [_light(meshed[i]) for i in np.sort(kept)], compress), skipped_m
 
 
 def _light(feature: Feature) -> Feature:
@@ -196,11 +199,11 @@ def _encode_all(jobs: list[_Job], workers: int) -> list[tuple[bytes, Float64Arra
 
 
 def _encode_job(job: _Job) -> tuple[bytes, Float64Array, float]:
-    kind, group, quantized = job
+    kind, group, compress = job
     if kind == "mesh":
-        data, frame = encode_tile(group, quantized_normals=quantized)
+        data, frame = encode_tile(group, compress=compress)
         return data, frame, 0.0
-    return encode_blocks(group, quantized_normals=quantized)
+    return encode_blocks(group, compress=compress)
 
 
 def _extent(feature: Feature) -> Float64Array:
@@ -216,7 +219,7 @@ def _frame_of(meshes: Sequence[Mesh]) -> Float64Array:
 
 
 def encode_tile(
-    group: Sequence[Feature], *, quantized_normals: bool = False
+    group: Sequence[Feature], *, compress: Compression = "none"
 ) -> tuple[bytes, Float64Array]:
     """Encode features as one glb in a local ENU frame; return the bytes and the frame (4, 4)."""
     meshes = [f.mesh for f in group if f.mesh is not None]
@@ -232,11 +235,11 @@ def encode_tile(
     normals = tiles.vertex_normals(local, faces)
     mesh = tiles.TileMesh(local.astype(np.float32), normals, faces, feature_ids, classes, MATERIALS)
     table = tiles.PropertyTable("cityObject", len(group), property_columns(group))
-    return tiles.encode_glb(mesh, table, quantized_normals=quantized_normals), frame
+    return tiles.encode_glb(mesh, table, compress=compress), frame
 
 
 def encode_blocks(
-    group: Sequence[Feature], *, quantized_normals: bool = False
+    group: Sequence[Feature], *, compress: Compression = "none"
 ) -> tuple[bytes, Float64Array, float]:
     """Encode features as LoD1 blocks; return the glb, its frame (4, 4) and its error in m."""
     meshes = [f.mesh for f in group if f.mesh is not None]
@@ -256,7 +259,7 @@ def encode_blocks(
     columns: dict[str, list[Value]] = {"id": [f.obj.id for f in group]}
     columns["type"] = [f.obj.type for f in group]
     table = tiles.PropertyTable("cityObject", len(group), columns)
-    data = tiles.encode_glb(mesh, table, quantized_normals=quantized_normals)
+    data = tiles.encode_glb(mesh, table, compress=compress)
     return data, frame, float(blocks.errors_m.max())
 
 

@@ -1,0 +1,74 @@
+"""Every compressed tile of a real city decodes (meshoptimizer's and Draco's own decoders, and
+glTF Transform in node) to the uncompressed tile: same features, vertices within the step."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import glb_reader
+import numpy as np
+import pytest
+from gltf_validator import decode_glb_files, validate_glb_files
+from tileset_checks import check_tileset
+from tileset_walk import content_tiles
+
+from twin.pipeline import ImportOptions, TileBudget, import_files
+from twin.store import SQLiteStore
+
+TECO = "citygml/teco_district1_LoD2.gml"
+
+
+def _import(shared_data: Path, store: SQLiteStore, compress: str) -> Path:
+    options = ImportOptions(
+        dataset=compress,
+        budget=TileBudget(max_features=30),
+        workers=1,
+        compress=compress,  # type: ignore[arg-type]
+    )
+    import_files([shared_data / TECO], store, options)
+    return store.tileset_dir(compress)
+
+
+@pytest.mark.parametrize("compress", ["meshopt", "draco"])
+def test_every_compressed_tile_decodes_to_the_uncompressed_one(
+    shared_data: Path, store: SQLiteStore, compress: str, tmp_path: Path
+) -> None:
+    plain_dir, packed_dir = (
+        _import(shared_data, store, "none"),
+        _import(shared_data, store, compress),
+    )
+    check_tileset(json.loads((packed_dir / "tileset.json").read_text()), packed_dir)
+    plain_tiles, packed_tiles = list(content_tiles(plain_dir)), list(content_tiles(packed_dir))
+    assert len(packed_tiles) == len(plain_tiles) > 1  # the same tree: compression is per tile
+    paths = []
+    for (a, world_a), (b, world_b) in zip(plain_tiles, packed_tiles, strict=True):
+        np.testing.assert_array_equal(world_a, world_b)
+        plain_bytes = (plain_dir / a["content"]["uri"]).read_bytes()
+        packed_path = packed_dir / b["content"]["uri"]
+        paths.append(packed_path)
+        plain, packed = (
+            glb_reader.primitives(plain_bytes),
+            glb_reader.primitives(packed_path.read_bytes()),
+        )
+        assert (
+            glb_reader.property_table(packed_path.read_bytes())[1]
+            == glb_reader.property_table(plain_bytes)[1]
+        )
+        extent = float(np.ptp(np.concatenate([p.positions_yup for p in plain]), axis=0).max())
+        step = 1e-3 if compress == "draco" else extent / 65535
+        for p, q in zip(plain, packed, strict=True):
+            assert len(q.indices) == len(p.indices)
+            for fid in np.unique(p.feature_ids):
+                mine, theirs = (
+                    q.positions_yup[q.feature_ids == fid],
+                    p.positions_yup[p.feature_ids == fid],
+                )
+                gap = np.linalg.norm(mine[:, None] - theirs[None], axis=2)
+                assert gap.min(axis=1).max() <= step / 2 * np.sqrt(3) * 1.001
+                assert gap.min(axis=0).max() <= step / 2 * np.sqrt(3) * 1.001
+    decoded = decode_glb_files(paths, tmp_path)
+    assert [d.get("failure") for d in decoded] == [None] * len(paths)
+    for report in validate_glb_files([d["out"] for d in decoded]):
+        assert report["numErrors"] == 0, report["messages"][:5]
+        assert report["numWarnings"] == 0, report["messages"][:5]

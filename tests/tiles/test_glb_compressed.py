@@ -1,0 +1,142 @@
+"""meshopt and Draco compression: valid, decodable by the codecs' own decoders, and equal to the
+uncompressed tile within the quantization step (positions), exactly (feature ids) and within a
+few degrees (normals)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import glb_reader
+import numpy as np
+import pytest
+from gltf_validator import decode_glb_files, unexpected_messages, validate_glb_files
+
+from tiles import Material, TileMesh, encode_glb
+
+MATERIALS = [Material("wall", (0.8, 0.8, 0.7, 1.0)), Material("roof", (0.5, 0.2, 0.1, 1.0))]
+_BOX_FACES = np.array(
+    [[0, 2, 1], [0, 3, 2], [4, 5, 6], [4, 6, 7], [0, 1, 5], [0, 5, 4],
+     [1, 2, 6], [1, 6, 5], [2, 3, 7], [2, 7, 6], [3, 0, 4], [3, 4, 7]], dtype=np.uint32
+)  # fmt: skip
+
+
+def city_mesh(seed: int, buildings: int = 80, span_m: float = 400.0) -> TileMesh:
+    """Boxes of 5–20 m footprint and 4–40 m height over ``span_m``; tops are roofs."""
+    rng = np.random.default_rng(seed)
+    positions, faces, fids = [], [], []
+    for k in range(buildings):
+        x, y = rng.uniform(-span_m / 2, span_m / 2, 2)
+        w, d = rng.uniform(5, 20, 2)
+        z0, h = rng.uniform(0, 5), rng.uniform(4, 40)
+        corners = [(x, y), (x + w, y), (x + w, y + d), (x, y + d)]
+        box = [(cx, cy, z0) for cx, cy in corners] + [(cx, cy, z0 + h) for cx, cy in corners]
+        faces.append(_BOX_FACES + 8 * k)
+        positions.append(box)
+        fids.append(np.full(8, k))
+    materials = np.tile(np.array([0, 0, 1, 1] + [0] * 8, dtype=np.uint16), buildings)
+    return TileMesh(
+        positions=np.array(positions, dtype=np.float32).reshape(-1, 3),
+        normals=None,
+        faces=np.concatenate(faces),
+        feature_ids=np.concatenate(fids).astype(np.uint32),
+        materials_per_face=materials,
+        materials=MATERIALS,
+    )
+
+
+def _tolerance_m(compress: str, plain: list[glb_reader.DecodedPrimitive]) -> float:
+    """Largest distance a vertex may move: half a grid step on each axis, ×√3."""
+    if compress == "draco":
+        return 0.5e-3 * np.sqrt(3)  # Draco grid step ≤ 1 mm (tiles.compress_draco)
+    points = np.concatenate([p.positions_yup for p in plain])
+    extent = float(np.ptp(points, axis=0).max())
+    return extent / 65535 / 2 * np.sqrt(3) * 1.001  # 16-bit grid over the tile's extent
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+@pytest.mark.parametrize("compress", ["meshopt", "draco"])
+def test_decoded_tile_matches_the_uncompressed_one(compress: str, seed: int) -> None:
+    mesh = city_mesh(seed)
+    plain = glb_reader.primitives(encode_glb(mesh, compress="none"))
+    packed = glb_reader.primitives(encode_glb(mesh, compress=compress))  # type: ignore[arg-type]
+    tolerance = _tolerance_m(compress, plain)
+    assert [p.material["name"] for p in packed] == [p.material["name"] for p in plain]
+    for a, b in zip(plain, packed, strict=True):
+        assert len(b.indices) == len(a.indices)
+        assert sorted(set(b.feature_ids.tolist())) == sorted(set(a.feature_ids.tolist()))
+        assert np.array_equal(b.feature_ids, np.round(b.feature_ids))  # exact integers
+        for fid in np.unique(a.feature_ids):
+            mine, theirs = b.feature_ids == fid, a.feature_ids == fid
+            gap = b.positions_yup[mine][:, None, :] - a.positions_yup[theirs][None, :, :]
+            distance = np.linalg.norm(gap, axis=2)
+            assert distance.min(axis=1).max() <= tolerance, (fid, distance.min(axis=1).max())
+            assert distance.min(axis=0).max() <= tolerance  # no vertex of the source is lost
+            # Flat-shaded corners repeat a position with other normals: among the source
+            # vertices at this position, one has (nearly) this normal.
+            unit = b.normals_yup[mine] / np.linalg.norm(b.normals_yup[mine], axis=1)[:, None]
+            cos = np.where(distance <= tolerance, unit @ a.normals_yup[theirs].T, -1.0)
+            assert np.degrees(np.arccos(np.clip(cos.max(axis=1), -1, 1))).max() < 1.0
+        triangles = b.positions_yup[b.indices.reshape(-1, 3)]
+        area = np.linalg.norm(np.cross(triangles[:, 1] - triangles[:, 0],
+                                       triangles[:, 2] - triangles[:, 0]), axis=1)  # fmt: skip
+        assert (area > 0).all()  # no triangle collapsed by quantization
+
+
+@pytest.mark.parametrize("compress", ["meshopt", "draco"])
+def test_compressed_tile_is_valid_before_and_after_decoding(compress: str, tmp_path: Path) -> None:
+    data = encode_glb(city_mesh(3), compress=compress)  # type: ignore[arg-type]
+    path = tmp_path / f"{compress}.glb"
+    path.write_bytes(data)
+    gltf, _ = glb_reader.load(data)
+    extension = "EXT_meshopt_compression" if compress == "meshopt" else "KHR_draco_mesh_compression"
+    assert extension in gltf.extensionsRequired
+    draco_views = [
+        p.extensions["KHR_draco_mesh_compression"]["bufferView"]
+        for p in gltf.meshes[0].primitives
+        if "KHR_draco_mesh_compression" in p.extensions
+    ]
+    (report,) = validate_glb_files([path])
+    assert report["numErrors"] == 0, report["messages"][:5]
+    # Without a property table, only the meshopt extension reads the GLB buffer.
+    unexplained = [m for m in unexpected_messages(report, draco_views)
+                   if (m["code"], m["pointer"]) != ("UNUSED_OBJECT", "/buffers/0")]  # fmt: skip
+    assert unexplained == []
+    (decoded,) = decode_glb_files([path], tmp_path)
+    assert "failure" not in decoded, decoded
+    assert extension in decoded["extensionsUsed"]
+    assert decoded["vertices"] == sum(len(p.positions_yup) for p in glb_reader.primitives(data))
+    (again,) = validate_glb_files([decoded["out"]])
+    assert again["numErrors"] == 0, again["messages"][:5]
+    assert again["numWarnings"] == 0, again["messages"][:5]
+
+
+def test_meshopt_views_follow_the_extension_rules() -> None:
+    gltf, blob = glb_reader.load(encode_glb(city_mesh(4), compress="meshopt"))
+    assert set(gltf.extensionsRequired) == {"EXT_meshopt_compression", "KHR_mesh_quantization"}
+    fallback = gltf.buffers[1]
+    assert fallback.uri is None
+    assert fallback.extensions == {"EXT_meshopt_compression": {"fallback": True}}
+    packed = [v for v in gltf.bufferViews if v.extensions]
+    assert len(packed) == 4
+    for view in packed:
+        ext = view.extensions["EXT_meshopt_compression"]
+        assert view.buffer == 1  # the fallback buffer
+        assert ext["buffer"] == 0  # the data, in the GLB
+        assert view.byteLength == ext["byteStride"] * ext["count"]
+        assert view.byteOffset + view.byteLength <= fallback.byteLength
+        assert ext["byteOffset"] + ext["byteLength"] <= len(blob)
+        assert view.byteStride in (None, ext["byteStride"])
+        if ext["mode"] == "ATTRIBUTES":
+            assert ext["byteStride"] % 4 == 0
+        else:
+            assert ext["mode"] == "TRIANGLES"
+            assert ext["count"] % 3 == 0
+    node = gltf.nodes[0]
+    assert node.scale[0] == node.scale[1] == node.scale[2] > 0
+
+
+@pytest.mark.parametrize("compress", ["meshopt", "draco"])
+def test_compression_makes_tiles_much_smaller(compress: str) -> None:
+    mesh = city_mesh(5)
+    quantized = len(encode_glb(mesh, compress="quantize"))
+    assert len(encode_glb(mesh, compress=compress)) < 0.5 * quantized  # type: ignore[arg-type]
