@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
-import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,46 +12,11 @@ from typing import Any
 import pytest
 import requests
 from ngsild_api_data import demo_records, publish
+from serve_process import free_port, serve, stop
 
 from twin.store import SQLiteStore
 
 DEVICE = "urn:ngsi-ld:Device:thermo1"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-def _serve(data_dir: Path, port: int, *extra: str) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "TWIN_TOKENS": ""}
-    log = (data_dir.parent / f"serve-{port}.log").open("wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "twin.cli", "serve", "--data-dir", str(data_dir),
-         "--port", str(port), *extra],
-        env=env, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return proc
-        except OSError:
-            assert proc.poll() is None, (data_dir.parent / f"serve-{port}.log").read_text()
-            time.sleep(0.1)
-    proc.kill()
-    raise AssertionError(f"twin serve did not listen on {port}")
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    proc.terminate()
-    try:
-        proc.wait(15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
 
 
 @pytest.fixture
@@ -63,16 +25,16 @@ def brokers(tmp_path: Path) -> Iterator[tuple[str, str, subprocess.Popen[bytes]]
     store = SQLiteStore(tmp_path / "ours")
     publish(store, demo_records())
     store.close()
-    remote_port, our_port = _free_port(), _free_port()
-    remote = _serve(tmp_path / "remote", remote_port)
+    remote_port, our_port = free_port(), free_port()
+    remote = serve(tmp_path / "remote", remote_port)
     remote_url = f"http://127.0.0.1:{remote_port}"
-    ours = _serve(tmp_path / "ours", our_port, "--context-broker", remote_url,
+    ours = serve(tmp_path / "ours", our_port, "--context-broker", remote_url,
                   "--types", "Device")  # fmt: skip
     try:
         yield remote_url, f"http://127.0.0.1:{our_port}", ours
     finally:
-        _stop(ours)
-        _stop(remote)
+        stop(ours)
+        stop(remote)
 
 
 def _until(check: Any, seconds: float = 10.0) -> Any:
@@ -140,7 +102,7 @@ def test_remote_delete_and_our_shutdown(
     requests.delete(f"{remote}/ngsi-ld/v1/entities/{DEVICE}", timeout=5)
     assert _until(lambda: requests.get(url, timeout=5).status_code == 404)
 
-    _stop(ours_proc)
+    stop(ours_proc)
     assert _subscriptions(remote) == []
 
 

@@ -3,20 +3,23 @@
 Writers call :meth:`LiveHub.publish`, which never blocks and never awaits: each listener has a
 bounded :class:`asyncio.Queue`; when it is full the oldest event is dropped and the listener's
 ``dropped`` counter grows, so a slow client loses old values (the next one supersedes them
-anyway) instead of slowing writers. A PostgreSQL LISTEN/NOTIFY hub for several server processes
-implements the same two methods.
+anyway) instead of slowing writers. Each event is serialized once, however many listeners get
+it (:class:`Delivery`), and :meth:`LiveHub.nudge` puts ``None`` in idle queues so that a
+listener waiting on its queue alone also wakes for heartbeats and shutdown. A PostgreSQL
+LISTEN/NOTIFY hub for several server processes implements the same methods.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-__all__ = ["Listener", "LiveEvent", "LiveHub"]
+__all__ = ["Delivery", "Listener", "LiveEvent", "LiveHub"]
 
 
 class LiveEvent(Protocol):
@@ -33,13 +36,26 @@ class LiveEvent(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One event as a listener receives it: the event and its JSON text, made once."""
+
+    event: LiveEvent
+    data: str
+
+    @property
+    def value(self) -> Any:
+        """The event's value (as its JSON form has it)."""
+        return self.event.as_json().get("value")
+
+
 @dataclass(slots=True, eq=False)
 class Listener:
     """One subscriber: its filters, its bounded queue and how many events it lost."""
 
     datasets: frozenset[str] | None
     attributes: frozenset[str] | None
-    queue: asyncio.Queue[LiveEvent]
+    queue: asyncio.Queue[Delivery | None]
     dropped: int = 0
     delivered: int = 0
 
@@ -49,7 +65,7 @@ class Listener:
             self.attributes is None or event.attribute in self.attributes
         )
 
-    def offer(self, event: LiveEvent) -> None:
+    def offer(self, event: Delivery | None) -> None:
         """Enqueue without waiting, dropping the oldest event when full."""
         while True:
             try:
@@ -97,7 +113,16 @@ class LiveHub:
 
     def publish(self, events: Sequence[LiveEvent]) -> None:
         """Offer each event to every interested listener; never blocks."""
-        for listener in list(self._listeners):
-            for event in events:
+        for event in events:
+            delivery: Delivery | None = None
+            for listener in list(self._listeners):
                 if listener.wants(event):
-                    listener.offer(event)
+                    if delivery is None:
+                        delivery = Delivery(event, json.dumps(event.as_json(), ensure_ascii=False))
+                    listener.offer(delivery)
+
+    def nudge(self) -> None:
+        """Wake every listener with an empty queue (it reads ``None``): heartbeat or stop."""
+        for listener in list(self._listeners):
+            if listener.queue.empty():
+                listener.queue.put_nowait(None)

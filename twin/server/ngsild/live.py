@@ -13,13 +13,14 @@ block's ids do not fit a URL), as ``{"buildings": [...], "missing": [...]}``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+from collections.abc import AsyncIterator
 from typing import Any, Final
 
 from aiohttp import web
 
 from twin.errors import NotFoundError
-from twin.live import LiveEvent
 from twin.ngsild.errors import BadRequestDataError
 from twin.ngsild.join import JoinedBuilding, joined_view
 from twin.server.ngsild.common import split_list
@@ -42,6 +43,7 @@ def add_live_routes(app: web.Application) -> None:
     """Register ``/live`` and ``/api/joined`` on the main application."""
     app[_STOPPING] = asyncio.Event()
     app.on_shutdown.append(_stop_streams)
+    app.cleanup_ctx.append(_heartbeats)
     app.router.add_get("/live", live_stream)
     app.router.add_get("/api/joined/{dataset}/{id}", get_joined)
     app.router.add_post("/api/joined/{dataset}", post_joined)
@@ -114,39 +116,42 @@ async def live_stream(request: web.Request) -> web.StreamResponse:
     await response.write(f"retry: {RETRY_MS}\n: twin live\n\n".encode())
     sent = 0
     reported = 0
-    stop = asyncio.ensure_future(request.app[_STOPPING].wait())
-    try:
-        with hub.listen(_filter(request, "dataset"), _filter(request, "attribute")) as listener:
-            while True:
-                event = await _next(listener.queue, stop)
-                if event is None:
-                    if stop.done():
-                        break
+    stopping = request.app[_STOPPING]
+    with hub.listen(_filter(request, "dataset"), _filter(request, "attribute")) as listener:
+        while not stopping.is_set():
+            delivery = await listener.queue.get()
+            if delivery is None:  # the nudge of the heartbeat task, or of shutdown
+                if not stopping.is_set():
                     await response.write(b": heartbeat\n\n")
-                    continue
-                if listener.dropped != reported:
-                    reported = listener.dropped
-                    await response.write(f"event: dropped\ndata: {reported}\n\n".encode())
+                continue
+            frames = []
+            if listener.dropped != reported:
+                reported = listener.dropped
+                frames.append(f"event: dropped\ndata: {reported}\n\n")
+            while delivery is not None:  # everything waiting goes out in one write
                 sent += 1
-                data = json.dumps(event.as_json(), ensure_ascii=False)
-                await response.write(f"id: {sent}\nevent: change\ndata: {data}\n\n".encode())
-    finally:
-        stop.cancel()
+                frames.append(f"id: {sent}\nevent: change\ndata: {delivery.data}\n\n")
+                delivery = None if listener.queue.empty() else listener.queue.get_nowait()
+            await response.write("".join(frames).encode())
     return response
 
 
-async def _next(queue: asyncio.Queue[LiveEvent], stop: asyncio.Future[Any]) -> LiveEvent | None:
-    """Return the next event; None after a heartbeat's idle time or when the server stops."""
-    if not queue.empty():
-        return queue.get_nowait()
-    get = asyncio.ensure_future(queue.get())
-    done, _ = await asyncio.wait({get, stop}, timeout=HEARTBEAT_S, return_when="FIRST_COMPLETED")
-    if get in done:
-        return get.result()
-    get.cancel()
-    return None
+async def _heartbeats(app: web.Application) -> AsyncIterator[None]:
+    """``cleanup_ctx``: wake idle streams every HEARTBEAT_S so they send a comment."""
+
+    async def beat() -> None:
+        while True:
+            await asyncio.sleep(HEARTBEAT_S)
+            app[HUB].nudge()
+
+    task = asyncio.create_task(beat(), name="twin.live.heartbeats")
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 async def _stop_streams(app: web.Application) -> None:
     """Let every open stream end, so shutdown does not wait for their heartbeats."""
     app[_STOPPING].set()
+    app[HUB].nudge()
