@@ -238,7 +238,9 @@ class BuildingRecord:
     ``tile`` is the content URI relative to the tileset and ``feature_id`` the object's feature
     id in it (None when the object has no geometry of its own, e.g. a Building whose geometry
     is in its BuildingParts). ``measures`` are its 3D facts (a Building of parts: its parts'
-    aggregate).
+    aggregate). ``lod_geometry`` is its LoD surfaces (a Building of parts: theirs) as a WKB
+    MultiPolygon Z in longitude, latitude, ellipsoidal height; written to the catalog, but
+    left None in records read back (the store reads it only on request).
     """
 
     dataset: str
@@ -253,6 +255,7 @@ class BuildingRecord:
     tile: str | None = None
     feature_id: int | None = None
     measures: Measures = field(default_factory=Measures)
+    lod_geometry: bytes | None = None
 
 
 @dataclass(frozen=True, slots=True)

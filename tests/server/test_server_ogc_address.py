@@ -12,8 +12,11 @@ import io
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
+import shapely.geometry
 from lxml import etree
+from pyproj import Transformer
 from pytest_aiohttp import AiohttpClient
 
 from twin.pipeline import ImportOptions, import_files
@@ -200,3 +203,70 @@ async def test_sortables_are_the_queryables_sortby_accepts(client: Client) -> No
     resp = await client.get("/ogc/collections/lorup/items", params={"sortby": "geometry"})
     assert resp.status == 400
     assert "the sortables are: " in (await resp.json())["detail"]
+
+
+def _gml_rings(path: Path) -> list[np.ndarray]:
+    """Return each polygon's exterior ring of a file as (n, 3) source coordinates."""
+    rings = []
+    for pos_list in etree.parse(str(path)).iter(f"{{{_GML}}}posList"):
+        rings.append(np.array(pos_list.text.split(), dtype=float).reshape(-1, 3))
+    return rings
+
+
+async def test_lod_geometry_is_the_surfaces_in_crs84h(client: Client, shared_data: Path) -> None:
+    (building_id,) = _streets(shared_data / FZK)
+    resp = await client.get("/ogc/collections/fzk/items", params={"geometry": "lod"})
+    assert resp.status == 200
+    assert resp.headers["Content-Crs"] == "<http://www.opengis.net/def/crs/OGC/0/CRS84h>"
+    (feature,) = (await resp.json())["features"]
+    single = await (
+        await client.get(f"/ogc/collections/fzk/items/{building_id}?geometry=lod")
+    ).json()
+    assert single["geometry"] == feature["geometry"]
+    geometry = shapely.geometry.shape(feature["geometry"])
+    assert geometry.geom_type == "MultiPolygon"
+    assert geometry.has_z
+    rings = _gml_rings(shared_data / FZK)
+    assert len(geometry.geoms) == len(rings) == 7
+    to_lonlat = Transformer.from_crs(25832, 4326, always_xy=True)
+    for polygon, ring in zip(geometry.geoms, rings, strict=True):
+        xyz = np.array(polygon.exterior.coords)
+        lon, lat = to_lonlat.transform(ring[:, 0], ring[:, 1])
+        assert np.abs(xyz[:, 0] - lon).max() < 2e-8
+        assert np.abs(xyz[:, 1] - lat).max() < 2e-8
+        # one geoid undulation (~48 m here) between orthometric and ellipsoidal heights
+        assert np.ptp(xyz[:, 2] - ring[:, 2]) < 0.002
+    assert 40.0 < xyz[0, 2] - ring[0, 2] < 55.0
+
+
+@pytest.mark.parametrize(
+    ("params", "detail"),
+    [
+        ({"geometry": "solid"}, "geometry must be footprint or lod, got 'solid'"),
+        (
+            {"geometry": "lod", "crs": "http://www.opengis.net/def/crs/EPSG/0/4326"},
+            "geometry=lod is given in http://www.opengis.net/def/crs/OGC/0/CRS84h (longitude, "
+            "latitude, ellipsoidal height) only; leave crs out or ask for that CRS",
+        ),
+    ],
+)
+async def test_bad_geometry_requests_are_400(
+    client: Client, params: dict[str, str], detail: str
+) -> None:
+    resp = await client.get("/ogc/collections/fzk/items", params=params)
+    assert resp.status == 400
+    assert (await resp.json())["detail"] == detail
+
+
+async def test_building_of_parts_has_its_parts_surfaces(client: Client) -> None:
+    resp = await client.get(
+        "/ogc/collections/lorup/items", params={"filter": "type = 'BuildingPart'", "limit": "1"}
+    )
+    (part,) = (await resp.json())["features"]
+    parent = part["properties"]["parent_id"]
+    pieces = await _ids(client, "lorup", filter=f"parent_id = '{parent}' OR id = '{parent}'")
+    counts = {}
+    for piece in pieces:
+        body = await (await client.get(f"/ogc/collections/lorup/items/{piece}?geometry=lod")).json()
+        counts[piece] = len(body["geometry"]["coordinates"])
+    assert counts[parent] >= sum(n for k, n in counts.items() if k != parent)

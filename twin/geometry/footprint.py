@@ -10,7 +10,7 @@ from shapely.geometry import mapping, shape
 
 from twin.types import Float64Array, IndexArray
 
-__all__ = ["footprint_geojson", "lonlat_area_m2", "union_geojson"]
+__all__ = ["close_rings", "footprint_geojson", "lonlat_area_m2", "union_geojson"]
 
 _MIN_AREA_DEG2 = 1e-14  # ≈ 1 cm² near the equator: walls seen from above vanish below it
 _DECIMALS = 7  # 1e-7° ≈ 1 cm
@@ -42,7 +42,7 @@ def footprint_geojson(
     """
     if len(polygon_offsets) < 2:
         return None, 0.0
-    closed, ring_ends = _close_rings(lonlat, ring_offsets)
+    closed, ring_ends = close_rings(lonlat, ring_offsets)
     polygons = shapely.from_ragged_array(
         shapely.GeometryType.POLYGON, closed, (ring_ends, polygon_offsets)
     )
@@ -84,11 +84,11 @@ def union_geojson(geometries: Sequence[Mapping[str, object]]) -> dict[str, objec
     return _as_geojson(shapely.union_all([shape(g) for g in geometries]))
 
 
-def _close_rings(lonlat: Float64Array, ring_offsets: IndexArray) -> tuple[Float64Array, IndexArray]:
+def close_rings(points: Float64Array, ring_offsets: IndexArray) -> tuple[Float64Array, IndexArray]:
     """Repeat each ring's first vertex at its end, as shapely's ragged layout expects."""
     starts = ring_offsets[:-1]
     insert_at = ring_offsets[1:]
-    closed = np.insert(lonlat, insert_at, lonlat[starts], axis=0)
+    closed = np.insert(points, insert_at, points[starts], axis=0)
     ends = ring_offsets + np.arange(len(ring_offsets))
     return closed, ends.astype(np.int64)
 

@@ -11,6 +11,7 @@ from twin.errors import GeometryError, ReprojectionError
 from twin.geo import Reprojector, ecef_to_lonlath
 from twin.geometry import footprint_geojson, lonlat_area_m2
 from twin.geometry.batch import triangulate_many
+from twin.geometry.lod_geometry import surfaces_wkb
 from twin.geometry.measures import measure_meshes
 from twin.model import CityObject, Measures, Mesh, SurfaceClass
 from twin.types import Float64Array, IndexArray
@@ -31,6 +32,7 @@ class Feature:
     ``footprint_area_m2`` is the footprint's area before rounding; ``class_areas_m2``
     ``(len(SurfaceClass),)`` the triangle area per surface class and ``volume_m3`` the volume
     its shell encloses (None unless closed); all three are measured from ``mesh``.
+    ``surfaces_wkb`` is the object's polygons as a MultiPolygon Z (lon, lat, ellipsoidal h).
     """
 
     obj: CityObject
@@ -41,6 +43,7 @@ class Feature:
     footprint_area_m2: float | None = None
     class_areas_m2: Float64Array | None = None
     volume_m3: float | None = None
+    surfaces_wkb: bytes | None = None
 
     @property
     def centre_ecef(self) -> Float64Array:
@@ -86,6 +89,7 @@ def build_feature(obj: CityObject, reprojector: Reprojector | None) -> Feature:
         area,
         areas[0],
         _volume(volumes[0]),
+        surfaces_wkb(lonlath, surfaces.ring_offsets, surfaces.polygon_offsets),
     )
 
 
@@ -142,6 +146,7 @@ def build_features(
                 area,
                 areas[k],
                 _volume(volumes[k]),
+                surfaces_wkb(lonlath[v0:v1], surfaces.ring_offsets, surfaces.polygon_offsets),
             )
         )
     return out

@@ -16,6 +16,7 @@ import numpy as np
 from twin.errors import CRSError, InputError, NotFoundError
 from twin.geo import CRS_HINT, Reprojector, reprojector_for
 from twin.geometry import union_geojson
+from twin.geometry.lod_geometry import merge_surfaces_wkb
 from twin.model import (
     BuildingRecord,
     CityObject,
@@ -233,6 +234,8 @@ def _record(
         tile=None if placement is None else placement[0],
         feature_id=None if placement is None else placement[1],
         measures=measures_of(f, parts),
+        lod_geometry=f.surfaces_wkb
+        or merge_surfaces_wkb([p.surfaces_wkb for p in parts if p.surfaces_wkb]),
     )
 
 

@@ -17,14 +17,20 @@ from aiohttp import web
 
 from twin.model import BuildingRecord, DatasetInfo
 from twin.server.ngsild.live import collect_joined
-from twin.server.ogc_crs import offered_crs, output_crs, reproject
+from twin.server.ogc_crs import (
+    CRS84H,
+    answer_crs,
+    offered_crs,
+    reproject,
+    set_lod_geometries,
+)
 from twin.server.ogc_html import (
     collection_page,
     collections_page,
     item_page,
     landing_page,
 )
-from twin.server.ogc_params import wanted_format
+from twin.server.ogc_params import parse_geometry, wanted_format
 from twin.server.state import STORE, call_store
 from twin.store.derived import derived_values
 
@@ -42,7 +48,6 @@ __all__ = [
     "path_of",
 ]
 
-CRS84H: Final = "http://www.opengis.net/def/crs/OGC/0/CRS84h"
 GEOJSON: Final = "application/geo+json"
 JSON: Final = "application/json"
 HTML: Final = "text/html"
@@ -271,9 +276,13 @@ async def get_item(request: web.Request) -> web.StreamResponse:
     dataset, object_id = request.match_info["dataset"], request.match_info["id"]
     fmt = _negotiate(request)
     info = await call_store(store.get_dataset, dataset)
-    crs, transform = output_crs(request.query, info)
+    geometry = parse_geometry(request.query)
+    crs, transform = answer_crs(request.query, info, geometry)
     record = await call_store(store.get_object, dataset, object_id)
     feature = feature_of(record, _base(request))
+    if geometry == "lod":
+        wkbs = await call_store(store.features.lod_geometries, dataset, [object_id])
+        set_lod_geometries([feature], wkbs)
     views, _ = await call_store(collect_joined, store, dataset, [object_id])
     for name, live in (views[0]["live"] if views else {}).items():
         feature["properties"].setdefault(name, live["value"])

@@ -18,13 +18,24 @@ import shapely
 from twin.errors import QueryError
 from twin.geo import CRS84_URI, crs_uri, transform_bbox, transform_xy
 from twin.model import DatasetInfo
-from twin.server.ogc_params import parse_bbox
+from twin.server.ogc_params import GeometryChoice, parse_bbox
 from twin.server.ogc_tables import Transform
 
-__all__ = ["EPSG3857", "EPSG4326", "bbox_in_crs84", "offered_crs", "output_crs", "reproject"]
+__all__ = [
+    "CRS84H",
+    "EPSG3857",
+    "EPSG4326",
+    "answer_crs",
+    "bbox_in_crs84",
+    "offered_crs",
+    "output_crs",
+    "reproject",
+    "set_lod_geometries",
+]
 
 EPSG4326: Final = "http://www.opengis.net/def/crs/EPSG/0/4326"
 EPSG3857: Final = "http://www.opengis.net/def/crs/EPSG/0/3857"
+CRS84H: Final = "http://www.opengis.net/def/crs/OGC/0/CRS84h"
 
 
 def offered_crs(info: DatasetInfo) -> list[str]:
@@ -54,6 +65,25 @@ def output_crs(query: Mapping[str, str], info: DatasetInfo) -> tuple[str, Transf
     return uri, partial(transform_xy, from_uri=CRS84_URI, to_uri=uri)
 
 
+def answer_crs(
+    query: Mapping[str, str], info: DatasetInfo, geometry: GeometryChoice
+) -> tuple[str, Transform | None]:
+    """Return the CRS of an answer and the transform to it, for the geometry asked.
+
+    The LoD surfaces carry ellipsoidal heights, so they are given in CRS84h (OGC API –
+    Features Part 1, /req/core/crs84: CRS84h for geometries with height; with WGS84
+    longitude and latitude, only ellipsoidal heights are allowed) and nothing else.
+    """
+    if geometry == "footprint":
+        return output_crs(query, info)
+    if query.get("crs", CRS84H) not in (CRS84H, CRS84_URI):
+        raise QueryError(
+            f"geometry=lod is given in {CRS84H} (longitude, latitude, ellipsoidal height) "
+            "only; leave crs out or ask for that CRS"
+        )
+    return CRS84H, None
+
+
 def bbox_in_crs84(query: Mapping[str, str], info: DatasetInfo) -> Mapping[str, str]:
     """Return the query with ``bbox`` given in CRS84 (transformed from ``bbox-crs``)."""
     bbox_crs = _checked(query.get("bbox-crs", CRS84_URI), info, "bbox-crs")
@@ -81,3 +111,11 @@ def reproject(features: Sequence[Any], transform: Transform) -> None:
     low, high = corners.min(axis=1), corners.max(axis=1)
     for feature, box, lo, hi in zip(features, boxes, low, high, strict=True):
         feature["bbox"] = [float(lo[0]), float(lo[1]), box[2], float(hi[0]), float(hi[1]), box[5]]
+
+
+def set_lod_geometries(features: Sequence[Any], wkb_by_id: Mapping[str, bytes]) -> None:
+    """Replace the features' footprints by their LoD surfaces (null for those without)."""
+    wkbs = [wkb_by_id.get(f["id"]) for f in features]
+    texts = shapely.to_geojson(shapely.from_wkb(wkbs))
+    for feature, text in zip(features, texts, strict=True):
+        feature["geometry"] = None if text is None else json.loads(text)

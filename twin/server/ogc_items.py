@@ -20,9 +20,16 @@ from twin.model import BuildingRecord
 from twin.ngsild.join import JoinedBuilding, joined_view
 from twin.server.ngsild.live import collect_joined
 from twin.server.ogc import GEOJSON, JSON, Feature, Link, feature_of, json_response, path_of
-from twin.server.ogc_crs import bbox_in_crs84, output_crs, reproject
+from twin.server.ogc_crs import answer_crs, bbox_in_crs84, reproject, set_lod_geometries
 from twin.server.ogc_html import items_page, queryables_page
-from twin.server.ogc_params import feature_query, filter_names, sortable_names, wanted_format
+from twin.server.ogc_params import (
+    GeometryChoice,
+    feature_query,
+    filter_names,
+    parse_geometry,
+    sortable_names,
+    wanted_format,
+)
 from twin.server.state import STORE, call_store
 from twin.store import Store
 from twin.store.buildings import building_entity_id
@@ -126,18 +133,24 @@ def prepare_query(
 
 
 def _search(
-    store: Store, dataset: str, query: Mapping[str, str]
-) -> tuple[FeatureQuery, int, list[BuildingRecord], list[dict[str, Any]]]:
-    """Run one items request against the store (blocking; in a worker thread)."""
+    store: Store, dataset: str, query: Mapping[str, str], geometry: GeometryChoice
+) -> tuple[FeatureQuery, int, list[BuildingRecord], list[dict[str, Any]], dict[str, bytes]]:
+    """Run one items request against the store (blocking; in a worker thread).
+
+    Returns the query, numberMatched, the page's records, their live values and, when
+    ``geometry`` is ``lod``, their LoD surfaces (WKB) by id.
+    """
     fq, _, _ = prepare_query(store, dataset, query)
     matched = store.features.count(fq)
     records = store.features.page(fq)
+    ids = [r.id for r in records]
+    lods = store.features.lod_geometries(dataset, ids) if geometry == "lod" else {}
     by_id = {v["id"]: v for v in _joined(store, dataset, records)}
     lives = [
         {k: v["value"] for k, v in by_id[r.id]["live"].items()} if r.id in by_id else {}
         for r in records
     ]
-    return fq, matched, records, lives
+    return fq, matched, records, lives, lods
 
 
 def _joined(store: Store, dataset: str, records: list[BuildingRecord]) -> list[JoinedBuilding]:
@@ -168,9 +181,10 @@ async def get_items(request: web.Request) -> web.StreamResponse:
 
         return await export_items(request, dataset, fmt)
     info = await call_store(request.app[STORE].get_dataset, dataset)
-    crs, transform = output_crs(request.query, info)
-    fq, matched, records, lives = await call_store(
-        _search, request.app[STORE], dataset, request.query
+    geometry = parse_geometry(request.query)
+    crs, transform = answer_crs(request.query, info, geometry)
+    fq, matched, records, lives, lods = await call_store(
+        _search, request.app[STORE], dataset, request.query, geometry
     )
     base = str(request.url.origin())
     features = []
@@ -180,6 +194,8 @@ async def get_items(request: web.Request) -> web.StreamResponse:
             {k: v for k, v in live.items() if k not in feature["properties"]}
         )
         features.append(feature)
+    if geometry == "lod":
+        set_lod_geometries(features, lods)
     if transform is not None:
         reproject(features, transform)
     limit = fq.limit or 0

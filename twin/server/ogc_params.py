@@ -25,9 +25,11 @@ __all__ = [
     "CRS84",
     "DEFAULT_LIMIT",
     "MAX_LIMIT",
+    "GeometryChoice",
     "OutputFormat",
     "parse_bbox",
     "parse_datetime",
+    "parse_geometry",
     "parse_limit",
     "parse_sortby",
     "sortable_names",
@@ -39,6 +41,7 @@ EPSG4326: Final = "http://www.opengis.net/def/crs/EPSG/0/4326"
 DEFAULT_LIMIT: Final = 10
 MAX_LIMIT: Final = 10000
 OutputFormat = Literal["json", "html", "csv", "parquet"]
+GeometryChoice = Literal["footprint", "lod"]
 _FORMATS: Final = ("json", "html", "csv", "parquet")
 
 
@@ -58,6 +61,18 @@ def wanted_format(query: Mapping[str, str], accept: str, allowed: Collection[str
     if "text/html" in accept and "json" not in accept.split("text/html")[0]:
         return "html"
     return "json"
+
+
+def parse_geometry(query: Mapping[str, str]) -> GeometryChoice:
+    """Return which geometry the answer carries: the 2D ``footprint`` or the ``lod`` surfaces.
+
+    >>> parse_geometry({"geometry": "lod"})
+    'lod'
+    """
+    choice = query.get("geometry", "footprint")
+    if choice not in ("footprint", "lod"):
+        raise QueryError(f"geometry must be footprint or lod, got {choice!r}")
+    return "lod" if choice == "lod" else "footprint"
 
 
 def parse_limit(query: Mapping[str, str]) -> tuple[int, int]:

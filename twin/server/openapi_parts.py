@@ -67,7 +67,13 @@ PARAMETERS: Final[dict[str, dict[str, Any]]] = {
         "filter-crs", "query", "CRS of geometries in `filter`; only CRS84",
         {"type": "string", "enum": ["http://www.opengis.net/def/crs/OGC/1.3/CRS84"]},
     ),
-    "sortby": param("sortby", "query", "comma-separated queryables, `-name` descending"),
+    "sortby": param("sortby", "query", "comma-separated sortables, `-name` descending"),
+    "ogcGeometry": param(
+        "geometry", "query", "`footprint` (2D, the default) or `lod`: the LoD surfaces as a "
+        "MultiPolygon Z in CRS84h (longitude, latitude, ellipsoidal height); `lod` answers in "
+        "CRS84h only, so `crs` must be left out or be CRS84h",
+        {"type": "string", "enum": ["footprint", "lod"], "default": "footprint"},
+    ),
     "f": param(
         "f", "query", "representation (overrides Accept); csv (WKT) and parquet (GeoParquet "
         "1.1) export every match, streamed: limit and offset do not apply",

@@ -241,6 +241,16 @@ class SQLiteFeatures:
                 found.add(parsed[1])
         return sorted(found)
 
+    def lod_geometries(self, dataset: str, ids: Sequence[str]) -> dict[str, bytes]:
+        """Return the LoD surfaces (WKB MultiPolygon Z, CRS84h) of the objects that have them."""
+        with self._open() as cur:
+            rows = cur.execute(
+                "SELECT id, geometry FROM object_lod WHERE dataset = ? "
+                "AND id IN (SELECT value FROM json_each(?))",
+                (dataset, json.dumps(list(ids))),
+            ).fetchall()
+        return {oid: bytes(wkb) for oid, wkb in rows}
+
     def count(self, query: FeatureQuery) -> int:
         """Return how many objects match ``query`` (ignoring offset and limit)."""
         where = query.sql_where()

@@ -2,7 +2,9 @@
 
 Layout of the data directory::
 
-    twin.db                       datasets, city objects, NGSI-LD entities (twin.store.entities)
+    twin.db                       datasets, city objects, their LoD surfaces (WKB, apart so
+                                  pages that do not ask for them never read them), NGSI-LD
+                                  entities (twin.store.entities)
     tilesets/<dataset>            symlink to the version being served
     tilesets/.versions/<v>/       tileset.json + content of one import
 
@@ -67,6 +69,12 @@ CREATE TABLE IF NOT EXISTS objects (
     PRIMARY KEY (dataset, id)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS objects_bbox ON objects (dataset, min_lon, max_lon, min_lat, max_lat);
+CREATE TABLE IF NOT EXISTS object_lod (
+    dataset TEXT NOT NULL,
+    id TEXT NOT NULL,
+    geometry BLOB NOT NULL,
+    PRIMARY KEY (dataset, id)
+);
 """
 _ADDED_COLUMNS = (
     ("datasets", "surface_areas TEXT"),
@@ -181,6 +189,7 @@ class SQLiteStore:
             try:
                 cur.execute("BEGIN IMMEDIATE")
                 cur.execute("DELETE FROM objects WHERE dataset = ?", (info.name,))
+                cur.execute("DELETE FROM object_lod WHERE dataset = ?", (info.name,))
                 cur.execute(
                     "INSERT OR REPLACE INTO datasets VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                     (
@@ -196,6 +205,10 @@ class SQLiteStore:
                 )
                 marks = ",".join("?" * _OBJECT_COLUMNS)
                 cur.executemany(f"INSERT INTO objects VALUES ({marks})", rows)
+                cur.executemany(
+                    "INSERT INTO object_lod VALUES (?, ?, ?)",
+                    ((info.name, r.id, r.lod_geometry) for r in records if r.lod_geometry),
+                )
                 sync_building_entities(cur, info.name, records)
                 self._swap_tileset(info.name, staging)
                 cur.execute("COMMIT")
