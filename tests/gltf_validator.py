@@ -57,6 +57,17 @@ def decode_glb_files(paths: Iterable[Path], out_dir: Path) -> list[dict[str, Any
     return _node(DECODE_SCRIPT, args) if args else []
 
 
+def read_b3dm_files(paths: Iterable[Path], out_dir: Path) -> list[dict[str, Any]]:
+    """Read b3dm tiles with 3d-tiles-tools (``tests/js/read_b3dm.mjs``); one result per path.
+
+    Each result has ``featureTable`` (its JSON), ``properties`` (batch table name → values, JSON
+    and binary properties alike), ``glb`` (the embedded GLB, written to ``out_dir``) and
+    ``glbByteLength``, or ``failure``.
+    """
+    args = [arg for p in paths for arg in (str(p), str(out_dir / f"{p.stem}.glb"))]
+    return _node(SCRIPT.with_name("read_b3dm.mjs"), args) if args else []
+
+
 def validate_glb_files(paths: Iterable[Path | str]) -> list[dict[str, Any]]:
     """Return one validator report per path, in order (keys: numErrors, numWarnings, messages…)."""
     paths = [str(p) for p in paths]

@@ -1,8 +1,8 @@
 """Structural checks of a 3D Tiles 1.1 tileset JSON, shared by every test that writes a tileset.
 
-:func:`check_tileset` raises ``AssertionError`` listing every problem it finds: asset.version "1.1",
-upper-case ``refine`` (required on the root), geometricError never growing downward (the tileset's
-own >= the root's), child regions inside the parent region (1e-9 rad, 1 mm tolerance), and every
+:func:`check_tileset` raises ``AssertionError`` listing every problem it finds: asset.version "1.1"
+(or the one asked for), upper-case ``refine`` (required on the root), geometricError never growing
+downward (the tileset's own >= the root's), child regions inside the parent region (1e-9 rad, 1 mm tolerance), and every
 content URI existing under ``root_dir``.
 """
 
@@ -77,12 +77,17 @@ def _check_tile(
         _check_tile(child, tile, error, root_dir, f"{where}.children[{i}]", problems)
 
 
-def check_tileset(tileset: Mapping[str, Any], root_dir: Path | str) -> None:
-    """Assert that ``tileset`` (a parsed tileset.json whose files live in ``root_dir``) is sound."""
+def check_tileset(
+    tileset: Mapping[str, Any], root_dir: Path | str, *, version: str = "1.1"
+) -> None:
+    """Assert that ``tileset`` (a parsed tileset.json whose files live in ``root_dir``) is sound.
+
+    ``version`` is the expected ``asset.version`` ("1.0" for b3dm tilesets).
+    """
     problems: list[str] = []
-    version = tileset.get("asset", {}).get("version")
-    if version != "1.1":
-        problems.append(f"asset.version must be '1.1', got {version!r}")
+    found = tileset.get("asset", {}).get("version")
+    if found != version:
+        problems.append(f"asset.version must be {version!r}, got {found!r}")
     error = tileset.get("geometricError")
     if not isinstance(error, int | float) or error < 0:
         problems.append(f"tileset geometricError must be a number >= 0, got {error!r}")

@@ -4,6 +4,7 @@ Depends on numpy, the standard library and the meshoptimizer and Draco encoders.
 """
 
 from tiles.axes import y_up_to_z_up, z_up_to_y_up
+from tiles.b3dm import encode_b3dm
 from tiles.glb import Compression, Material, TileMesh, encode_glb
 from tiles.metadata import (
     EncodedMetadata,
@@ -23,6 +24,7 @@ __all__ = [
     "Tile",
     "TileMesh",
     "Tileset",
+    "encode_b3dm",
     "encode_glb",
     "encode_property_table",
     "enu_frame",

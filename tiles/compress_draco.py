@@ -19,7 +19,16 @@ from typing import Final
 import DracoPy  # type: ignore[import-not-found]
 import numpy as np
 
-from tiles.layout import FLOAT, UNSIGNED_INT, UNSIGNED_SHORT, BinWriter, Geometry, IndexType, Part
+from tiles.layout import (
+    FLOAT,
+    UNSIGNED_INT,
+    UNSIGNED_SHORT,
+    BinWriter,
+    Geometry,
+    IdAttribute,
+    IndexType,
+    Part,
+)
 from tiles.typing import Accessor
 
 __all__ = ["DRACO", "position_bits", "write_draco"]
@@ -42,7 +51,9 @@ def position_bits(extent_m: float) -> int:
     return min(max(needed, 11), 30)
 
 
-def write_draco(parts: list[Part], bin_: BinWriter) -> Geometry:
+def write_draco(
+    parts: list[Part], bin_: BinWriter, id_attribute: IdAttribute = "_FEATURE_ID_0"
+) -> Geometry:
     """Write each part as a Draco mesh; return the accessors and primitive extensions."""
     accessors: list[Accessor] = []
     refs: list[dict[str, int]] = []
@@ -76,7 +87,7 @@ def write_draco(parts: list[Part], bin_: BinWriter) -> Geometry:
                      "indices": first + 3})  # fmt: skip
         view = bin_.add(data, 4)
         attributes = {"POSITION": uids[_DRACO_POSITION], "NORMAL": uids[_DRACO_NORMAL],
-                      "_FEATURE_ID_0": _FEATURE_ID_UID}  # fmt: skip
+                      id_attribute: _FEATURE_ID_UID}  # fmt: skip
         extensions.append({DRACO: {"bufferView": view, "attributes": attributes}})
     return Geometry(
         accessors, refs, used=[DRACO], required=[DRACO], primitive_extensions=extensions

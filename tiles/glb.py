@@ -26,7 +26,7 @@ import numpy.typing as npt
 from tiles.axes import z_up_to_y_up
 from tiles.compress_draco import write_draco
 from tiles.compress_meshopt import write_meshopt
-from tiles.layout import BinWriter, Compression, Geometry, Part, write_plain
+from tiles.layout import BinWriter, Compression, Geometry, IdAttribute, Part, write_plain
 from tiles.metadata import PropertyTable, encode_property_table
 from tiles.normals import face_normals, unit_normals
 from tiles.typing import FeatureId, Gltf, Node, Primitive
@@ -160,11 +160,13 @@ def _glb(document: Gltf, binary: bytes) -> bytes:
     )
 
 
-def _write_geometry(parts: list[Part], bin_: BinWriter, compress: Compression) -> Geometry:
+def _write_geometry(
+    parts: list[Part], bin_: BinWriter, compress: Compression, id_attribute: IdAttribute
+) -> Geometry:
     if compress == "meshopt":
         return write_meshopt(parts, bin_)
     if compress == "draco":
-        return write_draco(parts, bin_)
+        return write_draco(parts, bin_, id_attribute)
     if compress in ("none", "quantize"):
         return write_plain(parts, bin_, quantized_normals=compress == "quantize")
     raise ValueError(f"compress must be none, quantize, meshopt or draco, got {compress!r}")
@@ -189,6 +191,7 @@ def encode_glb(
     *,
     translation: tuple[float, float, float] | None = None,
     compress: Compression = "none",
+    id_attribute: IdAttribute = "_FEATURE_ID_0",
 ) -> bytes:
     """Encode ``mesh`` (and its property table) as GLB bytes.
 
@@ -207,6 +210,9 @@ def encode_glb(
         instead of 12, positions exact. ``meshopt``: ``EXT_meshopt_compression`` over 16-bit
         positions (error ≤ half of extent / 65535) and int8 normals. ``draco``:
         ``KHR_draco_mesh_compression`` with positions within 0.5 mm.
+    id_attribute : "_FEATURE_ID_0" or "_BATCHID"
+        ``_BATCHID`` writes the feature ids as 3D Tiles 1.0 batch ids (for a b3dm, whose batch
+        table holds the attributes) instead of ``EXT_mesh_features``; ``table`` must be None.
 
     Examples
     --------
@@ -223,9 +229,11 @@ def encode_glb(
     (b'glTF', 0)
     """
     _check_mesh(mesh)
+    if id_attribute == "_BATCHID" and table is not None:
+        raise ValueError("a b3dm's glb has batch ids; its attributes go to the batch table")
     parts = _split_by_material(mesh)
     bin_ = BinWriter()
-    geometry = _write_geometry(parts, bin_, compress)
+    geometry = _write_geometry(parts, bin_, compress, id_attribute)
     primitives: list[Primitive] = []
     for k, (part, ref) in enumerate(zip(parts, geometry.refs, strict=True)):
         feature_id: FeatureId = {
@@ -235,18 +243,29 @@ def encode_glb(
         if table is not None:
             feature_id["propertyTable"] = 0
         primitive: Primitive = {
-            "attributes": {name: ref[name] for name in ("POSITION", "NORMAL", "_FEATURE_ID_0")},
+            "attributes": {
+                "POSITION": ref["POSITION"],
+                "NORMAL": ref["NORMAL"],
+                id_attribute: ref["_FEATURE_ID_0"],
+            },
             "indices": ref["indices"],
             "material": k,
             "mode": 4,
-            "extensions": {"EXT_mesh_features": {"featureIds": [feature_id]}},
         }
+        extensions: dict[str, object] = {}
+        if id_attribute == "_FEATURE_ID_0":
+            extensions["EXT_mesh_features"] = {"featureIds": [feature_id]}
         if geometry.primitive_extensions:
-            primitive["extensions"].update(geometry.primitive_extensions[k])  # type: ignore[typeddict-item]
+            extensions.update(geometry.primitive_extensions[k])
+        if extensions:
+            primitive["extensions"] = extensions  # type: ignore[typeddict-item]
         primitives.append(primitive)
     document: Gltf = {
         "asset": {"version": "2.0", "generator": _GENERATOR},
-        "extensionsUsed": ["EXT_mesh_features", *geometry.used],
+        "extensionsUsed": [
+            *(["EXT_mesh_features"] if id_attribute == "_FEATURE_ID_0" else []),
+            *geometry.used,
+        ],
         "scene": 0,
         "scenes": [{"nodes": [0]}],
         "nodes": [_node(geometry, translation)],
@@ -268,6 +287,8 @@ def encode_glb(
             bin_.add(payload, 8)
         document["extensionsUsed"].append("EXT_structural_metadata")
         document["extensions"] = {"EXT_structural_metadata": metadata.extension}
+    if not document["extensionsUsed"]:
+        del document["extensionsUsed"]  # glTF 2.0: arrays, when given, are not empty
     binary = bin_.payload()
     document["buffers"] = [{"byteLength": len(binary)}, *geometry.extra_buffers]
     return _glb(document, binary)

@@ -20,9 +20,10 @@ import numpy.typing as npt
 from tiles.normals import quantize_normals
 from tiles.typing import Accessor, Buffer, BufferView
 
-__all__ = ["Compression", "Geometry", "Part"]
+__all__ = ["Compression", "Geometry", "IdAttribute", "Part"]
 
 Compression = Literal["none", "quantize", "meshopt", "draco"]
+IdAttribute = Literal["_FEATURE_ID_0", "_BATCHID"]  # EXT_mesh_features, or a b3dm's batch ids
 ARRAY_BUFFER: Final = 34962
 ELEMENT_ARRAY_BUFFER: Final = 34963
 BYTE: Final = 5120

@@ -159,7 +159,7 @@ def _as_text(value: object) -> str:
     return str(value)
 
 
-def _normalize(name: str, values: Sequence[Value]) -> list[Value]:
+def normalize_values(name: str, values: Sequence[Value]) -> list[Value]:
     """Map float NaN to ``None``; reject ±Infinity, which property tables never allow."""
     out: list[Value] = []
     for value in values:
@@ -240,7 +240,7 @@ def _string_column(values: Sequence[Value]) -> _Column | None:
 
 def _encode_column(name: str, raw: Sequence[Value]) -> _Column | None:
     """Infer the type of one column and encode it; None when it has no value at all."""
-    values = _normalize(name, raw)
+    values = normalize_values(name, raw)
     present = [v for v in values if v is not None]
     if not present:
         return None

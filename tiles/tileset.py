@@ -111,6 +111,7 @@ def tileset_json(
     geometric_error: float,
     generator: str = "twin tiles",
     extras: Mapping[str, Any] | None = None,
+    version: Literal["1.0", "1.1"] = "1.1",
 ) -> Tileset:
     """Return the tileset JSON of the tree under ``root``.
 
@@ -123,6 +124,8 @@ def tileset_json(
         ``asset.generator``.
     extras : Mapping, optional
         Application data for the tileset's ``extras``.
+    version : "1.0" or "1.1"
+        ``asset.version``: "1.0" for b3dm content read by 3D Tiles 1.0 clients.
 
     Raises
     ------
@@ -140,7 +143,7 @@ def tileset_json(
     if not math.isfinite(geometric_error):
         raise ValueError(f"tileset geometricError must be finite, got {geometric_error}")
     out: Tileset = {
-        "asset": {"version": "1.1", "generator": generator},
+        "asset": {"version": version, "generator": generator},
         "geometricError": float(geometric_error),
         "root": _tile_json(root, np.eye(4), float(geometric_error), "root"),
     }

@@ -70,7 +70,7 @@ class DracoMeshCompression(TypedDict):
 
 
 class PrimitiveExtensions(TypedDict):
-    EXT_mesh_features: MeshFeatures
+    EXT_mesh_features: NotRequired[MeshFeatures]  # absent in a b3dm's glb (batch ids instead)
     KHR_draco_mesh_compression: NotRequired[DracoMeshCompression]
 
 
@@ -79,7 +79,7 @@ class Primitive(TypedDict):
     indices: int
     material: int
     mode: Literal[4]  # TRIANGLES
-    extensions: PrimitiveExtensions
+    extensions: NotRequired[PrimitiveExtensions]
 
 
 class Mesh(TypedDict):
@@ -160,7 +160,7 @@ class RootExtensions(TypedDict):
 
 class Gltf(TypedDict):
     asset: Asset
-    extensionsUsed: list[str]
+    extensionsUsed: NotRequired[list[str]]
     extensionsRequired: NotRequired[list[str]]
     scene: int
     scenes: list[Scene]
@@ -177,7 +177,7 @@ class Gltf(TypedDict):
 
 
 class TilesetAsset(TypedDict):
-    version: Literal["1.1"]
+    version: Literal["1.0", "1.1"]
     generator: NotRequired[str]
     tilesetVersion: NotRequired[str]
 

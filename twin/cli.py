@@ -78,6 +78,12 @@ def _parser() -> argparse.ArgumentParser:
         "KHR_draco_mesh_compression; quantize: int8 normals only; none: plain floats",
     )
     imp.add_argument(
+        "--format",
+        choices=("glb", "b3dm"),
+        default="glb",
+        help="glb: 3D Tiles 1.1 (default); b3dm: 3D Tiles 1.0 + batch tables, for legacy clients",
+    )
+    imp.add_argument(
         "--lod",
         type=_lod,
         default="highest",
@@ -178,6 +184,7 @@ def _run_import(args: argparse.Namespace) -> int:
         keep_going=args.keep_going,
         workers=args.workers,
         compress=args.compress,
+        tile_format=args.format,
     )
     progress = _Progress() if sys.stderr.isatty() else None
     store = SQLiteStore(args.data_dir)

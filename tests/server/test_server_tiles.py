@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any, TypeAlias
 
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 from yarl import URL
+
+from twin.pipeline import ImportOptions, import_files
+from twin.server.app import create_app
+from twin.store import SQLiteStore
 
 from .demo_data import SECRET, TILE_FILES
 
@@ -234,3 +239,27 @@ async def test_literal_dot_segments_on_the_wire_are_refused(client: Client, raw_
     assert b"application/problem+json" in head
     assert SECRET not in body
     assert b"SQLite format 3" not in body
+
+
+async def test_an_imported_b3dm_tileset_is_served_as_3d_tiles_1_0(
+    aiohttp_client: Any, tmp_path: Path, viewer_dir: Path, shared_data: Path
+) -> None:
+    store = SQLiteStore(tmp_path / "b3dm-data")
+    options = ImportOptions(dataset="legacy", tile_format="b3dm", workers=1)
+    import_files([shared_data / "citygml/teco_district1_LoD2.gml"], store, options)
+    client = await aiohttp_client(create_app(store, viewer_dir=viewer_dir))
+    try:
+        resp = await client.get("/tiles/legacy/tileset.json")
+        tileset = await resp.json()
+        assert tileset["asset"]["version"] == "1.0"
+        uri = tileset["root"]["content"]["uri"]
+        assert uri.endswith(".b3dm")
+        tile = await client.get(f"/tiles/legacy/{uri}")
+        assert tile.status == 200
+        assert tile.content_type == "application/octet-stream"  # b3dm §File extension
+        assert tile.headers["Cache-Control"] == IMMUTABLE
+        body = await tile.read()
+        assert body[:4] == b"b3dm"
+        assert body == (store.tileset_dir("legacy") / uri).read_bytes()
+    finally:
+        store.close()

@@ -29,7 +29,7 @@ from twin.pipeline.features import Feature, measures_of, merge_bboxes
 from twin.pipeline.parallel import default_workers, iter_built
 from twin.pipeline.report import ImportReport
 from twin.pipeline.sources import ReadOptions, iter_objects
-from twin.pipeline.tiling import Compression, TileBudget, write_tileset
+from twin.pipeline.tiling import Compression, TileBudget, TileFormat, write_tileset
 from twin.store import Store, validate_dataset_name
 
 __all__ = ["ImportOptions", "import_files"]
@@ -56,6 +56,7 @@ class ImportOptions:
     keep_going: bool = False
     workers: int | None = None  # processes for per-object work; None: all cores, <= 1: none
     compress: Compression = "meshopt"
+    tile_format: TileFormat = "glb"
 
 
 def import_files(
@@ -91,6 +92,7 @@ def import_files(
             options.budget,
             _workers(options),
             compress=options.compress,
+            tile_format=options.tile_format,
             previous=previous,
         )
         report.stage_seconds["tile"] = time.perf_counter() - t0

@@ -26,7 +26,9 @@ from twin.pipeline.lod import block_meshes, object_slices
 from twin.pipeline.parallel import map_ordered
 from twin.types import Float64Array
 
-__all__ = ["Compression", "TileBudget", "TilesetStats", "write_tileset"]
+__all__ = ["Compression", "TileBudget", "TileFormat", "TilesetStats", "write_tileset"]
+
+TileFormat = Literal["glb", "b3dm"]  # 3D Tiles 1.1 glTF content, or 3D Tiles 1.0 b3dm
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +87,7 @@ def write_tileset(
     workers: int = 1,
     *,
     compress: Compression = "meshopt",
+    tile_format: TileFormat = "glb",
     previous: Path | None = None,
 ) -> TilesetStats:
     """Write ``tileset.json`` and its content into ``out_dir`` for features with meshes.
@@ -95,7 +98,8 @@ def write_tileset(
     Tiles are encoded on ``workers`` processes (``<= 1``: in this process). ``compress``
     picks the geometry layout of :func:`tiles.encode_glb` (meshopt by default; "none" and
     "quantize" keep float32 positions in each tile's frame, so no vertex moves more than a
-    millimetre). Content files are named by
+    millimetre). ``tile_format`` "b3dm" writes 3D Tiles 1.0 (b3dm content with a batch table,
+    tileset ``asset.version`` "1.0") for legacy clients. Content files are named by
     their hash; one already in the ``previous`` tileset directory is hard-linked, not rewritten,
     so a re-import rewrites only the tiles whose content changed (and clients keep their cache).
     """
@@ -113,7 +117,8 @@ def write_tileset(
         )
     )
     nodes = _post_order(tree)
-    jobs = [_job(node, meshed, sizes_m, budget.max_features, compress) for node in nodes]
+    encoding = _Encoding(compress, tile_format)
+    jobs = [_job(node, meshed, sizes_m, budget.max_features, encoding) for node in nodes]
     encoded = _encode_all([job for job, _ in jobs], workers)
     placement: dict[str, tuple[str, int]] = {}
     built: dict[int, tiles.Tile] = {}
@@ -122,7 +127,7 @@ def write_tileset(
     for node, (job, skipped_m), (data, frame, content_error) in zip(
         nodes, jobs, encoded, strict=True
     ):
-        uri = f"{CONTENT_DIR}/{hashlib.sha256(data).hexdigest()[:20]}.glb"
+        uri = f"{CONTENT_DIR}/{hashlib.sha256(data).hexdigest()[:20]}.{tile_format}"
         if not (out_dir / uri).exists():
             reused += _link_previous(previous, out_dir, uri) or _write(out_dir / uri, data)
             written[1] += len(data)
@@ -137,7 +142,9 @@ def write_tileset(
         built[id(node)] = tiles.Tile(region, error, frame, uri, children, "REPLACE")
     root = built[id(tree)]
     document = tiles.tileset_json(
-        root, geometric_error=max(_diagonal_m(root.region), root.geometric_error, 1.0)
+        root,
+        geometric_error=max(_diagonal_m(root.region), root.geometric_error, 1.0),
+        version="1.0" if tile_format == "b3dm" else "1.1",
     )
     text = json.dumps(document, separators=(",", ":"))
     (out_dir / "tileset.json").write_text(text, encoding="utf-8")
@@ -162,7 +169,13 @@ def _write(path: Path, data: bytes) -> int:
     return 0
 
 
-_Job = tuple[Literal["mesh", "blocks"], list[Feature], Compression]  # kind, features, compress
+@dataclass(frozen=True, slots=True)
+class _Encoding:
+    compress: Compression
+    tile_format: TileFormat
+
+
+_Job = tuple[Literal["mesh", "blocks"], list[Feature], _Encoding]
 
 
 def _post_order(node: Node) -> list[Node]:
@@ -175,15 +188,15 @@ def _job(
     meshed: Sequence[Feature],
     sizes_m: Float64Array,
     max_blocks: int,
-    compress: Compression,
+    encoding: _Encoding,
 ) -> tuple[_Job, float]:
     """Return what to encode for ``node`` and the size of the largest feature left out."""
     if node.is_leaf:
-        return ("mesh", [_light(meshed[i]) for i in node.items], compress), 0.0
+        return ("mesh", [_light(meshed[i]) for i in node.items], encoding), 0.0
     order = node.items[np.argsort(-sizes_m[node.items], kind="stable")]
     kept, skipped = order[:max_blocks], order[max_blocks:]
     skipped_m = float(sizes_m[skipped].max()) if len(skipped) else 0.0
-    return ("blocks", [_light(meshed[i]) for i in np.sort(kept)], compress), skipped_m
+    return ("blocks", [_light(meshed[i]) for i in np.sort(kept)], encoding), skipped_m
 
 
 def _light(feature: Feature) -> Feature:
@@ -199,11 +212,13 @@ def _encode_all(jobs: list[_Job], workers: int) -> list[tuple[bytes, Float64Arra
 
 
 def _encode_job(job: _Job) -> tuple[bytes, Float64Array, float]:
-    kind, group, compress = job
+    kind, group, encoding = job
     if kind == "mesh":
-        data, frame = encode_tile(group, compress=compress)
+        data, frame = encode_tile(
+            group, compress=encoding.compress, tile_format=encoding.tile_format
+        )
         return data, frame, 0.0
-    return encode_blocks(group, compress=compress)
+    return encode_blocks(group, compress=encoding.compress, tile_format=encoding.tile_format)
 
 
 def _extent(feature: Feature) -> Float64Array:
@@ -219,9 +234,9 @@ def _frame_of(meshes: Sequence[Mesh]) -> Float64Array:
 
 
 def encode_tile(
-    group: Sequence[Feature], *, compress: Compression = "none"
+    group: Sequence[Feature], *, compress: Compression = "none", tile_format: TileFormat = "glb"
 ) -> tuple[bytes, Float64Array]:
-    """Encode features as one glb in a local ENU frame; return the bytes and the frame (4, 4)."""
+    """Encode features as one tile in a local ENU frame; return the bytes and the frame (4, 4)."""
     meshes = [f.mesh for f in group if f.mesh is not None]
     frame = _frame_of(meshes)
     rotation, origin = frame[:3, :3], frame[:3, 3]
@@ -235,13 +250,13 @@ def encode_tile(
     normals = tiles.vertex_normals(local, faces)
     mesh = tiles.TileMesh(local.astype(np.float32), normals, faces, feature_ids, classes, MATERIALS)
     table = tiles.PropertyTable("cityObject", len(group), property_columns(group))
-    return tiles.encode_glb(mesh, table, compress=compress), frame
+    return _content(mesh, table, compress, tile_format), frame
 
 
 def encode_blocks(
-    group: Sequence[Feature], *, compress: Compression = "none"
+    group: Sequence[Feature], *, compress: Compression = "none", tile_format: TileFormat = "glb"
 ) -> tuple[bytes, Float64Array, float]:
-    """Encode features as LoD1 blocks; return the glb, its frame (4, 4) and its error in m."""
+    """Encode features as LoD1 blocks; return the tile, its frame (4, 4) and its error in m."""
     meshes = [f.mesh for f in group if f.mesh is not None]
     frame = _frame_of(meshes)
     rotation, origin = frame[:3, :3], frame[:3, 3]
@@ -259,8 +274,18 @@ def encode_blocks(
     columns: dict[str, list[Value]] = {"id": [f.obj.id for f in group]}
     columns["type"] = [f.obj.type for f in group]
     table = tiles.PropertyTable("cityObject", len(group), columns)
-    data = tiles.encode_glb(mesh, table, compress=compress)
+    data = _content(mesh, table, compress, tile_format)
     return data, frame, float(blocks.errors_m.max())
+
+
+def _content(
+    mesh: tiles.TileMesh, table: tiles.PropertyTable, compress: Compression, fmt: TileFormat
+) -> bytes:
+    """A glb with its property table, or a b3dm whose batch table holds the same columns."""
+    if fmt == "glb":
+        return tiles.encode_glb(mesh, table, compress=compress)
+    glb = tiles.encode_glb(mesh, compress=compress, id_attribute="_BATCHID")
+    return tiles.encode_b3dm(glb, table)
 
 
 def property_columns(group: Sequence[Feature]) -> dict[str, list[Value]]:
