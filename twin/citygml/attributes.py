@@ -90,19 +90,42 @@ def read_attributes(obj: etree._Element) -> dict[str, AttributeValue]:
     return attributes
 
 
+_Kind = tuple[str] | tuple[str, Callable[[str], AttributeValue]] | None
+_GENERIC: _Kind = ("generic",)
+_UNSEEN: _Kind = ("unseen",)
+_PROPERTY_KINDS: dict[str, _Kind] = {}
+"""What a property tag is, told once per tag: generic attribute, standard property or None."""
+
+
+def _property_kind(tag: str) -> _Kind:
+    kind = _PROPERTY_KINDS.get(tag, _UNSEEN)
+    if kind is _UNSEEN:
+        kind = (
+            _GENERIC if is_generics_namespace(namespace(tag)) else _PROPERTIES.get(local_name(tag))
+        )
+        if len(_PROPERTY_KINDS) < 4096:
+            _PROPERTY_KINDS[tag] = kind
+    return kind
+
+
 def _iter_properties(obj: etree._Element) -> Iterator[tuple[str, AttributeValue]]:
-    for prop in children(obj):
-        name = local_name(prop.tag)
-        if is_generics_namespace(namespace(prop.tag)):
+    for prop in obj:
+        tag = prop.tag
+        if tag.__class__ is not str:
+            continue
+        kind = _property_kind(tag)
+        if kind is None:
+            continue
+        if len(kind) == 1:
             yield from _iter_generic(prop, prefix="")
-        elif name in _PROPERTIES:
-            key, parse = _PROPERTIES[name]
-            value = _parse(obj, key, (prop.text or "").strip(), parse)
-            if value is None:
-                continue
-            if key == "measuredHeight" and isinstance(value, float):
-                value = _to_metres(value, prop.get("uom"))
-            yield key, value
+            continue
+        key, parse = kind
+        value = _parse(obj, key, (prop.text or "").strip(), parse)
+        if value is None:
+            continue
+        if key == "measuredHeight" and isinstance(value, float):
+            value = _to_metres(value, prop.get("uom"))
+        yield key, value
 
 
 def _iter_generic(prop: etree._Element, prefix: str) -> Iterator[tuple[str, AttributeValue]]:
@@ -112,8 +135,10 @@ def _iter_generic(prop: etree._Element, prefix: str) -> Iterator[tuple[str, Attr
         for inner in children(prop):
             yield from _iter_generic(inner, prefix)
         return
-    name_element = find_child(prop, "name")  # CityGML 3.0 writes the name as an element
-    name = prop.get("name") or (name_element.text if name_element is not None else None)
+    name = prop.get("name")
+    if name is None:  # CityGML 3.0 writes the name as an element
+        name_element = find_child(prop, "name")
+        name = None if name_element is None else name_element.text
     if name is None:
         return
     if kind in ("genericAttributeSet", "GenericAttributeSet"):
@@ -189,8 +214,9 @@ def read_address(obj: etree._Element) -> Address | None:
 
 def _address_details(obj: etree._Element) -> etree._Element | None:
     path = ("address", "Address", "xalAddress", "AddressDetails")
-    for prop in children(obj):
-        if local_name(prop.tag) != path[0]:
+    for prop in obj:
+        tag = prop.tag
+        if tag.__class__ is not str or local_name(tag) != path[0]:
             continue
         node: etree._Element | None = prop
         for step in path[1:]:

@@ -27,8 +27,11 @@ from twin.types import BoolArray, Float64Array, IndexArray
 __all__ = [
     "GMLCoordinatesError",
     "PolygonSet",
+    "RingSource",
     "SurfaceMember",
     "collect_surface_members",
+    "gather_rings",
+    "pack_rings",
     "read_polygons",
 ]
 
@@ -118,20 +121,52 @@ def collect_surface_members(
             collect_surface_members(child, reverse, out)
 
 
-def read_polygons(polygons: Sequence[tuple[etree._Element, bool]]) -> PolygonSet:
-    """Read the rings of ``(polygon element, reversed)`` pairs, exterior ring first.
+@dataclass(slots=True)
+class RingSource:
+    """The rings of some polygons as read from the XML, before their numbers are converted.
 
-    ``srsDimension`` (on the coordinates or an ancestor) defaults to 3; 2D rings get z = 0.
-    Rings are returned open (a repeated closing vertex is dropped) and reversed where asked.
+    :func:`gather_rings` fills it while the elements are at hand; :func:`pack_rings` converts
+    the numbers of many sources (many city objects) in one go.
+    """
+
+    rings: list[etree._Element | None]  # None: a boundary without a ring element
+    tokens: list[str]  # every number of every ring, in order
+    counts: list[int]  # vertices per ring
+    dimensions: list[int]  # 2 or 3 per ring
+    ring_polygon: list[int]
+    reverse: list[bool]  # per polygon
+
+    @property
+    def polygon_count(self) -> int:
+        return len(self.reverse)
+
+
+def read_polygons(polygons: Sequence[tuple[etree._Element, bool]]) -> PolygonSet:
+    """Read the rings of ``(polygon element, reversed)`` pairs: :func:`gather_rings` + pack.
 
     Raises
     ------
     GMLCoordinatesError
-        When a ring's coordinates do not parse as numbers, contain NaN or infinity, or do
-        not fit the dimension; the message names the polygon and line.
+        As :func:`gather_rings` and :func:`pack_rings`.
     """
-    rings: list[etree._Element | None] = []
-    ring_polygon: list[int] = []
+    (packed,) = pack_rings([gather_rings(polygons)])
+    if isinstance(packed, GMLCoordinatesError):
+        raise packed
+    return packed
+
+
+def gather_rings(polygons: Sequence[tuple[etree._Element, bool]]) -> RingSource:
+    """Collect the ring texts of ``(polygon element, reversed)`` pairs, exterior ring first.
+
+    ``srsDimension`` (on the coordinates or an ancestor) defaults to 3; 2D rings get z = 0.
+
+    Raises
+    ------
+    GMLCoordinatesError
+        When a ring has no coordinates or its count of numbers does not fit the dimension;
+        the message names the polygon and line.
+    """
+    source = RingSource([], [], [], [], [], [reverse for _, reverse in polygons])
     for index, (polygon, _) in enumerate(polygons):
         exterior: list[etree._Element | None] = []
         interiors: list[etree._Element | None] = []
@@ -142,33 +177,77 @@ def read_polygons(polygons: Sequence[tuple[etree._Element, bool]]) -> PolygonSet
                 continue
             ring = next((c for c in boundary if _is_ring(c.tag)), None)
             (exterior if is_exterior else interiors).append(ring)
-        found = exterior + interiors
-        rings.extend(found)
-        ring_polygon.extend([index] * len(found))
-    reverse = np.array([r for _, r in polygons], dtype=bool)
-    return _pack(rings, np.array(ring_polygon, dtype=np.int64), reverse, len(polygons))
+        for ring in exterior + interiors:
+            source.rings.append(ring)
+            source.ring_polygon.append(index)
+            if ring is None:
+                source.counts.append(0)
+                source.dimensions.append(3)
+                continue
+            text, dimension = _ring_text(ring)
+            words = text.split()
+            if dimension not in (2, 3) or len(words) % dimension:
+                raise _coordinates_error(
+                    ring, f"{len(words)} numbers do not form {dimension}D points"
+                )
+            source.tokens += words
+            source.counts.append(len(words) // dimension)
+            source.dimensions.append(dimension)
+    return source
+
+
+def pack_rings(sources: Sequence[RingSource]) -> list[PolygonSet | GMLCoordinatesError]:
+    """Convert the rings of every source to :class:`PolygonSet`s, all numbers in one go.
+
+    Rings are returned open (a repeated closing vertex is dropped) and reversed where asked.
+    A source whose numbers do not parse, or are NaN or infinite, gets the located error
+    instead of polygons; the other sources are not affected.
+    """
+    tokens = [t for source in sources for t in source.tokens] if len(sources) > 1 else None
+    try:
+        values = np.array(tokens if tokens is not None else sources[0].tokens, dtype=np.float64)
+        finite = bool(np.isfinite(values).all())
+    except ValueError:
+        finite = False
+    if not finite:  # find the culprit(s) source by source
+        return [_pack_one(source) for source in sources]
+    packed: list[PolygonSet | GMLCoordinatesError] = []
+    offset = 0
+    for source in sources:
+        size = len(source.tokens)
+        packed.append(_pack(source, values[offset : offset + size]))
+        offset += size
+    return packed
+
+
+def _pack_one(source: RingSource) -> PolygonSet | GMLCoordinatesError:
+    try:
+        values = np.array(source.tokens, dtype=np.float64)
+    except ValueError as exc:
+        return _first_bad_ring(source.rings, f"coordinates are not numbers ({exc})")
+    if not np.isfinite(values).all():
+        return _first_bad_ring(source.rings, "coordinates contain NaN or infinity")
+    return _pack(source, values)
 
 
 def _is_ring(tag: object) -> bool:
     return isinstance(tag, str) and local_name(tag) in _RING_NAMES
 
 
-def _pack(
-    rings: list[etree._Element | None],
-    ring_polygon: IndexArray,
-    reverse: BoolArray,
-    n_polygons: int,
-) -> PolygonSet:
-    """Convert the ring elements of ``n_polygons`` polygons and apply the per-ring rules."""
-    points, lengths = _ring_points(rings)
-    starts = np.zeros(len(rings), dtype=np.int64)
+def _pack(source: RingSource, values: Float64Array) -> PolygonSet:
+    """Apply the per-ring rules to the converted numbers of one source."""
+    n_polygons = source.polygon_count
+    ring_polygon = np.array(source.ring_polygon, dtype=np.int64)
+    reverse = np.array(source.reverse, dtype=bool)
+    points, lengths = _points(values, source.counts, source.dimensions)
+    starts = np.zeros(len(lengths), dtype=np.int64)
     np.cumsum(lengths[:-1], out=starts[1:])
     closed = _closed(points, starts, lengths)
     open_lengths = lengths - closed
     usable = _has_3_distinct(points, starts, open_lengths)
     # A polygon whose exterior ring (its first) is unusable or missing is dropped whole.
     first = np.searchsorted(ring_polygon, np.arange(n_polygons))
-    has_ring = first < len(rings)
+    has_ring = first < len(lengths)
     has_ring[has_ring] = ring_polygon[first[has_ring]] == np.flatnonzero(has_ring)
     kept = np.zeros(n_polygons, dtype=bool)
     kept[has_ring] = usable[first[has_ring]]
@@ -196,6 +275,24 @@ def _pack(
         dropped,
         unclosed,
     )
+
+
+def _points(
+    values: Float64Array, counts: list[int], dimensions: list[int]
+) -> tuple[Float64Array, IndexArray]:
+    """Return the ``(N, 3)`` vertices of rings of ``counts`` points, z = 0 for 2D rings."""
+    lengths = np.array(counts, dtype=np.int64)
+    if all(d == 3 for d in dimensions):
+        return values.reshape(-1, 3), lengths
+    points = []
+    offset = 0
+    for count, dimension in zip(counts, dimensions, strict=True):
+        ring_values = values[offset : offset + count * dimension].reshape(-1, dimension)
+        offset += count * dimension
+        if dimension == 2:
+            ring_values = np.column_stack([ring_values, np.zeros(count)])
+        points.append(ring_values)
+    return (np.concatenate(points) if points else np.empty((0, 3))), lengths
 
 
 def _closed(points: Float64Array, starts: IndexArray, lengths: IndexArray) -> BoolArray:
@@ -237,46 +334,6 @@ def _ring_has_3_distinct(ring: Float64Array) -> bool:
         return False
     second = ring[int(np.argmax(differs_from_first))]
     return bool((differs_from_first & np.any(ring != second, axis=1)).any())
-
-
-def _ring_points(rings: list[etree._Element | None]) -> tuple[Float64Array, IndexArray]:
-    """Return the ``(N, 3)`` vertices of every ring, one after the other, and their counts.
-
-    A missing ring (a boundary without a ring element) counts 0 vertices.
-    """
-    tokens: list[str] = []
-    counts: list[int] = []
-    dimensions: list[int] = []
-    for ring in rings:
-        if ring is None:
-            counts.append(0)
-            dimensions.append(3)
-            continue
-        text, dimension = _ring_text(ring)
-        words = text.split()
-        if dimension not in (2, 3) or len(words) % dimension:
-            raise _coordinates_error(ring, f"{len(words)} numbers do not form {dimension}D points")
-        tokens += words
-        counts.append(len(words) // dimension)
-        dimensions.append(dimension)
-    try:
-        values = np.array(tokens, dtype=np.float64)
-    except ValueError as exc:
-        raise _first_bad_ring(rings, f"coordinates are not numbers ({exc})") from exc
-    if not np.isfinite(values).all():
-        raise _first_bad_ring(rings, "coordinates contain NaN or infinity")
-    lengths = np.array(counts, dtype=np.int64)
-    if all(d == 3 for d in dimensions):
-        return values.reshape(-1, 3), lengths
-    points = []
-    offset = 0
-    for count, dimension in zip(counts, dimensions, strict=True):
-        ring_values = values[offset : offset + count * dimension].reshape(-1, dimension)
-        offset += count * dimension
-        if dimension == 2:
-            ring_values = np.column_stack([ring_values, np.zeros(count)])
-        points.append(ring_values)
-    return np.concatenate(points) if points else np.empty((0, 3)), lengths
 
 
 def _first_bad_ring(rings: list[etree._Element | None], what: str) -> GMLCoordinatesError:

@@ -104,8 +104,9 @@ def children(element: etree._Element) -> Iterable[etree._Element]:
 
 def find_child(element: etree._Element, name: str) -> etree._Element | None:
     """Return the first child element whose local name is ``name``, or None."""
-    for child in children(element):
-        if local_name(child.tag) == name:
+    for child in element:
+        tag = child.tag
+        if tag.__class__ is str and local_name(tag) == name:
             return child
     return None
 

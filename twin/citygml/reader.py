@@ -11,6 +11,7 @@ document declaring entities (a "billion laughs" bomb, an external entity) is ref
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import logging
 from collections.abc import Collection, Iterator
@@ -21,7 +22,7 @@ from typing import IO, Any, cast
 from lxml import etree
 
 from twin.citygml.attributes import read_address, read_attributes
-from twin.citygml.gml import GMLCoordinatesError
+from twin.citygml.gml import GMLCoordinatesError, PolygonSet, pack_rings
 from twin.citygml.implicit import ImplicitLibrary
 from twin.citygml.namespaces import (
     find_child,
@@ -32,13 +33,21 @@ from twin.citygml.namespaces import (
 )
 from twin.citygml.objects import MEMBER_PROPERTIES, is_gml
 from twin.citygml.surfaces import (
-    ObjectGeometry,
+    LodGeometry,
     PolygonIndex,
     read_object_geometry,
     scan_object,
 )
 from twin.errors import CityGMLError
-from twin.model import CityObject, LodChoice, Rejection, SourceLocation, Surfaces
+from twin.model import (
+    Address,
+    AttributeValue,
+    CityObject,
+    LodChoice,
+    Rejection,
+    SourceLocation,
+    Surfaces,
+)
 
 __all__ = ["iter_city_objects"]
 
@@ -130,6 +139,9 @@ def _open(path: Path) -> IO[bytes]:
     return path.open("rb")
 
 
+_BATCH_MEMBERS = 64
+"""Top-level objects whose coordinates are converted together."""
+
 _WATCHED_TAGS = [f"{{*}}{name}" for name in (*MEMBER_PROPERTIES, "appearanceMember", "Envelope")]
 """Elements iterparse reports; the rest of the document is walked in C, not in Python."""
 
@@ -137,8 +149,10 @@ _WATCHED_TAGS = [f"{{*}}{name}" for name in (*MEMBER_PROPERTIES, "appearanceMemb
 def _iter_events(document: _Document, stream: IO[bytes]) -> Iterator[CityObject | Rejection]:
     """Run iterparse over ``stream`` and hand each completed top-level object on.
 
-    A member of the CityModel (``cityObjectMember`` …) is read when it ends, then freed with
-    everything before it, so memory holds one top-level object at a time.
+    A member of the CityModel (``cityObjectMember`` …) is read when it ends. Every
+    ``_BATCH_MEMBERS`` members, the coordinates of all their polygons are converted in one
+    go (:func:`~twin.citygml.gml.pack_rings`), their objects are handed on and the members
+    are freed with everything before them: memory holds one batch at a time.
     """
     declared: list[str] = []
     root: etree._Element | None = None
@@ -152,25 +166,35 @@ def _iter_events(document: _Document, stream: IO[bytes]) -> Iterator[CityObject 
         no_network=True,
         load_dtd=False,
     )
-    for event, payload in events:
-        if event == "start-ns":
-            declared.append(payload[1])
-            continue
-        element: etree._Element = payload
-        if root is None:
-            root = element.getroottree().getroot()
-            _check_root(document, root, declared)
-        parent = element.getparent()
-        if parent is not root:  # an envelope or member inside a city object
-            if element.tag.endswith("}Envelope"):
-                _note_model_envelope(document, element)
-        elif local_name(element.tag) in MEMBER_PROPERTIES:
-            for obj in element:
-                if isinstance(obj.tag, str):
-                    yield from _read_top_level(document, obj)
-            _release(element)
-        else:  # appearances, once read
-            _release(element)
+    pending: list[_Pending | Rejection] = []
+    members = 0
+    try:
+        for event, payload in events:
+            if event == "start-ns":
+                declared.append(payload[1])
+                continue
+            element: etree._Element = payload
+            if root is None:
+                root = element.getroottree().getroot()
+                _check_root(document, root, declared)
+            if element.getparent() is not root:  # an envelope or member inside an object
+                if element.tag.endswith("}Envelope"):
+                    _note_model_envelope(document, element)
+            elif local_name(element.tag) in MEMBER_PROPERTIES:
+                for obj in element:
+                    if isinstance(obj.tag, str):
+                        _read_top_level(document, obj, pending)
+                members += 1
+                if members >= _BATCH_MEMBERS:
+                    yield from _finish(document, pending)
+                    pending, members = [], 0
+                    _release(element)
+            elif not pending:  # appearances, once read
+                _release(element)
+    except etree.XMLSyntaxError:
+        yield from _finish(document, pending)  # what was read before the error
+        raise
+    yield from _finish(document, pending)
     if root is None:  # no member at all: still say what is wrong with the document
         _check_root(document, events.root, declared)
 
@@ -211,13 +235,35 @@ def _note_model_envelope(document: _Document, envelope: etree._Element) -> None:
         document.model_srs_name = envelope.get("srsName") or document.model_srs_name
 
 
-def _read_top_level(document: _Document, obj: etree._Element) -> Iterator[CityObject | Rejection]:
-    """Yield the child objects of a top-level object (depth first), then the object itself."""
+@dataclass(slots=True)
+class _Pending:
+    """A city object read from the XML, its coordinates not yet converted.
+
+    ``geometries`` pairs each LoD read with the srsName in force for it; ``srs_name`` is the
+    one for an object without geometry of its own; ``drawn`` is set once it has polygons.
+    """
+
+    id: str
+    type: str
+    source: SourceLocation
+    parent_id: str | None
+    attributes: dict[str, AttributeValue]
+    address: Address | None
+    geometries: list[tuple[LodGeometry, str | None]]
+    srs_name: str | None
+    parts: list[_Pending]
+    drawn: bool = False
+
+
+def _read_top_level(
+    document: _Document, obj: etree._Element, out: list[_Pending | Rejection]
+) -> None:
+    """Append the child objects of a top-level object (depth first), then the object itself."""
     if document.types is not None and local_name(obj.tag) not in document.types:
         return
     gml_id = f"{{{gml_namespace(obj.nsmap)}}}id"
     index = PolygonIndex(obj, gml_id)
-    yield from _read_object(document, obj, index, gml_id, parent_id=None)
+    _read_object(document, obj, index, gml_id, None, out)
 
 
 def _read_object(
@@ -226,43 +272,91 @@ def _read_object(
     index: PolygonIndex,
     gml_id: str,
     parent_id: str | None,
-) -> Iterator[CityObject | Rejection]:
+    out: list[_Pending | Rejection],
+) -> _Pending | None:
     line = source_line(obj)
     object_id = obj.get(gml_id) or f"{document.path.stem}-{line}"
     object_type = local_name(obj.tag)
     source = SourceLocation(str(document.path), line)
-    parts_with_geometry = 0
     scan = scan_object(obj)
-    for part in scan.parts:
-        for result in _read_object(document, part, index, gml_id, object_id):
-            if isinstance(result, CityObject) and result.surfaces.polygon_count:
-                parts_with_geometry += 1
-            yield result
+    parts = [
+        part
+        for element in scan.parts
+        if (part := _read_object(document, element, index, gml_id, object_id, out)) is not None
+    ]
     try:
         geometries = read_object_geometry(
             scan.properties, index, gml_id, document.lod, document.library
         )
     except GMLCoordinatesError as exc:
-        yield Rejection(object_id, object_type, source, f"unreadable coordinates: {exc}")
-        return
-    if not any(g.surfaces.polygon_count for g in geometries) and not parts_with_geometry:
-        yield Rejection(object_id, object_type, source, _no_geometry_reason(document.lod))
-        return
-    attributes, address = read_attributes(obj), read_address(obj)
-    for rank, geometry in enumerate(geometries or [ObjectGeometry(Surfaces.empty(), None, None)]):
-        drawn = geometry.surfaces.polygon_count > 0
-        yield CityObject(
-            id=object_id if rank == 0 else f"{object_id}.lod{geometry.lod}",
-            type=object_type,
-            surfaces=geometry.surfaces,
-            srs_name=_srs_name(document, obj, geometry),
-            source=source,
-            lod=geometry.lod if drawn else None,
-            parent_id=parent_id if rank == 0 else object_id,
-            attributes=attributes,
-            address=address,
-            issues=_geometry_issues(geometry),
-        )
+        out.append(Rejection(object_id, object_type, source, f"unreadable coordinates: {exc}"))
+        return None
+    pending = _Pending(
+        id=object_id,
+        type=object_type,
+        source=source,
+        parent_id=parent_id,
+        attributes=read_attributes(obj),
+        address=read_address(obj),
+        geometries=[(g, _srs_name(document, obj, g.anchor)) for g in geometries],
+        srs_name=None if geometries else _srs_name(document, obj, None),
+        parts=parts,
+    )
+    out.append(pending)
+    return pending
+
+
+def _finish(
+    document: _Document, items: list[_Pending | Rejection]
+) -> Iterator[CityObject | Rejection]:
+    """Convert the coordinates of every pending object at once; yield objects in order."""
+    lods = [g for item in items if isinstance(item, _Pending) for g, _ in item.geometries]
+    packed = iter(pack_rings([g.rings for g in lods]) if lods else [])
+    for item in items:
+        if isinstance(item, Rejection):
+            yield item
+            continue
+        read = [(g, srs, next(packed)) for g, srs in item.geometries]
+        error = next((p for _, _, p in read if isinstance(p, GMLCoordinatesError)), None)
+        if error is not None:
+            reason = f"unreadable coordinates: {error}"
+            yield Rejection(item.id, item.type, item.source, reason)
+            continue
+        drawn = [(g, srs, p, g.surfaces(p)) for g, srs, p in read if isinstance(p, PolygonSet)]
+        item.drawn = any(surfaces.polygon_count for *_, surfaces in drawn)
+        if not item.drawn and not any(part.drawn for part in item.parts):
+            yield Rejection(item.id, item.type, item.source, _no_geometry_reason(document.lod))
+            continue
+        if not drawn:  # a container of parts
+            yield _city_object(item, item.id, Surfaces.empty(), item.srs_name, None, ())
+        for rank, (geometry, srs_name, polygons, surfaces) in enumerate(drawn):
+            lod = geometry.lod if surfaces.polygon_count else None
+            object_id = item.id if rank == 0 else f"{item.id}.lod{geometry.lod}"
+            issues = _geometry_issues(polygons, geometry.unresolved)
+            obj = _city_object(item, object_id, surfaces, srs_name, lod, issues)
+            yield obj if rank == 0 else dataclasses.replace(obj, parent_id=item.id)
+
+
+def _city_object(
+    item: _Pending,
+    object_id: str,
+    surfaces: Surfaces,
+    srs_name: str | None,
+    lod: int | None,
+    issues: tuple[str, ...],
+) -> CityObject:
+    return CityObject(
+        id=object_id,
+        type=item.type,
+        surfaces=surfaces,
+        srs_name=srs_name,
+        source=item.source,
+        lod=lod,
+        parent_id=item.parent_id,
+        attributes=item.attributes,
+        address=item.address,
+        issues=issues,
+    )
 
 
 def _no_geometry_reason(lod: LodChoice) -> str:
@@ -270,14 +364,16 @@ def _no_geometry_reason(lod: LodChoice) -> str:
     return f"no surface geometry {wanted} (points and curves are not drawn), and no part with any"
 
 
-def _srs_name(document: _Document, obj: etree._Element, geometry: ObjectGeometry) -> str | None:
+def _srs_name(
+    document: _Document, obj: etree._Element, anchor: etree._Element | None
+) -> str | None:
     """Return the srsName in force for the object's geometry, exactly as written.
 
     Looked up on the geometry element and its ancestors, then on the envelopes of the object
     and the buildings around it, then on the CityModel's envelope.
     """
-    if geometry.anchor is not None:
-        for element in (geometry.anchor, *geometry.anchor.iterancestors()):
+    if anchor is not None:
+        for element in (anchor, *anchor.iterancestors()):
             if (srs_name := element.get("srsName")) is not None:
                 return srs_name
     for element in (obj, *obj.iterancestors()):
@@ -290,23 +386,23 @@ def _srs_name(document: _Document, obj: etree._Element, geometry: ObjectGeometry
     return document.model_srs_name
 
 
-def _geometry_issues(geometry: ObjectGeometry) -> tuple[str, ...]:
+def _geometry_issues(polygons: PolygonSet, unresolved: tuple[str, ...]) -> tuple[str, ...]:
     issues = []
-    if geometry.dropped_rings:
+    if polygons.dropped_rings:
         issues.append(
-            f"GE_R_TOO_FEW_POINTS: {geometry.dropped_rings} ring(s) with fewer than 3 distinct "
+            f"GE_R_TOO_FEW_POINTS: {polygons.dropped_rings} ring(s) with fewer than 3 distinct "
             "points dropped"
         )
-    if geometry.unclosed_rings:
+    if polygons.unclosed_rings:
         issues.append(
-            f"GE_R_NOT_CLOSED: {geometry.unclosed_rings} ring(s) whose last point is not the "
+            f"GE_R_NOT_CLOSED: {polygons.unclosed_rings} ring(s) whose last point is not the "
             "first; drawn as if closed"
         )
-    if geometry.unresolved:
-        shown = ", ".join(f"#{ref}" for ref in geometry.unresolved[:3])
-        more = f" and {len(geometry.unresolved) - 3} more" if len(geometry.unresolved) > 3 else ""
+    if unresolved:
+        shown = ", ".join(f"#{ref}" for ref in unresolved[:3])
+        more = f" and {len(unresolved) - 3} more" if len(unresolved) > 3 else ""
         issues.append(
-            f"{len(geometry.unresolved)} xlink(s) point to no polygon in the building "
+            f"{len(unresolved)} xlink(s) point to no polygon in the building "
             f"({shown}{more}); surfaces drawn from the polygons that exist"
         )
     return tuple(issues)

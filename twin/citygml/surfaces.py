@@ -17,14 +17,26 @@ from typing import TypeAlias
 import numpy as np
 from lxml import etree
 
-from twin.citygml.gml import PolygonSet, SurfaceMember, collect_surface_members, read_polygons
+from twin.citygml.gml import (
+    PolygonSet,
+    RingSource,
+    SurfaceMember,
+    collect_surface_members,
+    gather_rings,
+)
 from twin.citygml.implicit import ImplicitLibrary, place_implicit
 from twin.citygml.namespaces import find_child, is_citygml_namespace, local_name, namespace
 from twin.citygml.objects import CHILD_OBJECT_TYPES, is_gml_tag
 from twin.model import LodChoice, SurfaceClass, Surfaces
 from twin.types import UInt8Array
 
-__all__ = ["ObjectGeometry", "ObjectScan", "PolygonIndex", "read_object_geometry", "scan_object"]
+__all__ = [
+    "LodGeometry",
+    "ObjectScan",
+    "PolygonIndex",
+    "read_object_geometry",
+    "scan_object",
+]
 
 LODS = (4, 3, 2, 1, 0)
 """LoDs read, best first."""
@@ -149,20 +161,29 @@ class _Entry:
 
 
 @dataclass(frozen=True, slots=True)
-class ObjectGeometry:
-    """What :func:`read_object_geometry` found for one object at one LoD.
+class LodGeometry:
+    """What :func:`read_object_geometry` found for one object at one LoD, numbers unconverted.
 
     ``anchor`` is the first geometry element met (where the srsName in force is looked up);
-    ``dropped_rings`` counts degenerate rings (< 3 distinct vertices) left out, degenerate
-    exterior rings dropping their polygon; ``unresolved`` lists xlink targets not found.
+    ``classes`` holds the class of each polygon of ``rings``; ``implicit`` the placed
+    prototype polygons with their class; ``unresolved`` lists xlink targets not found.
+    :meth:`surfaces` joins them once :func:`~twin.citygml.gml.pack_rings` has run.
     """
 
-    surfaces: Surfaces
-    lod: int | None
-    anchor: etree._Element | None
-    dropped_rings: int = 0
+    lod: int
+    rings: RingSource
+    classes: UInt8Array
+    implicit: tuple[tuple[PolygonSet, int], ...]
+    anchor: etree._Element
     unresolved: tuple[str, ...] = field(default=())
-    unclosed_rings: int = 0
+
+    def surfaces(self, polygons: PolygonSet) -> Surfaces:
+        """Return the object's surfaces at this LoD, given ``rings`` packed as ``polygons``."""
+        pieces = [(polygons, self.classes[polygons.kept])]
+        pieces += [(p, np.full(p.polygon_count, c, np.uint8)) for p, c in self.implicit]
+        return Surfaces.join(
+            [Surfaces(p.coords, p.ring_offsets, p.polygon_offsets, c) for p, c in pieces]
+        )
 
 
 def read_object_geometry(
@@ -171,17 +192,17 @@ def read_object_geometry(
     gml_id: str,
     lod: LodChoice = "highest",
     library: ImplicitLibrary | None = None,
-) -> list[ObjectGeometry]:
+) -> list[LodGeometry]:
     """Read the polygons an object has at the chosen LoD(s), each polygon once.
 
     ``properties`` are the object's LoD geometry properties from :func:`scan_object`.
-    Returns one :class:`ObjectGeometry` per LoD taken (highest first); an empty list when
+    Returns one :class:`LodGeometry` per LoD taken (highest first); an empty list when
     there is none.
 
     Raises
     ------
     GMLCoordinatesError
-        When a polygon's coordinates cannot be read.
+        When a polygon's coordinates cannot be read (count of numbers, implicit geometry).
     """
     by_lod = _members_by_lod(properties)
     if lod == "highest":
@@ -235,25 +256,18 @@ def _relief_lod(component: etree._Element) -> int:
 
 def _assemble(
     members: _LodMembers, lod: int, index: PolygonIndex, gml_id: str, library: ImplicitLibrary
-) -> ObjectGeometry:
+) -> LodGeometry:
     unresolved: list[str] = []
     entries = list(_collect_entries(members.surfaces, index, gml_id, unresolved).values())
-    polygons = read_polygons([(e.element, e.reverse) for e in entries])
+    rings = gather_rings([(e.element, e.reverse) for e in entries])
     classes = np.fromiter((e.surface_class for e in entries), np.uint8, len(entries))
-    pieces = [(polygons, classes[polygons.kept])]
-    for implicit, surface_class in members.implicit:
-        placed, missing = place_implicit(implicit, library, gml_id)
+    implicit = []
+    for element, surface_class in members.implicit:
+        placed, missing = place_implicit(element, library, gml_id)
         if placed is not None:
-            pieces.append((placed, np.full(placed.polygon_count, surface_class, np.uint8)))
+            implicit.append((placed, int(surface_class)))
         unresolved.extend([missing] if missing else [])
-    return ObjectGeometry(
-        _to_surfaces(pieces),
-        lod,
-        members.anchor,
-        polygons.dropped_rings,
-        tuple(unresolved),
-        polygons.unclosed_rings,
-    )
+    return LodGeometry(lod, rings, classes, tuple(implicit), members.anchor, tuple(unresolved))
 
 
 def _collect_entries(
@@ -327,10 +341,3 @@ def _class_of(element: etree._Element) -> SurfaceClass:
         if surface_class is not None:
             return surface_class
     return SurfaceClass.UNCLASSIFIED
-
-
-def _to_surfaces(pieces: list[tuple[PolygonSet, UInt8Array]]) -> Surfaces:
-    """Join polygon sets and their classes into one :class:`Surfaces`."""
-    return Surfaces.join(
-        [Surfaces(p.coords, p.ring_offsets, p.polygon_offsets, c) for p, c in pieces]
-    )
