@@ -33,7 +33,12 @@ ALLOWED: dict[str, set[str]] = {
     "twin": set(),
 }
 # Third-party packages confined to one place.
-CONFINED = {"lxml": "twin.citygml", "pyproj": "twin.geo", "aiohttp": "twin.server"}
+CONFINED = {
+    "lxml": "twin.citygml",
+    "pyproj": "twin.geo",
+    "aiohttp": "twin.server",
+    "distributed": "twin.pipeline",
+}
 # the CLI starts the server; the simulator is an HTTP client of the public API, an edge too
 CONFINED_EXTRA = {"aiohttp": {"twin.cli", "twin.sim"}}
 

@@ -13,7 +13,7 @@ from tiles.metadata import (
     sanitize_identifier,
 )
 from tiles.normals import face_normals, quantize_normals, unit_normals, vertex_normals
-from tiles.tileset import Tile, enu_frame, tileset_json
+from tiles.tileset import Tile, enu_frame, tileset_files, tileset_json
 from tiles.typing import Tileset
 
 __all__ = [
@@ -31,6 +31,7 @@ __all__ = [
     "face_normals",
     "quantize_normals",
     "sanitize_identifier",
+    "tileset_files",
     "tileset_json",
     "unit_normals",
     "vertex_normals",

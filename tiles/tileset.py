@@ -15,7 +15,7 @@ import numpy.typing as npt
 
 from tiles.typing import TileJSON, Tileset
 
-__all__ = ["WGS84_A", "WGS84_F", "Tile", "enu_frame", "tileset_json"]
+__all__ = ["WGS84_A", "WGS84_F", "Tile", "enu_frame", "tileset_files", "tileset_json"]
 
 WGS84_A = 6378137.0  # semi-major axis, m
 WGS84_F = 1.0 / 298.257223563  # flattening
@@ -69,40 +69,147 @@ def _column_major(matrix: npt.NDArray[np.floating]) -> list[float]:
     return [float(v) for v in matrix.reshape(4, 4).T.reshape(-1)]
 
 
-def _tile_json(
-    tile: Tile, parent_world: npt.NDArray[np.float64], parent_error: float, where: str
-) -> TileJSON:
-    if not 0.0 <= tile.geometric_error <= parent_error:
-        raise ValueError(
-            f"{where}: geometricError {tile.geometric_error} must be in [0, {parent_error}] "
-            "(it never grows from parent to child)"
-        )
-    _check_region(tile.region, where)
-    if tile.refine not in ("ADD", "REPLACE"):
-        raise ValueError(f"{where}: refine must be 'ADD' or 'REPLACE', got {tile.refine!r}")
-    # boundingVolume.region is always in EPSG:4979 and is not transformed by tile.transform
-    # (3D Tiles 1.1 §Bounding volumes/Region and §Tile transforms), so it is written as given.
-    out: TileJSON = {
-        "boundingVolume": {"region": [float(v) for v in tile.region]},
-        "geometricError": float(tile.geometric_error),
-        "refine": tile.refine,
-    }
-    world = parent_world
-    if tile.transform is not None:
-        world = np.asarray(tile.transform, dtype=np.float64)
-        if world.shape != (4, 4) or not np.isfinite(world).all():
-            raise ValueError(f"{where}: transform must be a finite (4, 4) matrix")
-        # A tile's transform is applied after its parent's: world = parent_world @ transform
-        # (3D Tiles 1.1 §Tile transforms), hence transform = inv(parent_world) @ world.
-        out["transform"] = _column_major(np.linalg.solve(parent_world, world))
-    if tile.content_uri is not None:
-        out["content"] = {"uri": tile.content_uri}
-    if tile.children:
-        out["children"] = [
-            _tile_json(child, world, tile.geometric_error, f"{where}.children[{i}]")
-            for i, child in enumerate(tile.children)
-        ]
-    return out
+class _Writer:
+    """Write a tree as one tileset JSON, or split into external tilesets every ``levels`` levels.
+
+    3D Tiles 1.1 §External tilesets: a tile whose content is a tileset JSON "cannot have any
+    children", and both its transform and the external root's apply. So a subtree whose root
+    lies ``levels`` below its file's root moves to a file of its own: in its place stays a tile
+    with the subtree root's region, geometric error and refinement, no transform (the external
+    root keeps its own, written relative to the same parent frame) and the new file as content.
+    Every file then holds at most ``1 + c + … + c**levels`` tiles for ``c`` children a tile (the
+    last level being references or leaves).
+    """
+
+    def __init__(self, levels: int, version: Literal["1.0", "1.1"], generator: str) -> None:
+        self.levels = levels
+        self.version: Literal["1.0", "1.1"] = version
+        self.generator = generator
+        self.files: dict[str, Tileset] = {}
+
+    def document(
+        self,
+        root: Tile,
+        parent_world: npt.NDArray[np.float64],
+        geometric_error: float,
+        name: str,
+    ) -> Tileset:
+        out: Tileset = {
+            "asset": {"version": self.version, "generator": self.generator},
+            "geometricError": float(geometric_error),
+            "root": {},  # type: ignore[typeddict-item]  # filled below, after the subtree files
+        }
+        self.files[name] = out
+        stem = name.removesuffix(".json")
+        out["root"] = self.tile(root, parent_world, float(geometric_error), "root", 0, stem)
+        return out
+
+    def tile(
+        self,
+        tile: Tile,
+        parent_world: npt.NDArray[np.float64],
+        parent_error: float,
+        where: str,
+        depth: int,
+        stem: str,
+    ) -> TileJSON:
+        if not 0.0 <= tile.geometric_error <= parent_error:
+            raise ValueError(
+                f"{where}: geometricError {tile.geometric_error} must be in [0, {parent_error}] "
+                "(it never grows from parent to child)"
+            )
+        _check_region(tile.region, where)
+        if tile.refine not in ("ADD", "REPLACE"):
+            raise ValueError(f"{where}: refine must be 'ADD' or 'REPLACE', got {tile.refine!r}")
+        # boundingVolume.region is always in EPSG:4979 and is not transformed by tile.transform
+        # (3D Tiles 1.1 §Bounding volumes/Region and §Tile transforms), so it is written as given.
+        out: TileJSON = {
+            "boundingVolume": {"region": [float(v) for v in tile.region]},
+            "geometricError": float(tile.geometric_error),
+            "refine": tile.refine,
+        }
+        world = parent_world
+        if tile.transform is not None:
+            world = np.asarray(tile.transform, dtype=np.float64)
+            if world.shape != (4, 4) or not np.isfinite(world).all():
+                raise ValueError(f"{where}: transform must be a finite (4, 4) matrix")
+            # A tile's transform is applied after its parent's: world = parent_world @ transform
+            # (3D Tiles 1.1 §Tile transforms), hence transform = inv(parent_world) @ world.
+            out["transform"] = _column_major(np.linalg.solve(parent_world, world))
+        if tile.content_uri is not None:
+            out["content"] = {"uri": tile.content_uri}
+        if tile.children:
+            out["children"] = [
+                self.child(
+                    child,
+                    world,
+                    tile.geometric_error,
+                    f"{where}.children[{i}]",
+                    depth + 1,
+                    f"{stem}-{i}",
+                )
+                for i, child in enumerate(tile.children)
+            ]
+        return out
+
+    def child(
+        self,
+        tile: Tile,
+        parent_world: npt.NDArray[np.float64],
+        parent_error: float,
+        where: str,
+        depth: int,
+        stem: str,
+    ) -> TileJSON:
+        if not self.levels or depth < self.levels or not tile.children:
+            return self.tile(tile, parent_world, parent_error, where, depth, stem)
+        name = f"{stem}.json"
+        external = self.document(tile, parent_world, parent_error, name)
+        return {
+            "boundingVolume": external["root"]["boundingVolume"],
+            "geometricError": external["root"]["geometricError"],
+            "refine": external["root"]["refine"],
+            "content": {"uri": name},
+        }
+
+
+def tileset_files(
+    root: Tile,
+    *,
+    geometric_error: float,
+    levels_per_file: int = 0,
+    generator: str = "twin tiles",
+    extras: Mapping[str, Any] | None = None,
+    version: Literal["1.0", "1.1"] = "1.1",
+) -> dict[str, Tileset]:
+    """Return the tileset JSON files of the tree under ``root``: ``{file name: document}``.
+
+    The first is ``tileset.json``; with ``levels_per_file`` > 0, every subtree rooted that many
+    levels below its file's root is an external tileset ``tileset-<child indices>.json`` (in the
+    same folder, so content URIs stay as given), so no file grows with the tree's size. Leaves
+    are never split off. Parameters and errors as :func:`tileset_json`.
+
+    Examples
+    --------
+    >>> region = (0.1, 0.8, 0.2, 0.9, 0.0, 50.0)
+    >>> leaf = Tile(region, 0.0, None, "0.glb")
+    >>> inner = Tile(region, 5.0, None, "1.glb", [leaf])
+    >>> files = tileset_files(Tile(region, 10.0, None, None, [inner]), geometric_error=100.0,
+    ...                       levels_per_file=1)
+    >>> list(files), files["tileset.json"]["root"]["children"][0]["content"]
+    (['tileset.json', 'tileset-0.json'], {'uri': 'tileset-0.json'})
+    >>> files["tileset-0.json"]["root"]["children"][0]["content"]
+    {'uri': '0.glb'}
+    """
+    if not math.isfinite(geometric_error):
+        raise ValueError(f"tileset geometricError must be finite, got {geometric_error}")
+    if levels_per_file < 0:
+        raise ValueError(f"levels_per_file must be >= 0, got {levels_per_file}")
+    writer = _Writer(levels_per_file, version, generator)
+    main = writer.document(root, np.eye(4), geometric_error, "tileset.json")
+    if extras is not None:
+        main["extras"] = dict(extras)
+    return writer.files
 
 
 def tileset_json(
@@ -140,16 +247,10 @@ def tileset_json(
     >>> ts["asset"]["version"], ts["root"]["refine"], ts["root"]["children"][0]["content"]
     ('1.1', 'REPLACE', {'uri': '0.glb'})
     """
-    if not math.isfinite(geometric_error):
-        raise ValueError(f"tileset geometricError must be finite, got {geometric_error}")
-    out: Tileset = {
-        "asset": {"version": version, "generator": generator},
-        "geometricError": float(geometric_error),
-        "root": _tile_json(root, np.eye(4), float(geometric_error), "root"),
-    }
-    if extras is not None:
-        out["extras"] = dict(extras)
-    return out
+    return tileset_files(
+        root, geometric_error=geometric_error, generator=generator, extras=extras,
+        version=version,
+    )["tileset.json"]  # fmt: skip
 
 
 def _geodetic_lon_lat(origin_ecef: npt.NDArray[np.float64]) -> tuple[float, float]:

@@ -12,7 +12,7 @@ import os
 import re
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import cast
 
@@ -66,9 +66,29 @@ def _parser() -> argparse.ArgumentParser:
     imp.add_argument(
         "--crs", help="CRS of the input when the file has none or a wrong one, e.g. EPSG:25832"
     )
-    imp.add_argument("--max-features", type=int, default=400, help="features per tile (400)")
+    imp.add_argument(
+        "--max-features", type=_at_least(1), default=400, help="features per tile (400)"
+    )
+    imp.add_argument(
+        "--max-bytes",
+        type=_at_least(1),
+        default=2_000_000,
+        help="estimated bytes per tile (2000000)",
+    )
+    imp.add_argument(
+        "--levels-per-file",
+        type=_at_least(0),
+        default=4,
+        help="tile levels per tileset JSON before subtrees become external tilesets (4; 0: one)",
+    )
     imp.add_argument(
         "--workers", type=int, help="processes for geometry and tiles (default: all cores)"
+    )
+    imp.add_argument(
+        "--dask",
+        metavar="ADDRESS",
+        help="run geometry and tiles on a Dask cluster, e.g. tcp://scheduler:8786 "
+        "(its workers need twin installed)",
     )
     imp.add_argument(
         "--compress",
@@ -178,11 +198,12 @@ def _run_import(args: argparse.Namespace) -> int:
         dataset=dataset,
         title=args.title,
         crs=args.crs,
-        budget=TileBudget(max_features=args.max_features),
+        budget=TileBudget(args.max_features, args.max_bytes, args.levels_per_file),
         lod=args.lod,
         types=args.types,
         keep_going=args.keep_going,
         workers=args.workers,
+        dask=args.dask,
         compress=args.compress,
         tile_format=args.format,
     )
@@ -265,6 +286,21 @@ def _run_simulate(args: argparse.Namespace) -> int:
         f"({report.buildings} buildings), {report.failures} refused"
     )
     return 0 if report.failures == 0 else 1
+
+
+def _at_least(minimum: int) -> Callable[[str], int]:
+    """An argparse type: an integer >= ``minimum``."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"{value} is less than {minimum}")
+        return value
+
+    return parse
 
 
 def _lod(text: str) -> LodChoice:

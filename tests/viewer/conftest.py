@@ -7,57 +7,18 @@ rendering the first view with SwiftShader take seconds, and the tests only read 
 from __future__ import annotations
 
 import shutil
-import subprocess
 from collections.abc import Iterator
 
 import pytest
 from playwright.sync_api import Browser, sync_playwright
 
-from .harness import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    DEMO_GML,
-    TOKEN,
-    TWIN,
-    ViewerSession,
-    free_port,
-    open_viewer,
-    wait_for_health,
-)
+from .harness import CHROMIUM, CHROMIUM_ARGS, DEMO_GML, ViewerSession, open_viewer, serve_city
 
 
 @pytest.fixture(scope="session")
 def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Import the demo city, run ``twin serve --token TOKEN`` on it, yield its base URL."""
-    data_dir = tmp_path_factory.mktemp("twin-data")
-    subprocess.run(
-        [str(TWIN), "import", str(DEMO_GML), "--dataset", "demo", "--data-dir", str(data_dir)],
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
-    port = free_port()
-    log = data_dir / "serve.log"
-    with log.open("wb") as out:
-        server = subprocess.Popen(
-            [
-                str(TWIN),
-                *("serve", "--data-dir", str(data_dir), "--port", str(port), "--token", TOKEN),
-            ],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    base_url = f"http://127.0.0.1:{port}"
-    try:
-        wait_for_health(base_url, server, log)
-        yield base_url
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+    yield from serve_city(tmp_path_factory.mktemp("twin-data"), {"demo": DEMO_GML})
 
 
 @pytest.fixture(scope="session")

@@ -59,6 +59,39 @@ def wait_for_health(base_url: str, server: subprocess.Popen[bytes], log: Path) -
     raise RuntimeError(f"twin serve did not answer /healthz within 30 s:\n{log.read_text()}")
 
 
+def serve_city(data_dir: Path, datasets: dict[str, Path]) -> Iterator[str]:
+    """Import each file as its dataset, run ``twin serve --token TOKEN``, yield its base URL."""
+    for name, path in datasets.items():
+        subprocess.run(
+            [str(TWIN), "import", str(path), "--dataset", name, "--data-dir", str(data_dir)],
+            check=True,
+            capture_output=True,
+            timeout=300,
+        )
+    port = free_port()
+    log = data_dir / "serve.log"
+    with log.open("wb") as out:
+        server = subprocess.Popen(
+            [
+                str(TWIN),
+                *("serve", "--data-dir", str(data_dir), "--port", str(port), "--token", TOKEN),
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for_health(base_url, server, log)
+        yield base_url
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+
 @dataclass
 class ViewerSession:
     """The viewer page once its tiles are in, with everything it asked the network for."""

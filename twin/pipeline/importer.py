@@ -26,7 +26,7 @@ from twin.model import (
     SurfaceClass,
 )
 from twin.pipeline.features import Feature, measures_of, merge_bboxes
-from twin.pipeline.parallel import default_workers, iter_built
+from twin.pipeline.parallel import Workers, default_workers, iter_built, open_workers
 from twin.pipeline.report import ImportReport
 from twin.pipeline.sources import ReadOptions, iter_objects
 from twin.pipeline.tiling import Compression, TileBudget, TileFormat, write_tileset
@@ -55,6 +55,7 @@ class ImportOptions:
     types: tuple[str, ...] | None = None
     keep_going: bool = False
     workers: int | None = None  # processes for per-object work; None: all cores, <= 1: none
+    dask: str | None = None  # a Dask scheduler address: run the work on that cluster instead
     compress: Compression = "meshopt"
     tile_format: TileFormat = "glb"
 
@@ -76,25 +77,25 @@ def import_files(
     report = ImportReport(options.dataset, [str(p) for p in paths])
     staging = store.staging_dir(options.dataset)
     try:
-        features = _read_features(paths, options, report, progress)
-        report.stage_seconds["read"] = time.perf_counter() - started
-        features = _resolve_parents(features, report)
-        if not any(f.mesh is not None for f in features):
-            raise InputError(
-                f"no city object with usable geometry in {', '.join(map(str, paths))} "
-                f"({len(report.rejections)} rejected; first reason: {_first_reason(report)})"
+        with open_workers(_workers(options), options.dask) as workers:
+            features = _read_features(paths, options, report, progress, workers)
+            report.stage_seconds["read"] = time.perf_counter() - started
+            features = _resolve_parents(features, report)
+            if not any(f.mesh is not None for f in features):
+                raise InputError(
+                    f"no city object with usable geometry in {', '.join(map(str, paths))} "
+                    f"({len(report.rejections)} rejected; first reason: {_first_reason(report)})"
+                )
+            t0 = time.perf_counter()
+            stats = write_tileset(
+                features,
+                staging,
+                options.budget,
+                workers,
+                compress=options.compress,
+                tile_format=options.tile_format,
+                previous=_served_tileset(store, options.dataset),
             )
-        t0 = time.perf_counter()
-        previous = _served_tileset(store, options.dataset)
-        stats = write_tileset(
-            features,
-            staging,
-            options.budget,
-            _workers(options),
-            compress=options.compress,
-            tile_format=options.tile_format,
-            previous=previous,
-        )
         report.stage_seconds["tile"] = time.perf_counter() - t0
         report.tiles, report.tile_bytes = stats.tiles_and_bytes
         for f in features:
@@ -113,11 +114,15 @@ def import_files(
 
 
 def _read_features(
-    paths: Sequence[Path], options: ImportOptions, report: ImportReport, progress: Progress | None
+    paths: Sequence[Path],
+    options: ImportOptions,
+    report: ImportReport,
+    progress: Progress | None,
+    workers: Workers,
 ) -> list[Feature]:
     features: list[Feature] = []
     items = _usable_objects(paths, options, report, progress)
-    for item, built in iter_built(items, _workers(options)):
+    for item, built in iter_built(items, workers):
         if not isinstance(built, Feature):
             report.reject(Rejection(item.id, item.type, item.source, str(built)))
             continue

@@ -5,7 +5,8 @@ batches of one CRS and each batch goes to a worker as one task (geometry checks 
 the whole batch, then :func:`build_features`: one PROJ call and one vectorized triangulation
 per batch). At most ``2 × workers`` batches are in
 flight, so memory stays bounded however fast the reader is, and results come back in input
-order. ``workers <= 1`` runs the same batches in the calling process.
+order. ``workers <= 1`` runs the same batches in the calling process; a Dask cluster
+(``--dask``) runs them on its workers through the same ``concurrent.futures`` interface.
 """
 
 from __future__ import annotations
@@ -16,17 +17,29 @@ import pickle
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
-from typing import TypeVar
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
-from twin.errors import GeometryError, ReprojectionError
+from twin.errors import GeometryError, InputError, ReprojectionError
 from twin.geo import Reprojector
 from twin.geometry.validate import issues_of_many
 from twin.model import CityObject
 from twin.pipeline.features import Feature, build_features
 
-__all__ = ["BATCH_OBJECTS", "Built", "default_workers", "iter_built", "map_ordered"]
+__all__ = [
+    "BATCH_OBJECTS",
+    "Built",
+    "Workers",
+    "default_workers",
+    "iter_built",
+    "map_ordered",
+    "open_workers",
+    "using",
+]
 
 BATCH_OBJECTS = 256
+_DASK_CONNECT_SECONDS = 5
 
 Built = Feature | GeometryError | ReprojectionError
 """What became of one object: its feature or why it has none."""
@@ -46,29 +59,88 @@ def default_workers() -> int:
         return os.cpu_count() or 1
 
 
+@dataclass(frozen=True, slots=True)
+class Workers:
+    """Where per-batch work runs: ``executor`` (a local process pool, or a Dask cluster's
+    executor), or the calling process when it is None; ``slots`` tasks run at once."""
+
+    executor: Executor | None
+    slots: int = 1
+
+
+@contextmanager
+def open_workers(processes: int, cluster: str | None = None) -> Iterator[Workers]:
+    """Yield :class:`Workers` for an import: a Dask cluster, a process pool, or none.
+
+    ``cluster`` is a Dask scheduler address (``tcp://host:8786``); the cluster's workers need
+    twin installed. Otherwise ``processes > 1`` starts a local process pool.
+
+    Raises
+    ------
+    InputError
+        When the Dask scheduler cannot be reached.
+    """
+    if cluster is not None:
+        with _dask_client(cluster) as client:
+            slots = max(1, sum(client.nthreads().values()))
+            yield Workers(client.get_executor(), slots)
+    elif processes > 1:
+        with ProcessPoolExecutor(max_workers=processes) as pool:
+            yield Workers(pool, processes)
+    else:
+        yield Workers(None)
+
+
+@contextmanager
+def using(workers: int | Workers) -> Iterator[Workers]:
+    """Yield ``workers`` as given, or a local pool of that many processes for the call."""
+    if isinstance(workers, Workers):
+        yield workers
+    else:
+        with open_workers(workers) as opened:
+            yield opened
+
+
+@contextmanager
+def _dask_client(address: str) -> Iterator[Any]:
+    from distributed import Client  # imported only for --dask: it is heavy
+
+    try:
+        client = Client(address, timeout=_DASK_CONNECT_SECONDS)  # type: ignore[no-untyped-call]
+    except (OSError, TimeoutError) as exc:
+        raise InputError(
+            f"cannot reach the Dask scheduler at {address} ({exc}); start one (`dask scheduler`"
+            " and `dask worker`) or import without --dask"
+        ) from exc
+    with client:
+        yield client
+
+
 def iter_built(
     items: Iterable[tuple[CityObject, Reprojector | None]],
-    workers: int,
+    workers: int | Workers,
     batch_objects: int = BATCH_OBJECTS,
 ) -> Iterator[tuple[CityObject, Built]]:
     """Yield ``(object, feature or error)`` for every ``(object, reprojector)``, in order.
 
-    Objects without polygons (reprojector None) become features without a mesh.
+    Objects without polygons (reprojector None) become features without a mesh. At most
+    twice as many batches as there are worker slots are in flight.
     """
     batches = _batches(items, batch_objects)
-    if workers <= 1:
-        for objs, reprojector in batches:
-            yield from zip(objs, _run(objs, reprojector), strict=True)
-        return
-    blobs: dict[tuple[str, bool], bytes] = {}
-    tasks = (_task(objs, reprojector, blobs) for objs, reprojector in batches)
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        for (objs, _, _), built in map_ordered(pool, _run_task, tasks, in_flight=2 * workers):
+    with using(workers) as opened:
+        if opened.executor is None:
+            for objs, reprojector in batches:
+                yield from zip(objs, _run(objs, reprojector), strict=True)
+            return
+        blobs: dict[tuple[str, bool], bytes] = {}
+        tasks = (_task(objs, reprojector, blobs) for objs, reprojector in batches)
+        in_flight = 2 * opened.slots
+        for (objs, _, _), built in map_ordered(opened.executor, _run_task, tasks, in_flight):
             yield from zip(objs, built, strict=True)
 
 
 def map_ordered(
-    pool: Executor, fn: Callable[[T], R], tasks: Iterable[T], *, in_flight: int
+    pool: Executor, fn: Callable[[T], R], tasks: Iterable[T], in_flight: int
 ) -> Iterator[tuple[T, R]]:
     """Yield ``(task, fn(task))`` in task order, with at most ``in_flight`` tasks submitted."""
     pending: deque[tuple[T, Future[R]]] = deque()

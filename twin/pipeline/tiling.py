@@ -9,7 +9,6 @@ import logging
 import math
 import os
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
@@ -23,7 +22,7 @@ from tiles.metadata import Value
 from twin.model import AttributeValue, Mesh, SurfaceClass, Surfaces
 from twin.pipeline.features import Feature
 from twin.pipeline.lod import block_meshes, object_slices
-from twin.pipeline.parallel import map_ordered
+from twin.pipeline.parallel import Workers, map_ordered, using
 from twin.types import Float64Array
 
 __all__ = ["Compression", "TileBudget", "TileFormat", "TilesetStats", "write_tileset"]
@@ -60,10 +59,16 @@ MATERIALS = tuple(tiles.Material(c.name.lower(), _PALETTE[c]) for c in SurfaceCl
 
 @dataclass(frozen=True, slots=True)
 class TileBudget:
-    """Limits per tile: features and estimated bytes of geometry."""
+    """Limits per tile (features, estimated bytes of geometry) and per tileset JSON file.
+
+    ``levels_per_file``: tree levels in one tileset JSON before a subtree moves to an external
+    tileset (0: one file). Tiles have at most four children, so a file holds at most
+    ``1 + 4 + … + 4**levels`` tiles (341 for the default 4) however large the city.
+    """
 
     max_features: int = 400
     max_bytes: int = 2_000_000
+    levels_per_file: int = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +89,7 @@ def write_tileset(
     features: Sequence[Feature],
     out_dir: Path,
     budget: TileBudget,
-    workers: int = 1,
+    workers: int | Workers = 1,
     *,
     compress: Compression = "meshopt",
     tile_format: TileFormat = "glb",
@@ -95,7 +100,7 @@ def write_tileset(
     Leaves hold the features' meshes; every inner tile holds LoD1 blocks of the largest
     ``budget.max_features`` features below it (REPLACE refinement), so the whole city shows from
     afar, with a property table of ``id`` and ``type`` only (enough to pick and look up).
-    Tiles are encoded on ``workers`` processes (``<= 1``: in this process). ``compress``
+    Tiles are encoded by ``workers`` (a count of local processes, ``<= 1``: this one). ``compress``
     picks the geometry layout of :func:`tiles.encode_glb` (meshopt by default; "none" and
     "quantize" keep float32 positions in each tile's frame, so no vertex moves more than a
     millimetre). ``tile_format`` "b3dm" writes 3D Tiles 1.0 (b3dm content with a batch table,
@@ -141,16 +146,19 @@ def write_tileset(
         error = max(content_error, skipped_m, _MIN_ERROR_M, *(c.geometric_error for c in children))
         built[id(node)] = tiles.Tile(region, error, frame, uri, children, "REPLACE")
     root = built[id(tree)]
-    document = tiles.tileset_json(
+    documents = tiles.tileset_files(
         root,
         geometric_error=max(_diagonal_m(root.region), root.geometric_error, 1.0),
+        levels_per_file=budget.levels_per_file,
         version="1.0" if tile_format == "b3dm" else "1.1",
     )
-    text = json.dumps(document, separators=(",", ":"))
-    (out_dir / "tileset.json").write_text(text, encoding="utf-8")
+    for name, document in documents.items():
+        text = json.dumps(document, separators=(",", ":"))
+        (out_dir / name).write_text(text, encoding="utf-8")
+        written[1] += len(text.encode("utf-8"))
     if previous is not None:
         log.info("%d of %d tiles unchanged, linked from %s", reused, written[0], previous)
-    return TilesetStats(written[0], written[1] + len(text), placement, reused)
+    return TilesetStats(written[0], written[1], placement, reused)
 
 
 def _link_previous(previous: Path | None, out_dir: Path, uri: str) -> int:
@@ -204,11 +212,16 @@ def _light(feature: Feature) -> Feature:
     return replace(feature, obj=replace(feature.obj, surfaces=Surfaces.empty()), footprint=None)
 
 
-def _encode_all(jobs: list[_Job], workers: int) -> list[tuple[bytes, Float64Array, float]]:
-    if workers <= 1 or len(jobs) < 2:
+def _encode_all(
+    jobs: list[_Job], workers: int | Workers
+) -> list[tuple[bytes, Float64Array, float]]:
+    if len(jobs) < 2:
         return [_encode_job(job) for job in jobs]
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        return [r for _, r in map_ordered(pool, _encode_job, jobs, in_flight=2 * workers)]
+    with using(workers) as opened:
+        if opened.executor is None:
+            return [_encode_job(job) for job in jobs]
+        encoded = map_ordered(opened.executor, _encode_job, jobs, 2 * opened.slots)
+        return [r for _, r in encoded]
 
 
 def _encode_job(job: _Job) -> tuple[bytes, Float64Array, float]:

@@ -7,13 +7,46 @@ const LABELS = {
   lod: "LoD",
   parent_id: "Parent gml:id",
   co2: "CO₂",
+  streetAddress: "Street",
+  addressLocality: "Locality",
+  addressCountry: "Country",
 };
 
+/** Units of the attributes whose unit is fixed by CityGML or by twin's catalog. */
 export const UNITS = {
   measuredHeight: "m",
+  height: "m",
   storeyHeightsAboveGround: "m",
   storeyHeightsBelowGround: "m",
+  footprintArea: "m²",
+  roofArea: "m²",
+  wallArea: "m²",
+  groundArea: "m²",
+  volume: "m³",
 };
+
+/**
+ * The panel's attribute groups, in display order: each names the keys it gathers (in their
+ * display order). Every key not named lands in the last group, "Attributes".
+ */
+export const GROUPS = [
+  {
+    title: "Identity",
+    keys: ["class", "function", "usage", "description", "lod", "parent_id", "creationDate",
+      "terminationDate", "relativeToTerrain", "relativeToWater"],
+  },
+  {
+    title: "Building",
+    keys: ["measuredHeight", "height", "storeysAboveGround", "storeysBelowGround",
+      "storeyHeightsAboveGround", "storeyHeightsBelowGround", "yearOfConstruction",
+      "yearOfDemolition", "roofType", "footprintArea", "groundArea", "roofArea", "wallArea",
+      "volume"],
+  },
+  {
+    title: "Address",
+    keys: ["streetAddress", "postalCode", "addressLocality", "addressCountry", "address"],
+  },
+];
 
 /**
  * Make a label out of an attribute name: `yearOfConstruction` → `Year of construction`.
@@ -105,20 +138,34 @@ export function formatValue(value, key = "") {
 }
 
 /**
- * List an object's properties as `[label, text]` rows in their given order.
+ * Group an object's properties for the panel: identity, building facts, address, the rest.
  *
- * `address` is formatted as postal lines; `skip` names keys shown elsewhere.
+ * Values carry their unit where {@link UNITS} knows it; `address` is formatted as postal lines
+ * and left out when the flat address properties (`streetAddress` …) say the same; `skip` names
+ * keys shown elsewhere. Empty groups are left out.
  *
  * @param {Record<string, unknown>} properties
  * @param {Set<string>} [skip]
- * @returns {[string, string][]}
+ * @returns {{title: string, rows: [string, string, string][]}[]} rows are `[key, label, text]`
  */
-export function propertyRows(properties, skip = new Set()) {
-  const rows = [];
-  for (const [key, value] of Object.entries(properties ?? {})) {
-    if (skip.has(key)) continue;
-    const text = key === "address" ? formatAddress(value) || "—" : formatValue(value, key);
-    rows.push([labelFor(key), text]);
+export function groupedRows(properties, skip = new Set()) {
+  const props = properties ?? {};
+  const flatAddress = ["streetAddress", "postalCode", "addressLocality"].some(
+    (k) => props[k] !== undefined && props[k] !== null && props[k] !== "",
+  );
+  const row = (key) => {
+    const text = key === "address" ? formatAddress(props[key]) || "—" : formatValue(props[key], key);
+    return [key, labelFor(key), text];
+  };
+  const placed = new Set(skip);
+  if (flatAddress) placed.add("address");
+  const groups = [];
+  for (const { title, keys } of GROUPS) {
+    const present = keys.filter((k) => !placed.has(k) && k in props);
+    present.forEach((k) => placed.add(k));
+    if (present.length) groups.push({ title, rows: present.map(row) });
   }
-  return rows;
+  const rest = Object.keys(props).filter((k) => !placed.has(k));
+  if (rest.length) groups.push({ title: "Attributes", rows: rest.map(row) });
+  return groups;
 }

@@ -120,12 +120,16 @@ function start() {
   let selected = null;
   let historyAttribute = "";
   let request = null;
+  /** @type {ReturnType<typeof bindTools> | null} */
+  let tools = null;
 
   const writeUrl = () => {
     const hash = formatHash({
       camera: getCamera(viewer),
       selected,
       style: thematic.spec,
+      hidden: tools ? tools.hiddenFamilies() : INITIAL.hidden,
+      sun: tools ? tools.sun.time : INITIAL.sun,
     });
     history.replaceState(null, "", `#${hash}`);
   };
@@ -211,10 +215,12 @@ function start() {
 
   listenForPicks(viewer, {
     onPick(feature, id) {
+      if (tools?.measure.active) return;
       highlighter.set(feature);
       inspect(feature.tileset.twinDataset.id, id, tileProperties(feature));
     },
     onMiss() {
+      if (tools?.measure.active) return;
       panel.close();
     },
   });
@@ -246,10 +252,11 @@ function start() {
         const ids = thematic.staticValues("id").map(String);
         await live.load(tileset.twinDataset.id, ids).catch((e) => console.warn("twin viewer:", e));
       }
-      const tools = bindTools({ viewer, thematic, live, datasets, tilesets, initial: INITIAL,
+      tools = bindTools({ viewer, thematic, live, datasets, tilesets, initial: INITIAL,
         collectionsUrl: COLLECTIONS_URL, onChange: writeUrl,
         onFound: (hit) => inspect(hit.dataset, hit.id, { id: hit.id }) });
       hook.tools = tools;
+      await tools.typesReady;
       if (INITIAL.selected) {
         highlighter.set(null, INITIAL.selected.id);
         inspect(INITIAL.selected.dataset, INITIAL.selected.id, { id: INITIAL.selected.id });

@@ -4,7 +4,7 @@
  * It knows the DOM of `#panel` in index.html and nothing of Cesium. Closing (× button or Esc)
  * hides it and calls `onClose`, so the caller can clear the highlight.
  */
-import { formatValue, labelFor, propertyRows } from "./format.js";
+import { formatValue, groupedRows, labelFor } from "./format.js";
 
 const HEADER_KEYS = new Set(["name", "type"]);
 
@@ -28,6 +28,7 @@ export class Panel {
     this.objectId = root.querySelector('[data-testid="object-id"]');
     this.note = root.querySelector('[data-testid="panel-note"]');
     this.props = root.querySelector('[data-testid="object-properties"]');
+    this.body = root.querySelector(".panel__body");
     root.querySelector('[data-testid="panel-close"]').addEventListener("click", () => this.close());
     document.addEventListener("keydown", (event) => {
       if (event.key === "Escape" && this.isOpen) {
@@ -53,7 +54,7 @@ export class Panel {
   }
 
   /**
-   * Show an object: its id, type, name and every property.
+   * Show an object: its id, type, name and every property, grouped, with units.
    *
    * @param {{id: string, properties: Record<string, unknown>, note?: string}} object
    */
@@ -65,17 +66,28 @@ export class Panel {
     this.title.textContent = props.name ? String(props.name) : id;
     this.note.textContent = note;
     this.note.hidden = !note;
-    const rows = propertyRows(props, HEADER_KEYS);
     this.props.replaceChildren(
-      ...rows.flatMap(([label, text]) => {
-        const dt = document.createElement("dt");
-        dt.textContent = label;
-        const dd = document.createElement("dd");
-        dd.textContent = text;
-        return [dt, dd];
+      ...groupedRows(props, HEADER_KEYS).map(({ title, rows }) => {
+        const section = document.createElement("section");
+        section.dataset.group = title;
+        const heading = document.createElement("h3");
+        heading.className = "panel__section";
+        heading.textContent = title;
+        const list = document.createElement("dl");
+        list.className = "panel__props";
+        for (const [key, label, text] of rows) {
+          const dt = document.createElement("dt");
+          dt.textContent = label;
+          const dd = document.createElement("dd");
+          dd.dataset.attribute = key;
+          dd.textContent = text;
+          list.append(dt, dd);
+        }
+        section.append(heading, list);
+        return section;
       }),
     );
-    this.props.scrollTop = 0;
+    this.body.scrollTop = 0;
     if (!this.isOpen) {
       this.root.hidden = false;
       this.root.focus({ preventScroll: true });

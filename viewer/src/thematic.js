@@ -1,6 +1,7 @@
 /**
  * Thematic styling of every tileset: colour by an attribute (static or live), a filter
- * expression that dims or hides the rest, and the picked feature's highlight.
+ * expression that dims or hides the rest, object types switched off, and the picked feature's
+ * highlight.
  *
  * Static attributes become a `Cesium3DTileStyle` with one condition per class; live ones an
  * `evaluateColor` over an id → value map (re-evaluated with `makeStyleDirty`, never reloading
@@ -94,6 +95,8 @@ export class Thematic {
     this.breaks = null;
     /** @type {number[] | null} the distinct values of a numeric style with few of them */
     this.steps = null;
+    /** @type {Set<string>} object types (the `type` property) not drawn at all */
+    this.hiddenTypes = new Set();
   }
 
   /** @param {Cesium.Cesium3DTileset[]} tilesets */
@@ -246,8 +249,13 @@ export class Thematic {
       } else {
         style.color = color;
       }
-      if (this.filterExpression && this.spec.mode === "hide") {
-        style.show = { evaluate: (feature) => this.passes(feature) };
+      const hideFailing = this.filterExpression !== null && this.spec.mode === "hide";
+      if (hideFailing || this.hiddenTypes.size) {
+        style.show = {
+          evaluate: (feature) =>
+            !this.hiddenTypes.has(String(feature.getProperty("type"))) &&
+            (!hideFailing || this.passes(feature)),
+        };
       }
       tileset.style = style;
       tileset.colorBlendMode = Cesium.Cesium3DTileColorBlendMode.MIX;
@@ -289,6 +297,16 @@ export class Thematic {
     }
     conditions.push(["true", `color('${NO_VALUE}')`]);
     return { conditions };
+  }
+
+  /**
+   * Hide the features of these object types (the tiles' `type` property); show the others.
+   *
+   * @param {Iterable<string>} types
+   */
+  hideTypes(types) {
+    this.hiddenTypes = new Set(types);
+    this.restyle();
   }
 
   /**

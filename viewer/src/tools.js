@@ -1,13 +1,17 @@
 /**
- * The tools column: style (attribute, filter, legend), search, datasets, detail, screenshot.
+ * The tools column: search, style (attribute, filter, legend), object types, datasets, detail,
+ * sun and shadows, measure, screenshot.
  *
  * It owns the DOM of `nav.tools` in index.html and turns its controls into calls on the
  * thematic styler, the camera and the tilesets.
  */
 import Cesium from "./cesium.js";
 import { labelFor } from "./format.js";
+import { MeasureTool } from "./measure.js";
 import { flyToOblique } from "./scene.js";
 import { search } from "./search.js";
+import { Sun, bindSunControls, zoneOffsetHours } from "./sun.js";
+import { bindTypeToggles, countTypes, familiesOf } from "./types.js";
 
 const $ = (testid) => document.querySelector(`[data-testid="${testid}"]`);
 
@@ -48,7 +52,8 @@ export function flyToBbox(viewer, bbox, options = {}) {
  * @param {string} o.collectionsUrl
  * @param {() => void} o.onChange the shareable state changed
  * @param {(hit: import("./search.js").Hit) => void} o.onFound a search hit was chosen
- * @returns {{applyStyle: () => void}}
+ * @returns {{applyStyle: () => void, measure: MeasureTool, sun: Sun,
+ *   hiddenFamilies: () => string[], typesReady: Promise<void>}}
  */
 export function bindTools(o) {
   const { viewer, thematic, live } = o;
@@ -233,5 +238,32 @@ export function bindTools(o) {
     viewer.scene.requestRender();
   });
 
-  return { applyStyle };
+  // Object types: one toggle per family present, counted by the server.
+  let hiddenFamilies = [...o.initial.hidden];
+  const typesReady = countTypes(o.collectionsUrl, o.datasets.map((d) => d.id)).then(
+    (counts) =>
+      bindTypeToggles($("type-list"), familiesOf(counts), new Set(hiddenFamilies), (keys, types) => {
+        hiddenFamilies = keys;
+        thematic.hideTypes(types);
+        o.onChange();
+      }),
+    (e) => {
+      $("type-list").replaceChildren(Object.assign(document.createElement("li"), { textContent: e.message }));
+    },
+  );
+
+  // Sun and shadows, in the city's time zone.
+  const sun = new Sun(viewer);
+  const centre = Cesium.Cartographic.fromCartesian(o.tilesets[0].boundingSphere.center);
+  bindSunControls(
+    sun,
+    { toggle: $("shadows"), date: $("sun-date"), time: $("sun-time"), timeText: $("sun-time-text") },
+    zoneOffsetHours(Cesium.Math.toDegrees(centre.longitude)),
+    o.initial.sun,
+    o.onChange,
+  );
+
+  const measure = new MeasureTool(viewer, { button: $("measure"), readout: $("measure-readout") });
+
+  return { applyStyle, measure, sun, hiddenFamilies: () => hiddenFamilies, typesReady };
 }

@@ -1,8 +1,9 @@
 /**
- * The shareable view in the URL hash: camera, selected object and style.
+ * The shareable view in the URL hash: camera, selected object, style, hidden object types and
+ * the sun (shadows on at a date and time).
  *
- * `#cam=lon,lat,height,heading,pitch&sel=dataset/id&style=attr&src=live&filter=…&mode=hide`
- * (degrees and metres).
+ * `#cam=lon,lat,height,heading,pitch&sel=dataset/id&style=attr&src=live&filter=…&mode=hide
+ * &hide=vegetation,terrain&sun=2026-06-21T10:00Z` (degrees, metres, UTC).
  */
 
 /**
@@ -10,6 +11,8 @@
  * @property {{lon: number, lat: number, height: number, heading: number, pitch: number} | null} camera
  * @property {{dataset: string, id: string} | null} selected
  * @property {{attribute: string, source: "static" | "live", filter: string, mode: "dim" | "hide"}} style
+ * @property {string[]} hidden object-type families switched off (see types.js)
+ * @property {Date | null} sun the sun's time when shadows are on, null when off
  */
 
 /**
@@ -32,9 +35,12 @@ export function parseHash(hash) {
     const at = sel.indexOf("/");
     selected = { dataset: sel.slice(0, at), id: sel.slice(at + 1) };
   }
+  const sun = params.get("sun") ? new Date(params.get("sun")) : null;
   return {
     camera,
     selected,
+    hidden: (params.get("hide") ?? "").split(",").filter(Boolean),
+    sun: sun && Number.isFinite(sun.getTime()) ? sun : null,
     style: {
       attribute: params.get("style") ?? "",
       source: params.get("src") === "live" ? "live" : "static",
@@ -68,5 +74,7 @@ export function formatHash(state) {
     params.set("filter", state.style.filter);
     if (state.style.mode === "hide") params.set("mode", "hide");
   }
+  if (state.hidden?.length) params.set("hide", state.hidden.join(","));
+  if (state.sun) params.set("sun", `${state.sun.toISOString().slice(0, 16)}Z`);
   return params.toString();
 }

@@ -1,0 +1,102 @@
+"""Object-type filters on a city of many object types (Delft, CityJSON: buildings, roads,
+vegetation, water, bridges, land use …) in the real viewer."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterator
+
+import pytest
+from playwright.sync_api import Browser
+
+from .harness import ROOT, ViewerSession, open_viewer, serve_city
+from .test_viewer import COUNT_CHANGED_PIXELS_JS
+
+pytestmark = pytest.mark.browser
+
+DELFT = ROOT.parent / "shared" / "data" / "cityjson" / "cjio_delft.json"
+
+# Over the middle of the Delft subset (bbox 4.3620–4.3696 E, 52.0108–52.0137 N, ground at about
+# 43 m ellipsoidal), 340 m south of it, looking north and down.
+DELFT_VIEW = "#cam=4.36581,52.00915,450,0,-50"
+
+TYPES_ON_SCREEN_JS = """
+async () => {
+  // Pick a grid over the part of the canvas no control covers; count the types hit.
+  const { viewer } = await window.twinViewer.ready;
+  const scene = viewer.scene;
+  await new Promise((resolve) => {
+    const remove = scene.postRender.addEventListener(() => { remove(); resolve(); });
+    scene.requestRender();
+  });
+  const seen = {};
+  for (let x = 330; x < 1260; x += 45) {
+    for (let y = 40; y < 780; y += 45) {
+      const picked = scene.pick(new Cesium.Cartesian2(x, y));
+      if (picked instanceof Cesium.Cesium3DTileFeature) {
+        const type = picked.getProperty("type");
+        seen[type] = (seen[type] ?? 0) + 1;
+      }
+    }
+  }
+  return seen;
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def planner_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    yield from serve_city(tmp_path_factory.mktemp("planner-data"), {"delft": DELFT})
+
+
+@pytest.fixture(scope="module")
+def delft(browser: Browser, planner_server: str) -> Iterator[ViewerSession]:
+    yield from open_viewer(browser, planner_server, f"/viewer/{DELFT_VIEW}")
+
+
+def test_the_type_toggles_list_the_families_present(delft: ViewerSession) -> None:
+    labels = delft.page.locator('[data-testid="type-list"] label').all_inner_texts()
+    # cjio_delft.json: 160 Building, 143 Road, 126 PlantCover, 81 LandUse, 54 GenericCityObject,
+    # 3 Bridge, 3 WaterBody (MANIFEST.md), all imported.
+    assert [" ".join(label.split()) for label in labels] == [
+        "Buildings 160",
+        "Bridges 3",
+        "Roads & rails 143",
+        "Water 3",
+        "Vegetation 126",
+        "Land use 81",
+        "Generic objects 54",
+    ]
+
+
+def test_hiding_a_type_stops_drawing_and_picking_its_features(delft: ViewerSession) -> None:
+    page = delft.page
+    before_types = page.evaluate(TYPES_ON_SCREEN_JS)
+    before = page.screenshot(type="png")
+    assert before_types.get("PlantCover", 0) > 0, before_types
+
+    page.uncheck('[data-testid="type-toggle-vegetation"]')
+
+    after_types = page.evaluate(TYPES_ON_SCREEN_JS)
+    after = page.screenshot(type="png")
+    assert "PlantCover" not in after_types, after_types
+    assert after_types.get("Building", 0) >= before_types.get("Building", 0) > 0
+    changed = page.evaluate(
+        COUNT_CHANGED_PIXELS_JS,
+        [base64.b64encode(before).decode(), base64.b64encode(after).decode()],
+    )
+    assert changed["changed"] > 0.005 * changed["total"], changed
+    assert "hide=vegetation" in page.evaluate("window.location.hash")
+
+    page.check('[data-testid="type-toggle-vegetation"]')
+
+    assert page.evaluate(TYPES_ON_SCREEN_JS).get("PlantCover", 0) > 0
+    assert "hide=" not in page.evaluate("window.location.hash")
+
+
+def test_a_shared_url_keeps_the_hidden_types(browser: Browser, planner_server: str) -> None:
+    for session in open_viewer(browser, planner_server, f"/viewer/{DELFT_VIEW}&hide=buildings"):
+        page = session.page
+        assert not page.is_checked('[data-testid="type-toggle-buildings"]')
+        assert "Building" not in page.evaluate(TYPES_ON_SCREEN_JS)
+        assert session.errors == []
