@@ -37,6 +37,35 @@ def test_address_from_xal(shared_data: Path) -> None:
     )
 
 
+def test_address_from_xal3(shared_data: Path) -> None:
+    # CityGML 3.0 with xAL 3: ogc_v3_Building_and_garage_LOD2-EPSG25832.gml lines 179-195
+    objs = city_objects(shared_data / GML / "ogc_v3_Building_and_garage_LOD2-EPSG25832.gml")
+    addressed = [o.address for o in objs if o.address is not None]
+    assert addressed[0] == Address(
+        street="Hermann-von-Helmholtz-Platz",
+        house_number="1",
+        postal_code="76344",
+        locality="Eggenstein-Leopoldshafen",
+        country="Germany",
+    )
+
+
+def test_xal3_street_is_not_the_reference_location(shared_data: Path) -> None:
+    # ogc_Opera-Lyon_CityGML3.0_LOD2_with_xAL3_FullyStructured.gml lines 20565-20586: the
+    # thoroughfare names a landmark (NameType="ReferenceLocation") and then the street
+    name = "ogc_Opera-Lyon_CityGML3.0_LOD2_with_xAL3_FullyStructured.gml"
+    addressed = [o.address for o in city_objects(shared_data / GML / name) if o.address]
+    assert addressed == [
+        Address(
+            street="Place de la Comédie",
+            house_number="1",
+            postal_code="69001",
+            locality="Lyon",
+            country="France",
+        )
+    ]
+
+
 def test_generic_attributes_and_partial_address(shared_data: Path) -> None:
     # hel_2549_6674.gml, first building (lines 6-378)
     first = city_objects(shared_data / GML / "hel_2549_6674.gml")[0]

@@ -192,35 +192,79 @@ _ADDRESS_FIELDS = {
     "CountryName": "country",
 }
 
+# xAL 3 (OASIS CIQ v3, CityGML 3.0): the element holding each field's text, by parent.
+_XAL3_FIELDS = {
+    ("Thoroughfare", "NameElement"): "street",
+    ("Thoroughfare", "Number"): "house_number",
+    ("PostCode", "Identifier"): "postal_code",
+    ("Locality", "NameElement"): "locality",
+    ("Country", "NameElement"): "country",
+}
+# A thoroughfare's NameElement may name a landmark on it (NameType="ReferenceLocation") rather
+# than the street; xAL 3's code list "NameType" says which (absent = the name itself).
+_XAL3_STREET_NAME_TYPES = frozenset({"", "Name", "NameOnly", "NameAndType"})
+
 
 def read_address(obj: etree._Element) -> Address | None:
-    """Return the first xAL 2.0 address of a city object, or None when it has none.
+    """Return the first address of a city object, or None when it has none.
 
-    Reads ``address/Address/xalAddress/AddressDetails``: street = ThoroughfareName,
-    house_number = ThoroughfareNumber, postal_code = PostalCodeNumber, locality =
-    LocalityName, country = CountryName; empty elements count as absent.
+    xAL 2.0 (CityGML 1.0/2.0), ``address/Address/xalAddress/AddressDetails``: street =
+    ThoroughfareName, house_number = ThoroughfareNumber, postal_code = PostalCodeNumber,
+    locality = LocalityName, country = CountryName. xAL 3.0 (CityGML 3.0),
+    ``address/Address/xalAddress/Address``: street = Thoroughfare/NameElement (not a
+    ReferenceLocation), house_number = Thoroughfare/Number, postal_code = PostCode/Identifier,
+    locality = Locality/NameElement, country = Country/NameElement. Empty elements count as
+    absent; the first of a repeated field is kept.
     """
-    details = _address_details(obj)
-    if details is None:
-        return None
+    for xal in _xal_addresses(obj):
+        fields = _xal2_fields(xal) if local_name(xal.tag) == "AddressDetails" else _xal3_fields(xal)
+        if fields:
+            return Address(**fields)
+    return None
+
+
+def _xal2_fields(details: etree._Element) -> dict[str, str]:
     fields: dict[str, str] = {}
     for element in details.iter():
         field_name = _ADDRESS_FIELDS.get(local_name(str(element.tag)))
         text = (element.text or "").strip()
         if field_name is not None and text and field_name not in fields:
             fields[field_name] = text
-    return Address(**fields) if fields else None
+    return fields
 
 
-def _address_details(obj: etree._Element) -> etree._Element | None:
-    path = ("address", "Address", "xalAddress", "AddressDetails")
+def _xal3_fields(address: etree._Element) -> dict[str, str]:
+    fields: dict[str, str] = {}
+    for element in address.iter():
+        parent = element.getparent()
+        if parent is None or not isinstance(element.tag, str):
+            continue
+        field_name = _XAL3_FIELDS.get((local_name(str(parent.tag)), local_name(element.tag)))
+        text = (element.text or "").strip()
+        if field_name is None or not text or field_name in fields:
+            continue
+        if field_name == "street" and _name_type(element) not in _XAL3_STREET_NAME_TYPES:
+            continue
+        fields[field_name] = text
+    return fields
+
+
+def _name_type(element: etree._Element) -> str:
+    return next((str(v) for k, v in element.attrib.items() if local_name(str(k)) == "NameType"), "")
+
+
+def _xal_addresses(obj: etree._Element) -> Iterator[etree._Element]:
+    """Yield the xAL address elements (2.0 AddressDetails or 3.0 Address) of ``obj``."""
     for prop in obj:
         tag = prop.tag
-        if tag.__class__ is not str or local_name(tag) != path[0]:
+        if tag.__class__ is not str or local_name(tag) != "address":
             continue
-        node: etree._Element | None = prop
-        for step in path[1:]:
-            node = None if node is None else find_child(node, step)
-        if node is not None:
-            return node
-    return None
+        postal = find_child(prop, "Address")
+        xal = None if postal is None else find_child(postal, "xalAddress")
+        if xal is None:
+            continue
+        found = find_child(xal, "AddressDetails")
+        if found is None:
+            found = find_child(xal, "Address")
+        if found is not None:
+            yield found
