@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import glb_reader
@@ -105,22 +106,48 @@ def test_every_object_is_in_the_tile_and_row_the_catalog_names(
     assert set(placed) <= source_ids
 
 
-def test_decoded_vertex_lands_within_a_centimetre_of_its_source(
-    shared_data: Path, store: SQLiteStore
-) -> None:
-    path = shared_data / "citygml/teco_district1_LoD2.gml"
-    import_files([path], store, ImportOptions(dataset="teco", budget=TileBudget(max_features=20)))
-    # First vertex of the first posList in the file, read here with a regex, not the reader.
-    first = re.search(r"<gml:posList[^>]*>\s*([^<]+)", path.read_text()).group(1).split()[:3]
+def _utm32_lonlath(first: list[str]) -> tuple[float, float, float]:
     e, n, h = (float(v) for v in first)
     lon, lat = Transformer.from_crs(25832, 4326, always_xy=True).transform(e, n)
+    return lon, lat, h
+
+
+def _jgd2011_lonlath(first: list[str]) -> tuple[float, float, float]:
+    lat, lon, h = (float(v) for v in first)  # EPSG:6697 writes latitude first
+    return lon, lat, h
+
+
+@pytest.mark.parametrize(
+    ("name", "lonlath"),
+    [
+        # ETRS89 / UTM 32 + DHHN2016 (an AdV URN), Karlsruhe
+        ("citygml/teco_district1_LoD2.gml", _utm32_lonlath),
+        # JGD2011 + JGD2011 (vertical) height, EPSG:6697, Tokyo (PLATEAU)
+        ("citygml/plateauosm_53395404_bldg_6697_op.gml", _jgd2011_lonlath),
+    ],
+)
+def test_decoded_vertex_lands_within_a_centimetre_of_its_source(
+    shared_data: Path,
+    store: SQLiteStore,
+    name: str,
+    lonlath: Callable[[list[str]], tuple[float, float, float]],
+) -> None:
+    """The issue asks for 2 m against the same geoid model computed independently; we hold 1 cm."""
+    path = shared_data / name
+    options = ImportOptions(dataset="d", budget=TileBudget(max_features=50))
+    report = import_files([path], store, options)
+    # The report names the geoid model; these files have no PROJ grid here, so EGM96.
+    assert all("EGM96" in str(c["geoid"]) for c in report.crs.values()), report.crs
+    # First vertex of the first posList in the file, read here with a regex, not the reader.
+    first = re.search(r"<gml:posList[^>]*>\s*([^<]+)", path.read_text()).group(1).split()[:3]
+    lon, lat, h = lonlath(first)
     geoid = Transformer.from_pipeline(f"+proj=vgridshift +grids={EGM96_GRID} +multiplier=1")
     expected = np.array(
         Transformer.from_crs(4979, 4978, always_xy=True).transform(
             lon, lat, geoid.transform(lon, lat, h)[2]
         )
     )
-    tileset_dir = store.tileset_dir("teco")
+    tileset_dir = store.tileset_dir("d")
     nearest = np.inf
     for tile, world in content_tiles(tileset_dir):
         for prim in glb_reader.primitives((tileset_dir / tile["content"]["uri"]).read_bytes()):
