@@ -9,12 +9,16 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from urllib.parse import quote
 
+import numpy as np
 import pytest
-from playwright.sync_api import Browser
+from playwright.sync_api import Browser, Page
+from pyproj import Transformer
 
 from .harness import BUILDING_IDS, FIND_BUILDING_JS, TOKEN, ViewerSession, open_viewer
 
 pytestmark = pytest.mark.browser
+
+ECEF_TO_GEODETIC = Transformer.from_crs("EPSG:4978", "EPSG:4979", always_xy=True)
 
 RENDER_FRAMES_JS = """
 async () => {
@@ -79,6 +83,14 @@ def pixel(viewer: ViewerSession, at: dict[str, object]) -> list[int]:
         type="png", clip={"x": float(at["x"]) - 2, "y": float(at["y"]) - 2, "width": 5, "height": 5}
     )
     return viewer.page.evaluate(PIXEL_JS, base64.b64encode(shot).decode())
+
+
+def item(base_url: str, building_id: str) -> dict[str, object]:
+    """The OGC API item of a demo building."""
+    url = f"{base_url}/ogc/collections/demo/items/{quote(building_id)}"
+    with urllib.request.urlopen(url, timeout=10) as response:
+        result: dict[str, object] = json.load(response)
+        return result
 
 
 def distance(a: list[int], b: list[int]) -> int:
@@ -181,6 +193,127 @@ def test_an_ngsi_ld_write_recolours_the_building_and_updates_the_panel(
     page.keyboard.press("Escape")
     wait_until(lambda: distance(low, pixel(tools_viewer, target)) > 40, seconds=10)
     assert panel_seconds < 5
+
+
+def test_measure_shows_distance_and_height_between_two_picked_points(
+    tools_viewer: ViewerSession, target: dict[str, object]
+) -> None:
+    page = tools_viewer.page
+    others = [i for i in BUILDING_IDS if i != target["id"]]
+    second = page.evaluate(FIND_BUILDING_JS, others)
+    assert second is not None
+    page.click('[data-testid="measure"]')
+
+    page.mouse.click(float(target["x"]), float(target["y"]))
+    page.mouse.click(float(second["x"]), float(second["y"]))
+
+    page.wait_for_selector('[data-testid="measure-readout"] dd[data-measure="straight"]')
+    shown = {
+        key: float(page.inner_text(f'[data-measure="{key}"]').replace(" m", "").replace(",", ""))
+        for key in ("straight", "horizontal", "height")
+    }
+    points = page.evaluate(
+        "() => window.twinViewer.tools.measure.points.map((p) => [p.x, p.y, p.z])"
+    )
+    ecef = np.array(points)
+    lon, lat, h = ECEF_TO_GEODETIC.transform(ecef[:, 0], ecef[:, 1], ecef[:, 2])
+    # Each point lies on the building clicked: inside its footprint box, between its base and top.
+    for (lo, la, hh), building in zip(zip(lon, lat, h, strict=True), (target, second), strict=True):
+        bbox = item(tools_viewer.base_url, str(building["id"]))["bbox"]
+        assert bbox[0] - 1e-5 <= lo <= bbox[3] + 1e-5
+        assert bbox[1] - 1e-5 <= la <= bbox[4] + 1e-5
+        assert bbox[2] - 0.5 <= hh <= bbox[5] + 0.5, (hh, bbox)
+    d = ecef[1] - ecef[0]
+    phi, lam = np.radians(lat[0]), np.radians(lon[0])
+    east = -np.sin(lam) * d[0] + np.cos(lam) * d[1]
+    north = (
+        -np.sin(phi) * np.cos(lam) * d[0] - np.sin(phi) * np.sin(lam) * d[1] + np.cos(phi) * d[2]
+    )
+    assert shown["straight"] == pytest.approx(float(np.linalg.norm(d)), abs=0.006)
+    assert shown["horizontal"] == pytest.approx(float(np.hypot(east, north)), abs=0.006)
+    assert shown["height"] == pytest.approx(float(h[1] - h[0]), abs=0.006)
+    assert shown["straight"] > 5
+
+    page.keyboard.press("Escape")
+
+    page.wait_for_selector('[data-testid="measure-readout"]', state="hidden")
+    assert page.get_attribute('[data-testid="measure"]', "aria-pressed") == "false"
+    assert page.evaluate("window.twinViewer.tools.measure.points.length") == 0
+    page.mouse.click(float(target["x"]), float(target["y"]))  # clicks pick objects again
+    page.wait_for_selector('[data-testid="panel"]:not([hidden])')
+    page.keyboard.press("Escape")
+
+
+SHADOWED_JS = """
+async () => {
+  // Pixels the shadow map darkens: the same sun-lit frame with and without it.
+  const { viewer } = window.twinViewer;
+  const frame = async () => {
+    for (let i = 0; i < 2; i++) {
+      await new Promise((resolve) => {
+        const remove = viewer.scene.postRender.addEventListener(() => { remove(); resolve(); });
+        viewer.scene.requestRender();
+      });
+    }
+    return createImageBitmap(viewer.scene.canvas);
+  };
+  const pixels = (bitmap) => {
+    const canvas = new OffscreenCanvas(bitmap.width, bitmap.height);
+    const context = canvas.getContext("2d");
+    context.drawImage(bitmap, 0, 0);
+    return context.getImageData(0, 0, bitmap.width, bitmap.height).data;
+  };
+  viewer.shadows = true;
+  const lit = pixels(await frame());
+  viewer.shadows = false;
+  const plain = pixels(await frame());
+  viewer.shadows = true;
+  await frame();
+  const shadowed = new Uint8Array(lit.length / 4);
+  for (let i = 0; i < lit.length; i += 4) {
+    const dark = plain[i] + plain[i + 1] + plain[i + 2] - (lit[i] + lit[i + 1] + lit[i + 2]);
+    shadowed[i / 4] = dark > 30 ? 1 : 0;
+  }
+  return Array.from(shadowed);
+}
+"""
+
+
+SUN_IN_URL_JS = "() => new URLSearchParams(window.location.hash.slice(1)).get('sun')"
+
+
+def set_sun_time(page: Page, minutes: int) -> None:
+    """Move the time-of-day slider the way a keyboard would leave it: value, then input."""
+    page.eval_on_selector(
+        '[data-testid="sun-time"]',
+        "(e, m) => { e.value = String(m); e.dispatchEvent(new Event('input')); }",
+        minutes,
+    )
+
+
+def test_changing_the_time_of_day_moves_the_shadows(tools_viewer: ViewerSession) -> None:
+    page = tools_viewer.page
+    page.click('[data-testid="sun-group"] summary')
+    page.check('[data-testid="shadows"]')
+    page.select_option('[data-testid="sun-zone"]', "2")  # Central European Summer Time
+    page.fill('[data-testid="sun-date"]', "2026-06-21")
+    page.dispatch_event('[data-testid="sun-date"]', "change")
+
+    set_sun_time(page, 9 * 60)
+    morning = np.array(page.evaluate(SHADOWED_JS), dtype=bool)
+    assert page.evaluate(SUN_IN_URL_JS) == "2026-06-21T07:00Z"
+    set_sun_time(page, 17 * 60)
+    evening = np.array(page.evaluate(SHADOWED_JS), dtype=bool)
+
+    assert morning.sum() > 0.002 * morning.size, morning.sum()
+    assert evening.sum() > 0.002 * evening.size, evening.sum()
+    moved = np.logical_xor(morning, evening).sum()
+    assert moved > 0.5 * min(morning.sum(), evening.sum()), (moved, morning.sum(), evening.sum())
+    assert page.inner_text('[data-testid="sun-time-text"]') == "17:00"
+    assert page.evaluate(SUN_IN_URL_JS) == "2026-06-21T15:00Z"
+
+    page.uncheck('[data-testid="shadows"]')
+    assert page.evaluate(SUN_IN_URL_JS) is None
 
 
 def test_search_flies_to_the_building(tools_viewer: ViewerSession) -> None:

@@ -3,20 +3,10 @@
  * lights the city from where it stands at that moment and casts shadows; switched off, the
  * camera light (scene.js) comes back.
  *
- * Times are shown in the city's standard time, approximated from its longitude (UTC + lon/15,
- * rounded: the nautical time zone; no daylight saving), and kept in the URL as UTC.
+ * The date and time are read in a chosen UTC offset (the browser's at start: a planner usually
+ * sits in the city's zone; summer time is an offset like any other) and kept in the URL as UTC.
  */
 import Cesium from "./cesium.js";
-
-/**
- * The nautical time zone of a longitude, in hours east of UTC.
- *
- * @param {number} lonDegrees
- * @returns {number} e.g. 1 for Karlsruhe (8.4° E), -5 for New York (74° W)
- */
-export function zoneOffsetHours(lonDegrees) {
-  return Math.round(lonDegrees / 15) || 0;
-}
 
 /**
  * Split a UTC instant into the zone's local date (`YYYY-MM-DD`) and minutes since midnight.
@@ -91,37 +81,53 @@ export class Sun {
 }
 
 /**
- * Wire the sun controls: the shadows switch, the date and the time-of-day slider.
+ * @param {number} hours
+ * @returns {string} e.g. `UTC+2`, `UTC−5`
+ */
+export function zoneText(hours) {
+  return `UTC${hours < 0 ? "−" : "+"}${Math.abs(hours)}`;
+}
+
+/**
+ * Wire the sun controls: the shadows switch, the date, the time-of-day slider and its zone.
  *
  * @param {Sun} sun
  * @param {{toggle: HTMLInputElement, date: HTMLInputElement, time: HTMLInputElement,
- *   timeText: HTMLElement}} controls
- * @param {number} offsetHours the city's zone (see {@link zoneOffsetHours})
+ *   timeText: HTMLElement, zone: HTMLSelectElement}} controls
  * @param {Date | null} initial shadows on at this time (from the URL), or off
  * @param {() => void} onChange the shareable state changed
  */
-export function bindSunControls(sun, controls, offsetHours, initial, onChange) {
-  const { toggle, date, time, timeText } = controls;
-  const zone = `UTC${offsetHours < 0 ? "−" : "+"}${Math.abs(offsetHours)}`;
+export function bindSunControls(sun, controls, initial, onChange) {
+  const { toggle, date, time, timeText, zone } = controls;
+  const browserOffset = Math.round(-new Date().getTimezoneOffset() / 60);
+  for (let h = -12; h <= 14; h++) zone.append(new Option(zoneText(h), String(h)));
+  zone.value = String(browserOffset);
+  const offset = () => Number(zone.value);
   const today = new Date().toISOString().slice(0, 10);
-  const start = toLocal(initial ?? fromLocal(today, 12 * 60, offsetHours), offsetHours);
-  date.value = start.date;
-  time.value = String(start.minutes);
-  const show = () => {
-    timeText.textContent = `${clockText(Number(time.value))} ${zone}`;
-    time.setAttribute("aria-valuetext", timeText.textContent);
+  const showLocal = (when) => {
+    const local = toLocal(when, offset());
+    date.value = local.date;
+    time.value = String(local.minutes);
   };
+  showLocal(initial ?? fromLocal(today, 12 * 60, offset()));
   const apply = () => {
-    show();
-    const when = date.value ? fromLocal(date.value, Number(time.value), offsetHours) : null;
+    timeText.textContent = clockText(Number(time.value));
+    time.setAttribute("aria-valuetext", `${timeText.textContent} ${zoneText(offset())}`);
+    const when = date.value ? fromLocal(date.value, Number(time.value), offset()) : null;
     sun.set(toggle.checked && when ? when : null);
-    date.disabled = !toggle.checked;
-    time.disabled = !toggle.checked;
     onChange();
   };
   toggle.checked = initial !== null;
   toggle.addEventListener("change", apply);
   date.addEventListener("change", apply);
   time.addEventListener("input", apply);
+  // A new zone shows the same instant in other local figures.
+  let shownOffset = offset();
+  zone.addEventListener("change", () => {
+    const when = fromLocal(date.value, Number(time.value), shownOffset);
+    shownOffset = offset();
+    showLocal(when);
+    apply();
+  });
   apply();
 }

@@ -10,7 +10,7 @@ import { labelFor } from "./format.js";
 import { MeasureTool } from "./measure.js";
 import { flyToOblique } from "./scene.js";
 import { search } from "./search.js";
-import { Sun, bindSunControls, zoneOffsetHours } from "./sun.js";
+import { Sun, bindSunControls } from "./sun.js";
 import { bindTypeToggles, countTypes, familiesOf } from "./types.js";
 
 const $ = (testid) => document.querySelector(`[data-testid="${testid}"]`);
@@ -252,16 +252,12 @@ export function bindTools(o) {
     },
   );
 
-  // Sun and shadows, in the city's time zone.
+  // Sun and shadows.
   const sun = new Sun(viewer);
-  const centre = Cesium.Cartographic.fromCartesian(o.tilesets[0].boundingSphere.center);
-  bindSunControls(
-    sun,
-    { toggle: $("shadows"), date: $("sun-date"), time: $("sun-time"), timeText: $("sun-time-text") },
-    zoneOffsetHours(Cesium.Math.toDegrees(centre.longitude)),
-    o.initial.sun,
-    o.onChange,
-  );
+  const controls = { toggle: $("shadows"), date: $("sun-date"), time: $("sun-time"),
+    timeText: $("sun-time-text"), zone: $("sun-zone") };
+  bindSunControls(sun, controls, o.initial.sun, o.onChange);
+  if (o.initial.sun) controls.toggle.closest("details").open = true;
 
   const measure = new MeasureTool(viewer, { button: $("measure"), readout: $("measure-readout") });
 
