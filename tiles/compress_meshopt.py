@@ -2,10 +2,12 @@
 
 Positions become unsigned 16-bit integers on a uniform grid over the tile's extent, which the
 node's scale and translation map back to metres (``KHR_mesh_quantization`` allows non-normalized
-UNSIGNED_SHORT POSITION; the step is ``extent / 65535``, so the largest error is half of it);
-normals are normalized int8 (4 bytes a vertex); feature ids stay FLOAT. Each part's triangles and
-vertices are first reordered for the vertex cache and first use, which is what makes the
-meshoptimizer codecs small (EXT_meshopt_compression, "Compressing geometry data").
+UNSIGNED_SHORT POSITION), when that grid moves no vertex further than ``max_error_m``: a step of
+``extent / 65535`` moves a vertex at most ``step / 2 * √3``. Otherwise (a tile wider than about
+75 m for the default 1 mm) positions stay float32, exact as without compression, and only the
+codec shrinks them. Normals are normalized int8 (4 bytes a vertex); feature ids stay FLOAT. Each
+part's triangles and vertices are first reordered for the vertex cache and first use, which is
+what makes the meshoptimizer codecs small (EXT_meshopt_compression, "Compressing geometry data").
 
 Every vertex and index bufferView is compressed (mode ATTRIBUTES, or TRIANGLES for indices) into
 the GLB buffer, and itself points into a fallback buffer with no data (EXT_meshopt_compression,
@@ -15,6 +17,7 @@ tagged ``fallback``; as it has no URI, the extension is required).
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 from typing import Final, Literal
 
@@ -25,6 +28,7 @@ from tiles.layout import (
     ARRAY_BUFFER,
     BYTE,
     ELEMENT_ARRAY_BUFFER,
+    FLOAT,
     QUANTIZATION,
     UNSIGNED_SHORT,
     BinWriter,
@@ -72,12 +76,17 @@ def quantize_positions(
     return q, (float(lo[0]), float(lo[1]), float(lo[2])), step
 
 
-def write_meshopt(parts: list[Part], bin_: BinWriter) -> Geometry:
+def write_meshopt(parts: list[Part], bin_: BinWriter, max_error_m: float = 0.001) -> Geometry:
     """Write the parts' geometry as compressed bufferViews; return what the GLB must declare."""
     parts = [_reorder(p) for p in parts]
-    q, origin, step = quantize_positions(np.concatenate([p.positions for p in parts]))
-    padded = np.zeros((len(q), 4), dtype="<u2")  # VEC3 UNSIGNED_SHORT, 4-byte aligned rows
-    padded[:, :3] = q
+    positions = np.concatenate([p.positions for p in parts])
+    q, origin, step = quantize_positions(positions)
+    on_grid = step / 2 * math.sqrt(3) <= max_error_m
+    if on_grid:
+        stored = np.zeros((len(q), 4), dtype="<u2")  # VEC3 UNSIGNED_SHORT, 4-byte aligned rows
+        stored[:, :3] = q
+    else:
+        stored = positions.astype("<f4")
     normals = quantize_normals(np.concatenate([p.normals for p in parts]))
     feature_ids = np.concatenate([p.feature_ids for p in parts]).astype("<f4")
     indices = np.frombuffer(
@@ -86,19 +95,22 @@ def write_meshopt(parts: list[Part], bin_: BinWriter) -> Geometry:
     fallback = BinWriter(buffer=1)
     views = []
     for data, mode, target in (
-        (padded, "ATTRIBUTES", ARRAY_BUFFER),
+        (stored, "ATTRIBUTES", ARRAY_BUFFER),
         (normals, "ATTRIBUTES", ARRAY_BUFFER),
         (feature_ids.reshape(-1, 1), "ATTRIBUTES", ARRAY_BUFFER),
         (indices, "TRIANGLES", ELEMENT_ARRAY_BUFFER),
     ):
         views.append(_compressed_view(bin_, fallback, data, mode, target))  # type: ignore[arg-type]
-    # Accessor min/max of POSITION are in grid units: hand the layout the grid coordinates.
-    grid_parts, start = [], 0
-    for part in parts:
-        n = len(part.positions)
-        grid_parts.append(replace(part, positions=q[start : start + n].astype(np.float32)))
-        start += n
-    accessors, refs = vertex_accessors(grid_parts, tuple(views), UNSIGNED_SHORT, BYTE)  # type: ignore[arg-type]
+    if not on_grid:
+        accessors, refs = vertex_accessors(parts, tuple(views), FLOAT, BYTE)  # type: ignore[arg-type]
+        origin, step = (0.0, 0.0, 0.0), 1.0
+    else:  # accessor min/max of POSITION are in grid units: give the layout grid coordinates
+        grid_parts, start = [], 0
+        for part in parts:
+            n = len(part.positions)
+            grid_parts.append(replace(part, positions=q[start : start + n].astype(np.float32)))
+            start += n
+        accessors, refs = vertex_accessors(grid_parts, tuple(views), UNSIGNED_SHORT, BYTE)  # type: ignore[arg-type]
     return Geometry(
         accessors,
         refs,

@@ -161,10 +161,14 @@ def _glb(document: Gltf, binary: bytes) -> bytes:
 
 
 def _write_geometry(
-    parts: list[Part], bin_: BinWriter, compress: Compression, id_attribute: IdAttribute
+    parts: list[Part],
+    bin_: BinWriter,
+    compress: Compression,
+    id_attribute: IdAttribute,
+    max_error_m: float,
 ) -> Geometry:
     if compress == "meshopt":
-        return write_meshopt(parts, bin_)
+        return write_meshopt(parts, bin_, max_error_m)
     if compress == "draco":
         return write_draco(parts, bin_, id_attribute)
     if compress in ("none", "quantize"):
@@ -192,6 +196,7 @@ def encode_glb(
     translation: tuple[float, float, float] | None = None,
     compress: Compression = "none",
     id_attribute: IdAttribute = "_FEATURE_ID_0",
+    max_position_error_m: float = 0.001,
 ) -> bytes:
     """Encode ``mesh`` (and its property table) as GLB bytes.
 
@@ -207,12 +212,15 @@ def encode_glb(
         (converted to y-up: node transforms apply before the y-up→z-up rotation).
     compress : "none", "quantize", "meshopt" or "draco"
         ``quantize``: normals as normalized int8 (``KHR_mesh_quantization``), 4 bytes a vertex
-        instead of 12, positions exact. ``meshopt``: ``EXT_meshopt_compression`` over 16-bit
-        positions (error ≤ half of extent / 65535) and int8 normals. ``draco``:
-        ``KHR_draco_mesh_compression`` with positions within 0.5 mm.
+        instead of 12, positions exact. ``meshopt``: ``EXT_meshopt_compression`` over int8
+        normals and positions on a 16-bit grid when it moves no vertex further than
+        ``max_position_error_m``, else float32. ``draco``: ``KHR_draco_mesh_compression`` with
+        positions within 1 mm.
     id_attribute : "_FEATURE_ID_0" or "_BATCHID"
         ``_BATCHID`` writes the feature ids as 3D Tiles 1.0 batch ids (for a b3dm, whose batch
         table holds the attributes) instead of ``EXT_mesh_features``; ``table`` must be None.
+    max_position_error_m : float
+        How far ``meshopt`` may move a vertex (metres; 1 mm by default).
 
     Examples
     --------
@@ -233,7 +241,7 @@ def encode_glb(
         raise ValueError("a b3dm's glb has batch ids; its attributes go to the batch table")
     parts = _split_by_material(mesh)
     bin_ = BinWriter()
-    geometry = _write_geometry(parts, bin_, compress, id_attribute)
+    geometry = _write_geometry(parts, bin_, compress, id_attribute, max_position_error_m)
     primitives: list[Primitive] = []
     for k, (part, ref) in enumerate(zip(parts, geometry.refs, strict=True)):
         feature_id: FeatureId = {

@@ -1,5 +1,5 @@
 """Every compressed tile of a real city decodes (meshoptimizer's and Draco's own decoders, and
-glTF Transform in node) to the uncompressed tile: same features, vertices within the step."""
+glTF Transform in node) to the uncompressed tile: same features, full-detail vertices within 1 mm."""
 
 from __future__ import annotations
 
@@ -56,7 +56,10 @@ def test_every_compressed_tile_decodes_to_the_uncompressed_one(
             == glb_reader.property_table(plain_bytes)[1]
         )
         extent = float(np.ptp(np.concatenate([p.positions_yup for p in plain]), axis=0).max())
-        step = 1e-3 if compress == "draco" else extent / 65535
+        grid = extent / 65535 / 2 * np.sqrt(3) * 1.001
+        # Full-detail tiles move no vertex more than 1 mm; LoD1 blocks (inner tiles) may use a
+        # meshopt grid coarser than that (a tenth of their error, far below it).
+        tolerance = 1e-3 if compress == "draco" or not b.get("children") else max(1e-3, grid)
         for p, q in zip(plain, packed, strict=True):
             assert len(q.indices) == len(p.indices)
             for fid in np.unique(p.feature_ids):
@@ -65,8 +68,8 @@ def test_every_compressed_tile_decodes_to_the_uncompressed_one(
                     p.positions_yup[p.feature_ids == fid],
                 )
                 gap = np.linalg.norm(mine[:, None] - theirs[None], axis=2)
-                assert gap.min(axis=1).max() <= step / 2 * np.sqrt(3) * 1.001
-                assert gap.min(axis=0).max() <= step / 2 * np.sqrt(3) * 1.001
+                assert gap.min(axis=1).max() <= tolerance
+                assert gap.min(axis=0).max() <= tolerance
     decoded = decode_glb_files(paths, tmp_path)
     assert [d.get("failure") for d in decoded] == [None] * len(paths)
     for report in validate_glb_files([d["out"] for d in decoded]):

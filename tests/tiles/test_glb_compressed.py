@@ -44,22 +44,30 @@ def city_mesh(seed: int, buildings: int = 80, span_m: float = 400.0) -> TileMesh
     )
 
 
-def _tolerance_m(compress: str, plain: list[glb_reader.DecodedPrimitive]) -> float:
-    """Largest distance a vertex may move: half a grid step on each axis, ×√3."""
+def _tolerance_m(compress: str, plain: list[glb_reader.DecodedPrimitive], limit: float) -> float:
+    """Largest distance a vertex may move: Draco's grid step is <= 1 mm (<= 0.5 mm an axis);
+    meshopt's 16-bit grid moves a vertex at most half a step ×√3, and is used only within
+    ``limit`` (else positions stay float32 and do not move)."""
     if compress == "draco":
-        return 0.5e-3 * np.sqrt(3)  # Draco grid step ≤ 1 mm (tiles.compress_draco)
+        return 0.5e-3 * np.sqrt(3)
     points = np.concatenate([p.positions_yup for p in plain])
-    extent = float(np.ptp(points, axis=0).max())
-    return extent / 65535 / 2 * np.sqrt(3) * 1.001  # 16-bit grid over the tile's extent
+    grid = float(np.ptp(points, axis=0).max()) / 65535 / 2 * np.sqrt(3) * 1.001
+    return grid if grid <= limit else 1e-6  # float32 as stored: the same numbers
 
 
-@pytest.mark.parametrize("seed", [1, 2])
+@pytest.mark.parametrize(("seed", "span_m", "limit_m"), [(1, 400.0, 0.001), (2, 40.0, 0.001),
+                                                         (3, 400.0, 0.01)])  # fmt: skip
 @pytest.mark.parametrize("compress", ["meshopt", "draco"])
-def test_decoded_tile_matches_the_uncompressed_one(compress: str, seed: int) -> None:
-    mesh = city_mesh(seed)
+def test_decoded_tile_matches_the_uncompressed_one(
+    compress: str, seed: int, span_m: float, limit_m: float
+) -> None:
+    mesh = city_mesh(seed, span_m=span_m)
     plain = glb_reader.primitives(encode_glb(mesh, compress="none"))
-    packed = glb_reader.primitives(encode_glb(mesh, compress=compress))  # type: ignore[arg-type]
-    tolerance = _tolerance_m(compress, plain)
+    packed = glb_reader.primitives(
+        encode_glb(mesh, compress=compress, max_position_error_m=limit_m)  # type: ignore[arg-type]
+    )
+    tolerance = _tolerance_m(compress, plain, limit_m)
+    assert tolerance <= limit_m
     assert [p.material["name"] for p in packed] == [p.material["name"] for p in plain]
     for a, b in zip(plain, packed, strict=True):
         assert len(b.indices) == len(a.indices)
@@ -110,8 +118,16 @@ def test_compressed_tile_is_valid_before_and_after_decoding(compress: str, tmp_p
     assert again["numWarnings"] == 0, again["messages"][:5]
 
 
+@pytest.mark.parametrize(("span_m", "grid"), [(40.0, True), (400.0, False)])
+def test_meshopt_positions_use_the_grid_only_within_a_millimetre(span_m: float, grid: bool) -> None:
+    gltf, _ = glb_reader.load(encode_glb(city_mesh(6, span_m=span_m), compress="meshopt"))
+    position = gltf.accessors[gltf.meshes[0].primitives[0].attributes.POSITION]
+    assert position.componentType == (5123 if grid else 5126)
+    assert (gltf.nodes[0].scale is not None) == grid
+
+
 def test_meshopt_views_follow_the_extension_rules() -> None:
-    gltf, blob = glb_reader.load(encode_glb(city_mesh(4), compress="meshopt"))
+    gltf, blob = glb_reader.load(encode_glb(city_mesh(4, span_m=40.0), compress="meshopt"))
     assert set(gltf.extensionsRequired) == {"EXT_meshopt_compression", "KHR_mesh_quantization"}
     fallback = gltf.buffers[1]
     assert fallback.uri is None

@@ -72,7 +72,7 @@ def test_quantize_normals_decodes_to_nearly_unit_vectors(v: list[float]) -> None
     assert float(decoded[0] @ n[0]) / np.linalg.norm(decoded) > np.cos(np.radians(1.0))
 
 
-@pytest.mark.parametrize("compress", ["none", "quantize", "draco"])
+@pytest.mark.parametrize("compress", ["none", "quantize", "meshopt", "draco"])
 def test_ecef_vertices_survive_encode_and_decode_within_a_millimetre(compress: str) -> None:
     rng = np.random.default_rng(5)
     origin = np.array([4_145_805.2, 612_064.4, 4_792_225.6])  # Karlsruhe, ECEF

@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 _EARTH_RADIUS_M = 6_378_137.0
 CONTENT_DIR = "content"
 _MIN_ERROR_M = 0.01  # an inner tile is never exact: its blocks stand for finer content
+_MAX_MOVE_M = 0.001  # how far compression may move a vertex of full-detail content
 
 # Base colours (linear RGB) per semantic class, so roofs read apart from walls.
 _PALETTE: dict[SurfaceClass, tuple[float, float, float, float]] = {
@@ -263,7 +264,7 @@ def encode_tile(
     normals = tiles.vertex_normals(local, faces)
     mesh = tiles.TileMesh(local.astype(np.float32), normals, faces, feature_ids, classes, MATERIALS)
     table = tiles.PropertyTable("cityObject", len(group), property_columns(group))
-    return _content(mesh, table, compress, tile_format), frame
+    return _content(mesh, table, compress, tile_format, _MAX_MOVE_M), frame
 
 
 def encode_blocks(
@@ -287,17 +288,25 @@ def encode_blocks(
     columns: dict[str, list[Value]] = {"id": [f.obj.id for f in group]}
     columns["type"] = [f.obj.type for f in group]
     table = tiles.PropertyTable("cityObject", len(group), columns)
-    data = _content(mesh, table, compress, tile_format)
-    return data, frame, float(blocks.errors_m.max())
+    error_m = float(blocks.errors_m.max())
+    # Blocks stand for their objects within error_m: a compression grid may add a tenth of it.
+    data = _content(mesh, table, compress, tile_format, max(_MAX_MOVE_M, error_m / 10))
+    return data, frame, error_m
 
 
 def _content(
-    mesh: tiles.TileMesh, table: tiles.PropertyTable, compress: Compression, fmt: TileFormat
+    mesh: tiles.TileMesh,
+    table: tiles.PropertyTable,
+    compress: Compression,
+    fmt: TileFormat,
+    max_move_m: float,
 ) -> bytes:
     """A glb with its property table, or a b3dm whose batch table holds the same columns."""
     if fmt == "glb":
-        return tiles.encode_glb(mesh, table, compress=compress)
-    glb = tiles.encode_glb(mesh, compress=compress, id_attribute="_BATCHID")
+        return tiles.encode_glb(mesh, table, compress=compress, max_position_error_m=max_move_m)
+    glb = tiles.encode_glb(
+        mesh, compress=compress, id_attribute="_BATCHID", max_position_error_m=max_move_m
+    )
     return tiles.encode_b3dm(glb, table)
 
 
