@@ -13,7 +13,8 @@ bound parameters:
 - ``sure``: an entity that meets it is matched for certain (None where SQL cannot be certain:
   patterns, dates, sub-attributes, ``[member]`` paths, ``id``/``type`` names …);
 - ``drivers``: index lookups (on ``attr``, ``kind``, ``value``) whose rows together include every
-  match — the store reads those instead of every entity of the type.
+  match — the store reads those instead of every entity of the type — and ``rest``, what of
+  ``maybe`` the driver rows do not already imply.
 
 Entities ``maybe`` keeps and ``sure`` does not are decoded and tested by the evaluator, which
 stays the referee. The translation follows the evaluator's rules (clause 4.9): numbers compare
@@ -68,6 +69,13 @@ class QCondition:
     unknown-kind row for one of ``attrs``."""
     rank: int = _NO_DRIVER
     """How selective the drivers are thought to be (lower is better)."""
+    rest: SqlCondition | None = None
+    """``maybe`` for entities the drivers named (None: all of ``maybe``)."""
+
+    @property
+    def after_drivers(self) -> SqlCondition:
+        """What candidates from the drivers must still meet."""
+        return self.maybe if self.rest is None else self.rest
 
 
 def q_condition(expr: QueryExpr) -> QCondition:
@@ -97,10 +105,10 @@ def q_condition(expr: QueryExpr) -> QCondition:
                           None, ())  # fmt: skip
     every_row: tuple[SqlCondition, ...] = (("attr = ?", (name,)),)
     if isinstance(expr, Exists):
-        return QCondition(exists, exists if simple else None, every_row, (), simple, 3)
+        return QCondition(exists, exists if simple else None, every_row, (), simple, 3, TRUE)
     test = _predicate(expr) if simple else None
     if test is None:
-        return QCondition(exists, None, every_row, (), False, 4)
+        return QCondition(exists, None, every_row, (), False, 4, TRUE)
     return _comparison(expr, name, test)
 
 
@@ -115,7 +123,7 @@ def _comparison(expr: Comparison, name: str, test: SqlCondition) -> QCondition:
     value = expr.value
     rank = 2 if isinstance(value, bool) else 0 if expr.op == "==" and isinstance(
         value, int | float | str | Uri) else 1  # fmt: skip
-    return QCondition(maybe, sure, drivers, (name,), True, rank)
+    return QCondition(maybe, sure, drivers, (name,), True, rank, TRUE)
 
 
 def _predicate(term: Comparison) -> SqlCondition | None:
@@ -200,6 +208,11 @@ def _and(parts: list[QCondition]) -> QCondition:
     sures = [p.sure for p in parts]
     driven = [p for p in parts if p.drivers is not None]
     best = min(driven, key=lambda p: p.rank) if driven else None
+    rest = None
+    if best is not None:
+        others = [p.maybe for p in parts if p is not best] + [best.after_drivers]
+        others = [m for m in others if m != TRUE]
+        rest = _join(" AND ", others) if others else TRUE
     return QCondition(
         _join(" AND ", maybes) if maybes else TRUE,
         None if any(s is None for s in sures) else _join(" AND ", [s for s in sures if s]),
@@ -207,6 +220,7 @@ def _and(parts: list[QCondition]) -> QCondition:
         _attrs(parts),
         all(p.complete for p in parts),
         _NO_DRIVER if best is None else best.rank,
+        rest,
     )
 
 

@@ -127,7 +127,8 @@ class IndexCondition(Protocol):
     ``maybe`` and ``sure`` are SQL over ``c.seq`` (the candidate entity): every wanted entity
     meets ``maybe``; one that meets ``sure`` is wanted for certain (None: SQL is never certain).
     ``drivers``, when not None, are conditions on the columns of one ``attr_index`` row (``attr``,
-    ``kind``, ``value``) whose rows, together, name every wanted entity. ``attrs`` are the
+    ``kind``, ``value``) whose rows, together, name every wanted entity, and ``after_drivers``
+    what of ``maybe`` those rows do not imply already. ``attrs`` are the
     attribute names the condition reads; when ``complete`` and none of their rows has an unknown
     (NULL) kind, ``sure`` equals ``maybe``.
     """
@@ -146,6 +147,9 @@ class IndexCondition(Protocol):
 
     @property
     def complete(self) -> bool: ...
+
+    @property
+    def after_drivers(self) -> SqlCondition: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,7 +236,7 @@ def write_entity(
     """
     eid = body["id"]
     row = cur.execute(
-        "SELECT seq FROM entities WHERE tenant = ? AND id = ?", (tenant, eid)
+        "SELECT seq, types FROM entities WHERE tenant = ? AND id = ?", (tenant, eid)
     ).fetchone()
     values = (_dumps(body["type"]), _dumps(body), body["createdAt"], body["modifiedAt"])
     if row is None:
@@ -250,15 +254,20 @@ def write_entity(
             "WHERE seq = ?",
             (*values, seq),
         )
-    if old is None or old["type"] != body["type"]:
-        cur.execute("DELETE FROM entity_types WHERE tenant = ? AND seq = ?", (tenant, seq))
+    old_types = [] if row is None else json.loads(row[1])
+    if row is None or old_types != body["type"]:
+        cur.executemany(  # by primary key (tenant, type, seq)
+            "DELETE FROM entity_types WHERE tenant = ? AND type = ? AND seq = ?",
+            [(tenant, t, seq) for t in old_types],
+        )
         cur.executemany(
             "INSERT OR IGNORE INTO entity_types VALUES (?, ?, ?)",
             [(tenant, t, seq) for t in body["type"]],
         )
     refs = list(_refs(body))
-    if old is None or refs != list(_refs(old)):
-        cur.execute("DELETE FROM entity_refs WHERE tenant = ? AND entity_id = ?", (tenant, eid))
+    if row is None or old is None or refs != list(_refs(old)):
+        if row is not None:
+            cur.execute("DELETE FROM entity_refs WHERE tenant = ? AND entity_id = ?", (tenant, eid))
         cur.executemany(
             "INSERT OR IGNORE INTO entity_refs VALUES (?, ?, ?, ?)",
             [(tenant, target, eid, attr) for attr, target in refs],
@@ -507,12 +516,16 @@ def delete_op(tenant: str, entity_id: str) -> Operation[Body]:
     def delete(cur: sqlite3.Cursor) -> Body:
         _check_tenant(cur, tenant)
         row = cur.execute(
-            "SELECT seq, body FROM entities WHERE tenant = ? AND id = ?", (tenant, entity_id)
+            "SELECT seq, body, types FROM entities WHERE tenant = ? AND id = ?",
+            (tenant, entity_id),
         ).fetchone()
         if row is None:
             raise NotFoundError(f"no entity {entity_id}")
         cur.execute("DELETE FROM entities WHERE seq = ?", (row[0],))  # attr_index: by trigger
-        cur.execute("DELETE FROM entity_types WHERE tenant = ? AND seq = ?", (tenant, row[0]))
+        cur.executemany(
+            "DELETE FROM entity_types WHERE tenant = ? AND type = ? AND seq = ?",
+            [(tenant, t, row[0]) for t in json.loads(row[2])],
+        )
         cur.execute(
             "DELETE FROM entity_refs WHERE tenant = ? AND entity_id = ?", (tenant, entity_id)
         )

@@ -80,6 +80,7 @@ def _candidates(tenant: str, where: EntityFilter, certainty: Certainty) -> tuple
     cond = where.condition
     params: list[object] = []
     tests: list[str] = []
+    driven = False
     if where.ids:
         driver = f"SELECT seq FROM entities WHERE tenant = ? AND id IN ({_marks(where.ids)})"
         params += [tenant, *where.ids]
@@ -89,6 +90,7 @@ def _candidates(tenant: str, where: EntityFilter, certainty: Certainty) -> tuple
             parts.append(f"SELECT seq FROM attr_index WHERE tenant = ? AND {sql}")
             params += [tenant, *ps]
         driver = " UNION ".join(parts)
+        driven = True
     elif where.types:
         driver = (
             "SELECT DISTINCT seq FROM entity_types WHERE tenant = ? AND type IN "
@@ -122,9 +124,11 @@ def _candidates(tenant: str, where: EntityFilter, certainty: Certainty) -> tuple
             f"({_marks(where.attrs)}))"
         )
         params += list(where.attrs)
-    if cond is not None and cond.maybe != ("1", ()):
-        tests.append(cond.maybe[0])
-        params += cond.maybe[1]
+    if cond is not None:
+        left = cond.after_drivers if driven else cond.maybe
+        if left != ("1", ()):
+            tests.append(left[0])
+            params += left[1]
     ident = "e.id" if where.id_pattern else "NULL"
     join = " CROSS JOIN entities e ON e.seq = c.seq" if where.id_pattern else ""
     sql = (

@@ -131,6 +131,9 @@ class SQLiteStore:
             # FULL: a commit returns once the WAL is fsynced, so an acknowledged NGSI-LD write
             # survives a power loss (NORMAL may lose the last commits); see entities.py.
             self._db.execute("PRAGMA synchronous=FULL")
+            # index probes of entity queries hit random pages: map the file, keep more cached
+            self._db.execute("PRAGMA mmap_size=1073741824")
+            self._db.execute("PRAGMA cache_size=-65536")
             self._db.execute("PRAGMA foreign_keys=ON")
             self._db.executescript(_SCHEMA)
             _add_columns(self._db)
