@@ -51,3 +51,23 @@ def test_compression_is_on_by_default(shared_data: Path, store: SQLiteStore) -> 
     for glb in sorted(store.tileset_dir("teco").glob("content/*.glb")):
         gltf, _ = glb_reader.load(glb.read_bytes())
         assert "EXT_meshopt_compression" in gltf.extensionsRequired
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "message"),
+    [
+        ("--levels-per-file", "-1", "-1 is less than 0"),
+        ("--max-features", "0", "0 is less than 1"),
+        ("--max-bytes", "lots", "'lots' is not an integer"),
+        ("--format", "i3dm", "invalid choice: 'i3dm'"),
+        ("--compress", "zip", "invalid choice: 'zip'"),
+    ],
+)
+def test_cli_refuses_bad_tiling_flags(
+    shared_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], flag: str, value: str,
+    message: str,
+) -> None:  # fmt: skip
+    with pytest.raises(SystemExit) as info:
+        main(["import", "--data-dir", str(tmp_path), flag, value, str(shared_data / TECO)])
+    assert info.value.code == 2
+    assert f"argument {flag}: {message}" in capsys.readouterr().err
