@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -143,6 +144,25 @@ async def test_negotiation_errors(
     assert resp.status == status, await resp.text()
     assert resp.content_type == "application/json"
     assert (await resp.json())["type"] == ptype
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("POST", "/entities"), ("PATCH", "/entities/urn:ngsi-ld:Building:demo:B1/attrs"),
+     ("POST", "/entityOperations/upsert")],
+)  # fmt: skip
+async def test_body_without_content_length_is_411(
+    client: TestClient, method: str, path: str
+) -> None:
+    async def chunks() -> AsyncIterator[bytes]:  # the aiohttp client sends it chunked
+        yield b'{"id": "urn:x:1", '
+        yield b'"type": "T"}'
+
+    headers = {"Content-Type": "application/json"}
+    resp = await client.request(method, f"{API}{path}", data=chunks(), headers=headers)
+    assert resp.status == 411, await resp.text()
+    assert "Content-Length" not in resp.request_info.headers
+    assert (await resp.json())["status"] == 411
 
 
 async def test_unacceptable_accept_is_406(client: TestClient, store: SQLiteStore) -> None:

@@ -130,8 +130,8 @@ async def negotiate(
 
     Raises
     ------
-    web.HTTPUnsupportedMediaType, web.HTTPNotAcceptable
-        Bare 415/406 as §6.3.4 says.
+    web.HTTPUnsupportedMediaType, web.HTTPNotAcceptable, web.HTTPLengthRequired
+        Bare 415/406 as §6.3.4 says (and 411 without Content-Length).
     BadRequestDataError
         ``@context`` where it must not be, or missing where it must.
     """
@@ -140,6 +140,10 @@ async def negotiate(
     ref: RawContext = link
     payload: Any = None
     if body:
+        if hdrs.CONTENT_LENGTH not in request.headers:
+            # CIM 009 §6.3 (HTTP binding): a request with a payload body must say its length;
+            # aiohttp itself accepts chunked bodies, so refuse them here with a bare 411.
+            raise web.HTTPLengthRequired(text="the request needs a Content-Length header")
         ctype = request.content_type
         allowed = {JSON, JSONLD} | ({MERGE_PATCH} if merge else set())
         if ctype not in allowed:
