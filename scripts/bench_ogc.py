@@ -15,6 +15,10 @@ keep-alive connection:
 - items with a random bbox of about ``--box-m`` metres (limit 100);
 - the same bbox plus a CQL2 filter;
 - a CQL2 filter alone over the whole city (limit 10);
+- an address search over the whole city, ``CASEI(streetAddress) LIKE CASEI('%<street>%')``
+  (limit 10; what the viewer's search box sends);
+- the ten largest buildings, ``sortby=-volume`` (limit 10);
+- items with a bbox and ``geometry=lod`` (the 3D surfaces instead of footprints, limit 100);
 - an aggregate (bins of yearOfConstruction) over a random bbox.
 
 Prints a Markdown table of p50/p95/max in milliseconds and the mean numberMatched.
@@ -41,6 +45,18 @@ ROOT = Path(__file__).resolve().parents[1]
 TWIN = Path(sys.executable).with_name("twin")
 DATASET = "synth"
 FILTER = "measuredHeight > 12 AND yearOfConstruction < 1990"
+STREETS = (
+    "Hauptstraße",
+    "Kaiserstraße",
+    "Am Fasanengarten",
+    "Waldstraße",
+    "Engesserstraße",
+    "Adenauerring",
+    "Kriegsstraße",
+    "Karlstraße",
+    "Ritterstraße",
+    "Südendstraße",
+)
 M_PER_DEG_LAT = 111_320.0
 
 
@@ -73,7 +89,10 @@ def publish_records(data_dir: Path, buildings: int, seed: int) -> None:
     """
     import datetime as dt
 
-    from twin.model import BuildingRecord, DatasetInfo
+    import numpy as np
+
+    from twin.geometry.lod_geometry import surfaces_wkb
+    from twin.model import Address, BuildingRecord, DatasetInfo, Measures
     from twin.store import SQLiteStore
 
     if (data_dir / "tilesets" / DATASET / "tileset.json").exists():
@@ -81,6 +100,8 @@ def publish_records(data_dir: Path, buildings: int, seed: int) -> None:
         return
     rng, side = random.Random(seed), math.ceil(math.sqrt(buildings))
     dx, dy = 22 / (M_PER_DEG_LAT * math.cos(math.radians(49.0))), 22 / M_PER_DEG_LAT
+
+    box_offsets = (np.arange(0, 25, 4), np.arange(7))  # six quads: rings, polygons
 
     def record(i: int) -> BuildingRecord:
         x, y = 8.38 + (i % side) * dx, 49.0 + (i // side) * dy
@@ -91,9 +112,25 @@ def publish_records(data_dir: Path, buildings: int, seed: int) -> None:
             "yearOfConstruction": rng.randint(1850, 2020),
             "function": rng.choice(["31001_1000", "31001_2000", "31001_3000"]),
         }
+        height = float(attributes["measuredHeight"])
+        corners = np.array(ring[:4])
+        ground, roof = np.c_[corners, np.full(4, 110.0)], np.c_[corners, np.full(4, 110 + height)]
+        walls = [np.stack([ground[k], ground[(k + 1) % 4], roof[(k + 1) % 4], roof[k]])
+                 for k in range(4)]  # fmt: skip
+        lod = surfaces_wkb(np.concatenate([ground[::-1], roof, *walls]), *box_offsets)
+        address = Address(
+            street=STREETS[i % len(STREETS)],
+            house_number=str(i % 97 + 1),
+            postal_code="76131",
+            locality="Karlsruhe",
+            country="Germany",
+        )
+        measures = Measures(height, 255.0, 255.0, 64.0 * height, 255.0, 255.0 * height)
         return BuildingRecord(DATASET, f"B{i:07d}", "Building", (x, y, 110.0, x + 0.7 * dx,
-                              y + 0.77 * dy, 130.0), {"type": "Polygon", "coordinates": [ring]},
-                              attributes)  # fmt: skip
+                              y + 0.77 * dy, 110.0 + height),
+                              {"type": "Polygon", "coordinates": [ring]}, attributes,
+                              address=address, measures=measures,
+                              lod_geometry=lod)  # fmt: skip
 
     store = SQLiteStore(data_dir)
     box = (8.38, 49.0, 110.0, 8.38 + side * dx, 49.0 + side * dy, 130.0)
@@ -145,6 +182,12 @@ def measure(base: str, requests: int, box_m: float, seed: int) -> list[tuple[str
         "items, bbox + CQL2": lambda: items + "?" + urlencode(
             {"bbox": _box(extent, rng, box_m), "filter": FILTER, "limit": 100}),
         "items, CQL2 only (whole city)": lambda: items + "?" + urlencode({"filter": FILTER}),
+        "items, address search (whole city)": lambda: items + "?" + urlencode({"filter":
+            f"CASEI(streetAddress) LIKE CASEI('%{rng.choice(STREETS)[:6]}%')"}),
+        "items, sortby -volume (whole city)": lambda: items + "?" + urlencode(
+            {"sortby": "-volume"}),
+        "items, bbox, geometry=lod": lambda: items + "?" + urlencode(
+            {"bbox": _box(extent, rng, box_m), "geometry": "lod", "limit": 100}),
         "aggregate bins, bbox": lambda: f"/ogc/collections/{DATASET}/aggregate?" + urlencode(
             {"bbox": _box(extent, rng, box_m), "bins": "yearOfConstruction:10",
              "stats": "count,avg(measuredHeight)"}),

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import shutil
+import sqlite3
 from pathlib import Path
 
 import numpy as np
@@ -270,3 +271,34 @@ async def test_building_of_parts_has_its_parts_surfaces(client: Client) -> None:
         body = await (await client.get(f"/ogc/collections/lorup/items/{piece}?geometry=lod")).json()
         counts[piece] = len(body["geometry"]["coordinates"])
     assert counts[parent] >= sum(n for k, n in counts.items() if k != parent)
+
+
+_OLD_SCHEMA = """
+CREATE TABLE datasets (name TEXT PRIMARY KEY, title TEXT NOT NULL, srs_name TEXT,
+    object_count INTEGER NOT NULL, bbox TEXT, imported_at TEXT NOT NULL, report TEXT NOT NULL);
+CREATE TABLE objects (dataset TEXT NOT NULL REFERENCES datasets(name) ON DELETE CASCADE,
+    id TEXT NOT NULL, type TEXT NOT NULL, parent_id TEXT, lod INTEGER,
+    min_lon REAL NOT NULL, min_lat REAL NOT NULL, min_h REAL NOT NULL,
+    max_lon REAL NOT NULL, max_lat REAL NOT NULL, max_h REAL NOT NULL,
+    footprint TEXT, attributes TEXT NOT NULL, address TEXT, tile TEXT, feature_id INTEGER,
+    PRIMARY KEY (dataset, id)) WITHOUT ROWID;
+INSERT INTO datasets VALUES ('old', 'Old', NULL, 1, NULL, '2024-01-01T00:00:00+00:00', '{}');
+INSERT INTO objects VALUES ('old', 'B1', 'Building', NULL, 2, 8, 49, 100, 8.001, 49.001, 110,
+    NULL, '{"name": "old house"}', '{"street": "Hauptstraße", "house_number": "5"}', NULL, NULL);
+"""
+
+
+async def test_a_catalog_from_before_the_measures_opens_and_serves(
+    tmp_path: Path, aiohttp_client: AiohttpClient
+) -> None:
+    (tmp_path / "data").mkdir()
+    with sqlite3.connect(tmp_path / "data" / "twin.db") as db:
+        db.executescript(_OLD_SCHEMA)
+    (tmp_path / "viewer").mkdir()
+    app = create_app(SQLiteStore(tmp_path / "data"), viewer_dir=tmp_path / "viewer")
+    client = await aiohttp_client(app)
+    body = await (await client.get("/ogc/collections/old/items/B1")).json()
+    assert body["properties"]["name"] == "old house"
+    assert "height" not in body["properties"]
+    queryables = await (await client.get("/ogc/collections/old/queryables")).json()
+    assert "volume" not in queryables["properties"]
