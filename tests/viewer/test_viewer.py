@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import base64
+import re
 from urllib.parse import urlsplit
 
 import pytest
 
-from .harness import BUILDING_IDS, FIND_BUILDING_JS, ViewerSession
+from .harness import BUILDING_IDS, DEMO_GML, FIND_BUILDING_JS, ViewerSession
 
 pytestmark = pytest.mark.browser
 
@@ -113,6 +114,25 @@ def test_clicking_a_building_shows_its_gml_id(viewer: ViewerSession) -> None:
     assert page.inner_text('[data-testid="object-name"]') == target["name"]
     labels = page.locator('[data-testid="object-properties"] dt').all_inner_texts()
     assert {"Year of construction", "Measured height", "Address"} <= set(labels)
+
+
+def test_the_panel_groups_attributes_and_shows_units(viewer: ViewerSession) -> None:
+    target = open_panel_on_a_building(viewer)
+
+    page = viewer.page
+    groups = page.eval_on_selector_all(
+        '[data-testid="object-properties"] section', "all => all.map((s) => s.dataset.group)"
+    )
+    assert groups == ["Identity", "Building", "Address", "Attributes"]
+    value = page.inner_text('section[data-group="Building"] dd[data-attribute="measuredHeight"]')
+    source = DEMO_GML.read_text("utf-8")
+    start = source.index(f'gml:id="{target["id"]}"')
+    written = re.search(r"<bldg:measuredHeight[^>]*>([^<]+)<", source[start:])
+    assert written is not None
+    assert value == f"{float(written.group(1)):g} m"
+    area = page.inner_text('section[data-group="Building"] dd[data-attribute="footprintArea"]')
+    assert re.fullmatch(r"\d+(\.\d+)? m²", area.replace(",", "")), area
+    assert page.inner_text('section[data-group="Identity"] dd[data-attribute="lod"]') == "2"
 
 
 def test_escape_closes_the_panel(viewer: ViewerSession) -> None:
