@@ -138,6 +138,22 @@ class Surfaces:
         zero = np.zeros(1, dtype=np.int64)
         return cls(np.empty((0, 3)), zero, zero.copy(), np.empty(0, dtype=np.uint8))
 
+    def select(self, polygons: IndexArray) -> Surfaces:
+        """Return the polygons at indices ``polygons`` as surfaces of their own, in that order.
+
+        >>> tri = np.array([[0.0, 0, 0], [1, 0, 0], [0, 1, 0]])
+        >>> two = Surfaces(np.vstack([tri, tri + 5]), np.array([0, 3, 6]), np.array([0, 1, 2]),
+        ...                np.array([1, 2], dtype=np.uint8))
+        >>> one = two.select(np.array([1]))
+        >>> one.coords[0].tolist(), one.ring_offsets.tolist(), one.classes.tolist()
+        ([5.0, 5.0, 5.0], [0, 3], [2])
+        """
+        rings, polygon_offsets = _ragged_take(self.polygon_offsets, polygons)
+        vertices, ring_offsets = _ragged_take(self.ring_offsets, rings)
+        return Surfaces(
+            self.coords[vertices], ring_offsets, polygon_offsets, self.classes[polygons]
+        )
+
     @classmethod
     def join(cls, many: Sequence[Surfaces]) -> Surfaces:
         """Return the polygons of ``many`` as one :class:`Surfaces`, in order."""
@@ -160,6 +176,15 @@ class Surfaces:
         )
 
 
+def _ragged_take(offsets: IndexArray, items: IndexArray) -> tuple[IndexArray, IndexArray]:
+    """Return the element indices of ragged ``items`` (``offsets`` layout) and new offsets."""
+    counts = (offsets[1:] - offsets[:-1])[items]
+    new_offsets = np.zeros(len(items) + 1, dtype=np.int64)
+    np.cumsum(counts, out=new_offsets[1:])
+    shift = np.repeat(offsets[items] - new_offsets[:-1], counts)
+    return np.arange(new_offsets[-1], dtype=np.int64) + shift, new_offsets
+
+
 @dataclass(frozen=True, slots=True)
 class CityObject:
     """One city object as read from the source, before reprojection.
@@ -168,7 +193,9 @@ class CityObject:
     ``attributes`` maps attribute names (``name``, ``function``, ``measuredHeight``, generic
     attribute names …) to typed values. ``srs_name`` is the srsName in force for the geometry.
     ``issues`` lists what the reader repaired or left out of an object it still yields
-    (degenerate rings dropped, xlinks pointing nowhere), for the import report.
+    (degenerate rings dropped, xlinks pointing nowhere), for the import report. ``shells``
+    holds, for each solid of the geometry, the indices of the polygons of its exterior shell
+    (so the import can check that the shell is closed).
     """
 
     id: str
@@ -181,6 +208,7 @@ class CityObject:
     attributes: Mapping[str, AttributeValue] = field(default_factory=dict)
     address: Address | None = None
     issues: tuple[str, ...] = ()
+    shells: tuple[IndexArray, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -60,6 +60,17 @@ def test_cube_missing_a_face_is_not_closed() -> None:
     )
 
 
+def test_cube_with_a_flipped_face_has_the_wrong_orientation() -> None:
+    cube = _cube(6)
+    coords = cube.coords.copy()
+    coords[:4] = coords[:4][::-1]  # the bottom face now points up, into the cube
+    flipped = Surfaces(coords, cube.ring_offsets, cube.polygon_offsets, cube.classes)
+    assert shell_issues(flipped) == (
+        "GE_S_POLYGON_WRONG_ORIENTATION: 4 edge(s) walked twice the same way "
+        "(a polygon faces inwards)",
+    )
+
+
 def _issues_one_by_one(surfaces: Surfaces) -> tuple[str, ...]:
     """The unscreened definition: polygon_issues on every polygon."""
     issues: list[str] = []

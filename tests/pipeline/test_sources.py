@@ -199,6 +199,7 @@ def test_shared_file_invalid_by_design_fails_clearly(
         ("qie_i103_1.gml", "GE_R_NOT_CLOSED"),
         ("qie_i104_1.gml", "GE_R_SELF_INTERSECTION"),
         ("qie_i206_1.gml", "GE_P_HOLE_OUTSIDE"),
+        ("qie_i302_1.gml", "solid 0: GE_S_NOT_CLOSED"),
     ],
 )
 def test_qie_defect_is_reported_per_object(

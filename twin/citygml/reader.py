@@ -334,6 +334,7 @@ def _finish(
             object_id = item.id if rank == 0 else f"{item.id}.lod{geometry.lod}"
             issues = _geometry_issues(polygons, geometry.unresolved)
             obj = _city_object(item, object_id, surfaces, srs_name, lod, issues)
+            obj = dataclasses.replace(obj, shells=geometry.shell_polygons(polygons))
             yield obj if rank == 0 else dataclasses.replace(obj, parent_id=item.id)
 
 

@@ -28,7 +28,7 @@ from twin.citygml.implicit import ImplicitLibrary, place_implicit
 from twin.citygml.namespaces import find_child, is_citygml_namespace, local_name, namespace
 from twin.citygml.objects import CHILD_OBJECT_TYPES, is_gml_tag
 from twin.model import LodChoice, SurfaceClass, Surfaces
-from twin.types import UInt8Array
+from twin.types import IndexArray, UInt8Array
 
 __all__ = [
     "LodGeometry",
@@ -60,6 +60,7 @@ _THEMATIC = {
 _OPENINGS = {"Window": SurfaceClass.WINDOW, "Door": SurfaceClass.DOOR}
 _SEMANTIC = {**_THEMATIC, **_OPENINGS}
 _MAX_HREF_DEPTH = 4
+_SOLIDS = frozenset({"Solid", "CompositeSolid", "MultiSolid"})
 _LOD_PROPERTY = re.compile(r"^lod([0-4])([A-Z]\w*)$")
 _UNLEVELLED = frozenset({"tin", "reliefPoints", "ridgeOrValleyLines", "breaklines"})
 """Relief geometry properties whose LoD is the component's ``lod`` element."""
@@ -166,7 +167,8 @@ class LodGeometry:
 
     ``anchor`` is the first geometry element met (where the srsName in force is looked up);
     ``classes`` holds the class of each polygon of ``rings``; ``implicit`` the placed
-    prototype polygons with their class; ``unresolved`` lists xlink targets not found.
+    prototype polygons with their class; ``unresolved`` lists xlink targets not found;
+    ``shells`` the polygons (indices into ``rings``) of each solid's exterior shell.
     :meth:`surfaces` joins them once :func:`~twin.citygml.gml.pack_rings` has run.
     """
 
@@ -176,6 +178,12 @@ class LodGeometry:
     implicit: tuple[tuple[PolygonSet, int], ...]
     anchor: etree._Element
     unresolved: tuple[str, ...] = field(default=())
+    shells: tuple[IndexArray, ...] = field(default=())
+
+    def shell_polygons(self, polygons: PolygonSet) -> tuple[IndexArray, ...]:
+        """Return each solid's shell as indices into :meth:`surfaces`, dropped polygons out."""
+        position = np.cumsum(polygons.kept) - 1
+        return tuple(position[shell[polygons.kept[shell]]] for shell in self.shells)
 
     def surfaces(self, polygons: PolygonSet) -> Surfaces:
         """Return the object's surfaces at this LoD, given ``rings`` packed as ``polygons``."""
@@ -222,6 +230,7 @@ class _LodMembers:
     anchor: etree._Element
     surfaces: list[Member] = field(default_factory=list)
     implicit: list[tuple[etree._Element, SurfaceClass]] = field(default_factory=list)
+    shells: list[tuple[int, int]] = field(default_factory=list)  # ranges of ``surfaces``
 
 
 def _members_by_lod(
@@ -230,11 +239,19 @@ def _members_by_lod(
     found: dict[int, _LodMembers] = {}
     for prop, level, surface_class in properties:
         members: list[SurfaceMember] = []
+        shells: list[tuple[int, int]] = []
         implicit: list[tuple[etree._Element, SurfaceClass]] = []
         geometries = [c for c in prop if c.tag.__class__ is str] if len(prop) else [prop]
         for geometry in geometries:
-            if local_name(geometry.tag) == "ImplicitGeometry":
+            name = local_name(geometry.tag)
+            if name == "ImplicitGeometry":
                 implicit.append((geometry, surface_class))
+            elif name in _SOLIDS:
+                solids = [geometry] if name == "Solid" else geometry.iter("{*}Solid")
+                for solid in solids:
+                    start = len(members)
+                    collect_surface_members(solid, False, members)
+                    shells.append((start, len(members)))
             else:
                 collect_surface_members(geometry, False, members)
         if not members and not implicit:
@@ -242,8 +259,11 @@ def _members_by_lod(
         if level not in found:
             first = members[0].element if members else implicit[0][0]
             found[level] = _LodMembers(first)
-        found[level].surfaces.extend((m, surface_class) for m in members)
-        found[level].implicit.extend(implicit)
+        lod_members = found[level]
+        offset = len(lod_members.surfaces)
+        lod_members.shells.extend((start + offset, end + offset) for start, end in shells)
+        lod_members.surfaces.extend((m, surface_class) for m in members)
+        lod_members.implicit.extend(implicit)
     return found
 
 
@@ -258,7 +278,7 @@ def _assemble(
     members: _LodMembers, lod: int, index: PolygonIndex, gml_id: str, library: ImplicitLibrary
 ) -> LodGeometry:
     unresolved: list[str] = []
-    entries = list(_collect_entries(members.surfaces, index, gml_id, unresolved).values())
+    entries, reached = _collect_entries(members.surfaces, index, gml_id, unresolved)
     rings = gather_rings([(e.element, e.reverse) for e in entries])
     classes = np.fromiter((e.surface_class for e in entries), np.uint8, len(entries))
     implicit = []
@@ -267,7 +287,13 @@ def _assemble(
         if placed is not None:
             implicit.append((placed, int(surface_class)))
         unresolved.extend([missing] if missing else [])
-    return LodGeometry(lod, rings, classes, tuple(implicit), members.anchor, tuple(unresolved))
+    shells = tuple(
+        np.unique(np.fromiter((p for m in reached[start:end] for p in m), np.int64))
+        for start, end in members.shells
+    )
+    return LodGeometry(
+        lod, rings, classes, tuple(implicit), members.anchor, tuple(unresolved), shells
+    )
 
 
 def _collect_entries(
@@ -275,19 +301,21 @@ def _collect_entries(
     index: PolygonIndex,
     gml_id: str,
     unresolved: list[str],
-) -> dict[object, _Entry]:
+) -> tuple[list[_Entry], list[list[int]]]:
     """Key every polygon reached by its gml:id (or element); a repeated polygon adds nothing.
 
     A polygon reached again keeps its first place; it takes the class of a thematic surface
     if it had none, and the orientation it has where it is written out rather than linked.
     An xlink to a polygon written out among ``members`` (the usual LoD2 solid pointing at
-    its boundary surfaces) is resolved without searching the document.
+    its boundary surfaces) is resolved without searching the document. Returns the polygons
+    and, per member, the positions of the polygons it reached.
     """
     written: dict[str, Member] = {}
     for member, surface_class in members:
         if member.href is None and (key := member.element.get(gml_id)) is not None:
             written.setdefault(key, (member, surface_class))
-    entries: dict[object, _Entry] = {}
+    entries: dict[object, tuple[int, _Entry]] = {}
+    reached_by: list[list[int]] = []
     for member, surface_class in members:
         if member.href is None:
             reached: Iterable[_Entry] = (
@@ -299,17 +327,22 @@ def _collect_entries(
             reached = (_Entry(target.element, member.reversed, entry_class, via_xlink=True),)
         else:
             reached = _resolve(member, surface_class, index, unresolved)
+        positions = []
         for entry in reached:
             entry_key: object = entry.element.get(gml_id) or entry.element
             known = entries.get(entry_key)
             if known is None:
-                entries[entry_key] = entry
+                entries[entry_key] = (len(entries), entry)
+                positions.append(len(entries) - 1)
                 continue
-            if known.via_xlink and not entry.via_xlink:
-                known.reverse, known.via_xlink = entry.reverse, False
-            if known.surface_class == SurfaceClass.UNCLASSIFIED:
-                known.surface_class = entry.surface_class
-    return entries
+            position, first = known
+            positions.append(position)
+            if first.via_xlink and not entry.via_xlink:
+                first.reverse, first.via_xlink = entry.reverse, False
+            if first.surface_class == SurfaceClass.UNCLASSIFIED:
+                first.surface_class = entry.surface_class
+        reached_by.append(positions)
+    return [entry for _, entry in entries.values()], reached_by
 
 
 def _resolve(

@@ -209,7 +209,9 @@ def polygon_issues(rings: list[Float64Array]) -> list[str]:
 
 
 def shell_issues(surfaces: Surfaces) -> tuple[str, ...]:
-    """Return GE_S_NOT_CLOSED when some edge of a solid's shell is used by one polygon only.
+    """Return GE_S_NOT_CLOSED when some edge of a solid's shell is used by one polygon only,
+    GE_S_POLYGON_WRONG_ORIENTATION when some polygon's orientation disagrees with its
+    neighbours'.
 
     Edges are compared by their end points rounded to the millimetre, in either direction.
 
@@ -229,10 +231,20 @@ def shell_issues(surfaces: Surfaces) -> tuple[str, ...]:
     a, b = keys[start], keys[following]
     edges = np.where(_less(a, b)[:, None], np.concatenate([a, b], 1), np.concatenate([b, a], 1))
     _, counts = np.unique(edges, axis=0, return_counts=True)
-    open_edges = int((counts == 1).sum())
-    if open_edges == 0:
-        return ()
-    return (f"GE_S_NOT_CLOSED: {open_edges} edge(s) of the shell belong to one polygon only",)
+    issues = []
+    if open_edges := int((counts == 1).sum()):
+        issues.append(
+            f"GE_S_NOT_CLOSED: {open_edges} edge(s) of the shell belong to one polygon only"
+        )
+    # In a consistently oriented shell every edge is walked once each way (ISO 19107: the
+    # polygons' normals all point outwards); the same direction twice means a flipped polygon.
+    _, directed = np.unique(np.concatenate([a, b], 1), axis=0, return_counts=True)
+    if same_way := int((directed > 1).sum()):
+        issues.append(
+            f"GE_S_POLYGON_WRONG_ORIENTATION: {same_way} edge(s) walked twice the same way "
+            "(a polygon faces inwards)"
+        )
+    return tuple(issues)
 
 
 def _less(a: npt.NDArray[np.int64], b: npt.NDArray[np.int64]) -> BoolArray:

@@ -23,8 +23,8 @@ from typing import Any, TypeVar
 
 from twin.errors import GeometryError, InputError, ReprojectionError
 from twin.geo import Reprojector
-from twin.geometry.validate import issues_of_many
-from twin.model import CityObject
+from twin.geometry.validate import issues_of_many, shell_issues
+from twin.model import CityObject, Surfaces
 from twin.pipeline.features import Feature, build_features
 
 __all__ = [
@@ -196,13 +196,33 @@ def _run_task(task: _Task) -> list[Built]:
 def _run(objs: list[CityObject], reprojector: Reprojector | None) -> list[Built]:
     if reprojector is None:
         return [Feature(o, None, None, None) for o in objs]
-    return build_features(_validated(objs), reprojector)
+    return [_lean(built) for built in build_features(_validated(objs), reprojector)]
+
+
+def _lean(built: Built) -> Built:
+    """Drop the source polygons of a built feature: its mesh replaces them from here on (and
+    they need not travel back from a worker nor be held until the tiles are written)."""
+    if not isinstance(built, Feature) or built.obj.surfaces.polygon_count == 0:
+        return built
+    lean = dataclasses.replace(built.obj, surfaces=Surfaces.empty(), shells=())
+    return dataclasses.replace(built, obj=lean)
 
 
 def _validated(objs: list[CityObject]) -> list[CityObject]:
-    """Add the geometry defects of each object's polygons to its issues (the report lists them)."""
-    found = issues_of_many([o.surfaces for o in objs])
+    """Add the defects of each object's polygons and solids to its issues (for the report)."""
+    found = [
+        polygons + _solid_issues(o)
+        for o, polygons in zip(objs, issues_of_many([o.surfaces for o in objs]), strict=True)
+    ]
     return [
         dataclasses.replace(o, issues=o.issues + issues) if issues else o
         for o, issues in zip(objs, found, strict=True)
     ]
+
+
+def _solid_issues(obj: CityObject) -> tuple[str, ...]:
+    return tuple(
+        f"solid {k}: {issue}"
+        for k, shell in enumerate(obj.shells)
+        for issue in shell_issues(obj.surfaces.select(shell))
+    )
