@@ -381,8 +381,13 @@ BAD: list[tuple[str, Callable[[dict[str, Any]], dict[str, Any]], int, str]] = [
     ("unknown-member", lambda b: {**b, "colour": "red"}, 400, "BadRequestData"),
     ("mqtt-endpoint", lambda b: {**b, "notification": {**b["notification"], "endpoint": {
         "uri": "mqtt://broker/topic"}}}, 422, "OperationNotSupported"),
-    ("time-interval", lambda b: {**_without(b, "watchedAttributes"), "timeInterval": 60}, 422,
-     "OperationNotSupported"),
+    ("interval-and-watched", lambda b: {**b, "timeInterval": 60}, 400, "BadRequestData"),
+    ("interval-and-throttling", lambda b: {**_without(b, "watchedAttributes"),
+     "timeInterval": 60, "throttling": 5}, 400, "BadRequestData"),
+    ("interval-without-entities", lambda b: {**_without(b, "watchedAttributes", "entities"),
+     "timeInterval": 60}, 400, "BadRequestData"),
+    ("zero-interval", lambda b: {**_without(b, "watchedAttributes"), "timeInterval": 0}, 400,
+     "BadRequestData"),
     ("temporal-q", lambda b: {**b, "temporalQ": {"timerel": "after"}}, 422,
      "OperationNotSupported"),
 ]  # fmt: skip

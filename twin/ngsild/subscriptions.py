@@ -10,9 +10,13 @@ counters live under ``notification`` (``timesSent``, ``timesFailed``, ``lastNoti
 What is refused, and how:
 
 - malformed members, no ``entities`` and no ``watchedAttributes``, ``expiresAt`` in the past,
-  ``timeInterval`` together with ``watchedAttributes`` or ``throttling``: 400 BadRequestData;
-- ``timeInterval`` (periodic notifications), ``temporalQ``, ``scopeQ``, ``csf`` and endpoints that
-  are not ``http(s)``: 422 OperationNotSupported.
+  ``timeInterval`` together with ``watchedAttributes`` or ``throttling`` or without ``entities``:
+  400 BadRequestData;
+- ``temporalQ``, ``scopeQ``, ``csf`` and endpoints that are not ``http(s)``: 422
+  OperationNotSupported.
+
+``timeInterval`` (seconds) makes the subscription periodic (§5.2.12): it is notified every
+interval with the entities that match it then, never on changes.
 """
 
 from __future__ import annotations
@@ -71,6 +75,7 @@ class StoredSubscription(TypedDict):
     geoQ: NotRequired[dict[str, Any]]
     expiresAt: NotRequired[str]
     throttling: NotRequired[float]
+    timeInterval: NotRequired[float]
 
 
 def parse_subscription(
@@ -145,7 +150,7 @@ def _apply(stored: StoredSubscription, members: Mapping[str, Any], ctx: Context)
     target: dict[str, Any] = stored  # type: ignore[assignment]
     for key, value in members.items():
         handler = _MEMBERS.get(key)
-        if key in _REFUSED or key == "timeInterval":
+        if key in _REFUSED:
             raise OperationNotSupportedError(f"subscriptions with {key} are not supported")
         if handler is None:
             raise BadRequestDataError(f"unknown subscription member {key!r}")
@@ -163,6 +168,13 @@ def _check_whole(stored: StoredSubscription, now: str | None) -> None:
         raise BadRequestDataError("a subscription needs entities or watchedAttributes")
     if not stored["notification"].get("endpoint"):
         raise BadRequestDataError("a subscription needs notification.endpoint")
+    if "timeInterval" in stored:
+        if "watchedAttributes" in stored or "throttling" in stored:
+            raise BadRequestDataError(
+                "timeInterval cannot be combined with watchedAttributes or throttling"
+            )
+        if "entities" not in stored:
+            raise BadRequestDataError("a periodic subscription (timeInterval) needs entities")
     expires = stored.get("expiresAt")
     if now is not None and expires is not None and instant(expires) <= instant(now):
         raise BadRequestDataError(f"expiresAt {expires} is not in the future")
@@ -261,10 +273,13 @@ def _bool(value: object, ctx: Context) -> bool:
     return value
 
 
-def _throttling(value: object, ctx: Context) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-        raise BadRequestDataError(f"throttling must be a positive number, got {value!r}")
-    return value
+def _seconds(name: str) -> Callable[[object, Context], float]:
+    def check(value: object, ctx: Context) -> float:
+        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+            raise BadRequestDataError(f"{name} must be a positive number, got {value!r}")
+        return value
+
+    return check
 
 
 def _expires(value: object, ctx: Context) -> str:
@@ -328,7 +343,8 @@ _MEMBERS: Final[dict[str, Callable[[Any, Context], Any]]] = {
     "geoQ": _geo_q,
     "notification": _notification,
     "expiresAt": _expires,
-    "throttling": _throttling,
+    "throttling": _seconds("throttling"),
+    "timeInterval": _seconds("timeInterval"),
     "isActive": _bool,
     "jsonldContext": _context,
 }

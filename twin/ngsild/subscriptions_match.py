@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, cast
 
 from twin.ngsild.entity import ExpandedEntity
 from twin.ngsild.jsonld import CORE, Context
@@ -31,7 +31,14 @@ from twin.ngsild.selection import TypeExpr, evaluation_view, parse_type_expr
 from twin.ngsild.subscriptions import StoredSubscription
 from twin.ngsild.subscriptions_render import subscription_status
 
-__all__ = ["CompiledSubscription", "EntityChange", "compile_subscription", "notification_data"]
+__all__ = [
+    "CompiledSubscription",
+    "EntityChange",
+    "compile_subscription",
+    "entities_data",
+    "notification_data",
+    "selector_terms",
+]
 
 ChangeKind = Literal["created", "updated", "deleted"]
 _ATTRIBUTE_TRIGGERS: Final = frozenset({"attributeCreated", "attributeUpdated", "attributeDeleted"})
@@ -98,24 +105,37 @@ class CompiledSubscription:
     selectors: tuple[_Selector, ...]
     q: QueryExpr | None
     geo: GeoQuery | None
+    interval: float | None = None
+    """``timeInterval``: notified periodically, never on changes."""
 
     def fires(self, change: EntityChange, now: str) -> str | None:
         """Return the trigger reason when ``change`` notifies this subscription, else None."""
-        if subscription_status(self.stored, now) != "active":
+        if self.interval is not None or subscription_status(self.stored, now) != "active":
             return None
         reasons = change.reasons(self.watched) & self.triggers
-        if not reasons:
+        if not reasons or not self.selects(change.entity):
             return None
-        entity = change.entity
+        return min(reasons)
+
+    def selects(self, entity: Mapping[str, Any]) -> bool:
+        """Return whether the entity passes ``entities``, ``q`` and ``geoQ``."""
         if self.selectors and not any(s.matches(entity) for s in self.selectors):
-            return None
+            return False
         if self.q is not None or self.geo is not None:
             view = evaluation_view(entity)
             if self.q is not None and not evaluate_q(self.q, view):
-                return None
+                return False
             if self.geo is not None and not evaluate_geo(self.geo, view):
-                return None
-        return min(reasons)
+                return False
+        return True
+
+
+def selector_terms(sub: CompiledSubscription) -> list[tuple[str | None, str | None, list[str]]]:
+    """Return ``(id, idPattern, expanded type names)`` of each ``entities`` item, for SQL."""
+    return [
+        (e.get("id"), e.get("idPattern"), sorted(parse_type_expr(e["type"], CORE)[1]))
+        for e in sub.stored.get("entities", ())
+    ]
 
 
 def compile_subscription(stored: StoredSubscription) -> CompiledSubscription:
@@ -145,6 +165,7 @@ def compile_subscription(stored: StoredSubscription) -> CompiledSubscription:
         selectors=selectors,
         q=parse_q(stored["q"]) if "q" in stored else None,
         geo=geo,
+        interval=stored.get("timeInterval"),
     )
 
 
@@ -156,20 +177,31 @@ def notification_data(
     A deleted entity is sent as ``id``, ``type`` and ``deletedAt``. With ``accept``
     ``application/geo+json`` the data is a FeatureCollection.
     """
-    params = sub.stored["notification"]
     entity = change.entity
     if change.kind == "deleted":
         types = [ctx.compact(t) for t in entity["type"]]
         return [{"id": entity["id"], "type": types[0] if len(types) == 1 else types,
                  "deletedAt": now}]  # fmt: skip
+    return entities_data(sub, [entity], ctx)
+
+
+def entities_data(
+    sub: CompiledSubscription, entities: Sequence[Mapping[str, Any]], ctx: Context
+) -> list[dict[str, Any]] | dict[str, Any]:
+    """Return the ``data`` of a notification of ``entities`` (a periodic one has many)."""
+    params = sub.stored["notification"]
     attrs = params.get("attributes")
     projection = Projection(attrs=frozenset(attrs) if attrs else None)
     form: Form = params.get("format", "normalized")
     sys_attrs = bool(params.get("sysAttrs", False))
+    bodies = [cast(ExpandedEntity, e) for e in entities]
     if params["endpoint"]["accept"] == "application/geo+json":
         geoproperty = sub.stored.get("geoQ", {}).get("geoproperty", CORE.expand("location"))
-        feature = render_feature(
-            entity, ctx, form, geoproperty=geoproperty, sys_attrs=sys_attrs, projection=projection
-        )
-        return {"type": "FeatureCollection", "features": [feature]}
-    return [render_entity(entity, ctx, form, sys_attrs=sys_attrs, projection=projection)]
+        features = [
+            render_feature(
+                e, ctx, form, geoproperty=geoproperty, sys_attrs=sys_attrs, projection=projection
+            )
+            for e in bodies
+        ]
+        return {"type": "FeatureCollection", "features": features}
+    return [render_entity(e, ctx, form, sys_attrs=sys_attrs, projection=projection) for e in bodies]

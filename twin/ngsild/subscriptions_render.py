@@ -57,7 +57,8 @@ def subscription_status(sub: Mapping[str, Any], now: str) -> SubscriptionStatus:
 def render_subscription(stored: Mapping[str, Any], ctx: Context, now: str) -> dict[str, Any]:
     """Return the wire form of a subscription, names compacted with ``ctx``, with its status."""
     out: dict[str, Any] = {"id": stored["id"], "type": "Subscription"}
-    for key in (*("subscriptionName", "description"), "expiresAt", "throttling", "jsonldContext"):
+    for key in ("subscriptionName", "description", "expiresAt", "throttling", "timeInterval",
+                "jsonldContext"):  # fmt: skip
         if key in stored:
             out[key] = stored[key]
     if "entities" in stored:

@@ -49,7 +49,7 @@ def add_ngsild_routes(app: web.Application, *, tokens: Collection[str] = ()) -> 
     app[WRITER] = GroupCommit(app[STORE].entities)
     app.cleanup_ctx.append(app[WRITER].lifetime)
     app.cleanup_ctx.append(session_ctx)
-    app[NOTIFIER] = Notifier(app[STORE].entities.subscriptions, app[RESOLVER])
+    app[NOTIFIER] = Notifier(app[STORE].entities, app[RESOLVER])
     app.cleanup_ctx.append(app[NOTIFIER].lifetime)
     api = web.Application(middlewares=[ngsild_error_middleware, auth_middleware])
     add_entity_routes(api)

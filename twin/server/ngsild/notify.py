@@ -8,6 +8,11 @@ bounded queue. A few worker tasks POST the notifications with one aiohttp sessio
 timeout; when the queue is full the notification counts as failed instead of making the writer
 wait. Counters (``timesSent``, ``timesFailed``, ``lastNotification``, ``lastSuccess``,
 ``lastFailure``, ``status``) change in memory at once and reach the store at most once a second.
+
+Periodic subscriptions (``timeInterval``) are not matched on writes: a ticker task checks once a
+second which are due, queries the entities they select (the store narrows by id, idPattern and
+type, the subscription's own test decides) and queues one notification with all of them; none
+is sent when nothing matches.
 """
 
 from __future__ import annotations
@@ -32,17 +37,26 @@ from twin.ngsild.subscriptions_match import (
     CompiledSubscription,
     EntityChange,
     compile_subscription,
+    entities_data,
     notification_data,
+    selector_terms,
 )
+from twin.ngsild.subscriptions_render import subscription_status
 from twin.server.ngsild.http import LD_CONTEXT_REL, now_iso
-from twin.store.subscriptions import SQLiteSubscriptions
+from twin.store.entities import EntityFilter, SQLiteEntities
 
 __all__ = ["NOTIFIER", "NOTIFY_TIMEOUT_S", "Notifier"]
 
 log = logging.getLogger(__name__)
 
+Found = list[dict[str, Any]]
+"""Entities a periodic subscription selects."""
+
 NOTIFY_TIMEOUT_S: Final = 5.0
 FLUSH_S: Final = 1.0
+TICK_S: Final = 1.0
+MAX_PERIODIC: Final = 1000
+"""Most entities one periodic notification carries."""
 
 
 @dataclass(slots=True, eq=False)
@@ -51,6 +65,7 @@ class _Entry:
     compiled: CompiledSubscription
     context: Context
     last_sent: float | None = None
+    next_due: float = 0.0
 
     @property
     def stored(self) -> StoredSubscription:
@@ -60,9 +75,11 @@ class _Entry:
 @dataclass(frozen=True, slots=True)
 class _Job:
     entry: _Entry
-    change: EntityChange
-    reason: str
+    change: EntityChange | None
+    reason: str | None
     at: str = field(default_factory=now_iso)
+    entities: list[dict[str, Any]] = field(default_factory=list)
+    """What a periodic notification carries (``change`` is None)."""
 
 
 class Notifier:
@@ -70,8 +87,8 @@ class Notifier:
 
     Parameters
     ----------
-    store : SQLiteSubscriptions
-        Where subscriptions and their counters persist.
+    entities : SQLiteEntities
+        Where subscriptions and their counters persist, and what periodic ones query.
     resolver : ContextResolver
         Resolves each subscription's ``jsonldContext`` (to compact notified entities).
     queue_size, workers : int
@@ -82,14 +99,15 @@ class Notifier:
 
     def __init__(
         self,
-        store: SQLiteSubscriptions,
+        entities: SQLiteEntities,
         resolver: ContextResolver,
         *,
         queue_size: int = 1024,
         workers: int = 4,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._store = store
+        self._entities = entities
+        self._store = entities.subscriptions
         self._resolver = resolver
         self._queue: asyncio.Queue[_Job] = asyncio.Queue(queue_size)
         self._workers = workers
@@ -106,6 +124,8 @@ class Notifier:
         entry = _Entry(tenant, compile_subscription(stored), context)
         if old is not None:
             entry.last_sent = old.last_sent
+        if entry.compiled.interval is not None:
+            entry.next_due = self._clock() + entry.compiled.interval
         self._entries.setdefault(tenant, {})[stored["id"]] = entry
 
     async def _context_of(self, stored: StoredSubscription) -> Context:
@@ -143,12 +163,15 @@ class Notifier:
             reason = entry.compiled.fires(change, now)
             if reason is None or self._throttled(entry):
                 continue
-            try:
-                self._queue.put_nowait(_Job(entry, change, reason, now))
-            except asyncio.QueueFull:
-                log.warning("notification queue full: subscription %s not notified",
-                            entry.stored["id"])  # fmt: skip
-                self._count(entry, now, ok=False)
+            self._enqueue(_Job(entry, change, reason, now), now)
+
+    def _enqueue(self, job: _Job, now: str) -> None:
+        try:
+            self._queue.put_nowait(job)
+        except asyncio.QueueFull:
+            log.warning("notification queue full: subscription %s not notified",
+                        job.entry.stored["id"])  # fmt: skip
+            self._count(job.entry, now, ok=False)
 
     def _throttled(self, entry: _Entry) -> bool:
         throttling = entry.stored.get("throttling")
@@ -188,9 +211,12 @@ class Notifier:
             "type": "Notification",
             "subscriptionId": stored["id"],
             "notifiedAt": job.at,
-            "triggerReason": job.reason,
-            "data": notification_data(entry.compiled, job.change, entry.context, job.at),
         }
+        if job.change is None:
+            body["data"] = entities_data(entry.compiled, job.entities, entry.context)
+        else:
+            body["triggerReason"] = job.reason
+            body["data"] = notification_data(entry.compiled, job.change, entry.context, job.at)
         raw_context = stored.get("jsonldContext") or CORE_CONTEXT_URL
         headers = {"Content-Type": accept}
         for info in endpoint.get("receiverInfo", ()):
@@ -235,6 +261,43 @@ class Notifier:
         if rows:
             await asyncio.to_thread(self._store.save_counters, rows)
 
+    async def tick(self) -> None:
+        """Queue the notifications of the periodic subscriptions that are due."""
+        now, at = self._clock(), now_iso()
+        for tenant, entries in list(self._entries.items()):
+            for entry in list(entries.values()):
+                interval = entry.compiled.interval
+                if interval is None or entry.next_due > now:
+                    continue
+                entry.next_due = max(entry.next_due + interval, now)
+                if subscription_status(entry.stored, at) != "active":
+                    continue
+                found = await asyncio.to_thread(self._select, tenant, entry.compiled)
+                if found:
+                    self._enqueue(_Job(entry, None, None, at, found), at)
+
+    def _select(self, tenant: str, sub: CompiledSubscription) -> Found:
+        """Return the entities a periodic subscription selects now (blocking), in order."""
+        found: dict[str, dict[str, Any]] = {}
+        for entity_id, pattern, types in selector_terms(sub):
+            where = EntityFilter(
+                ids=(entity_id,) if entity_id else (), id_pattern=pattern, types=tuple(types)
+            )
+            try:
+                page, _ = self._entities.query(tenant, where, sub.selects, limit=MAX_PERIODIC)
+            except NotFoundError:  # the tenant has no entities (yet)
+                return []
+            found.update((e["id"], e) for e in page)
+        return list(found.values())[:MAX_PERIODIC]
+
+    async def _tick_forever(self) -> None:
+        while True:
+            await asyncio.sleep(TICK_S)
+            try:
+                await self.tick()
+            except Exception:
+                log.exception("periodic notifications failed")
+
     async def _flush_forever(self) -> None:
         while True:
             await asyncio.sleep(FLUSH_S)
@@ -252,6 +315,7 @@ class Notifier:
         async with aiohttp.ClientSession(timeout=timeout, connector=connector) as session:
             tasks = [asyncio.create_task(self._work(session)) for _ in range(self._workers)]
             tasks.append(asyncio.create_task(self._flush_forever()))
+            tasks.append(asyncio.create_task(self._tick_forever()))
             try:
                 yield
             finally:
