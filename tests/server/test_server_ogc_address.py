@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import shutil
 import sqlite3
 from pathlib import Path
 
 import numpy as np
+import pyarrow.parquet as pq
 import pytest
+import shapely
 import shapely.geometry
 from lxml import etree
 from pyproj import Transformer
@@ -302,3 +305,21 @@ async def test_a_catalog_from_before_the_measures_opens_and_serves(
     assert "height" not in body["properties"]
     queryables = await (await client.get("/ogc/collections/old/queryables")).json()
     assert "volume" not in queryables["properties"]
+
+
+async def test_exports_carry_the_lod_geometry_when_asked(client: Client) -> None:
+    resp = await client.get("/ogc/collections/fzk/items", params={"f": "csv", "geometry": "lod"})
+    assert resp.headers["Content-Crs"] == "<http://www.opengis.net/def/crs/OGC/0/CRS84h>"
+    (row,) = csv.DictReader(io.StringIO(await resp.text()))
+    from_csv = shapely.from_wkt(row["geometry"])
+    resp = await client.get(
+        "/ogc/collections/fzk/items", params={"f": "parquet", "geometry": "lod"}
+    )
+    table = pq.read_table(io.BytesIO(await resp.read()))
+    geo = json.loads(table.schema.metadata[b"geo"])
+    assert geo["columns"]["geometry"]["crs"]["id"] == {"authority": "OGC", "code": "CRS84h"}
+    from_parquet = shapely.from_wkb(table.column("geometry")[0].as_py())
+    assert from_csv.geom_type == from_parquet.geom_type == "MultiPolygon"
+    assert from_csv.has_z
+    assert len(from_csv.geoms) == 7
+    assert shapely.equals_exact(from_csv, from_parquet, tolerance=1e-9)

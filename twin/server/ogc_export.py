@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import replace
 from typing import Any, Final, Literal
 
 import pyarrow.parquet as pq
@@ -18,8 +19,9 @@ from aiohttp import web
 
 from twin.geo import projjson
 from twin.model import BuildingRecord
-from twin.server.ogc_crs import output_crs
+from twin.server.ogc_crs import answer_crs
 from twin.server.ogc_items import prepare_query
+from twin.server.ogc_params import parse_geometry
 from twin.server.ogc_tables import (
     TableLayout,
     Transform,
@@ -89,6 +91,15 @@ def _encoder(
     return encode_parquet, sink.take()  # fmt: skip
 
 
+def _with_lod_geometry(
+    store: Store, dataset: str, chunks: Iterator[list[BuildingRecord]]
+) -> Iterator[list[BuildingRecord]]:
+    """Yield the chunks with each record's LoD surfaces read from the store."""
+    for chunk in chunks:
+        lods = store.features.lod_geometries(dataset, [r.id for r in chunk])
+        yield [replace(r, lod_geometry=lods.get(r.id)) for r in chunk]
+
+
 async def export_items(
     request: web.Request, dataset: str, fmt: Literal["csv", "parquet"]
 ) -> web.StreamResponse:
@@ -96,10 +107,13 @@ async def export_items(
     store: Store = request.app[STORE]
     fq, known, live = await call_store(prepare_query, store, dataset, request.query, with_live=True)
     info = await call_store(store.get_dataset, dataset)
-    crs, transform = output_crs(request.query, info)
-    layout = TableLayout.of(known)
+    geometry = parse_geometry(request.query)
+    crs, transform = answer_crs(request.query, info, geometry)
+    layout = TableLayout.of(known, geometry)
     encode, head = await asyncio.to_thread(_encoder, fmt, layout, live, crs, transform)
     chunks = store.features.iter_chunks(fq, _CHUNK)
+    if geometry == "lod":
+        chunks = _with_lod_geometry(store, dataset, chunks)
     response = web.StreamResponse(headers={
         "Content-Type": CSV if fmt == "csv" else PARQUET,
         "Content-Disposition": f'attachment; filename="{dataset}.{fmt}"',

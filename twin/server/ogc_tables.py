@@ -1,7 +1,8 @@
 """Features as table rows: CSV text (WKT geometry) and GeoParquet 1.1 row groups (WKB).
 
 A :class:`TableLayout` fixes the columns once per export, from the collection's queryables
-(``id`` first, then the other queryables by name, then ``geometry``), so every chunk of a
+(``id`` first, then the other queryables by name, then ``geometry``: the footprint, or with
+``geometry=lod`` the LoD surfaces the records carry), so every chunk of a
 streamed export has the same header or Arrow schema. Values that do not fit a column's type
 (a string in an integer column) are written as null in Parquet; in CSV everything is text,
 objects and arrays as JSON.
@@ -21,6 +22,7 @@ import pyarrow as pa
 import shapely
 
 from twin.model import BuildingRecord
+from twin.server.ogc_params import GeometryChoice
 from twin.store.derived import derived_values
 from twin.types import Float64Array
 
@@ -42,16 +44,19 @@ class TableLayout:
 
     names: tuple[str, ...]
     types: Mapping[str, str]
+    geometry: GeometryChoice = "footprint"
 
     @classmethod
-    def of(cls, queryables: Mapping[str, str]) -> TableLayout:
-        """Return the layout of a collection's queryables.
+    def of(
+        cls, queryables: Mapping[str, str], geometry: GeometryChoice = "footprint"
+    ) -> TableLayout:
+        """Return the layout of a collection's queryables; ``geometry`` says which one.
 
         >>> TableLayout.of({"lod": "integer", "id": "string", "a": "number"}).names
         ('id', 'a', 'lod', 'geometry')
         """
         rest = sorted(k for k in queryables if k not in ("id", "geometry"))
-        return cls(("id", *rest, "geometry"), dict(queryables))
+        return cls(("id", *rest, "geometry"), dict(queryables), geometry)
 
     def values(self, record: BuildingRecord, live: Mapping[str, Any]) -> dict[str, Any]:
         """Return a record's values by column (geometry excluded), live values included."""
@@ -61,7 +66,11 @@ class TableLayout:
         return {name: found.get(name) for name in self.names[:-1]}
 
 
-def _shapes(records: Sequence[BuildingRecord], transform: Transform | None) -> Any:
+def _shapes(
+    layout: TableLayout, records: Sequence[BuildingRecord], transform: Transform | None
+) -> Any:
+    if layout.geometry == "lod":
+        return shapely.from_wkb([r.lod_geometry for r in records])  # CRS84h, never transformed
     texts = [None if r.footprint is None else json.dumps(r.footprint) for r in records]
     shapes = shapely.from_geojson(texts)
     return shapes if transform is None else shapely.transform(shapes, transform, include_z=True)
@@ -95,7 +104,7 @@ def csv_rows(
     writer = csv.writer(out, lineterminator="\r\n")
     if header:
         writer.writerow(layout.names)
-    wkt = shapely.to_wkt(_shapes(records, transform), rounding_precision=-1)
+    wkt = shapely.to_wkt(_shapes(layout, records, transform), rounding_precision=-1)
     for record, geometry in zip(records, wkt, strict=True):
         own = {name: by_id[record.id] for name, by_id in live.items() if record.id in by_id}
         values = layout.values(record, own)
@@ -134,7 +143,7 @@ def parquet_table(
     for record in records:
         own = {name: by_id[record.id] for name, by_id in live.items() if record.id in by_id}
         rows.append(layout.values(record, own))
-    shapes = _shapes(records, transform)
+    shapes = _shapes(layout, records, transform)
     bounds = shapely.bounds(shapes)
     columns: dict[str, Any] = {
         n: [_arrow_value(layout.types.get(n, ""), row[n]) for row in rows]
