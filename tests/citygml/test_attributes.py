@@ -13,7 +13,7 @@ GML = "citygml"
 
 
 def test_building_attributes_are_typed(shared_data: Path) -> None:
-    # ogc_v2_Building_LOD2-EPSG25832.gml lines 21-27
+    # ogc_v2_Building_LOD2-EPSG25832.gml lines 21-28
     (obj,) = city_objects(shared_data / GML / "ogc_v2_Building_LOD2-EPSG25832.gml")
     assert obj.attributes == {
         "name": "Example Building LOD2",
@@ -22,6 +22,7 @@ def test_building_attributes_are_typed(shared_data: Path) -> None:
         "roofType": "1030",
         "measuredHeight": 5.0,
         "storeysAboveGround": 1,
+        "storeyHeightsAboveGround": 3.0,
     }
 
 
@@ -126,3 +127,48 @@ def test_generic_attribute_types(write_citygml: WriteCityGML) -> None:
         "depth": 1.5,
         "note": "42",
     }
+
+
+def test_external_reference_and_termination_date(write_citygml: WriteCityGML) -> None:
+    # CityGML 2.0 core:externalReference: informationSystem + externalObject/name
+    inner = (
+        "<terminationDate>2031-12-31</terminationDate>"
+        "<externalReference>"
+        "<informationSystem>https://alkis.example/</informationSystem>"
+        "<externalObject><name>DEBW_0001</name></externalObject>"
+        "</externalReference>" + lod2_surface(polygon())
+    )
+    (obj,) = city_objects(write_citygml("external.gml", building(inner)))
+    assert obj.attributes["terminationDate"] == dt.date(2031, 12, 31)
+    assert obj.attributes["externalReference"] == "DEBW_0001"
+    assert obj.attributes["externalReference.informationSystem"] == "https://alkis.example/"
+
+
+CITYGML3_HEIGHTS = """<?xml version="1.0" encoding="UTF-8"?>
+<CityModel xmlns="http://www.opengis.net/citygml/3.0"
+    xmlns:bldg="http://www.opengis.net/citygml/building/3.0"
+    xmlns:con="http://www.opengis.net/citygml/construction/3.0"
+    xmlns:gml="http://www.opengis.net/gml/3.2">
+<cityObjectMember><bldg:Building gml:id="b3">
+  <con:height><con:Height><con:highReference>highestRoofEdge</con:highReference>
+    <con:lowReference>lowestGroundPoint</con:lowReference><con:status>measured</con:status>
+    <con:value uom="ft">20</con:value></con:Height></con:height>
+  <con:height><con:Height><con:highReference>highestPoint</con:highReference>
+    <con:lowReference>lowestGroundPoint</con:lowReference><con:status>estimated</con:status>
+    <con:value uom="#m">9.5</con:value></con:Height></con:height>
+  <bldg:lod2MultiSurface><gml:MultiSurface><gml:surfaceMember><gml:Polygon><gml:exterior>
+    <gml:LinearRing><gml:posList>0 0 0 1 0 0 1 1 0 0 0 0</gml:posList></gml:LinearRing>
+  </gml:exterior></gml:Polygon></gml:surfaceMember></gml:MultiSurface></bldg:lod2MultiSurface>
+</bldg:Building></cityObjectMember>
+</CityModel>
+"""
+
+
+def test_citygml3_heights(tmp_path: Path) -> None:
+    # the measured roof-edge-to-ground height is CityGML 2.0's measuredHeight (here in feet);
+    # any other keeps its references in its name
+    path = tmp_path / "heights3.gml"
+    path.write_text(CITYGML3_HEIGHTS, encoding="utf-8")
+    (obj,) = city_objects(path)
+    assert obj.attributes["measuredHeight"] == 20 * 0.3048
+    assert obj.attributes["height.highestPoint.lowestGroundPoint"] == 9.5

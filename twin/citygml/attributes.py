@@ -18,6 +18,7 @@ from lxml import etree
 from twin.citygml.namespaces import (
     children,
     find_child,
+    is_citygml_namespace,
     is_generics_namespace,
     local_name,
     namespace,
@@ -41,6 +42,12 @@ def _text(text: str) -> str:
     return text
 
 
+def _measures(text: str) -> AttributeValue:
+    """Read a list of measures: one number as a float, several as the text ("2.8 2.6")."""
+    values = [float(v) for v in text.split()]  # ValueError: not numbers
+    return values[0] if len(values) == 1 else " ".join(text.split())
+
+
 _PROPERTIES: dict[str, tuple[str, Callable[[str], AttributeValue]]] = {
     "name": ("name", _text),
     "description": ("description", _text),
@@ -53,7 +60,16 @@ _PROPERTIES: dict[str, tuple[str, Callable[[str], AttributeValue]]] = {
     "storeysAboveGround": ("storeysAboveGround", int),
     "storeysBelowGround": ("storeysBelowGround", int),
     "creationDate": ("creationDate", _parse_date),
+    "terminationDate": ("terminationDate", _parse_date),
+    # CityGML 3.0 (construction module)
+    "dateOfConstruction": ("dateOfConstruction", _parse_date),
+    "dateOfDemolition": ("dateOfDemolition", _parse_date),
+    "storeyHeightsAboveGround": ("storeyHeightsAboveGround", _measures),
+    "storeyHeightsBelowGround": ("storeyHeightsBelowGround", _measures),
 }
+
+_LENGTHS = frozenset({"measuredHeight", "storeyHeightsAboveGround", "storeyHeightsBelowGround"})
+"""Properties converted to metres when written in feet."""
 
 _GENERIC_TYPES: dict[str, Callable[[str], AttributeValue]] = {
     "stringAttribute": _text,
@@ -92,6 +108,8 @@ def read_attributes(obj: etree._Element) -> dict[str, AttributeValue]:
 
 _Kind = tuple[str] | tuple[str, Callable[[str], AttributeValue]] | None
 _GENERIC: _Kind = ("generic",)
+_HEIGHT: _Kind = ("height",)  # CityGML 3.0 con:height/con:Height
+_EXTERNAL: _Kind = ("externalReference",)
 _UNSEEN: _Kind = ("unseen",)
 _PROPERTY_KINDS: dict[str, _Kind] = {}
 """What a property tag is, told once per tag: generic attribute, standard property or None."""
@@ -100,9 +118,15 @@ _PROPERTY_KINDS: dict[str, _Kind] = {}
 def _property_kind(tag: str) -> _Kind:
     kind = _PROPERTY_KINDS.get(tag, _UNSEEN)
     if kind is _UNSEEN:
-        kind = (
-            _GENERIC if is_generics_namespace(namespace(tag)) else _PROPERTIES.get(local_name(tag))
-        )
+        name = local_name(tag)
+        if is_generics_namespace(namespace(tag)):
+            kind = _GENERIC
+        elif name == "height" and is_citygml_namespace(namespace(tag)):
+            kind = _HEIGHT
+        elif name == "externalReference":
+            kind = _EXTERNAL
+        else:
+            kind = _PROPERTIES.get(name)
         if len(_PROPERTY_KINDS) < 4096:
             _PROPERTY_KINDS[tag] = kind
     return kind
@@ -116,16 +140,68 @@ def _iter_properties(obj: etree._Element) -> Iterator[tuple[str, AttributeValue]
         kind = _property_kind(tag)
         if kind is None:
             continue
-        if len(kind) == 1:
+        if kind is _GENERIC:
             yield from _iter_generic(prop, prefix="")
+            continue
+        if kind is _HEIGHT:
+            yield from _iter_height(prop)
+            continue
+        if kind is _EXTERNAL:
+            yield from _iter_external_reference(prop)
+            continue
+        if len(kind) != 2:
             continue
         key, parse = kind
         value = _parse(obj, key, (prop.text or "").strip(), parse)
         if value is None:
             continue
-        if key == "measuredHeight" and isinstance(value, float):
+        if key in _LENGTHS and isinstance(value, float):
             value = _to_metres(value, prop.get("uom"))
         yield key, value
+
+
+def _iter_height(prop: etree._Element) -> Iterator[tuple[str, AttributeValue]]:
+    """Yield a CityGML 3.0 ``Height``: the measured roof-to-ground one as ``measuredHeight``
+    (what CityGML 2.0 calls it), any other as ``height.<highReference>.<lowReference>``."""
+    height = find_child(prop, "Height")
+    if height is None:
+        return
+    fields = {local_name(c.tag): c for c in height if isinstance(c.tag, str)}
+    value = fields.get("value")
+    number = None if value is None else _parse(prop, "height", (value.text or "").strip(), float)
+    if not isinstance(number, float):
+        return
+    assert value is not None
+    high, low = ((fields[k].text or "").strip() if k in fields else "" for k in _HEIGHT_REFS)
+    status = (fields["status"].text or "").strip() if "status" in fields else ""
+    roof_to_ground = (high, low) == ("highestRoofEdge", "lowestGroundPoint")
+    key = "measuredHeight" if roof_to_ground and status in ("", "measured") else None
+    yield (
+        key or f"height.{high or 'unknown'}.{low or 'unknown'}",
+        _to_metres(number, value.get("uom")),
+    )
+
+
+_HEIGHT_REFS = ("highReference", "lowReference")
+
+
+def _iter_external_reference(prop: etree._Element) -> Iterator[tuple[str, AttributeValue]]:
+    """Yield an external reference (2.0 and 3.0 forms): the object's URI or name, and the
+    information system it lives in, as ``externalReference`` and
+    ``externalReference.informationSystem``."""
+    wrapped = find_child(prop, "ExternalReference")  # 3.0 wraps it in an object
+    reference = prop if wrapped is None else wrapped
+    texts: dict[str, str] = {}
+    for element in reference.iter():
+        name = local_name(str(element.tag))
+        text = (element.text or "").strip()
+        if name in ("informationSystem", "uri", "name", "targetResource") and text:
+            texts.setdefault(name, text)
+    target = texts.get("uri") or texts.get("targetResource") or texts.get("name")
+    if target:
+        yield "externalReference", target
+    if "informationSystem" in texts:
+        yield "externalReference.informationSystem", texts["informationSystem"]
 
 
 def _iter_generic(prop: etree._Element, prefix: str) -> Iterator[tuple[str, AttributeValue]]:
