@@ -18,6 +18,7 @@ from twin.ngsild.entity import (
     ExpandedEntity,
 )
 from twin.ngsild.jsonld import Context
+from twin.ngsild.language import LanguagePreference, in_language
 
 __all__ = ["Form", "Projection", "render_entity", "render_feature", "simple_value"]
 
@@ -36,6 +37,8 @@ class Projection:
     attrs: frozenset[str] | None = None
     pick: frozenset[str] | None = None
     omit: frozenset[str] = frozenset()
+    lang: LanguagePreference | None = None
+    """The ``lang`` parameter: LanguageProperties become a Property in the best language."""
 
     def keeps(self, iri: str, short: str) -> bool:
         """Return whether attribute ``iri`` (compacted to ``short``) is kept."""
@@ -87,6 +90,11 @@ def render_entity(
     for iri, instances in entity["attrs"].items():
         short = ctx.compact(iri)
         if projection.keeps(iri, short):
+            if projection.lang is not None:
+                instances = [
+                    in_language(a, projection.lang) if a.get("type") == "LanguageProperty" else a
+                    for a in instances
+                ]
             rendered = [_render_attr(a, ctx, form, sys_attrs) for a in instances]
             out[short] = rendered[0] if len(rendered) == 1 else rendered
     return out

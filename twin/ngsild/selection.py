@@ -26,6 +26,7 @@ from twin.ngsild.query import (
     parse_q,
 )
 from twin.ngsild.query_sql import QCondition, q_condition
+from twin.ngsild.scope import ScopeTest, parse_scope_q
 
 __all__ = ["Selection", "TypeExpr", "evaluation_view", "parse_selection", "parse_type_expr"]
 
@@ -113,15 +114,19 @@ class Selection:
     :func:`twin.ngsild.query_sql.q_condition`."""
     types_exact: bool = True
     """``types`` says all the type expression does (no ``;``)."""
+    scope: ScopeTest | None = field(default=None, compare=False)
+    """``scopeQ``, tested on the entity's ``scope`` (§4.19)."""
 
     @property
     def sql_decides(self) -> bool:
         """Whether :meth:`matches` adds nothing to ``types`` and ``q_sql`` where it is sure."""
-        return self.types_exact and self.geo is None
+        return self.types_exact and self.geo is None and self.scope is None
 
     def matches(self, entity: Mapping[str, Any]) -> bool:
         """Return whether the entity passes the filters SQL could not apply."""
         if self.type_expr is not None and not self.type_expr(frozenset(entity["type"])):
+            return False
+        if self.scope is not None and not self.scope(entity.get("scope", ())):
             return False
         if self.q is None and self.geo is None:
             return True
@@ -140,6 +145,7 @@ def parse_selection(
     attrs: list[str],
     q: str | None,
     geo: tuple[str | None, str | None, str | None, str | None],
+    scope_q: str | None = None,
 ) -> Selection:
     """Build a :class:`Selection` from request parameters; raise 400s on bad ones."""
     if id_pattern is not None:
@@ -163,6 +169,7 @@ def parse_selection(
         geo=_geo(ctx, *geo),
         q_sql=q_condition(expr) if expr is not None else None,
         types_exact=";" not in (type_text or ""),
+        scope=parse_scope_q(scope_q) if scope_q is not None else None,
     )
 
 

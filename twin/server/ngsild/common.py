@@ -11,6 +11,7 @@ from twin.ngsild.entity import ExpandedEntity
 from twin.ngsild.errors import BadRequestDataError
 from twin.ngsild.join import live_events
 from twin.ngsild.jsonld import Context
+from twin.ngsild.language import parse_lang
 from twin.ngsild.operations import Outcome
 from twin.ngsild.render import Form, Projection
 from twin.ngsild.subscriptions_match import EntityChange
@@ -88,16 +89,18 @@ def representation(options: frozenset[str]) -> Form:
 
 
 def projection_of(request: web.Request, ctx: Context) -> Projection:
-    """Return the ``attrs``/``pick``/``omit`` projection of a request."""
+    """Return the ``attrs``/``pick``/``omit``/``lang`` projection of a request."""
     attrs = split_list(request.query.get("attrs"))
     pick = split_list(request.query.get("pick"))
     omit = split_list(request.query.get("omit"))
     if pick and omit:
         raise BadRequestDataError("pick and omit cannot be used together")
+    lang = request.query.get("lang")
     return Projection(
         attrs=frozenset(ctx.expand(a) for a in attrs) if attrs else None,
         pick=frozenset(pick) if pick else None,
         omit=frozenset(omit),
+        lang=parse_lang(lang) if lang is not None else None,
     )
 
 

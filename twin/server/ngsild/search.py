@@ -48,6 +48,12 @@ def _int(request: web.Request, name: str, default: int) -> int:
     return value
 
 
+def _text(value: Any, name: str) -> str | None:
+    if value is not None and not isinstance(value, str):
+        raise BadRequestDataError(f"{name} must be a string")
+    return value
+
+
 def page_of(request: web.Request) -> tuple[int, int, bool]:
     """Return ``limit``, ``offset`` and ``count`` of a query; raise 400/403 on bad ones."""
     limit = _int(request, "limit", DEFAULT_LIMIT)
@@ -73,11 +79,12 @@ async def query_entities(request: web.Request) -> web.Response:
         q=query.get("q"),
         geo=(query.get("georel"), query.get("geometry"), query.get("coordinates"),
              query.get("geoproperty")),
+        scope_q=query.get("scopeQ"),
     )  # fmt: skip
     if not (selection.ids or selection.id_pattern or selection.types or selection.attrs
-            or selection.q or selection.geo):  # fmt: skip
+            or selection.q or selection.geo or selection.scope):  # fmt: skip
         raise BadRequestDataError(
-            "a query needs at least one of id, idPattern, type, attrs, q or a geo-query"
+            "a query needs at least one of id, idPattern, type, attrs, q, scopeQ or a geo-query"
         )
     return await _answer(request, neg, selection)
 
@@ -104,6 +111,7 @@ async def post_query(request: web.Request) -> web.Response:
         attrs=[a for a in body.get("attrs", []) if isinstance(a, str)],
         q=body.get("q"),
         geo=(geo.get("georel"), geo.get("geometry"), coordinates, geo.get("geoproperty")),
+        scope_q=_text(body.get("scopeQ"), "scopeQ"),
     )
     return await _answer(request, neg, selection)
 
