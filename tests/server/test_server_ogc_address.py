@@ -323,3 +323,17 @@ async def test_exports_carry_the_lod_geometry_when_asked(client: Client) -> None
     assert from_csv.has_z
     assert len(from_csv.geoms) == 7
     assert shapely.equals_exact(from_csv, from_parquet, tolerance=1e-9)
+
+
+@pytest.mark.parametrize(("offset", "limit"), [(0, 1000), (0, 2), (3, 2), (5, 100), (400, 10)])
+async def test_number_matched_whatever_the_page(
+    client: Client, shared_data: Path, offset: int, limit: int
+) -> None:
+    expected = sorted(i for i, s in _streets(shared_data / LORUP).items() if "Werlter" in s)
+    resp = await client.get(
+        "/ogc/collections/lorup/items",
+        params={"filter": "streetAddress LIKE 'Werlter%'", "offset": offset, "limit": limit},
+    )
+    body = await resp.json()
+    assert body["numberMatched"] == len(expected)
+    assert [f["id"] for f in body["features"]] == expected[offset : offset + limit]

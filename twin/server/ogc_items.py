@@ -141,8 +141,11 @@ def _search(
     ``geometry`` is ``lod``, their LoD surfaces (WKB) by id.
     """
     fq, _, _ = prepare_query(store, dataset, query)
-    matched = store.features.count(fq)
     records = store.features.page(fq)
+    if fq.limit is not None and len(records) < fq.limit and (records or fq.offset == 0):
+        matched = fq.offset + len(records)  # the last page: no second pass to count
+    else:
+        matched = store.features.count(fq)
     ids = [r.id for r in records]
     lods = store.features.lod_geometries(dataset, ids) if geometry == "lod" else {}
     by_id = {v["id"]: v for v in _joined(store, dataset, records)}
