@@ -118,3 +118,61 @@ def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
         main(["import"])
     assert info.value.code == 2
     assert "required: FILE" in capsys.readouterr().err
+
+
+def _report(data_dir: Path, dataset: str) -> dict[str, object]:
+    return dict(json.loads((data_dir / f"tilesets/{dataset}/import-report.json").read_text()))
+
+
+def test_types_selects_the_top_level_objects(
+    shared_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # cjio_delft.json: Road 143 and WaterBody 3 among six types (MANIFEST.md)
+    source = shared_data / "cityjson/cjio_delft.json"
+    status, _, _ = run(
+        capsys, "import", source, "--data-dir", tmp_path, "--dataset", "d",
+        "--types", "Road,WaterBody",
+    )  # fmt: skip
+    assert status == 0
+    imported = _report(tmp_path, "d")["objects"]
+    assert imported["imported_by_type"] == {"Road": 143, "WaterBody": 3}  # type: ignore[index]
+
+
+def test_lod_picks_the_level_and_all_keeps_the_lower_ones(
+    shared_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # PLATEAU buildings with LoD0, LoD1 and LoD2 geometry (MANIFEST.md): 13 Buildings, 2 parts
+    source = shared_data / "citygml/plateau_52397519_bldg_6697_op/plateau_52397519_bldg_6697_op.gml"
+    counts = {}
+    for lod in ("highest", "1", "all"):
+        status, _, _ = run(
+            capsys, "import", source, "--data-dir", tmp_path, "--dataset", f"l{lod}", "--lod", lod
+        )
+        assert status == 0
+        counts[lod] = _report(tmp_path, f"l{lod}")["objects"]["imported"]  # type: ignore[index]
+    assert counts["highest"] == counts["1"] == 15
+    # "all": each object once per LoD it has; the lower ones come as <id>.lod<n> children
+    assert counts["all"] > counts["highest"]
+    with pytest.raises(SystemExit) as info:
+        main(["import", str(source), "--data-dir", str(tmp_path), "--lod", "5"])
+    assert info.value.code == 2
+    assert "'5' is not highest, all or 0 to 4" in capsys.readouterr().err
+
+
+def test_keep_going_imports_what_precedes_a_syntax_error(
+    shared_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = (shared_data / "citygml/teco_district1_LoD2.gml").read_text()
+    cut = text.index("<core:cityObjectMember>", len(text) // 2)
+    broken = tmp_path / "truncated.gml"
+    broken.write_text(text[:cut] + "<core:cityObjectMember><bldg:Building>\n</core:CityModel>")
+    status, _, err = run(capsys, "import", broken, "--data-dir", tmp_path / "a")
+    assert status == 1
+    assert re.search(r"truncated\.gml:\d+:\d+: malformed XML", err), err
+    status, _, _ = run(capsys, "import", broken, "--data-dir", tmp_path / "b", "--keep-going")
+    assert status == 0
+    report = _report(tmp_path / "b", "truncated")
+    read_before = text[:cut].count("<bldg:Building ")
+    assert report["objects"]["imported"] == read_before > 10  # type: ignore[index]
+    (rejection,) = report["rejections"]  # type: ignore[misc]
+    assert re.search(r"truncated\.gml:\d+:\d+: malformed XML", rejection["reason"])
