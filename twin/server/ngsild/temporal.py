@@ -3,6 +3,12 @@
 The entities are selected like ``GET /entities`` (``id``, ``idPattern``, ``type``, ``q`` and
 geo-queries against their current state), then each one's attribute history is read and shaped
 by :func:`twin.ngsild.temporal.temporal_entity`.
+
+Writes (§5.6.11 – §5.6.13): ``POST /temporal/entities`` appends a temporal entity's instances to
+its history (201 when that created the entity, 204 otherwise), ``POST …/{entityId}/attrs``
+appends to an existing entity's history, ``DELETE …/{entityId}/attrs/{attrId}`` deletes an
+attribute's history (``datasetId``, ``deleteAll``). They leave an existing entity's current state
+as it is (see :mod:`twin.store.entities_history`).
 """
 
 from __future__ import annotations
@@ -12,15 +18,17 @@ from typing import Any, cast
 from aiohttp import web
 
 from twin.errors import NotFoundError
-from twin.ngsild.entity import ExpandedEntity, is_uri
+from twin.ngsild.entity import ExpandedEntity, is_uri, parse_types
 from twin.ngsild.errors import BadRequestDataError
 from twin.ngsild.selection import parse_selection
 from twin.ngsild.temporal import TemporalQuery, parse_temporal_query, temporal_entity
-from twin.server.ngsild.common import S, entities_of, split_list
-from twin.server.ngsild.http import json_response, negotiate
+from twin.ngsild.temporal_write import current_state, parse_temporal_attributes
+from twin.server.ngsild.common import S, entities_of, publish_changes, split_list, write
+from twin.server.ngsild.http import json_response, negotiate, now_iso
 from twin.server.ngsild.search import page_of, paging_links
 from twin.server.state import call_store
 from twin.store.entities import EntityFilter, SQLiteEntities
+from twin.store.entities_history import append_history_op, delete_history_op
 
 __all__ = ["add_temporal_routes"]
 
@@ -31,6 +39,57 @@ def add_temporal_routes(app: web.Application) -> None:
     """Register the temporal routes on the NGSI-LD sub-application."""
     app.router.add_get("/temporal/entities" + S, query_temporal)
     app.router.add_get("/temporal/entities/{entityId}" + S, retrieve_temporal)
+    app.router.add_post("/temporal/entities" + S, create_temporal)
+    app.router.add_post("/temporal/entities/{entityId}/attrs" + S, append_temporal)
+    app.router.add_delete("/temporal/entities/{entityId}/attrs/{attrId}" + S, delete_temporal)
+
+
+def _entity_id(request: web.Request) -> str:
+    entity_id = request.match_info["entityId"]
+    if not is_uri(entity_id):
+        raise BadRequestDataError(f"entity id must be a URI, got {entity_id!r}")
+    return entity_id
+
+
+async def create_temporal(request: web.Request) -> web.Response:
+    """POST /temporal/entities: create or extend a temporal representation — 201 or 204."""
+    neg = await negotiate(request, body=True)
+    body = neg.body
+    if not isinstance(body, dict) or not is_uri(body.get("id")):
+        raise BadRequestDataError("a temporal entity needs an id that is a URI")
+    now = now_iso()
+    entity_id = str(body["id"])
+    types = parse_types(body.get("type"), neg.context)
+    attrs = parse_temporal_attributes(body, neg.context, now)
+    entity = current_state(entity_id, types, attrs, now)
+    created = await write(request, append_history_op(neg.tenant, entity_id, attrs, entity))
+    if not created:
+        return web.Response(status=204)
+    publish_changes(request, neg.tenant, entity, list(entity["attrs"]), created=True)
+    location = f"/ngsi-ld/v1/temporal/entities/{entity_id}"
+    return web.Response(status=201, headers={"Location": location})
+
+
+async def append_temporal(request: web.Request) -> web.Response:
+    """POST /temporal/entities/{entityId}/attrs: add instances to the history — 204."""
+    neg = await negotiate(request, body=True)
+    entity_id = _entity_id(request)
+    if not isinstance(neg.body, dict) or neg.body.get("id", entity_id) != entity_id:
+        raise BadRequestDataError("the body must be an object of attributes for this entity")
+    attrs = parse_temporal_attributes(neg.body, neg.context, now_iso())
+    await write(request, append_history_op(neg.tenant, entity_id, attrs, None))
+    return web.Response(status=204)
+
+
+async def delete_temporal(request: web.Request) -> web.Response:
+    """DELETE /temporal/entities/{entityId}/attrs/{attrId}: drop an attribute's history — 204."""
+    neg = await negotiate(request)
+    entity_id = _entity_id(request)
+    iri = neg.context.expand(request.match_info["attrId"])
+    delete_all = request.query.get("deleteAll", "false").lower() == "true"
+    dataset_id = request.query.get("datasetId")
+    await write(request, delete_history_op(neg.tenant, entity_id, iri, dataset_id, delete_all))
+    return web.Response(status=204)
 
 
 def _query(request: web.Request, neg_ctx: Any) -> TemporalQuery:
@@ -52,9 +111,7 @@ def _read(
 async def retrieve_temporal(request: web.Request) -> web.Response:
     """GET /temporal/entities/{entityId}: one entity's temporal evolution."""
     neg = await negotiate(request)
-    entity_id = request.match_info["entityId"]
-    if not is_uri(entity_id):
-        raise BadRequestDataError(f"entity id must be a URI, got {entity_id!r}")
+    entity_id = _entity_id(request)
     query = _query(request, neg.context)
     store = entities_of(request)
     body = await call_store(store.get, neg.tenant, entity_id)

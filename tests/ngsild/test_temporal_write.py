@@ -1,0 +1,95 @@
+"""Temporal writes (CIM 009 §5.6.11 – §5.6.13): backfilled history, read by the temporal API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+
+API = "/ngsi-ld/v1"
+ERR = "https://uri.etsi.org/ngsi-ld/errors/"
+DEV = "urn:ngsi-ld:Meter:m1"
+T = [f"2024-03-01T0{h}:00:00Z" for h in range(6)]
+
+
+def reading(value: float, when: str, **extra: Any) -> dict[str, Any]:
+    return {"type": "Property", "value": value, "observedAt": when, **extra}
+
+
+async def history(client: TestClient, query: str = "attrs=power") -> Any:
+    resp = await client.get(f"{API}/temporal/entities/{DEV}?{query}")
+    assert resp.status == 200, await resp.text()
+    return await resp.json()
+
+
+@pytest.fixture
+async def meter(client: TestClient) -> TestClient:
+    body = {"id": DEV, "type": "Meter",
+            "power": [reading(3, T[2]), reading(1, T[0]), reading(2, T[1])]}  # fmt: skip
+    resp = await client.post(f"{API}/temporal/entities", json=body)
+    assert resp.status == 201, await resp.text()
+    assert resp.headers["Location"] == f"/ngsi-ld/v1/temporal/entities/{DEV}"
+    return client
+
+
+async def test_create_makes_history_and_a_current_entity(meter: TestClient) -> None:
+    assert (await history(meter))["power"] == [reading(v, T[v - 1]) for v in (1, 2, 3)]
+    current = await (await meter.get(f"{API}/entities/{DEV}")).json()
+    assert current["power"] == reading(3, T[2])  # the latest observedAt, not the last given
+
+
+async def test_post_again_appends_and_keeps_the_current_state(meter: TestClient) -> None:
+    body = {"id": DEV, "type": "Meter", "power": reading(9, T[5])}
+    resp = await meter.post(f"{API}/temporal/entities", json=body)
+    assert resp.status == 204, await resp.text()
+    values = [i["value"] for i in (await history(meter))["power"]]
+    assert values == [1, 2, 3, 9]
+    current = await (await meter.get(f"{API}/entities/{DEV}")).json()
+    assert current["power"]["value"] == 3
+
+
+async def test_append_attrs_and_last_n(meter: TestClient) -> None:
+    body = {"power": [reading(4, T[3]), reading(5, T[4])], "voltage": reading(230, T[4])}
+    resp = await meter.post(f"{API}/temporal/entities/{DEV}/attrs", json=body)
+    assert resp.status == 204, await resp.text()
+    got = await history(meter, "attrs=power,voltage&lastN=2")
+    assert [i["value"] for i in got["power"]] == [4, 5]
+    assert got["voltage"] == [reading(230, T[4])]
+
+
+async def test_delete_attribute_history(meter: TestClient) -> None:
+    extra = {"power": reading(7, T[3], datasetId="urn:ngsi-ld:Dataset:b")}
+    assert (await meter.post(f"{API}/temporal/entities/{DEV}/attrs", json=extra)).status == 204
+    resp = await meter.delete(f"{API}/temporal/entities/{DEV}/attrs/power")
+    assert resp.status == 204, await resp.text()
+    assert (await history(meter))["power"] == [reading(7, T[3], datasetId="urn:ngsi-ld:Dataset:b")]
+    resp = await meter.delete(f"{API}/temporal/entities/{DEV}/attrs/power?deleteAll=true")
+    assert resp.status == 204
+    resp = await meter.delete(f"{API}/temporal/entities/{DEV}/attrs/power")
+    assert resp.status == 404
+    assert (await resp.json())["type"] == ERR + "ResourceNotFound"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "status", "ptype"),
+    [("POST", "/temporal/entities", {"id": "nope", "type": "Meter", "power": reading(1, T[0])},
+      400, "BadRequestData"),
+     ("POST", "/temporal/entities", {"id": DEV, "type": "Meter"}, 400, "BadRequestData"),
+     ("POST", "/temporal/entities", {"id": DEV, "type": "Meter", "power": [1, 2]}, 400,
+      "BadRequestData"),
+     ("POST", "/temporal/entities", {"id": DEV, "type": "Meter",
+      "power": reading(1, "yesterday")}, 400, "BadRequestData"),
+     ("POST", "/temporal/entities/urn:ngsi-ld:Meter:none/attrs", {"power": reading(1, T[0])},
+      404, "ResourceNotFound"),
+     ("DELETE", "/temporal/entities/urn:ngsi-ld:Meter:none/attrs/power", None, 404,
+      "ResourceNotFound")],
+    ids=["bad-id", "no-attributes", "bare-values", "bad-observed-at", "unknown-entity",
+         "unknown-history"],
+)  # fmt: skip
+async def test_bad_temporal_writes(
+    client: TestClient, method: str, path: str, body: Any, status: int, ptype: str
+) -> None:
+    resp = await client.request(method, f"{API}{path}", json=body)
+    assert resp.status == status, await resp.text()
+    assert (await resp.json())["type"] == ERR + ptype

@@ -1,0 +1,69 @@
+"""Writes to the temporal representation of entities (CIM 009 v1.8 §5.6.11 – §5.6.13).
+
+The temporal API reads ``attr_history`` (one row per attribute instance written). These
+operations write it directly: instances with their own ``observedAt`` appended (backfilled
+history), or an attribute's instances deleted. The current state of an entity that exists is not
+changed by them; an entity that does not exist yet is created from the latest instance of each
+attribute so that it can be found and read (see :func:`twin.ngsild.temporal_write`).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from twin.errors import NotFoundError
+from twin.store.entities import Operation, _check_tenant, _dumps, write_entity
+
+__all__ = ["append_history_op", "delete_history_op"]
+
+Instances = Mapping[str, Sequence[Mapping[str, Any]]]
+
+
+def append_history_op(
+    tenant: str, entity_id: str, attrs: Instances, new_entity: Mapping[str, Any] | None
+) -> Operation[bool]:
+    """Return the operation appending instances to an entity's history; it returns whether it
+    created the entity (from ``new_entity``; NotFoundError when the entity is missing and
+    ``new_entity`` is None)."""
+
+    def append(cur: sqlite3.Cursor) -> bool:
+        exists = cur.execute(
+            "SELECT 1 FROM entities WHERE tenant = ? AND id = ?", (tenant, entity_id)
+        ).fetchone()
+        if exists is None and new_entity is None:
+            _check_tenant(cur, tenant)
+            raise NotFoundError(f"no entity {entity_id}")
+        if exists is None and new_entity is not None:
+            cur.execute("INSERT OR IGNORE INTO tenants VALUES (?)", (tenant,))
+            write_entity(cur, tenant, new_entity)
+        cur.executemany(
+            "INSERT INTO attr_history VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [(tenant, entity_id, attr, inst.get("datasetId"), inst.get("observedAt"),
+              inst["modifiedAt"], _dumps(inst))
+             for attr, instances in attrs.items() for inst in instances],
+        )  # fmt: skip
+        return exists is None
+
+    return append
+
+
+def delete_history_op(
+    tenant: str, entity_id: str, attr: str, dataset_id: str | None, delete_all: bool
+) -> Operation[None]:
+    """Return the operation deleting the history of one attribute: the instances of the default
+    one (``dataset_id`` None), of ``dataset_id``, or all (``delete_all``); NotFoundError when
+    there were none."""
+
+    def delete(cur: sqlite3.Cursor) -> None:
+        _check_tenant(cur, tenant)
+        sql = "DELETE FROM attr_history WHERE tenant = ? AND entity_id = ? AND attr = ?"
+        params: list[object] = [tenant, entity_id, attr]
+        if not delete_all:
+            sql += " AND dataset_id IS ?"
+            params.append(dataset_id)
+        if cur.execute(sql, params).rowcount == 0:
+            raise NotFoundError(f"entity {entity_id} has no history of {attr}")
+
+    return delete
