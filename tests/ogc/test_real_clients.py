@@ -6,16 +6,19 @@ the API under test.
 
 from __future__ import annotations
 
+import itertools
 import json
 import sqlite3
 import subprocess
 from pathlib import Path
 from typing import Any
 
+import pytest
 import shapely
 import shapely.geometry
 from lxml import etree
 from owslib.ogcapi.features import Features
+from pyproj import Proj, Transformer
 
 from .conftest import DEMO_GML
 
@@ -82,6 +85,7 @@ def test_ogr2ogr_exports_a_geopackage(ogc_server: tuple[str, Path], tmp_path: Pa
     summary = _ogr("ogrinfo", "-ro", "-so", str(target), "teco")
     assert f"Feature Count: {len(_source_buildings())}" in summary
     assert "measuredHeight: Real" in summary
+    assert "roofArea: Real" in summary
 
 
 def test_owslib_sends_a_cql2_filter_and_gets_exactly_the_expected_ids(
@@ -105,3 +109,43 @@ def test_owslib_sends_a_cql2_filter_and_gets_exactly_the_expected_ids(
     assert sorted(f["id"] for f in found["features"]) == expected
     assert found["numberMatched"] == len(expected)
     assert 0 < len(expected) < len(_source_buildings())
+
+
+def _source_ground_areas() -> dict[str, float]:
+    """Return gml:id -> summed GroundSurface area in true metres, from the file (lxml, PROJ).
+
+    The file is in UTM zone 32: areas there are scaled by k², k the projection's scale
+    factor at the district (from PROJ), which is divided out.
+    """
+    tree = etree.parse(str(DEMO_GML))
+    found: dict[str, float] = {}
+    points = []
+    for building in tree.iterfind(".//bldg:Building", NS):
+        area = 0.0
+        for pos_list in building.iterfind(".//bldg:GroundSurface//gml:posList", NS):
+            xyz = [float(v) for v in pos_list.text.split()]
+            ring = list(zip(xyz[0::3], xyz[1::3], strict=True))
+            area += shapely.Polygon(ring).area
+            points.append(ring[0])
+        found[building.get("{http://www.opengis.net/gml}id")] = area
+    x = sum(p[0] for p in points) / len(points)
+    y = sum(p[1] for p in points) / len(points)
+    lon, lat = Transformer.from_crs(25832, 4326, always_xy=True).transform(x, y)
+    k = Proj("EPSG:25832").get_factors(lon, lat).meridional_scale
+    return {gml_id: area / k**2 for gml_id, area in found.items()}
+
+
+def test_owslib_filters_on_a_measure(ogc_server: tuple[str, Path]) -> None:
+    base, _ = ogc_server
+    areas = _source_ground_areas()
+    ordered = sorted(areas.values())
+    gaps = [(b / a, (a + b) / 2) for a, b in itertools.pairwise(ordered) if a > 0]
+    ratio, threshold = max(gaps[len(gaps) // 4 : 3 * len(gaps) // 4])
+    assert ratio > 1.002  # no building's area is near the threshold
+    found = Features(f"{base}/ogc").collection_items(
+        "teco", filter=f"groundArea > {threshold}", limit=1000
+    )
+    got = [(f["id"], f["properties"]["groundArea"]) for f in found["features"]]
+    assert sorted(i for i, _ in got) == sorted(i for i, a in areas.items() if a > threshold)
+    for gml_id, area in got:
+        assert area == pytest.approx(areas[gml_id], rel=2e-4), gml_id
