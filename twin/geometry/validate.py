@@ -221,16 +221,16 @@ def shell_issues(surfaces: Surfaces) -> tuple[str, ...]:
     ('GE_S_NOT_CLOSED: 3 edge(s) of the shell belong to one polygon only',)
     """
     offsets = surfaces.ring_offsets
-    if len(offsets) < 2:
+    if len(offsets) < 2 or len(surfaces.coords) == 0:
         return ()
     lengths = np.diff(offsets)
     start = np.arange(len(surfaces.coords))
     ring_of = np.repeat(np.arange(len(lengths)), lengths)
     following = np.where(start + 1 == offsets[ring_of + 1], offsets[ring_of], start + 1)
-    keys = np.round(surfaces.coords * 1000.0).astype(np.int64)
-    a, b = keys[start], keys[following]
-    edges = np.where(_less(a, b)[:, None], np.concatenate([a, b], 1), np.concatenate([b, a], 1))
-    _, counts = np.unique(edges, axis=0, return_counts=True)
+    vertex = _vertex_ids(np.round(surfaces.coords * 1000.0).astype(np.int64))
+    a, b = vertex[start], vertex[following]
+    n = np.int64(vertex.max() + 1)
+    _, counts = np.unique(np.minimum(a, b) * n + np.maximum(a, b), return_counts=True)
     issues = []
     if open_edges := int((counts == 1).sum()):
         issues.append(
@@ -238,7 +238,7 @@ def shell_issues(surfaces: Surfaces) -> tuple[str, ...]:
         )
     # In a consistently oriented shell every edge is walked once each way (ISO 19107: the
     # polygons' normals all point outwards); the same direction twice means a flipped polygon.
-    _, directed = np.unique(np.concatenate([a, b], 1), axis=0, return_counts=True)
+    _, directed = np.unique(a * n + b, return_counts=True)
     if same_way := int((directed > 1).sum()):
         issues.append(
             f"GE_S_POLYGON_WRONG_ORIENTATION: {same_way} edge(s) walked twice the same way "
@@ -247,9 +247,12 @@ def shell_issues(surfaces: Surfaces) -> tuple[str, ...]:
     return tuple(issues)
 
 
-def _less(a: npt.NDArray[np.int64], b: npt.NDArray[np.int64]) -> BoolArray:
-    """Return, row by row, whether ``a`` sorts before ``b`` lexicographically."""
-    differs = a != b
-    first = np.argmax(differs, axis=1)
-    rows = np.arange(len(a))
-    return np.asarray(a[rows, first] < b[rows, first])
+def _vertex_ids(keys: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """Number the distinct rows of ``(n, 3)`` integer ``keys`` (equal rows, equal numbers)."""
+    order = np.lexsort(keys.T[::-1])
+    ordered = keys[order]
+    new = np.ones(len(keys), dtype=bool)
+    new[1:] = np.any(ordered[1:] != ordered[:-1], axis=1)
+    ids = np.empty(len(keys), dtype=np.int64)
+    ids[order] = np.cumsum(new) - 1
+    return ids
