@@ -130,7 +130,7 @@ def partial_update_attr(
 
 
 def _merge_instance(old: Attribute, fragment: Mapping[str, object], now: str) -> Attribute:
-    merged = copy.deepcopy(old)
+    merged = cast(Attribute, dict(old))  # members are replaced below, never changed in place
     for key, value in fragment.items():
         if key in ("createdAt", "modifiedAt", "instanceId"):
             continue

@@ -229,16 +229,22 @@ def write_entity(
     tenant: str,
     body: Mapping[str, Any],
     old: Mapping[str, Any] | None = None,
+    stored: tuple[int, str] | None = None,
 ) -> None:
     """Insert or replace one entity with its index rows (in a transaction).
 
-    ``old``, the stored body when the caller has it, spares rewriting unchanged index rows.
+    ``old`` (the stored body) and ``stored`` (its ``seq`` and ``types`` columns), when the caller
+    has read them, spare a lookup and rewriting index rows of attributes that did not change.
     """
     eid = body["id"]
-    row = cur.execute(
-        "SELECT seq, types FROM entities WHERE tenant = ? AND id = ?", (tenant, eid)
-    ).fetchone()
-    values = (_dumps(body["type"]), _dumps(body), body["createdAt"], body["modifiedAt"])
+    row = (
+        stored
+        or cur.execute(
+            "SELECT seq, types FROM entities WHERE tenant = ? AND id = ?", (tenant, eid)
+        ).fetchone()
+    )
+    types = _dumps(body["type"])
+    values = (types, _dumps(body), body["createdAt"], body["modifiedAt"])
     if row is None:
         cur.execute(
             "INSERT INTO entities (tenant, id, types, body, created_at, modified_at) "
@@ -254,44 +260,56 @@ def write_entity(
             "WHERE seq = ?",
             (*values, seq),
         )
-    old_types = [] if row is None else json.loads(row[1])
-    if row is None or old_types != body["type"]:
+    if row is None or row[1] != types:
         cur.executemany(  # by primary key (tenant, type, seq)
             "DELETE FROM entity_types WHERE tenant = ? AND type = ? AND seq = ?",
-            [(tenant, t, seq) for t in old_types],
+            [(tenant, t, seq) for t in ([] if row is None else json.loads(row[1]))],
         )
         cur.executemany(
             "INSERT OR IGNORE INTO entity_types VALUES (?, ?, ?)",
             [(tenant, t, seq) for t in body["type"]],
         )
-    refs = list(_refs(body))
-    if row is None or old is None or refs != list(_refs(old)):
+    old_attrs: Mapping[str, Any] = {} if old is None else old["attrs"]
+    changed = {a: i for a, i in body["attrs"].items() if not _same(i, old_attrs.get(a))}
+    gone = [a for a in old_attrs if a not in body["attrs"]]
+    if row is None or old is None or _has_refs(changed) or _has_refs(
+        {a: old_attrs[a] for a in [*changed, *gone] if a in old_attrs}
+    ):  # fmt: skip
         if row is not None:
             cur.execute("DELETE FROM entity_refs WHERE tenant = ? AND entity_id = ?", (tenant, eid))
         cur.executemany(
             "INSERT OR IGNORE INTO entity_refs VALUES (?, ?, ?, ?)",
-            [(tenant, target, eid, attr) for attr, target in refs],
+            [(tenant, target, eid, attr) for attr, target in _refs(body)],
         )
-    _index(cur, tenant, seq, body["attrs"], {} if old is None else old["attrs"])
-
-
-def _index(
-    cur: sqlite3.Cursor,
-    tenant: str,
-    seq: object,
-    attrs: Mapping[str, Any],
-    old_attrs: Mapping[str, Any],
-) -> None:
-    gone = [(seq, a) for a in old_attrs if a not in attrs]
     if gone:
-        cur.executemany("DELETE FROM attr_index WHERE seq = ? AND attr = ?", gone)
+        cur.executemany(
+            "DELETE FROM attr_index WHERE seq = ? AND attr = ?", [(seq, a) for a in gone]
+        )
     rows = []
-    for attr, instances in attrs.items():
+    for attr, instances in changed.items():
         kind_value = index_value(instances)
         # (kind, value), not the instances: 0 == False in Python, not in the index
         if attr not in old_attrs or index_value(old_attrs[attr]) != kind_value:
             rows.append((seq, attr, tenant, *kind_value))
     cur.executemany("INSERT OR REPLACE INTO attr_index VALUES (?, ?, ?, ?, ?)", rows)
+
+
+def _same(instances: Sequence[object], old: Sequence[object] | None) -> bool:
+    """Whether an attribute holds the very instance objects it held (operations share them)."""
+    return old is not None and len(old) == len(instances) and all(
+        a is b for a, b in zip(instances, old, strict=True)
+    )  # fmt: skip
+
+
+def _has_refs(attrs: Mapping[str, Any]) -> bool:
+    return any(i.get("type") == "Relationship" for v in attrs.values() for i in v)
+
+
+def _index(cur: sqlite3.Cursor, tenant: str, seq: object, attrs: Mapping[str, Any]) -> None:
+    cur.executemany(
+        "INSERT OR REPLACE INTO attr_index VALUES (?, ?, ?, ?, ?)",
+        [(seq, attr, tenant, *index_value(instances)) for attr, instances in attrs.items()],
+    )
 
 
 def _refs(body: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
@@ -346,7 +364,7 @@ class SQLiteEntities:
                 return
             with _Transaction(cur):
                 for seq, tenant, text in missing:
-                    _index(cur, tenant, seq, json.loads(text)["attrs"], {})
+                    _index(cur, tenant, seq, json.loads(text)["attrs"])
 
     # -- reads -------------------------------------------------------------------------------
 
@@ -497,13 +515,14 @@ def modify_op(tenant: str, entity_id: str, change: Callable[[Body], C]) -> Opera
     def modify(cur: sqlite3.Cursor) -> C:
         _check_tenant(cur, tenant)
         row = cur.execute(
-            "SELECT body FROM entities WHERE tenant = ? AND id = ?", (tenant, entity_id)
+            "SELECT seq, types, body FROM entities WHERE tenant = ? AND id = ?",
+            (tenant, entity_id),
         ).fetchone()
         if row is None:
             raise NotFoundError(f"no entity {entity_id}")
-        old = json.loads(row[0])
+        old = json.loads(row[2])
         result = change(old)
-        write_entity(cur, tenant, result.entity, old)
+        write_entity(cur, tenant, result.entity, old, (row[0], row[1]))
         _history(cur, tenant, result.entity, result.updated)
         return result
 

@@ -1,0 +1,46 @@
+"""The index rows follow every kind of modification (references, attribute values, types)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from twin.ngsild.entity import parse_attribute_fragment, parse_attributes, parse_entity
+from twin.ngsild.jsonld import CORE
+from twin.ngsild.operations import append_attrs, delete_attr, partial_update_attr
+from twin.store import SQLiteStore
+from twin.store.entities import EntityFilter
+
+NOW = "2026-01-01T00:00:00.000Z"
+DEV = "urn:ngsi-ld:Device:1"
+B1, B2 = "urn:ngsi-ld:Building:x:1", "urn:ngsi-ld:Building:x:2"
+REF, TEMP = CORE.expand("refBuilding"), CORE.expand("temperature")
+
+
+def referring(store: SQLiteStore, target: str) -> list[tuple[str, str]]:
+    return [(a, e["id"]) for _, a, e in store.entities.referring("", [target])]
+
+
+def indexed(store: SQLiteStore) -> list[tuple[str, str | None, object]]:
+    rows = store._db.execute("SELECT attr, kind, value FROM attr_index ORDER BY attr").fetchall()
+    return [tuple(r) for r in rows]
+
+
+def test_references_and_values_follow_modifications(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "data")
+    doc = {"id": DEV, "type": "Device", "refBuilding": {"type": "Relationship", "object": B1},
+           "temperature": 20}  # fmt: skip
+    store.entities.create("", parse_entity(doc, CORE, NOW))
+    assert referring(store, B1) == [(REF, DEV)]
+    fragment = parse_attribute_fragment("temperature", {"value": True}, CORE, NOW)
+    store.entities.modify("", DEV, lambda old: partial_update_attr(old, TEMP, fragment, NOW))
+    assert referring(store, B1) == [(REF, DEV)]  # untouched relationship, row kept
+    assert indexed(store) == [(REF, "r", B1), (TEMP, "b", 1)]
+    moved = parse_attributes({"refBuilding": {"type": "Relationship", "object": B2}}, CORE, NOW)
+    store.entities.modify("", DEV, lambda old: append_attrs(old, moved, NOW))
+    assert (referring(store, B1), referring(store, B2)) == ([], [(REF, DEV)])
+    store.entities.modify("", DEV, lambda old: delete_attr(old, REF, NOW))
+    assert referring(store, B2) == []
+    assert indexed(store) == [(TEMP, "b", 1)]
+    q = EntityFilter(attrs=(REF,), exact=True)
+    assert store.entities.query("", q, lambda e: True) == ([], 0)
+    store.close()
