@@ -12,9 +12,9 @@ bound parameters:
 - ``maybe``: every entity the evaluator (:func:`twin.ngsild.query.evaluate_q`) matches meets it;
 - ``sure``: an entity that meets it is matched for certain (None where SQL cannot be certain:
   patterns, dates, sub-attributes, ``[member]`` paths, ``id``/``type`` names …);
-- ``drivers``: index lookups (on ``attr``, ``kind``, ``value``) whose rows together include every
-  match — the store reads those instead of every entity of the type — and ``rest``, what of
-  ``maybe`` the driver rows do not already imply.
+- ``drivers``: index lookups (on ``attr``, ``kind``, ``value``, each starting with
+  ``attr = ?``) whose rows together include every match — the store reads those instead of
+  every entity of the type — and ``rest``, what of ``maybe`` the driver rows do not imply.
 
 Entities ``maybe`` keeps and ``sure`` does not are decoded and tested by the evaluator, which
 stays the referee. The translation follows the evaluator's rules (clause 4.9): numbers compare

@@ -9,7 +9,10 @@ appends every written attribute instance to ``attr_history`` for the temporal AP
 Beside each entity it also keeps ``attr_index``: one row per (entity, attribute), with the
 attribute's value when it is a single simple instance (``kind`` ``n`` number, ``b`` boolean,
 ``s`` string Property; ``r`` Relationship with one object) and ``kind`` NULL for any other shape.
-:mod:`twin.ngsild.query_sql` translates ``q`` into lookups on it.
+:mod:`twin.ngsild.query_sql` translates ``q`` into lookups on it. ``attr_types`` records which
+entity types ever carried which attribute (never shrunk, so it may only over-state): when every
+type that carried a query's attributes is one the query asks for, the per-entity type check is
+skipped.
 
 Writes are operations (functions of a cursor); :meth:`SQLiteEntities.run` runs many of them in
 one ``BEGIN IMMEDIATE`` … ``COMMIT`` transaction, each inside a savepoint so that a failing one
@@ -85,6 +88,9 @@ CREATE TABLE IF NOT EXISTS attr_index (
     PRIMARY KEY (seq, attr)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS attr_index_value ON attr_index (tenant, attr, kind, value);
+CREATE TABLE IF NOT EXISTS attr_types (
+    tenant TEXT NOT NULL, attr TEXT NOT NULL, type TEXT NOT NULL, PRIMARY KEY (tenant, attr, type)
+) WITHOUT ROWID;
 CREATE TRIGGER IF NOT EXISTS entities_unindex AFTER DELETE ON entities BEGIN
     DELETE FROM attr_index WHERE seq = OLD.seq;
 END;
@@ -281,6 +287,13 @@ def write_entity(
             "INSERT OR IGNORE INTO entity_refs VALUES (?, ?, ?, ?)",
             [(tenant, target, eid, attr) for attr, target in _refs(body)],
         )
+    if row is None or old is None or row[1] != types or gone or any(
+        a not in old_attrs for a in changed
+    ):  # fmt: skip
+        cur.executemany(
+            "INSERT OR IGNORE INTO attr_types VALUES (?, ?, ?)",
+            [(tenant, a, t) for a in body["attrs"] for t in body["type"]],
+        )
     if gone:
         cur.executemany(
             "DELETE FROM attr_index WHERE seq = ? AND attr = ?", [(seq, a) for a in gone]
@@ -354,8 +367,13 @@ class SQLiteEntities:
         self._index_existing()
 
     def _index_existing(self) -> None:
-        """Fill ``attr_index`` for entities stored before it existed (once, on upgrade)."""
+        """Fill ``attr_index`` and ``attr_types`` for entities stored before they existed."""
         with self._cursor() as cur:
+            if cur.execute("SELECT 1 FROM attr_types LIMIT 1").fetchone() is None:
+                cur.execute(
+                    "INSERT OR IGNORE INTO attr_types SELECT e.tenant, a.key, t.value "
+                    "FROM entities e, json_each(e.body, '$.attrs') a, json_each(e.types) t"
+                )
             missing = cur.execute(
                 "SELECT seq, tenant, body FROM entities WHERE seq NOT IN "
                 "(SELECT DISTINCT seq FROM attr_index) AND body NOT LIKE '%\"attrs\":{}%'"

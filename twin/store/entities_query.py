@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
-    from twin.store.entities import EntityFilter
+    from twin.store.entities import EntityFilter, IndexCondition
 
 __all__ = ["run_query"]
 
@@ -34,7 +34,7 @@ def run_query(
 ) -> tuple[list[Body], int]:
     """Return one page of matching entities (in creation order) and the total count."""
     certainty = _certainty(cur, tenant, where, keep)
-    sql, params = _candidates(tenant, where, certainty)
+    sql, params = _candidates(cur, tenant, where, certainty)
     rows = cur.execute(sql, params).fetchall()
     if where.id_pattern:
         pattern = re.compile(where.id_pattern)
@@ -75,7 +75,23 @@ def _marks(items: Iterable[object]) -> str:
     return ",".join("?" * len(list(items)))
 
 
-def _candidates(tenant: str, where: EntityFilter, certainty: Certainty) -> tuple[str, list[object]]:
+def _types_implied(
+    cur: sqlite3.Cursor, tenant: str, cond: IndexCondition, types: tuple[str, ...]
+) -> bool:
+    """Whether every entity the drivers can name has one of ``types`` (``attr_types`` says no
+    other type ever carried the drivers' attributes; each driver starts with ``attr = ?``)."""
+    attrs = [params[0] for _, params in cond.drivers or ()]
+    other = cur.execute(
+        f"SELECT 1 FROM attr_types WHERE tenant = ? AND attr IN ({_marks(attrs)}) "
+        f"AND type NOT IN ({_marks(types)}) LIMIT 1",
+        (tenant, *attrs, *types),
+    ).fetchone()
+    return other is None
+
+
+def _candidates(
+    cur: sqlite3.Cursor, tenant: str, where: EntityFilter, certainty: Certainty
+) -> tuple[str, list[object]]:
     """Return ``SELECT seq, sure, id`` over the candidates, in creation order."""
     cond = where.condition
     params: list[object] = []
@@ -112,7 +128,9 @@ def _candidates(tenant: str, where: EntityFilter, certainty: Certainty) -> tuple
         select_params = list(cond.sure[1])
     else:
         sure = "1" if certainty == "all" else "0"
-    if where.types and not driver.startswith("SELECT DISTINCT seq FROM entity_types"):
+    if where.types and not driver.startswith("SELECT DISTINCT seq FROM entity_types") and not (
+        driven and cond is not None and _types_implied(cur, tenant, cond, where.types)
+    ):  # fmt: skip
         tests.append(
             "EXISTS (SELECT 1 FROM entity_types t WHERE t.tenant = ? AND t.type IN "
             f"({_marks(where.types)}) AND t.seq = c.seq)"
