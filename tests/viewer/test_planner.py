@@ -1,9 +1,11 @@
-"""Object-type filters on a city of many object types (Delft, CityJSON: buildings, roads,
-vegetation, water, bridges, land use …) in the real viewer."""
+"""Object-type filters and address search in the real viewer, on a city of many object types
+(Delft, CityJSON: buildings, roads, vegetation, water, bridges, land use …) beside a Lower
+Saxony LoD1 village whose buildings carry xAL addresses."""
 
 from __future__ import annotations
 
 import base64
+import re
 from collections.abc import Iterator
 
 import pytest
@@ -14,7 +16,9 @@ from .test_viewer import COUNT_CHANGED_PIXELS_JS
 
 pytestmark = pytest.mark.browser
 
-DELFT = ROOT.parent / "shared" / "data" / "cityjson" / "cjio_delft.json"
+DATA = ROOT.parent / "shared" / "data"
+DELFT = DATA / "cityjson" / "cjio_delft.json"
+LORUP = DATA / "citygml" / "nds_LoD1_24085862_2_2021-01-25.gml"
 
 # Over the middle of the Delft subset (bbox 4.3620–4.3696 E, 52.0108–52.0137 N, ground at about
 # 43 m ellipsoidal), 340 m south of it, looking north and down.
@@ -46,7 +50,7 @@ async () => {
 
 @pytest.fixture(scope="module")
 def planner_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    yield from serve_city(tmp_path_factory.mktemp("planner-data"), {"delft": DELFT})
+    yield from serve_city(tmp_path_factory.mktemp("planner-data"), {"delft": DELFT, "lorup": LORUP})
 
 
 @pytest.fixture(scope="module")
@@ -57,9 +61,9 @@ def delft(browser: Browser, planner_server: str) -> Iterator[ViewerSession]:
 def test_the_type_toggles_list_the_families_present(delft: ViewerSession) -> None:
     labels = delft.page.locator('[data-testid="type-list"] label').all_inner_texts()
     # cjio_delft.json: 160 Building, 143 Road, 126 PlantCover, 81 LandUse, 54 GenericCityObject,
-    # 3 Bridge, 3 WaterBody (MANIFEST.md), all imported.
+    # 3 Bridge, 3 WaterBody; the Lorup file: 243 Building, 175 BuildingPart (MANIFEST.md).
     assert [" ".join(label.split()) for label in labels] == [
-        "Buildings 160",
+        "Buildings 578",
         "Bridges 3",
         "Roads & rails 143",
         "Water 3",
@@ -100,3 +104,35 @@ def test_a_shared_url_keeps_the_hidden_types(browser: Browser, planner_server: s
         assert not page.is_checked('[data-testid="type-toggle-buildings"]')
         assert "Building" not in page.evaluate(TYPES_ON_SCREEN_JS)
         assert session.errors == []
+
+
+def building_at(source: str, street: str, number: str) -> str:
+    """The gml:id of the city object member whose xAL address is ``street`` ``number``."""
+    for member in source.split("cityObjectMember>"):
+        if (
+            f"<xAL:ThoroughfareName>{street}</xAL:ThoroughfareName>" in member
+            and f"<xAL:ThoroughfareNumber>{number}</xAL:ThoroughfareNumber>" in member
+        ):
+            found = re.search(r'<bldg:Building gml:id="([^"]+)"', member)
+            assert found is not None
+            return found.group(1)
+    raise AssertionError(f"no building at {street} {number}")
+
+
+def test_search_finds_a_building_by_its_address(delft: ViewerSession) -> None:
+    page = delft.page
+    wanted = building_at(LORUP.read_text("utf-8"), "Neues Land", "35")
+
+    page.fill('[data-testid="search-input"]', "neues land 35")
+    page.press('[data-testid="search-input"]', "Enter")
+
+    page.wait_for_function(
+        "(id) => document.querySelector('[data-testid=\"object-id\"]').textContent === id",
+        arg=wanted,
+    )
+    page.wait_for_selector('[data-testid="panel-note"][hidden]', state="attached")
+    street = page.inner_text('section[data-group="Address"] dd[data-attribute="streetAddress"]')
+    assert street == "Neues Land 35"
+    assert page.inner_text(
+        'section[data-group="Address"] dd[data-attribute="addressLocality"]'
+    ) == ("Lorup")

@@ -91,19 +91,21 @@ export function getCamera(viewer) {
 /**
  * Settle once the tileset has loaded every tile of the current view.
  *
+ * Checked after each frame: a tileset outside the view turns `tilesLoaded` without raising
+ * `allTilesLoaded` (its load progress never changed).
+ *
+ * @param {Cesium.Scene} scene
  * @param {Cesium.Cesium3DTileset} tileset
  * @returns {Promise<void>}
  */
-function tilesIn(tileset) {
+function tilesIn(scene, tileset) {
   return new Promise((resolve) => {
-    if (tileset.tilesLoaded) {
-      resolve();
-      return;
-    }
-    const remove = tileset.allTilesLoaded.addEventListener(() => {
+    const remove = scene.postRender.addEventListener(() => {
+      if (!tileset.tilesLoaded) return;
       remove();
       resolve();
     });
+    scene.requestRender();
   });
 }
 
@@ -246,10 +248,10 @@ function start() {
     async ({ datasets, tilesets }) => {
       hook.datasets = datasets;
       hook.tilesets = tilesets;
-      await Promise.all(tilesets.map(tilesIn));
+      await Promise.all(tilesets.map((tileset) => tilesIn(scene, tileset)));
       thematic.setTilesets(tilesets);
       for (const tileset of tilesets) {
-        const ids = thematic.staticValues("id").map(String);
+        const ids = thematic.staticValues("id", [tileset]).map(String);
         await live.load(tileset.twinDataset.id, ids).catch((e) => console.warn("twin viewer:", e));
       }
       tools = bindTools({ viewer, thematic, live, datasets, tilesets, initial: INITIAL,

@@ -109,9 +109,10 @@ export class Thematic {
    * Collect the values of a static attribute from every loaded feature.
    *
    * @param {string} name
+   * @param {Cesium.Cesium3DTileset[]} [tilesets] where to look (all styled ones by default)
    * @returns {unknown[]}
    */
-  staticValues(name) {
+  staticValues(name, tilesets = this.tilesets) {
     const values = [];
     const visit = (tile) => {
       const content = tile.content;
@@ -122,7 +123,7 @@ export class Thematic {
       }
       for (const child of tile.children) visit(child);
     };
-    for (const tileset of this.tilesets) visit(tileset.root);
+    for (const tileset of tilesets) visit(tileset.root);
     return values;
   }
 
