@@ -8,7 +8,8 @@ floor any streaming reader pays), then run ``twin import`` in a child process an
 - buildings/s and MB/s of input (import wall time),
 - the ratio import time / iterparse time (measured in the same run, so machine load cancels),
 - peak RSS of the import (``wait4`` rusage of the child: the largest process of its tree),
-- tileset bytes per building (every file of the published tileset, tileset.json included).
+- tileset bytes per building (every file of the published tileset: content, tileset.json and
+  external tileset files; not the import report).
 
 Usage::
 
@@ -30,6 +31,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lxml import etree
+
+from twin.pipeline import REPORT_NAME
 
 ROOT = Path(__file__).resolve().parents[1]
 MEMBER = "{http://www.opengis.net/citygml/2.0}cityObjectMember"
@@ -108,8 +111,7 @@ def bench(n: int, workdir: Path, seed: int, extra: list[str]) -> Result:
     shutil.rmtree(data_dir, ignore_errors=True)
     import_s, rss_mb = run_import(path, data_dir, extra)
     tileset = data_dir / "tilesets" / "bench"
-    size = tree_bytes(tileset) - sum(p.stat().st_size for p in tileset.resolve().glob("*.json")
-                                      if p.name != "tileset.json")  # fmt: skip
+    size = tree_bytes(tileset) - (tileset / REPORT_NAME).stat().st_size  # tileset files only
     return Result(n, path.stat().st_size / 1e6, parse_s, import_s, rss_mb, size)
 
 
