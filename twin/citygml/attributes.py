@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 from lxml import etree
 
 from twin.citygml.namespaces import (
+    MAX_CACHED_TAGS,
     children,
     find_child,
     is_citygml_namespace,
@@ -127,7 +128,7 @@ def _property_kind(tag: str) -> _Kind:
             kind = _EXTERNAL
         else:
             kind = _PROPERTIES.get(name)
-        if len(_PROPERTY_KINDS) < 4096:
+        if len(_PROPERTY_KINDS) < MAX_CACHED_TAGS:
             _PROPERTY_KINDS[tag] = kind
     return kind
 
@@ -149,7 +150,7 @@ def _iter_properties(obj: etree._Element) -> Iterator[tuple[str, AttributeValue]
         if kind is _EXTERNAL:
             yield from _iter_external_reference(prop)
             continue
-        if len(kind) != 2:
+        if len(kind) != 2:  # unreachable: the one-word kinds are handled above (for mypy)
             continue
         key, parse = kind
         value = _parse(obj, key, (prop.text or "").strip(), parse)
@@ -158,6 +159,9 @@ def _iter_properties(obj: etree._Element) -> Iterator[tuple[str, AttributeValue]
         if key in _LENGTHS and isinstance(value, float):
             value = _to_metres(value, prop.get("uom"))
         yield key, value
+
+
+_HEIGHT_REFS = ("highReference", "lowReference")
 
 
 def _iter_height(prop: etree._Element) -> Iterator[tuple[str, AttributeValue]]:
@@ -180,9 +184,6 @@ def _iter_height(prop: etree._Element) -> Iterator[tuple[str, AttributeValue]]:
         key or f"height.{high or 'unknown'}.{low or 'unknown'}",
         _to_metres(number, value.get("uom")),
     )
-
-
-_HEIGHT_REFS = ("highReference", "lowReference")
 
 
 def _iter_external_reference(prop: etree._Element) -> Iterator[tuple[str, AttributeValue]]:

@@ -15,7 +15,7 @@ three distinct vertices, orientation) are applied to whole arrays.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from lxml import etree
@@ -87,8 +87,7 @@ class PolygonSet:
 
     def moved(self, linear: Float64Array, shift: Float64Array) -> PolygonSet:
         """Return these polygons with every vertex ``p`` moved to ``p @ linear.T + shift``."""
-        coords = self.coords @ linear.T + shift
-        return PolygonSet(coords, self.ring_offsets, self.polygon_offsets, self.kept)
+        return replace(self, coords=self.coords @ linear.T + shift)
 
 
 def collect_surface_members(

@@ -15,6 +15,7 @@ from lxml import etree
 
 __all__ = [
     "CITYGML_PREFIX",
+    "MAX_CACHED_TAGS",
     "XLINK_HREF",
     "children",
     "find_child",
@@ -22,6 +23,7 @@ __all__ = [
     "is_building_namespace",
     "is_citygml_namespace",
     "is_generics_namespace",
+    "is_gml_namespace",
     "local_name",
     "namespace",
     "source_line",
@@ -37,8 +39,10 @@ _GENERICS_NS = re.compile(r"^http://www\.opengis\.net/citygml/generics/\d+\.\d+$
 _GML_NS = re.compile(r"^http://www\.opengis\.net/gml(/3\.2)?$")
 
 
+MAX_CACHED_TAGS = 4096
+"""Bound of every per-tag cache: a document inventing tag names must not grow one for ever."""
+
 _LOCAL_NAMES: dict[str, str] = {}
-_MAX_CACHED_TAGS = 4096  # a document inventing tag names must not grow the cache for ever
 
 
 def local_name(tag: str) -> str:
@@ -50,7 +54,7 @@ def local_name(tag: str) -> str:
     name = _LOCAL_NAMES.get(tag)
     if name is None:
         name = tag.rpartition("}")[2]
-        if len(_LOCAL_NAMES) < _MAX_CACHED_TAGS:
+        if len(_LOCAL_NAMES) < MAX_CACHED_TAGS:
             _LOCAL_NAMES[tag] = name
     return name
 
@@ -85,6 +89,15 @@ def is_generics_namespace(uri: str) -> bool:
     return _GENERICS_NS.match(uri) is not None
 
 
+def is_gml_namespace(uri: str) -> bool:
+    """Return whether ``uri`` is a GML namespace (GML 3.1 or 3.2).
+
+    >>> is_gml_namespace("http://www.opengis.net/gml/3.2"), is_gml_namespace("urn:x")
+    (True, False)
+    """
+    return _GML_NS.match(uri) is not None
+
+
 def gml_namespace(nsmap: Mapping[str | None, str]) -> str:
     """Return the GML namespace declared in ``nsmap``; GML 3.1 when none is declared.
 
@@ -92,7 +105,7 @@ def gml_namespace(nsmap: Mapping[str | None, str]) -> str:
     'http://www.opengis.net/gml/3.2'
     """
     for uri in nsmap.values():
-        if _GML_NS.match(uri):
+        if is_gml_namespace(uri):
             return uri
     return "http://www.opengis.net/gml"
 

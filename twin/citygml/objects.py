@@ -9,11 +9,9 @@ surfaces, openings, traffic spaces and areas, sections — belongs to the object
 
 from __future__ import annotations
 
-import re
-
 from lxml import etree
 
-from twin.citygml.namespaces import namespace
+from twin.citygml.namespaces import is_gml_namespace, namespace
 
 __all__ = ["CHILD_OBJECT_TYPES", "MEMBER_PROPERTIES", "is_gml", "is_gml_tag"]
 
@@ -51,12 +49,10 @@ CHILD_OBJECT_TYPES = frozenset(
 )
 """Nested features read as city objects of their own, with their container as parent."""
 
-_GML_NS = re.compile(r"^http://www\.opengis\.net/gml(/3\.2)?$")
-
 
 def is_gml_tag(tag: str) -> bool:
     """Return whether a Clark-notation ``tag`` is in a GML namespace (geometry, envelope …)."""
-    return _GML_NS.match(namespace(tag)) is not None
+    return is_gml_namespace(namespace(tag))
 
 
 def is_gml(element: etree._Element) -> bool:

@@ -25,7 +25,13 @@ from twin.citygml.gml import (
     gather_rings,
 )
 from twin.citygml.implicit import ImplicitLibrary, place_implicit
-from twin.citygml.namespaces import find_child, is_citygml_namespace, local_name, namespace
+from twin.citygml.namespaces import (
+    MAX_CACHED_TAGS,
+    find_child,
+    is_citygml_namespace,
+    local_name,
+    namespace,
+)
 from twin.citygml.objects import CHILD_OBJECT_TYPES, is_gml_tag
 from twin.model import LodChoice, SurfaceClass, Surfaces
 from twin.types import IndexArray, UInt8Array
@@ -71,7 +77,6 @@ Member: TypeAlias = tuple[SurfaceMember, SurfaceClass]
 # What an element is, told once per distinct tag: (kind, LoD or SurfaceClass or -1).
 _K_GML, _K_CHILD, _K_LOD, _K_RELIEF, _K_GROUP, _K_OTHER = range(6)
 _KINDS: dict[str, tuple[int, int]] = {}
-_MAX_CACHED_TAGS = 4096
 
 
 @dataclass(slots=True)
@@ -129,7 +134,7 @@ def _kind(tag: str) -> tuple[int, int]:
         kind = (_K_GROUP, -1)
     else:
         kind = (_K_OTHER, int(_SEMANTIC.get(name, -1)))
-    if len(_KINDS) < _MAX_CACHED_TAGS:
+    if len(_KINDS) < MAX_CACHED_TAGS:
         _KINDS[tag] = kind
     return kind
 
