@@ -1,7 +1,7 @@
 """The ``draco`` geometry layout: ``KHR_draco_mesh_compression``, one Draco mesh per primitive.
 
 Positions are quantized by Draco with as many bits as a grid step of at most 1 mm over the
-part's extent needs (so no vertex moves more than half a millimetre), normals with 10-bit
+part's extent needs (so a vertex moves at most half a step an axis: 0.87 mm), normals with 10-bit
 octahedral coordinates, and feature ids travel losslessly as a generic FLOAT attribute named in
 the extension's ``attributes`` map like POSITION and NORMAL.
 

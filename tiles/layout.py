@@ -6,7 +6,7 @@ attribute map, the extensions it needs and how the node must place the decoded p
 
 - ``none``: float32 positions and normals, float feature ids, 16/32-bit indices.
 - ``quantize``: as ``none`` with int8 normals (``KHR_mesh_quantization``).
-- ``meshopt`` and ``draco``: :mod:`tiles.meshopt` and :mod:`tiles.draco`.
+- ``meshopt`` and ``draco``: :mod:`tiles.compress_meshopt` and :mod:`tiles.compress_draco`.
 """
 
 from __future__ import annotations

@@ -3,10 +3,10 @@
 The reader stays in the calling process (it streams one file); objects are grouped into
 batches of one CRS and each batch goes to a worker as one task (geometry checks screened over
 the whole batch, then :func:`build_features`: one PROJ call and one vectorized triangulation
-per batch). At most ``2 × workers`` batches are in
-flight, so memory stays bounded however fast the reader is, and results come back in input
-order. ``workers <= 1`` runs the same batches in the calling process; a Dask cluster
-(``--dask``) runs them on its workers through the same ``concurrent.futures`` interface.
+per batch). At most two batches a worker slot are in flight, so memory stays bounded however
+fast the reader is, and results come back in input order. ``workers <= 1`` runs the same
+batches in the calling process; a Dask cluster (``--dask``) runs them on its workers through
+the same ``concurrent.futures`` interface.
 """
 
 from __future__ import annotations

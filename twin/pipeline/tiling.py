@@ -1,4 +1,7 @@
-"""Features to a 3D Tiles 1.1 tileset on disk: partition, encode each tile, write tileset.json."""
+"""Features to a 3D Tiles tileset on disk: partition, encode each tile, write the tileset JSON.
+
+3D Tiles 1.1 (glb) by default, 1.0 (b3dm) on request; large trees split into external tilesets.
+"""
 
 from __future__ import annotations
 
@@ -16,8 +19,8 @@ from typing import Literal
 import numpy as np
 
 import tiles
+from tiles import Compression
 from tiles.hierarchy import Node, build_hierarchy, widen
-from tiles.layout import Compression
 from tiles.metadata import Value
 from twin.model import AttributeValue, Mesh, SurfaceClass, Surfaces
 from twin.pipeline.features import Feature
@@ -96,7 +99,8 @@ def write_tileset(
     tile_format: TileFormat = "glb",
     previous: Path | None = None,
 ) -> TilesetStats:
-    """Write ``tileset.json`` and its content into ``out_dir`` for features with meshes.
+    """Write ``tileset.json`` (external tilesets beside it past ``budget.levels_per_file``
+    levels) and its content into ``out_dir`` for features with meshes.
 
     Leaves hold the features' meshes; every inner tile holds LoD1 blocks of the largest
     ``budget.max_features`` features below it (REPLACE refinement), so the whole city shows from
