@@ -21,13 +21,11 @@ import numpy as np
 
 from tiles.layout import (
     FLOAT,
-    UNSIGNED_INT,
-    UNSIGNED_SHORT,
     BinWriter,
     Geometry,
     IdAttribute,
-    IndexType,
     Part,
+    index_type,
 )
 from tiles.typing import Accessor
 
@@ -74,14 +72,13 @@ def write_draco(
         uids = {a["attribute_type"]: a["unique_id"] for a in decoded.attributes}
         n = len(decoded.points)
         lo, hi = decoded.points.min(axis=0), decoded.points.max(axis=0)
-        index_type: IndexType = UNSIGNED_SHORT if n <= 0xFFFF else UNSIGNED_INT
         first = len(accessors)
         accessors += [
             {"componentType": FLOAT, "count": n, "type": "VEC3",
              "min": [float(v) for v in lo], "max": [float(v) for v in hi]},
             {"componentType": FLOAT, "count": n, "type": "VEC3"},
             {"componentType": FLOAT, "count": n, "type": "SCALAR"},
-            {"componentType": index_type, "count": int(decoded.faces.size), "type": "SCALAR"},
+            {"componentType": index_type(n), "count": int(decoded.faces.size), "type": "SCALAR"},
         ]  # fmt: skip
         refs.append({"POSITION": first, "NORMAL": first + 1, "_FEATURE_ID_0": first + 2,
                      "indices": first + 3})  # fmt: skip

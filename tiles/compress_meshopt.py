@@ -34,8 +34,7 @@ from tiles.layout import (
     BinWriter,
     Geometry,
     Part,
-    index_bytes,
-    index_type_of,
+    index_array,
     vertex_accessors,
 )
 from tiles.normals import quantize_normals
@@ -89,9 +88,7 @@ def write_meshopt(parts: list[Part], bin_: BinWriter, max_error_m: float = 0.001
         stored = positions.astype("<f4")
     normals = quantize_normals(np.concatenate([p.normals for p in parts]))
     feature_ids = np.concatenate([p.feature_ids for p in parts]).astype("<f4")
-    indices = np.frombuffer(
-        index_bytes(parts), "<u2" if index_type_of(parts) == UNSIGNED_SHORT else "<u4"
-    )
+    indices = index_array(parts)
     fallback = BinWriter(buffer=1)
     views = []
     for data, mode, target in (

@@ -59,11 +59,18 @@ class Geometry:
     extra_buffers: list[Buffer] = field(default_factory=list)
 
 
+def index_type(vertex_count: int) -> IndexType:
+    """Return the index type of a primitive of ``vertex_count`` vertices.
+
+    The largest index value is the primitive-restart value and MUST NOT be used (glTF 2.0
+    §3.7.2.1), so 16-bit indices address at most 65535 vertices.
+    """
+    return UNSIGNED_SHORT if vertex_count <= 0xFFFF else UNSIGNED_INT
+
+
 def index_type_of(parts: list[Part]) -> IndexType:
-    # The largest index value is the primitive-restart value and MUST NOT be used (glTF 2.0
-    # §3.7.2.1), so 16-bit indices address at most 65535 vertices.
-    biggest = max(len(p.positions) for p in parts)
-    return UNSIGNED_SHORT if biggest <= 0xFFFF else UNSIGNED_INT
+    """Return the index type shared by the parts' (concatenated) index views."""
+    return index_type(max(len(p.positions) for p in parts))
 
 
 class BinWriter:
@@ -143,9 +150,10 @@ def vertex_accessors(
     return accessors, refs
 
 
-def index_bytes(parts: list[Part]) -> bytes:
+def index_array(parts: list[Part]) -> npt.NDArray[np.unsignedinteger]:
+    """Return the parts' local indices, concatenated, as little-endian :func:`index_type_of`."""
     dtype = "<u2" if index_type_of(parts) == UNSIGNED_SHORT else "<u4"
-    return np.concatenate([p.indices for p in parts]).astype(dtype).tobytes()
+    return np.concatenate([p.indices for p in parts]).astype(dtype)
 
 
 def write_plain(parts: list[Part], bin_: BinWriter, *, quantized_normals: bool) -> Geometry:
@@ -166,7 +174,7 @@ def write_plain(parts: list[Part], bin_: BinWriter, *, quantized_normals: bool) 
         bin_.add(normals.astype("<f4").tobytes(), 4, byte_stride=12, target=ARRAY_BUFFER)
     bin_.add(concat([p.feature_ids for p in parts]).astype("<f4").tobytes(), 4,
              byte_stride=4, target=ARRAY_BUFFER)  # fmt: skip
-    bin_.add(index_bytes(parts), 4, target=ELEMENT_ARRAY_BUFFER)
+    bin_.add(index_array(parts).tobytes(), 4, target=ELEMENT_ARRAY_BUFFER)
     views = (first, first + 1, first + 2, first + 3)
     accessors, refs = vertex_accessors(parts, views, FLOAT, BYTE if quantized_normals else FLOAT)
     geometry = Geometry(accessors, refs)
