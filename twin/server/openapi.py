@@ -49,8 +49,9 @@ class Operation:
 
 _ITEMS_Q: Final = ("bbox", "bbox-crs", "datetime", "filter", "filter-lang", "filter-crs")
 _NGSI: Final = ("tenant", "link")
-_QUERY: Final = ("ngsiId", "ngsiType", "idPattern", "attrs", "q", "georel", "geometry",
-                 "coordinates", "options", "ngsiLimit", "ngsiOffset", "count")  # fmt: skip
+_QUERY: Final = ("ngsiId", "ngsiType", "idPattern", "attrs", "q", "scopeQ", "georel",
+                 "geometry", "coordinates", "options", "lang", "ngsiLimit", "ngsiOffset",
+                 "count")  # fmt: skip
 _TEMPORAL: Final = ("timerel", "timeAt", "endTimeAt", "lastN", "attrs", "options")
 _E: Final = "/ngsi-ld/v1/entities/{entityId}"
 _A: Final = _E + "/attrs/{attrId}"
@@ -108,8 +109,9 @@ OPERATIONS: Final[tuple[Operation, ...]] = (
               (201, _JSON, None), body="Entity", write=True),
     Operation("get", "/ngsi-ld/v1/entities", _N, "query entities", (*_NGSI, *_QUERY),
               (200, _JSON, "Entities"), (_LD, _GEOJSON)),
-    Operation("get", _E, _N, "retrieve an entity", ("entityId", *_NGSI, "attrs", "options"),
-              (200, _JSON, "Entity"), (_LD, _GEOJSON)),
+    Operation("get", _E, _N, "retrieve an entity",
+              ("entityId", *_NGSI, "attrs", "options", "lang"), (200, _JSON, "Entity"),
+              (_LD, _GEOJSON)),
     Operation("put", _E, _N, "replace an entity", ("entityId", *_NGSI), (204, _JSON, None),
               body="Entity", write=True),
     Operation("patch", _E, _N, "merge into an entity", ("entityId", *_NGSI), (204, _JSON, None),
@@ -149,6 +151,16 @@ OPERATIONS: Final[tuple[Operation, ...]] = (
               (*_NGSI, "ngsiId", "ngsiType", "q", *_TEMPORAL, "ngsiLimit")),
     Operation("get", "/ngsi-ld/v1/temporal/entities/{entityId}", _N,
               "one entity's temporal evolution", ("entityId", *_NGSI, *_TEMPORAL)),
+    Operation("post", "/ngsi-ld/v1/temporal/entities", _N,
+              "create or add to an entity's temporal evolution (201 created, 204 added)", _NGSI,
+              (201, _JSON, None), body="Entity", write=True),
+    Operation("post", "/ngsi-ld/v1/temporal/entities/{entityId}/attrs", _N,
+              "add attribute instances to an entity's temporal evolution",
+              ("entityId", *_NGSI), (204, _JSON, None), body="Entity", write=True),
+    Operation("delete", "/ngsi-ld/v1/temporal/entities/{entityId}/attrs/{attrId}", _N,
+              "delete an attribute's temporal evolution",
+              ("entityId", "attrId", *_NGSI, "datasetId", "deleteAll"), (204, _JSON, None),
+              write=True),
     Operation("get", "/live", "live", "Server-Sent Events of joined value changes",
               ("liveDataset", "liveAttribute"), (200, "text/event-stream", None)),
     Operation("get", "/api/joined/{dataset}/{id}", "live", "one building's joined view",
