@@ -123,7 +123,7 @@ def test_the_panel_groups_attributes_and_shows_units(viewer: ViewerSession) -> N
     groups = page.eval_on_selector_all(
         '[data-testid="object-properties"] section', "all => all.map((s) => s.dataset.group)"
     )
-    assert groups == ["Identity", "Building", "Address", "Attributes"]
+    assert groups == ["Building", "Address", "Identity", "Attributes"]
     value = page.inner_text('section[data-group="Building"] dd[data-attribute="measuredHeight"]')
     source = DEMO_GML.read_text("utf-8")
     start = source.index(f'gml:id="{target["id"]}"')

@@ -31,11 +31,6 @@ export const UNITS = {
  */
 export const GROUPS = [
   {
-    title: "Identity",
-    keys: ["class", "function", "usage", "description", "lod", "parent_id", "creationDate",
-      "terminationDate", "relativeToTerrain", "relativeToWater"],
-  },
-  {
     title: "Building",
     keys: ["measuredHeight", "height", "storeysAboveGround", "storeysBelowGround",
       "storeyHeightsAboveGround", "storeyHeightsBelowGround", "yearOfConstruction",
@@ -45,6 +40,11 @@ export const GROUPS = [
   {
     title: "Address",
     keys: ["streetAddress", "postalCode", "addressLocality", "addressCountry", "address"],
+  },
+  {
+    title: "Identity",
+    keys: ["class", "function", "usage", "lod", "parent_id", "creationDate", "terminationDate",
+      "relativeToTerrain", "relativeToWater", "description"],
   },
 ];
 
@@ -138,7 +138,7 @@ export function formatValue(value, key = "") {
 }
 
 /**
- * Group an object's properties for the panel: identity, building facts, address, the rest.
+ * Group an object's properties for the panel: building facts, address, identity, the rest.
  *
  * Values carry their unit where {@link UNITS} knows it; `address` is formatted as postal lines
  * and left out when the flat address properties (`streetAddress` …) say the same; `skip` names
