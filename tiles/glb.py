@@ -19,6 +19,7 @@ import json
 import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import get_args
 
 import numpy as np
 import numpy.typing as npt
@@ -173,7 +174,9 @@ def _write_geometry(
         return write_draco(parts, bin_, id_attribute)
     if compress in ("none", "quantize"):
         return write_plain(parts, bin_, quantized_normals=compress == "quantize")
-    raise ValueError(f"compress must be none, quantize, meshopt or draco, got {compress!r}")
+    raise ValueError(
+        f"compress must be one of {', '.join(get_args(Compression))}, got {compress!r}"
+    )
 
 
 def _node(geometry: Geometry, translation: tuple[float, float, float] | None) -> Node:

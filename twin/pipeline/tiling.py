@@ -22,6 +22,7 @@ import tiles
 from tiles import Compression
 from tiles.hierarchy import Node, build_hierarchy, widen
 from tiles.metadata import Value
+from tiles.tileset import WGS84_A
 from twin.model import AttributeValue, Mesh, SurfaceClass, Surfaces
 from twin.pipeline.features import Feature
 from twin.pipeline.lod import block_meshes, object_slices
@@ -34,7 +35,6 @@ TileFormat = Literal["glb", "b3dm"]  # 3D Tiles 1.1 glTF content, or 3D Tiles 1.
 
 log = logging.getLogger(__name__)
 
-_EARTH_RADIUS_M = 6_378_137.0
 CONTENT_DIR = "content"
 _MIN_ERROR_M = 0.01  # an inner tile is never exact: its blocks stand for finer content
 _MAX_MOVE_M = 0.001  # how far compression may move a vertex of full-detail content
@@ -302,11 +302,11 @@ def _content(
     mesh: tiles.TileMesh,
     table: tiles.PropertyTable,
     compress: Compression,
-    fmt: TileFormat,
+    tile_format: TileFormat,
     max_move_m: float,
 ) -> bytes:
     """A glb with its property table, or a b3dm whose batch table holds the same columns."""
-    if fmt == "glb":
+    if tile_format == "glb":
         return tiles.encode_glb(mesh, table, compress=compress, max_position_error_m=max_move_m)
     glb = tiles.encode_glb(
         mesh, compress=compress, id_attribute="_BATCHID", max_position_error_m=max_move_m
@@ -348,6 +348,6 @@ def _region(group: Sequence[Feature]) -> tuple[float, float, float, float, float
 
 def _diagonal_m(region: tuple[float, float, float, float, float, float]) -> float:
     w, s, e, n, h0, h1 = region
-    dx = (e - w) * _EARTH_RADIUS_M * math.cos((s + n) / 2.0)
-    dy = (n - s) * _EARTH_RADIUS_M
+    dx = (e - w) * WGS84_A * math.cos((s + n) / 2.0)
+    dy = (n - s) * WGS84_A
     return math.sqrt(dx * dx + dy * dy + (h1 - h0) ** 2)
