@@ -202,6 +202,8 @@ def pack_rings(sources: Sequence[RingSource]) -> list[PolygonSet | GMLCoordinate
     A source whose numbers do not parse, or are NaN or infinite, gets the located error
     instead of polygons; the other sources are not affected.
     """
+    if not sources:
+        return []
     tokens = [t for source in sources for t in source.tokens] if len(sources) > 1 else None
     try:
         values = np.array(tokens if tokens is not None else sources[0].tokens, dtype=np.float64)

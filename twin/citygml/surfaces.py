@@ -328,7 +328,8 @@ def _collect_entries(
             )
         elif (hit := written.get(member.href)) is not None:
             target, target_class = hit
-            entry_class = surface_class or target_class
+            unclassified = surface_class == SurfaceClass.UNCLASSIFIED
+            entry_class = target_class if unclassified else surface_class
             reached = (_Entry(target.element, member.reversed, entry_class, via_xlink=True),)
         else:
             reached = _resolve(member, surface_class, index, unresolved)
