@@ -35,7 +35,7 @@ __all__ = [
     "iter_built",
     "map_ordered",
     "open_workers",
-    "using",
+    "workers_for",
 ]
 
 BATCH_OBJECTS = 256
@@ -92,7 +92,7 @@ def open_workers(processes: int, cluster: str | None = None) -> Iterator[Workers
 
 
 @contextmanager
-def using(workers: int | Workers) -> Iterator[Workers]:
+def workers_for(workers: int | Workers) -> Iterator[Workers]:
     """Yield ``workers`` as given, or a local pool of that many processes for the call."""
     if isinstance(workers, Workers):
         yield workers
@@ -127,7 +127,7 @@ def iter_built(
     twice as many batches as there are worker slots are in flight.
     """
     batches = _batches(items, batch_objects)
-    with using(workers) as opened:
+    with workers_for(workers) as opened:
         if opened.executor is None:
             for objs, reprojector in batches:
                 yield from zip(objs, _run(objs, reprojector), strict=True)
@@ -221,6 +221,7 @@ def _validated(objs: list[CityObject]) -> list[CityObject]:
 
 
 def _solid_issues(obj: CityObject) -> tuple[str, ...]:
+    """Return the closure and orientation defects of each solid's exterior shell."""
     return tuple(
         f"solid {k}: {issue}"
         for k, shell in enumerate(obj.shells)

@@ -26,7 +26,7 @@ from tiles.tileset import WGS84_A
 from twin.model import AttributeValue, Mesh, SurfaceClass, Surfaces
 from twin.pipeline.features import Feature
 from twin.pipeline.lod import block_meshes, object_slices
-from twin.pipeline.parallel import Workers, map_ordered, using
+from twin.pipeline.parallel import Workers, map_ordered, workers_for
 from twin.types import Float64Array
 
 __all__ = ["Compression", "TileBudget", "TileFormat", "TilesetStats", "write_tileset"]
@@ -222,7 +222,7 @@ def _encode_all(
 ) -> list[tuple[bytes, Float64Array, float]]:
     if len(jobs) < 2:
         return [_encode_job(job) for job in jobs]
-    with using(workers) as opened:
+    with workers_for(workers) as opened:
         if opened.executor is None:
             return [_encode_job(job) for job in jobs]
         encoded = map_ordered(opened.executor, _encode_job, jobs, 2 * opened.slots)
