@@ -35,3 +35,20 @@ def test_implicit_geometry_is_placed_and_library_reused(write_citygml: WriteCity
     expected = np.array([[0.0, 0, 0], [1, 0, 0], [1, 1, 0], [0, 1, 0]]) * 2 + [10, 20, 30]
     np.testing.assert_allclose(first.surfaces.coords, expected + np.array([100.0, 200, 0]))
     np.testing.assert_allclose(second.surfaces.coords, expected)
+
+
+def test_defects_of_a_prototype_are_reported_where_it_is_placed(
+    write_citygml: WriteCityGML,
+) -> None:
+    unclosed = "0 0 0 1 0 0 1 1 0 0 1 0"  # the square without its closing vertex
+    prototype = f'<gml:MultiSurface gml:id="open"><gml:surfaceMember>{polygon(unclosed)}'
+    prototype += "</gml:surfaceMember></gml:MultiSurface>"
+    body = furniture("f1", f"<relativeGMGeometry>{prototype}</relativeGMGeometry>", "0 0 0")
+    body += furniture("f2", '<relativeGMGeometry xlink:href="#open"/>', "5 0 0")
+    header_ns = 'xmlns:frn="http://www.opengis.net/citygml/cityfurniture/2.0"'
+    path = write_citygml("implicit_open.gml", body)
+    path.write_text(path.read_text().replace("<CityModel ", f"<CityModel {header_ns} ", 1))
+    first, second = city_objects(path, types=None)
+    for obj in (first, second):
+        assert obj.surfaces.polygon_count == 1
+        assert any(i.startswith("GE_R_NOT_CLOSED: 1 ring(s)") for i in obj.issues), obj.issues

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from twin.citygml import iter_city_objects
-from twin.geometry.validate import polygon_issues, shell_issues, surfaces_issues
+from twin.geometry.validate import issues_of_many, polygon_issues, shell_issues
 from twin.model import CityObject, Surfaces
 
 SQUARE = np.array([[0.0, 0, 0], [4, 0, 0], [4, 4, 0], [0, 4, 0]])
@@ -98,10 +98,15 @@ def _issues_one_by_one(surfaces: Surfaces) -> tuple[str, ...]:
     ],
 )
 def test_screened_issues_equal_the_polygon_by_polygon_check(shared_data: Path, name: str) -> None:
-    for item in iter_city_objects(shared_data / "citygml" / name):
-        if isinstance(item, CityObject):
-            expected = _issues_one_by_one(item.surfaces)
-            assert surfaces_issues(item.surfaces, limit=10**6) == expected, item.id
+    objs = [
+        o for o in iter_city_objects(shared_data / "citygml" / name) if isinstance(o, CityObject)
+    ]
+    # screened as one batch, as the import does, and each object on its own
+    batch = issues_of_many([o.surfaces for o in objs], limit=10**6)
+    for obj, screened in zip(objs, batch, strict=True):
+        expected = _issues_one_by_one(obj.surfaces)
+        assert screened == expected, obj.id
+        assert issues_of_many([obj.surfaces], limit=10**6) == [expected], obj.id
 
 
 @settings(max_examples=150, deadline=None)
@@ -122,4 +127,4 @@ def test_screening_never_hides_an_issue(rings: list[list[tuple[int, int, int]]])
     ring_offsets = np.concatenate([[0], np.cumsum([len(r) for r in rings])]).astype(np.int64)
     polygon_offsets = np.arange(len(rings) + 1, dtype=np.int64)
     surfaces = Surfaces(coords, ring_offsets, polygon_offsets, np.zeros(len(rings), np.uint8))
-    assert surfaces_issues(surfaces, limit=10**6) == _issues_one_by_one(surfaces)
+    assert issues_of_many([surfaces], limit=10**6) == [_issues_one_by_one(surfaces)]

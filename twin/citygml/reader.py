@@ -332,7 +332,7 @@ def _finish(
         for rank, (geometry, srs_name, polygons, surfaces) in enumerate(drawn):
             lod = geometry.lod if surfaces.polygon_count else None
             object_id = item.id if rank == 0 else f"{item.id}.lod{geometry.lod}"
-            issues = _geometry_issues(polygons, geometry.unresolved)
+            issues = _geometry_issues([polygons, *(p for p, _ in geometry.implicit)], geometry)
             obj = _city_object(item, object_id, surfaces, srs_name, lod, issues)
             obj = dataclasses.replace(obj, shells=geometry.shell_polygons(polygons))
             yield obj if rank == 0 else dataclasses.replace(obj, parent_id=item.id)
@@ -387,17 +387,18 @@ def _srs_name(
     return document.model_srs_name
 
 
-def _geometry_issues(polygons: PolygonSet, unresolved: tuple[str, ...]) -> tuple[str, ...]:
+def _geometry_issues(read: list[PolygonSet], geometry: LodGeometry) -> tuple[str, ...]:
+    """Word what reading ``geometry`` (its polygons and placed prototypes) repaired or left out."""
     issues = []
-    if polygons.dropped_rings:
+    unresolved = geometry.unresolved
+    if dropped := sum(p.dropped_rings for p in read):
         issues.append(
-            f"GE_R_TOO_FEW_POINTS: {polygons.dropped_rings} ring(s) with fewer than 3 distinct "
-            "points dropped"
+            f"GE_R_TOO_FEW_POINTS: {dropped} ring(s) with fewer than 3 distinct points dropped"
         )
-    if polygons.unclosed_rings:
+    if unclosed := sum(p.unclosed_rings for p in read):
         issues.append(
-            f"GE_R_NOT_CLOSED: {polygons.unclosed_rings} ring(s) whose last point is not the "
-            "first; drawn as if closed"
+            f"GE_R_NOT_CLOSED: {unclosed} ring(s) whose last point is not the first; drawn as if "
+            "closed"
         )
     if unresolved:
         shown = ", ".join(f"#{ref}" for ref in unresolved[:3])

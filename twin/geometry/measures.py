@@ -16,6 +16,7 @@ once). Only then is the enclosed volume defined; otherwise it is NaN.
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 
 from twin.geometry.triangulate import triangle_areas
 from twin.types import BoolArray, Float64Array, IndexArray, UInt8Array, UInt32Array
@@ -26,6 +27,7 @@ __all__ = [
     "closed_shells",
     "enclosed_volumes",
     "measure_meshes",
+    "vertex_ids",
     "weld",
 ]
 
@@ -63,9 +65,23 @@ def weld(positions: Float64Array, vertex_owner: IndexArray, origins: Float64Arra
     [0, 1, 1, 2]
     """
     local = (positions - origins[vertex_owner]) / WELD_TOLERANCE_M
-    keys = np.column_stack([vertex_owner, np.round(local).astype(np.int64)])
-    _, ids = np.unique(keys, axis=0, return_inverse=True)
-    return np.asarray(ids.reshape(-1), dtype=np.int64)
+    return vertex_ids(np.column_stack([vertex_owner, np.round(local).astype(np.int64)]))
+
+
+def vertex_ids(keys: npt.NDArray[np.int64]) -> IndexArray:
+    """Number the distinct rows of ``(n, k)`` integer ``keys`` (equal rows, equal numbers), in
+    the rows' sorted order; one lexsort, much faster than ``np.unique(axis=0)``.
+
+    >>> vertex_ids(np.array([[5, 1], [0, 2], [5, 1]])).tolist()
+    [1, 0, 1]
+    """
+    order = np.lexsort(keys.T[::-1])
+    ordered = keys[order]
+    new = np.ones(len(keys), dtype=bool)
+    new[1:] = np.any(ordered[1:] != ordered[:-1], axis=1)
+    ids = np.empty(len(keys), dtype=np.int64)
+    ids[order] = np.cumsum(new) - 1
+    return ids
 
 
 def closed_shells(welded_faces: IndexArray, owner: IndexArray, n_objects: int) -> BoolArray:

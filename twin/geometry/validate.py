@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-import numpy.typing as npt
 import shapely
 
+from twin.geometry.measures import vertex_ids
 from twin.model import Surfaces
 from twin.types import BoolArray, Float64Array, IndexArray
 
@@ -23,28 +23,19 @@ __all__ = [
     "issues_of_many",
     "polygon_issues",
     "shell_issues",
-    "surfaces_issues",
 ]
 
 PLANARITY_TOLERANCE_M = 0.01
 """Largest distance of a vertex from its polygon's plane before the polygon is non-planar."""
 
 
-def surfaces_issues(surfaces: Surfaces, limit: int = 20) -> tuple[str, ...]:
-    """Return the issues of every polygon of ``surfaces``, each prefixed with its index.
-
-    All polygons are screened at once (ring lengths, repeated points, distance to the Newell
-    plane, validity of the planar projection); :func:`polygon_issues` then words the issues
-    of the few that fail. At most ``limit`` issues are listed; a final line counts the rest.
-    """
-    return issues_of_many([surfaces], limit)[0]
-
-
 def issues_of_many(many: Sequence[Surfaces], limit: int = 20) -> list[tuple[str, ...]]:
-    """Return :func:`surfaces_issues` of each of ``many`` objects, screening them all at once.
+    """Return the issues of every polygon of each of ``many`` objects, prefixed with its index.
 
-    One screen over a batch of objects costs little more than over one object, so the
-    import validates whole batches.
+    All polygons of all objects are screened at once (ring lengths, repeated points, distance
+    to the Newell plane, validity of the planar projection) — one screen over a batch costs
+    little more than over one object; :func:`polygon_issues` then words the issues of the few
+    that fail. At most ``limit`` issues are listed per object; a final line counts the rest.
     """
     if not many:
         return []
@@ -227,7 +218,7 @@ def shell_issues(surfaces: Surfaces) -> tuple[str, ...]:
     start = np.arange(len(surfaces.coords))
     ring_of = np.repeat(np.arange(len(lengths)), lengths)
     following = np.where(start + 1 == offsets[ring_of + 1], offsets[ring_of], start + 1)
-    vertex = _vertex_ids(np.round(surfaces.coords * 1000.0).astype(np.int64))
+    vertex = vertex_ids(np.round(surfaces.coords * 1000.0).astype(np.int64))
     a, b = vertex[start], vertex[following]
     n = np.int64(vertex.max() + 1)
     _, counts = np.unique(np.minimum(a, b) * n + np.maximum(a, b), return_counts=True)
@@ -245,14 +236,3 @@ def shell_issues(surfaces: Surfaces) -> tuple[str, ...]:
             "(a polygon faces inwards)"
         )
     return tuple(issues)
-
-
-def _vertex_ids(keys: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
-    """Number the distinct rows of ``(n, 3)`` integer ``keys`` (equal rows, equal numbers)."""
-    order = np.lexsort(keys.T[::-1])
-    ordered = keys[order]
-    new = np.ones(len(keys), dtype=bool)
-    new[1:] = np.any(ordered[1:] != ordered[:-1], axis=1)
-    ids = np.empty(len(keys), dtype=np.int64)
-    ids[order] = np.cumsum(new) - 1
-    return ids

@@ -7,7 +7,6 @@ with ``options=sysAttrs`` (CIM 009 §4.5, §4.8). ``attrs`` keeps only the liste
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Literal, TypeAlias
 
@@ -148,13 +147,3 @@ def render_feature(
     geo = entity["attrs"].get(geoproperty)
     geometry = geo[0].get("value") if geo else None
     return {"id": entity["id"], "type": "Feature", "geometry": geometry, "properties": properties}
-
-
-def expand_names(names: Collection[str], ctx: Context) -> frozenset[str]:
-    """Return the expanded IRIs of short attribute names."""
-    return frozenset(ctx.expand(n) for n in names)
-
-
-def compact_mapping(values: Mapping[str, Any], ctx: Context) -> dict[str, Any]:
-    """Return ``values`` with its keys compacted."""
-    return {ctx.compact(k): v for k, v in values.items()}

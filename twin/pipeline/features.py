@@ -13,7 +13,7 @@ from twin.geometry import footprint_geojson, lonlat_area_m2
 from twin.geometry.batch import triangulate_many
 from twin.geometry.lod_geometry import surfaces_wkb
 from twin.geometry.measures import measure_meshes
-from twin.model import CityObject, Measures, Mesh, SurfaceClass
+from twin.model import CityObject, Measures, Mesh, SurfaceClass, Surfaces
 from twin.types import Float64Array, IndexArray
 
 __all__ = ["Feature", "build_feature", "build_features", "measures_of"]
@@ -44,12 +44,6 @@ class Feature:
     class_areas_m2: Float64Array | None = None
     volume_m3: float | None = None
     surfaces_wkb: bytes | None = None
-
-    @property
-    def centre_ecef(self) -> Float64Array:
-        assert self.mesh is not None
-        pts = self.mesh.positions_ecef
-        return np.asarray((pts.min(axis=0) + pts.max(axis=0)) / 2.0)
 
     @property
     def estimated_bytes(self) -> int:
@@ -160,22 +154,18 @@ def _concatenate(
     objs: Sequence[CityObject],
 ) -> tuple[Float64Array, IndexArray, IndexArray, IndexArray, IndexArray]:
     """Return all objects' surfaces as one ragged set, plus per-object vertex/polygon offsets."""
-    surfaces = [o.surfaces for o in objs]
-    vertex_counts = np.array([len(s.coords) for s in surfaces], dtype=np.int64)
-    ring_counts = np.array([s.ring_count for s in surfaces], dtype=np.int64)
+    joined = Surfaces.join([o.surfaces for o in objs])
+    vertex_counts = np.array([len(o.surfaces.coords) for o in objs], dtype=np.int64)
+    polygon_counts = np.array([o.surfaces.polygon_count for o in objs], dtype=np.int64)
     vertex_offsets = np.concatenate([[0], np.cumsum(vertex_counts)])
-    ring_base = np.concatenate([[0], np.cumsum(ring_counts)])
-    rings = np.concatenate(
-        [s.ring_offsets[:-1] + vertex_offsets[k] for k, s in enumerate(surfaces)]
-        + [vertex_offsets[-1:]]
-    )
-    polygons = np.concatenate(
-        [s.polygon_offsets[:-1] + ring_base[k] for k, s in enumerate(surfaces)] + [ring_base[-1:]]
-    )
-    polygon_counts = np.array([s.polygon_count for s in surfaces], dtype=np.int64)
     polygon_offsets = np.concatenate([[0], np.cumsum(polygon_counts)])
-    coords = np.concatenate([s.coords for s in surfaces])
-    return coords, rings, polygons, vertex_offsets, polygon_offsets
+    return (
+        joined.coords,
+        joined.ring_offsets,
+        joined.polygon_offsets,
+        vertex_offsets,
+        polygon_offsets,
+    )
 
 
 def _build_one(
