@@ -7,7 +7,7 @@ from typing import Any, Final, TypeVar, cast
 
 from aiohttp import web
 
-from twin.ngsild.entity import ExpandedEntity
+from twin.ngsild.entity import ExpandedEntity, is_uri
 from twin.ngsild.errors import BadRequestDataError
 from twin.ngsild.join import live_events
 from twin.ngsild.jsonld import Context
@@ -61,6 +61,19 @@ def modify_entity(
 async def write(request: web.Request, operation: Operation[T]) -> T:
     """Run a store write in the next group commit; return once it is durable."""
     return await request.config_dict[WRITER].write(operation)
+
+
+def uri_param(request: web.Request, key: str, what: str) -> str:
+    """Return path parameter ``key``, which must be a URI (CIM 009 §4.5.1: ids are URIs)."""
+    value = request.match_info[key]
+    if not is_uri(value):
+        raise BadRequestDataError(f"{what} id must be a URI, got {value!r}")
+    return value
+
+
+def entity_id_of(request: web.Request) -> str:
+    """Return the ``{entityId}`` of the URL (a URI, or BadRequestData)."""
+    return uri_param(request, "entityId", "entity")
 
 
 def split_list(text: str | None) -> list[str]:

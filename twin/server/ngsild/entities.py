@@ -12,7 +12,6 @@ from twin.ngsild.entity import (
     ENTITY_KEYWORDS,
     NULL_URI,
     ExpandedEntity,
-    is_uri,
     parse_attribute,
     parse_attribute_fragment,
     parse_attributes,
@@ -33,6 +32,7 @@ from twin.ngsild.render import render_entity, render_feature
 from twin.server.ngsild.common import (
     S,
     entities_of,
+    entity_id_of,
     modify_entity,
     notify_deleted,
     options_of,
@@ -65,13 +65,6 @@ def add_entity_routes(app: web.Application) -> None:
     app.router.add_delete(_ATTR + S, delete_attribute)
 
 
-def _id(request: web.Request) -> str:
-    entity_id = request.match_info["entityId"]
-    if not is_uri(entity_id):
-        raise BadRequestDataError(f"entity id must be a URI, got {entity_id!r}")
-    return entity_id
-
-
 def update_result(outcome: Outcome, neg: Negotiated) -> dict[str, Any]:
     """Return the UpdateResult body of a 207 answer."""
     return {
@@ -97,11 +90,12 @@ async def retrieve_entity(request: web.Request) -> web.Response:
     neg = await negotiate(request, allow_geo=True)
     options = options_of(request)
     body = cast(
-        ExpandedEntity, await call_store(entities_of(request).get, neg.tenant, _id(request))
+        ExpandedEntity,
+        await call_store(entities_of(request).get, neg.tenant, entity_id_of(request)),
     )
     projection = projection_of(request, neg.context)
     if projection.attrs is not None and not projection.attrs & set(body["attrs"]):
-        raise NotFoundError(f"entity {_id(request)} has none of the requested attributes")
+        raise NotFoundError(f"entity {entity_id_of(request)} has none of the requested attributes")
     form = representation(options)
     sys_attrs = "sysAttrs" in options
     if neg.accept == GEOJSON:
@@ -117,7 +111,7 @@ async def retrieve_entity(request: web.Request) -> web.Response:
 async def delete_entity(request: web.Request) -> web.Response:
     """DELETE /entities/{entityId}: 204, 404 ResourceNotFound."""
     neg = await negotiate(request)
-    old = await write(request, delete_op(neg.tenant, _id(request)))
+    old = await write(request, delete_op(neg.tenant, entity_id_of(request)))
     links = {k: v for k, v in old["attrs"].items() if v and v[0].get("type") == "Relationship"}
     removed = [k for k in old["attrs"] if k not in links]
     publish_changes(request, neg.tenant, {**old, "attrs": links}, removed)
@@ -136,7 +130,7 @@ def _fragment(neg: Negotiated, entity_id: str) -> dict[str, Any]:
 async def put_entity(request: web.Request) -> web.Response:
     """PUT /entities/{entityId}: replace the entity (type and attributes) — 204."""
     neg = await negotiate(request, body=True)
-    entity_id = _id(request)
+    entity_id = entity_id_of(request)
     body = dict(neg.body) if isinstance(neg.body, dict) else neg.body
     if isinstance(body, dict):
         body.setdefault("id", entity_id)
@@ -159,7 +153,7 @@ def _nulls(fragment: dict[str, Any]) -> set[str]:
 async def patch_entity(request: web.Request) -> web.Response:
     """PATCH /entities/{entityId}: merge a fragment (urn:ngsi-ld:null deletes) — 204."""
     neg = await negotiate(request, body=True, merge=True)
-    fragment = _fragment(neg, _id(request))
+    fragment = _fragment(neg, entity_id_of(request))
     nulls = _nulls(fragment)
     now = now_iso()
     attrs = parse_attributes(
@@ -175,7 +169,7 @@ async def post_attrs(request: web.Request) -> web.Response:
     neg = await negotiate(request, body=True)
     no_overwrite = "noOverwrite" in options_of(request)
     now = now_iso()
-    attrs = parse_attributes(_fragment(neg, _id(request)), neg.context, now)
+    attrs = parse_attributes(_fragment(neg, entity_id_of(request)), neg.context, now)
     outcome = await _modify(
         request, neg, lambda old: append_attrs(old, attrs, now, no_overwrite=no_overwrite)
     )
@@ -186,7 +180,7 @@ async def patch_attrs(request: web.Request) -> web.Response:
     """PATCH /entities/{entityId}/attrs: update existing attributes — 204 or 207."""
     neg = await negotiate(request, body=True)
     now = now_iso()
-    attrs = parse_attributes(_fragment(neg, _id(request)), neg.context, now)
+    attrs = parse_attributes(_fragment(neg, entity_id_of(request)), neg.context, now)
     outcome = await _modify(request, neg, lambda old: update_attrs(old, attrs, now))
     return _multi_status(request, neg, outcome)
 
@@ -195,7 +189,7 @@ async def _modify(
     request: web.Request, neg: Negotiated, change: Callable[[ExpandedEntity], Outcome]
 ) -> Outcome:
     """Apply ``change`` to the entity in the URL in one store transaction, then publish it."""
-    outcome = await write(request, modify_entity(neg.tenant, _id(request), change))
+    outcome = await write(request, modify_entity(neg.tenant, entity_id_of(request), change))
     publish_changes(request, neg.tenant, outcome.entity, outcome.updated)
     return outcome
 

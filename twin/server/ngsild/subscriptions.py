@@ -10,11 +10,9 @@ import uuid
 
 from aiohttp import web
 
-from twin.ngsild.entity import is_uri
-from twin.ngsild.errors import BadRequestDataError
 from twin.ngsild.subscriptions import merge_subscription, parse_subscription
 from twin.ngsild.subscriptions_render import render_subscription
-from twin.server.ngsild.common import S, entities_of
+from twin.server.ngsild.common import S, entities_of, uri_param
 from twin.server.ngsild.http import json_response, negotiate, now_iso
 from twin.server.ngsild.notify import NOTIFIER
 from twin.server.ngsild.search import page_of, paging_links
@@ -32,13 +30,6 @@ def add_subscription_routes(app: web.Application) -> None:
     app.router.add_get(_ONE + S, retrieve_subscription)
     app.router.add_patch(_ONE + S, update_subscription)
     app.router.add_delete(_ONE + S, delete_subscription)
-
-
-def _id(request: web.Request) -> str:
-    sub_id = request.match_info["subscriptionId"]
-    if not is_uri(sub_id):
-        raise BadRequestDataError(f"subscription id must be a URI, got {sub_id!r}")
-    return sub_id
 
 
 async def create_subscription(request: web.Request) -> web.Response:
@@ -68,7 +59,9 @@ async def list_subscriptions(request: web.Request) -> web.Response:
 async def retrieve_subscription(request: web.Request) -> web.Response:
     """GET /subscriptions/{id}: 200, 404 ResourceNotFound."""
     neg = await negotiate(request)
-    stored = request.config_dict[NOTIFIER].get(neg.tenant, _id(request))
+    stored = request.config_dict[NOTIFIER].get(
+        neg.tenant, uri_param(request, "subscriptionId", "subscription")
+    )
     return json_response(request, neg, render_subscription(stored, neg.context, now_iso()))
 
 
@@ -76,7 +69,7 @@ async def update_subscription(request: web.Request) -> web.Response:
     """PATCH /subscriptions/{id}: merge a fragment — 204, 404, 400."""
     neg = await negotiate(request, body=True, merge=True)
     notifier = request.config_dict[NOTIFIER]
-    old = notifier.get(neg.tenant, _id(request))
+    old = notifier.get(neg.tenant, uri_param(request, "subscriptionId", "subscription"))
     new = merge_subscription(old, neg.body, neg.context, now_iso())
     await call_store(entities_of(request).subscriptions.replace, neg.tenant, new)
     await notifier.put(neg.tenant, new)
@@ -86,7 +79,7 @@ async def update_subscription(request: web.Request) -> web.Response:
 async def delete_subscription(request: web.Request) -> web.Response:
     """DELETE /subscriptions/{id}: 204, 404 ResourceNotFound."""
     neg = await negotiate(request)
-    sub_id = _id(request)
+    sub_id = uri_param(request, "subscriptionId", "subscription")
     await call_store(entities_of(request).subscriptions.delete, neg.tenant, sub_id)
     request.config_dict[NOTIFIER].remove(neg.tenant, sub_id)
     return web.Response(status=204)

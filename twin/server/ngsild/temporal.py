@@ -23,7 +23,14 @@ from twin.ngsild.errors import BadRequestDataError
 from twin.ngsild.selection import parse_selection
 from twin.ngsild.temporal import TemporalQuery, parse_temporal_query, temporal_entity
 from twin.ngsild.temporal_write import current_state, parse_temporal_attributes
-from twin.server.ngsild.common import S, entities_of, publish_changes, split_list, write
+from twin.server.ngsild.common import (
+    S,
+    entities_of,
+    entity_id_of,
+    publish_changes,
+    split_list,
+    write,
+)
 from twin.server.ngsild.http import json_response, negotiate, now_iso
 from twin.server.ngsild.search import page_of, paging_links
 from twin.server.state import call_store
@@ -42,13 +49,6 @@ def add_temporal_routes(app: web.Application) -> None:
     app.router.add_post("/temporal/entities" + S, create_temporal)
     app.router.add_post("/temporal/entities/{entityId}/attrs" + S, append_temporal)
     app.router.add_delete("/temporal/entities/{entityId}/attrs/{attrId}" + S, delete_temporal)
-
-
-def _entity_id(request: web.Request) -> str:
-    entity_id = request.match_info["entityId"]
-    if not is_uri(entity_id):
-        raise BadRequestDataError(f"entity id must be a URI, got {entity_id!r}")
-    return entity_id
 
 
 async def create_temporal(request: web.Request) -> web.Response:
@@ -73,7 +73,7 @@ async def create_temporal(request: web.Request) -> web.Response:
 async def append_temporal(request: web.Request) -> web.Response:
     """POST /temporal/entities/{entityId}/attrs: add instances to the history — 204."""
     neg = await negotiate(request, body=True)
-    entity_id = _entity_id(request)
+    entity_id = entity_id_of(request)
     if not isinstance(neg.body, dict) or neg.body.get("id", entity_id) != entity_id:
         raise BadRequestDataError("the body must be an object of attributes for this entity")
     attrs = parse_temporal_attributes(neg.body, neg.context, now_iso())
@@ -84,7 +84,7 @@ async def append_temporal(request: web.Request) -> web.Response:
 async def delete_temporal(request: web.Request) -> web.Response:
     """DELETE /temporal/entities/{entityId}/attrs/{attrId}: drop an attribute's history — 204."""
     neg = await negotiate(request)
-    entity_id = _entity_id(request)
+    entity_id = entity_id_of(request)
     iri = neg.context.expand(request.match_info["attrId"])
     delete_all = request.query.get("deleteAll", "false").lower() == "true"
     dataset_id = request.query.get("datasetId")
@@ -111,7 +111,7 @@ def _read(
 async def retrieve_temporal(request: web.Request) -> web.Response:
     """GET /temporal/entities/{entityId}: one entity's temporal evolution."""
     neg = await negotiate(request)
-    entity_id = _entity_id(request)
+    entity_id = entity_id_of(request)
     query = _query(request, neg.context)
     store = entities_of(request)
     body = await call_store(store.get, neg.tenant, entity_id)
