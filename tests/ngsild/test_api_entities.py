@@ -133,6 +133,11 @@ async def test_trailing_slash_and_percent_encoded_id(client: TestClient) -> None
 async def test_retrieve_unknown_and_invalid_ids(client: TestClient) -> None:
     await problem(await client.get(f"{API}/entities/urn:x:none"), 404, "ResourceNotFound")
     await problem(await client.get(f"{API}/entities/plain"), 400, "BadRequestData")
+    # every route with an id in its path says the same (CIM 009: ids are URIs)
+    for path in ("subscriptions/plain", "temporal/entities/plain", "entities/plain/attrs"):
+        method = client.post if path.endswith("attrs") else client.get
+        resp = await method(f"{API}/{path}", json={} if path.endswith("attrs") else None)
+        await problem(resp, 400, "BadRequestData")
 
 
 async def test_delete_then_gone(client: TestClient) -> None:
