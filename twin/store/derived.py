@@ -66,10 +66,15 @@ def postal_address(address: Address) -> dict[str, str]:
 
 def derived_values(record: BuildingRecord) -> dict[str, str | float | None]:
     """Return every derived property of a record by name (None where unknown)."""
-    postal = {} if record.address is None else postal_address(record.address)
     m = record.measures
-    measures = (m.height_m, m.footprint_area_m2, m.roof_area_m2, m.wall_area_m2,
-                m.ground_area_m2, m.volume_m3)  # fmt: skip
-    values: dict[str, str | float | None] = {d.name: postal.get(d.name) for d in DERIVED[:4]}
-    values.update((d.name, v) for d, v in zip(DERIVED[4:], measures, strict=True))
-    return values
+    known: dict[str, str | float | None] = {
+        "height": m.height_m,
+        "footprintArea": m.footprint_area_m2,
+        "roofArea": m.roof_area_m2,
+        "wallArea": m.wall_area_m2,
+        "groundArea": m.ground_area_m2,
+        "volume": m.volume_m3,
+    }
+    if record.address is not None:
+        known.update(postal_address(record.address))
+    return {d.name: known.get(d.name) for d in DERIVED}
