@@ -93,3 +93,16 @@ async def test_bad_temporal_writes(
     resp = await client.request(method, f"{API}{path}", json=body)
     assert resp.status == status, await resp.text()
     assert (await resp.json())["type"] == ERR + ptype
+
+
+async def test_bad_temporal_bodies_say_what_was_received(client: TestClient) -> None:
+    resp = await client.post(f"{API}/temporal/entities", json=[1])
+    assert "must be a JSON object, got list" in (await resp.json())["detail"]
+    resp = await client.post(f"{API}/temporal/entities", json={"id": "nope", "type": "Meter"})
+    assert "got 'nope'" in (await resp.json())["detail"]
+    other = "urn:ngsi-ld:Meter:other"
+    resp = await client.post(f"{API}/temporal/entities/{DEV}/attrs", json={"id": other})
+    detail = (await resp.json())["detail"]
+    assert resp.status == 400
+    assert other in detail, detail
+    assert DEV in detail, detail

@@ -44,7 +44,9 @@ def parse_lang(text: str) -> LanguagePreference:
         if weight > 0:
             weighted.append((-weight, i, tag.lower()))
     if not weighted:
-        raise BadRequestDataError("lang names no acceptable language")
+        raise BadRequestDataError(
+            f"lang {text!r} names no acceptable language (every weight is 0); give one with q>0"
+        )
     return tuple(tag for _, _, tag in sorted(weighted))
 
 

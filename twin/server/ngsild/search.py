@@ -50,7 +50,7 @@ def _int(request: web.Request, name: str, default: int) -> int:
 
 def _text(value: Any, name: str) -> str | None:
     if value is not None and not isinstance(value, str):
-        raise BadRequestDataError(f"{name} must be a string")
+        raise BadRequestDataError(f"{name} must be a string, got {type(value).__name__}")
     return value
 
 

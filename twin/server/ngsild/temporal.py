@@ -55,8 +55,12 @@ async def create_temporal(request: web.Request) -> web.Response:
     """POST /temporal/entities: create or extend a temporal representation — 201 or 204."""
     neg = await negotiate(request, body=True)
     body = neg.body
-    if not isinstance(body, dict) or not is_uri(body.get("id")):
-        raise BadRequestDataError("a temporal entity needs an id that is a URI")
+    if not isinstance(body, dict):
+        raise BadRequestDataError(f"a temporal entity must be a JSON object, got {_kind(body)}")
+    if not is_uri(body.get("id")):
+        raise BadRequestDataError(
+            f"a temporal entity needs an id that is a URI, got {body.get('id')!r}"
+        )
     now = now_iso()
     entity_id = str(body["id"])
     types = parse_types(body.get("type"), neg.context)
@@ -74,8 +78,14 @@ async def append_temporal(request: web.Request) -> web.Response:
     """POST /temporal/entities/{entityId}/attrs: add instances to the history — 204."""
     neg = await negotiate(request, body=True)
     entity_id = entity_id_of(request)
-    if not isinstance(neg.body, dict) or neg.body.get("id", entity_id) != entity_id:
-        raise BadRequestDataError("the body must be an object of attributes for this entity")
+    if not isinstance(neg.body, dict):
+        raise BadRequestDataError(
+            f"the body must be an object of attributes, got {_kind(neg.body)}"
+        )
+    if neg.body.get("id", entity_id) != entity_id:
+        raise BadRequestDataError(
+            f"the body's id {neg.body['id']!r} is not the URL's {entity_id!r}; omit it or match"
+        )
     attrs = parse_temporal_attributes(neg.body, neg.context, now_iso())
     await write(request, append_history_op(neg.tenant, entity_id, attrs, None))
     return web.Response(status=204)
@@ -151,3 +161,7 @@ async def query_temporal(request: web.Request) -> web.Response:
     if count:
         headers["NGSILD-Results-Count"] = str(total)
     return json_response(request, neg, data, headers=headers)
+
+
+def _kind(value: Any) -> str:
+    return "null" if value is None else type(value).__name__
