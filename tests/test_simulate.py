@@ -5,18 +5,16 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
-import os
 import random
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
+from serve_process import free_port, serve, stop
 
 from twin.model import BuildingRecord, DatasetInfo
 from twin.sim import BuildingProfile, profile_of, readings_at
@@ -27,13 +25,6 @@ SQUARE = {
     "coordinates": [[[11.0, 48.0], [11.0002, 48.0], [11.0002, 48.0002], [11.0, 48.0002],
                      [11.0, 48.0]]],
 }  # fmt: skip
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def _publish(data_dir: Path) -> None:
@@ -64,29 +55,12 @@ def _publish(data_dir: Path) -> None:
 def server(tmp_path: Path) -> Iterator[str]:
     """Run ``twin serve`` over a published two-building dataset; yield its URL."""
     _publish(tmp_path / "data")
-    port = _free_port()
-    env = {**os.environ, "TWIN_TOKENS": "sim-token"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "twin.cli", "serve", "--data-dir", str(tmp_path / "data"),
-         "--port", str(port)],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-    )  # fmt: skip
+    port = free_port()
+    proc = serve(tmp_path / "data", port, tokens="sim-token")
     try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    proc.kill()
-                    output = proc.stdout.read().decode() if proc.stdout else ""
-                    raise AssertionError(output) from None
-                time.sleep(0.1)
         yield f"http://127.0.0.1:{port}"
     finally:
-        proc.terminate()
-        proc.wait(10)
+        stop(proc)
 
 
 async def _changes(resp: aiohttp.ClientResponse, wanted: int) -> list[dict[str, Any]]:

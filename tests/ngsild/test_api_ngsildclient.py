@@ -2,51 +2,24 @@
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from serve_process import free_port, serve, stop
 
 ngsildclient = pytest.importorskip("ngsildclient")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[int]:
     """Run ``twin serve`` on a free port; yield the port."""
-    port = _free_port()
-    env = {**os.environ, "TWIN_TOKENS": ""}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "twin.cli", "serve", "--data-dir", str(tmp_path / "data"),
-         "--port", str(port)],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-    )  # fmt: skip
+    port = free_port()
+    proc = serve(tmp_path / "data", port)
     try:
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                if proc.poll() is not None:
-                    output = proc.stdout.read().decode() if proc.stdout else ""
-                    raise AssertionError(output) from None
-                time.sleep(0.1)
         yield port
     finally:
-        proc.terminate()
-        proc.wait(10)
+        stop(proc)
 
 
 def test_create_get_query_upsert_delete(server: int) -> None:
