@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Final
 
+from twin.ngsild.boolean import parse_boolean
 from twin.ngsild.errors import BadRequestDataError
 
 __all__ = ["ScopeTest", "parse_scope_q"]
@@ -34,43 +35,12 @@ def parse_scope_q(text: str) -> ScopeTest:
     tokens = [m.group(1) for m in _TOKEN.finditer(text)]
     if "".join(tokens) != "".join(text.split()) or not tokens:
         raise BadRequestDataError(f"invalid scopeQ {text!r}")
-    pos = 0
 
-    def expr() -> ScopeTest:
-        nonlocal pos
-        terms = [term()]
-        while pos < len(tokens) and tokens[pos] == ",":
-            pos += 1
-            terms.append(term())
-        return lambda scopes: any(t(scopes) for t in terms)
-
-    def term() -> ScopeTest:
-        nonlocal pos
-        factors = [factor()]
-        while pos < len(tokens) and tokens[pos] == ";":
-            pos += 1
-            factors.append(factor())
-        return lambda scopes: all(f(scopes) for f in factors)
-
-    def factor() -> ScopeTest:
-        nonlocal pos
-        if pos >= len(tokens):
-            raise BadRequestDataError(f"incomplete scopeQ {text!r}")
-        token = tokens[pos]
-        pos += 1
-        if token == "(":
-            inner = expr()
-            if pos >= len(tokens) or tokens[pos] != ")":
-                raise BadRequestDataError(f"unbalanced parentheses in scopeQ {text!r}")
-            pos += 1
-            return inner
+    def leaf(token: str) -> ScopeTest:
         pattern = _pattern(token, text)
         return lambda scopes: any(pattern.match(s) for s in scopes)
 
-    result = expr()
-    if pos != len(tokens):
-        raise BadRequestDataError(f"unexpected {tokens[pos]!r} in scopeQ {text!r}")
-    return result
+    return parse_boolean(tokens, (",",), leaf, f"scopeQ {text!r}")
 
 
 def _pattern(token: str, text: str) -> re.Pattern[str]:

@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from twin.ngsild.boolean import parse_boolean
 from twin.ngsild.entity import ATTRIBUTE_KEYWORDS
 from twin.ngsild.errors import BadRequestDataError
 from twin.ngsild.jsonld import Context
@@ -48,45 +49,13 @@ def parse_type_expr(text: str, ctx: Context) -> tuple[TypeExpr, frozenset[str]]:
     """
     tokens = [m.group(1).strip() for m in _TYPE_TOKEN.finditer(text)]
     names: set[str] = set()
-    pos = 0
 
-    def expr() -> TypeExpr:
-        nonlocal pos
-        terms = [term()]
-        while pos < len(tokens) and tokens[pos] in ("|", ","):
-            pos += 1
-            terms.append(term())
-        return lambda types: any(t(types) for t in terms)
-
-    def term() -> TypeExpr:
-        nonlocal pos
-        factors = [factor()]
-        while pos < len(tokens) and tokens[pos] == ";":
-            pos += 1
-            factors.append(factor())
-        return lambda types: all(f(types) for f in factors)
-
-    def factor() -> TypeExpr:
-        nonlocal pos
-        if pos >= len(tokens):
-            raise BadRequestDataError(f"incomplete type expression {text!r}")
-        token = tokens[pos]
-        pos += 1
-        if token == "(":
-            inner = expr()
-            if pos >= len(tokens) or tokens[pos] != ")":
-                raise BadRequestDataError(f"unbalanced parentheses in type {text!r}")
-            pos += 1
-            return inner
-        if token in "),|;":
-            raise BadRequestDataError(f"unexpected {token!r} in type {text!r}")
+    def leaf(token: str) -> TypeExpr:
         iri = ctx.expand(token)
         names.add(iri)
         return lambda types: iri in types
 
-    result = expr()
-    if pos != len(tokens):
-        raise BadRequestDataError(f"unexpected {tokens[pos]!r} in type {text!r}")
+    result = parse_boolean(tokens, ("|", ","), leaf, f"type {text!r}")
     return result, frozenset(names)
 
 
