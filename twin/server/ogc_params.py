@@ -13,13 +13,8 @@ from typing import Final, Literal
 
 from twin.errors import QueryError
 from twin.store.features import FeatureQuery, SortKey
-from twin.store.features_filter import (
-    FilterLang,
-    SqlFilter,
-    parse_filter,
-    property_names,
-    to_sql,
-)
+from twin.store.features_cql2 import FilterLang, parse_filter, property_names, to_sql
+from twin.store.features_filter import SqlFilter
 
 __all__ = [
     "CRS84",

@@ -1,0 +1,250 @@
+"""CQL2 filters (OGC API – Features Part 3) parsed with pygeofilter and translated to SQLite SQL.
+
+Text and JSON encodings are parsed by pygeofilter's own parsers; this module walks the AST and
+writes a ``WHERE`` clause over the ``objects`` table with bound parameters only::
+
+    energyUse > 100 AND yearOfConstruction < 1960
+    -> (json_extract(attributes, ?) > ?) AND (json_extract(attributes, ?) < ?)
+
+Properties read as :func:`twin.store.features_filter.property_sql` says. Importing this module
+imports pygeofilter (about a second: its grammar is built at import), so only the code that
+parses filters imports it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable, Collection, Mapping
+from functools import partial
+from typing import Any, Final, Literal, TypeGuard
+
+import shapely
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+from pygeofilter import ast, values
+from pygeofilter.parsers.cql2_json import parse as parse_cql2_json
+from pygeofilter.parsers.cql2_text import parse as parse_cql2_text
+
+from twin.errors import QueryError
+from twin.store.features_filter import GEOMETRY_NAMES, SqlFilter, fold_case, property_sql
+
+__all__ = ["FilterLang", "parse_filter", "property_names", "query_wkt", "to_sql"]
+
+FilterLang = Literal["cql2-text", "cql2-json"]
+
+_COMPARISON: Final = {
+    ast.Equal: "=", ast.NotEqual: "<>", ast.LessThan: "<", ast.LessEqual: "<=",
+    ast.GreaterThan: ">", ast.GreaterEqual: ">=",
+}  # fmt: skip
+_SPATIAL: Final = {
+    ast.GeometryIntersects: "intersects", ast.GeometryDisjoint: "disjoint",
+    ast.GeometryContains: "contains", ast.GeometryWithin: "within",
+    ast.GeometryTouches: "touches", ast.GeometryCrosses: "crosses",
+    ast.GeometryOverlaps: "overlaps", ast.GeometryEquals: "equals",
+}  # fmt: skip
+_ARITHMETIC: Final = {ast.Add: "+", ast.Sub: "-", ast.Mul: "*", ast.Div: "/"}
+
+
+def parse_filter(text: str, lang: FilterLang = "cql2-text") -> ast.Node:
+    """Parse a CQL2 filter; raise QueryError naming the position of a syntax error.
+
+    >>> parse_filter("height > 10")
+    GreaterThan(lhs=ATTRIBUTE height, rhs=10)
+    >>> parse_filter("height >")
+    Traceback (most recent call last):
+    twin.errors.QueryError: invalid CQL2 filter at line 1, column 9: unexpected end of input
+    """
+    try:
+        node = parse_cql2_json(json.loads(text)) if lang == "cql2-json" else parse_cql2_text(text)
+    except UnexpectedInput as exc:
+        raise QueryError(f"invalid CQL2 filter at {_where(exc, text)}") from exc
+    except json.JSONDecodeError as exc:
+        raise QueryError(
+            f"invalid CQL2 JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
+        ) from exc
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        raise QueryError(f"invalid CQL2 filter: {exc}") from exc
+    if not isinstance(node, ast.Node):
+        raise QueryError("invalid CQL2 filter: it is not a predicate")
+    return node
+
+
+def _where(exc: UnexpectedInput, text: str) -> str:
+    if isinstance(exc, UnexpectedEOF) or (
+        isinstance(exc, UnexpectedToken) and exc.token.type == "$END"
+    ):
+        return f"line 1, column {len(text) + 1}: unexpected end of input"
+    line, column = getattr(exc, "line", 1), getattr(exc, "column", 1)
+    if isinstance(exc, UnexpectedCharacters):
+        return f"line {line}, column {column}: unexpected character {exc.char!r}"
+    token = getattr(exc, "token", "")
+    return f"line {line}, column {column}: unexpected {str(token)!r}"
+
+
+def property_names(node: object) -> set[str]:
+    """Return every property name a filter refers to.
+
+    >>> sorted(property_names(parse_filter("a1 > b1 OR c1 IS NULL")))
+    ['a1', 'b1', 'c1']
+    """
+    if isinstance(node, ast.Attribute):
+        return {node.name}
+    found: set[str] = set()
+    if isinstance(node, ast.Node):
+        for child in node.get_sub_nodes():
+            found |= property_names(child)
+    elif isinstance(node, list | tuple):
+        for child in node:
+            found |= property_names(child)
+    return found
+
+
+def to_sql(
+    node: ast.Node, known: Collection[str], live: Mapping[str, str] | None = None
+) -> SqlFilter:
+    """Translate a parsed filter to SQL; raise QueryError for an unknown property.
+
+    Parameters
+    ----------
+    node : pygeofilter.ast.Node
+        From :func:`parse_filter`.
+    known : collection of str
+        The queryable property names (geometry names are always known), live ones included.
+    live : Mapping[str, str], optional
+        Live property name -> JSON text of ``{object id: value}`` (see :func:`property_sql`).
+    """
+    unknown = sorted(property_names(node) - set(known) - GEOMETRY_NAMES)
+    if unknown:
+        raise QueryError(
+            f"unknown propert{'y' if len(unknown) == 1 else 'ies'} {', '.join(unknown)}; "
+            f"the queryables are: {', '.join(sorted(known))}"
+        )
+    params: list[Any] = []
+    sql = _Translator(params, live or {}).node(node)
+    return SqlFilter(sql, tuple(params))
+
+
+class _Translator:
+    """Write one AST as SQL, appending parameters in the order their ``?`` appear."""
+
+    def __init__(self, params: list[Any], live: Mapping[str, str]) -> None:
+        self.params = params
+        self.live = live
+
+    def node(self, node: Any) -> str:
+        handler = self._handlers().get(type(node))
+        if handler is None:
+            raise QueryError(f"unsupported CQL2 operation {type(node).__name__}")
+        return handler(node)
+
+    def _handlers(self) -> Mapping[type, Callable[[Any], str]]:
+        table: dict[type, Callable[[Any], str]] = {
+            ast.And: lambda n: f"({self.node(n.lhs)} AND {self.node(n.rhs)})",
+            ast.Or: lambda n: f"({self.node(n.lhs)} OR {self.node(n.rhs)})",
+            ast.Not: lambda n: f"(NOT {self.node(n.sub_node)})",
+            ast.Like: self._like,
+            ast.In: self._in,
+            ast.Between: self._between,
+            ast.IsNull: lambda n: f"({self.value(n.lhs)} IS {'NOT ' if n.not_ else ''}NULL)",
+            ast.Include: lambda n: "0" if n.not_ else "1",
+        }
+        for cls, op in _COMPARISON.items():
+            table[cls] = partial(self._compare, op)
+        for cls, name in _SPATIAL.items():
+            table[cls] = partial(self._spatial_node, name)
+        return table
+
+    def _compare(self, op: str, node: Any) -> str:
+        return f"({self.value(node.lhs)} {op} {self.value(node.rhs)})"
+
+    def _spatial_node(self, op: str, node: Any) -> str:
+        return self._spatial(op, node.lhs, node.rhs)
+
+    def value(self, node: Any) -> str:
+        if isinstance(node, ast.Attribute):
+            if node.name in GEOMETRY_NAMES:
+                raise QueryError(f"{node.name} can only be used in spatial operators")
+            expr, params = property_sql(node.name, self.live)
+            self.params.extend(params)
+            return expr
+        if isinstance(node, ast.Arithmetic) and type(node) in _ARITHMETIC:
+            return f"({self.value(node.lhs)} {_ARITHMETIC[type(node)]} {self.value(node.rhs)})"
+        if isinstance(node, bool):
+            self.params.append(json.dumps(node))
+            return "json(?)"
+        if isinstance(node, int) and not -(2**63) <= node < 2**63:
+            raise QueryError(f"the integer {node} is out of range (64 bits)")
+        if isinstance(node, int | float | str):
+            self.params.append(node)
+            return "?"
+        if isinstance(node, dt.datetime | dt.date):
+            self.params.append(node.isoformat())
+            return "?"
+        if isinstance(node, ast.Function):
+            if _is_casei(node):
+                return f"twin_casei({self.value(node.arguments[0])})"
+            raise QueryError(f"unsupported CQL2 function {node.name}")
+        if isinstance(node, values.Geometry | values.Envelope):
+            raise QueryError("geometry values only fit spatial operators")
+        raise QueryError(f"unsupported CQL2 value {node!r}")
+
+    def _like(self, node: ast.Like) -> str:
+        # CQL2 wildcards are % and _ (pygeofilter reports '.' as its single-char wildcard).
+        pattern = node.pattern
+        if _is_casei(pattern) and isinstance(pattern.arguments[0], str):
+            pattern = fold_case(pattern.arguments[0])  # CASEI('%Straße%'): fold the literal here
+        if not isinstance(pattern, str):
+            raise QueryError(f"LIKE needs a string pattern, got {pattern!r}")
+        if node.singlechar not in ("_", None):
+            pattern = pattern.replace(node.singlechar, "_")
+        expr = self.value(node.lhs)
+        self.params.append(pattern)
+        sql = f"({expr} LIKE ? ESCAPE '\\')"
+        return f"(NOT {sql})" if node.not_ else sql
+
+    def _in(self, node: ast.In) -> str:
+        expr = self.value(node.lhs)
+        items = ", ".join(self.value(v) for v in node.sub_nodes)
+        return f"({expr} {'NOT ' if node.not_ else ''}IN ({items}))"
+
+    def _between(self, node: ast.Between) -> str:
+        expr = self.value(node.lhs)
+        low, high = self.value(node.low), self.value(node.high)
+        return f"({expr} {'NOT ' if node.not_ else ''}BETWEEN {low} AND {high})"
+
+    def _spatial(self, op: str, lhs: Any, rhs: Any) -> str:
+        if isinstance(rhs, ast.Attribute) and not isinstance(lhs, ast.Attribute):
+            lhs, rhs = rhs, lhs
+            op = {"within": "contains", "contains": "within"}.get(op, op)
+        if not (isinstance(lhs, ast.Attribute) and lhs.name in GEOMETRY_NAMES):
+            raise QueryError("spatial operators compare the geometry property with a geometry")
+        wkt = query_wkt(rhs)
+        x0, y0, x1, y1 = shapely.from_wkt(wkt).bounds
+        exact = "twin_spatial(?, footprint, min_lon, min_lat, max_lon, max_lat, ?)"
+        if op == "disjoint":
+            self.params.extend([op, wkt])
+            return exact
+        self.params.extend([x1, x0, y1, y0, op, wkt])
+        return f"(min_lon <= ? AND max_lon >= ? AND min_lat <= ? AND max_lat >= ? AND {exact})"
+
+
+def query_wkt(node: Any) -> str:
+    """Return the WKT of a geometry literal of a filter (GeoJSON, envelope or ``BBOX(...)``)."""
+    if isinstance(node, values.Geometry):
+        try:
+            return str(shapely.geometry.shape(node.geometry).wkt)
+        except (ValueError, TypeError, AttributeError) as exc:
+            raise QueryError(f"invalid geometry in the filter: {exc}") from exc
+    if isinstance(node, values.Envelope):
+        return str(shapely.box(node.x1, node.y1, node.x2, node.y2).wkt)
+    if isinstance(node, ast.Function) and node.name.lower() == "bbox":
+        args = node.arguments
+        if len(args) in (4, 6) and all(isinstance(a, int | float) for a in args):
+            half = len(args) // 2
+            return str(shapely.box(args[0], args[1], args[half], args[half + 1]).wkt)
+    raise QueryError(f"expected a geometry literal in the spatial operator, got {node!r}")
+
+
+def _is_casei(node: object) -> TypeGuard[ast.Function]:
+    """Whether ``node`` is CQL2 ``CASEI(x)`` (pygeofilter reads it as the function lower)."""
+    return isinstance(node, ast.Function) and node.name == "lower" and len(node.arguments) == 1
