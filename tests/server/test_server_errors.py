@@ -88,22 +88,22 @@ async def test_unexpected_exception_gives_500_and_server_keeps_answering(
         (
             QueryError("limit must be a positive integer, got -1"),
             400,
-            "https://uri.etsi.org/ngsi-ld/errors/InvalidRequest",
-            "Invalid request",
+            "about:blank",
+            "Bad Request",
             "limit must be a positive integer, got -1",
         ),
         (
             ConflictError("dataset 'demo' is being imported"),
             409,
-            "https://uri.etsi.org/ngsi-ld/errors/AlreadyExists",
+            "about:blank",
             "Conflict",
             "dataset 'demo' is being imported",
         ),
         (
             ReprojectionError("PROJ failed in /srv/private/grid.tif"),
             500,
-            "https://uri.etsi.org/ngsi-ld/errors/InternalError",
-            "Reprojection failed",
+            "about:blank",
+            "Internal Server Error",
             GENERIC,
         ),
     ],
@@ -129,6 +129,31 @@ async def test_twin_errors_map_to_their_problem(
         "detail": detail,
         "instance": "/raise",
     }
+
+
+ETSI = "https://uri.etsi.org/ngsi-ld/errors/"
+
+
+@pytest.mark.parametrize(
+    ("path", "status", "problem_type", "title"),
+    [
+        ("/ogc/collections/nope", 404, "about:blank", "Not Found"),
+        ("/ogc/collections/demo/items?limit=-1", 400, "about:blank", "Bad Request"),
+        ("/ogc/collections/demo/items?filter=height%20%3E", 400, "about:blank", "Bad Request"),
+        ("/tiles/nope/tileset.json", 404, "about:blank", "Not Found"),
+        ("/ngsi-ld/v1/entities/urn:ngsi-ld:Building:nope", 404, ETSI + "ResourceNotFound", None),
+        ("/ngsi-ld/v1/entities?type=Building&limit=-1", 400, ETSI + "BadRequestData", None),
+    ],
+)
+async def test_only_ngsild_answers_carry_etsi_problem_types(
+    client: Client, path: str, status: int, problem_type: str, title: str | None
+) -> None:
+    resp = await client.get(path)
+    body = await resp.json(content_type=None)
+    assert (resp.status, body["type"], body["status"]) == (status, problem_type, status)
+    if title is not None:  # about:blank: the status phrase (RFC 9457 §4.2.1)
+        assert body["title"] == title
+    assert body["detail"]
 
 
 async def test_health_ok(client: Client) -> None:
@@ -162,7 +187,11 @@ async def test_store_failure_is_a_500_problem_without_its_paths(
     resp = await client.get("/ogc/collections")
     body = await resp.json(content_type=None)
     assert resp.status == 500
-    assert (body["title"], body["detail"]) == ("Store failure", GENERIC)
+    assert (body["type"], body["title"], body["detail"]) == (
+        "about:blank",
+        "Internal Server Error",
+        GENERIC,
+    )
     assert str(tmp_path) not in await resp.text()
 
 

@@ -167,8 +167,8 @@ async def test_unknown_collection_or_item_gives_404_problem(
     assert resp.status == 404
     assert resp.content_type == "application/problem+json"
     assert await resp.json(content_type=None) == {
-        "type": "https://uri.etsi.org/ngsi-ld/errors/ResourceNotFound",
-        "title": "Not found",
+        "type": "about:blank",
+        "title": "Not Found",
         "status": 404,
         "detail": detail,
         "instance": path,

@@ -174,7 +174,7 @@ async def test_bad_parameters_are_400_problems(
     resp = await client.get("/ogc/collections/grid/items", params=params)
     assert resp.status == 400
     body = await resp.json(content_type=None)
-    assert (body["title"], body["detail"]) == ("Invalid request", detail)
+    assert (body["type"], body["title"], body["detail"]) == ("about:blank", "Bad Request", detail)
 
 
 async def test_bbox_uses_the_footprints(client: Client) -> None:

@@ -168,8 +168,8 @@ async def test_unknown_tile_gives_404_problem(
     assert resp.headers["Access-Control-Allow-Origin"] == "*"
     body: dict[str, Any] = await resp.json(content_type=None)
     assert body == {
-        "type": "https://uri.etsi.org/ngsi-ld/errors/ResourceNotFound",
-        "title": "Not found",
+        "type": "about:blank",
+        "title": "Not Found",
         "status": 404,
         "detail": detail,
         "instance": path,

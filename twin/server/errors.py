@@ -1,9 +1,15 @@
 """Problem details (RFC 9457): the one place where errors become HTTP answers.
 
+Every route but NGSI-LD's answers through :func:`problem_middleware` (the NGSI-LD sub-application
+has its own, :mod:`twin.server.ngsild.http`, which keeps the ETSI problem types the error classes
+carry). OGC API – Features defines HTTP statuses only (Part 1 §7.5.1), no problem types, and an
+ETSI NGSI-LD type would tell an OGC client something false; so here ``type`` is ``about:blank``,
+``title`` the status phrase (RFC 9457 §4.2.1) and ``detail`` says exactly what was wrong.
+
 Three kinds of failure reach :func:`problem_middleware`:
 
-- a :class:`twin.errors.TwinError`: its class carries the status, problem type and title; the
-  message becomes ``detail`` (for 5xx a generic detail instead, the message goes to the log);
+- a :class:`twin.errors.TwinError`: its class carries the status; the message becomes
+  ``detail`` (for 5xx a generic detail instead, the message goes to the log);
 - an aiohttp :class:`~aiohttp.web.HTTPException` (unknown route, method not allowed …):
   ``type`` is ``about:blank`` and ``title`` the status phrase, as RFC 9457 §4.2.1 asks;
 - anything else: a programming error — a 500 with a generic detail, traceback logged, never sent.
@@ -89,9 +95,9 @@ def _from_twin_error(request: web.Request, exc: TwinError) -> web.Response:
         detail = GENERIC_DETAIL
     else:
         detail = str(exc) or exc.title
-    return problem_response(
-        request, status=exc.status, title=exc.title, detail=detail, problem_type=exc.problem_type
-    )
+    known = _status(exc.status)
+    title = known.phrase if known else exc.title
+    return problem_response(request, status=exc.status, title=title, detail=detail)
 
 
 def _from_http_exception(request: web.Request, exc: web.HTTPException) -> web.Response:
