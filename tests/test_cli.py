@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -118,6 +120,38 @@ def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
         main(["import"])
     assert info.value.code == 2
     assert "required: FILE" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("flag", "choices"),
+    [
+        ("--compress", "'none', 'quantize', 'meshopt', 'draco'"),
+        ("--format", "'glb', 'b3dm'"),
+    ],
+)
+def test_a_wrong_choice_names_the_choices(
+    capsys: pytest.CaptureFixture[str], flag: str, choices: str
+) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["import", "city.gml", flag, "zip"])
+    assert info.value.code == 2
+    assert f"argument {flag}: invalid choice: 'zip' (choose from {choices})" in (
+        capsys.readouterr().err
+    )
+
+
+_LOADED = (
+    "import sys, twin.cli\n"
+    "try:\n    twin.cli.main(['import', '--help'])\nexcept SystemExit:\n    pass\n"
+    "print(sorted(m for m in ('twin.pipeline', 'twin.store', 'aiohttp') if m in sys.modules))"
+)
+
+
+def test_parsing_the_command_line_loads_no_pipeline_store_or_server() -> None:
+    out = subprocess.run(
+        [sys.executable, "-c", _LOADED], check=True, capture_output=True, text=True, timeout=60
+    )
+    assert out.stdout.splitlines()[-1] == "[]"
 
 
 def _report(data_dir: Path, dataset: str) -> dict[str, object]:

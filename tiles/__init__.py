@@ -14,7 +14,7 @@ from tiles.metadata import (
 )
 from tiles.normals import face_normals, quantize_normals, unit_normals, vertex_normals
 from tiles.tileset import Tile, enu_frame, tileset_files, tileset_json
-from tiles.typing import Tileset
+from tiles.typing import TileFormat, Tileset
 
 __all__ = [
     "Compression",
@@ -22,6 +22,7 @@ __all__ = [
     "Material",
     "PropertyTable",
     "Tile",
+    "TileFormat",
     "TileMesh",
     "Tileset",
     "encode_b3dm",

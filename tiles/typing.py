@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from typing import Any, Literal, NotRequired, TypedDict
 
+TileFormat = Literal["glb", "b3dm"]
+"""Tile content: glTF binary (3D Tiles 1.1), or Batched 3D Model (3D Tiles 1.0, batch tables)."""
+
 # --- glTF 2.0 core -------------------------------------------------------------------------------
 
 

@@ -14,8 +14,9 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import cast
+from typing import cast, get_args
 
+from tiles import Compression, TileFormat
 from twin import __version__
 from twin.errors import TwinError
 from twin.model import LodChoice
@@ -92,14 +93,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     imp.add_argument(
         "--compress",
-        choices=("meshopt", "draco", "quantize", "none"),
+        choices=get_args(Compression),
         default="meshopt",
         help="meshopt: EXT_meshopt_compression + KHR_mesh_quantization (default); draco: "
         "KHR_draco_mesh_compression; quantize: int8 normals only; none: plain floats",
     )
     imp.add_argument(
         "--format",
-        choices=("glb", "b3dm"),
+        choices=get_args(TileFormat),
         default="glb",
         help="glb: 3D Tiles 1.1 (default); b3dm: 3D Tiles 1.0 + batch tables, for legacy clients",
     )

@@ -19,7 +19,7 @@ from typing import Literal
 import numpy as np
 
 import tiles
-from tiles import Compression
+from tiles import Compression, TileFormat
 from tiles.hierarchy import Node, build_hierarchy, widen
 from tiles.metadata import Value
 from tiles.tileset import WGS84_A
@@ -30,8 +30,6 @@ from twin.pipeline.parallel import Workers, map_ordered, workers_for
 from twin.types import Float64Array
 
 __all__ = ["Compression", "TileBudget", "TileFormat", "TilesetStats", "write_tileset"]
-
-TileFormat = Literal["glb", "b3dm"]  # 3D Tiles 1.1 glTF content, or 3D Tiles 1.0 b3dm
 
 log = logging.getLogger(__name__)
 
