@@ -8,8 +8,8 @@ Usage::
 Unless the data directory already holds the dataset ``synth``, writes the city with
 ``scripts/synth_city.py`` and imports it with ``twin import`` (about 2 minutes per 10,000
 buildings here), or with ``--records`` publishes synthetic catalog records directly (seconds).
-Then starts ``twin serve`` on a free port and times, one request at a time over one
-keep-alive connection:
+Then starts ``twin serve`` on a free port (``tests/serve_process.py``, as the tests do) and
+times, one request at a time over one keep-alive connection:
 
 - ``/healthz`` — the floor: HTTP, routing and one catalog read on the same server and client;
 - items with a random bbox of about ``--box-m`` metres (limit 100);
@@ -17,11 +17,15 @@ keep-alive connection:
 - a CQL2 filter alone over the whole city (limit 10);
 - an address search over the whole city, ``CASEI(streetAddress) LIKE CASEI('%<street>%')``
   (limit 10; what the viewer's search box sends);
+- a filter on a measure alone, ``height > 30``, over the whole city (limit 10);
 - the ten largest buildings, ``sortby=-volume`` (limit 10);
+- a bbox with ``height > 30``, ``sortby=-height`` (limit 100);
 - items with a bbox and ``geometry=lod`` (the 3D surfaces instead of footprints, limit 100);
 - an aggregate (bins of yearOfConstruction) over a random bbox.
 
-Prints a Markdown table of p50/p95/max in milliseconds and the mean numberMatched.
+Prints a Markdown table of p50/p95/max in milliseconds, the server's CPU time per request
+(user + system of the server process, from ``/proc``: steadier than wall time on a shared
+machine) and the mean numberMatched.
 """
 
 from __future__ import annotations
@@ -30,8 +34,8 @@ import argparse
 import http.client
 import json
 import math
+import os
 import random
-import socket
 import statistics
 import subprocess
 import sys
@@ -42,6 +46,10 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))  # as pytest does
+
+from serve_process import free_port, serve, stop  # noqa: E402
+
 TWIN = Path(sys.executable).with_name("twin")
 DATASET = "synth"
 FILTER = "measuredHeight > 12 AND yearOfConstruction < 1990"
@@ -58,12 +66,6 @@ STREETS = (
     "Südendstraße",
 )
 M_PER_DEG_LAT = 111_320.0
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def ensure_city(data_dir: Path, buildings: int, seed: int) -> None:
@@ -167,7 +169,15 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def measure(base: str, requests: int, box_m: float, seed: int) -> list[tuple[str, ...]]:
+def _cpu_seconds(pid: int) -> float:
+    """Return the user + system CPU time of process ``pid`` so far (Linux ``/proc``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measure(
+    base: str, requests: int, box_m: float, seed: int, server_pid: int
+) -> list[tuple[str, ...]]:
     """Time each kind of request ``requests`` times; return the table's rows."""
     host, port = base.removeprefix("http://").split(":")
     conn = http.client.HTTPConnection(host, int(port), timeout=60)
@@ -184,8 +194,13 @@ def measure(base: str, requests: int, box_m: float, seed: int) -> list[tuple[str
         "items, CQL2 only (whole city)": lambda: items + "?" + urlencode({"filter": FILTER}),
         "items, address search (whole city)": lambda: items + "?" + urlencode({"filter":
             f"CASEI(streetAddress) LIKE CASEI('%{rng.choice(STREETS)[:6]}%')"}),
+        "items, height > 30 (whole city)": lambda: items + "?" + urlencode(
+            {"filter": "height > 30"}),
         "items, sortby -volume (whole city)": lambda: items + "?" + urlencode(
             {"sortby": "-volume"}),
+        "items, bbox + height > 30, sortby -height": lambda: items + "?" + urlencode(
+            {"bbox": _box(extent, rng, box_m), "filter": "height > 30", "sortby": "-height",
+             "limit": 100}),
         "items, bbox, geometry=lod": lambda: items + "?" + urlencode(
             {"bbox": _box(extent, rng, box_m), "geometry": "lod", "limit": 100}),
         "aggregate bins, bbox": lambda: f"/ogc/collections/{DATASET}/aggregate?" + urlencode(
@@ -197,14 +212,16 @@ def measure(base: str, requests: int, box_m: float, seed: int) -> list[tuple[str
         for _ in range(5):
             _get(conn, url_of())  # warm up
         times, matched = [], []
+        cpu_before = _cpu_seconds(server_pid)
         for _ in range(requests):
             elapsed, body = _get(conn, url_of())
             times.append(elapsed)
             if body.startswith(b'{"type": "FeatureCollection"'):
                 matched.append(json.loads(body)["numberMatched"])
+        cpu_ms = (_cpu_seconds(server_pid) - cpu_before) * 1000 / requests
         mean = f"{statistics.fmean(matched):.0f}" if matched else "–"
         rows.append((name, f"{_percentile(times, 0.5):.1f}", f"{_percentile(times, 0.95):.1f}",
-                     f"{max(times):.1f}", mean))  # fmt: skip
+                     f"{max(times):.1f}", f"{cpu_ms:.1f}", mean))  # fmt: skip
     conn.close()
     return rows
 
@@ -225,30 +242,16 @@ def main() -> None:
         publish_records(args.data_dir, args.buildings, args.seed)
     else:
         ensure_city(args.data_dir, args.buildings, args.seed)
-    port = _free_port()
-    base = f"http://127.0.0.1:{port}"
-    server = subprocess.Popen(
-        [str(TWIN), "serve", "--data-dir", str(args.data_dir), "--port", str(port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+    port = free_port()
+    server = serve(args.data_dir, port, log=args.data_dir.parent / "bench-serve.log")
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                _get(http.client.HTTPConnection("127.0.0.1", port, timeout=2), "/healthz")
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.2)
-        rows = measure(base, args.requests, args.box_m, args.seed)
+        rows = measure(f"http://127.0.0.1:{port}", args.requests, args.box_m, args.seed, server.pid)
     finally:
-        server.terminate()
-        server.wait(timeout=10)
+        stop(server)
     print(f"\n{args.requests} sequential requests each, {args.box_m:.0f} m boxes, filter "
           f"`{FILTER}`\n")  # fmt: skip
-    print("| request | p50 ms | p95 ms | max ms | mean numberMatched |")
-    print("|---|---:|---:|---:|---:|")
+    print("| request | p50 ms | p95 ms | max ms | server CPU ms/request | mean numberMatched |")
+    print("|---|---:|---:|---:|---:|---:|")
     for row in rows:
         print("| " + " | ".join(row) + " |")
 

@@ -90,14 +90,18 @@ class FeatureQuery:
         return SqlFilter(" AND ".join(f"({p})" for p in parts), tuple(params))
 
     def sql_order(self) -> SqlFilter:
-        """Return the ``ORDER BY`` clause (id last, so pages are stable) and its parameters."""
+        """Return the ``ORDER BY`` clause (id last, so pages are stable) and its parameters.
+
+        The id runs in the direction of the last key: ``(dataset, key, id)`` is how a derived
+        column's index is ordered, so SQLite walks it (either way) and sorts nothing.
+        """
         terms: list[str] = []
         params: list[Any] = []
         for key in self.sortby:
             expr, p = property_sql(key.name, self.live)
             terms.append(f"{expr} {'DESC' if key.descending else 'ASC'}")
             params.extend(p)
-        terms.append("id")
+        terms.append("id DESC" if self.sortby and self.sortby[-1].descending else "id")
         return SqlFilter(", ".join(terms), tuple(params))
 
 

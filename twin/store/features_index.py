@@ -9,6 +9,11 @@ does not need to know of it.
 
 R*Tree keeps 32-bit floats rounded outwards, so it returns a superset of the candidates; the
 exact bounding box test and the footprint test still follow.
+
+The same step refreshes the planner's statistics of ``objects`` (``ANALYZE`` on a sample).
+Without them SQLite guesses that ``dataset = ?`` matches ten rows, so a bbox with
+``height > 30`` or ``sortby=-height`` walked the whole ``objects_height`` index testing each
+row against the R*Tree's ids; with them it starts from the R*Tree's few hundred candidates.
 """
 
 from __future__ import annotations
@@ -30,6 +35,9 @@ _SCHEMA: Final = (
     "CREATE TABLE IF NOT EXISTS feature_rtree_state (dataset TEXT PRIMARY KEY, imported_at TEXT)",
 )
 
+_ANALYSIS_ROWS: Final = 1000
+"""Rows of each index ``ANALYZE`` samples: well under a second at 100,000 objects."""
+
 RTREE_CANDIDATES: Final = (
     "id IN (SELECT k.id FROM feature_rtree r CROSS JOIN feature_rtree_keys k ON k.rid = r.rid "
     "WHERE r.min_lon <= ? AND r.max_lon >= ? AND r.min_lat <= ? AND r.max_lat >= ? "
@@ -39,7 +47,8 @@ RTREE_CANDIDATES: Final = (
 
 
 def ensure_rtree(cur: sqlite3.Cursor, dataset: str) -> None:
-    """Build or rebuild the R*Tree rows of ``dataset`` unless they match its current import."""
+    """Build or rebuild the R*Tree rows of ``dataset`` (and the planner's statistics) unless
+    they match its current import."""
     stamp = cur.execute("SELECT imported_at FROM datasets WHERE name = ?", (dataset,)).fetchone()
     if stamp is None:
         return
@@ -49,6 +58,8 @@ def ensure_rtree(cur: sqlite3.Cursor, dataset: str) -> None:
         "SELECT imported_at FROM feature_rtree_state WHERE dataset = ?", (dataset,)
     ).fetchone()
     if done is not None and done[0] == str(stamp[0]):
+        if not _has_statistics(cur):  # an R*Tree built by a twin that did not analyze
+            _analyze(cur)
         return
     log.info("building the bbox index of dataset %s", dataset)
     cur.execute("BEGIN IMMEDIATE")
@@ -74,7 +85,21 @@ def ensure_rtree(cur: sqlite3.Cursor, dataset: str) -> None:
             "INSERT OR REPLACE INTO feature_rtree_state (dataset, imported_at) VALUES (?, ?)",
             (dataset, str(stamp[0])),
         )
+        _analyze(cur)
         cur.execute("COMMIT")
     except BaseException:
         cur.execute("ROLLBACK")
         raise
+
+
+def _analyze(cur: sqlite3.Cursor) -> None:
+    """Refresh the planner's statistics of ``objects`` from a sample of each index."""
+    cur.execute(f"PRAGMA analysis_limit = {_ANALYSIS_ROWS}")
+    cur.execute("ANALYZE objects")
+
+
+def _has_statistics(cur: sqlite3.Cursor) -> bool:
+    table = cur.execute("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_stat1'").fetchone()
+    if table is None:
+        return False
+    return cur.execute("SELECT 1 FROM sqlite_stat1 WHERE tbl = 'objects'").fetchone() is not None

@@ -81,6 +81,13 @@ _ADDED_COLUMNS = (
     *(("objects", f"{d.column} {'TEXT' if d.kind == 'string' else 'REAL'}") for d in DERIVED),
 )
 """Columns added after the first schema, in order: a catalog from before gets them on open."""
+_DERIVED_INDEXES = tuple(
+    f"CREATE INDEX IF NOT EXISTS objects_{d.column} ON objects (dataset, {d.column})"
+    for d in DERIVED
+)
+"""One index per derived column (after the dataset, which every query names): a filter such
+as ``height > 30`` reads a range of it, ``sortby=-volume`` with a limit walks it from one end
+instead of sorting the dataset. Created after :data:`_ADDED_COLUMNS`, which they index."""
 _OBJECT_COLUMNS = 16 + len(DERIVED)
 
 
@@ -137,6 +144,8 @@ class SQLiteStore:
             self._db.execute("PRAGMA foreign_keys=ON")
             self._db.executescript(_SCHEMA)
             _add_columns(self._db)
+            for statement in _DERIVED_INDEXES:
+                self._db.execute(statement)
             self._db.executescript(ENTITY_SCHEMA)
         except (OSError, sqlite3.Error) as exc:
             raise StoreError(f"cannot open the data directory {self.data_dir}: {exc}") from exc
