@@ -41,6 +41,10 @@ from typing import Any
 import aiohttp
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))  # as pytest does
+
+from serve_process import free_port, serve, stop  # noqa: E402
+
 CONCURRENCY = 32
 SUBSCRIBERS = 100
 JSON = {"Content-Type": "application/json"}
@@ -83,15 +87,8 @@ web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), print=None)
 """
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 def start(argv: list[str], port: int, log: Path) -> subprocess.Popen[bytes]:
-    """Start a server whose output goes to ``log`` (a pipe nobody reads would stall it)."""
+    """Start the floor server; its output goes to ``log`` (a pipe nobody reads would stall it)."""
     env = {**os.environ, "TWIN_TOKENS": ""}
     with log.open("wb") as out:
         proc = subprocess.Popen(argv, env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
@@ -106,15 +103,6 @@ def start(argv: list[str], port: int, log: Path) -> subprocess.Popen[bytes]:
             time.sleep(0.1)
     proc.kill()
     raise SystemExit(f"{argv} did not listen on {port}")
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    proc.terminate()
-    try:
-        proc.wait(15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
 
 
 def pct(values: list[float], p: float) -> float:
@@ -269,8 +257,7 @@ async def main_async(sizes: list[int], seconds: float) -> list[tuple[str, float,
     rows: list[tuple[str, float, float, str]] = []
     with tempfile.TemporaryDirectory(prefix="twin-bench-") as tmp:
         tport, fport = free_port(), free_port()
-        serve = [sys.executable, "-m", "twin.cli", "serve", "--data-dir", f"{tmp}/data"]
-        twin = start([*serve, "--port", str(tport)], tport, Path(tmp, "twin.log"))
+        twin = serve(Path(tmp, "data"), tport, log=Path(tmp, "twin.log"))
         floor = start([sys.executable, "-c", FLOOR_APP, str(fport)], fport, Path(tmp, "floor.log"))
         base, fbase = f"http://127.0.0.1:{tport}", f"http://127.0.0.1:{fport}"
         conn = aiohttp.TCPConnector(limit=0)

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -27,17 +26,9 @@ from pathlib import Path
 
 from playwright.sync_api import sync_playwright
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # as pytest does
 
-from tests.viewer.harness import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    DEMO_GML,
-    TWIN,
-    VIEWPORT,
-    free_port,
-    wait_for_health,
-)
+from viewer.harness import CHROMIUM, CHROMIUM_ARGS, DEMO_GML, VIEWPORT, serve_city
 
 MARKS = ("twin:first-frame", "twin:first-tile", "twin:tiles-loaded")
 WAIT_MS = 300_000
@@ -90,31 +81,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="twin-bench-viewer-") as tmp:
-        subprocess.run(
-            [str(TWIN), "import", str(DEMO_GML), "--dataset", "demo", "--data-dir", tmp],
-            check=True,
-            capture_output=True,
-        )
-        port = free_port()
-        log_path = Path(tmp) / "serve.log"
-        with log_path.open("wb") as log:
-            server = subprocess.Popen(
-                [str(TWIN), "serve", "--data-dir", tmp, "--port", str(port)],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        try:
-            base_url = f"http://127.0.0.1:{port}"
-            wait_for_health(base_url, server, log_path)
-            runs = []
-            for i in range(args.runs):
-                started = time.monotonic()
-                runs.append(one_run(base_url))
-                print(f"run {i + 1}: {time.monotonic() - started:.1f} s wall", file=sys.stderr)
-        finally:
-            server.terminate()
-            server.wait(timeout=10)
+    with (
+        tempfile.TemporaryDirectory(prefix="twin-bench-viewer-") as tmp,
+        serve_city(Path(tmp), {"demo": DEMO_GML}) as base_url,
+    ):
+        runs = []
+        for i in range(args.runs):
+            started = time.monotonic()
+            runs.append(one_run(base_url))
+            print(f"run {i + 1}: {time.monotonic() - started:.1f} s wall", file=sys.stderr)
 
     def median(key: str) -> float:
         return statistics.median(run[key] for run in runs)

@@ -12,33 +12,20 @@ building and writes ``docs/screenshot.png`` (1280×800).
 from __future__ import annotations
 
 import argparse
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 from playwright.sync_api import Page, sync_playwright
 
 ROOT = Path(__file__).resolve().parents[1]
-TWIN = Path(sys.executable).parent / "twin"
-DEMO_GML = ROOT / "data" / "teco_district1_LoD2.gml"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--use-angle=swiftshader",
-    "--enable-unsafe-swiftshader",
-    "--ignore-gpu-blocklist",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
+sys.path.insert(0, str(ROOT / "tests"))  # as pytest does
+
+from viewer.harness import CHROMIUM, CHROMIUM_ARGS, DEMO_GML, TOKEN, TWIN, VIEWPORT, serve_city  # noqa: E402
+
 WAIT_MS = 180_000
-TOKEN = "screenshot-token"
 STYLE = "live:energyUse"
 
 FRAME_DISTRICT_JS = """
@@ -74,25 +61,6 @@ async () => {
 """
 
 
-def free_port() -> int:
-    """Return a TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_for_health(base_url: str) -> None:
-    """Poll ``/healthz`` for up to 30 s."""
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"{base_url}/healthz", timeout=2):
-                return
-        except OSError:
-            time.sleep(0.2)
-    raise SystemExit(f"twin serve did not answer {base_url}/healthz")
-
-
 def wait_for_tiles(page: Page) -> None:
     """Wait until the viewer reports every visible tile loaded."""
     page.wait_for_function("document.body.dataset.tilesLoaded === 'true'", timeout=WAIT_MS)
@@ -102,7 +70,7 @@ def capture(base_url: str, out: Path) -> str:
     """Open the viewer, inspect one building, save the screenshot; return the building's id."""
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 800})
+        page = browser.new_page(viewport=VIEWPORT)
         page.set_default_timeout(WAIT_MS)
         page.goto(f"{base_url}/viewer/?instant")
         wait_for_tiles(page)
@@ -128,34 +96,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshot.png")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="twin-screenshot-") as tmp:
-        data_dir = Path(tmp)
+    with (
+        tempfile.TemporaryDirectory(prefix="twin-screenshot-") as tmp,
+        serve_city(Path(tmp), {"demo": DEMO_GML}) as base_url,
+    ):
+        simulate = [str(TWIN), "simulate", "--dataset", "demo", "--url", base_url]
         subprocess.run(
-            [str(TWIN), "import", str(DEMO_GML), "--dataset", "demo", "--data-dir", tmp],
+            [*simulate, "--token", TOKEN, "--count", "6", "--interval", "0.3"],
             check=True,
             capture_output=True,
         )
-        port = free_port()
-        with (data_dir / "serve.log").open("wb") as log:
-            server = subprocess.Popen(
-                [str(TWIN), "serve", "--data-dir", tmp, "--port", str(port), "--token", TOKEN],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        try:
-            base_url = f"http://127.0.0.1:{port}"
-            wait_for_health(base_url)
-            simulate = [str(TWIN), "simulate", "--dataset", "demo", "--url", base_url]
-            subprocess.run(
-                [*simulate, "--token", TOKEN, "--count", "6", "--interval", "0.3"],
-                check=True,
-                capture_output=True,
-            )
-            started = time.monotonic()
-            building = capture(base_url, args.out)
-        finally:
-            server.terminate()
-            server.wait(timeout=10)
+        started = time.monotonic()
+        building = capture(base_url, args.out)
     sys.stderr.write(
         f"wrote {args.out} ({building} inspected) in {time.monotonic() - started:.0f} s\n"
     )

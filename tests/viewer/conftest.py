@@ -18,7 +18,8 @@ from .harness import CHROMIUM, CHROMIUM_ARGS, DEMO_GML, ViewerSession, open_view
 @pytest.fixture(scope="session")
 def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Import the demo city, run ``twin serve --token TOKEN`` on it, yield its base URL."""
-    yield from serve_city(tmp_path_factory.mktemp("twin-data"), {"demo": DEMO_GML})
+    with serve_city(tmp_path_factory.mktemp("twin-data"), {"demo": DEMO_GML}) as base_url:
+        yield base_url
 
 
 @pytest.fixture(scope="session")

@@ -1,19 +1,24 @@
-"""Helpers for the browser tests: Chromium flags, the server process, the viewer's load flag."""
+"""Helpers for the browser tests: Chromium flags, the served city, the viewer's load flag.
+
+The server is started by ``tests/serve_process.py`` like every other process test; scripts that
+reuse this module (``scripts/bench_viewer.py``, ``scripts/screenshot.py``) put ``tests/`` on
+``sys.path`` as pytest does.
+"""
 
 from __future__ import annotations
 
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from playwright.sync_api import Browser, Page, Request
+from serve_process import free_port, serve, stop
 
 ROOT = Path(__file__).resolve().parents[2]
 TWIN = Path(sys.executable).parent / "twin"
@@ -37,30 +42,8 @@ WAIT_MS = 60_000
 """Upper bound for any one wait in the browser (SwiftShader renders on the CPU)."""
 
 
-def free_port() -> int:
-    """Return a TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_for_health(base_url: str, server: subprocess.Popen[bytes], log: Path) -> None:
-    """Poll ``/healthz`` until it answers 200, or fail with the server's log."""
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise RuntimeError(f"twin serve exited with {server.returncode}:\n{log.read_text()}")
-        try:
-            with urllib.request.urlopen(f"{base_url}/healthz", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError(f"twin serve did not answer /healthz within 30 s:\n{log.read_text()}")
-
-
-def serve_city(data_dir: Path, datasets: dict[str, Path]) -> Iterator[str]:
-    """Import each file as its dataset, run ``twin serve --token TOKEN``, yield its base URL."""
+def import_datasets(data_dir: Path, datasets: dict[str, Path]) -> None:
+    """Import each file with ``twin import`` as the dataset its key names."""
     for name, path in datasets.items():
         subprocess.run(
             [str(TWIN), "import", str(path), "--dataset", name, "--data-dir", str(data_dir)],
@@ -68,28 +51,18 @@ def serve_city(data_dir: Path, datasets: dict[str, Path]) -> Iterator[str]:
             capture_output=True,
             timeout=300,
         )
+
+
+@contextmanager
+def serve_city(data_dir: Path, datasets: dict[str, Path]) -> Iterator[str]:
+    """Import each file as its dataset, serve them (writes need TOKEN), yield the base URL."""
+    import_datasets(data_dir, datasets)
     port = free_port()
-    log = data_dir / "serve.log"
-    with log.open("wb") as out:
-        server = subprocess.Popen(
-            [
-                str(TWIN),
-                *("serve", "--data-dir", str(data_dir), "--port", str(port), "--token", TOKEN),
-            ],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    base_url = f"http://127.0.0.1:{port}"
+    server = serve(data_dir, port, tokens=TOKEN, log=data_dir / "serve.log")
     try:
-        wait_for_health(base_url, server, log)
-        yield base_url
+        yield f"http://127.0.0.1:{port}"
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        stop(server)
 
 
 @dataclass

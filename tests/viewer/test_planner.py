@@ -50,7 +50,9 @@ async () => {
 
 @pytest.fixture(scope="module")
 def planner_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    yield from serve_city(tmp_path_factory.mktemp("planner-data"), {"delft": DELFT, "lorup": LORUP})
+    data_dir = tmp_path_factory.mktemp("planner-data")
+    with serve_city(data_dir, {"delft": DELFT, "lorup": LORUP}) as base_url:
+        yield base_url
 
 
 @pytest.fixture(scope="module")
