@@ -29,8 +29,6 @@ import argparse
 import asyncio
 import json
 import os
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -43,7 +41,7 @@ import aiohttp
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))  # as pytest does
 
-from serve_process import free_port, serve, stop  # noqa: E402
+from serve_process import free_port, serve, start, stop  # noqa: E402
 
 CONCURRENCY = 32
 SUBSCRIBERS = 100
@@ -85,24 +83,6 @@ app.router.add_get("/live", live)
 app.router.add_post("/publish", publish)
 web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), print=None)
 """
-
-
-def start(argv: list[str], port: int, log: Path) -> subprocess.Popen[bytes]:
-    """Start the floor server; its output goes to ``log`` (a pipe nobody reads would stall it)."""
-    env = {**os.environ, "TWIN_TOKENS": ""}
-    with log.open("wb") as out:
-        proc = subprocess.Popen(argv, env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return proc
-        except OSError:
-            if proc.poll() is not None:
-                raise SystemExit(log.read_text()) from None
-            time.sleep(0.1)
-    proc.kill()
-    raise SystemExit(f"{argv} did not listen on {port}")
 
 
 def pct(values: list[float], p: float) -> float:

@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-__all__ = ["free_port", "serve", "stop"]
+__all__ = ["free_port", "serve", "start", "stop"]
 
 
 def free_port() -> int:
@@ -29,14 +29,21 @@ def serve(
     ``tokens`` (comma-separated) are the bearer tokens writes need, none by default; the
     server's output goes to ``log`` (default: ``serve-<port>.log`` beside the data directory).
     """
-    env = {**os.environ, "TWIN_TOKENS": tokens}
+    argv = [sys.executable, "-m", "twin.cli", "serve", "--data-dir", str(data_dir),
+            "--port", str(port), *extra]  # fmt: skip
     log = log or data_dir.parent / f"serve-{port}.log"
+    return start(argv, port, log, env={**os.environ, "TWIN_TOKENS": tokens})
+
+
+def start(
+    argv: list[str], port: int, log: Path, env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
+    """Start any server process that will listen on ``port``; wait until it does.
+
+    Its output goes to ``log`` (a pipe nobody reads would stall it).
+    """
     with log.open("wb") as out:  # the child keeps its own descriptor
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "twin.cli", "serve", "--data-dir", str(data_dir),
-             "--port", str(port), *extra],
-            env=env, stdout=out, stderr=subprocess.STDOUT,
-        )  # fmt: skip
+        proc = subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
@@ -46,7 +53,7 @@ def serve(
             assert proc.poll() is None, log.read_text()
             time.sleep(0.1)
     proc.kill()
-    raise AssertionError(f"twin serve did not listen on {port}")
+    raise AssertionError(f"{argv[:4]} did not listen on {port}")
 
 
 def stop(proc: subprocess.Popen[bytes]) -> None:
