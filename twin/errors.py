@@ -1,7 +1,9 @@
 """The one exception tree of twin.
 
 Every error twin raises on purpose derives from :class:`TwinError`. Each class carries the HTTP
-status and the problem type the server answers with, so the server maps errors in one place::
+status and the ETSI NGSI-LD problem type, so the server maps errors in one place (NGSI-LD answers
+carry that type; the OGC API and the other routes answer ``about:blank`` problems, see
+:mod:`twin.server.errors`)::
 
     TwinError
     ├── InputError                  400  bad input from a file, a flag or a request
