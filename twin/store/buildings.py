@@ -25,13 +25,13 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sqlite3
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Final
 from urllib.parse import quote, unquote
 
 from twin.model import BuildingRecord
 from twin.store.derived import postal_address
-from twin.store.entities import write_entity
+from twin.store.entities import IndexRows, _dumps, delete_entities
 
 __all__ = [
     "BUILDING_PREFIX",
@@ -118,56 +118,179 @@ def sync_building_entities(
     """Create or update the dataset's building entities, inside the caller's transaction.
 
     Static attributes of the previous import are replaced, other attributes kept; entities of
-    buildings no longer in the dataset are deleted (default tenant).
+    buildings no longer in the dataset are deleted (default tenant). ``records`` is read once,
+    in chunks of :data:`CHUNK` that are written as they come (only their ids are kept).
     """
     now = _now()
-    previous = dict(
-        cur.execute(
-            "SELECT object_id, static_attrs FROM building_entities WHERE dataset = ?", (dataset,)
-        ).fetchall()
-    )
+    previous = {
+        oid
+        for (oid,) in cur.execute(
+            "SELECT object_id FROM building_entities WHERE dataset = ?", (dataset,)
+        )
+    }
     seen: set[str] = set()
+    writer = _ChunkWriter(cur, dataset, now)
+    chunk: list[BuildingRecord] = []
     for record in records:
-        if record.type != "Building":
+        if record.type != "Building" or record.id in seen:
             continue
-        fresh = building_entity(record, now)
-        static = sorted(fresh["attrs"])
-        old_static = set(json.loads(previous.get(record.id, "[]")))
-        _merge_existing(cur, fresh, old_static)
-        write_entity(cur, "", fresh)
-        cur.execute(
-            "INSERT OR REPLACE INTO building_entities VALUES (?, ?, ?)",
-            (dataset, record.id, json.dumps(static)),
-        )
         seen.add(record.id)
-    for gone in set(previous) - seen:
-        _delete_entity(cur, building_entity_id(dataset, gone))
-        cur.execute(
-            "DELETE FROM building_entities WHERE dataset = ? AND object_id = ?", (dataset, gone)
+        chunk.append(record)
+        if len(chunk) == CHUNK:
+            writer.write(chunk)
+            chunk = []
+    writer.write(chunk)
+    gone = sorted(previous - seen)
+    for start in range(0, len(gone), CHUNK):
+        _delete_buildings(cur, dataset, gone[start : start + CHUNK])
+
+
+CHUNK: Final = 1000
+"""Buildings written per batch of statements by :func:`sync_building_entities`."""
+
+
+class _ChunkWriter:
+    """Writes chunks of building entities: a few batched reads and ``executemany`` writes each.
+
+    New entities get their ``seq`` here, counting on from the table's AUTOINCREMENT sequence
+    (SQLite raises that sequence when an explicit larger ``seq`` is inserted), so that the
+    insertions and their index rows can be batched.
+    """
+
+    def __init__(self, cur: sqlite3.Cursor, dataset: str, now: str) -> None:
+        self._cur = cur
+        self._dataset = dataset
+        self._now = now
+        self._index = IndexRows()
+        self._decoded: dict[str, frozenset[str]] = {}
+        self._encoded: dict[tuple[str, ...], str] = {}
+        (last,) = cur.execute(
+            "SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'entities'), 0), "
+            "coalesce((SELECT max(seq) FROM entities), 0))"
+        ).fetchone()
+        self._next_seq: int = last + 1
+
+    def write(self, records: Sequence[BuildingRecord]) -> None:
+        """Create or update the entities of ``records`` (distinct ids)."""
+        if not records:
+            return
+        cur, dataset = self._cur, self._dataset
+        fresh = [building_entity(r, self._now) for r in records]
+        statics = {
+            oid: self._names(text)
+            for oid, text in cur.execute(
+                "SELECT object_id, static_attrs FROM building_entities WHERE dataset = ? "
+                "AND object_id IN (SELECT value FROM json_each(?))",
+                (dataset, json.dumps([r.id for r in records])),
+            )
+        }
+        old_static = {
+            f["id"]: statics.get(r.id, frozenset()) for r, f in zip(records, fresh, strict=True)
+        }
+        stored = {
+            eid: (seq, types, created_at, self._names(names))
+            for seq, eid, types, created_at, names in cur.execute(
+                "SELECT seq, id, types, created_at, "
+                "(SELECT json_group_array(key) FROM json_each(body, '$.attrs')) "
+                "FROM entities WHERE tenant = '' AND id IN (SELECT value FROM json_each(?))",
+                (json.dumps(list(old_static)),),
+            )
+        }
+        # only entities holding more than their previous static attributes are read in full
+        live = [eid for eid, row in stored.items() if not row[3] <= old_static[eid]]
+        old_bodies = {
+            eid: json.loads(text)
+            for eid, text in cur.execute(
+                "SELECT id, body FROM entities WHERE tenant = '' "
+                "AND id IN (SELECT value FROM json_each(?))",
+                (json.dumps(live),),
+            )
+        }
+        old_index: dict[int, dict[str, tuple[str | None, object]]] = {}
+        for seq, attr, kind, value in cur.execute(
+            "SELECT seq, attr, kind, value FROM attr_index "
+            "WHERE seq IN (SELECT value FROM json_each(?))",
+            (json.dumps([row[0] for eid, row in stored.items() if eid not in old_bodies]),),
+        ):
+            old_index.setdefault(seq, {})[attr] = (kind, value)
+        inserts: list[tuple[object, ...]] = []
+        updates: list[tuple[object, ...]] = []
+        static_rows: list[tuple[str, str, str]] = []
+        for record, body in zip(records, fresh, strict=True):
+            static_rows.append((dataset, record.id, self._static_text(body)))
+            row = stored.get(body["id"])
+            old = old_bodies.get(body["id"])
+            if row is not None:
+                _keep_existing(body, row[2], json.loads(row[1]), old, old_static[body["id"]])
+            types = _dumps(body["type"])
+            values = (types, _dumps(body), body["createdAt"], body["modifiedAt"])
+            if row is None:
+                seq = self._next_seq
+                self._next_seq += 1
+                inserts.append((seq, body["id"], *values))
+                self._index.add("", seq, body, types, None, None)
+            elif old is None:
+                updates.append((*values, row[0]))
+                self._index.replace("", row[0], body, types, row[1], old_index.get(row[0], {}))
+            else:
+                updates.append((*values, row[0]))
+                self._index.add("", row[0], body, types, old, row[1])
+        cur.executemany(
+            "INSERT INTO entities (seq, tenant, id, types, body, created_at, modified_at) "
+            "VALUES (?, '', ?, ?, ?, ?, ?)",
+            inserts,
         )
+        cur.executemany(
+            "UPDATE entities SET types = ?, body = ?, created_at = ?, modified_at = ? "
+            "WHERE seq = ?",
+            updates,
+        )
+        self._index.write(cur)
+        cur.executemany("INSERT OR REPLACE INTO building_entities VALUES (?, ?, ?)", static_rows)
+
+    def _names(self, text: str) -> frozenset[str]:
+        """Decode a JSON list of attribute names (most buildings share theirs: decoded once)."""
+        names = self._decoded.get(text)
+        if names is None:
+            names = self._decoded[text] = frozenset(json.loads(text))
+        return names
+
+    def _static_text(self, body: Mapping[str, Any]) -> str:
+        """Return the ``static_attrs`` column of a fresh building entity."""
+        key = tuple(body["attrs"])
+        text = self._encoded.get(key)
+        if text is None:
+            text = self._encoded[key] = json.dumps(sorted(key))
+        return text
 
 
-def _merge_existing(cur: sqlite3.Cursor, fresh: dict[str, Any], old_static: set[str]) -> None:
-    row = cur.execute(
-        "SELECT body FROM entities WHERE tenant = '' AND id = ?", (fresh["id"],)
-    ).fetchone()
-    if row is None:
-        return
-    old: Mapping[str, Any] = json.loads(row[0])
-    fresh["createdAt"] = old["createdAt"]
-    for name, instances in old["attrs"].items():
+def _keep_existing(
+    fresh: dict[str, Any],
+    created_at: str,
+    old_types: Sequence[str],
+    old: Mapping[str, Any] | None,
+    old_static: frozenset[str],
+) -> None:
+    """Keep in ``fresh`` what the stored entity has beyond its previous static attributes:
+    its creation time, other types and (from ``old``, its body when read) other attributes."""
+    fresh["createdAt"] = created_at
+    for name, instances in () if old is None else old["attrs"].items():
         if name not in old_static and name not in fresh["attrs"]:
             fresh["attrs"][name] = instances
-    for extra in old["type"]:
+    for extra in old_types:
         if extra not in fresh["type"]:
             fresh["type"].append(extra)
 
 
-def _delete_entity(cur: sqlite3.Cursor, entity_id: str) -> None:
-    row = cur.execute(
-        "SELECT seq FROM entities WHERE tenant = '' AND id = ?", (entity_id,)
-    ).fetchone()
-    if row is not None:
-        cur.execute("DELETE FROM entities WHERE seq = ?", (row[0],))
-        cur.execute("DELETE FROM entity_types WHERE tenant = '' AND seq = ?", (row[0],))
-        cur.execute("DELETE FROM entity_refs WHERE tenant = '' AND entity_id = ?", (entity_id,))
+def _delete_buildings(cur: sqlite3.Cursor, dataset: str, object_ids: Sequence[str]) -> None:
+    """Delete the entities and static-attribute rows of buildings that left ``dataset``."""
+    rows = cur.execute(
+        "SELECT seq, id, types FROM entities WHERE tenant = '' "
+        "AND id IN (SELECT value FROM json_each(?))",
+        (json.dumps([building_entity_id(dataset, oid) for oid in object_ids]),),
+    ).fetchall()
+    delete_entities(cur, "", rows)
+    cur.executemany(
+        "DELETE FROM building_entities WHERE dataset = ? AND object_id = ?",
+        [(dataset, oid) for oid in object_ids],
+    )

@@ -40,8 +40,10 @@ __all__ = [
     "ENTITY_SCHEMA",
     "Change",
     "EntityFilter",
+    "IndexRows",
     "NonexistentTenantError",
     "SQLiteEntities",
+    "delete_entities",
     "write_entity",
 ]
 
@@ -243,68 +245,134 @@ def write_entity(
     has read them, spare a lookup and rewriting index rows of attributes that did not change.
     """
     eid = body["id"]
-    row = (
-        stored
-        or cur.execute(
-            "SELECT seq, types FROM entities WHERE tenant = ? AND id = ?", (tenant, eid)
+    if stored is None or old is None:
+        row = cur.execute(
+            "SELECT seq, types, body FROM entities WHERE tenant = ? AND id = ?", (tenant, eid)
         ).fetchone()
-    )
+        stored, old = (None, None) if row is None else ((row[0], row[1]), json.loads(row[2]))
     types = _dumps(body["type"])
     values = (types, _dumps(body), body["createdAt"], body["modifiedAt"])
-    if row is None:
+    if stored is None:
         cur.execute(
             "INSERT INTO entities (tenant, id, types, body, created_at, modified_at) "
             "VALUES (?, ?, ?, ?, ?, ?)",
             (tenant, eid, *values),
         )
         seq = cur.lastrowid
-        old = None
+        assert seq is not None  # an INSERT sets it
     else:
-        seq = row[0]
+        seq = stored[0]
         cur.execute(
             "UPDATE entities SET types = ?, body = ?, created_at = ?, modified_at = ? "
             "WHERE seq = ?",
             (*values, seq),
         )
-    if row is None or row[1] != types:
-        cur.executemany(  # by primary key (tenant, type, seq)
-            "DELETE FROM entity_types WHERE tenant = ? AND type = ? AND seq = ?",
-            [(tenant, t, seq) for t in ([] if row is None else json.loads(row[1]))],
-        )
-        cur.executemany(
-            "INSERT OR IGNORE INTO entity_types VALUES (?, ?, ?)",
-            [(tenant, t, seq) for t in body["type"]],
-        )
-    old_attrs: Mapping[str, Any] = {} if old is None else old["attrs"]
-    changed = {a: i for a, i in body["attrs"].items() if not _same(i, old_attrs.get(a))}
-    gone = [a for a in old_attrs if a not in body["attrs"]]
-    if row is None or old is None or _has_refs(changed) or _has_refs(
-        {a: old_attrs[a] for a in [*changed, *gone] if a in old_attrs}
-    ):  # fmt: skip
-        if row is not None:
-            cur.execute("DELETE FROM entity_refs WHERE tenant = ? AND entity_id = ?", (tenant, eid))
-        cur.executemany(
-            "INSERT OR IGNORE INTO entity_refs VALUES (?, ?, ?, ?)",
-            [(tenant, target, eid, attr) for attr, target in _refs(body)],
-        )
-    if row is None or old is None or row[1] != types or gone or any(
-        a not in old_attrs for a in changed
-    ):  # fmt: skip
-        cur.executemany(
-            "INSERT OR IGNORE INTO attr_types VALUES (?, ?, ?)",
-            [(tenant, a, t) for a in body["attrs"] for t in body["type"]],
-        )
-    if gone:
-        cur.executemany(
-            "DELETE FROM attr_index WHERE seq = ? AND attr = ?", [(seq, a) for a in gone]
-        )
-    rows = []
-    for attr, instances in changed.items():
-        kind_value = index_value(instances)
-        # (kind, value), not the instances: 0 == False in Python, not in the index
-        if attr not in old_attrs or index_value(old_attrs[attr]) != kind_value:
-            rows.append((seq, attr, tenant, *kind_value))
-    cur.executemany("INSERT OR REPLACE INTO attr_index VALUES (?, ?, ?, ?, ?)", rows)
+    rows = IndexRows()
+    rows.add(tenant, seq, body, types, old, None if stored is None else stored[1])
+    rows.write(cur)
+
+
+class IndexRows:
+    """The index rows of entity writes, gathered over one or many entities, written at once.
+
+    :meth:`add` works out which rows of ``entity_types``, ``entity_refs``, ``attr_types`` and
+    ``attr_index`` an entity's new body changes; :meth:`write` writes them with one
+    ``executemany`` per kind (deletions before insertions) and starts over. ``attr_types``
+    pairs written once are not written again by the same object.
+    """
+
+    def __init__(self) -> None:
+        self._types_gone: list[tuple[str, str, int]] = []
+        self._types_new: list[tuple[str, str, int]] = []
+        self._refs_gone: list[tuple[str, str]] = []
+        self._refs_new: list[tuple[str, str, str, str]] = []
+        self._attr_types: set[tuple[str, str, str]] = set()
+        self._attr_types_written: set[tuple[str, str, str]] = set()
+        self._index_gone: list[tuple[int, str]] = []
+        self._index_new: list[tuple[int, str, str, str | None, object]] = []
+
+    def add(
+        self,
+        tenant: str,
+        seq: int,
+        body: Mapping[str, Any],
+        types: str,
+        old: Mapping[str, Any] | None,
+        old_types: str | None,
+    ) -> None:
+        """Gather the rows of entity ``seq`` now holding ``body`` (``types``: its ``types``
+        column), which held ``old`` (``old_types``; both None for a new entity)."""
+        self._types(tenant, seq, body, types, old_types)
+        attrs = body["attrs"]
+        old_attrs: Mapping[str, Any] = {} if old is None else old["attrs"]
+        changed = {a: i for a, i in attrs.items() if not _same(i, old_attrs.get(a))}
+        gone = [a for a in old_attrs if a not in attrs]
+        if old is None or _has_refs(changed) or _has_refs(
+            {a: old_attrs[a] for a in [*changed, *gone] if a in old_attrs}
+        ):  # fmt: skip
+            if old is not None:
+                self._refs_gone.append((tenant, body["id"]))
+            self._refs_new.extend((tenant, t, body["id"], a) for a, t in _refs(body))
+        if old is None or old_types != types or gone or any(a not in old_attrs for a in changed):
+            self._attr_types.update((tenant, a, t) for a in attrs for t in body["type"])
+        self._index_gone.extend((seq, a) for a in gone)
+        for attr, instances in changed.items():
+            kind_value = index_value(instances)
+            # (kind, value), not the instances: 0 == False in Python, not in the index
+            if attr not in old_attrs or index_value(old_attrs[attr]) != kind_value:
+                self._index_new.append((seq, attr, tenant, *kind_value))
+
+    def replace(
+        self,
+        tenant: str,
+        seq: int,
+        body: Mapping[str, Any],
+        types: str,
+        old_types: str,
+        old_index: Mapping[str, tuple[str | None, object]],
+    ) -> None:
+        """Gather the rows of existing entity ``seq`` now holding ``body``, its old body unread:
+        ``old_index`` is its ``attr_index`` rows (attribute → kind, value); its reference rows
+        are all rewritten."""
+        self._types(tenant, seq, body, types, old_types)
+        self._refs_gone.append((tenant, body["id"]))
+        self._refs_new.extend((tenant, t, body["id"], a) for a, t in _refs(body))
+        attrs = body["attrs"]
+        self._attr_types.update((tenant, a, t) for a in attrs for t in body["type"])
+        self._index_gone.extend((seq, a) for a in old_index if a not in attrs)
+        for attr, instances in attrs.items():
+            kind_value = index_value(instances)
+            if old_index.get(attr) != kind_value:
+                self._index_new.append((seq, attr, tenant, *kind_value))
+
+    def _types(
+        self, tenant: str, seq: int, body: Mapping[str, Any], types: str, old_types: str | None
+    ) -> None:
+        if old_types != types:
+            if old_types is not None:  # rows by primary key (tenant, type, seq)
+                self._types_gone.extend((tenant, t, seq) for t in json.loads(old_types))
+            self._types_new.extend((tenant, t, seq) for t in body["type"])
+
+    def write(self, cur: sqlite3.Cursor) -> None:
+        """Write the gathered rows and forget them."""
+        new_attr_types = self._attr_types - self._attr_types_written
+        for sql, rows in (
+            ("DELETE FROM entity_types WHERE tenant = ? AND type = ? AND seq = ?",
+             self._types_gone),
+            ("INSERT OR IGNORE INTO entity_types VALUES (?, ?, ?)", self._types_new),
+            ("DELETE FROM entity_refs WHERE tenant = ? AND entity_id = ?", self._refs_gone),
+            ("INSERT OR IGNORE INTO entity_refs VALUES (?, ?, ?, ?)", self._refs_new),
+            ("INSERT OR IGNORE INTO attr_types VALUES (?, ?, ?)", new_attr_types),
+            ("DELETE FROM attr_index WHERE seq = ? AND attr = ?", self._index_gone),
+            ("INSERT OR REPLACE INTO attr_index VALUES (?, ?, ?, ?, ?)", self._index_new),
+        ):  # fmt: skip
+            if rows:
+                cur.executemany(sql, rows)
+        self._attr_types_written |= new_attr_types
+        for gathered in (self._types_gone, self._types_new, self._refs_gone, self._refs_new,
+                         self._index_gone, self._index_new):  # fmt: skip
+            gathered.clear()
+        self._attr_types.clear()
 
 
 def _same(instances: Sequence[object], old: Sequence[object] | None) -> bool:
@@ -558,18 +626,26 @@ def delete_op(tenant: str, entity_id: str) -> Operation[Body]:
         ).fetchone()
         if row is None:
             raise NotFoundError(f"no entity {entity_id}")
-        cur.execute("DELETE FROM entities WHERE seq = ?", (row[0],))  # attr_index: by trigger
-        cur.executemany(
-            "DELETE FROM entity_types WHERE tenant = ? AND type = ? AND seq = ?",
-            [(tenant, t, row[0]) for t in json.loads(row[2])],
-        )
-        cur.execute(
-            "DELETE FROM entity_refs WHERE tenant = ? AND entity_id = ?", (tenant, entity_id)
-        )
+        delete_entities(cur, tenant, [(row[0], entity_id, row[2])])
         body: Body = json.loads(row[1])
         return body
 
     return delete
+
+
+def delete_entities(cur: sqlite3.Cursor, tenant: str, rows: Sequence[tuple[int, str, str]]) -> None:
+    """Delete entities given as ``(seq, id, types column)`` with their index rows."""
+    cur.executemany(
+        "DELETE FROM entities WHERE seq = ?", [(r[0],) for r in rows]
+    )  # attr_index: by trigger
+    cur.executemany(
+        "DELETE FROM entity_types WHERE tenant = ? AND type = ? AND seq = ?",
+        [(tenant, t, seq) for seq, _, types in rows for t in json.loads(types)],
+    )
+    cur.executemany(
+        "DELETE FROM entity_refs WHERE tenant = ? AND entity_id = ?",
+        [(tenant, eid) for _, eid, _ in rows],
+    )
 
 
 class _Transaction(AbstractContextManager[None]):
