@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from twin.model import Address, BuildingRecord, DatasetInfo
 from twin.store import SQLiteStore
@@ -45,3 +46,11 @@ def publish(store: SQLiteStore, records: list[BuildingRecord], dataset: str = "d
         bbox_wgs84=None, imported_at=dt.datetime(2024, 1, 1, tzinfo=dt.UTC),
     )  # fmt: skip
     store.publish(info, records, staging)
+
+
+def without_instance_ids(body: dict[str, Any]) -> dict[str, Any]:
+    """Return a temporal entity with its instances' ``instanceId`` removed (each must have one)."""
+    for instances in body.values():
+        for inst in instances if isinstance(instances, list) else ():
+            assert inst.pop("instanceId").startswith("urn:ngsi-ld:AttributeInstance:")
+    return body

@@ -1,4 +1,4 @@
-"""Temporal writes (CIM 009 §5.6.11 – §5.6.13): backfilled history, read by the temporal API."""
+"""Temporal writes (CIM 009 §5.6.11 – §5.6.15): backfilled history, read by the temporal API."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
+from ngsild_api_data import without_instance_ids
 
 API = "/ngsi-ld/v1"
 ERR = "https://uri.etsi.org/ngsi-ld/errors/"
@@ -18,6 +19,10 @@ def reading(value: float, when: str, **extra: Any) -> dict[str, Any]:
 
 
 async def history(client: TestClient, query: str = "attrs=power") -> Any:
+    return without_instance_ids(await identified_history(client, query))
+
+
+async def identified_history(client: TestClient, query: str = "attrs=power") -> Any:
     resp = await client.get(f"{API}/temporal/entities/{DEV}?{query}")
     assert resp.status == 200, await resp.text()
     return await resp.json()
@@ -106,3 +111,61 @@ async def test_bad_temporal_bodies_say_what_was_received(client: TestClient) -> 
     assert resp.status == 400
     assert other in detail, detail
     assert DEV in detail, detail
+
+
+async def power_ids(client: TestClient) -> list[str]:
+    return [i["instanceId"] for i in (await identified_history(client))["power"]]
+
+
+async def test_every_instance_has_its_own_instance_id(meter: TestClient) -> None:
+    ids = await power_ids(meter)
+    assert len(set(ids)) == 3
+    body = {"power": reading(4, T[3])}
+    await meter.post(f"{API}/temporal/entities/{DEV}/attrs", json=body)
+    assert (await power_ids(meter))[:3] == ids
+
+
+async def test_patch_changes_one_instance_only(meter: TestClient) -> None:
+    ids = await power_ids(meter)
+    resp = await meter.patch(f"{API}/temporal/entities/{DEV}/attrs/power/{ids[1]}",
+                             json={"power": {"type": "Property", "value": 20}})  # fmt: skip
+    assert resp.status == 204, await resp.text()
+    assert (await history(meter))["power"] == [reading(1, T[0]), reading(20, T[1]),
+                                               reading(3, T[2])]  # fmt: skip
+    assert await power_ids(meter) == ids
+    current = await (await meter.get(f"{API}/entities/{DEV}")).json()
+    assert current["power"]["value"] == 3
+
+
+async def test_delete_drops_one_instance(meter: TestClient) -> None:
+    ids = await power_ids(meter)
+    url = f"{API}/temporal/entities/{DEV}/attrs/power/{ids[0]}"
+    assert (await meter.delete(url)).status == 204
+    assert [i["value"] for i in (await history(meter))["power"]] == [2, 3]
+    again = await meter.delete(url)
+    assert again.status == 404
+    assert (await again.json())["type"] == ERR + "ResourceNotFound"
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "status", "error"),
+    [
+        (f"{DEV}/attrs/power/urn:ngsi-ld:AttributeInstance:999999", None, 404, "ResourceNotFound"),
+        (f"{DEV}/attrs/power/urn:x:1", None, 404, "ResourceNotFound"),
+        ("urn:ngsi-ld:Meter:nope/attrs/power/FIRST", None, 404, "ResourceNotFound"),
+        (f"{DEV}/attrs/voltage/FIRST", None, 404, "ResourceNotFound"),
+        (f"{DEV}/attrs/power/not-a-uri", None, 400, "BadRequestData"),
+        (f"{DEV}/attrs/power/FIRST", {"voltage": {"value": 1}}, 400, "BadRequestData"),
+        (f"{DEV}/attrs/power/FIRST", {"power": [{"value": 1}, {"value": 2}]}, 400,
+         "BadRequestData"),
+        (f"{DEV}/attrs/power/FIRST", ["power"], 400, "BadRequestData"),
+    ],
+)  # fmt: skip
+async def test_instance_errors(
+    meter: TestClient, path: str, body: Any, status: int, error: str
+) -> None:
+    first = (await power_ids(meter))[0]
+    url = f"{API}/temporal/entities/{path.replace('FIRST', first)}"
+    resp = await (meter.delete(url) if body is None else meter.patch(url, json=body))
+    assert resp.status == status, await resp.text()
+    assert (await resp.json())["type"] == ERR + error

@@ -55,6 +55,7 @@ _QUERY: Final = ("ngsiId", "ngsiType", "idPattern", "attrs", "q", "scopeQ", "geo
 _TEMPORAL: Final = ("timerel", "timeAt", "endTimeAt", "lastN", "attrs", "options")
 _E: Final = "/ngsi-ld/v1/entities/{entityId}"
 _A: Final = _E + "/attrs/{attrId}"
+_INSTANCE: Final = "/ngsi-ld/v1/temporal/entities/{entityId}/attrs/{attrId}/{instanceId}"
 _SUB: Final = "/ngsi-ld/v1/subscriptions/{subscriptionId}"
 _N: Final = "NGSI-LD"
 
@@ -161,6 +162,11 @@ OPERATIONS: Final[tuple[Operation, ...]] = (
               "delete an attribute's temporal evolution",
               ("entityId", "attrId", *_NGSI, "datasetId", "deleteAll"), (204, _JSON, None),
               write=True),
+    Operation("patch", _INSTANCE, _N, "modify one attribute instance of the temporal evolution",
+              ("entityId", "attrId", "instanceId", *_NGSI), (204, _JSON, None), body="Entity",
+              write=True),
+    Operation("delete", _INSTANCE, _N, "delete one attribute instance of the temporal evolution",
+              ("entityId", "attrId", "instanceId", *_NGSI), (204, _JSON, None), write=True),
     Operation("get", "/live", "live", "Server-Sent Events of joined value changes",
               ("liveDataset", "liveAttribute"), (200, "text/event-stream", None)),
     Operation("get", "/api/joined/{dataset}/{id}", "live", "one building's joined view",

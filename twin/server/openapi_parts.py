@@ -89,6 +89,7 @@ PARAMETERS: Final[dict[str, dict[str, Any]]] = {
     ),
     "entityId": param("entityId", "path", "the entity's URI"),
     "attrId": param("attrId", "path", "an attribute name (compacted by the @context)"),
+    "instanceId": param("instanceId", "path", "an attribute instance's instanceId (a URI)"),
     "type": param("type", "path", "an entity type"),
     "subscriptionId": param("subscriptionId", "path", "the subscription's URI"),
     "ngsiType": param("type", "query", "entity type selection (`A,B`, `A|B`)"),

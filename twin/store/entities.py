@@ -38,12 +38,15 @@ from twin.store.subscriptions import SQLiteSubscriptions
 
 __all__ = [
     "ENTITY_SCHEMA",
+    "INSTANCE_PREFIX",
     "Change",
     "EntityFilter",
     "IndexRows",
     "NonexistentTenantError",
     "SQLiteEntities",
     "delete_entities",
+    "instance_id",
+    "parse_instance_id",
     "write_entity",
 ]
 
@@ -419,6 +422,34 @@ def _history(
     cur.executemany("INSERT INTO attr_history VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
 
 
+INSTANCE_PREFIX: Final = "urn:ngsi-ld:AttributeInstance:"
+
+
+def instance_id(rowid: int) -> str:
+    """Return the ``instanceId`` of the history row ``rowid`` (stable: twin never VACUUMs).
+
+    >>> instance_id(42)
+    'urn:ngsi-ld:AttributeInstance:42'
+    """
+    return f"{INSTANCE_PREFIX}{rowid}"
+
+
+def parse_instance_id(text: str) -> int | None:
+    """Return the history row an ``instanceId`` names, None when it names none of ours.
+
+    >>> parse_instance_id("urn:ngsi-ld:AttributeInstance:42"), parse_instance_id("urn:x:42")
+    (42, None)
+    """
+    number = text.removeprefix(INSTANCE_PREFIX)
+    return int(number) if number != text and number.isascii() and number.isdigit() else None
+
+
+def _identified(text: str, rowid: int) -> Body:
+    instance: Body = json.loads(text)
+    instance["instanceId"] = instance_id(rowid)
+    return instance
+
+
 class SQLiteEntities:
     """The entity side of :class:`twin.store.SQLiteStore` (same database, same lock).
 
@@ -525,15 +556,18 @@ class SQLiteEntities:
     def history(
         self, tenant: str, entity_id: str, attrs: Sequence[str] = ()
     ) -> list[tuple[str, Body | None]]:
-        """Return ``(attribute, instance or None when deleted)`` in write order."""
-        sql = "SELECT attr, instance FROM attr_history WHERE tenant = ? AND entity_id = ?"
+        """Return ``(attribute, instance or None when deleted)`` in write order.
+
+        Each instance carries its ``instanceId`` (see :func:`instance_id`).
+        """
+        sql = "SELECT attr, instance, rowid FROM attr_history WHERE tenant = ? AND entity_id = ?"
         params: list[object] = [tenant, entity_id]
         if attrs:
             sql += f" AND attr IN ({','.join('?' * len(attrs))})"
             params.extend(attrs)
         with self._cursor() as cur:
             rows = cur.execute(sql + " ORDER BY rowid", params).fetchall()
-        return [(a, None if i is None else json.loads(i)) for a, i in rows]
+        return [(a, None if i is None else _identified(i, n)) for a, i, n in rows]
 
     # -- writes ------------------------------------------------------------------------------
 

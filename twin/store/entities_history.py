@@ -1,22 +1,36 @@
-"""Writes to the temporal representation of entities (CIM 009 v1.8 §5.6.11 – §5.6.13).
+"""Writes to the temporal representation of entities (CIM 009 v1.8 §5.6.11 – §5.6.15).
 
-The temporal API reads ``attr_history`` (one row per attribute instance written). These
-operations write it directly: instances with their own ``observedAt`` appended (backfilled
-history), or an attribute's instances deleted. The current state of an entity that exists is not
-changed by them; an entity that does not exist yet is created from the latest instance of each
-attribute so that it can be found and read (see :func:`twin.ngsild.temporal_write`).
+The temporal API reads ``attr_history`` (one row per attribute instance written; its rowid is
+the instance's ``instanceId``, see :func:`twin.store.entities.instance_id`). These operations
+write it directly: instances with their own ``observedAt`` appended (backfilled history), an
+attribute's instances deleted, or one instance modified or deleted. The current state of an
+entity that exists is not changed by them; an entity that does not exist yet is created from the
+latest instance of each attribute so that it can be found and read (see
+:func:`twin.ngsild.temporal_write`).
 """
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from twin.errors import NotFoundError
-from twin.store.entities import Operation, _check_tenant, _dumps, write_entity
+from twin.store.entities import (
+    Operation,
+    _check_tenant,
+    _dumps,
+    parse_instance_id,
+    write_entity,
+)
 
-__all__ = ["append_history_op", "delete_history_op"]
+__all__ = [
+    "append_history_op",
+    "delete_history_op",
+    "delete_instance_op",
+    "modify_instance_op",
+]
 
 Instances = Mapping[str, Sequence[Mapping[str, Any]]]
 
@@ -65,5 +79,56 @@ def delete_history_op(
             params.append(dataset_id)
         if cur.execute(sql, params).rowcount == 0:
             raise NotFoundError(f"entity {entity_id} has no history of {attr}")
+
+    return delete
+
+
+_INSTANCE_ROW = "rowid = ? AND tenant = ? AND entity_id = ? AND attr = ? AND instance IS NOT NULL"
+
+
+def _instance_row(
+    cur: sqlite3.Cursor, tenant: str, entity_id: str, attr: str, instance: str
+) -> tuple[int, dict[str, Any]]:
+    """Return the rowid and instance that ``instance`` (an instanceId) names, or NotFoundError."""
+    _check_tenant(cur, tenant)
+    rowid = parse_instance_id(instance)
+    row = None if rowid is None else cur.execute(
+        f"SELECT instance FROM attr_history WHERE {_INSTANCE_ROW}",
+        (rowid, tenant, entity_id, attr),
+    ).fetchone()  # fmt: skip
+    if rowid is None or row is None:
+        raise NotFoundError(f"entity {entity_id} has no instance {instance} of {attr}")
+    old: dict[str, Any] = json.loads(row[0])
+    return rowid, old
+
+
+def modify_instance_op(
+    tenant: str, entity_id: str, attr: str, instance: str, fragment: Mapping[str, Any], now: str
+) -> Operation[None]:
+    """Return the operation merging ``fragment``'s members onto one stored instance (§5.6.14);
+    NotFoundError when the entity, attribute or instance is unknown."""
+
+    def modify(cur: sqlite3.Cursor) -> None:
+        rowid, old = _instance_row(cur, tenant, entity_id, attr, instance)
+        new = {**old, **{k: v for k, v in fragment.items() if k != "createdAt"}, "modifiedAt": now}
+        cur.execute(
+            "UPDATE attr_history SET instance = ?, dataset_id = ?, observed_at = ?, "
+            f"modified_at = ? WHERE {_INSTANCE_ROW}",
+            (_dumps(new), new.get("datasetId"), new.get("observedAt"), now,
+             rowid, tenant, entity_id, attr),
+        )  # fmt: skip
+
+    return modify
+
+
+def delete_instance_op(tenant: str, entity_id: str, attr: str, instance: str) -> Operation[None]:
+    """Return the operation deleting one stored instance (§5.6.15); NotFoundError when the
+    entity, attribute or instance is unknown."""
+
+    def delete(cur: sqlite3.Cursor) -> None:
+        rowid, _ = _instance_row(cur, tenant, entity_id, attr, instance)
+        cur.execute(
+            f"DELETE FROM attr_history WHERE {_INSTANCE_ROW}", (rowid, tenant, entity_id, attr)
+        )
 
     return delete

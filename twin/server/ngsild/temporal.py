@@ -7,8 +7,10 @@ by :func:`twin.ngsild.temporal.temporal_entity`.
 Writes (§5.6.11 – §5.6.13): ``POST /temporal/entities`` appends a temporal entity's instances to
 its history (201 when that created the entity, 204 otherwise), ``POST …/{entityId}/attrs``
 appends to an existing entity's history, ``DELETE …/{entityId}/attrs/{attrId}`` deletes an
-attribute's history (``datasetId``, ``deleteAll``). They leave an existing entity's current state
-as it is (see :mod:`twin.store.entities_history`).
+attribute's history (``datasetId``, ``deleteAll``), ``PATCH`` and ``DELETE
+…/{entityId}/attrs/{attrId}/{instanceId}`` modify or delete one instance (§5.6.14, §5.6.15; the
+``instanceId`` of each instance is in the temporal output). They leave an existing entity's
+current state as it is (see :mod:`twin.store.entities_history`).
 """
 
 from __future__ import annotations
@@ -29,13 +31,19 @@ from twin.server.ngsild.common import (
     entity_id_of,
     publish_changes,
     split_list,
+    uri_param,
     write,
 )
 from twin.server.ngsild.http import json_response, negotiate, now_iso
 from twin.server.ngsild.search import page_of, paging_links
 from twin.server.state import call_store
 from twin.store.entities import EntityFilter, SQLiteEntities
-from twin.store.entities_history import append_history_op, delete_history_op
+from twin.store.entities_history import (
+    append_history_op,
+    delete_history_op,
+    delete_instance_op,
+    modify_instance_op,
+)
 
 __all__ = ["add_temporal_routes"]
 
@@ -49,6 +57,9 @@ def add_temporal_routes(app: web.Application) -> None:
     app.router.add_post("/temporal/entities" + S, create_temporal)
     app.router.add_post("/temporal/entities/{entityId}/attrs" + S, append_temporal)
     app.router.add_delete("/temporal/entities/{entityId}/attrs/{attrId}" + S, delete_temporal)
+    instance = "/temporal/entities/{entityId}/attrs/{attrId}/{instanceId}" + S
+    app.router.add_patch(instance, modify_instance)
+    app.router.add_delete(instance, delete_instance)
 
 
 async def create_temporal(request: web.Request) -> web.Response:
@@ -99,6 +110,40 @@ async def delete_temporal(request: web.Request) -> web.Response:
     delete_all = request.query.get("deleteAll", "false").lower() == "true"
     dataset_id = request.query.get("datasetId")
     await write(request, delete_history_op(neg.tenant, entity_id, iri, dataset_id, delete_all))
+    return web.Response(status=204)
+
+
+async def modify_instance(request: web.Request) -> web.Response:
+    """PATCH /temporal/entities/{entityId}/attrs/{attrId}/{instanceId}: change one instance.
+
+    The body is a fragment holding the attribute with one instance (§5.6.14); its members
+    replace the stored instance's — 204.
+    """
+    neg = await negotiate(request, body=True)
+    entity_id = entity_id_of(request)
+    instance = uri_param(request, "instanceId", "instance")
+    attr_name = request.match_info["attrId"]
+    iri = neg.context.expand(attr_name)
+    if not isinstance(neg.body, dict):
+        raise BadRequestDataError(f"the body must be an object, got {_kind(neg.body)}")
+    attrs = parse_temporal_attributes(neg.body, neg.context, now_iso())
+    if set(attrs) != {iri} or len(attrs[iri]) != 1:
+        raise BadRequestDataError(
+            f"the body must hold one instance of {attr_name!r} and nothing else, got "
+            f"{', '.join(f'{len(v)} of {k}' for k, v in attrs.items())}"
+        )
+    op = modify_instance_op(neg.tenant, entity_id, iri, instance, attrs[iri][0], now_iso())
+    await write(request, op)
+    return web.Response(status=204)
+
+
+async def delete_instance(request: web.Request) -> web.Response:
+    """DELETE /temporal/entities/{entityId}/attrs/{attrId}/{instanceId}: drop one instance."""
+    neg = await negotiate(request)
+    entity_id = entity_id_of(request)
+    instance = uri_param(request, "instanceId", "instance")
+    iri = neg.context.expand(request.match_info["attrId"])
+    await write(request, delete_instance_op(neg.tenant, entity_id, iri, instance))
     return web.Response(status=204)
 
 
