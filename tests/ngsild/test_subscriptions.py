@@ -170,6 +170,35 @@ async def test_other_entity_type_sends_nothing(client: TestClient, receiver: Rec
     assert receiver.received == []
 
 
+@pytest.mark.parametrize(
+    ("scope", "notified"),
+    [("/Munich/North", True), ("/Munich", True), ("/Berlin/Mitte", False), (None, False)],
+    ids=["below", "itself", "elsewhere", "no-scope"],
+)
+async def test_scope_q_selects_by_the_entity_scope(
+    client: TestClient, receiver: Receiver, scope: str | None, notified: bool
+) -> None:
+    await subscribe(client, subscription(receiver, scopeQ="/Munich/#"))
+    assert (await get_sub(client))["scopeQ"] == "/Munich/#"
+    await create_device(client, **({} if scope is None else {"scope": scope}))
+    await patch(client, temperature={"type": "Property", "value": 30})
+    await drain(client)
+    assert len(receiver.received) == int(notified)
+
+
+async def test_patching_scope_q_changes_what_notifies(
+    client: TestClient, receiver: Receiver
+) -> None:
+    await create_device(client, scope="/Munich/North")
+    await subscribe(client, subscription(receiver, scopeQ="/Berlin/#"))
+    await patch(client, temperature={"type": "Property", "value": 30})
+    resp = await client.patch(f"{API}/subscriptions/{SUB}", json={"scopeQ": "/+/North"})
+    assert resp.status == 204, await resp.text()
+    await patch(client, temperature={"type": "Property", "value": 31})
+    await drain(client)
+    assert [b["data"][0]["temperature"] for b in receiver.bodies()] == [31]
+
+
 async def test_throttling_keeps_the_second_notification(
     client: TestClient, receiver: Receiver
 ) -> None:
@@ -388,6 +417,9 @@ BAD: list[tuple[str, Callable[[dict[str, Any]], dict[str, Any]], int, str]] = [
      "timeInterval": 60}, 400, "BadRequestData"),
     ("zero-interval", lambda b: {**_without(b, "watchedAttributes"), "timeInterval": 0}, 400,
      "BadRequestData"),
+    ("bad-scope-q", lambda b: {**b, "scopeQ": "Munich/#"}, 400, "BadRequestData"),
+    ("empty-scope-q", lambda b: {**b, "scopeQ": ""}, 400, "BadRequestData"),
+    ("number-scope-q", lambda b: {**b, "scopeQ": 3}, 400, "BadRequestData"),
     ("temporal-q", lambda b: {**b, "temporalQ": {"timerel": "after"}}, 422,
      "OperationNotSupported"),
 ]  # fmt: skip

@@ -12,8 +12,10 @@ What is refused, and how:
 - malformed members, no ``entities`` and no ``watchedAttributes``, ``expiresAt`` in the past,
   ``timeInterval`` together with ``watchedAttributes`` or ``throttling`` or without ``entities``:
   400 BadRequestData;
-- ``temporalQ``, ``scopeQ``, ``csf`` and endpoints that are not ``http(s)``: 422
-  OperationNotSupported.
+- ``temporalQ``, ``csf`` and endpoints that are not ``http(s)``: 422 OperationNotSupported.
+
+``scopeQ`` (§4.19, the grammar of :mod:`twin.ngsild.scope`) restricts notifications to entities
+whose ``scope`` matches it, as ``q`` restricts them by value; a malformed one is 400.
 
 ``timeInterval`` (seconds) makes the subscription periodic (§5.2.12): it is notified every
 interval with the entities that match it then, never on changes.
@@ -32,6 +34,7 @@ from twin.ngsild.entity import ATTRIBUTE_KEYWORDS, is_uri, validate_datetime
 from twin.ngsild.errors import BadRequestDataError, OperationNotSupportedError
 from twin.ngsild.jsonld import Context, RawContext
 from twin.ngsild.query import map_attribute_names, parse_geoquery, parse_q, render_q
+from twin.ngsild.scope import parse_scope_q
 from twin.ngsild.selection import parse_type_expr
 from twin.ngsild.subscriptions_render import COUNTERS, instant, render_notification
 
@@ -52,7 +55,7 @@ DEFAULT_TRIGGERS: Final = ("attributeCreated", "attributeUpdated")
 
 FORMATS: Final = ("normalized", "keyValues", "concise")
 ACCEPTS: Final = ("application/json", "application/ld+json", "application/geo+json")
-_REFUSED: Final = ("temporalQ", "scopeQ", "csf")
+_REFUSED: Final = ("temporalQ", "csf")
 _TYPE_NAME: Final = re.compile(r"[^(),|;\s]+")
 
 
@@ -72,6 +75,7 @@ class StoredSubscription(TypedDict):
     entities: NotRequired[list[dict[str, str]]]
     watchedAttributes: NotRequired[list[str]]
     q: NotRequired[str]
+    scopeQ: NotRequired[str]
     geoQ: NotRequired[dict[str, Any]]
     expiresAt: NotRequired[str]
     throttling: NotRequired[float]
@@ -249,6 +253,13 @@ def _q(value: object, ctx: Context) -> str:
     )
 
 
+def _scope_q(value: object, ctx: Context) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise BadRequestDataError("scopeQ must be a non-empty string")
+    parse_scope_q(value)  # BadRequestDataError naming what is wrong
+    return value
+
+
 def _geo_q(value: object, ctx: Context) -> dict[str, Any]:
     if not isinstance(value, Mapping):
         raise BadRequestDataError("geoQ must be an object")
@@ -340,6 +351,7 @@ _MEMBERS: Final[dict[str, Callable[[Any, Context], Any]]] = {
     "watchedAttributes": _watched,
     "notificationTrigger": _triggers,
     "q": _q,
+    "scopeQ": _scope_q,
     "geoQ": _geo_q,
     "notification": _notification,
     "expiresAt": _expires,

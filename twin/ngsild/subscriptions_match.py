@@ -8,7 +8,7 @@ deletion — and the attributes it created, updated and deleted). A subscription
    the three ``attribute…`` triggers), counting only ``watchedAttributes`` when there are some;
 3. one of its ``entities`` selectors matches (``id``, ``idPattern`` from the start, type
    expression), when it has selectors;
-4. ``q`` and ``geoQ`` hold for the entity (after the change; before it, for a deletion);
+4. ``scopeQ``, ``q`` and ``geoQ`` hold for the entity (after the change; before it, for a deletion);
 5. the last notification is older than ``throttling`` seconds (checked by the caller, which
    owns the clock).
 
@@ -27,6 +27,7 @@ from twin.ngsild.entity import ExpandedEntity
 from twin.ngsild.jsonld import CORE, Context
 from twin.ngsild.query import GeoQuery, QueryExpr, evaluate_geo, evaluate_q, parse_geoquery, parse_q
 from twin.ngsild.render import Form, Projection, render_entity, render_feature
+from twin.ngsild.scope import ScopeTest, parse_scope_q
 from twin.ngsild.selection import TypeExpr, evaluation_view, parse_type_expr
 from twin.ngsild.subscriptions import StoredSubscription
 from twin.ngsild.subscriptions_render import subscription_status
@@ -107,6 +108,8 @@ class CompiledSubscription:
     geo: GeoQuery | None
     interval: float | None = None
     """``timeInterval``: notified periodically, never on changes."""
+    scope: ScopeTest | None = field(default=None, compare=False)
+    """``scopeQ``, tested on the entity's ``scope``."""
 
     def fires(self, change: EntityChange, now: str) -> str | None:
         """Return the trigger reason when ``change`` notifies this subscription, else None."""
@@ -118,8 +121,10 @@ class CompiledSubscription:
         return min(reasons)
 
     def selects(self, entity: Mapping[str, Any]) -> bool:
-        """Return whether the entity passes ``entities``, ``q`` and ``geoQ``."""
+        """Return whether the entity passes ``entities``, ``scopeQ``, ``q`` and ``geoQ``."""
         if self.selectors and not any(s.matches(entity) for s in self.selectors):
+            return False
+        if self.scope is not None and not self.scope(entity.get("scope", ())):
             return False
         if self.q is not None or self.geo is not None:
             view = evaluation_view(entity)
@@ -166,6 +171,7 @@ def compile_subscription(stored: StoredSubscription) -> CompiledSubscription:
         q=parse_q(stored["q"]) if "q" in stored else None,
         geo=geo,
         interval=stored.get("timeInterval"),
+        scope=parse_scope_q(stored["scopeQ"]) if "scopeQ" in stored else None,
     )
 
 
