@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from typing import Any, Final, Protocol, TypeVar
 
 from twin.errors import ConflictError, NotFoundError
+from twin.store.checkpoint import WalCheckpointer
 from twin.store.entities_query import run_query
 from twin.store.subscriptions import SQLiteSubscriptions
 
@@ -570,6 +571,10 @@ class SQLiteEntities:
         return [(a, None if i is None else _identified(i, n)) for a, i, n in rows]
 
     # -- writes ------------------------------------------------------------------------------
+
+    def wal_checkpointer(self, interval_s: float = 0.5) -> WalCheckpointer:
+        """Return a checkpointer that, once started, takes WAL checkpoints off the write path."""
+        return WalCheckpointer(self._cursor, interval_s)
 
     def run(self, operations: Sequence[Operation[object]]) -> list[object]:
         """Run write operations in one transaction; return each one's result or exception.

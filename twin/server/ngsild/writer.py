@@ -12,6 +12,9 @@ Why ``synchronous=FULL`` (set by :class:`twin.store.SQLiteStore`): in WAL mode w
 checkpoints, so SQLite's own documentation says a transaction committed that way "might roll back
 following a power loss or system crash" — an answered 204 could be lost. With FULL the WAL is
 fsynced before ``COMMIT`` returns; batching makes that one fsync per batch, not per request.
+
+While the writer runs, WAL checkpoints happen in a background thread
+(:class:`twin.store.checkpoint.WalCheckpointer`), not inside the commit that fills the log.
 """
 
 from __future__ import annotations
@@ -83,9 +86,13 @@ class GroupCommit:
                 future.set_result(result)
 
     async def lifetime(self, app: web.Application) -> AsyncIterator[None]:
-        """``cleanup_ctx``: run the writer task while the app runs; commit what is left."""
+        """``cleanup_ctx``: run the writer task (and the WAL checkpointer) while the app runs;
+        commit what is left."""
+        checkpointer = self._entities.wal_checkpointer()
+        checkpointer.start()
         task = asyncio.create_task(self._run(), name="twin.ngsild.group-commit")
         yield
         self._stopping = True
         self._wake.set()
         await task
+        await asyncio.to_thread(checkpointer.stop)
