@@ -134,6 +134,13 @@ def _parser() -> argparse.ArgumentParser:
         help="bearer token allowed to write through NGSI-LD (repeatable; env TWIN_TOKENS, "
         "comma-separated); without any, writes are open",
     )
+    serve.add_argument(
+        "--no-access-log",
+        action="store_true",
+        default=os.environ.get("TWIN_ACCESS_LOG", "on") == "off",
+        help="log no line per request (env TWIN_ACCESS_LOG=off); by default they are logged "
+        "in batches every 0.5 s",
+    )
     _add_federation(serve)
     _add_data_dir(serve)
     serve.set_defaults(run=_run_serve)
@@ -242,6 +249,7 @@ def _run_serve(args: argparse.Namespace) -> int:
     from aiohttp import web
 
     from twin.server import create_app
+    from twin.server.access import BatchedAccessLogger, flush_access_log
     from twin.store import SQLiteStore
 
     tokens = _tokens(args.token)
@@ -264,8 +272,13 @@ def _run_serve(args: argparse.Namespace) -> int:
     if args.context_broker:
         print(f"  mirroring      {', '.join(args.types)} from {args.context_broker}")
     try:
-        web.run_app(app, host=args.host, port=args.port, print=None)
+        web.run_app(
+            app, host=args.host, port=args.port, print=None,
+            access_log=None if args.no_access_log else logging.getLogger("aiohttp.access"),
+            access_log_class=BatchedAccessLogger,
+        )  # fmt: skip
     finally:
+        flush_access_log()
         store.close()
     return 0
 
