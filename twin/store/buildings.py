@@ -176,43 +176,7 @@ class _ChunkWriter:
             return
         cur, dataset = self._cur, self._dataset
         fresh = [building_entity(r, self._now) for r in records]
-        statics = {
-            oid: self._names(text)
-            for oid, text in cur.execute(
-                "SELECT object_id, static_attrs FROM building_entities WHERE dataset = ? "
-                "AND object_id IN (SELECT value FROM json_each(?))",
-                (dataset, json.dumps([r.id for r in records])),
-            )
-        }
-        old_static = {
-            f["id"]: statics.get(r.id, frozenset()) for r, f in zip(records, fresh, strict=True)
-        }
-        stored = {
-            eid: (seq, types, created_at, self._names(names))
-            for seq, eid, types, created_at, names in cur.execute(
-                "SELECT seq, id, types, created_at, "
-                "(SELECT json_group_array(key) FROM json_each(body, '$.attrs')) "
-                "FROM entities WHERE tenant = '' AND id IN (SELECT value FROM json_each(?))",
-                (json.dumps(list(old_static)),),
-            )
-        }
-        # only entities holding more than their previous static attributes are read in full
-        live = [eid for eid, row in stored.items() if not row[3] <= old_static[eid]]
-        old_bodies = {
-            eid: json.loads(text)
-            for eid, text in cur.execute(
-                "SELECT id, body FROM entities WHERE tenant = '' "
-                "AND id IN (SELECT value FROM json_each(?))",
-                (json.dumps(live),),
-            )
-        }
-        old_index: dict[int, dict[str, tuple[str | None, object]]] = {}
-        for seq, attr, kind, value in cur.execute(
-            "SELECT seq, attr, kind, value FROM attr_index "
-            "WHERE seq IN (SELECT value FROM json_each(?))",
-            (json.dumps([row[0] for eid, row in stored.items() if eid not in old_bodies]),),
-        ):
-            old_index.setdefault(seq, {})[attr] = (kind, value)
+        old_static, stored, old_bodies, old_index = self._read_previous(records, fresh)
         inserts: list[tuple[object, ...]] = []
         updates: list[tuple[object, ...]] = []
         static_rows: list[tuple[str, str, str]] = []
@@ -247,6 +211,57 @@ class _ChunkWriter:
         )
         self._index.write(cur)
         cur.executemany("INSERT OR REPLACE INTO building_entities VALUES (?, ?, ?)", static_rows)
+
+    def _read_previous(
+        self, records: Sequence[BuildingRecord], fresh: Sequence[Mapping[str, Any]]
+    ) -> tuple[
+        dict[str, frozenset[str]],
+        dict[str, tuple[int, str, str, frozenset[str]]],
+        dict[str, dict[str, Any]],
+        dict[int, dict[str, tuple[str | None, object]]],
+    ]:
+        """Read what the store holds for a chunk, by entity id: the previous static attribute
+        names, ``(seq, types, created_at, attribute names)`` of existing entities, the bodies
+        of those holding more than their previous statics (live attributes), and the
+        ``attr_index`` rows (by seq) of the others."""
+        cur = self._cur
+        statics = {
+            oid: self._names(text)
+            for oid, text in cur.execute(
+                "SELECT object_id, static_attrs FROM building_entities WHERE dataset = ? "
+                "AND object_id IN (SELECT value FROM json_each(?))",
+                (self._dataset, json.dumps([r.id for r in records])),
+            )
+        }
+        old_static = {
+            f["id"]: statics.get(r.id, frozenset()) for r, f in zip(records, fresh, strict=True)
+        }
+        stored = {
+            eid: (seq, types, created_at, self._names(names))
+            for seq, eid, types, created_at, names in cur.execute(
+                "SELECT seq, id, types, created_at, "
+                "(SELECT json_group_array(key) FROM json_each(body, '$.attrs')) "
+                "FROM entities WHERE tenant = '' AND id IN (SELECT value FROM json_each(?))",
+                (json.dumps(list(old_static)),),
+            )
+        }
+        live = [eid for eid, row in stored.items() if not row[3] <= old_static[eid]]
+        old_bodies = {
+            eid: json.loads(text)
+            for eid, text in cur.execute(
+                "SELECT id, body FROM entities WHERE tenant = '' "
+                "AND id IN (SELECT value FROM json_each(?))",
+                (json.dumps(live),),
+            )
+        }
+        old_index: dict[int, dict[str, tuple[str | None, object]]] = {}
+        for seq, attr, kind, value in cur.execute(
+            "SELECT seq, attr, kind, value FROM attr_index "
+            "WHERE seq IN (SELECT value FROM json_each(?))",
+            (json.dumps([row[0] for eid, row in stored.items() if eid not in old_bodies]),),
+        ):
+            old_index.setdefault(seq, {})[attr] = (kind, value)
+        return old_static, stored, old_bodies, old_index
 
     def _names(self, text: str) -> frozenset[str]:
         """Decode a JSON list of attribute names (most buildings share theirs: decoded once)."""
