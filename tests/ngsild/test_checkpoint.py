@@ -64,3 +64,11 @@ def test_the_wal_file_stays_within_its_limit(tmp_path: Path) -> None:
     finally:
         checkpointer.stop()
     store.close()
+
+
+def test_stopping_after_the_store_closed_is_quiet(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "data")
+    checkpointer = store.entities.wal_checkpointer(interval_s=0.05)
+    checkpointer.start()
+    store.close()
+    checkpointer.stop()

@@ -21,6 +21,8 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import Final
 
+from twin.errors import StoreError
+
 __all__ = ["WalCheckpointer"]
 
 log = logging.getLogger(__name__)
@@ -70,8 +72,11 @@ class WalCheckpointer:
         self._stop.set()
         if self._thread is not None:
             self._thread.join()
-        with self._cursor() as cur:
-            cur.execute(f"PRAGMA wal_autocheckpoint={AUTOCHECKPOINT_PAGES}")
+        try:
+            with self._cursor() as cur:
+                cur.execute(f"PRAGMA wal_autocheckpoint={AUTOCHECKPOINT_PAGES}")
+        except StoreError:  # the store was closed first: nothing left to restore
+            log.debug("store closed before the WAL checkpointer stopped")
 
     def checkpoint(self, db: sqlite3.Connection) -> tuple[int, int]:
         """Run one passive checkpoint on ``db``; return (log pages, pages checkpointed)."""
