@@ -164,11 +164,6 @@ class _ChunkWriter:
         self._index = IndexRows()
         self._decoded: dict[str, frozenset[str]] = {}
         self._encoded: dict[tuple[str, ...], str] = {}
-        (last,) = cur.execute(
-            "SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'entities'), 0), "
-            "coalesce((SELECT max(seq) FROM entities), 0))"
-        ).fetchone()
-        self._next_seq: int = last + 1
 
     def write(self, records: Sequence[BuildingRecord]) -> None:
         """Create or update the entities of ``records`` (distinct ids)."""
@@ -177,6 +172,11 @@ class _ChunkWriter:
         cur, dataset = self._cur, self._dataset
         fresh = [building_entity(r, self._now) for r in records]
         old_static, stored, old_bodies, old_index = self._read_previous(records, fresh)
+        (last,) = cur.execute(  # read per chunk: other writes may come between two chunks
+            "SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'entities'), 0), "
+            "coalesce((SELECT max(seq) FROM entities), 0))"
+        ).fetchone()
+        next_seq: int = last + 1
         inserts: list[tuple[object, ...]] = []
         updates: list[tuple[object, ...]] = []
         static_rows: list[tuple[str, str, str]] = []
@@ -189,8 +189,8 @@ class _ChunkWriter:
             types = _dumps(body["type"])
             values = (types, _dumps(body), body["createdAt"], body["modifiedAt"])
             if row is None:
-                seq = self._next_seq
-                self._next_seq += 1
+                seq = next_seq
+                next_seq += 1
                 inserts.append((seq, body["id"], *values))
                 self._index.add("", seq, body, types, None, None)
             elif old is None:
