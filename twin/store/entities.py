@@ -306,6 +306,9 @@ class IndexRows:
     ) -> None:
         """Gather the rows of entity ``seq`` now holding ``body`` (``types``: its ``types``
         column), which held ``old`` (``old_types``; both None for a new entity)."""
+        if old is None:
+            self._rewrite(tenant, seq, body, types, old_types, {})
+            return
         self._types(tenant, seq, body, types, old_types)
         attrs = body["attrs"]
         old_attrs: Mapping[str, Any] = {} if old is None else old["attrs"]
@@ -338,8 +341,20 @@ class IndexRows:
         """Gather the rows of existing entity ``seq`` now holding ``body``, its old body unread:
         ``old_index`` is its ``attr_index`` rows (attribute → kind, value); its reference rows
         are all rewritten."""
-        self._types(tenant, seq, body, types, old_types)
         self._refs_gone.append((tenant, body["id"]))
+        self._rewrite(tenant, seq, body, types, old_types, old_index)
+
+    def _rewrite(
+        self,
+        tenant: str,
+        seq: int,
+        body: Mapping[str, Any],
+        types: str,
+        old_types: str | None,
+        old_index: Mapping[str, tuple[str | None, object]],
+    ) -> None:
+        """Gather every row of ``body``, the ``attr_index`` ones that differ from ``old_index``."""
+        self._types(tenant, seq, body, types, old_types)
         self._refs_new.extend((tenant, t, body["id"], a) for a, t in _refs(body))
         attrs = body["attrs"]
         self._attr_types.update((tenant, a, t) for a in attrs for t in body["type"])
