@@ -104,8 +104,7 @@ def collect_surface_members(
     reverse : bool
         Whether the polygons found are already reversed by an enclosing ``OrientableSurface``.
     """
-    href = geometry.get(XLINK_HREF)
-    if href is not None and len(geometry) == 0:
+    if len(geometry) == 0 and (href := geometry.get(XLINK_HREF)) is not None:
         out.append(SurfaceMember(geometry, href.partition("#")[2] or href, reverse))
         return
     name = local_name(geometry.tag)
