@@ -7,6 +7,8 @@ floor any streaming reader pays), then run ``twin import`` in a child process an
 
 - buildings/s and MB/s of input (import wall time),
 - the ratio import time / iterparse time (measured in the same run, so machine load cancels),
+  and the same ratio of CPU time (user + sys of the import and its worker processes over the
+  iterparse's CPU time: what a shared or loaded machine does not blur),
 - peak RSS of the import (``wait4`` rusage of the child: the largest process of its tree),
 - tileset bytes per building (every file of the published tileset: content, tileset.json and
   external tileset files; not the import report).
@@ -43,7 +45,9 @@ class Result:
     buildings: int
     input_mb: float
     iterparse_s: float
+    iterparse_cpu_s: float
     import_s: float
+    import_cpu_s: float
     peak_rss_mb: float
     tileset_bytes: int
 
@@ -52,30 +56,34 @@ class Result:
             f"{self.buildings:>9,} {self.input_mb:>9.1f} {self.iterparse_s:>8.2f} "
             f"{self.import_s:>8.2f} {self.buildings / self.import_s:>9,.0f} "
             f"{self.input_mb / self.import_s:>6.2f} {self.import_s / self.iterparse_s:>7.1f}x "
+            f"{self.import_cpu_s:>6.1f} {self.import_cpu_s / self.iterparse_cpu_s:>7.1f}x "
             f"{self.peak_rss_mb:>8.0f} {self.tileset_bytes / self.buildings:>8,.0f}"
         )
 
 
 HEADER = (
     f"{'buildings':>9} {'input MB':>9} {'parse s':>8} {'import s':>8} {'bldg/s':>9} "
-    f"{'MB/s':>6} {'ratio':>8} {'RSS MB':>8} {'B/bldg':>8}"
+    f"{'MB/s':>6} {'ratio':>8} {'cpu s':>6} {'cpu rat':>8} {'RSS MB':>8} {'B/bldg':>8}"
 )
 
 
-def bare_iterparse(path: Path) -> float:
-    """Return the seconds a bare streaming iterparse over ``path`` takes."""
-    started = time.perf_counter()
+def bare_iterparse(path: Path) -> tuple[float, float]:
+    """Return the seconds (wall, CPU) a bare streaming iterparse over ``path`` takes."""
+    started, cpu = time.perf_counter(), time.process_time()
     for _, element in etree.iterparse(str(path), events=("end",), huge_tree=True):
         if element.tag == MEMBER:
             element.clear()
             parent = element.getparent()
             while parent is not None and element.getprevious() is not None:
                 del parent[0]
-    return time.perf_counter() - started
+    return time.perf_counter() - started, time.process_time() - cpu
 
 
-def run_import(path: Path, data_dir: Path, extra: list[str]) -> tuple[float, float]:
-    """Import ``path`` in a child process; return (wall seconds, peak RSS MB)."""
+def run_import(path: Path, data_dir: Path, extra: list[str]) -> tuple[float, float, float]:
+    """Import ``path`` in a child process; return (wall seconds, CPU seconds, peak RSS MB).
+
+    CPU is user + sys of the child and of the worker processes it waited for.
+    """
     command = [sys.executable, "-m", "twin.cli", "import", "--data-dir", str(data_dir)]
     command += ["--dataset", "bench", *extra, str(path)]
     started = time.perf_counter()
@@ -85,7 +93,7 @@ def run_import(path: Path, data_dir: Path, extra: list[str]) -> tuple[float, flo
     child.returncode = os.waitstatus_to_exitcode(status)
     if child.returncode != 0:
         raise SystemExit(f"twin import failed ({child.returncode}) on {path}")
-    return seconds, usage.ru_maxrss / 1024.0  # Linux: KiB
+    return seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024.0  # Linux: KiB
 
 
 def tree_bytes(directory: Path) -> int:
@@ -106,13 +114,14 @@ def bench(n: int, workdir: Path, seed: int, extra: list[str]) -> Result:
     if not path.exists():
         print(f"writing {path} …", file=sys.stderr, flush=True)
         _synth().write_city(path, n, seed=seed)  # type: ignore[attr-defined]
-    parse_s = bare_iterparse(path)
+    parse_s, parse_cpu_s = bare_iterparse(path)
     data_dir = workdir / f"data-{n}"
     shutil.rmtree(data_dir, ignore_errors=True)
-    import_s, rss_mb = run_import(path, data_dir, extra)
+    import_s, import_cpu_s, rss_mb = run_import(path, data_dir, extra)
     tileset = data_dir / "tilesets" / "bench"
     size = tree_bytes(tileset) - (tileset / REPORT_NAME).stat().st_size  # tileset files only
-    return Result(n, path.stat().st_size / 1e6, parse_s, import_s, rss_mb, size)
+    mb = path.stat().st_size / 1e6
+    return Result(n, mb, parse_s, parse_cpu_s, import_s, import_cpu_s, rss_mb, size)
 
 
 def main(argv: list[str] | None = None) -> int:

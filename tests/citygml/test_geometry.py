@@ -143,3 +143,42 @@ def test_unparsable_poslist_rejects_the_object(write_citygml: WriteCityGML) -> N
     assert "polygon bad-polygon at line 7" in rejection.reason
     assert not isinstance(kept, Rejection)
     assert kept.id == "b-good"
+
+
+PACKED_TOGETHER = {
+    "plain": lod2_surface(polygon()),
+    "degenerate": lod2_surface(polygon("0 0 0 1 0 0 0 0 0", gml_id="poly-0"))
+    + lod2_surface(polygon()),
+    "unclosed": lod2_surface(polygon("0 0 0 2 0 0 2 2 0 0 2 0")),
+    "reversed": lod2_surface(
+        '<gml:OrientableSurface orientation="-"><gml:baseSurface>'
+        f"{polygon('5 5 0 6 5 0 6 6 0 5 5 0')}</gml:baseSurface></gml:OrientableSurface>"
+    ),
+    "flat-2d": lod2_surface(
+        '<gml:Polygon><gml:exterior><gml:LinearRing><gml:posList srsDimension="2">'
+        "0 0 3 0 3 3 0 0</gml:posList></gml:LinearRing></gml:exterior></gml:Polygon>"
+    ),
+}
+
+
+def test_buildings_read_together_are_read_as_alone(write_citygml: WriteCityGML) -> None:
+    # The coordinates of consecutive buildings are converted in one pass: each must still
+    # get its own rings, dropped-ring count and unclosed-ring count.
+    together = "".join(building(inner, gml_id=name) for name, inner in PACKED_TOGETHER.items())
+    batch = city_objects(write_citygml("together.gml", together))
+    alone = [
+        city_objects(write_citygml(f"alone-{name}.gml", building(inner, gml_id=name)))[0]
+        for name, inner in PACKED_TOGETHER.items()
+    ]
+    assert [o.id for o in batch] == list(PACKED_TOGETHER)
+    for got, expected in zip(batch, alone, strict=True):
+        np.testing.assert_array_equal(got.surfaces.coords, expected.surfaces.coords)
+        np.testing.assert_array_equal(got.surfaces.ring_offsets, expected.surfaces.ring_offsets)
+        assert got.surfaces.polygon_offsets.tolist() == expected.surfaces.polygon_offsets.tolist()
+        assert got.issues == expected.issues
+    issues = {o.id: o.issues for o in batch}
+    assert issues["degenerate"] == (
+        "GE_R_TOO_FEW_POINTS: 1 ring(s) with fewer than 3 distinct points dropped",
+    )
+    assert issues["unclosed"][0].startswith("GE_R_NOT_CLOSED: 1 ring(s)")
+    assert batch[3].surfaces.coords.tolist() == [[6, 6, 0], [6, 5, 0], [5, 5, 0]]  # reversed

@@ -10,7 +10,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from twin.citygml import iter_city_objects
-from twin.geometry.validate import issues_of_many, polygon_issues, shell_issues
+from twin.geometry.validate import (
+    issues_of_many,
+    polygon_issues,
+    shell_issues,
+    shell_issues_many,
+)
 from twin.model import CityObject, Surfaces
 
 SQUARE = np.array([[0.0, 0, 0], [4, 0, 0], [4, 4, 0], [0, 4, 0]])
@@ -69,6 +74,35 @@ def test_cube_with_a_flipped_face_has_the_wrong_orientation() -> None:
         "GE_S_POLYGON_WRONG_ORIENTATION: 4 edge(s) walked twice the same way "
         "(a polygon faces inwards)",
     )
+
+
+def _flipped_cube() -> Surfaces:
+    cube = _cube(6)
+    coords = cube.coords.copy()
+    coords[:4] = coords[:4][::-1]
+    return Surfaces(coords, cube.ring_offsets, cube.polygon_offsets, cube.classes)
+
+
+def test_shells_checked_together_are_checked_apart() -> None:
+    # Three shells in one set, the same cube corners in each: edges of one shell must not
+    # close the gaps of another.
+    shells = [_cube(6), _cube(5), _flipped_cube(), _cube(3)]
+    joined = Surfaces.join(shells)
+    counts = [s.polygon_count for s in shells]
+    offsets = np.concatenate([[0], np.cumsum(counts)])
+    together = shell_issues_many(joined, np.arange(offsets[-1]), offsets)
+    assert together == [shell_issues(s) for s in shells]
+    assert together[1] == ("GE_S_NOT_CLOSED: 4 edge(s) of the shell belong to one polygon only",)
+
+
+def test_a_shell_picks_its_polygons_in_any_order() -> None:
+    cube = _cube(6)
+    joined = Surfaces.join([_cube(5), cube])  # the second cube's faces are polygons 5 … 10
+    picked = np.array([10, 6, 8, 5, 9, 7, 0, 2])  # then two faces sharing one edge
+    found = shell_issues_many(joined, picked, np.array([0, 6, 6, 8]))
+    assert found[0] == ()  # the closed cube, faces in shuffled order
+    assert found[1] == ()  # an empty shell
+    assert found[2] == ("GE_S_NOT_CLOSED: 6 edge(s) of the shell belong to one polygon only",)
 
 
 def _issues_one_by_one(surfaces: Surfaces) -> tuple[str, ...]:

@@ -14,7 +14,7 @@ from twin.errors import GeometryError
 from twin.geo import reprojector_for
 from twin.model import CityObject, SourceLocation, Surfaces
 from twin.pipeline.features import Feature, build_feature, build_features
-from twin.pipeline.parallel import iter_built, map_ordered
+from twin.pipeline.parallel import _batches, iter_built, map_ordered
 
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "synth_city.py"
 
@@ -66,6 +66,17 @@ def test_pool_matches_one_object_at_a_time(city_objects: list[CityObject], worke
         np.testing.assert_array_equal(result.mesh.classes, single.mesh.classes)
         assert result.bbox_wgs84 == pytest.approx(single.bbox_wgs84, abs=1e-12)
         assert result.footprint == single.footprint
+        assert result.footprint_area_m2 == single.footprint_area_m2
+        assert result.surfaces_wkb == single.surfaces_wkb
+
+
+def test_buildings_made_of_parts_do_not_cut_batches(city_objects: list[CityObject]) -> None:
+    items = _items(city_objects)
+    assert any(r is None for _, r in items)  # the city has Buildings made of parts
+    batches = list(_batches(items, 16))
+    assert [len(objs) for objs, _ in batches[:-1]] == [16] * (len(batches) - 1)
+    assert [o for objs, _ in batches for o in objs] == [o for o, _ in items]
+    assert all(r is items[0][1] or r is None for _, r in batches)
 
 
 def test_an_object_without_area_is_an_error_in_its_batch(city_objects: list[CityObject]) -> None:

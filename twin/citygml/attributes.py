@@ -332,10 +332,7 @@ def _name_type(element: etree._Element) -> str:
 
 def _xal_addresses(obj: etree._Element) -> Iterator[etree._Element]:
     """Yield the xAL address elements (2.0 AddressDetails or 3.0 Address) of ``obj``."""
-    for prop in obj:
-        tag = prop.tag
-        if tag.__class__ is not str or local_name(tag) != "address":
-            continue
+    for prop in obj.iterchildren("{*}address"):  # matched in lxml's C code, any namespace
         postal = find_child(prop, "Address")
         xal = None if postal is None else find_child(postal, "xalAddress")
         if xal is None:

@@ -14,6 +14,7 @@ three distinct vertices, orientation) are applied to whole arrays.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
@@ -103,8 +104,7 @@ def collect_surface_members(
     reverse : bool
         Whether the polygons found are already reversed by an enclosing ``OrientableSurface``.
     """
-    href = geometry.get(XLINK_HREF)
-    if href is not None and len(geometry) == 0:
+    if len(geometry) == 0 and (href := geometry.get(XLINK_HREF)) is not None:
         out.append(SurfaceMember(geometry, href.partition("#")[2] or href, reverse))
         return
     name = local_name(geometry.tag)
@@ -212,13 +212,7 @@ def pack_rings(sources: Sequence[RingSource]) -> list[PolygonSet | GMLCoordinate
         finite = False
     if not finite:  # find the culprit(s) source by source
         return [_pack_one(source) for source in sources]
-    packed: list[PolygonSet | GMLCoordinatesError] = []
-    offset = 0
-    for source in sources:
-        size = len(source.tokens)
-        packed.append(_pack(source, values[offset : offset + size]))
-        offset += size
-    return packed
+    return list(_pack(sources, values))
 
 
 def _pack_one(source: RingSource) -> PolygonSet | GMLCoordinatesError:
@@ -228,19 +222,35 @@ def _pack_one(source: RingSource) -> PolygonSet | GMLCoordinatesError:
         return _first_bad_ring(source.rings, f"coordinates are not numbers ({exc})")
     if not np.isfinite(values).all():
         return _first_bad_ring(source.rings, "coordinates contain NaN or infinity")
-    return _pack(source, values)
+    return _pack([source], values)[0]
 
 
 def _is_ring(tag: object) -> bool:
     return isinstance(tag, str) and local_name(tag) in _RING_NAMES
 
 
-def _pack(source: RingSource, values: Float64Array) -> PolygonSet:
-    """Apply the per-ring rules to the converted numbers of one source."""
-    n_polygons = source.polygon_count
-    ring_polygon = np.array(source.ring_polygon, dtype=np.int64)
-    reverse = np.array(source.reverse, dtype=bool)
-    points, lengths = _points(values, source.counts, source.dimensions)
+def _pack(sources: Sequence[RingSource], values: Float64Array) -> list[PolygonSet]:
+    """Apply the per-ring rules to the converted numbers of ``sources``, all at once.
+
+    The rings of every source are handled as one ragged set (polygons numbered across
+    sources), then cut back into one :class:`PolygonSet` per source.
+    """
+    polygon_counts = np.array([s.polygon_count for s in sources], dtype=np.int64)
+    ring_counts = np.array([len(s.counts) for s in sources], dtype=np.int64)
+    polygon_base = np.zeros(len(sources) + 1, dtype=np.int64)
+    np.cumsum(polygon_counts, out=polygon_base[1:])
+    n_polygons = int(polygon_base[-1])
+    ring_polygon = np.fromiter(
+        itertools.chain.from_iterable(s.ring_polygon for s in sources), np.int64, sum(ring_counts)
+    ) + np.repeat(polygon_base[:-1], ring_counts)
+    reverse = np.fromiter(
+        itertools.chain.from_iterable(s.reverse for s in sources), bool, n_polygons
+    )
+    points, lengths = _points(
+        values,
+        list(itertools.chain.from_iterable(s.counts for s in sources)),
+        list(itertools.chain.from_iterable(s.dimensions for s in sources)),
+    )
     starts = np.zeros(len(lengths), dtype=np.int64)
     np.cumsum(lengths[:-1], out=starts[1:])
     closed = _closed(points, starts, lengths)
@@ -254,8 +264,6 @@ def _pack(source: RingSource, values: Float64Array) -> PolygonSet:
     kept[has_ring] = usable[first[has_ring]]
     in_kept = kept[ring_polygon]
     ring_kept = usable & in_kept
-    dropped = int((~kept).sum() + (~usable & in_kept).sum())
-    unclosed = int((~closed & ring_kept).sum())
     # Gather the kept rings' open vertices, reversed where their polygon is.
     kept_starts, kept_lengths = starts[ring_kept], open_lengths[ring_kept]
     flip = reverse[ring_polygon[ring_kept]]
@@ -264,18 +272,38 @@ def _pack(source: RingSource, values: Float64Array) -> PolygonSet:
     owner = np.repeat(np.arange(len(kept_lengths)), kept_lengths)
     step = np.arange(ring_offsets[-1]) - ring_offsets[owner]
     step = np.where(flip[owner], kept_lengths[owner] - 1 - step, step)
-    coords = points[kept_starts[owner] + step]
+    coords = np.ascontiguousarray(points[kept_starts[owner] + step], dtype=np.float64)
     rings_per_polygon = np.bincount(ring_polygon[ring_kept], minlength=n_polygons)[kept]
     polygon_offsets = np.zeros(len(rings_per_polygon) + 1, dtype=np.int64)
     np.cumsum(rings_per_polygon, out=polygon_offsets[1:])
-    return PolygonSet(
-        np.ascontiguousarray(coords, dtype=np.float64),
-        ring_offsets,
-        polygon_offsets,
-        kept,
-        dropped,
-        unclosed,
+    # Cut the set back into sources: what each keeps, drops and leaves unclosed.
+    n = len(sources)
+    source_of_polygon = np.repeat(np.arange(n), polygon_counts)
+    source_of_ring = np.repeat(np.arange(n), ring_counts)
+    dropped = np.bincount(source_of_polygon[~kept], minlength=n)
+    dropped += np.bincount(source_of_ring[~usable & in_kept], minlength=n)
+    unclosed = np.bincount(source_of_ring[~closed & ring_kept], minlength=n)
+    kept_polygon_base = np.concatenate(
+        [[0], np.cumsum(np.bincount(source_of_polygon[kept], minlength=n))]
     )
+    kept_ring_base = polygon_offsets[kept_polygon_base]
+    vertex_base = ring_offsets[kept_ring_base]
+    packed = []
+    for k in range(n):
+        p0, p1 = int(kept_polygon_base[k]), int(kept_polygon_base[k + 1])
+        r0, r1 = int(kept_ring_base[k]), int(kept_ring_base[k + 1])
+        v0, v1 = int(vertex_base[k]), int(vertex_base[k + 1])
+        packed.append(
+            PolygonSet(
+                coords[v0:v1],
+                ring_offsets[r0 : r1 + 1] - v0,
+                polygon_offsets[p0 : p1 + 1] - r0,
+                kept[polygon_base[k] : polygon_base[k + 1]],
+                int(dropped[k]),
+                int(unclosed[k]),
+            )
+        )
+    return packed
 
 
 def _points(

@@ -48,6 +48,7 @@ from twin.model import (
     SourceLocation,
     Surfaces,
 )
+from twin.types import IndexArray
 
 __all__ = ["iter_city_objects"]
 
@@ -333,8 +334,8 @@ def _finish(
             lod = geometry.lod if surfaces.polygon_count else None
             object_id = item.id if rank == 0 else f"{item.id}.lod{geometry.lod}"
             issues = _geometry_issues([polygons, *(p for p, _ in geometry.implicit)], geometry)
-            obj = _city_object(item, object_id, surfaces, srs_name, lod, issues)
-            obj = dataclasses.replace(obj, shells=geometry.shell_polygons(polygons))
+            shells = geometry.shell_polygons(polygons)
+            obj = _city_object(item, object_id, surfaces, srs_name, lod, issues, shells)
             yield obj if rank == 0 else dataclasses.replace(obj, parent_id=item.id)
 
 
@@ -345,6 +346,7 @@ def _city_object(
     srs_name: str | None,
     lod: int | None,
     issues: tuple[str, ...],
+    shells: tuple[IndexArray, ...] = (),
 ) -> CityObject:
     return CityObject(
         id=object_id,
@@ -357,6 +359,7 @@ def _city_object(
         attributes=item.attributes,
         address=item.address,
         issues=issues,
+        shells=shells,
     )
 
 

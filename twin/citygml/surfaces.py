@@ -115,7 +115,7 @@ def _scan(
             scan.properties.append((child, value, surface_class))
         elif kind == _K_RELIEF:
             scan.properties.append((child, _relief_lod(element), surface_class))
-        else:
+        elif len(child):  # a leaf (an attribute's value …) holds nothing to scan
             inner = surface_class if value < 0 else SurfaceClass(value)
             _scan(child, inner, kind == _K_GROUP, scan)
 
@@ -293,7 +293,7 @@ def _assemble(
             implicit.append((placed, int(surface_class)))
         unresolved.extend([missing] if missing else [])
     shells = tuple(
-        np.unique(np.fromiter((p for m in reached[start:end] for p in m), np.int64))
+        np.array(sorted({p for m in reached[start:end] for p in m}), dtype=np.int64)
         for start, end in members.shells
     )
     return LodGeometry(

@@ -1,6 +1,11 @@
 """Pure geometry on numpy arrays: triangulation and measures."""
 
-from twin.geometry.footprint import footprint_geojson, lonlat_area_m2, union_geojson
+from twin.geometry.footprint import (
+    footprint_geojson,
+    footprints_geojson,
+    lonlat_area_m2,
+    union_geojson,
+)
 from twin.geometry.triangulate import (
     newell_normal,
     polygon_area,
@@ -10,6 +15,7 @@ from twin.geometry.triangulate import (
 
 __all__ = [
     "footprint_geojson",
+    "footprints_geojson",
     "lonlat_area_m2",
     "newell_normal",
     "polygon_area",

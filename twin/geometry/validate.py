@@ -23,6 +23,7 @@ __all__ = [
     "issues_of_many",
     "polygon_issues",
     "shell_issues",
+    "shell_issues_many",
 ]
 
 PLANARITY_TOLERANCE_M = 0.01
@@ -211,28 +212,54 @@ def shell_issues(surfaces: Surfaces) -> tuple[str, ...]:
     >>> shell_issues(tri)
     ('GE_S_NOT_CLOSED: 3 edge(s) of the shell belong to one polygon only',)
     """
-    offsets = surfaces.ring_offsets
-    if len(offsets) < 2 or len(surfaces.coords) == 0:
-        return ()
+    every = np.arange(surfaces.polygon_count, dtype=np.int64)
+    return shell_issues_many(surfaces, every, np.array([0, len(every)], dtype=np.int64))[0]
+
+
+def shell_issues_many(
+    surfaces: Surfaces, shell_polygons: IndexArray, shell_offsets: IndexArray
+) -> list[tuple[str, ...]]:
+    """Return :func:`shell_issues` of many shells at once.
+
+    Shell ``k`` is made of the polygons ``shell_polygons[shell_offsets[k]:shell_offsets[k + 1]]``
+    of ``surfaces`` (e.g. the solids of a whole batch of objects, joined). Vertices are told
+    apart per shell, so edges of different shells never meet.
+    """
+    n_shells = len(shell_offsets) - 1
+    shells = surfaces.select(shell_polygons)
+    offsets = shells.ring_offsets
+    if len(shells.coords) == 0:
+        return [()] * n_shells
     lengths = np.diff(offsets)
-    start = np.arange(len(surfaces.coords))
+    start = np.arange(len(shells.coords))
     ring_of = np.repeat(np.arange(len(lengths)), lengths)
     following = np.where(start + 1 == offsets[ring_of + 1], offsets[ring_of], start + 1)
-    vertex = vertex_ids(np.round(surfaces.coords * 1000.0).astype(np.int64))
+    shell_of_polygon = np.repeat(np.arange(n_shells), np.diff(shell_offsets))
+    shell_of_ring = np.repeat(shell_of_polygon, np.diff(shells.polygon_offsets))
+    shell_of = shell_of_ring[ring_of]
+    millimetres = np.round(shells.coords * 1000.0).astype(np.int64)
+    vertex = vertex_ids(np.column_stack([shell_of, millimetres]))
     a, b = vertex[start], vertex[following]
     n = np.int64(vertex.max() + 1)
-    _, counts = np.unique(np.minimum(a, b) * n + np.maximum(a, b), return_counts=True)
-    issues = []
-    if open_edges := int((counts == 1).sum()):
-        issues.append(
-            f"GE_S_NOT_CLOSED: {open_edges} edge(s) of the shell belong to one polygon only"
-        )
+    _, first, counts = np.unique(
+        np.minimum(a, b) * n + np.maximum(a, b), return_index=True, return_counts=True
+    )
+    open_edges = np.bincount(shell_of[first[counts == 1]], minlength=n_shells)
     # In a consistently oriented shell every edge is walked once each way (ISO 19107: the
     # polygons' normals all point outwards); the same direction twice means a flipped polygon.
-    _, directed = np.unique(a * n + b, return_counts=True)
-    if same_way := int((directed > 1).sum()):
-        issues.append(
-            f"GE_S_POLYGON_WRONG_ORIENTATION: {same_way} edge(s) walked twice the same way "
-            "(a polygon faces inwards)"
-        )
-    return tuple(issues)
+    _, first, directed = np.unique(a * n + b, return_index=True, return_counts=True)
+    same_way = np.bincount(shell_of[first[directed > 1]], minlength=n_shells)
+    found: list[tuple[str, ...]] = []
+    for k in range(n_shells):
+        issues = []
+        if open_edges[k]:
+            issues.append(
+                f"GE_S_NOT_CLOSED: {open_edges[k]} edge(s) of the shell belong to one polygon only"
+            )
+        if same_way[k]:
+            issues.append(
+                f"GE_S_POLYGON_WRONG_ORIENTATION: {same_way[k]} edge(s) walked twice the same "
+                "way (a polygon faces inwards)"
+            )
+        found.append(tuple(issues))
+    return found

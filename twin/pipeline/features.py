@@ -9,9 +9,9 @@ import numpy as np
 
 from twin.errors import GeometryError, ReprojectionError
 from twin.geo import Reprojector, ecef_to_lonlath
-from twin.geometry import footprint_geojson, lonlat_area_m2
+from twin.geometry import footprint_geojson, footprints_geojson, lonlat_area_m2
 from twin.geometry.batch import triangulate_many
-from twin.geometry.lod_geometry import surfaces_wkb
+from twin.geometry.lod_geometry import surfaces_wkb, surfaces_wkb_many
 from twin.geometry.measures import measure_meshes
 from twin.model import CityObject, Measures, Mesh, SurfaceClass, Surfaces
 from twin.types import Float64Array, IndexArray
@@ -116,6 +116,8 @@ def build_features(
     areas, volumes = measure_meshes(
         ecef, faces, classes, object_of_polygon[owner], vertex_offsets, _CLASSES
     )
+    footprints = footprints_geojson(lonlath[:, :2], rings, polygons, polygon_offsets)
+    wkbs = surfaces_wkb_many(lonlath, rings, polygons, polygon_offsets)
     out: list[Feature | GeometryError | ReprojectionError] = []
     for k, obj in enumerate(objs):
         f0, f1 = face_offsets[k], face_offsets[k + 1]
@@ -125,9 +127,7 @@ def build_features(
             out.append(_no_area(obj))
             continue
         mesh = Mesh(ecef[v0:v1], faces[f0:f1] - np.uint32(v0), classes[f0:f1])
-        footprint, area = footprint_geojson(
-            lonlath[v0:v1, :2], surfaces.ring_offsets, surfaces.polygon_offsets
-        )
+        footprint, area = footprints[k]
         box = (*lo[k].tolist(), *hi[k].tolist())
         degenerate = surfaces.polygon_count - int(drawn[k])
         out.append(
@@ -140,7 +140,7 @@ def build_features(
                 area,
                 areas[k],
                 _volume(volumes[k]),
-                surfaces_wkb(lonlath[v0:v1], surfaces.ring_offsets, surfaces.polygon_offsets),
+                wkbs[k],
             )
         )
     return out

@@ -21,9 +21,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+import numpy as np
+
 from twin.errors import GeometryError, InputError, ReprojectionError
 from twin.geo import Reprojector
-from twin.geometry.validate import issues_of_many, shell_issues
+from twin.geometry.validate import issues_of_many, shell_issues_many
 from twin.model import CityObject, Surfaces
 from twin.pipeline.features import Feature, build_features
 
@@ -157,15 +159,20 @@ def map_ordered(
 def _batches(
     items: Iterable[tuple[CityObject, Reprojector | None]], size: int
 ) -> Iterator[tuple[list[CityObject], Reprojector | None]]:
-    """Group consecutive objects with the same reprojector into batches of at most ``size``."""
+    """Group consecutive objects into batches of at most ``size`` with one reprojector each.
+
+    Objects without polygons (reprojector None: a Building made of parts) join whatever
+    batch is being filled, so they do not cut a run of one CRS into many small batches.
+    """
     objs: list[CityObject] = []
     current: Reprojector | None = None
     for obj, reprojector in items:
-        if objs and (reprojector is not current or len(objs) >= size):
+        changed = reprojector is not None and current is not None and reprojector is not current
+        if objs and (changed or len(objs) >= size):
             yield objs, current
-            objs = []
+            objs, current = [], None
         objs.append(obj)
-        current = reprojector
+        current = reprojector or current
     if objs:
         yield objs, current
 
@@ -194,9 +201,15 @@ def _run_task(task: _Task) -> list[Built]:
 
 
 def _run(objs: list[CityObject], reprojector: Reprojector | None) -> list[Built]:
-    if reprojector is None:
+    drawn = [o for o in objs if o.surfaces.polygon_count]
+    if not drawn:
         return [Feature(o, None, None, None) for o in objs]
-    return [_lean(built) for built in build_features(_validated(objs), reprojector)]
+    assert reprojector is not None  # objects with polygons come with their reprojector
+    built = iter(build_features(_validated(drawn), reprojector))
+    return [
+        _lean(next(built)) if o.surfaces.polygon_count else Feature(o, None, None, None)
+        for o in objs
+    ]
 
 
 def _lean(built: Built) -> Built:
@@ -211,8 +224,10 @@ def _lean(built: Built) -> Built:
 def _validated(objs: list[CityObject]) -> list[CityObject]:
     """Add the defects of each object's polygons and solids to its issues (for the report)."""
     found = [
-        polygons + _solid_issues(o)
-        for o, polygons in zip(objs, issues_of_many([o.surfaces for o in objs]), strict=True)
+        polygons + solids
+        for polygons, solids in zip(
+            issues_of_many([o.surfaces for o in objs]), _solid_issues(objs), strict=True
+        )
     ]
     return [
         dataclasses.replace(o, issues=o.issues + issues) if issues else o
@@ -220,10 +235,21 @@ def _validated(objs: list[CityObject]) -> list[CityObject]:
     ]
 
 
-def _solid_issues(obj: CityObject) -> tuple[str, ...]:
-    """Return the closure and orientation defects of each solid's exterior shell."""
-    return tuple(
-        f"solid {k}: {issue}"
-        for k, shell in enumerate(obj.shells)
-        for issue in shell_issues(obj.surfaces.select(shell))
+def _solid_issues(objs: list[CityObject]) -> list[tuple[str, ...]]:
+    """Return, per object, the closure and orientation defects of each solid's exterior shell
+    (all shells of the batch checked at once)."""
+    polygon_base = np.cumsum([0] + [o.surfaces.polygon_count for o in objs])
+    shells = [
+        (base, shell) for base, o in zip(polygon_base, objs, strict=False) for shell in o.shells
+    ]
+    if not shells:
+        return [()] * len(objs)
+    shell_polygons = np.concatenate([base + shell for base, shell in shells])
+    shell_offsets = np.cumsum([0] + [len(shell) for _, shell in shells])
+    issues = iter(
+        shell_issues_many(Surfaces.join([o.surfaces for o in objs]), shell_polygons, shell_offsets)
     )
+    return [
+        tuple(f"solid {k}: {issue}" for k in range(len(o.shells)) for issue in next(issues))
+        for o in objs
+    ]
