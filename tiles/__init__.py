@@ -1,11 +1,13 @@
 """3D Tiles 1.1 / glTF 2.0 format library: arrays in, bytes and JSON out. Knows nothing of twin.
 
-Depends on numpy, the standard library and the meshoptimizer and Draco encoders.
+Depends on numpy, the standard library, the meshoptimizer and Draco encoders, and Pillow (only
+to convert texture images glTF does not accept).
 """
 
 from tiles.axes import y_up_to_z_up, z_up_to_y_up
 from tiles.b3dm import encode_b3dm
-from tiles.glb import Compression, Material, TileMesh, encode_glb
+from tiles.glb import WRAP, Compression, Material, Texture, TileMesh, encode_glb
+from tiles.images import gltf_image, image_mime
 from tiles.metadata import (
     EncodedMetadata,
     PropertyTable,
@@ -17,10 +19,12 @@ from tiles.tileset import Tile, enu_frame, tileset_files, tileset_json
 from tiles.typing import TileFormat, Tileset
 
 __all__ = [
+    "WRAP",
     "Compression",
     "EncodedMetadata",
     "Material",
     "PropertyTable",
+    "Texture",
     "Tile",
     "TileFormat",
     "TileMesh",
@@ -30,6 +34,8 @@ __all__ = [
     "encode_property_table",
     "enu_frame",
     "face_normals",
+    "gltf_image",
+    "image_mime",
     "quantize_normals",
     "sanitize_identifier",
     "tileset_files",

@@ -2,7 +2,8 @@
 
 Positions are quantized by Draco with as many bits as a grid step of at most 1 mm over the
 part's extent needs (so a vertex moves at most half a step an axis: 0.87 mm), normals with 10-bit
-octahedral coordinates, and feature ids travel losslessly as a generic FLOAT attribute named in
+octahedral coordinates, texture coordinates on a 16-bit grid over their range, and feature ids
+travel losslessly as a generic FLOAT attribute named in
 the extension's ``attributes`` map like POSITION and NORMAL.
 
 The accessors stay declared without a bufferView ("If only compressed data is stored, the
@@ -34,7 +35,8 @@ __all__ = ["DRACO", "position_bits", "write_draco"]
 DRACO: Final = "KHR_draco_mesh_compression"
 MAX_STEP_M: Final = 0.001
 _FEATURE_ID_UID: Final = 0  # Draco unique id given to _FEATURE_ID_0; POSITION/NORMAL get theirs
-_DRACO_POSITION, _DRACO_NORMAL = 0, 1  # draco::GeometryAttribute::Type
+_DRACO_POSITION, _DRACO_NORMAL, _DRACO_TEX_COORD = 0, 1, 3  # draco::GeometryAttribute::Type
+UV_BITS: Final = 16  # texture coordinates: a 16-bit grid over their range
 
 
 def position_bits(extent_m: float) -> int:
@@ -67,6 +69,8 @@ def write_draco(
             normals=part.normals.astype(np.float64),
             normal_quantization_bits=10,
             generic_attributes={_FEATURE_ID_UID: part.feature_ids.reshape(-1, 1)},
+            tex_coord=None if part.uv is None else part.uv.astype(np.float64),
+            tex_coord_quantization_bits=None if part.uv is None else UV_BITS,
         )
         decoded = DracoPy.decode(data)
         uids = {a["attribute_type"]: a["unique_id"] for a in decoded.attributes}
@@ -85,6 +89,10 @@ def write_draco(
         view = bin_.add(data, 4)
         attributes = {"POSITION": uids[_DRACO_POSITION], "NORMAL": uids[_DRACO_NORMAL],
                       id_attribute: _FEATURE_ID_UID}  # fmt: skip
+        if part.uv is not None:
+            accessors.append({"componentType": FLOAT, "count": n, "type": "VEC2"})
+            refs[-1]["TEXCOORD_0"] = len(accessors) - 1
+            attributes["TEXCOORD_0"] = uids[_DRACO_TEX_COORD]
         extensions.append({DRACO: {"bufferView": view, "attributes": attributes}})
     return Geometry(
         accessors, refs, used=[DRACO], required=[DRACO], primitive_extensions=extensions

@@ -5,7 +5,8 @@ node's scale and translation map back to metres (``KHR_mesh_quantization`` allow
 UNSIGNED_SHORT POSITION), when that grid moves no vertex further than ``max_error_m``: a step of
 ``extent / 65535`` moves a vertex at most ``step / 2 * √3``. Otherwise (a tile wider than about
 75 m for the default 1 mm) positions stay float32, exact as without compression, and only the
-codec shrinks them. Normals are normalized int8 (4 bytes a vertex); feature ids stay FLOAT. Each
+codec shrinks them. Normals are normalized int8 (4 bytes a vertex); feature ids and texture
+coordinates stay FLOAT (texture coordinates outside 0..1 repeat, so no normalized type fits). Each
 part's triangles and vertices are first reordered for the vertex cache and first use, which is
 what makes the meshoptimizer codecs small (EXT_meshopt_compression, "Compressing geometry data").
 
@@ -34,7 +35,9 @@ from tiles.layout import (
     BinWriter,
     Geometry,
     Part,
+    add_uv_accessors,
     index_array,
+    textured_uv,
     vertex_accessors,
 )
 from tiles.normals import quantize_normals
@@ -50,8 +53,9 @@ def _reorder(part: Part) -> Part:
     indices, remap, unique = meshopt.reorder_mesh(part.indices, triangles=True, optsize=False)
     order = np.empty(unique, dtype=np.int64)
     order[remap[: len(part.positions)]] = np.arange(len(part.positions))
+    uv = None if part.uv is None else part.uv[order]
     return replace(part, positions=part.positions[order], normals=part.normals[order],
-                   feature_ids=part.feature_ids[order], indices=indices)  # fmt: skip
+                   feature_ids=part.feature_ids[order], indices=indices, uv=uv)  # fmt: skip
 
 
 def quantize_positions(
@@ -108,6 +112,10 @@ def write_meshopt(parts: list[Part], bin_: BinWriter, max_error_m: float = 0.001
             grid_parts.append(replace(part, positions=q[start : start + n].astype(np.float32)))
             start += n
         accessors, refs = vertex_accessors(grid_parts, tuple(views), UNSIGNED_SHORT, BYTE)  # type: ignore[arg-type]
+    uv = textured_uv(parts)
+    if uv is not None:  # float32 texture coordinates: exact, the codec alone shrinks them
+        view = _compressed_view(bin_, fallback, uv, "ATTRIBUTES", ARRAY_BUFFER)
+        add_uv_accessors(parts, view, accessors, refs)
     return Geometry(
         accessors,
         refs,

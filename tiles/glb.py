@@ -18,8 +18,8 @@ from __future__ import annotations
 import json
 import struct
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import get_args
+from dataclasses import dataclass, replace
+from typing import Literal, get_args
 
 import numpy as np
 import numpy.typing as npt
@@ -27,13 +27,16 @@ import numpy.typing as npt
 from tiles.axes import z_up_to_y_up
 from tiles.compress_draco import write_draco
 from tiles.compress_meshopt import write_meshopt
+from tiles.images import ImageMime
 from tiles.layout import BinWriter, Compression, Geometry, IdAttribute, Part, write_plain
 from tiles.metadata import PropertyTable, encode_property_table
 from tiles.normals import face_normals, unit_normals
-from tiles.typing import FeatureId, Gltf, Node, Primitive
+from tiles.typing import FeatureId, Gltf, Node, Primitive, Sampler
+from tiles.typing import Image as ImageJSON
 from tiles.typing import Material as MaterialJSON
+from tiles.typing import Texture as TextureJSON
 
-__all__ = ["MAX_FEATURES", "Compression", "Material", "TileMesh", "encode_glb"]
+__all__ = ["MAX_FEATURES", "WRAP", "Compression", "Material", "Texture", "TileMesh", "encode_glb"]
 
 MAX_FEATURES = 2**24  # largest count of exactly representable float32 integer feature ids
 _GLB_MAGIC, _GLB_VERSION = b"glTF", 2
@@ -41,13 +44,34 @@ _CHUNK_JSON, _CHUNK_BIN = 0x4E4F534A, 0x004E4942
 _GENERATOR = "twin tiles"
 
 
+WRAP: dict[str, Literal[10497, 33648, 33071]] = {
+    "repeat": 10497,
+    "mirror": 33648,
+    "clamp": 33071,
+}
+"""Sampler wrap codes (glTF 2.0 §5.26 sampler.wrapS: REPEAT, MIRRORED_REPEAT, CLAMP_TO_EDGE)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Texture:
+    """A base-colour texture: a PNG or JPEG image and how it repeats (:data:`WRAP` codes)."""
+
+    image: bytes
+    mime_type: ImageMime
+    wrap_s: Literal[10497, 33648, 33071] = 10497
+    wrap_t: Literal[10497, 33648, 33071] = 10497
+
+
 @dataclass(frozen=True, slots=True)
 class Material:
-    """A flat PBR material: base colour only, non-metallic, fully rough."""
+    """A non-metallic PBR material: base colour (times a texture), roughness, emission."""
 
     name: str
     base_color: tuple[float, float, float, float]  # linear RGBA 0..1
     double_sided: bool = True  # city models have unreliable ring orientation
+    roughness: float = 1.0
+    emissive: tuple[float, float, float] = (0.0, 0.0, 0.0)  # linear RGB 0..1
+    texture: Texture | None = None  # sampled with TEXCOORD_0
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +92,9 @@ class TileMesh:
     materials_per_face : (M,) uint16
         Index into ``materials`` of each face.
     materials : Sequence[Material]
+    uv : (N, 2) float32 or None
+        Texture coordinates per vertex in glTF's convention (origin at the image's upper left),
+        written as ``TEXCOORD_0`` for the primitives whose material has a texture.
     """
 
     positions: npt.NDArray[np.float32]
@@ -76,6 +103,7 @@ class TileMesh:
     feature_ids: npt.NDArray[np.uint32]
     materials_per_face: npt.NDArray[np.uint16]
     materials: Sequence[Material]
+    uv: npt.NDArray[np.float32] | None = None
 
 
 def _check_mesh(mesh: TileMesh) -> None:
@@ -89,6 +117,8 @@ def _check_mesh(mesh: TileMesh) -> None:
         raise ValueError(f"normals must have shape {(n, 3)}, got {mesh.normals.shape}")
     if mesh.feature_ids.shape != (n,) or mesh.materials_per_face.shape != (m,):
         raise ValueError("feature_ids must have shape (N,) and materials_per_face (M,)")
+    if mesh.uv is not None and (mesh.uv.shape != (n, 2) or not np.isfinite(mesh.uv).all()):
+        raise ValueError(f"uv must be finite with shape {(n, 2)}, got {mesh.uv.shape}")
     if not np.isfinite(mesh.positions).all():
         raise ValueError("positions must be finite")
     if int(mesh.faces.max()) >= n:
@@ -104,8 +134,10 @@ def _check_mesh(mesh: TileMesh) -> None:
 def _split_by_material(mesh: TileMesh) -> list[Part]:
     """Un-weld when normals are absent, then cut the mesh into one compact part per material."""
     positions, faces, fids = mesh.positions, mesh.faces.astype(np.int64), mesh.feature_ids
+    uv = mesh.uv
     if mesh.normals is None:
         flat = face_normals(positions, faces)
+        uv = None if uv is None else uv[faces].reshape(-1, 2)
         positions, fids = positions[faces].reshape(-1, 3), fids[faces].reshape(-1)
         normals = np.repeat(flat, 3, axis=0)
         faces = np.arange(len(positions), dtype=np.int64).reshape(-1, 3)
@@ -114,6 +146,7 @@ def _split_by_material(mesh: TileMesh) -> list[Part]:
     parts: list[Part] = []
     for material in np.unique(mesh.materials_per_face):
         used, local = np.unique(faces[mesh.materials_per_face == material], return_inverse=True)
+        textured = uv is not None and mesh.materials[int(material)].texture is not None
         parts.append(
             Part(
                 material=int(material),
@@ -121,6 +154,7 @@ def _split_by_material(mesh: TileMesh) -> list[Part]:
                 normals=z_up_to_y_up(normals[used]).astype(np.float32),
                 feature_ids=fids[used].astype(np.float32),
                 indices=local.reshape(-1).astype(np.uint32),
+                uv=uv[used].astype(np.float32) if textured and uv is not None else None,
             )
         )
     return parts
@@ -130,19 +164,67 @@ def _pad(data: bytes, alignment: int, fill: bytes = b"\x00") -> bytes:
     return data + fill * (-len(data) % alignment)
 
 
-def _material_json(material: Material) -> MaterialJSON:
+def _material_json(material: Material, texture: int | None = None) -> MaterialJSON:
     out: MaterialJSON = {
         "name": material.name,
         "pbrMetallicRoughness": {
             "baseColorFactor": [float(c) for c in material.base_color],
             "metallicFactor": 0.0,
-            "roughnessFactor": 1.0,
+            "roughnessFactor": float(material.roughness),
         },
         "doubleSided": material.double_sided,
     }
+    if texture is not None:
+        out["pbrMetallicRoughness"]["baseColorTexture"] = {"index": texture}
+    if any(material.emissive):
+        out["emissiveFactor"] = [float(c) for c in material.emissive]
     if material.base_color[3] < 1.0:
         out["alphaMode"] = "BLEND"
     return out
+
+
+@dataclass(slots=True)
+class _Textures:
+    """The tile's images, samplers and textures, each stored once (images in the BIN buffer)."""
+
+    images: list[ImageJSON]
+    samplers: list[Sampler]
+    textures: list[TextureJSON]
+
+    @classmethod
+    def write(
+        cls, materials: Sequence[Material], bin_: BinWriter
+    ) -> tuple[_Textures, list[int | None]]:
+        """Store the textures of ``materials``; return them and each material's texture index."""
+        out = cls([], [], [])
+        images: dict[bytes, int] = {}
+        samplers: dict[tuple[int, int], int] = {}
+        textures: dict[tuple[int, int], int] = {}
+        indices: list[int | None] = []
+        for material in materials:
+            texture = material.texture
+            if texture is None:
+                indices.append(None)
+                continue
+            if (image := images.get(texture.image)) is None:
+                view = bin_.add(texture.image, 8)
+                out.images.append({"bufferView": view, "mimeType": texture.mime_type})
+                image = images[texture.image] = len(out.images) - 1
+            wrap = (texture.wrap_s, texture.wrap_t)
+            if (sampler := samplers.get(wrap)) is None:
+                out.samplers.append({"magFilter": 9729, "minFilter": 9987,
+                                     "wrapS": texture.wrap_s, "wrapT": texture.wrap_t})  # fmt: skip
+                sampler = samplers[wrap] = len(out.samplers) - 1
+            if (index := textures.get((image, sampler))) is None:
+                out.textures.append({"sampler": sampler, "source": image})
+                index = textures[(image, sampler)] = len(out.textures) - 1
+            indices.append(index)
+        return out, indices
+
+
+def _untextured(material: Material) -> Material:
+    """Return ``material`` without its texture (a part without texture coordinates)."""
+    return material if material.texture is None else replace(material, texture=None)
 
 
 def _glb(document: Gltf, binary: bytes) -> bytes:
@@ -253,12 +335,15 @@ def encode_glb(
         }
         if table is not None:
             feature_id["propertyTable"] = 0
+        attributes = {
+            "POSITION": ref["POSITION"],
+            "NORMAL": ref["NORMAL"],
+            id_attribute: ref["_FEATURE_ID_0"],
+        }
+        if "TEXCOORD_0" in ref:
+            attributes["TEXCOORD_0"] = ref["TEXCOORD_0"]
         primitive: Primitive = {
-            "attributes": {
-                "POSITION": ref["POSITION"],
-                "NORMAL": ref["NORMAL"],
-                id_attribute: ref["_FEATURE_ID_0"],
-            },
+            "attributes": attributes,
             "indices": ref["indices"],
             "material": k,
             "mode": 4,
@@ -281,11 +366,21 @@ def encode_glb(
         "scenes": [{"nodes": [0]}],
         "nodes": [_node(geometry, translation)],
         "meshes": [{"primitives": primitives}],
-        "materials": [_material_json(mesh.materials[p.material]) for p in parts],
+        "materials": [],
         "accessors": geometry.accessors,
         "bufferViews": bin_.views,
         "buffers": [],
     }
+    used = [
+        mesh.materials[p.material] if p.uv is not None else _untextured(mesh.materials[p.material])
+        for p in parts
+    ]
+    textures, texture_of = _Textures.write(used, bin_)
+    document["materials"] = [_material_json(m, t) for m, t in zip(used, texture_of, strict=True)]
+    if textures.textures:
+        document["textures"] = textures.textures
+        document["images"] = textures.images
+        document["samplers"] = textures.samplers
     if geometry.required:
         document["extensionsRequired"] = list(geometry.required)
     if table is not None:

@@ -4,7 +4,8 @@ Every layout takes the same parts (one primitive per material, vertices y-up in 
 and appends the vertex and index data to one GLB buffer; it returns the accessors, each part's
 attribute map, the extensions it needs and how the node must place the decoded positions.
 
-- ``none``: float32 positions and normals, float feature ids, 16/32-bit indices.
+- ``none``: float32 positions and normals, float feature ids, 16/32-bit indices; float32
+  texture coordinates (``TEXCOORD_0``) for the parts that carry them, in one more view.
 - ``quantize``: as ``none`` with int8 normals (``KHR_mesh_quantization``).
 - ``meshopt`` and ``draco``: :mod:`tiles.compress_meshopt` and :mod:`tiles.compress_draco`.
 """
@@ -43,6 +44,7 @@ class Part:
     normals: npt.NDArray[np.float32]  # (n, 3) y-up, unit
     feature_ids: npt.NDArray[np.float32]  # (n,)
     indices: npt.NDArray[np.uint32]  # (m * 3,) local to this part
+    uv: npt.NDArray[np.float32] | None = None  # (n, 2) TEXCOORD_0, glTF origin (upper left)
 
 
 @dataclass(slots=True)
@@ -50,7 +52,7 @@ class Geometry:
     """What a layout wrote: accessors, each part's attributes and indices, extensions, node."""
 
     accessors: list[Accessor]
-    refs: list[dict[str, int]]  # per part: POSITION, NORMAL, _FEATURE_ID_0, indices
+    refs: list[dict[str, int]]  # per part: POSITION, NORMAL, _FEATURE_ID_0, indices, TEXCOORD_0?
     used: list[str] = field(default_factory=list)
     required: list[str] = field(default_factory=list)
     primitive_extensions: list[dict[str, object]] = field(default_factory=list)
@@ -150,6 +152,30 @@ def vertex_accessors(
     return accessors, refs
 
 
+def textured_uv(parts: list[Part]) -> npt.NDArray[np.float32] | None:
+    """Return the texture coordinates of the parts that have them, concatenated (n, 2) ``<f4``."""
+    uvs = [p.uv for p in parts if p.uv is not None]
+    return np.concatenate(uvs).astype("<f4") if uvs else None
+
+
+def add_uv_accessors(
+    parts: list[Part], view: int, accessors: list[Accessor], refs: list[dict[str, int]]
+) -> None:
+    """Declare ``TEXCOORD_0`` (float32 VEC2, 8 bytes a vertex) of each textured part in ``view``.
+
+    ``view`` holds :func:`textured_uv` of ``parts``; each textured part's ref gains its accessor.
+    """
+    start = 0
+    for part, ref in zip(parts, refs, strict=True):
+        if part.uv is None:
+            continue
+        n = len(part.uv)
+        accessors.append({"bufferView": view, "byteOffset": 8 * start, "componentType": FLOAT,
+                          "count": n, "type": "VEC2"})  # fmt: skip
+        ref["TEXCOORD_0"] = len(accessors) - 1
+        start += n
+
+
 def index_array(parts: list[Part]) -> npt.NDArray[np.unsignedinteger]:
     """Return the parts' local indices, concatenated, as little-endian :func:`index_type_of`."""
     dtype = "<u2" if index_type_of(parts) == UNSIGNED_SHORT else "<u4"
@@ -157,7 +183,7 @@ def index_array(parts: list[Part]) -> npt.NDArray[np.unsignedinteger]:
 
 
 def write_plain(parts: list[Part], bin_: BinWriter, *, quantized_normals: bool) -> Geometry:
-    """Write float32 positions, float32 or int8 normals, float feature ids and indices.
+    """Write float32 positions, float32 or int8 normals, float feature ids, indices and UVs.
 
     Four views: POSITION (byteStride 12), NORMAL (12, or 4 for int8 padded to 4 bytes under
     ``KHR_mesh_quantization``, which allows exactly that for NORMAL), ``_FEATURE_ID_0`` (4),
@@ -177,6 +203,10 @@ def write_plain(parts: list[Part], bin_: BinWriter, *, quantized_normals: bool) 
     bin_.add(index_array(parts).tobytes(), 4, target=ELEMENT_ARRAY_BUFFER)
     views = (first, first + 1, first + 2, first + 3)
     accessors, refs = vertex_accessors(parts, views, FLOAT, BYTE if quantized_normals else FLOAT)
+    uv = textured_uv(parts)
+    if uv is not None:
+        view = bin_.add(uv.tobytes(), 4, byte_stride=8, target=ARRAY_BUFFER)
+        add_uv_accessors(parts, view, accessors, refs)
     geometry = Geometry(accessors, refs)
     if quantized_normals:
         geometry.used, geometry.required = [QUANTIZATION], [QUANTIZATION]

@@ -39,13 +39,18 @@ class Accessor(TypedDict):
     componentType: Literal[5120, 5121, 5123, 5125, 5126]  # BYTE, UNSIGNED_BYTE/SHORT/INT, FLOAT
     normalized: NotRequired[bool]
     count: int
-    type: Literal["SCALAR", "VEC3"]
+    type: Literal["SCALAR", "VEC2", "VEC3"]
     min: NotRequired[list[float]]
     max: NotRequired[list[float]]
 
 
+class TextureInfo(TypedDict):
+    index: int
+
+
 class PbrMetallicRoughness(TypedDict):
     baseColorFactor: list[float]
+    baseColorTexture: NotRequired[TextureInfo]
     metallicFactor: float
     roughnessFactor: float
 
@@ -53,8 +58,26 @@ class PbrMetallicRoughness(TypedDict):
 class Material(TypedDict):
     name: str
     pbrMetallicRoughness: PbrMetallicRoughness
+    emissiveFactor: NotRequired[list[float]]
     doubleSided: bool
     alphaMode: NotRequired[Literal["OPAQUE", "BLEND"]]
+
+
+class Image(TypedDict):
+    bufferView: int
+    mimeType: Literal["image/png", "image/jpeg"]
+
+
+class Sampler(TypedDict):
+    magFilter: Literal[9729]  # LINEAR
+    minFilter: Literal[9987]  # LINEAR_MIPMAP_LINEAR
+    wrapS: Literal[10497, 33648, 33071]  # REPEAT, MIRRORED_REPEAT, CLAMP_TO_EDGE
+    wrapT: Literal[10497, 33648, 33071]
+
+
+class Texture(TypedDict):
+    sampler: int
+    source: int
 
 
 class FeatureId(TypedDict):
@@ -170,6 +193,9 @@ class Gltf(TypedDict):
     nodes: list[Node]
     meshes: list[Mesh]
     materials: list[Material]
+    textures: NotRequired[list[Texture]]
+    images: NotRequired[list[Image]]
+    samplers: NotRequired[list[Sampler]]
     accessors: list[Accessor]
     bufferViews: list[BufferView]
     buffers: list[Buffer]

@@ -116,6 +116,11 @@ def _parser() -> argparse.ArgumentParser:
         help="top-level object types to import, e.g. Building,Road (default: all)",
     )
     imp.add_argument(
+        "--appearance-theme",
+        metavar="THEME",
+        help="appearance theme to draw (textures, materials); default: the first in the input",
+    )
+    imp.add_argument(
         "--keep-going",
         action="store_true",
         help="on malformed XML keep the objects before the error and report the rest",
@@ -214,6 +219,7 @@ def _run_import(args: argparse.Namespace) -> int:
         dask=args.dask,
         compress=args.compress,
         tile_format=args.format,
+        appearance_theme=args.appearance_theme,
     )
     progress = _Progress() if sys.stderr.isatty() else None
     store = SQLiteStore(args.data_dir)
@@ -234,6 +240,14 @@ def _run_import(args: argparse.Namespace) -> int:
         print(f"    … {len(report.rejections) - 10} more in the report")
     for srs, info in report.crs.items():
         print(f"  CRS            {srs}; geoid: {info['geoid']}")
+    looks = report.appearances
+    if not looks.empty:
+        print(
+            f"  appearance     {looks.textured_surfaces} textured, {looks.material_surfaces} "
+            f"material surface(s); theme {looks.theme!r}"
+        )
+        for image, count in sorted((looks.missing_images | looks.unreadable_images).items()):
+            print(f"    image {image} missing or unreadable: {count} surface(s) in class colour")
     if report.warnings:
         print(f"  warnings       {len(report.warnings)} (all in the report)")
         for warning in report.warnings[:3]:

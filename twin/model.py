@@ -8,6 +8,7 @@ beside it.
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
@@ -15,10 +16,18 @@ from typing import Literal, TypeAlias
 
 import numpy as np
 
-from twin.types import Float64Array, IndexArray, UInt8Array, UInt32Array
+from twin.types import (
+    Float32Array,
+    Float64Array,
+    IndexArray,
+    Int16Array,
+    UInt8Array,
+    UInt32Array,
+)
 
 __all__ = [
     "Address",
+    "AppearanceLog",
     "AttributeValue",
     "BuildingRecord",
     "CityObject",
@@ -29,8 +38,11 @@ __all__ = [
     "ObjectType",
     "Rejection",
     "SourceLocation",
+    "SurfaceAppearance",
     "SurfaceClass",
+    "SurfaceMaterial",
     "Surfaces",
+    "WrapMode",
 ]
 
 AttributeValue: TypeAlias = str | int | float | bool | dt.date | None
@@ -185,6 +197,85 @@ def _ragged_take(offsets: IndexArray, items: IndexArray) -> tuple[IndexArray, In
     return np.arange(new_offsets[-1], dtype=np.int64) + shift, new_offsets
 
 
+WrapMode: TypeAlias = Literal["wrap", "mirror", "clamp"]
+"""How a texture repeats outside [0, 1]; CityGML ``none`` and ``border`` are read as ``clamp``."""
+
+
+@dataclass(frozen=True, slots=True)
+class SurfaceMaterial:
+    """How a surface looks: a CityGML X3DMaterial, a texture image, or a CityJSON material.
+
+    Colours are RGB in 0..1 as the source writes them (X3D colours, not yet linear).
+    ``image`` is the absolute path of the texture image (None: no texture); the texture
+    coordinates are per vertex in :class:`SurfaceAppearance`. ``shininess`` and
+    ``transparency`` are X3D's, 0..1.
+    """
+
+    diffuse: tuple[float, float, float] = (0.8, 0.8, 0.8)
+    emissive: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    shininess: float = 0.2
+    transparency: float = 0.0
+    image: str | None = None
+    wrap: WrapMode = "wrap"
+
+
+@dataclass(frozen=True, slots=True)
+class SurfaceAppearance:
+    """The materials of an object's polygons and the texture coordinates of its vertices.
+
+    Attributes
+    ----------
+    materials : tuple of SurfaceMaterial
+        The materials this object uses.
+    polygon_materials : (P,) int16
+        Index into ``materials`` per polygon of the object's :class:`Surfaces`; -1 keeps the
+        colour of the polygon's semantic class.
+    uv : (N, 2) float32 or None
+        Texture coordinates ``(s, t)`` per vertex of ``Surfaces.coords``, origin at the image's
+        lower left (CityGML and CityJSON both); 0 on vertices of untextured polygons. None
+        when no polygon is textured.
+    """
+
+    materials: tuple[SurfaceMaterial, ...]
+    polygon_materials: Int16Array
+    uv: Float32Array | None = None
+
+
+@dataclass(slots=True)
+class AppearanceLog:
+    """What the readers did with appearances, for the import report (counts, never per surface).
+
+    ``missing_images`` and ``unreadable_images`` count the surfaces per image path that were
+    drawn with their class colour instead; ``ignored`` counts what was left out by reason
+    (other themes, GeoreferencedTexture, TexCoordGen, back faces, wrap modes changed …).
+    """
+
+    theme: str | None = None
+    themes_ignored: Counter[str] = field(default_factory=Counter)
+    textured_surfaces: int = 0
+    material_surfaces: int = 0
+    missing_images: Counter[str] = field(default_factory=Counter)
+    unreadable_images: Counter[str] = field(default_factory=Counter)
+    converted_images: set[str] = field(default_factory=set)
+    ignored: Counter[str] = field(default_factory=Counter)
+    unknown_targets: int = 0
+    unknown_examples: list[str] = field(default_factory=list)
+
+    @property
+    def empty(self) -> bool:
+        """Whether no appearance was met at all."""
+        return not (
+            self.theme is not None
+            or self.themes_ignored
+            or self.textured_surfaces
+            or self.material_surfaces
+            or self.missing_images
+            or self.unreadable_images
+            or self.ignored
+            or self.unknown_targets
+        )
+
+
 @dataclass(frozen=True, slots=True)
 class CityObject:
     """One city object as read from the source, before reprojection.
@@ -195,7 +286,8 @@ class CityObject:
     ``issues`` lists what the reader repaired or left out of an object it still yields
     (degenerate rings dropped, xlinks pointing nowhere), for the import report. ``shells``
     holds, for each solid of the geometry, the indices of the polygons of its exterior shell
-    (so the import can check that the shell is closed).
+    (so the import can check that the shell is closed). ``appearance`` gives the polygons'
+    materials and texture coordinates (None: every polygon takes its semantic-class colour).
     """
 
     id: str
@@ -209,6 +301,7 @@ class CityObject:
     address: Address | None = None
     issues: tuple[str, ...] = ()
     shells: tuple[IndexArray, ...] = ()
+    appearance: SurfaceAppearance | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,11 +315,19 @@ class Mesh:
         Counter-clockwise seen from outside, indices into ``positions_ecef``.
     classes : (M,) uint8
         :class:`SurfaceClass` of each triangle.
+    face_materials : (M,) int16 or None
+        Index into ``materials`` per triangle, -1 for the class colour; None: all class colour.
+    uv : (N, 2) float32 or None
+        Texture coordinates per vertex (lower-left origin), None when nothing is textured.
+    materials : tuple of SurfaceMaterial
     """
 
     positions_ecef: Float64Array
     faces: UInt32Array
     classes: UInt8Array
+    face_materials: Int16Array | None = None
+    uv: Float32Array | None = None
+    materials: tuple[SurfaceMaterial, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,6 +21,7 @@ from typing import IO, Any, cast
 
 from lxml import etree
 
+from twin.citygml.appearance import Appearances, open_appearances
 from twin.citygml.attributes import read_address, read_attributes
 from twin.citygml.gml import GMLCoordinatesError, PolygonSet, pack_rings
 from twin.citygml.implicit import ImplicitLibrary
@@ -41,11 +42,13 @@ from twin.citygml.surfaces import (
 from twin.errors import CityGMLError
 from twin.model import (
     Address,
+    AppearanceLog,
     AttributeValue,
     CityObject,
     LodChoice,
     Rejection,
     SourceLocation,
+    SurfaceAppearance,
     Surfaces,
 )
 from twin.types import IndexArray
@@ -66,6 +69,9 @@ class _Document:
     types: frozenset[str] | None = None
     model_srs_name: str | None = None
     library: ImplicitLibrary = field(default_factory=ImplicitLibrary)
+    appearance_theme: str | None = None
+    appearance_log: AppearanceLog = field(default_factory=AppearanceLog)
+    appearances: Appearances | None = None  # None: the document has none
 
 
 def iter_city_objects(
@@ -75,6 +81,8 @@ def iter_city_objects(
     types: Collection[str] | None = None,
     keep_going: bool = False,
     stream: IO[bytes] | None = None,
+    appearance_theme: str | None = None,
+    appearance_log: AppearanceLog | None = None,
 ) -> Iterator[CityObject | Rejection]:
     """Yield every city object of a CityGML file, or why it was left out.
 
@@ -97,6 +105,10 @@ def iter_city_objects(
     stream : binary file, optional
         Read the document from here (a zip member, say) instead of opening ``path``, which
         then only names it.
+    appearance_theme : str, optional
+        The appearance theme drawn (default: the first met; see :mod:`twin.citygml.appearance`).
+    appearance_log : AppearanceLog, optional
+        Where to count what was done with appearances (missing images, ignored themes …).
 
     Raises
     ------
@@ -108,6 +120,8 @@ def iter_city_objects(
     if stream is None and not path.is_file():
         raise CityGMLError(f"file not found: {path}")
     document = _Document(path, lod, None if types is None else frozenset(types))
+    document.appearance_theme = appearance_theme
+    document.appearance_log = appearance_log if appearance_log is not None else AppearanceLog()
     return _iter_document(document, keep_going, stream)
 
 
@@ -117,7 +131,12 @@ def _iter_document(
     path = document.path
     try:
         with _open(path) if given is None else given as stream:
+            document.appearances = open_appearances(
+                path, stream, document.appearance_theme, document.appearance_log
+            )
             yield from _iter_events(document, stream)
+            if document.appearances is not None:
+                document.appearances.finish()
     except etree.XMLSyntaxError as exc:
         line, column = exc.position if exc.position else (exc.lineno or 0, 0)
         message = f"{path}:{line}:{column}: malformed XML ({exc.msg})"
@@ -263,6 +282,8 @@ def _read_top_level(
     if document.types is not None and local_name(obj.tag) not in document.types:
         return
     gml_id = f"{{{gml_namespace(obj.nsmap)}}}id"
+    if document.appearances is not None:
+        document.appearances.read_local(obj)
     index = PolygonIndex(obj, gml_id)
     _read_object(document, obj, index, gml_id, None, out)
 
@@ -336,7 +357,22 @@ def _finish(
             issues = _geometry_issues([polygons, *(p for p, _ in geometry.implicit)], geometry)
             shells = geometry.shell_polygons(polygons)
             obj = _city_object(item, object_id, surfaces, srs_name, lod, issues, shells)
+            if document.appearances is not None:
+                look = _appearance(document, geometry, polygons, surfaces)
+                obj = dataclasses.replace(obj, appearance=look)
             yield obj if rank == 0 else dataclasses.replace(obj, parent_id=item.id)
+    if document.appearances is not None:
+        document.appearances.end_batch()
+
+
+def _appearance(
+    document: _Document, geometry: LodGeometry, polygons: PolygonSet, surfaces: Surfaces
+) -> SurfaceAppearance | None:
+    if document.appearances is None:
+        return None
+    return document.appearances.resolve(
+        geometry.rings, polygons, surfaces.polygon_count, len(surfaces.coords)
+    )
 
 
 def _city_object(

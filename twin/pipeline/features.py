@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -14,7 +14,7 @@ from twin.geometry.batch import triangulate_many
 from twin.geometry.lod_geometry import surfaces_wkb, surfaces_wkb_many
 from twin.geometry.measures import measure_meshes
 from twin.model import CityObject, Measures, Mesh, SurfaceClass, Surfaces
-from twin.types import Float64Array, IndexArray
+from twin.types import Float64Array, IndexArray, UInt8Array, UInt32Array
 
 __all__ = ["Feature", "build_feature", "build_features", "measures_of"]
 
@@ -75,8 +75,8 @@ def build_feature(obj: CityObject, reprojector: Reprojector | None) -> Feature:
         ecef, faces, classes, np.zeros(len(faces), np.int64), np.array([0, len(ecef)]), _CLASSES
     )
     return Feature(
-        obj,
-        Mesh(ecef, faces, classes),
+        _without_appearance(obj),
+        _mesh(obj, ecef, faces, classes, owner),
         (bbox[0], bbox[1], bbox[2], bbox[3], bbox[4], bbox[5]),
         footprint,
         degenerate,
@@ -126,13 +126,14 @@ def build_features(
         if f0 == f1:
             out.append(_no_area(obj))
             continue
-        mesh = Mesh(ecef[v0:v1], faces[f0:f1] - np.uint32(v0), classes[f0:f1])
+        local_owner = owner[f0:f1] - polygon_offsets[k]
+        mesh = _mesh(obj, ecef[v0:v1], faces[f0:f1] - np.uint32(v0), classes[f0:f1], local_owner)
         footprint, area = footprints[k]
         box = (*lo[k].tolist(), *hi[k].tolist())
         degenerate = surfaces.polygon_count - int(drawn[k])
         out.append(
             Feature(
-                obj,
+                _without_appearance(obj),
                 mesh,
                 (box[0], box[1], box[2], box[3], box[4], box[5]),
                 footprint,
@@ -144,6 +145,26 @@ def build_features(
             )
         )
     return out
+
+
+def _mesh(
+    obj: CityObject,
+    ecef: Float64Array,
+    faces: UInt32Array,
+    classes: UInt8Array,
+    owner: IndexArray,
+) -> Mesh:
+    """Return the mesh, with the material of each face's polygon and the vertices' UVs."""
+    appearance = obj.appearance
+    if appearance is None:
+        return Mesh(ecef, faces, classes)
+    face_materials = appearance.polygon_materials[owner]
+    return Mesh(ecef, faces, classes, face_materials, appearance.uv, appearance.materials)
+
+
+def _without_appearance(obj: CityObject) -> CityObject:
+    """Return ``obj`` without its appearance, which its mesh now carries."""
+    return obj if obj.appearance is None else replace(obj, appearance=None)
 
 
 def _volume(value: np.float64) -> float | None:

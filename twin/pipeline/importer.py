@@ -58,6 +58,7 @@ class ImportOptions:
     dask: str | None = None  # a Dask scheduler address: run the work on that cluster instead
     compress: Compression = "meshopt"
     tile_format: TileFormat = "glb"
+    appearance_theme: str | None = None  # the appearance theme drawn; None: the first met
 
 
 def import_files(
@@ -155,7 +156,13 @@ def _usable_objects(
 ) -> Iterator[tuple[CityObject, Reprojector | None]]:
     """Yield the objects read with their reprojector; report rejections of the reader."""
     reprojectors: dict[str, Reprojector] = {}
-    read_options = ReadOptions(options.lod, options.types, options.keep_going)
+    read_options = ReadOptions(
+        options.lod,
+        options.types,
+        options.keep_going,
+        options.appearance_theme,
+        report.appearances,
+    )
     for item in iter_objects(paths, read_options):
         report.objects_read += 1
         if progress is not None:

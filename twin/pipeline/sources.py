@@ -17,7 +17,7 @@ from typing import IO, Literal, cast
 from twin.citygml import iter_city_objects
 from twin.cityjson import iter_cityjson_stream
 from twin.errors import InputError
-from twin.model import CityObject, LodChoice, Rejection
+from twin.model import AppearanceLog, CityObject, LodChoice, Rejection
 
 __all__ = ["SUFFIXES", "ReadOptions", "iter_objects", "sniff"]
 
@@ -33,11 +33,17 @@ Format = Literal["citygml", "cityjson", "gzip", "zip", "unknown"]
 
 @dataclass(frozen=True, slots=True)
 class ReadOptions:
-    """What to read: LoD choice, top-level types (None = all), whether to keep going."""
+    """What to read: LoD choice, top-level types (None = all), whether to keep going.
+
+    ``appearance_theme`` picks the appearance theme drawn (None: the first met);
+    ``appearances`` is where the readers count what they did with appearances.
+    """
 
     lod: LodChoice = "highest"
     types: Collection[str] | None = None
     keep_going: bool = False
+    appearance_theme: str | None = None
+    appearances: AppearanceLog | None = None
 
 
 def sniff(head: bytes) -> Format:
@@ -136,6 +142,8 @@ def _iter_stream(
             types=options.types,
             keep_going=options.keep_going,
             stream=stream,
+            appearance_theme=options.appearance_theme,
+            appearance_log=options.appearances,
         )
     elif kind == "cityjson":
         yield from iter_cityjson_stream(stream, str(name), lod=options.lod, types=options.types)

@@ -21,13 +21,14 @@ import numpy as np
 import tiles
 from tiles import Compression, TileFormat
 from tiles.hierarchy import Node, build_hierarchy, widen
+from tiles.images import ImageMime
 from tiles.metadata import Value
 from tiles.tileset import WGS84_A
-from twin.model import AttributeValue, Mesh, SurfaceClass, Surfaces
+from twin.model import AttributeValue, Mesh, SurfaceClass, SurfaceMaterial, Surfaces
 from twin.pipeline.features import Feature
 from twin.pipeline.lod import block_meshes, object_slices
 from twin.pipeline.parallel import Workers, map_ordered, workers_for
-from twin.types import Float64Array
+from twin.types import Float32Array, Float64Array, UInt16Array
 
 __all__ = ["Compression", "TileBudget", "TileFormat", "TilesetStats", "write_tileset"]
 
@@ -212,7 +213,8 @@ def _job(
 
 def _light(feature: Feature) -> Feature:
     """Drop what encoding does not need (source coordinates) before sending to a worker."""
-    return replace(feature, obj=replace(feature.obj, surfaces=Surfaces.empty()), footprint=None)
+    obj = replace(feature.obj, surfaces=Surfaces.empty(), appearance=None)
+    return replace(feature, obj=obj, footprint=None)
 
 
 def _encode_all(
@@ -262,11 +264,97 @@ def encode_tile(
     faces = np.concatenate([m.faces + np.uint32(offsets[k]) for k, m in enumerate(meshes)])
     feature_ids = np.repeat(np.arange(len(meshes), dtype=np.uint32), np.diff(offsets))
     classes = np.concatenate([m.classes for m in meshes]).astype(np.uint16)
+    materials, per_face, uv = _appearance(meshes, classes)
     # Polygons own their ring vertices, so per-vertex normals keep the mesh welded and flat.
     normals = tiles.vertex_normals(local, faces)
-    mesh = tiles.TileMesh(local.astype(np.float32), normals, faces, feature_ids, classes, MATERIALS)
+    mesh = tiles.TileMesh(
+        local.astype(np.float32), normals, faces, feature_ids, per_face, materials, uv
+    )
     table = tiles.PropertyTable("cityObject", len(group), property_columns(group))
     return _content(mesh, table, compress, tile_format, _MAX_MOVE_M), frame
+
+
+_WRAP = {"wrap": tiles.WRAP["repeat"], "mirror": tiles.WRAP["mirror"], "clamp": tiles.WRAP["clamp"]}
+
+
+def _appearance(
+    meshes: Sequence[Mesh], classes: UInt16Array
+) -> tuple[tuple[tiles.Material, ...], UInt16Array, Float32Array | None]:
+    """Return the tile's materials, the material of each face and the UVs (glTF convention).
+
+    Faces without a material of their own keep their class colour (:data:`MATERIALS`). The
+    texture images of the tile are read here, in the encoding worker, one tile at a time; an
+    image that cannot be read leaves its faces in their class colour.
+    """
+    if not any(m.materials for m in meshes):
+        return MATERIALS, classes, None
+    palette: dict[SurfaceMaterial, int] = {}
+    own = np.full(len(classes), -1, dtype=np.int64)  # palette index per face
+    start = 0
+    for m in meshes:
+        if m.face_materials is not None and m.materials:
+            remap = np.array([palette.setdefault(x, len(palette)) for x in m.materials])
+            chosen = m.face_materials >= 0
+            own[start : start + len(m.faces)][chosen] = remap[m.face_materials[chosen]]
+        start += len(m.faces)
+    images: dict[str, tuple[bytes, ImageMime] | None] = {}
+    made = [_material(x, images) for x in palette]
+    usable = np.array([x is not None for x in made] + [False])
+    per_face = np.where(usable[own], len(MATERIALS) + own, classes).astype(np.uint16)
+    uv = None
+    if any(m.uv is not None for m in meshes):
+        uv = np.concatenate(
+            [m.uv if m.uv is not None else np.zeros((len(m.positions_ecef), 2), np.float32)
+             for m in meshes]
+        )  # fmt: skip
+        uv[:, 1] = 1.0 - uv[:, 1]  # CityGML/CityJSON: origin lower left; glTF: upper left
+    materials = MATERIALS + tuple(x if x is not None else MATERIALS[0] for x in made)
+    return materials, per_face, uv
+
+
+def _material(
+    source: SurfaceMaterial, images: dict[str, tuple[bytes, ImageMime] | None]
+) -> tiles.Material | None:
+    """Return the glTF material of ``source`` (None: its texture image cannot be read).
+
+    X3D colours are display (sRGB) values; glTF factors are linear (glTF 2.0 §3.9.2), so they
+    are converted. ``transparency`` becomes alpha ``1 - transparency``, ``shininess``
+    roughness ``1 - shininess``. X3D's specular colour has no counterpart in the core
+    metallic-roughness model and is not written.
+    """
+    texture = None
+    if source.image is not None:
+        if source.image not in images:
+            images[source.image] = _read_image(source.image)
+        image = images[source.image]
+        if image is None:
+            return None
+        wrap = _WRAP[source.wrap]
+        texture = tiles.Texture(image[0], image[1], wrap, wrap)
+    r, g, b = (_linear(c) for c in source.diffuse)
+    e_r, e_g, e_b = (_linear(c) for c in source.emissive)
+    return tiles.Material(
+        Path(source.image).name if source.image else "x3d-material",
+        (r, g, b, 1.0 - source.transparency),
+        roughness=1.0 - source.shininess,
+        emissive=(e_r, e_g, e_b),
+        texture=texture,
+    )
+
+
+def _linear(c: float) -> float:
+    """Return an sRGB component (0..1) as linear light (IEC 61966-2-1), rounded to 1e-6."""
+    c = min(max(float(c), 0.0), 1.0)
+    return round(c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4, 6)
+
+
+def _read_image(path: str) -> tuple[bytes, ImageMime] | None:
+    """Return the image at ``path`` as PNG or JPEG bytes, or None (logged) when unreadable."""
+    try:
+        return tiles.gltf_image(Path(path).read_bytes())
+    except (OSError, ValueError) as exc:
+        log.warning("texture %s not used: %s", path, exc)
+        return None
 
 
 def encode_blocks(

@@ -1,0 +1,57 @@
+"""Texture images as glTF 2.0 core accepts them: PNG or JPEG (glTF 2.0 §3.9.4 / §5.18 mimeType).
+
+Any other format Pillow reads (TIFF, GIF, BMP, WebP …) is converted to PNG; bytes in, bytes out.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Literal
+
+__all__ = ["ImageMime", "gltf_image", "image_mime"]
+
+ImageMime = Literal["image/png", "image/jpeg"]
+
+_PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+_JPEG_MAGIC = b"\xff\xd8\xff"
+
+
+def image_mime(head: bytes) -> ImageMime | None:
+    """Return the glTF mime type of an image from its first bytes, None when glTF lacks it.
+
+    >>> image_mime(b"\\x89PNG\\r\\n\\x1a\\n...."), image_mime(b"II*\\x00"), image_mime(b"")
+    ('image/png', None, None)
+    """
+    if head.startswith(_PNG_MAGIC):
+        return "image/png"
+    if head.startswith(_JPEG_MAGIC):
+        return "image/jpeg"
+    return None
+
+
+def gltf_image(data: bytes) -> tuple[bytes, ImageMime]:
+    """Return ``data`` as an image glTF accepts, and its mime type.
+
+    PNG and JPEG pass unchanged; other formats are decoded with Pillow and written as PNG.
+
+    Raises
+    ------
+    ValueError
+        When the bytes are no image Pillow can read.
+    """
+    mime = image_mime(data[:8])
+    if mime is not None:
+        return data, mime
+    from PIL import Image, UnidentifiedImageError  # only for the rare non-PNG/JPEG texture
+
+    try:
+        with Image.open(io.BytesIO(data)) as opened:
+            opened.load()
+            image: Image.Image = opened
+            if image.mode not in ("RGB", "RGBA", "L", "LA"):
+                image = image.convert("RGBA" if "A" in image.getbands() else "RGB")
+            out = io.BytesIO()
+            image.save(out, format="PNG")
+    except (UnidentifiedImageError, OSError, SyntaxError) as exc:
+        raise ValueError(f"not an image Pillow can read ({exc})") from exc
+    return out.getvalue(), "image/png"
