@@ -19,7 +19,7 @@ import numpy as np
 import pygltflib
 
 _DTYPES = {5120: "<i1", 5121: "<u1", 5123: "<u2", 5125: "<u4", 5126: "<f4"}
-_WIDTH = {"SCALAR": 1, "VEC3": 3}
+_WIDTH = {"SCALAR": 1, "VEC2": 2, "VEC3": 3}
 _METADATA_DTYPES = {"INT32": "<i4", "INT64": "<i8", "FLOAT64": "<f8", "UINT8": "<u1"}
 
 
@@ -36,6 +36,7 @@ class DecodedPrimitive:
     feature_id_sets: list[dict[str, Any]]
     position_min: list[float]
     position_max: list[float]
+    uv: np.ndarray | None = None  # (n, 2) float32 TEXCOORD_0, when the primitive has it
 
 
 def load(data: bytes) -> tuple[pygltflib.GLTF2, bytes]:
@@ -112,6 +113,8 @@ def primitives(data: bytes) -> list[DecodedPrimitive]:
             "_FEATURE_ID_0": read_accessor(gltf, blob, attrs._FEATURE_ID_0),
             "indices": read_accessor(gltf, blob, prim.indices),
         }
+        if attrs.TEXCOORD_0 is not None and "TEXCOORD_0" not in values:
+            values["TEXCOORD_0"] = read_accessor(gltf, blob, attrs.TEXCOORD_0)
         stored = values["POSITION"]
         out.append(
             DecodedPrimitive(
@@ -124,6 +127,7 @@ def primitives(data: bytes) -> list[DecodedPrimitive]:
                 feature_id_sets=prim.extensions["EXT_mesh_features"]["featureIds"],
                 position_min=position.min,
                 position_max=position.max,
+                uv=values.get("TEXCOORD_0"),
             )
         )
     return out

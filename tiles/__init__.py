@@ -6,7 +6,7 @@ to convert texture images glTF does not accept).
 
 from tiles.axes import y_up_to_z_up, z_up_to_y_up
 from tiles.b3dm import encode_b3dm
-from tiles.glb import WRAP, Compression, Material, Texture, TileMesh, encode_glb
+from tiles.glb import Compression, Material, Texture, TileMesh, encode_glb
 from tiles.images import gltf_image, image_mime
 from tiles.metadata import (
     EncodedMetadata,
@@ -19,7 +19,6 @@ from tiles.tileset import Tile, enu_frame, tileset_files, tileset_json
 from tiles.typing import TileFormat, Tileset
 
 __all__ = [
-    "WRAP",
     "Compression",
     "EncodedMetadata",
     "Material",

@@ -67,20 +67,23 @@ def _scan(stream: IO[bytes]) -> tuple[bool, bool]:
     """Return whether the bytes hold an Appearance element and an ``appearanceMember``.
 
     ``</…Appearance>`` closes every appearance of every version; the namespace declarations
-    (``…/citygml/appearance/2.0``) hold neither pattern. A stream that cannot seek is not
-    scanned and is taken to hold none.
+    (``…/citygml/appearance/2.0``) hold neither pattern. An ``appearanceMember`` is closed
+    after the Appearance it holds, so its name is looked for only from there on: a document
+    without appearances is searched once. A stream that cannot seek is taken to hold none.
     """
     if not stream.seekable():
         return False, False
     found_any = found_member = False
     tail = b""
     while chunk := stream.read(_SCAN_CHUNK):
-        window = tail + chunk
-        found_any = found_any or b"Appearance>" in window
-        found_member = found_member or b"appearanceMember" in window
-        if found_any and found_member:
-            break
-        tail = window[-32:]
+        seam = tail + chunk[:32]
+        if not found_any:
+            found_any = b"Appearance>" in chunk or b"Appearance>" in seam
+        if found_any:
+            found_member = b"appearanceMember" in chunk or b"appearanceMember" in seam
+            if found_member:
+                break
+        tail = chunk[-32:]
     stream.seek(0)
     return found_any, found_member
 

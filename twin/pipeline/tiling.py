@@ -20,6 +20,7 @@ import numpy as np
 
 import tiles
 from tiles import Compression, TileFormat
+from tiles.glb import WRAP
 from tiles.hierarchy import Node, build_hierarchy, widen
 from tiles.images import ImageMime
 from tiles.metadata import Value
@@ -274,7 +275,7 @@ def encode_tile(
     return _content(mesh, table, compress, tile_format, _MAX_MOVE_M), frame
 
 
-_WRAP = {"wrap": tiles.WRAP["repeat"], "mirror": tiles.WRAP["mirror"], "clamp": tiles.WRAP["clamp"]}
+_WRAP = {"wrap": WRAP["repeat"], "mirror": WRAP["mirror"], "clamp": WRAP["clamp"]}
 
 
 def _appearance(

@@ -1,0 +1,109 @@
+"""A hand-written textured CityGML 2.0 building, for the appearance tests of reader and tiles.
+
+One Building in EPSG:25832 with three LoD2 polygons:
+
+- ``wall``: a vertical scalene quadrilateral (no two sides alike, so a texture coordinate on
+  the wrong vertex changes a distance), textured with ``tex.png`` by a ParameterizedTexture;
+- ``roof``: a triangle with an X3DMaterial (diffuse, emissive, shininess, transparency);
+- ``ground``: a square with no appearance (keeps its class colour).
+
+The appearance is a top-level ``appearanceMember`` written after the building, as PLATEAU and
+most exporters do.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PIL import Image
+
+X0, Y0, Z0 = 690000.0, 5336000.0, 500.0
+WALL = [(0.0, 0.0, 0.0), (4.0, 0.0, 0.0), (3.0, 0.0, 2.5), (0.0, 0.0, 1.0)]
+"""Wall corners relative to (X0, Y0, Z0), in ring order (open)."""
+WALL_UV = [(0.0, 0.0), (1.0, 0.0), (0.75, 0.625), (0.0, 0.25)]
+"""Texture coordinates (s, t) of the wall's corners as the file writes them (origin lower left)."""
+DIFFUSE, EMISSIVE, SHININESS, TRANSPARENCY = (0.5, 0.25, 1.0), (0.2, 0.0, 0.0), 0.6, 0.5
+
+
+def _pos_list(points: list[tuple[float, float, float]]) -> str:
+    closed = [*points, points[0]]
+    return " ".join(f"{X0 + x} {Y0 + y} {Z0 + z}" for x, y, z in closed)
+
+
+def _surface(kind: str, gml_id: str, points: list[tuple[float, float, float]]) -> str:
+    return (
+        f"<bldg:boundedBy><bldg:{kind}><bldg:lod2MultiSurface><gml:MultiSurface>"
+        f'<gml:surfaceMember><gml:Polygon gml:id="{gml_id}"><gml:exterior>'
+        f'<gml:LinearRing gml:id="{gml_id}-ring"><gml:posList>{_pos_list(points)}'
+        "</gml:posList></gml:LinearRing></gml:exterior></gml:Polygon></gml:surfaceMember>"
+        f"</gml:MultiSurface></bldg:lod2MultiSurface></bldg:{kind}></bldg:boundedBy>"
+    )
+
+
+def appearance(
+    image: str = "tex.png",
+    wrap: str = "mirror",
+    theme: str = "photo",
+    wall_target: str = "wall",
+    extra: str = "",
+) -> str:
+    """Return an ``app:Appearance`` texturing the wall and giving the roof its material."""
+    uv = " ".join(f"{s} {t}" for s, t in [*WALL_UV, WALL_UV[0]])
+    return (
+        f"<app:Appearance><app:theme>{theme}</app:theme>"
+        "<app:surfaceDataMember><app:ParameterizedTexture>"
+        f"<app:imageURI>{image}</app:imageURI><app:mimeType>image/png</app:mimeType>"
+        f"<app:wrapMode>{wrap}</app:wrapMode>"
+        f'<app:target uri="#{wall_target}"><app:TexCoordList>'
+        f'<app:textureCoordinates ring="#{wall_target}-ring">{uv}</app:textureCoordinates>'
+        "</app:TexCoordList></app:target></app:ParameterizedTexture></app:surfaceDataMember>"
+        "<app:surfaceDataMember><app:X3DMaterial>"
+        f"<app:shininess>{SHININESS}</app:shininess>"
+        f"<app:transparency>{TRANSPARENCY}</app:transparency>"
+        f"<app:diffuseColor>{' '.join(map(str, DIFFUSE))}</app:diffuseColor>"
+        f"<app:emissiveColor>{' '.join(map(str, EMISSIVE))}</app:emissiveColor>"
+        "<app:specularColor>1 1 1</app:specularColor>"
+        "<app:target>#roof</app:target></app:X3DMaterial></app:surfaceDataMember>"
+        f"{extra}</app:Appearance>"
+    )
+
+
+def textured_building(appearances: list[str] | None = None, local: str = "") -> str:
+    """Return the document: the building (with ``local`` appearances in it), then members."""
+    surfaces = (
+        _surface("WallSurface", "wall", WALL)
+        + _surface("RoofSurface", "roof", [(0.0, 0.0, 1.0), (4.0, 0.0, 0.0), (2.0, 3.0, 4.0)])
+        + _surface(
+            "GroundSurface",
+            "ground",
+            [(0.0, 0.0, 0.0), (0.0, 4.0, 0.0), (4.0, 4.0, 0.0), (4.0, 0.0, 0.0)],
+        )
+    )
+    members = "".join(
+        f"<app:appearanceMember>{a}</app:appearanceMember>\n"
+        for a in (appearances if appearances is not None else [appearance()])
+    )
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        '<CityModel xmlns="http://www.opengis.net/citygml/2.0"'
+        ' xmlns:bldg="http://www.opengis.net/citygml/building/2.0"'
+        ' xmlns:app="http://www.opengis.net/citygml/appearance/2.0"'
+        ' xmlns:gml="http://www.opengis.net/gml">\n'
+        '<gml:boundedBy><gml:Envelope srsName="EPSG:25832" srsDimension="3">'
+        f"<gml:lowerCorner>{X0} {Y0} {Z0}</gml:lowerCorner>"
+        f"<gml:upperCorner>{X0 + 4} {Y0 + 4} {Z0 + 4}</gml:upperCorner>"
+        "</gml:Envelope></gml:boundedBy>\n"
+        f'<cityObjectMember><bldg:Building gml:id="b-1">{local}{surfaces}'
+        "</bldg:Building></cityObjectMember>\n"
+        f"{members}</CityModel>\n"
+    )
+
+
+def write_textured(folder: Path, document: str | None = None, image: bool = True) -> Path:
+    """Write the document (default: :func:`textured_building`) and a 4×2 ``tex.png`` beside it."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "textured.gml"
+    path.write_text(document if document is not None else textured_building(), encoding="utf-8")
+    if image:
+        Image.new("RGB", (4, 2), (200, 30, 40)).save(folder / "tex.png")
+    return path

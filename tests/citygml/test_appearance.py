@@ -1,0 +1,148 @@
+"""The reader gives each polygon its X3DMaterial or texture and each vertex its texture coordinate;
+what it cannot draw (missing images, other themes, GeoreferencedTexture, unknown targets) is
+counted for the import report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from appearance_documents import (
+    DIFFUSE,
+    EMISSIVE,
+    SHININESS,
+    TRANSPARENCY,
+    WALL_UV,
+    X0,
+    Y0,
+    Z0,
+    appearance,
+    textured_building,
+    write_textured,
+)
+from appearance_documents import WALL as WALL_CORNERS
+
+from twin.citygml import iter_city_objects
+from twin.model import AppearanceLog, CityObject, SurfaceAppearance, SurfaceMaterial
+
+WALL, ROOF, GROUND = 0, 1, 2  # polygon order in the fixture
+
+
+def _read(path: Path, theme: str | None = None) -> tuple[CityObject, AppearanceLog]:
+    log = AppearanceLog()
+    (obj,) = iter_city_objects(path, appearance_theme=theme, appearance_log=log)
+    assert isinstance(obj, CityObject)
+    return obj, log
+
+
+def _material(appearance: SurfaceAppearance, polygon: int) -> SurfaceMaterial | None:
+    index = int(appearance.polygon_materials[polygon])
+    return None if index < 0 else appearance.materials[index]
+
+
+@pytest.mark.parametrize("where", ["member after the object", "inside the object"])
+def test_texture_and_material_reach_their_polygons(tmp_path: Path, where: str) -> None:
+    if where == "member after the object":
+        document = textured_building()
+    else:
+        local = f"<app:appearance>{appearance()}</app:appearance>"
+        document = textured_building(appearances=[], local=local)
+    obj, log = _read(write_textured(tmp_path, document))
+    looks = obj.appearance
+    assert looks is not None
+    assert looks.uv is not None
+    wall = _material(looks, WALL)
+    assert wall == SurfaceMaterial(
+        (1.0, 1.0, 1.0), shininess=0.0, image=str(tmp_path / "tex.png"), wrap="mirror"
+    )
+    assert _material(looks, ROOF) == SurfaceMaterial(DIFFUSE, EMISSIVE, SHININESS, TRANSPARENCY)
+    assert _material(looks, GROUND) is None
+    ring = slice(obj.surfaces.ring_offsets[WALL], obj.surfaces.ring_offsets[WALL + 1])
+    assert looks.uv[ring].tolist() == [list(uv) for uv in WALL_UV]  # open ring, file order
+    assert looks.uv.shape == (len(obj.surfaces.coords), 2)
+    assert (log.theme, log.textured_surfaces, log.material_surfaces) == ("photo", 1, 1)
+
+
+def test_a_document_without_appearances_gives_none(tmp_path: Path) -> None:
+    obj, log = _read(write_textured(tmp_path, textured_building(appearances=[])))
+    assert obj.appearance is None
+    assert log.empty
+
+
+def test_a_missing_image_is_counted_and_its_surface_keeps_its_class_colour(
+    tmp_path: Path,
+) -> None:
+    obj, log = _read(write_textured(tmp_path, image=False))
+    assert obj.appearance is not None
+    assert _material(obj.appearance, WALL) is None  # drawn in the wall colour
+    assert _material(obj.appearance, ROOF) is not None
+    assert obj.appearance.uv is None
+    assert dict(log.missing_images) == {str(tmp_path / "tex.png"): 1}
+
+
+@pytest.mark.parametrize(
+    ("asked", "drawn", "ignored"), [(None, "photo", "winter"), ("winter", "winter", "photo")]
+)
+def test_one_theme_is_drawn_and_the_others_are_reported(
+    tmp_path: Path, asked: str | None, drawn: str, ignored: str
+) -> None:
+    document = textured_building([appearance(), appearance(theme="winter", wrap="wrap")])
+    obj, log = _read(write_textured(tmp_path, document), theme=asked)
+    assert obj.appearance is not None
+    wall = _material(obj.appearance, WALL)
+    assert wall is not None
+    assert wall.wrap == ("mirror" if drawn == "photo" else "wrap")
+    assert log.theme == drawn
+    assert dict(log.themes_ignored) == {ignored: 2}
+
+
+def test_georeferenced_texture_and_unknown_targets_are_reported(tmp_path: Path) -> None:
+    georeferenced = (
+        "<app:surfaceDataMember><app:GeoreferencedTexture><app:imageURI>ortho.tif"
+        "</app:imageURI><app:target>#roof</app:target></app:GeoreferencedTexture>"
+        "</app:surfaceDataMember>"
+    )
+    document = textured_building([appearance(wall_target="nowhere", extra=georeferenced)])
+    obj, log = _read(write_textured(tmp_path, document))
+    assert obj.appearance is not None
+    assert obj.appearance.uv is None
+    assert log.ignored == {"GeoreferencedTexture (not supported; surfaces keep colour)": 1}
+    assert (log.unknown_targets, log.unknown_examples) == (1, ["nowhere"])
+
+
+@pytest.mark.parametrize(
+    ("wrap", "read_as"), [("none", "clamp"), ("border", "clamp"), ("clamp", "clamp")]
+)
+def test_wrap_modes_without_a_gltf_sampler_are_clamped_and_reported(
+    tmp_path: Path, wrap: str, read_as: str
+) -> None:
+    obj, log = _read(write_textured(tmp_path, textured_building([appearance(wrap=wrap)])))
+    assert obj.appearance is not None
+    wall = _material(obj.appearance, WALL)
+    assert wall is not None
+    assert wall.wrap == read_as
+    changed = {f"wrapMode {wrap!r} drawn as clamp-to-edge": 1} if wrap != "clamp" else {}
+    assert dict(log.ignored) == changed
+
+
+def test_a_reversed_polygon_reverses_its_texture_coordinates(tmp_path: Path) -> None:
+    document = textured_building().replace(
+        '<gml:surfaceMember><gml:Polygon gml:id="wall">',
+        '<gml:surfaceMember><gml:OrientableSurface orientation="-"><gml:baseSurface>'
+        '<gml:Polygon gml:id="wall">',
+        1,
+    )
+    end = document.index("</gml:Polygon>", document.index('gml:id="wall"'))
+    document = (
+        document[:end]
+        + "</gml:Polygon></gml:baseSurface></gml:OrientableSurface>"
+        + document[end + len("</gml:Polygon>") :]
+    )
+    obj, _ = _read(write_textured(tmp_path, document))
+    assert obj.appearance is not None
+    assert obj.appearance.uv is not None
+    ring = slice(obj.surfaces.ring_offsets[WALL], obj.surfaces.ring_offsets[WALL + 1])
+    assert obj.appearance.uv[ring].tolist() == [list(uv) for uv in WALL_UV[::-1]]
+    corners = obj.surfaces.coords[ring] - (X0, Y0, Z0)
+    np.testing.assert_allclose(corners, np.array(WALL_CORNERS[::-1]))  # each keeps its (s, t)
