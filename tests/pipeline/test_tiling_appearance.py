@@ -24,7 +24,11 @@ from appearance_documents import (
 )
 from gltf_validator import decode_glb_files, validate_glb_files
 
+from twin.citygml import iter_city_objects
+from twin.geo import reprojector_for
+from twin.model import CityObject
 from twin.pipeline import ImportOptions, import_files
+from twin.pipeline.features import build_feature
 from twin.store import SQLiteStore
 
 C4J = "citygml/c4j_lod3_building_v2/c4j_lod3_building_v2.gml"
@@ -154,3 +158,16 @@ def test_real_textured_cities_pass_the_validator(
     report = json.loads((folder / "import-report.json").read_text())
     assert report["appearance"]["missing_images"] == []
     assert report["appearance"]["textured_surfaces"] > 0
+
+
+def test_texture_bytes_count_the_part_of_the_image_a_feature_covers(tmp_path: Path) -> None:
+    source = write_textured(tmp_path / "in")
+    (obj,) = iter_city_objects(source)
+    assert isinstance(obj, CityObject)
+    feature = build_feature(obj, reprojector_for("EPSG:25832", obj.surfaces.coords))
+    assert feature.mesh is not None
+    size = (source.parent / "tex.png").stat().st_size
+    s, t = np.array(WALL_UV).T
+    assert feature.texture_bytes == int(size * np.ptp(s) * np.ptp(t))
+    assert feature.estimated_bytes == len(feature.mesh.faces) * 3 * 28 + feature.texture_bytes
+    assert feature.obj.appearance is None  # the mesh carries it to the tile encoder

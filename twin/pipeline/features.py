@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
@@ -16,7 +18,7 @@ from twin.geometry.measures import measure_meshes
 from twin.model import CityObject, Measures, Mesh, SurfaceClass, Surfaces
 from twin.types import Float64Array, IndexArray, UInt8Array, UInt32Array
 
-__all__ = ["Feature", "build_feature", "build_features", "measures_of"]
+__all__ = ["Feature", "build_feature", "build_features", "measures_of", "texture_bytes"]
 
 BBox6 = tuple[float, float, float, float, float, float]
 _CLASSES = len(SurfaceClass)
@@ -33,6 +35,9 @@ class Feature:
     ``(len(SurfaceClass),)`` the triangle area per surface class and ``volume_m3`` the volume
     its shell encloses (None unless closed); all three are measured from ``mesh``.
     ``surfaces_wkb`` is the object's polygons as a MultiPolygon Z (lon, lat, ellipsoidal h).
+    ``texture_bytes`` estimates the image bytes its textures bring into a tile (so that tile
+    budgets bound texture memory too): per image, its file size times the part of the image
+    the feature's texture coordinates span.
     """
 
     obj: CityObject
@@ -44,11 +49,15 @@ class Feature:
     class_areas_m2: Float64Array | None = None
     volume_m3: float | None = None
     surfaces_wkb: bytes | None = None
+    texture_bytes: int = 0
 
     @property
     def estimated_bytes(self) -> int:
-        """Bytes this feature adds to a tile (un-welded float32 positions and normals)."""
-        return 0 if self.mesh is None else int(self.mesh.faces.shape[0]) * 3 * 28
+        """Bytes this feature adds to a tile: un-welded float32 positions and normals, and
+        the share of its texture images its texture coordinates cover."""
+        if self.mesh is None:
+            return 0
+        return int(self.mesh.faces.shape[0]) * 3 * 28 + self.texture_bytes
 
 
 def build_feature(obj: CityObject, reprojector: Reprojector | None) -> Feature:
@@ -74,9 +83,10 @@ def build_feature(obj: CityObject, reprojector: Reprojector | None) -> Feature:
     areas, volumes = measure_meshes(
         ecef, faces, classes, np.zeros(len(faces), np.int64), np.array([0, len(ecef)]), _CLASSES
     )
+    mesh = _mesh(obj, ecef, faces, classes, owner)
     return Feature(
         _without_appearance(obj),
-        _mesh(obj, ecef, faces, classes, owner),
+        mesh,
         (bbox[0], bbox[1], bbox[2], bbox[3], bbox[4], bbox[5]),
         footprint,
         degenerate,
@@ -84,6 +94,7 @@ def build_feature(obj: CityObject, reprojector: Reprojector | None) -> Feature:
         areas[0],
         _volume(volumes[0]),
         surfaces_wkb(lonlath, surfaces.ring_offsets, surfaces.polygon_offsets),
+        texture_bytes(mesh),
     )
 
 
@@ -142,6 +153,7 @@ def build_features(
                 areas[k],
                 _volume(volumes[k]),
                 wkbs[k],
+                texture_bytes(mesh),
             )
         )
     return out
@@ -160,6 +172,33 @@ def _mesh(
         return Mesh(ecef, faces, classes)
     face_materials = appearance.polygon_materials[owner]
     return Mesh(ecef, faces, classes, face_materials, appearance.uv, appearance.materials)
+
+
+def texture_bytes(mesh: Mesh) -> int:
+    """Estimate the image bytes ``mesh``'s textures bring into a tile.
+
+    Per textured material: the image file's size times the area of the texture coordinates'
+    bounding box, each side capped at the whole image (a repeating texture costs its image
+    once). An image shared by many objects (an atlas) is so counted about once in all.
+    """
+    if mesh.uv is None or mesh.face_materials is None:
+        return 0
+    total = 0.0
+    for k, material in enumerate(mesh.materials):
+        faces = mesh.faces[mesh.face_materials == k]
+        if material.image is None or not len(faces):
+            continue
+        span = np.minimum(np.ptp(mesh.uv[faces.reshape(-1)], axis=0), 1.0)
+        total += _file_size(material.image) * float(span[0]) * float(span[1])
+    return int(total)
+
+
+@functools.lru_cache(maxsize=4096)
+def _file_size(path: str) -> int:
+    try:
+        return os.stat(path).st_size
+    except OSError:
+        return 0
 
 
 def _without_appearance(obj: CityObject) -> CityObject:
