@@ -240,14 +240,16 @@ def _run_import(args: argparse.Namespace) -> int:
         print(f"    … {len(report.rejections) - 10} more in the report")
     for srs, info in report.crs.items():
         print(f"  CRS            {srs}; geoid: {info['geoid']}")
-    looks = report.appearances
-    if not looks.empty:
+    looks = report.as_json().get("appearance")
+    if isinstance(looks, dict):
         print(
-            f"  appearance     {looks.textured_surfaces} textured, {looks.material_surfaces} "
-            f"material surface(s); theme {looks.theme!r}"
+            f"  appearance     {looks['textured_surfaces']} textured, "
+            f"{looks['material_surfaces']} material surface(s); theme {looks['theme']!r}"
         )
-        for image, count in sorted((looks.missing_images | looks.unreadable_images).items()):
-            print(f"    image {image} missing or unreadable: {count} surface(s) in class colour")
+        for bad in [*looks["missing_images"], *looks["unreadable_images"]]:
+            print(
+                f"    image {bad['image']} unusable: {bad['surfaces']} surface(s) in class colour"
+            )
     if report.warnings:
         print(f"  warnings       {len(report.warnings)} (all in the report)")
         for warning in report.warnings[:3]:

@@ -8,11 +8,13 @@ beside it.
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Literal, TypeAlias
+from urllib.parse import unquote, urlparse
 
 import numpy as np
 
@@ -43,6 +45,7 @@ __all__ = [
     "SurfaceMaterial",
     "Surfaces",
     "WrapMode",
+    "image_path",
 ]
 
 AttributeValue: TypeAlias = str | int | float | bool | dt.date | None
@@ -245,18 +248,17 @@ class SurfaceAppearance:
 class AppearanceLog:
     """What the readers did with appearances, for the import report (counts, never per surface).
 
-    ``missing_images`` and ``unreadable_images`` count the surfaces per image path that were
-    drawn with their class colour instead; ``ignored`` counts what was left out by reason
-    (other themes, GeoreferencedTexture, TexCoordGen, back faces, wrap modes changed …).
+    ``image_surfaces`` counts the textured surfaces per image path (the import checks each
+    image once; a surface whose image cannot be used keeps its class colour). ``ignored``
+    counts what was left out or changed, by reason (other themes, GeoreferencedTexture,
+    TexCoordGen, back faces, wrap modes …).
     """
 
     theme: str | None = None
     themes_ignored: Counter[str] = field(default_factory=Counter)
     textured_surfaces: int = 0
     material_surfaces: int = 0
-    missing_images: Counter[str] = field(default_factory=Counter)
-    unreadable_images: Counter[str] = field(default_factory=Counter)
-    converted_images: set[str] = field(default_factory=set)
+    image_surfaces: Counter[str] = field(default_factory=Counter)
     ignored: Counter[str] = field(default_factory=Counter)
     unknown_targets: int = 0
     unknown_examples: list[str] = field(default_factory=list)
@@ -264,16 +266,28 @@ class AppearanceLog:
     @property
     def empty(self) -> bool:
         """Whether no appearance was met at all."""
-        return not (
-            self.theme is not None
-            or self.themes_ignored
-            or self.textured_surfaces
-            or self.material_surfaces
-            or self.missing_images
-            or self.unreadable_images
-            or self.ignored
-            or self.unknown_targets
+        return (
+            self.theme is None
+            and not (self.themes_ignored or self.material_surfaces or self.image_surfaces)
+            and not (self.ignored or self.unknown_targets)
         )
+
+
+def image_path(base_dir: str, uri: str) -> str:
+    """Return the path of a texture image named ``uri`` in a file of folder ``base_dir``.
+
+    Relative URIs (``/`` or ``\\`` separated) are relative to the input file; ``file:`` URIs
+    give their path; other schemes (``http:`` …) are returned as they are (never fetched).
+
+    >>> image_path("/data/city", "appearances\\wall.jpg")
+    '/data/city/appearances/wall.jpg'
+    """
+    parsed = urlparse(uri)
+    if parsed.scheme == "file":
+        return unquote(parsed.path)
+    if len(parsed.scheme) > 1:  # one letter: a Windows drive
+        return uri
+    return os.path.normpath(os.path.join(base_dir, uri.replace("\\", "/")))
 
 
 @dataclass(frozen=True, slots=True)

@@ -70,15 +70,11 @@ def test_a_document_without_appearances_gives_none(tmp_path: Path) -> None:
     assert log.empty
 
 
-def test_a_missing_image_is_counted_and_its_surface_keeps_its_class_colour(
-    tmp_path: Path,
-) -> None:
-    obj, log = _read(write_textured(tmp_path, image=False))
+def test_textured_surfaces_are_counted_per_image_found_or_not(tmp_path: Path) -> None:
+    obj, log = _read(write_textured(tmp_path, image=False))  # the import checks images
     assert obj.appearance is not None
-    assert _material(obj.appearance, WALL) is None  # drawn in the wall colour
-    assert _material(obj.appearance, ROOF) is not None
-    assert obj.appearance.uv is None
-    assert dict(log.missing_images) == {str(tmp_path / "tex.png"): 1}
+    assert _material(obj.appearance, WALL) is not None
+    assert dict(log.image_surfaces) == {str(tmp_path / "tex.png"): 1}
 
 
 @pytest.mark.parametrize(

@@ -117,7 +117,7 @@ def test_a_missing_image_is_reported_and_its_wall_keeps_the_wall_colour(
     assert {m.name for m in gltf.materials} == {"wall", "x3d-material", "ground"}
     report = json.loads((folder / "import-report.json").read_text())
     assert report["appearance"]["missing_images"] == [
-        {"image": str(source.parent / "tex.png"), "surfaces": 1, "drawn_as": "surface class colour"}
+        {"image": str(source.parent / "tex.png"), "surfaces": 1, "drawn_as": "class colour"}
     ]
     assert report["objects"]["imported"] == 1
 

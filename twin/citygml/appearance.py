@@ -21,20 +21,17 @@ front-side appearance per theme (CityGML 2.0 §9.3), a texture winning over a ma
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
-from urllib.parse import unquote, urlparse
 
 import numpy as np
 from lxml import etree
 
-from tiles import gltf_image, image_mime
 from twin.citygml.gml import PolygonSet, RingSource
 from twin.citygml.namespaces import XLINK_HREF, find_child, local_name
 from twin.citygml.objects import MEMBER_PROPERTIES
-from twin.model import AppearanceLog, SurfaceAppearance, SurfaceMaterial, WrapMode
+from twin.model import AppearanceLog, SurfaceAppearance, SurfaceMaterial, WrapMode, image_path
 
 __all__ = ["Appearances", "open_appearances"]
 
@@ -92,8 +89,7 @@ def _scan(stream: IO[bytes]) -> tuple[bool, bool]:
 class _Texture:
     """A ParameterizedTexture's hold on one polygon: its material and its rings' coordinates."""
 
-    material: int  # index into the palette; -1: the image cannot be used
-    image: str
+    material: int  # index into the palette
     rings: dict[str, str]  # ring gml:id → texture coordinates as written
     generated: bool = False  # TexCoordGen instead of a list
 
@@ -120,7 +116,6 @@ class Appearances:
         self._log = log
         self._palette: dict[SurfaceMaterial, int] = {}
         self._materials: list[SurfaceMaterial] = []
-        self._images: dict[str, bool] = {}
         self._document = _Scope()
         self._batch = _Scope()
 
@@ -194,14 +189,14 @@ class Appearances:
 
     def _read_texture(self, element: etree._Element, scope: _Scope) -> None:
         uri = _text(element, "imageURI") or ""
-        image = self._image_path(uri)
+        image = image_path(str(self._base_dir), uri)
         wrap_text = _text(element, "wrapMode") or "none"
         wrap = _WRAP.get(wrap_text)
         if wrap is None:  # none, border: glTF samplers have no border; clamp comes closest
             wrap = "clamp"
             self._log.ignored[f"wrapMode {wrap_text!r} drawn as clamp-to-edge"] += 1
         material = SurfaceMaterial((1.0, 1.0, 1.0), shininess=0.0, image=image, wrap=wrap)
-        index = self._material_index(material) if self._image_usable(image) else -1
+        index = self._material_index(material)
         for target in element.iter("{*}target"):
             holder = target if len(target) else target.getparent()
             if holder is None:
@@ -211,7 +206,7 @@ class Appearances:
                 for coords in holder.iter("{*}textureCoordinates")
             }
             generated = next(holder.iter("{*}TexCoordGen"), None) is not None
-            scope.textures[_target_id(target)] = _Texture(index, image, rings, generated)
+            scope.textures[_target_id(target)] = _Texture(index, rings, generated)
 
     def _material_index(self, material: SurfaceMaterial) -> int:
         index = self._palette.get(material)
@@ -219,37 +214,6 @@ class Appearances:
             index = self._palette[material] = len(self._materials)
             self._materials.append(material)
         return index
-
-    def _image_path(self, uri: str) -> str:
-        parsed = urlparse(uri)
-        if parsed.scheme == "file":
-            return unquote(parsed.path)
-        if len(parsed.scheme) > 1:  # http(s) and the like: never fetched
-            return uri
-        return os.path.normpath(self._base_dir / uri.replace("\\", "/"))
-
-    def _image_usable(self, image: str) -> bool:
-        """Return whether ``image`` is a local file glTF can carry (PNG, JPEG, or convertible)."""
-        usable = self._images.get(image)
-        if usable is None:
-            usable = self._images[image] = self._check_image(image)
-        return usable
-
-    def _check_image(self, image: str) -> bool:
-        try:
-            with open(image, "rb") as file:
-                head = file.read(16)
-                if image_mime(head) is not None:
-                    return True
-                gltf_image(head + file.read())
-        except OSError:
-            self._log.missing_images[image] += 0  # listed even when no surface is drawn
-            return False
-        except ValueError:
-            self._log.unreadable_images[image] += 0
-            return False
-        self._log.converted_images.add(image)
-        return True
 
     def resolve(
         self, rings: RingSource, polygons: PolygonSet, polygon_count: int, vertex_count: int
@@ -283,6 +247,7 @@ class Appearances:
                     uv[v0 : v0 + len(coords)] = coords
                     index = texture.material
                     self._log.textured_surfaces += 1
+                    self._log.image_surfaces[str(self._materials[index].image)] += 1
             if index < 0 and (material := self._lookup_material(polygon_id)) is not None:
                 index = material
                 self._log.material_surfaces += 1
@@ -321,12 +286,6 @@ class Appearances:
         Each ring's list holds one pair per vertex as written, the closing vertex repeated or
         not; the packed ring is open, and reversed when the polygon is.
         """
-        if texture.material < 0:
-            bad = self._log.missing_images
-            if texture.image in self._log.unreadable_images:
-                bad = self._log.unreadable_images
-            bad[texture.image] += 1
-            return None
         if texture.generated:
             self._log.ignored["TexCoordGen (texture coordinates by matrix; not supported)"] += 1
             return None

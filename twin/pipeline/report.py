@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from twin.model import AppearanceLog, Rejection
+from twin.pipeline.images import ImageStatus, image_status
 
 __all__ = ["REPORT_NAME", "ImportReport", "appearance_json"]
 
@@ -30,6 +32,7 @@ class ImportReport:
     seconds: float = 0.0
     stage_seconds: dict[str, float] = field(default_factory=dict)
     appearances: AppearanceLog = field(default_factory=AppearanceLog)
+    _appearance: dict[str, object] | None = field(default=None, repr=False)
 
     @property
     def imported(self) -> int:
@@ -58,7 +61,9 @@ class ImportReport:
             "stage_seconds": {k: round(v, 3) for k, v in self.stage_seconds.items()},
         }
         if not self.appearances.empty:
-            out["appearance"] = appearance_json(self.appearances)
+            if self._appearance is None:  # images are checked once
+                self._appearance = appearance_json(self.appearances)
+            out["appearance"] = self._appearance
         return out
 
     def write(self, folder: Path) -> Path:
@@ -68,26 +73,33 @@ class ImportReport:
         return path
 
 
-def appearance_json(log: AppearanceLog) -> dict[str, object]:
+def appearance_json(
+    log: AppearanceLog, status: Callable[[str], ImageStatus] = image_status
+) -> dict[str, object]:
     """Return what the readers did with appearances, as the report's ``appearance`` section.
 
-    Each image that could not be used is listed once, with the count of surfaces drawn in
-    their class colour instead.
+    Each image that cannot be used (``status`` checks each once) is listed once, with the
+    count of surfaces drawn in their class colour instead.
     """
+    by_status: dict[ImageStatus, list[str]] = {}
+    for image in sorted(log.image_surfaces):
+        by_status.setdefault(status(image), []).append(image)
+
+    def unusable(kind: ImageStatus) -> list[dict[str, object]]:
+        return [
+            {"image": image, "surfaces": log.image_surfaces[image], "drawn_as": "class colour"}
+            for image in by_status.get(kind, [])
+        ]
+
     return {
         "theme": "(no theme)" if log.theme == "" else log.theme,
         "themes_ignored": dict(sorted(log.themes_ignored.items())),
         "textured_surfaces": log.textured_surfaces,
         "material_surfaces": log.material_surfaces,
-        "missing_images": [
-            {"image": image, "surfaces": count, "drawn_as": "surface class colour"}
-            for image, count in sorted(log.missing_images.items())
-        ],
-        "unreadable_images": [
-            {"image": image, "surfaces": count, "drawn_as": "surface class colour"}
-            for image, count in sorted(log.unreadable_images.items())
-        ],
-        "converted_to_png": sorted(log.converted_images),
+        "images": len(log.image_surfaces),
+        "missing_images": unusable("missing"),
+        "unreadable_images": unusable("unreadable"),
+        "converted_to_png": by_status.get("converted", []),
         "not_drawn": dict(sorted(log.ignored.items())),
         "unknown_targets": {"count": log.unknown_targets, "examples": log.unknown_examples},
     }

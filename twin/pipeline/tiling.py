@@ -27,6 +27,7 @@ from tiles.metadata import Value
 from tiles.tileset import WGS84_A
 from twin.model import AttributeValue, Mesh, SurfaceClass, SurfaceMaterial, Surfaces
 from twin.pipeline.features import Feature
+from twin.pipeline.images import read_texture
 from twin.pipeline.lod import block_meshes, object_slices
 from twin.pipeline.parallel import Workers, map_ordered, workers_for
 from twin.types import Float32Array, Float64Array, UInt16Array
@@ -326,7 +327,7 @@ def _material(
     texture = None
     if source.image is not None:
         if source.image not in images:
-            images[source.image] = _read_image(source.image)
+            images[source.image] = read_texture(source.image)
         image = images[source.image]
         if image is None:
             return None
@@ -347,15 +348,6 @@ def _linear(c: float) -> float:
     """Return an sRGB component (0..1) as linear light (IEC 61966-2-1), rounded to 1e-6."""
     c = min(max(float(c), 0.0), 1.0)
     return round(c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4, 6)
-
-
-def _read_image(path: str) -> tuple[bytes, ImageMime] | None:
-    """Return the image at ``path`` as PNG or JPEG bytes, or None (logged) when unreadable."""
-    try:
-        return tiles.gltf_image(Path(path).read_bytes())
-    except (OSError, ValueError) as exc:
-        log.warning("texture %s not used: %s", path, exc)
-        return None
 
 
 def encode_blocks(
