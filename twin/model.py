@@ -46,6 +46,7 @@ __all__ = [
     "Surfaces",
     "WrapMode",
     "image_path",
+    "wrap_mode",
 ]
 
 AttributeValue: TypeAlias = str | int | float | bool | dt.date | None
@@ -271,6 +272,21 @@ class AppearanceLog:
             and not (self.themes_ignored or self.material_surfaces or self.image_surfaces)
             and not (self.ignored or self.unknown_targets)
         )
+
+
+def wrap_mode(written: str | None, log: AppearanceLog) -> WrapMode:
+    """Return the wrap mode of a texture as CityGML/CityJSON write it (``wrapMode``).
+
+    ``none`` (no texture outside 0..1) and ``border`` (a border colour there) have no glTF
+    sampler (glTF 2.0 §5.26: REPEAT, MIRRORED_REPEAT, CLAMP_TO_EDGE): they become ``clamp``,
+    counted in ``log``. Absent, the texture is clamped too, silently (its coordinates are
+    expected within 0..1).
+    """
+    if written in ("wrap", "mirror", "clamp"):
+        return written  # type: ignore[return-value]
+    if written is not None:
+        log.ignored[f"wrapMode {written!r} drawn as clamp-to-edge"] += 1
+    return "clamp"
 
 
 def image_path(base_dir: str, uri: str) -> str:

@@ -33,6 +33,8 @@ from twin.store import SQLiteStore
 
 C4J = "citygml/c4j_lod3_building_v2/c4j_lod3_building_v2.gml"
 PLATEAU = "citygml/plateau_52397519_bldg_6697_op/plateau_52397519_bldg_6697_op.gml"
+ROTTERDAM = "cityjson/cjio_rotterdam_subset/cjio_rotterdam_subset.json"  # 1 of 74 images given
+DELFT_HALL = "cityjson/cjio_DH_01_subs.city.json"  # materials only
 
 
 def _import(paths: list[Path], store: SQLiteStore, compress: str = "none", **kw: Any) -> Path:
@@ -137,11 +139,14 @@ def test_a_tiff_texture_is_converted_to_png(tmp_path: Path, store: SQLiteStore) 
     assert report["appearance"]["converted_to_png"] == [str(source.parent / "tex.tif")]
 
 
-@pytest.mark.parametrize(("name", "images"), [(C4J, 8), (PLATEAU, 3)])
+@pytest.mark.parametrize(
+    ("name", "images", "crs"),
+    [(C4J, 8, None), (PLATEAU, 3, None), (ROTTERDAM, 1, "EPSG:7415")],  # Rotterdam: no CRS
+)
 def test_real_textured_cities_pass_the_validator(
-    shared_data: Path, store: SQLiteStore, tmp_path: Path, name: str, images: int
+    shared_data: Path, store: SQLiteStore, tmp_path: Path, name: str, images: int, crs: str | None
 ) -> None:
-    folder = _import([shared_data / name], store, "meshopt")
+    folder = _import([shared_data / name], store, "meshopt", crs=crs)
     tiles = _tiles(folder)
     textured = [p for p in tiles if pygltflib.GLTF2.load_from_bytes(p.read_bytes()).images]
     found = {
@@ -155,9 +160,28 @@ def test_real_textured_cities_pass_the_validator(
     assert [d.get("failure") for d in decoded] == [None] * len(tiles)
     for report in validate_glb_files([d["out"] for d in decoded]):
         assert report["numErrors"] == 0, report["messages"][:5]
-    report = json.loads((folder / "import-report.json").read_text())
-    assert report["appearance"]["missing_images"] == []
-    assert report["appearance"]["textured_surfaces"] > 0
+    report = json.loads((folder / "import-report.json").read_text())["appearance"]
+    assert report["textured_surfaces"] > 0
+    assert report["images"] - len(report["missing_images"]) == images
+    missing = {m["image"] for m in report["missing_images"]}
+    assert all(not Path(m).exists() for m in missing)  # each listed once, with its surfaces
+
+
+def test_cityjson_materials_reach_the_tiles(
+    shared_data: Path, store: SQLiteStore, tmp_path: Path
+) -> None:
+    folder = _import([shared_data / DELFT_HALL], store, "meshopt", crs="EPSG:7415")
+    names = {
+        m.name
+        for p in _tiles(folder)
+        for m in pygltflib.GLTF2.load_from_bytes(p.read_bytes()).materials
+    }
+    assert "x3d-material" in names
+    decoded = decode_glb_files(_tiles(folder), tmp_path)
+    for report in validate_glb_files([d["out"] for d in decoded]):
+        assert report["numErrors"] == 0, report["messages"][:5]
+    report = json.loads((folder / "import-report.json").read_text())["appearance"]
+    assert report["material_surfaces"] > 0
 
 
 def test_texture_bytes_count_the_part_of_the_image_a_feature_covers(tmp_path: Path) -> None:

@@ -31,12 +31,11 @@ from lxml import etree
 from twin.citygml.gml import PolygonSet, RingSource
 from twin.citygml.namespaces import XLINK_HREF, find_child, local_name
 from twin.citygml.objects import MEMBER_PROPERTIES
-from twin.model import AppearanceLog, SurfaceAppearance, SurfaceMaterial, WrapMode, image_path
+from twin.model import AppearanceLog, SurfaceAppearance, SurfaceMaterial, image_path, wrap_mode
 
 __all__ = ["Appearances", "open_appearances"]
 
 _SCAN_CHUNK = 1 << 22
-_WRAP: dict[str, WrapMode] = {"wrap": "wrap", "mirror": "mirror", "clamp": "clamp"}
 _SURFACE_DATA = frozenset({"surfaceDataMember", "surfaceData"})
 _MEMBER_TAGS = [f"{{*}}{name}" for name in (*MEMBER_PROPERTIES, "appearanceMember")]
 _UNKNOWN_EXAMPLES = 5
@@ -190,11 +189,7 @@ class Appearances:
     def _read_texture(self, element: etree._Element, scope: _Scope) -> None:
         uri = _text(element, "imageURI") or ""
         image = image_path(str(self._base_dir), uri)
-        wrap_text = _text(element, "wrapMode") or "none"
-        wrap = _WRAP.get(wrap_text)
-        if wrap is None:  # none, border: glTF samplers have no border; clamp comes closest
-            wrap = "clamp"
-            self._log.ignored[f"wrapMode {wrap_text!r} drawn as clamp-to-edge"] += 1
+        wrap = wrap_mode(_text(element, "wrapMode"), self._log)
         material = SurfaceMaterial((1.0, 1.0, 1.0), shininess=0.0, image=image, wrap=wrap)
         index = self._material_index(material)
         for target in element.iter("{*}target"):

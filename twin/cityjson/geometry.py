@@ -17,7 +17,7 @@ import numpy as np
 from twin.model import SurfaceClass, Surfaces
 from twin.types import Float64Array
 
-__all__ = ["SEMANTIC_CLASSES", "iter_surfaces", "to_surfaces"]
+__all__ = ["SEMANTIC_CLASSES", "iter_surface_values", "iter_surfaces", "kept_rings", "to_surfaces"]
 
 SEMANTIC_CLASSES = {
     "RoofSurface": SurfaceClass.ROOF,
@@ -50,32 +50,58 @@ def iter_surfaces(geometry: Mapping[str, Any]) -> Iterator[Surface]:
     >>> list(iter_surfaces(g))
     [([[0, 1, 2]], 1)]
     """
-    kind = geometry.get("type")
-    boundaries = geometry.get("boundaries") or []
     semantics = geometry.get("semantics") or {}
     kinds = [SEMANTIC_CLASSES.get(s.get("type", ""), 0) for s in semantics.get("surfaces", [])]
-    values = semantics.get("values")
+    values = iter_surface_values(geometry, semantics.get("values"))
+    boundaries = iter_surface_values(geometry, geometry.get("boundaries"))
+    for surface, index in zip(boundaries, values, strict=True):
+        surface_class = kinds[index] if isinstance(index, int) and index < len(kinds) else 0
+        yield surface or [], int(surface_class)
+
+
+def iter_surface_values(geometry: Mapping[str, Any], values: Any) -> Iterator[Any]:
+    """Yield, per drawable surface of ``geometry`` (as :func:`iter_surfaces`), its entry in
+    ``values`` — a list nested like the boundaries down to the surface (semantics, material,
+    texture values) — or None where ``values`` has none.
+
+    Only the exterior shell of a solid is drawn; points, curves and GeometryInstance
+    templates have no surfaces.
+
+    >>> g = {"type": "Solid", "boundaries": [[[[0, 1, 2]], [[2, 1, 3]]]]}
+    >>> list(iter_surface_values(g, [[7]]))
+    [7, None]
+    """
+    kind = geometry.get("type")
+    boundaries = geometry.get("boundaries") or []
     if kind in ("MultiSurface", "CompositeSurface"):
-        solids = [[boundaries]]
-        values = [[values]]
+        solids, values = [[boundaries]], [[values]]
     elif kind == "Solid":
-        solids = [boundaries]
-        values = [values]
+        solids, values = [boundaries], [values]
     elif kind in ("MultiSolid", "CompositeSolid"):
         solids = boundaries
-    else:  # points, curves and GeometryInstance templates are not surfaces
+    else:
         return
     for s, solid in enumerate(solids):
-        shell = solid[0] if solid else []
         shell_values = _nth(_nth(values, s), 0)
-        for i, surface in enumerate(shell):
-            index = _nth(shell_values, i)
-            surface_class = kinds[index] if isinstance(index, int) and index < len(kinds) else 0
-            yield surface, int(surface_class)
+        for i in range(len(solid[0]) if solid else 0):
+            yield _nth(shell_values, i)
 
 
 def _nth(values: Any, i: int) -> Any:
     return values[i] if isinstance(values, list) and i < len(values) else None
+
+
+def kept_rings(boundary: Sequence[Sequence[int]]) -> list[int] | None:
+    """Return the rings of a surface that are drawn (3 vertices or more), None for none.
+
+    A surface whose exterior ring is too short is not drawn at all.
+
+    >>> kept_rings([[0, 1, 2, 3], [4, 5], [6, 7, 8]]), kept_rings([[0, 1]])
+    ([0, 2], None)
+    """
+    if not boundary or len(boundary[0]) < 3:
+        return None
+    return [k for k, ring in enumerate(boundary) if len(ring) >= 3]
 
 
 def to_surfaces(surfaces: Sequence[Surface], vertices: Float64Array) -> tuple[Surfaces, int]:
@@ -88,10 +114,11 @@ def to_surfaces(surfaces: Sequence[Surface], vertices: Float64Array) -> tuple[Su
     classes: list[int] = []
     dropped = 0
     for boundary, surface_class in surfaces:
-        if not boundary or len(boundary[0]) < 3:
+        drawn = kept_rings(boundary)
+        if drawn is None:
             dropped += len(boundary) if boundary else 1
             continue
-        kept = [ring for ring in boundary if len(ring) >= 3]
+        kept = [boundary[k] for k in drawn]
         dropped += len(boundary) - len(kept)
         rings.extend(kept)
         ring_counts.append(len(kept))

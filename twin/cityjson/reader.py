@@ -16,9 +16,18 @@ from typing import IO, Any
 
 import numpy as np
 
+from twin.cityjson.appearance import Looks, object_appearance, read_looks
 from twin.cityjson.geometry import iter_surfaces, to_surfaces
 from twin.errors import InputError
-from twin.model import AttributeValue, CityObject, LodChoice, Rejection, SourceLocation
+from twin.model import (
+    AppearanceLog,
+    AttributeValue,
+    CityObject,
+    LodChoice,
+    Rejection,
+    SourceLocation,
+    SurfaceAppearance,
+)
 from twin.types import Float64Array
 
 __all__ = ["CityJSONError", "iter_cityjson_objects", "iter_cityjson_stream"]
@@ -37,10 +46,18 @@ class _Context:
     vertices: Float64Array
     srs_name: str | None
     lod: LodChoice
+    looks: Looks | None = None
+    theme: str | None = None
+    log: AppearanceLog | None = None
 
 
 def iter_cityjson_objects(
-    path: Path, *, lod: LodChoice = "highest", types: Collection[str] | None = None
+    path: Path,
+    *,
+    lod: LodChoice = "highest",
+    types: Collection[str] | None = None,
+    appearance_theme: str | None = None,
+    appearance_log: AppearanceLog | None = None,
 ) -> Iterator[CityObject | Rejection]:
     """Yield the city objects of a CityJSON file (or a CityJSONSeq, sniffed by its first line).
 
@@ -50,7 +67,14 @@ def iter_cityjson_objects(
         When the file is not JSON, not CityJSON, or a line of a sequence is broken.
     """
     with Path(path).open("rb") as stream:
-        yield from iter_cityjson_stream(stream, str(path), lod=lod, types=types)
+        yield from iter_cityjson_stream(
+            stream,
+            str(path),
+            lod=lod,
+            types=types,
+            appearance_theme=appearance_theme,
+            appearance_log=appearance_log,
+        )
 
 
 def iter_cityjson_stream(
@@ -59,21 +83,29 @@ def iter_cityjson_stream(
     *,
     lod: LodChoice = "highest",
     types: Collection[str] | None = None,
+    appearance_theme: str | None = None,
+    appearance_log: AppearanceLog | None = None,
 ) -> Iterator[CityObject | Rejection]:
-    """Yield the city objects of CityJSON (or CityJSONSeq) bytes read from ``stream``."""
+    """Yield the city objects of CityJSON (or CityJSONSeq) bytes read from ``stream``.
+
+    ``appearance_theme`` picks the material and texture theme drawn (default: the document's
+    default theme, else the first); ``appearance_log`` counts what was done with them.
+    """
+    log = appearance_log if appearance_log is not None else AppearanceLog()
+    options = (lod, types, appearance_theme, log)
     first = stream.readline()
     header = _loads(first, name, 1, allow_partial=True)
     if header is None:  # a pretty-printed document: the first line is not all of it
         document = _loads(first + stream.read(), name, 1)
-        yield from _iter_document(document, name, 1, _header(document, name), lod, types)
+        yield from _iter_document(document, name, 1, _header(document, name), options)
         return
     scale, srs_name = _header(header, name)
     if header.get("CityObjects"):  # a one-line CityJSON document
-        yield from _iter_document(header, name, 1, (scale, srs_name), lod, types)
+        yield from _iter_document(header, name, 1, (scale, srs_name), options)
     for number, line in enumerate(stream, start=2):
         if line.strip():
             feature = _loads(line, name, number)
-            yield from _iter_document(feature, name, number, (scale, srs_name), lod, types)
+            yield from _iter_document(feature, name, number, (scale, srs_name), options)
 
 
 Header = tuple[tuple[Float64Array, Float64Array] | None, str | None]
@@ -107,18 +139,23 @@ def _loads(data: bytes, name: str, line: int, allow_partial: bool = False) -> An
         raise CityJSONError(f"{name}:{line}: not UTF-8 text ({exc.reason})") from exc
 
 
+_Options = tuple[LodChoice, Collection[str] | None, str | None, AppearanceLog]
+"""LoD choice, top-level types, appearance theme, appearance log."""
+
+
 def _iter_document(
     document: Mapping[str, Any],
     name: str,
     line: int,
     header: Header,
-    lod: LodChoice,
-    types: Collection[str] | None,
+    options: _Options,
 ) -> Iterator[CityObject | Rejection]:
+    lod, types, theme, log = options
     scale, srs_name = header
     raw = np.asarray(document.get("vertices") or np.zeros((0, 3)), dtype=np.float64)
     vertices = raw.reshape(-1, 3) * scale[0] + scale[1] if scale else raw.reshape(-1, 3)
-    context = _Context(name, line, vertices, srs_name, lod)
+    looks = read_looks(document.get("appearance"), name, log)
+    context = _Context(name, line, vertices, srs_name, lod, looks, theme, log)
     objects: Mapping[str, Any] = document.get("CityObjects") or {}
     roots = [oid for oid, o in objects.items() if not o.get("parents")]
     for oid in roots:
@@ -157,7 +194,16 @@ def _read_object(
         parent_id=parent,
         attributes=_attributes(obj.get("attributes") or {}),
         issues=(f"{dropped} degenerate ring(s) dropped",) if dropped else (),
+        appearance=_appearance(chosen, context, len(surfaces.coords)),
     )
+
+
+def _appearance(
+    chosen: list[Mapping[str, Any]], context: _Context, vertex_count: int
+) -> SurfaceAppearance | None:
+    if context.looks is None or context.log is None or not vertex_count:
+        return None
+    return object_appearance(chosen, context.looks, context.theme, context.log, vertex_count)
 
 
 def _lod_number(geometry: Mapping[str, Any]) -> int:

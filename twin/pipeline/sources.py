@@ -146,7 +146,14 @@ def _iter_stream(
             appearance_log=options.appearances,
         )
     elif kind == "cityjson":
-        yield from iter_cityjson_stream(stream, str(name), lod=options.lod, types=options.types)
+        yield from iter_cityjson_stream(
+            stream,
+            str(name),
+            lod=options.lod,
+            types=options.types,
+            appearance_theme=options.appearance_theme,
+            appearance_log=options.appearances,
+        )
     else:
         raise InputError(
             f"{name}: neither CityGML (XML) nor CityJSON; give .gml, .citygml, .xml, .json or "
