@@ -142,3 +142,51 @@ def test_a_reversed_polygon_reverses_its_texture_coordinates(tmp_path: Path) -> 
     assert obj.appearance.uv[ring].tolist() == [list(uv) for uv in WALL_UV[::-1]]
     corners = obj.surfaces.coords[ring] - (X0, Y0, Z0)
     np.testing.assert_allclose(corners, np.array(WALL_CORNERS[::-1]))  # each keeps its (s, t)
+
+
+CITYGML3_TEXTURED = """<?xml version="1.0" encoding="UTF-8"?>
+<CityModel xmlns="http://www.opengis.net/citygml/3.0"
+    xmlns:bldg="http://www.opengis.net/citygml/building/3.0"
+    xmlns:con="http://www.opengis.net/citygml/construction/3.0"
+    xmlns:app="http://www.opengis.net/citygml/appearance/3.0"
+    xmlns:gml="http://www.opengis.net/gml/3.2">
+<cityObjectMember><bldg:Building gml:id="b3">
+  <bldg:lod2MultiSurface><gml:MultiSurface srsName="EPSG:25832"><gml:surfaceMember>
+    <gml:Polygon gml:id="p3"><gml:exterior><gml:LinearRing gml:id="p3-ring">
+      <gml:posList>0 0 0 2 0 0 2 0 1 0 0 0</gml:posList>
+    </gml:LinearRing></gml:exterior></gml:Polygon></gml:surfaceMember>
+  <gml:surfaceMember><gml:Polygon gml:id="q3"><gml:exterior><gml:LinearRing>
+      <gml:posList>0 0 0 0 1 0 0 1 1 0 0 0</gml:posList>
+    </gml:LinearRing></gml:exterior></gml:Polygon></gml:surfaceMember>
+  </gml:MultiSurface></bldg:lod2MultiSurface>
+</bldg:Building></cityObjectMember>
+<appearanceMember><app:Appearance><app:theme>rgb</app:theme>
+  <app:surfaceData><app:ParameterizedTexture>
+    <app:imageURI>tex.png</app:imageURI><app:wrapMode>wrap</app:wrapMode>
+    <app:textureParameterization><app:TextureAssociation>
+      <app:target>#p3</app:target>
+      <app:textureParameterization><app:TexCoordList>
+        <app:textureCoordinates ring="#p3-ring">0 0 1 0 1 0.5 0 0</app:textureCoordinates>
+      </app:TexCoordList></app:textureParameterization>
+    </app:TextureAssociation></app:textureParameterization>
+  </app:ParameterizedTexture></app:surfaceData>
+  <app:surfaceData><app:X3DMaterial>
+    <app:diffuseColor>0.2 0.4 0.6</app:diffuseColor><app:target>#q3</app:target>
+  </app:X3DMaterial></app:surfaceData>
+</app:Appearance></appearanceMember>
+</CityModel>
+"""
+
+
+def test_citygml3_texture_associations_and_materials(tmp_path: Path) -> None:
+    path = tmp_path / "textured3.gml"
+    path.write_text(CITYGML3_TEXTURED, encoding="utf-8")
+    obj, log = _read(path)
+    assert obj.appearance is not None
+    texture = _material(obj.appearance, 0)
+    assert texture is not None
+    assert (texture.image, texture.wrap) == (str(tmp_path / "tex.png"), "wrap")
+    assert obj.appearance.uv is not None
+    assert obj.appearance.uv[:3].tolist() == [[0.0, 0.0], [1.0, 0.0], [1.0, 0.5]]
+    assert _material(obj.appearance, 1) == SurfaceMaterial((0.2, 0.4, 0.6))
+    assert (log.theme, log.textured_surfaces, log.material_surfaces) == ("rgb", 1, 1)
