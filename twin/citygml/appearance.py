@@ -220,7 +220,9 @@ class Appearances:
         one.
         """
         kept = np.flatnonzero(polygons.kept)
-        first_ring = np.searchsorted(rings.ring_polygon, np.arange(len(rings.reverse) + 1))
+        first_ring = np.searchsorted(
+            np.asarray(rings.ring_polygon), np.arange(len(rings.reverse) + 1)
+        ).tolist()
         chosen = np.full(polygon_count, -1, dtype=np.int16)
         uv: np.ndarray | None = None
         used: dict[int, int] = {}
@@ -233,7 +235,7 @@ class Appearances:
             index = -1
             if texture is not None:
                 coords = self._texture_coordinates(
-                    texture, rings, polygons, out, source, ring_elements
+                    texture, rings, polygons, out, (source, first_ring[source]), ring_elements
                 )
                 if coords is not None:
                     if uv is None:
@@ -273,14 +275,16 @@ class Appearances:
         rings: RingSource,
         polygons: PolygonSet,
         out: int,
-        source: int,
+        source_and_first_ring: tuple[int, int],
         ring_elements: list[etree._Element | None],
     ) -> np.ndarray | None:
         """Return the (n, 2) texture coordinates of packed polygon ``out``, or None (logged).
 
         Each ring's list holds one pair per vertex as written, the closing vertex repeated or
-        not; the packed ring is open, and reversed when the polygon is.
+        not; the packed ring is open, and reversed when the polygon is. ``source`` is the
+        polygon's index in ``rings``, ``first`` the index of its first ring there.
         """
+        source, first = source_and_first_ring
         if texture.generated:
             self._log.ignored["TexCoordGen (texture coordinates by matrix; not supported)"] += 1
             return None
@@ -288,7 +292,6 @@ class Appearances:
         if r1 - r0 != len(ring_elements):  # a hole was dropped: rings no longer line up
             self._log.ignored["textured polygons with a dropped ring (drawn untextured)"] += 1
             return None
-        first = int(np.searchsorted(rings.ring_polygon, source))
         pieces = []
         for k, ring in enumerate(ring_elements):
             ring_id = None if ring is None else _gml_id(ring)
