@@ -27,7 +27,7 @@ from gltf_validator import decode_glb_files, validate_glb_files
 from twin.citygml import iter_city_objects
 from twin.geo import reprojector_for
 from twin.model import CityObject
-from twin.pipeline import ImportOptions, import_files
+from twin.pipeline import ImportOptions, TileBudget, import_files
 from twin.pipeline.features import build_feature
 from twin.store import SQLiteStore
 
@@ -195,3 +195,18 @@ def test_texture_bytes_count_the_part_of_the_image_a_feature_covers(tmp_path: Pa
     assert feature.texture_bytes == int(size * np.ptp(s) * np.ptp(t))
     assert feature.estimated_bytes == len(feature.mesh.faces) * 3 * 28 + feature.texture_bytes
     assert feature.obj.appearance is None  # the mesh carries it to the tile encoder
+
+
+def test_inner_block_tiles_stay_untextured(shared_data: Path, store: SQLiteStore) -> None:
+    folder = _import([shared_data / C4J], store, "meshopt", budget=TileBudget(max_features=1))
+    tileset = json.loads((folder / "tileset.json").read_text())
+    root = tileset["root"]
+    assert root["children"]  # the building and its installation, each in a leaf
+    images = {
+        tile["content"]["uri"]: len(
+            pygltflib.GLTF2.load_from_bytes((folder / tile["content"]["uri"]).read_bytes()).images
+        )
+        for tile in [root, *root["children"]]
+    }
+    assert images.pop(root["content"]["uri"]) == 0
+    assert max(images.values()) > 0
