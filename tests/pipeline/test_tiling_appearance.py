@@ -22,7 +22,7 @@ from appearance_documents import (
     WALL_UV,
     write_textured,
 )
-from gltf_validator import decode_glb_files, validate_glb_files
+from gltf_validator import decode_glb_files, read_b3dm_files, validate_glb_files
 
 from twin.citygml import iter_city_objects
 from twin.geo import reprojector_for
@@ -210,3 +210,13 @@ def test_inner_block_tiles_stay_untextured(shared_data: Path, store: SQLiteStore
     }
     assert images.pop(root["content"]["uri"]) == 0
     assert max(images.values()) > 0
+
+
+def test_b3dm_tiles_carry_the_textures(tmp_path: Path, store: SQLiteStore) -> None:
+    folder = _import([write_textured(tmp_path / "in")], store, tile_format="b3dm")
+    (tile,) = sorted((folder / "content").glob("*.b3dm"))
+    (read,) = read_b3dm_files([tile], tmp_path)
+    glb = Path(read["glb"]).read_bytes()
+    assert len(pygltflib.GLTF2.load_from_bytes(glb).images) == 1
+    (report,) = validate_glb_files([read["glb"]])
+    assert report["numErrors"] == 0, report["messages"][:5]
