@@ -369,10 +369,9 @@ def _x3d_material(element: etree._Element) -> SurfaceMaterial:
 
 
 def _gml_id(element: etree._Element) -> str | None:
-    for key, value in element.attrib.items():
-        if str(key).endswith("}id"):
-            return str(value)
-    return None
+    """Return the gml:id of a GML element (its own namespace is the GML one)."""
+    tag = str(element.tag)
+    return element.get(tag[: tag.index("}") + 1] + "id") if tag.startswith("{") else None
 
 
 def _polygon_id(rings: list[etree._Element | None]) -> str | None:
