@@ -190,3 +190,22 @@ def test_citygml3_texture_associations_and_materials(tmp_path: Path) -> None:
     assert obj.appearance.uv[:3].tolist() == [[0.0, 0.0], [1.0, 0.0], [1.0, 0.5]]
     assert _material(obj.appearance, 1) == SurfaceMaterial((0.2, 0.4, 0.6))
     assert (log.theme, log.textured_surfaces, log.material_surfaces) == ("rgb", 1, 1)
+
+
+def test_a_target_naming_a_surface_aggregate_reaches_its_polygons(tmp_path: Path) -> None:
+    # PLATEAU vegetation: the X3DMaterial targets the CompositeSurface, not its polygons
+    document = (
+        textured_building()
+        .replace(
+            "<bldg:RoofSurface><bldg:lod2MultiSurface><gml:MultiSurface>",
+            '<bldg:RoofSurface><bldg:lod2MultiSurface><gml:MultiSurface gml:id="roofs">',
+        )
+        .replace("<app:target>#roof</app:target>", "<app:target>#roofs</app:target>")
+    )
+    obj, log = _read(write_textured(tmp_path, document))
+    assert obj.appearance is not None
+    assert _material(obj.appearance, ROOF) == SurfaceMaterial(
+        DIFFUSE, EMISSIVE, SHININESS, TRANSPARENCY
+    )
+    assert _material(obj.appearance, GROUND) is None
+    assert log.unknown_targets == 0

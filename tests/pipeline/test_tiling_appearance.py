@@ -35,6 +35,7 @@ C4J = "citygml/c4j_lod3_building_v2/c4j_lod3_building_v2.gml"
 PLATEAU = "citygml/plateau_52397519_bldg_6697_op/plateau_52397519_bldg_6697_op.gml"
 ROTTERDAM = "cityjson/cjio_rotterdam_subset/cjio_rotterdam_subset.json"  # 1 of 74 images given
 DELFT_HALL = "cityjson/cjio_DH_01_subs.city.json"  # materials only
+PLATEAU_VEGETATION = "citygml/plateau_52385628_veg_6697_op.gml"  # materials on CompositeSurfaces
 
 
 def _import(paths: list[Path], store: SQLiteStore, compress: str = "none", **kw: Any) -> Path:
@@ -167,10 +168,11 @@ def test_real_textured_cities_pass_the_validator(
     assert all(not Path(m).exists() for m in missing)  # each listed once, with its surfaces
 
 
-def test_cityjson_materials_reach_the_tiles(
-    shared_data: Path, store: SQLiteStore, tmp_path: Path
+@pytest.mark.parametrize(("name", "crs"), [(DELFT_HALL, "EPSG:7415"), (PLATEAU_VEGETATION, None)])
+def test_materials_reach_the_tiles(
+    shared_data: Path, store: SQLiteStore, tmp_path: Path, name: str, crs: str | None
 ) -> None:
-    folder = _import([shared_data / DELFT_HALL], store, "meshopt", crs="EPSG:7415")
+    folder = _import([shared_data / name], store, "meshopt", crs=crs)
     names = {
         m.name
         for p in _tiles(folder)
@@ -182,6 +184,7 @@ def test_cityjson_materials_reach_the_tiles(
         assert report["numErrors"] == 0, report["messages"][:5]
     report = json.loads((folder / "import-report.json").read_text())["appearance"]
     assert report["material_surfaces"] > 0
+    assert report["unknown_targets"]["count"] == 0
 
 
 def test_texture_bytes_count_the_part_of_the_image_a_feature_covers(tmp_path: Path) -> None:

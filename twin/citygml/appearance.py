@@ -228,10 +228,10 @@ class Appearances:
         used: dict[int, int] = {}
         for out, source in enumerate(kept.tolist()):
             ring_elements = rings.rings[first_ring[source] : first_ring[source + 1]]
-            polygon_id = _polygon_id(ring_elements)
-            if polygon_id is None:
+            surface_ids = _surface_ids(ring_elements)
+            if not surface_ids:
                 continue
-            texture = self._lookup_texture(polygon_id)
+            texture = self._lookup_texture(surface_ids)
             index = -1
             if texture is not None:
                 coords = self._texture_coordinates(
@@ -245,7 +245,7 @@ class Appearances:
                     index = texture.material
                     self._log.textured_surfaces += 1
                     self._log.image_surfaces[str(self._materials[index].image)] += 1
-            if index < 0 and (material := self._lookup_material(polygon_id)) is not None:
+            if index < 0 and (material := self._lookup_material(surface_ids)) is not None:
                 index = material
                 self._log.material_surfaces += 1
             if index >= 0:
@@ -255,18 +255,20 @@ class Appearances:
         materials = tuple(self._materials[i] for i in used)
         return SurfaceAppearance(materials, chosen, uv)
 
-    def _lookup_texture(self, polygon_id: str) -> _Texture | None:
-        for scope in (self._batch, self._document):
-            if (texture := scope.textures.get(polygon_id)) is not None:
-                scope.used.add(polygon_id)
-                return texture
+    def _lookup_texture(self, surface_ids: list[str]) -> _Texture | None:
+        for surface_id in surface_ids:
+            for scope in (self._batch, self._document):
+                if (texture := scope.textures.get(surface_id)) is not None:
+                    scope.used.add(surface_id)
+                    return texture
         return None
 
-    def _lookup_material(self, polygon_id: str) -> int | None:
-        for scope in (self._batch, self._document):
-            if (index := scope.materials.get(polygon_id)) is not None:
-                scope.used.add(polygon_id)
-                return index
+    def _lookup_material(self, surface_ids: list[str]) -> int | None:
+        for surface_id in surface_ids:
+            for scope in (self._batch, self._document):
+                if (index := scope.materials.get(surface_id)) is not None:
+                    scope.used.add(surface_id)
+                    return index
         return None
 
     def _texture_coordinates(
@@ -374,9 +376,21 @@ def _gml_id(element: etree._Element) -> str | None:
     return element.get(tag[: tag.index("}") + 1] + "id") if tag.startswith("{") else None
 
 
-def _polygon_id(rings: list[etree._Element | None]) -> str | None:
-    """Return the gml:id of the polygon whose rings these are (ring → boundary → polygon)."""
+def _surface_ids(rings: list[etree._Element | None]) -> list[str]:
+    """Return the gml:ids a polygon whose rings these are may be targeted by, nearest first.
+
+    An appearance may target the polygon or any surface that holds it — a CompositeSurface,
+    a MultiSurface, a Solid (CityGML 2.0 §9.3: the target is a surface geometry "and its
+    parts") — so the ids of its GML ancestors follow the polygon's own, up to the
+    geometry property of the city object.
+    """
     ring = next((r for r in rings if r is not None), None)
     boundary = None if ring is None else ring.getparent()
-    polygon = None if boundary is None else boundary.getparent()
-    return None if polygon is None else _gml_id(polygon)
+    node = None if boundary is None else boundary.getparent()
+    gml = str(ring.tag)[: str(ring.tag).find("}") + 1] if ring is not None else ""
+    found = []
+    while node is not None and str(node.tag).startswith(gml):
+        if (node_id := _gml_id(node)) is not None:
+            found.append(node_id)
+        node = node.getparent()
+    return found
