@@ -21,9 +21,10 @@ front-side appearance per theme (CityGML 2.0 §9.3), a texture winning over a ma
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 import numpy as np
 from lxml import etree
@@ -39,6 +40,7 @@ _SCAN_CHUNK = 1 << 22
 _SURFACE_DATA = frozenset({"surfaceDataMember", "surfaceData"})
 _MEMBER_TAGS = [f"{{*}}{name}" for name in (*MEMBER_PROPERTIES, "appearanceMember")]
 _UNKNOWN_EXAMPLES = 5
+_T = TypeVar("_T")
 
 
 def open_appearances(
@@ -256,19 +258,20 @@ class Appearances:
         return SurfaceAppearance(materials, chosen, uv)
 
     def _lookup_texture(self, surface_ids: list[str]) -> _Texture | None:
-        for surface_id in surface_ids:
-            for scope in (self._batch, self._document):
-                if (texture := scope.textures.get(surface_id)) is not None:
-                    scope.used.add(surface_id)
-                    return texture
-        return None
+        return self._lookup(surface_ids, lambda scope: scope.textures)
 
     def _lookup_material(self, surface_ids: list[str]) -> int | None:
+        return self._lookup(surface_ids, lambda scope: scope.materials)
+
+    def _lookup(
+        self, surface_ids: list[str], table: Callable[[_Scope], dict[str, _T]]
+    ) -> _T | None:
+        """Return the first entry any of ``surface_ids`` has, local scope first; mark it used."""
         for surface_id in surface_ids:
             for scope in (self._batch, self._document):
-                if (index := scope.materials.get(surface_id)) is not None:
+                if (found := table(scope).get(surface_id)) is not None:
                     scope.used.add(surface_id)
-                    return index
+                    return found
         return None
 
     def _texture_coordinates(
