@@ -1,0 +1,102 @@
+#!/usr/bin/env python3
+"""Benchmark what appearances cost the CityGML reader, as ratios to floors measured in this run.
+
+1. An untextured city pays one byte scan for appearances: its CPU time over a bare lxml
+   iterparse of the same synthetic city (``scripts/synth_city.py``).
+2. A textured city pays for reading its appearances: the CPU time of reading each textured
+   sample of ``../shared/data`` with appearances over reading it with them switched off.
+
+CPU time (``time.process_time``, best of ``--repeat``), so other processes on the machine
+cancel out.
+
+Usage::
+
+    scripts/bench_appearance.py                 # a 20k-building synthetic city
+    scripts/bench_appearance.py --buildings 5000 --repeat 5
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from unittest import mock
+
+from lxml import etree
+
+from twin.citygml import iter_city_objects, reader
+from twin.citygml.appearance import open_appearances
+from twin.model import AppearanceLog
+
+ROOT = Path(__file__).resolve().parents[1]
+TEXTURED = (
+    "citygml/c4j_lod3_building_v2/c4j_lod3_building_v2.gml",
+    "citygml/plateau_52397519_bldg_6697_op/plateau_52397519_bldg_6697_op.gml",
+    "citygml/plateau_52385628_veg_6697_op.gml",
+)
+
+
+def _best(run: Callable[[], object], repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        start = time.process_time()
+        run()
+        times.append(time.process_time() - start)
+    return min(times)
+
+
+def _iterparse(path: Path) -> None:
+    with path.open("rb") as stream:
+        for _, element in etree.iterparse(stream, events=("end",), tag="{*}cityObjectMember"):
+            element.clear()
+
+
+def _scan(path: Path) -> None:
+    with path.open("rb") as stream:
+        open_appearances(path, stream, None, AppearanceLog())
+
+
+def _read(path: Path) -> None:
+    for _ in iter_city_objects(path):
+        pass
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--buildings", type=int, default=20_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as folder:
+        city = Path(folder) / "city.gml"
+        subprocess.run(
+            [
+                sys.executable,
+                str(ROOT / "scripts" / "synth_city.py"),
+                str(args.buildings),
+                str(city),
+            ],
+            check=True,
+            capture_output=True,
+        )
+        floor = _best(lambda: _iterparse(city), args.repeat)
+        scan = _best(lambda: _scan(city), args.repeat)
+        size_mb = city.stat().st_size / 1e6
+        print(f"untextured synthetic city, {args.buildings} buildings, {size_mb:.0f} MB")
+        print(f"  appearance byte scan / bare iterparse   {scan / floor:.3f}  ({scan:.3f} s)")
+    print("textured samples: read with appearances / read without")
+    for name in TEXTURED:
+        path = args.data / name
+        with_looks = _best(lambda p=path: _read(p), args.repeat)
+        with mock.patch.object(reader, "open_appearances", return_value=None):
+            without = _best(lambda p=path: _read(p), args.repeat)
+        print(f"  {path.name:45s} {with_looks / without:.2f}  ({with_looks:.3f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
