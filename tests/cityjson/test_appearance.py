@@ -95,13 +95,11 @@ def test_unusable_texture_values_leave_the_surface_untextured_and_are_reported(
     assert dict(log.ignored) == {f"{reason} (drawn untextured)": 1}
 
 
-def test_the_asked_theme_is_drawn(tmp_path: Path) -> None:
+def test_only_the_asked_theme_is_drawn(tmp_path: Path) -> None:
     obj, log = _read(tmp_path, _document([[[[0, 1, 2, 3, 4]], [[None]]]]), theme="other")
     assert obj.appearance is not None
+    # materials come from "other"; the texture theme "rgb" is not the one asked for
     blue = SurfaceMaterial((0.1, 0.1, 0.9), shininess=0.5)
-    # the texture theme "rgb" is the only one, so it is drawn; materials come from "other"
-    assert [obj.appearance.materials[i].diffuse for i in obj.appearance.polygon_materials] == [
-        (1.0, 1.0, 1.0),
-        blue.diffuse,
-    ]
-    assert log.themes_ignored == {"look": 1}
+    assert [obj.appearance.materials[i] for i in obj.appearance.polygon_materials] == [blue] * 2
+    assert obj.appearance.uv is None
+    assert log.themes_ignored == {"look": 1, "rgb": 1}

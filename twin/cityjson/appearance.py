@@ -6,7 +6,7 @@ and ``vertices-texture`` (``[u, v]`` pairs). A geometry's ``material`` and ``tex
 keyed by theme; ``material.<theme>.values`` nests like the boundaries down to the surface (or
 ``value`` applies to every surface), ``texture.<theme>.values`` down to the ring, each ring
 ``[texture index, uv index per vertex …]`` or ``[null]`` (CityJSON 2.0 §3.3 "Appearance").
-One theme is drawn per kind: the one asked for, else the document's
+One theme is drawn per kind: the one asked for (only that one), else the document's
 ``default-theme-texture``/``default-theme-material``, else the first the geometry has.
 """
 
@@ -141,12 +141,15 @@ def _surface_values(
     themes = geometry.get(key)
     if not isinstance(themes, Mapping) or not themes:
         return iter_surface_values(geometry, None)
-    name = next((t for t in (wanted, default) if t in themes), next(iter(themes)))
-    if log.theme is None:
+    fallback = default if default in themes else next(iter(themes))
+    name: str = wanted if wanted is not None else str(fallback)  # only the theme asked for
+    if log.theme is None and name in themes:
         log.theme = name
     for other in themes:
         if other != name:
             log.themes_ignored[other] += 1
+    if name not in themes:
+        return iter_surface_values(geometry, None)
     entry = themes[name] if isinstance(themes[name], Mapping) else {}
     if "value" in entry:
         return (entry["value"] for _ in iter_surface_values(geometry, None))
