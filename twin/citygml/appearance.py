@@ -266,12 +266,21 @@ class Appearances:
     def _lookup(
         self, surface_ids: list[str], table: Callable[[_Scope], dict[str, _T]]
     ) -> _T | None:
-        """Return the first entry any of ``surface_ids`` has, local scope first; mark it used."""
+        """Return the first entry any of ``surface_ids`` has, local scope first; mark it used.
+
+        A document-wide entry moves into the batch's scope once used (where a polygon drawn
+        again in the same batch still finds it): the top-level appearances read before the
+        objects shrink as the objects stream past, and what remains at the end is unknown.
+        """
         for surface_id in surface_ids:
-            for scope in (self._batch, self._document):
-                if (found := table(scope).get(surface_id)) is not None:
-                    scope.used.add(surface_id)
-                    return found
+            batch = table(self._batch)
+            if (found := batch.get(surface_id)) is None:
+                found = table(self._document).pop(surface_id, None)
+                if found is not None:
+                    batch[surface_id] = found
+            if found is not None:
+                self._batch.used.add(surface_id)
+                return found
         return None
 
     def _texture_coordinates(
