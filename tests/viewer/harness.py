@@ -73,6 +73,10 @@ class ViewerSession:
     base_url: str
     requests: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    console_errors: list[str] = field(default_factory=list)
+    """What the page logged as errors (Cesium reports a model or texture it cannot load there)."""
+    refused: list[str] = field(default_factory=list)
+    """``status url`` of every response with an error status (4xx, 5xx)."""
     load_seconds: float = 0.0
 
 
@@ -99,6 +103,20 @@ def open_viewer(browser: Browser, base_url: str, path: str) -> Iterator[ViewerSe
 
     page.on("request", record)
     page.on("pageerror", lambda error: session.errors.append(str(error)))
+    page.on(
+        "response",
+        lambda response: (
+            session.refused.append(f"{response.status} {response.url}")
+            if response.status >= 400
+            else None
+        ),
+    )
+    page.on(
+        "console",
+        lambda message: (
+            session.console_errors.append(message.text) if message.type == "error" else None
+        ),
+    )
     page.set_default_timeout(WAIT_MS)
     started = time.monotonic()
     # The tiles-loaded flag below is what counts; the load event can lag far behind it on a busy
