@@ -1,6 +1,7 @@
 """Textured buildings in the real viewer: the c4j LoD3 building (8 JPEG/PNG facade and roof
-textures, 3092 textured surfaces) drawn from meshopt tiles (quantized TEXCOORD_0), beside the
-same building imported from a copy without its images, which twin draws in class colours.
+textures, 3092 textured surfaces) drawn from the default meshopt tiles (float TEXCOORD_0), from
+Draco tiles (TEXCOORD_0 quantized by Draco), and from a copy without its images, which twin
+draws in class colours.
 
 Both datasets stand on the same spot; the tests show one at a time at the same camera and compare
 the pixels, so a texture that stops drawing (lost image, broken UVs, a sampler Cesium refuses)
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import io
 import shutil
+import subprocess
 from collections.abc import Iterator
 
 import numpy as np
@@ -19,7 +21,7 @@ from numpy.typing import NDArray
 from PIL import Image
 from playwright.sync_api import Browser
 
-from .harness import ROOT, ViewerSession, open_viewer, serve_city, wait_for_tiles
+from .harness import ROOT, TWIN, ViewerSession, open_viewer, serve_city, wait_for_tiles
 
 pytestmark = pytest.mark.browser
 
@@ -83,6 +85,14 @@ async ([building, points]) => {
 }
 """
 
+TEXTURED_PROPERTY_NAMES_JS = """
+async () => {
+  const { tilesets, thematic } = await window.twinViewer.ready;
+  const textured = tilesets.filter((t) => t.twinDataset.id === "c4j");
+  return [...thematic.propertyNames.call({ tilesets: textured })];
+}
+"""
+
 RESTYLE_JS = """
 async (plain) => {
   // plain: draw the tilesets with no style at all; else restore the viewer's own style.
@@ -135,7 +145,20 @@ def detail(pixels: Pixels, where: NDArray[np.bool_]) -> float:
 def textured_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     bare = tmp_path_factory.mktemp("bare") / C4J.name
     shutil.copy(C4J, bare)  # without appearances/: the import reports the images missing
-    yield from serve_city(tmp_path_factory.mktemp("textured-data"), {"c4j": C4J, "bare": bare})
+    data_dir = tmp_path_factory.mktemp("textured-data")
+    subprocess.run(
+        [
+            str(TWIN),
+            "import",
+            str(C4J),
+            *("--dataset", "draco", "--compress", "draco"),
+            *("--data-dir", str(data_dir)),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    yield from serve_city(data_dir, {"c4j": C4J, "bare": bare})
 
 
 @pytest.fixture(scope="module")
@@ -148,8 +171,8 @@ def textured(browser: Browser, textured_server: str) -> Iterator[ViewerSession]:
 
 @pytest.fixture(scope="module")
 def renders(textured: ViewerSession) -> dict[str, Pixels]:
-    """The close-up with the textured building, its untextured twin, and neither."""
-    frames = {name: shot(textured, name) for name in ("c4j", "bare")}
+    """The close-up with the textured building (meshopt, Draco), its untextured twin, neither."""
+    frames = {name: shot(textured, name) for name in ("c4j", "draco", "bare")}
     frames["empty"] = shot(textured, None)
     shot(textured, "c4j")
     return frames
@@ -171,6 +194,9 @@ def test_textures_draw_image_colours_not_the_fallback(
     # (UVs that collapse to one texel per face would be as flat as the twin).
     textured_detail, bare_detail = detail(renders["c4j"], core), detail(renders["bare"], core)
     assert textured_detail > 2 * bare_detail, (textured_detail, bare_detail)
+    # Draco's quantized UVs land on the same texels as meshopt's floats.
+    moved = differs(renders["draco"], renders["c4j"])[core].mean()
+    assert moved < 0.05, f"{moved:.1%} of the building looks different from Draco tiles"
     assert textured.errors == textured.console_errors == textured.refused == []
 
 
@@ -191,8 +217,11 @@ def test_a_textured_building_is_tinted_by_an_attribute_and_picked(
 ) -> None:
     page = textured.page
     core = inside(differs(renders["c4j"], renders["empty"]))
-    # The root tile (a LoD block) carries only id and type, so type is what the list offers.
-    page.select_option('[data-testid="style-attribute"]', "static:type")
+    # The textured tileset's root is a LoD block with only id and type (the images push the
+    # building past the tile byte budget): the attributes to colour by come from its leaves.
+    names = page.evaluate(TEXTURED_PROPERTY_NAMES_JS)
+    assert {"type", "function", "address_street"} <= set(names), names
+    page.select_option('[data-testid="style-attribute"]', "static:function")
     tinted = shot(textured, "c4j")
 
     assert differs(renders["c4j"], tinted)[core].mean() > 0.5  # the ramp colour is mixed in

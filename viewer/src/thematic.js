@@ -73,6 +73,20 @@ export function toCesiumExpression(text, names) {
     .join("");
 }
 
+/**
+ * Every loaded tile content with features, root first.
+ *
+ * @param {Cesium.Cesium3DTileset[]} tilesets
+ * @returns {Generator<Cesium.Cesium3DTileContent>}
+ */
+function* loadedContents(tilesets) {
+  const visit = function* (tile) {
+    if (tile.content?.featuresLength) yield tile.content;
+    for (const child of tile.children) yield* visit(child);
+  };
+  for (const tileset of tilesets) yield* visit(tileset.root);
+}
+
 export class Thematic {
   /**
    * @param {Cesium.Scene} scene
@@ -114,27 +128,24 @@ export class Thematic {
    */
   staticValues(name, tilesets = this.tilesets) {
     const values = [];
-    const visit = (tile) => {
-      const content = tile.content;
-      if (content && content.featuresLength) {
-        for (let i = 0; i < content.featuresLength; i++) {
-          values.push(content.getFeature(i).getProperty(name));
-        }
+    for (const content of loadedContents(tilesets)) {
+      for (let i = 0; i < content.featuresLength; i++) {
+        values.push(content.getFeature(i).getProperty(name));
       }
-      for (const child of tile.children) visit(child);
-    };
-    for (const tileset of tilesets) visit(tileset.root);
+    }
     return values;
   }
 
-  /** @returns {Set<string>} property names seen in loaded features */
+  /**
+   * Property names seen in loaded features: the first feature of every loaded tile, since a
+   * parent tile (a coarse LoD block) may carry only `id` and `type`.
+   *
+   * @returns {Set<string>}
+   */
   propertyNames() {
     const names = new Set();
-    for (const tileset of this.tilesets) {
-      const content = tileset.root?.content;
-      if (content?.featuresLength) {
-        for (const n of content.getFeature(0).getPropertyIds()) names.add(n);
-      }
+    for (const content of loadedContents(this.tilesets)) {
+      for (const n of content.getFeature(0).getPropertyIds()) names.add(n);
     }
     return names;
   }
