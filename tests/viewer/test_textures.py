@@ -158,7 +158,8 @@ def textured_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         capture_output=True,
         timeout=300,
     )
-    yield from serve_city(data_dir, {"c4j": C4J, "bare": bare})
+    with serve_city(data_dir, {"c4j": C4J, "bare": bare}) as base_url:
+        yield base_url
 
 
 @pytest.fixture(scope="module")
