@@ -152,6 +152,12 @@ async def test_delete_drops_one_instance(meter: TestClient) -> None:
     [
         (f"{DEV}/attrs/power/urn:ngsi-ld:AttributeInstance:999999", None, 404, "ResourceNotFound"),
         (f"{DEV}/attrs/power/urn:x:1", None, 404, "ResourceNotFound"),
+        (f"{DEV}/attrs/power/urn:ngsi-ld:AttributeInstance:{2**64}", None, 404,
+         "ResourceNotFound"),
+        (f"{DEV}/attrs/power/urn:ngsi-ld:AttributeInstance:{2**64}", {"power": {"value": 1}},
+         404, "ResourceNotFound"),
+        (f"{DEV}/attrs/power/urn:ngsi-ld:AttributeInstance:{'9' * 5000}", None, 404,
+         "ResourceNotFound"),
         ("urn:ngsi-ld:Meter:nope/attrs/power/FIRST", None, 404, "ResourceNotFound"),
         (f"{DEV}/attrs/voltage/FIRST", None, 404, "ResourceNotFound"),
         (f"{DEV}/attrs/power/not-a-uri", None, 400, "BadRequestData"),
