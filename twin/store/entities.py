@@ -451,13 +451,17 @@ def instance_id(rowid: int) -> str:
 
 
 def parse_instance_id(text: str) -> int | None:
-    """Return the history row an ``instanceId`` names, None when it names none of ours.
+    """Return the history row an ``instanceId`` names, None when it names none of ours (also
+    a number past SQLite's 64-bit rowids, which no row can have).
 
     >>> parse_instance_id("urn:ngsi-ld:AttributeInstance:42"), parse_instance_id("urn:x:42")
     (42, None)
     """
     number = text.removeprefix(INSTANCE_PREFIX)
-    return int(number) if number != text and number.isascii() and number.isdigit() else None
+    if number == text or not (number.isascii() and number.isdigit()) or len(number) > 19:
+        return None  # (int() also refuses more than 4300 digits)
+    rowid = int(number)
+    return rowid if rowid < 2**63 else None
 
 
 def _identified(text: str, rowid: int) -> Body:
