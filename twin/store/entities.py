@@ -311,16 +311,15 @@ class IndexRows:
             return
         self._types(tenant, seq, body, types, old_types)
         attrs = body["attrs"]
-        old_attrs: Mapping[str, Any] = {} if old is None else old["attrs"]
+        old_attrs: Mapping[str, Any] = old["attrs"]
         changed = {a: i for a, i in attrs.items() if not _same(i, old_attrs.get(a))}
         gone = [a for a in old_attrs if a not in attrs]
-        if old is None or _has_refs(changed) or _has_refs(
+        if _has_refs(changed) or _has_refs(
             {a: old_attrs[a] for a in [*changed, *gone] if a in old_attrs}
         ):  # fmt: skip
-            if old is not None:
-                self._refs_gone.append((tenant, body["id"]))
+            self._refs_gone.append((tenant, body["id"]))
             self._refs_new.extend((tenant, t, body["id"], a) for a, t in _refs(body))
-        if old is None or old_types != types or gone or any(a not in old_attrs for a in changed):
+        if old_types != types or gone or any(a not in old_attrs for a in changed):
             self._attr_types.update((tenant, a, t) for a in attrs for t in body["type"])
         self._index_gone.extend((seq, a) for a in gone)
         for attr, instances in changed.items():
