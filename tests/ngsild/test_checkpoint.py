@@ -7,6 +7,8 @@ import sqlite3
 import time
 from pathlib import Path
 
+import pytest
+
 from twin.store import SQLiteStore
 from twin.store.checkpoint import WalCheckpointer
 from twin.store.entities import create_op
@@ -72,3 +74,25 @@ def test_stopping_after_the_store_closed_is_quiet(tmp_path: Path) -> None:
     checkpointer.start()
     store.close()
     checkpointer.stop()
+
+
+class Failing(WalCheckpointer):
+    def checkpoint(self, db: sqlite3.Connection) -> tuple[int, int]:
+        raise RuntimeError("injected")
+
+
+def test_a_failing_thread_turns_automatic_checkpoints_back_on(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = SQLiteStore(tmp_path / "data")
+    checkpointer = Failing(store._cursor, interval_s=0.02)
+    checkpointer.start()
+    try:
+        deadline = time.monotonic() + 10
+        while store._db.execute("PRAGMA wal_autocheckpoint").fetchone() != (1000,):
+            assert time.monotonic() < deadline, "the WAL would grow without bound"
+            time.sleep(0.02)
+        assert "injected" in caplog.text
+    finally:
+        checkpointer.stop()
+    store.close()
