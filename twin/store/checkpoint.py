@@ -72,6 +72,10 @@ class WalCheckpointer:
         self._stop.set()
         if self._thread is not None:
             self._thread.join()
+        self._restore()
+
+    def _restore(self) -> None:
+        """Turn SQLite's automatic checkpoints back on on the store's connection."""
         try:
             with self._cursor() as cur:
                 cur.execute(f"PRAGMA wal_autocheckpoint={AUTOCHECKPOINT_PAGES}")
@@ -87,14 +91,18 @@ class WalCheckpointer:
         return int(logged), int(copied)
 
     def _run(self) -> None:
-        db = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
         try:
-            db.execute("PRAGMA busy_timeout=5000")
-            while not self._stop.wait(self._interval_s):
-                try:
-                    self.checkpoint(db)
-                except sqlite3.Error:  # busy or locked: the next round tries again
-                    log.warning("WAL checkpoint failed", exc_info=True)
-            self.checkpoint(db)
-        finally:
-            db.close()
+            db = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
+            try:
+                db.execute("PRAGMA busy_timeout=5000")
+                while not self._stop.wait(self._interval_s):
+                    try:
+                        self.checkpoint(db)
+                    except sqlite3.Error:  # busy or locked: the next round tries again
+                        log.warning("WAL checkpoint failed", exc_info=True)
+                self.checkpoint(db)
+            finally:
+                db.close()
+        except Exception:  # the thread ends: the store's commits checkpoint again, as by default
+            log.exception("WAL checkpointer failed; automatic checkpoints are back on")
+            self._restore()
