@@ -95,14 +95,12 @@ def _from_twin_error(request: web.Request, exc: TwinError) -> web.Response:
         detail = GENERIC_DETAIL
     else:
         detail = str(exc) or exc.title
-    known = _status(exc.status)
-    title = known.phrase if known else exc.title
+    title = _phrase(exc.status, exc.title)
     return problem_response(request, status=exc.status, title=title, detail=detail)
 
 
 def _from_http_exception(request: web.Request, exc: web.HTTPException) -> web.Response:
-    known = _status(exc.status)
-    phrase = known.phrase if known else exc.reason
+    phrase = _phrase(exc.status, exc.reason)
     text = exc.text or ""
     default_text = f"{exc.status}: {exc.reason}"
     detail = text if text and text != default_text else _default_detail(request, exc.status)
@@ -119,6 +117,13 @@ def _default_detail(request: web.Request, status: int) -> str:
         return f"{request.method} is not allowed on {request.path}"
     known = _status(status)
     return known.description if known else "The request failed."
+
+
+def _phrase(code: int, fallback: str) -> str:
+    """Return the status phrase of ``code`` (RFC 9457 §4.2.1: ``title`` of about:blank), or
+    ``fallback`` for a code HTTPStatus does not know."""
+    known = _status(code)
+    return known.phrase if known else fallback
 
 
 def _status(code: int) -> HTTPStatus | None:
