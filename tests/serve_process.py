@@ -53,6 +53,7 @@ def start(
             assert proc.poll() is None, log.read_text()
             time.sleep(0.1)
     proc.kill()
+    proc.wait()  # reaped, not left a zombie
     raise AssertionError(f"{argv[:4]} did not listen on {port}")
 
 
