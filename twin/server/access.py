@@ -32,17 +32,20 @@ class _Lines:
     def __init__(self) -> None:
         self.pending: list[str] = []
         self.logger: logging.Logger | None = None
-        self.scheduled = False
+        self.scheduled_on: asyncio.AbstractEventLoop | None = None
+        """The loop whose timer will flush, None when none will (a loop that closed before
+        its timer fired counts as none: the next line schedules on its own loop)."""
 
     def add(self, logger: logging.Logger, line: str) -> None:
         self.pending.append(line)
         self.logger = logger
-        if not self.scheduled:
-            self.scheduled = True
-            asyncio.get_running_loop().call_later(FLUSH_S, self.flush)
+        loop = asyncio.get_running_loop()
+        if self.scheduled_on is not loop:
+            self.scheduled_on = loop
+            loop.call_later(FLUSH_S, self.flush)
 
     def flush(self) -> None:
-        self.scheduled = False
+        self.scheduled_on = None
         lines, self.pending = self.pending, []
         if lines and self.logger is not None:
             self.logger.info("%s", "\n".join(lines))
