@@ -5,10 +5,14 @@ from __future__ import annotations
 import dataclasses
 import sqlite3
 from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
 
 from aiohttp.test_utils import TestClient
 from ngsild_api_data import demo_records, publish
 
+from twin.errors import StoreBusyError
 from twin.model import BuildingRecord
 from twin.store import SQLiteStore
 from twin.store.buildings import CHUNK, building_entity_id, sync_building_entities
@@ -110,3 +114,37 @@ async def test_an_entity_created_before_the_import_keeps_its_attributes_and_type
     assert body["createdAt"] == created["createdAt"]
     landmarks = await client.get(f"{API}/entities?type=Landmark")
     assert [e["id"] for e in await landmarks.json()] == [early]
+
+
+async def test_a_write_while_an_import_holds_the_database_is_503(
+    client: TestClient, store: SQLiteStore
+) -> None:
+    """``twin import`` in another process holds the write lock through the building sync (a
+    minute at 100k buildings): the live writes meanwhile say "busy, retry", not 500."""
+    importer = sqlite3.connect(store.data_dir / "twin.db", isolation_level=None)
+    importer.execute("BEGIN IMMEDIATE")  # what SQLiteStore.publish does in that process
+    try:
+        resp = await client.post(f"{API}/entities/{B1}/attrs", json={"occupancy": 12})
+        body = await resp.json(content_type=None)
+        assert resp.status == 503, body
+        assert "busy" in body["detail"], body
+    finally:
+        importer.execute("ROLLBACK")
+        importer.close()
+    resp = await client.post(f"{API}/entities/{B1}/attrs", json={"occupancy": 12})
+    assert resp.status == 204, await resp.text()
+
+
+def test_an_import_while_another_holds_the_database_says_busy(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "data")
+    other = sqlite3.connect(store.data_dir / "twin.db", isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        with pytest.raises(StoreBusyError, match="busy"):  # not "cannot rollback"
+            publish(store, demo_records())
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    publish(store, demo_records())
+    assert [d.name for d in store.list_datasets()] == ["demo"]
+    store.close()

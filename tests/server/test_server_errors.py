@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 from pathlib import Path
 from typing import TypeAlias
 
@@ -203,3 +204,20 @@ async def test_app_closes_the_store_on_shutdown(
     await client.close()
     with pytest.raises(Exception, match="closed database"):
         store.list_datasets()
+
+
+async def test_a_busy_store_is_a_503_that_says_so(client: Client, store: SQLiteStore) -> None:
+    """Another process's import holds the catalog's write lock; the R*Tree of a dataset whose
+    import changed needs it: 503 with the reason (a retry may work), not a blind 500."""
+    importer = sqlite3.connect(store.data_dir / "twin.db", isolation_level=None)
+    with store._cursor() as cur:  # the dataset changed: its R*Tree must be rebuilt
+        cur.execute("UPDATE datasets SET imported_at = '2030-01-01T00:00:00+00:00'")
+    importer.execute("BEGIN IMMEDIATE")
+    try:
+        resp = await client.get("/ogc/collections/demo/items?bbox=0,0,90,90")
+        body = await resp.json(content_type=None)
+    finally:
+        importer.execute("ROLLBACK")
+        importer.close()
+    assert (resp.status, body["type"], body["title"]) == (503, "about:blank", "Service Unavailable")
+    assert "busy" in body["detail"]
