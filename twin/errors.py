@@ -16,6 +16,7 @@ carry that type; the OGC API and the other routes answer ``about:blank`` problem
     ├── ReprojectionError           500  PROJ failed on coordinates that looked valid
     ├── EncodingError               500  a tile or document could not be written
     └── StoreError                  500  the database or the data directory failed
+        └── StoreBusyError          503  another writer (an import) holds the database: retry
 
 Foreign exceptions (lxml, pyproj, OSError, sqlite3) are translated once, at the adapter that
 called the library, with ``raise ... from exc``. Programmer mistakes stay ``TypeError`` and
@@ -36,6 +37,7 @@ __all__ = [
     "NotFoundError",
     "QueryError",
     "ReprojectionError",
+    "StoreBusyError",
     "StoreError",
     "TwinError",
 ]
@@ -116,3 +118,11 @@ class StoreError(TwinError):
     """The database or the data directory failed."""
 
     title = "Store failure"
+
+
+class StoreBusyError(StoreError):
+    """Another connection (``twin import`` publishing a dataset) held the database's write lock
+    past the busy timeout: nothing failed, the request may be sent again shortly."""
+
+    status = 503
+    title = "Store busy"

@@ -9,7 +9,7 @@ ETSI NGSI-LD type would tell an OGC client something false; so here ``type`` is 
 Three kinds of failure reach :func:`problem_middleware`:
 
 - a :class:`twin.errors.TwinError`: its class carries the status; the message becomes
-  ``detail`` (for 5xx a generic detail instead, the message goes to the log);
+  ``detail`` (for 5xx but 503 a generic detail instead, the message goes to the log);
 - an aiohttp :class:`~aiohttp.web.HTTPException` (unknown route, method not allowed …):
   ``type`` is ``about:blank`` and ``title`` the status phrase, as RFC 9457 §4.2.1 asks;
 - anything else: a programming error — a 500 with a generic detail, traceback logged, never sent.
@@ -90,7 +90,7 @@ def problem_response(
 
 
 def _from_twin_error(request: web.Request, exc: TwinError) -> web.Response:
-    if exc.status >= 500:
+    if exc.status >= 500 and exc.status != 503:  # a 503 says why and that a retry may work
         log.error("%s %s failed", request.method, request.path, exc_info=exc)
         detail = GENERIC_DETAIL
     else:

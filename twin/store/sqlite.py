@@ -29,7 +29,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from twin.errors import InputError, NotFoundError, StoreError
+from twin.errors import InputError, NotFoundError, StoreBusyError, StoreError
 from twin.model import Address, AttributeValue, BuildingRecord, DatasetInfo, Measures
 from twin.store.buildings import sync_building_entities
 from twin.store.derived import DERIVED, derived_values
@@ -198,8 +198,8 @@ class SQLiteStore:
         records = list(records)
         rows = (_record_to_row(info.name, r) for r in records)
         with self._cursor() as cur:
+            cur.execute("BEGIN IMMEDIATE")  # busy: no transaction to roll back
             try:
-                cur.execute("BEGIN IMMEDIATE")
                 cur.execute("DELETE FROM objects WHERE dataset = ?", (info.name,))
                 cur.execute("DELETE FROM object_lod WHERE dataset = ?", (info.name,))
                 cur.execute(
@@ -252,6 +252,11 @@ class SQLiteStore:
             try:
                 yield cur
             except sqlite3.Error as exc:
+                if exc.sqlite_errorcode & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+                    raise StoreBusyError(
+                        "the store is busy: another writer (an import publishing a dataset) "
+                        "holds it; retry shortly"
+                    ) from exc
                 raise StoreError(f"catalog {self.data_dir / 'twin.db'}: {exc}") from exc
             finally:
                 cur.close()
