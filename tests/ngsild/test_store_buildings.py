@@ -8,7 +8,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from aiohttp.test_utils import TestClient
 from ngsild_api_data import demo_records, publish
 
