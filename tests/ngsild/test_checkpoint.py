@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import shutil
 import sqlite3
 import time
@@ -68,12 +69,16 @@ def test_the_wal_file_stays_within_its_limit(tmp_path: Path) -> None:
     store.close()
 
 
-def test_stopping_after_the_store_closed_is_quiet(tmp_path: Path) -> None:
+def test_stopping_after_the_store_closed_is_quiet(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     store = SQLiteStore(tmp_path / "data")
     checkpointer = store.entities.wal_checkpointer(interval_s=0.05)
     checkpointer.start()
+    store.entities.create("", room(0))
     store.close()
     checkpointer.stop()
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
 
 
 class Failing(WalCheckpointer):
