@@ -30,6 +30,8 @@ def rooms_in_database_file(data_dir: Path, tmp_path: Path) -> int:
     db = sqlite3.connect(f"file:{copy}?immutable=1", uri=True)
     try:
         (n,) = db.execute("SELECT count(*) FROM entities").fetchone()
+    except sqlite3.DatabaseError:  # copied while a checkpoint wrote it: a torn copy, not yet
+        return -1
     finally:
         db.close()
     return int(n)
