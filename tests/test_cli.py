@@ -83,9 +83,10 @@ def test_data_dir_comes_from_the_environment(
             id="unknown-crs",
         ),
         pytest.param(
-            ["{shared}/citygml/ogc_v2_Building_LOD1-LocalEngineeringCRS.gml"],
-            r"'#local-CRS-1' refers to a CRS defined inside the file",
-            id="local-crs",
+            ["{tmp}/unanchored.gml"],
+            r"unanchored\.gml: srsName '#local-CRS-1' refers to a CRS defined inside the file .*"
+            r"pass the CRS with --crs",
+            id="local-crs-without-anchor",
         ),
         pytest.param(["{tmp}/broken.gml"], r"broken\.gml:4:\d+: malformed XML", id="malformed-xml"),
         pytest.param(
@@ -106,6 +107,9 @@ def test_bad_input_fails_with_a_located_message(
         '<?xml version="1.0"?>\n<core:CityModel xmlns:core="http://www.opengis.net/citygml/2.0">\n'
         "  <core:cityObjectMember>\n  </core:cityObjectMemberX>\n</core:CityModel>\n"
     )
+    local = (shared_data / "citygml/ogc_v2_Building_LOD1-LocalEngineeringCRS.gml").read_text()
+    unanchored = re.sub(r"<gml:anchorPoint.*?</gml:anchorPoint>", "", local)
+    (tmp_path / "unanchored.gml").write_text(unanchored)
     argv = [a.format(shared=shared_data, tmp=tmp_path) for a in args]
     status, out, err = run(capsys, "import", *argv, "--data-dir", tmp_path / "data")
     assert status == 1

@@ -240,6 +240,8 @@ def _run_import(args: argparse.Namespace) -> int:
         print(f"    … {len(report.rejections) - 10} more in the report")
     for srs, info in report.crs.items():
         print(f"  CRS            {srs}; geoid: {info['geoid']}")
+        for placed in cast("list[str]", info.get("placed", [])):
+            print(f"    {placed}")
     looks = report.as_json().get("appearance")
     if isinstance(looks, dict):
         print(

@@ -318,6 +318,9 @@ class CityObject:
     holds, for each solid of the geometry, the indices of the polygons of its exterior shell
     (so the import can check that the shell is closed). ``appearance`` gives the polygons'
     materials and texture coordinates (None: every polygon takes its semantic-class colour).
+    ``srs_placement``, set when the file's srsName was a local engineering CRS placed by its
+    anchor point, says how (the coordinates were then shifted into ``srs_name``, the anchor's
+    world CRS), for the import report.
     """
 
     id: str
@@ -332,6 +335,7 @@ class CityObject:
     issues: tuple[str, ...] = ()
     shells: tuple[IndexArray, ...] = ()
     appearance: SurfaceAppearance | None = None
+    srs_placement: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

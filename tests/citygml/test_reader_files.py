@@ -89,7 +89,11 @@ def test_part_keeps_gml_id_and_parent(shared_data: Path) -> None:
             "urn:ogc:def:crs,crs:EPSG:6.12:25832,crs:EPSG:6.12:5783",
         ),
         ("teco_FZK-Haus-LoD2-KIT-IAI-KHH-B36-V1.gml", "urn:adv:crs:ETRS89_UTM32*DE_DHHN92_NH"),
-        ("ogc_v2_Building_LOD1-LocalEngineeringCRS.gml", "#local-CRS-1"),
+        # a local engineering CRS: placed in its anchor's world CRS
+        (
+            "ogc_v2_Building_LOD1-LocalEngineeringCRS.gml",
+            "urn:ogc:def:crs,crs:EPSG::25832,crs:EPSG::5783",
+        ),
         ("c4j_lod2_buildings_v3.gml", "urn:ogc:def:crs,crs:EPSG:6.12:3068,crs:EPSG:6.12:5783"),
         ("c4j_LOD2_Buildings_v100.gml", None),
         ("qie_i101_1.gml", None),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from twin.errors import CRSError
-from twin.geo import parse_srs_name
+from twin.geo import check_anchor_crs, parse_srs_name
 
 
 @pytest.mark.parametrize(
@@ -40,11 +40,33 @@ def test_spellings(srs_name: str, horizontal: int, vertical: int | None) -> None
     [
         ("EPSG:999999", "unknown CRS 'EPSG:999999'; pass the CRS with --crs"),
         ("urn:adv:crs:MARS_UTM99", "unknown AdV CRS 'urn:adv:crs:MARS_UTM99'; pass the CRS"),
-        ("#local-CRS-1", "defined inside the file (local engineering CRS)"),
+        ("#local-CRS-1", "defined inside the file (a local engineering CRS) that twin could not"),
         ("not a crs at all", "unknown CRS 'not a crs at all'; pass the CRS with --crs"),
     ],
 )
 def test_unknown_crs_names_it_and_hints_at_the_flag(srs_name: str, message: str) -> None:
     with pytest.raises(CRSError, match="--crs") as info:
         parse_srs_name(srs_name)
+    assert message in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "srs_name",
+    ["EPSG:25832", "urn:ogc:def:crs,crs:EPSG::25832,crs:EPSG::5783", "EPSG:31468", "EPSG:3879"],
+)
+def test_projected_crs_in_metres_can_anchor_a_local_crs(srs_name: str) -> None:
+    check_anchor_crs(srs_name)  # does not raise
+
+
+@pytest.mark.parametrize(
+    ("srs_name", "message"),
+    [
+        ("EPSG:4326", "the anchor's CRS 'EPSG:4326' (WGS 84) has no easting and northing axes"),
+        ("EPSG:2249", "(NAD83 / Massachusetts Mainland (ftUS)) has no easting and northing axes"),
+        ("XYZ", "unknown CRS 'XYZ'; pass the CRS with --crs"),
+    ],
+)
+def test_crs_without_metre_easting_northing_cannot_anchor(srs_name: str, message: str) -> None:
+    with pytest.raises(CRSError, match="--crs") as info:
+        check_anchor_crs(srs_name)
     assert message in str(info.value)

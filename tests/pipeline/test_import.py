@@ -112,6 +112,12 @@ def _utm32_lonlath(first: list[str]) -> tuple[float, float, float]:
     return lon, lat, h
 
 
+def _local_crs_lonlath(first: list[str]) -> tuple[float, float, float]:
+    # local X, Y, Z metres from the anchor point written in the file's gml:EngineeringDatum
+    anchor = (458868.0, 5438343.0, 112.0)  # ETRS89 / UTM 32 + DHHN92
+    return _utm32_lonlath([str(a + float(v)) for a, v in zip(anchor, first, strict=True)])
+
+
 def _jgd2011_lonlath(first: list[str]) -> tuple[float, float, float]:
     lat, lon, h = (float(v) for v in first)  # EPSG:6697 writes latitude first
     return lon, lat, h
@@ -124,6 +130,8 @@ def _jgd2011_lonlath(first: list[str]) -> tuple[float, float, float]:
         ("citygml/teco_district1_LoD2.gml", _utm32_lonlath),
         # JGD2011 + JGD2011 (vertical) height, EPSG:6697, Tokyo (PLATEAU)
         ("citygml/plateauosm_53395404_bldg_6697_op.gml", _jgd2011_lonlath),
+        # a local engineering CRS (#local-CRS-1) anchored in ETRS89 / UTM 32 + DHHN92
+        ("citygml/ogc_v2_Building_LOD1-LocalEngineeringCRS.gml", _local_crs_lonlath),
     ],
 )
 def test_decoded_vertex_lands_within_a_centimetre_of_its_source(

@@ -18,7 +18,7 @@ import pytest
 from gltf_validator import validate_glb_files
 from tileset_checks import check_tileset
 
-from twin.errors import CRSError, InputError
+from twin.errors import InputError
 from twin.model import CityObject, Rejection
 from twin.pipeline import ImportOptions, TileBudget, import_files
 from twin.pipeline.sources import ReadOptions, iter_objects, sniff
@@ -78,6 +78,8 @@ EXPECTED: dict[str, tuple[str | None, dict[str, int], int]] = {
     "citygml/ogc_citygml3_roads_roundabout.gml": (None, {"Road": 2}, 0),
     "citygml/ogc_v2_Building_LOD0-EPSG25832.gml": (None, {"Building": 1, **RELIEF}, 0),
     "citygml/ogc_v2_Building_LOD1-EPSG25832.gml": (None, {"Building": 1, **RELIEF}, 0),
+    # a local engineering CRS, placed by its anchor point in 25832+5783
+    "citygml/ogc_v2_Building_LOD1-LocalEngineeringCRS.gml": (None, {"Building": 1, **RELIEF}, 0),
     "citygml/ogc_v2_Building_LOD2-EPSG25832.gml": (None, {"Building": 1, **RELIEF}, 0),
     "citygml/ogc_v2_Building_LOD3-EPSG25832.gml": (None, {"Building": 1, **RELIEF}, 0),
     "citygml/ogc_v2_Building_LOD4-EPSG25832.gml": (
@@ -153,7 +155,6 @@ EXPECTED: dict[str, tuple[str | None, dict[str, int], int]] = {
 # files invalid by design (for twin): the error they raise
 FAILING = {
     "citygml/c4j_LOD0_Railway_NoiseADE_v200.gml": (InputError, "no city object with usable"),
-    "citygml/ogc_v2_Building_LOD1-LocalEngineeringCRS.gml": (CRSError, "local engineering"),
 }
 
 

@@ -90,9 +90,8 @@ CRS = {
     **{f"citygml/qie_{n}.gml": "EPSG:25832" for n in
        ("Cube-07", "i101_1", "i103_1", "i104_1", "i206_1", "i302_1", "v002")},
 }  # fmt: skip
-NOT_IMPORTABLE = {  # by design: no usable geometry, a local engineering CRS
+NOT_IMPORTABLE = {  # by design: no usable geometry
     "citygml/c4j_LOD0_Railway_NoiseADE_v200.gml",
-    "citygml/ogc_v2_Building_LOD1-LocalEngineeringCRS.gml",
 }
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
 SHARED_FILES = sorted(

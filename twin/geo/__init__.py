@@ -1,6 +1,6 @@
 """Coordinate reference systems and reprojection: the only place twin imports pyproj."""
 
-from twin.geo.crs import CRS_HINT, parse_srs_name
+from twin.geo.crs import CRS_HINT, check_anchor_crs, parse_srs_name
 from twin.geo.ogc_crs import (
     CRS84_URI,
     crs_uri,
@@ -15,6 +15,7 @@ __all__ = [
     "CRS84_URI",
     "CRS_HINT",
     "Reprojector",
+    "check_anchor_crs",
     "crs_uri",
     "ecef_to_lonlath",
     "parse_srs_name",

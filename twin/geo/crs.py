@@ -21,7 +21,7 @@ from pyproj.exceptions import CRSError as ProjCRSError
 
 from twin.errors import CRSError
 
-__all__ = ["CRS_HINT", "parse_srs_name"]
+__all__ = ["CRS_HINT", "check_anchor_crs", "parse_srs_name"]
 
 CRS_HINT = "pass the CRS with --crs, e.g. --crs EPSG:25832 or --crs EPSG:25832+7837"
 
@@ -65,8 +65,11 @@ def parse_srs_name(srs_name: str) -> CRS:
     name = srs_name.strip()
     if name.startswith("#"):
         raise CRSError(
-            f"srsName {srs_name!r} refers to a CRS defined inside the file "
-            f"(local engineering CRS), which twin cannot place on the globe yet; {CRS_HINT}"
+            f"srsName {srs_name!r} refers to a CRS defined inside the file (a local "
+            "engineering CRS) that twin could not place on the globe: twin places one whose "
+            "Cartesian X, Y, Z axes are in metres and whose datum has an anchor point "
+            "naming its world CRS in codeSpace (the log says what this one lacks); "
+            f"{CRS_HINT}"
         )
     codes = _epsg_codes(name)
     try:
@@ -79,6 +82,35 @@ def parse_srs_name(srs_name: str) -> CRS:
         return CompoundCRS(f"{horizontal.name} + {vertical.name}", [horizontal, vertical])
     except ProjCRSError as exc:
         raise CRSError(f"unknown CRS {srs_name!r}; {CRS_HINT}") from exc
+
+
+def check_anchor_crs(srs_name: str) -> None:
+    """Refuse a world CRS that a local engineering CRS cannot be placed in by translation.
+
+    The local X, Y, Z metres are added to the anchor point, so the world CRS needs easting and
+    northing (and up) axes in metres: a projected CRS, optionally with a vertical one.
+
+    >>> check_anchor_crs("urn:ogc:def:crs,crs:EPSG::25832,crs:EPSG::5783")
+    >>> check_anchor_crs("EPSG:4326")
+    Traceback (most recent call last):
+    ...
+    twin.errors.CRSError: the anchor's CRS 'EPSG:4326' (WGS 84) has no easting and northing axes \
+in metres to lay local X, Y, Z metres along; pass the CRS with --crs, e.g. --crs EPSG:25832 or \
+--crs EPSG:25832+7837
+    """
+    crs = parse_srs_name(srs_name)
+    horizontal = crs.sub_crs_list[0] if crs.is_compound else crs
+    directions = sorted(axis.direction for axis in horizontal.axis_info)
+    up = crs.axis_info[2:]
+    if (
+        directions != ["east", "north"]
+        or any(axis.unit_name != "metre" for axis in crs.axis_info)
+        or any(axis.direction != "up" for axis in up)
+    ):
+        raise CRSError(
+            f"the anchor's CRS {srs_name!r} ({crs.name}) has no easting and northing axes in "
+            f"metres to lay local X, Y, Z metres along; {CRS_HINT}"
+        )
 
 
 def _epsg_codes(name: str) -> tuple[int, ...] | None:

@@ -10,11 +10,12 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 
 from twin.errors import CRSError, InputError, NotFoundError
-from twin.geo import CRS_HINT, Reprojector, reprojector_for
+from twin.geo import CRS_HINT, Reprojector, check_anchor_crs, reprojector_for
 from twin.geometry import union_geojson
 from twin.geometry.lod_geometry import merge_surfaces_wkb
 from twin.model import (
@@ -190,13 +191,20 @@ def _reprojector(
         )
     if srs not in cache:
         try:
+            if obj.srs_placement is not None:
+                check_anchor_crs(srs)
             cache[srs] = reprojector_for(srs, obj.surfaces.coords)
         except CRSError as exc:
-            raise CRSError(f"{path}: {exc}") from exc
+            placed = "" if obj.srs_placement is None else f"{obj.srs_placement}, but "
+            raise CRSError(f"{path}: {placed}{exc}") from exc
         r = cache[srs]
         report.crs[srs] = {"northing_first": r.northing_first, "geoid": r.geoid}
         if r.swapped:
             report.warnings.append(f"{srs}: coordinates are written in swapped axis order")
+    if obj.srs_placement is not None:  # a local engineering CRS the reader placed
+        placed_crs = cast("list[str]", report.crs[srs].setdefault("placed", []))
+        if obj.srs_placement not in placed_crs:
+            placed_crs.append(obj.srs_placement)
     return cache[srs]
 
 
