@@ -169,22 +169,25 @@ _WATCHED_TAGS = [
     f"{{*}}{name}"
     for name in (*MEMBER_PROPERTIES, "appearanceMember", "Envelope", "EngineeringCRS")
 ]
-"""Elements iterparse reports; the rest of the document is walked in C, not in Python."""
+"""Elements the parser reports; the rest of the document is walked in C, not in Python."""
+
+_CHUNK_BYTES = 1 << 16
+"""Bytes fed to the parser at a time; between chunks, a featureMembers container is read."""
 
 
 def _iter_events(document: _Document, stream: IO[bytes]) -> Iterator[CityObject | Rejection]:
-    """Run iterparse over ``stream`` and hand each completed top-level object on.
+    """Feed ``stream`` to a pull parser and hand each completed top-level object on.
 
-    A member of the CityModel (``cityObjectMember`` …) is read when it ends. Every
-    ``_BATCH_MEMBERS`` members, the coordinates of all their polygons are converted in one
-    go (:func:`~twin.citygml.gml.pack_rings`), their objects are handed on and the members
-    are freed with everything before them: memory holds one batch at a time.
+    A member of the CityModel (``cityObjectMember`` …) is read when it ends. GML's plural
+    ``gml:featureMembers`` holds any number of objects in one element, possibly all of them:
+    each of its children is read once the next one has begun (between chunks of input), as
+    if it were a member of its own. Every ``_BATCH_MEMBERS`` members, the coordinates of all
+    their polygons are converted in one go (:func:`~twin.citygml.gml.pack_rings`), their
+    objects are handed on and the members are freed with everything before them: memory
+    holds one batch (and one chunk) at a time.
     """
-    declared: list[str] = []
-    root: etree._Element | None = None
-    events: Any = etree.iterparse(
-        stream,
-        events=("start-ns", "end"),
+    parser = etree.XMLPullParser(
+        events=("start-ns", "start", "end"),
         tag=_WATCHED_TAGS,
         huge_tree=True,
         remove_comments=True,
@@ -192,39 +195,96 @@ def _iter_events(document: _Document, stream: IO[bytes]) -> Iterator[CityObject 
         no_network=True,
         load_dtd=False,
     )
-    pending: list[_Pending | Rejection] = []
-    members = 0
+    walk = _Walk(document)
     try:
+        while chunk := stream.read(_CHUNK_BYTES):
+            parser.feed(chunk)
+            yield from walk.take(parser.read_events())
+            yield from walk.read_container(complete=False)
+        root = parser.close()
+        yield from walk.take(parser.read_events())
+    except etree.XMLSyntaxError:
+        yield from walk.take(parser.read_events())  # what was read before the error
+        yield from walk.read_container(complete=False)
+        yield from walk.flush()
+        raise
+    yield from walk.flush()
+    if walk.root is None:  # no member at all: still say what is wrong with the document
+        _check_root(document, root, walk.declared)
+
+
+@dataclass(slots=True)
+class _Walk:
+    """The walk over the parser's events: objects read but not yet handed on, and where.
+
+    ``container`` is an open ``gml:featureMembers`` element and ``last_read`` its child read
+    last; ``members`` counts the members read since the last batch.
+    """
+
+    document: _Document
+    declared: list[str] = field(default_factory=list)
+    root: etree._Element | None = None
+    pending: list[_Pending | Rejection] = field(default_factory=list)
+    members: int = 0
+    container: etree._Element | None = None
+    last_read: etree._Element | None = None
+
+    def take(self, events: Iterator[tuple[str, Any]]) -> Iterator[CityObject | Rejection]:
+        """Act on parser events: remember definitions, read members when they end."""
         for event, payload in events:
             if event == "start-ns":
-                declared.append(payload[1])
+                self.declared.append(payload[1])
                 continue
             element: etree._Element = payload
-            if root is None:
-                root = element.getroottree().getroot()
-                _check_root(document, root, declared)
-            if element.getparent() is not root:  # an envelope or member inside an object
+            if self.root is None:
+                self.root = element.getroottree().getroot()
+                _check_root(self.document, self.root, self.declared)
+            top = element.getparent() is self.root
+            if event == "start":
+                if top and local_name(element.tag) == "featureMembers":
+                    self.container, self.last_read = element, None
+            elif not top:  # an envelope, CRS or member inside something else
                 if element.tag.endswith("}Envelope"):
-                    _note_model_envelope(document, element)
+                    _note_model_envelope(self.document, element)
                 elif element.tag.endswith("}EngineeringCRS"):
-                    _note_local_crs(document, element)
+                    _note_local_crs(self.document, element)
+            elif element is self.container:
+                yield from self.read_container(complete=True)
+                self.container = None
             elif local_name(element.tag) in MEMBER_PROPERTIES:
-                for obj in element:
-                    if isinstance(obj.tag, str):
-                        _read_top_level(document, obj, pending)
-                members += 1
-                if members >= _BATCH_MEMBERS:
-                    yield from _finish(document, pending)
-                    pending, members = [], 0
-                    _release(element)
-            elif not pending:  # appearances, once read
+                yield from self._read_member(element, list(element))
+            elif not self.pending:  # appearances, once read
                 _release(element)
-    except etree.XMLSyntaxError:
-        yield from _finish(document, pending)  # what was read before the error
-        raise
-    yield from _finish(document, pending)
-    if root is None:  # no member at all: still say what is wrong with the document
-        _check_root(document, events.root, declared)
+
+    def read_container(self, *, complete: bool) -> Iterator[CityObject | Rejection]:
+        """Read the children of the open featureMembers not read yet; all when ``complete``.
+
+        Otherwise the last child is left: it may not have ended yet.
+        """
+        if self.container is None:
+            return
+        first = next(iter(self.container), None)
+        child = first if self.last_read is None else self.last_read.getnext()
+        while child is not None and (complete or child.getnext() is not None):
+            self.last_read = child
+            yield from self._read_member(child, [child])
+            child = child.getnext()
+
+    def _read_member(
+        self, member: etree._Element, objects: list[etree._Element]
+    ) -> Iterator[CityObject | Rejection]:
+        for obj in objects:
+            if isinstance(obj.tag, str):
+                _read_top_level(self.document, obj, self.pending)
+        self.members += 1
+        if self.members >= _BATCH_MEMBERS:
+            yield from self.flush()
+            _release(member)
+
+    def flush(self) -> Iterator[CityObject | Rejection]:
+        """Hand on the objects read so far."""
+        yield from _finish(self.document, self.pending)
+        self.pending, self.members = [], 0
 
 
 def _check_root(document: _Document, root: etree._Element, declared: list[str]) -> None:
