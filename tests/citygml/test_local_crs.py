@@ -156,7 +156,7 @@ def test_unplaceable_local_crs_is_left_as_written_and_logged(
     srs_name: str,
     reason: str,
 ) -> None:
-    with caplog.at_level(logging.WARNING, logger="twin.citygml.reader"):
+    with caplog.at_level(logging.WARNING, logger="twin.citygml.local_crs"):
         obj = only_object(write_citygml, definition + local_building(srs_name))
     assert obj.srs_name == srs_name  # the import refuses it, unless --crs is given
     assert obj.srs_placement is None

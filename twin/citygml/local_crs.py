@@ -12,15 +12,21 @@ north, up) lie along the world CRS's axes in their order.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import dataclasses
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 from lxml import etree
 
-from twin.citygml.namespaces import local_name
+from twin.citygml.namespaces import gml_namespace, local_name, source_line
+from twin.model import CityObject
 from twin.types import Float64Array
 
-__all__ = ["LocalCRS", "read_engineering_crs"]
+__all__ = ["LocalCRS", "LocalCRSs", "read_engineering_crs"]
+
+logger = logging.getLogger(__name__)
 
 _METRE_UOMS = frozenset(
     {
@@ -72,6 +78,53 @@ class LocalCRS:
         """Return local coordinates (N, 3) shifted by the anchor into the world CRS (N, 3)."""
         placed: Float64Array = local + self.origin
         return placed
+
+
+@dataclass(slots=True)
+class LocalCRSs:
+    """The local engineering CRSs of one document, by gml:id, as their definitions are met."""
+
+    by_id: dict[str, LocalCRS] = field(default_factory=dict)
+
+    def define(self, path: Path, crs: etree._Element) -> None:
+        """Remember a ``gml:EngineeringCRS`` for the srsNames ``#<id>`` that follow it."""
+        local = read_engineering_crs(crs, f"{{{gml_namespace(crs.nsmap)}}}id")
+        self.by_id[local.id] = local
+        if local.refusal is not None:
+            _warn_unplaced(f"{path}:{source_line(crs)}", local)
+
+    def place(self, path: Path, obj: CityObject) -> CityObject:
+        """Return ``obj`` shifted into its anchor's world CRS when its srsName is a local CRS.
+
+        Any other srsName, or a local CRS that cannot be placed (logged once with the
+        reason), leaves ``obj`` as it is: the import then refuses it unless ``--crs`` is given.
+        """
+        if obj.srs_name is None or not obj.srs_name.startswith("#"):
+            return obj
+        crs_id = obj.srs_name[1:]
+        local = self.by_id.get(crs_id)
+        if local is None:
+            reason = "no gml:EngineeringCRS with that gml:id precedes it in the file"
+            local = self.by_id[crs_id] = LocalCRS(crs_id, None, np.zeros(3), reason)
+            _warn_unplaced(str(path), local)
+        if local.world_srs_name is None:
+            return obj
+        coords = local.to_world(obj.surfaces.coords)
+        return dataclasses.replace(
+            obj,
+            surfaces=dataclasses.replace(obj.surfaces, coords=coords),
+            srs_name=local.world_srs_name,
+            srs_placement=local.describe(),
+        )
+
+
+def _warn_unplaced(where: str, local: LocalCRS) -> None:
+    logger.warning(
+        "%s: local engineering CRS '#%s' cannot be placed on the globe: %s",
+        where,
+        local.id,
+        local.refusal,
+    )
 
 
 def read_engineering_crs(crs: etree._Element, gml_id: str) -> LocalCRS:

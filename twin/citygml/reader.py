@@ -19,14 +19,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, cast
 
-import numpy as np
 from lxml import etree
 
 from twin.citygml.appearance import Appearances, open_appearances
 from twin.citygml.attributes import read_address, read_attributes
 from twin.citygml.gml import GMLCoordinatesError, PolygonSet, pack_rings
 from twin.citygml.implicit import ImplicitLibrary
-from twin.citygml.local_crs import LocalCRS, read_engineering_crs
+from twin.citygml.local_crs import LocalCRSs
 from twin.citygml.namespaces import (
     find_child,
     gml_namespace,
@@ -74,7 +73,7 @@ class _Document:
     appearance_theme: str | None = None
     appearance_log: AppearanceLog = field(default_factory=AppearanceLog)
     appearances: Appearances | None = None  # None: the document has none
-    local_crs: dict[str, LocalCRS] = field(default_factory=dict)
+    local_crs: LocalCRSs = field(default_factory=LocalCRSs)
 
 
 def iter_city_objects(
@@ -247,7 +246,7 @@ class _Walk:
                 if element.tag.endswith("}Envelope"):
                     _note_model_envelope(self.document, element)
                 elif element.tag.endswith("}EngineeringCRS"):
-                    _note_local_crs(self.document, element)
+                    self.document.local_crs.define(self.document.path, element)
             elif element is self.container:
                 yield from self.read_container(complete=True)
                 self.container = None
@@ -321,38 +320,6 @@ def _note_model_envelope(document: _Document, envelope: etree._Element) -> None:
     model = None if bounded_by is None else bounded_by.getparent()
     if model is not None and local_name(str(model.tag)) == "CityModel":
         document.model_srs_name = envelope.get("srsName") or document.model_srs_name
-
-
-def _note_local_crs(document: _Document, crs: etree._Element) -> None:
-    """Remember a ``gml:EngineeringCRS`` definition for the srsNames ``#<id>`` that follow."""
-    local = read_engineering_crs(crs, f"{{{gml_namespace(crs.nsmap)}}}id")
-    document.local_crs[local.id] = local
-    if local.refusal is not None:
-        _warn_unplaced(document, local, f":{source_line(crs)}")
-
-
-def _placed(document: _Document, srs_name: str | None) -> LocalCRS | None:
-    """Return the local CRS an srsName ``#<id>`` refers to when it can be placed, else None."""
-    if srs_name is None or not srs_name.startswith("#"):
-        return None
-    local = document.local_crs.get(srs_name[1:])
-    if local is None:
-        reason = "no gml:EngineeringCRS with that gml:id precedes it in the file"
-        local = LocalCRS(srs_name[1:], None, np.zeros(3), reason)
-        document.local_crs[local.id] = local
-        _warn_unplaced(document, local, "")
-    return None if local.refusal is not None else local
-
-
-def _warn_unplaced(document: _Document, local: LocalCRS, line: str) -> None:
-    """Log why a local CRS stays unplaced (the import then refuses its srsName, or uses --crs)."""
-    logger.warning(
-        "%s%s: local engineering CRS '#%s' cannot be placed on the globe: %s",
-        document.path,
-        line,
-        local.id,
-        local.refusal,
-    )
 
 
 @dataclass(slots=True)
@@ -451,8 +418,7 @@ def _finish(
             continue
         if not drawn:  # a container of parts
             obj = _city_object(item, item.id, Surfaces.empty(), item.srs_name, None, ())
-            local = _placed(document, item.srs_name)
-            yield obj if local is None else _place(obj, local)
+            yield document.local_crs.place(document.path, obj)
         for rank, (geometry, srs_name, polygons, surfaces) in enumerate(drawn):
             lod = geometry.lod if surfaces.polygon_count else None
             object_id = item.id if rank == 0 else f"{item.id}.lod{geometry.lod}"
@@ -462,8 +428,7 @@ def _finish(
             if document.appearances is not None:
                 look = _appearance(document, geometry, polygons, surfaces)
                 obj = dataclasses.replace(obj, appearance=look)
-            if (local := _placed(document, srs_name)) is not None:
-                obj = _place(obj, local)
+            obj = document.local_crs.place(document.path, obj)
             yield obj if rank == 0 else dataclasses.replace(obj, parent_id=item.id)
     if document.appearances is not None:
         document.appearances.end_batch()
@@ -476,17 +441,6 @@ def _appearance(
         return None
     return document.appearances.resolve(
         geometry.rings, polygons, surfaces.polygon_count, len(surfaces.coords)
-    )
-
-
-def _place(obj: CityObject, local: LocalCRS) -> CityObject:
-    """Return ``obj`` with its coordinates shifted from ``local`` into the anchor's world CRS."""
-    coords = local.to_world(obj.surfaces.coords)
-    return dataclasses.replace(
-        obj,
-        surfaces=dataclasses.replace(obj.surfaces, coords=coords),
-        srs_name=local.world_srs_name,
-        srs_placement=local.describe(),
     )
 
 
