@@ -290,7 +290,7 @@ def wrap_mode(written: str | None, log: AppearanceLog) -> WrapMode:
 
 
 def image_path(base_dir: str, uri: str) -> str:
-    """Return the path of a texture image named ``uri`` in a file of folder ``base_dir``.
+    r"""Return the path of a texture image named ``uri`` in a file of folder ``base_dir``.
 
     Relative URIs (``/`` or ``\\`` separated) are relative to the input file; ``file:`` URIs
     give their path; other schemes (``http:`` …) are returned as they are (never fetched).

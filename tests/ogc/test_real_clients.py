@@ -10,6 +10,7 @@ import itertools
 import json
 import sqlite3
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +53,16 @@ def _catalog_ids_intersecting(data_dir: Path, box: tuple[float, ...]) -> list[st
     )
 
 
+def _logged(log: Path, text: str, wait_s: float = 10.0) -> bool:
+    """Whether ``text`` reaches the server log within ``wait_s`` (access lines are batched)."""
+    deadline = time.monotonic() + wait_s
+    while text not in log.read_text():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+    return True
+
+
 def _ogr(*args: str) -> str:
     done = subprocess.run(args, capture_output=True, text=True, timeout=120, check=True)
     return done.stdout
@@ -74,8 +85,7 @@ def test_ogrinfo_spat_filters_on_the_server(ogc_server: tuple[str, Path]) -> Non
     expected = _catalog_ids_intersecting(data_dir, SPAT)
     assert ids == expected
     assert 0 < len(expected) < len(_source_buildings())
-    log = (data_dir / "serve.log").read_text()
-    assert "/ogc/collections/teco/items?limit=10&bbox=6.572" in log
+    assert _logged(data_dir / "serve.log", "/ogc/collections/teco/items?limit=10&bbox=6.572")
 
 
 def test_ogr2ogr_exports_a_geopackage(ogc_server: tuple[str, Path], tmp_path: Path) -> None:
