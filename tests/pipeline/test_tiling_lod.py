@@ -17,6 +17,7 @@ from twin.geo import reprojector_for
 from twin.model import CityObject
 from twin.pipeline.features import Feature, build_features
 from twin.pipeline.lod import block_meshes
+from twin.pipeline.spill import FeatureSpill
 from twin.pipeline.tiling import TileBudget, write_tileset
 
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "synth_city.py"
@@ -87,12 +88,20 @@ def city_features(tmp_path_factory: pytest.TempPathFactory) -> list[Feature]:
     return [f for f in out if isinstance(f, Feature)]
 
 
+def _write(features: list[Feature], out_dir: Path, budget: TileBudget, workers: int) -> None:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with FeatureSpill(out_dir) as spill:
+        for feature in features:
+            spill.add(feature)
+        write_tileset(spill, out_dir, budget, workers=workers)
+
+
 @pytest.mark.parametrize("workers", [1, 2])
 def test_inner_tiles_hold_blocks_and_errors_shrink_downward(
     city_features: list[Feature], tmp_path: Path, workers: int
 ) -> None:
     budget = TileBudget(max_features=20)
-    write_tileset(city_features, tmp_path, budget, workers=workers)
+    _write(city_features, tmp_path, budget, workers)
     tileset = json.loads((tmp_path / "tileset.json").read_text())
     check_tileset(tileset, tmp_path)
 
@@ -125,8 +134,8 @@ def test_same_input_same_bytes_with_or_without_workers(
     city_features: list[Feature], tmp_path: Path
 ) -> None:
     budget = TileBudget(max_features=25)
-    write_tileset(city_features, tmp_path / "one", budget, workers=1)
-    write_tileset(city_features, tmp_path / "two", budget, workers=2)
+    _write(city_features, tmp_path / "one", budget, workers=1)
+    _write(city_features, tmp_path / "two", budget, workers=2)
     assert (tmp_path / "one/tileset.json").read_bytes() == (
         tmp_path / "two/tileset.json"
     ).read_bytes()

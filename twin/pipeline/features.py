@@ -244,8 +244,8 @@ def _no_area(obj: CityObject) -> GeometryError:
     )
 
 
-def merge_bboxes(boxes: list[BBox6]) -> BBox6:
-    """Return the box around ``boxes`` (at least one)."""
+def merge_bboxes(boxes: Sequence[BBox6] | Float64Array) -> BBox6:
+    """Return the box around ``boxes`` (at least one; an array is (K, 6))."""
     a = np.array(boxes, dtype=np.float64)
     lo, hi = a[:, :3].min(axis=0), a[:, 3:].max(axis=0)
     return (float(lo[0]), float(lo[1]), float(lo[2]), float(hi[0]), float(hi[1]), float(hi[2]))

@@ -7,7 +7,7 @@ import logging
 import shutil
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import cast
@@ -30,8 +30,10 @@ from twin.pipeline.features import Feature, measures_of, merge_bboxes
 from twin.pipeline.parallel import Workers, default_workers, iter_built, open_workers
 from twin.pipeline.report import ImportReport
 from twin.pipeline.sources import ReadOptions, iter_objects
-from twin.pipeline.tiling import Compression, TileBudget, TileFormat, write_tileset
+from twin.pipeline.spill import FeatureSpill
+from twin.pipeline.tiling import Compression, Placement, TileBudget, TileFormat, write_tileset
 from twin.store import Store, validate_dataset_name
+from twin.types import BoolArray, IndexArray
 
 __all__ = ["ImportOptions", "import_files"]
 
@@ -79,40 +81,58 @@ def import_files(
     report = ImportReport(options.dataset, [str(p) for p in paths])
     staging = store.staging_dir(options.dataset)
     try:
-        with open_workers(_workers(options), options.dask) as workers:
-            features = _read_features(paths, options, report, progress, workers)
-            report.stage_seconds["read"] = time.perf_counter() - started
-            features = _resolve_parents(features, report)
-            if not any(f.mesh is not None for f in features):
-                raise InputError(
-                    f"no city object with usable geometry in {', '.join(map(str, paths))} "
-                    f"({len(report.rejections)} rejected; first reason: {_first_reason(report)})"
-                )
-            t0 = time.perf_counter()
-            stats = write_tileset(
-                features,
-                staging,
-                options.budget,
-                workers,
-                compress=options.compress,
-                tile_format=options.tile_format,
-                previous=_served_tileset(store, options.dataset),
-            )
-        report.stage_seconds["tile"] = time.perf_counter() - t0
-        report.tiles, report.tile_bytes = stats.tiles_and_bytes
-        for f in features:
-            report.imported_by_type[f.obj.type] += 1
-        report.seconds = time.perf_counter() - started
-        report.write(staging)
-        records = _records(options.dataset, features, stats.placement)
-        t0 = time.perf_counter()
-        store.publish(_dataset_info(options, features, report), records, staging)
-        report.stage_seconds["publish"] = time.perf_counter() - t0
+        with FeatureSpill(staging) as spill:
+            _publish(paths, store, options, report, progress, spill, staging, started)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _publish(
+    paths: Sequence[Path],
+    store: Store,
+    options: ImportOptions,
+    report: ImportReport,
+    progress: Progress | None,
+    spill: FeatureSpill,
+    staging: Path,
+    started: float,
+) -> None:
+    """Build every feature into ``spill``, tile them into ``staging`` and publish both."""
+    with open_workers(_workers(options), options.dask) as workers:
+        _read_features(paths, options, report, progress, workers, spill)
+        report.stage_seconds["read"] = time.perf_counter() - started
+        summary = spill.finish()
+        kept = _resolve_parents(spill, report)
+        if not summary.has_mesh.any():
+            raise InputError(
+                f"no city object with usable geometry in {', '.join(map(str, paths))} "
+                f"({len(report.rejections)} rejected; first reason: {_first_reason(report)})"
+            )
+        t0 = time.perf_counter()
+        stats = write_tileset(
+            spill,
+            staging,
+            options.budget,
+            workers,
+            compress=options.compress,
+            tile_format=options.tile_format,
+            previous=_served_tileset(store, options.dataset),
+        )
+    report.stage_seconds["tile"] = time.perf_counter() - t0
+    report.tiles, report.tile_bytes = stats.tiles_and_bytes
+    counts = np.bincount(summary.type_code[kept.indices], minlength=len(summary.type_names))
+    report.imported_by_type.update(
+        {name: int(n) for name, n in zip(summary.type_names, counts, strict=True) if n}
+    )
+    report.seconds = time.perf_counter() - started
+    report.write(staging)
+    records = _records(options.dataset, spill, kept, stats.placement)
+    t0 = time.perf_counter()
+    store.publish(_dataset_info(options, spill, kept, report), records, staging)
+    report.stage_seconds["publish"] = time.perf_counter() - t0
 
 
 def _read_features(
@@ -121,8 +141,9 @@ def _read_features(
     report: ImportReport,
     progress: Progress | None,
     workers: Workers,
-) -> list[Feature]:
-    features: list[Feature] = []
+    spill: FeatureSpill,
+) -> None:
+    """Build the features of every usable object into ``spill``; report the others."""
     items = _usable_objects(paths, options, report, progress)
     for item, built in iter_built(items, workers):
         if not isinstance(built, Feature):
@@ -136,8 +157,7 @@ def _read_features(
                 f"{item.type} {item.id!r} at {item.source}: "
                 f"{built.degenerate_polygons} degenerate polygon(s) without area skipped"
             )
-        features.append(built)
-    return features
+        spill.add(built)
 
 
 def _served_tileset(store: Store, dataset: str) -> Path | None:
@@ -208,35 +228,56 @@ def _reprojector(
     return cache[srs]
 
 
-def _resolve_parents(features: list[Feature], report: ImportReport) -> list[Feature]:
-    """Give objects without geometry of their own (Buildings of parts) their parts' extent."""
-    parts: dict[str, list[Feature]] = defaultdict(list)
-    for f in features:
-        if f.obj.parent_id is not None and f.bbox_wgs84 is not None:
-            parts[f.obj.parent_id].append(f)
-    kept: list[Feature] = []
-    for f in features:
-        if f.mesh is not None:
-            kept.append(f)
-        elif children := parts.get(f.obj.id):
-            bbox = merge_bboxes([c.bbox_wgs84 for c in children if c.bbox_wgs84])
-            footprint = union_geojson([c.footprint for c in children if c.footprint])
-            kept.append(Feature(f.obj, None, bbox, footprint))
+@dataclass(frozen=True, slots=True)
+class _Kept:
+    """The spilled features that are imported, in input order, and their parts.
+
+    ``parts`` maps an object id to the indices of all spilled features naming it as parent.
+    """
+
+    indices: IndexArray
+    mask: BoolArray
+    parts: dict[str, list[int]]
+
+
+def _resolve_parents(spill: FeatureSpill, report: ImportReport) -> _Kept:
+    """Give objects without geometry of their own (Buildings of parts) their parts' extent.
+
+    Their boxes are written into the spill's summary; one without a part with geometry is
+    rejected.
+    """
+    summary = spill.finish()
+    parts: dict[str, list[int]] = defaultdict(list)
+    for index, parent in spill.parent_ids.items():
+        parts[parent].append(index)
+    kept = summary.has_mesh.copy()
+    for index, oid in spill.meshless_ids.items():
+        children = [c for c in parts.get(oid, ()) if summary.has_mesh[c]]
+        if children:
+            summary.bbox_wgs84[index] = merge_bboxes(summary.bbox_wgs84[children])
+            kept[index] = True
         else:
+            obj = spill.load(index).obj
             reason = "no geometry at LoD1/LoD2 and no BuildingPart with geometry"
-            report.reject(Rejection(f.obj.id, f.obj.type, f.obj.source, reason))
-    return kept
+            report.reject(Rejection(obj.id, obj.type, obj.source, reason))
+    return _Kept(np.flatnonzero(kept), kept, dict(parts))
 
 
 def _records(
-    dataset: str, features: Sequence[Feature], placement: Mapping[str, tuple[str, int]]
-) -> list[BuildingRecord]:
-    """Return the catalog records; a Building of parts gets its parts' aggregate measures."""
-    parts: dict[str, list[Feature]] = defaultdict(list)
-    for f in features:
-        if f.obj.parent_id is not None:
-            parts[f.obj.parent_id].append(f)
-    return [_record(dataset, f, placement.get(f.obj.id), parts.get(f.obj.id, [])) for f in features]
+    dataset: str, spill: FeatureSpill, kept: _Kept, placement: Placement
+) -> Iterator[BuildingRecord]:
+    """Yield the catalog records, reading each feature back from ``spill``; a Building of
+    parts gets its parts' footprint and aggregate measures."""
+    summary = spill.finish()
+    for index in kept.indices.tolist():
+        f = spill.load(index)
+        parts = [spill.load(p) for p in kept.parts.get(f.obj.id, ()) if kept.mask[p]]
+        if f.mesh is None:
+            box = summary.bbox_wgs84[index].tolist()
+            footprints = [p.footprint for p in parts if p.mesh is not None and p.footprint]
+            bbox = (box[0], box[1], box[2], box[3], box[4], box[5])
+            f = Feature(f.obj, None, bbox, union_geojson(footprints))
+        yield _record(dataset, f, placement.of(index), parts)
 
 
 def _record(
@@ -262,18 +303,16 @@ def _record(
 
 
 def _dataset_info(
-    options: ImportOptions, features: Iterable[Feature], report: ImportReport
+    options: ImportOptions, spill: FeatureSpill, kept: _Kept, report: ImportReport
 ) -> DatasetInfo:
-    features = list(features)
-    boxes = [f.bbox_wgs84 for f in features if f.bbox_wgs84 is not None]
-    areas = [f.class_areas_m2 for f in features if f.class_areas_m2 is not None]
-    total = np.sum(areas, axis=0) if areas else np.zeros(len(SurfaceClass))
+    boxes = spill.finish().bbox_wgs84[kept.indices]
+    total = spill.class_areas_m2
     return DatasetInfo(
         name=options.dataset,
         title=options.title or options.dataset,
         srs_name=next(iter(report.crs), None),
         object_count=report.imported,
-        bbox_wgs84=merge_bboxes(boxes) if boxes else None,
+        bbox_wgs84=merge_bboxes(boxes) if len(boxes) else None,
         imported_at=dt.datetime.now(dt.UTC),
         report=report.as_json(),
         surface_areas_m2={c.name.lower(): float(total[c]) for c in SurfaceClass if total[c] > 0},

@@ -11,12 +11,13 @@ import json
 import logging
 import math
 import os
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
+import numpy.typing as npt
 
 import tiles
 from tiles import Compression, TileFormat
@@ -25,14 +26,22 @@ from tiles.hierarchy import Node, build_hierarchy, widen
 from tiles.images import ImageMime
 from tiles.metadata import Value
 from tiles.tileset import WGS84_A
-from twin.model import AttributeValue, Mesh, SurfaceClass, SurfaceMaterial, Surfaces
+from twin.model import AttributeValue, Mesh, SurfaceClass, SurfaceMaterial
 from twin.pipeline.features import Feature
 from twin.pipeline.images import read_texture
 from twin.pipeline.lod import block_meshes, object_slices
 from twin.pipeline.parallel import Workers, map_ordered, workers_for
-from twin.types import Float32Array, Float64Array, UInt16Array
+from twin.pipeline.spill import FeatureSpill, tile_feature
+from twin.types import Float32Array, Float64Array, IndexArray, UInt16Array
 
-__all__ = ["Compression", "TileBudget", "TileFormat", "TilesetStats", "write_tileset"]
+__all__ = [
+    "Compression",
+    "Placement",
+    "TileBudget",
+    "TileFormat",
+    "TilesetStats",
+    "write_tileset",
+]
 
 log = logging.getLogger(__name__)
 
@@ -77,12 +86,30 @@ class TileBudget:
 
 
 @dataclass(frozen=True, slots=True)
+class Placement:
+    """Where each feature of a spill landed: content uri and feature id in that tile.
+
+    ``tile`` ``(N,)`` indexes ``uris`` per spilled feature (-1: in no leaf tile, e.g. a
+    Building made of parts); ``feature_id`` ``(N,)`` is its row in the tile's property table.
+    """
+
+    uris: list[str]
+    tile: npt.NDArray[np.int32]
+    feature_id: npt.NDArray[np.int32]
+
+    def of(self, index: int) -> tuple[str, int] | None:
+        """Return (content uri, feature id) of spilled feature ``index``, or None."""
+        tile = int(self.tile[index])
+        return None if tile < 0 else (self.uris[tile], int(self.feature_id[index]))
+
+
+@dataclass(frozen=True, slots=True)
 class TilesetStats:
     """What :func:`write_tileset` wrote: tile count, total bytes, and where each feature is."""
 
     tile_count: int
     bytes_written: int
-    placement: dict[str, tuple[str, int]]  # object id → (content uri, feature id)
+    placement: Placement
     reused: int = 0  # content files hard-linked from the previous version
 
     @property
@@ -91,7 +118,7 @@ class TilesetStats:
 
 
 def write_tileset(
-    features: Sequence[Feature],
+    spill: FeatureSpill,
     out_dir: Path,
     budget: TileBudget,
     workers: int | Workers = 1,
@@ -101,54 +128,64 @@ def write_tileset(
     previous: Path | None = None,
 ) -> TilesetStats:
     """Write ``tileset.json`` (external tilesets beside it past ``budget.levels_per_file``
-    levels) and its content into ``out_dir`` for features with meshes.
+    levels) and its content into ``out_dir`` for the spilled features with meshes.
 
     Leaves hold the features' meshes; every inner tile holds LoD1 blocks of the largest
     ``budget.max_features`` features below it (REPLACE refinement), so the whole city shows from
     afar, with a property table of ``id`` and ``type`` only (enough to pick and look up).
-    Tiles are encoded by ``workers`` (a count of local processes, ``<= 1``: this one). ``compress``
-    picks the geometry layout of :func:`tiles.encode_glb` (meshopt by default; "none" and
-    "quantize" keep float32 positions in each tile's frame, so no vertex moves more than a
-    millimetre). ``tile_format`` "b3dm" writes 3D Tiles 1.0 (b3dm content with a batch table,
-    tileset ``asset.version`` "1.0") for legacy clients. Content files are named by
+    The tree is planned from the spill's summary; tiles are encoded children first, each job
+    reading just its features from the spill, by ``workers`` (a count of local processes,
+    ``<= 1``: this one) with a few jobs in flight, so memory holds a few tiles, not the city.
+    ``compress`` picks the geometry layout of :func:`tiles.encode_glb` (meshopt by default;
+    "none" and "quantize" keep float32 positions in each tile's frame, so no vertex moves more
+    than a millimetre). ``tile_format`` "b3dm" writes 3D Tiles 1.0 (b3dm content with a batch
+    table, tileset ``asset.version`` "1.0") for legacy clients. Content files are named by
     their hash; one already in the ``previous`` tileset directory is hard-linked, not rewritten,
     so a re-import rewrites only the tiles whose content changed (and clients keep their cache).
     """
-    meshed = [f for f in features if f.mesh is not None]
-    if not meshed:
+    summary = spill.finish()
+    meshed = np.flatnonzero(summary.has_mesh)
+    if not len(meshed):
         raise ValueError("no feature has geometry; nothing to tile")
     (out_dir / CONTENT_DIR).mkdir(parents=True, exist_ok=True)
-    extents = np.array([_extent(f) for f in meshed])  # (N, 2, 3) ECEF min, max
+    extents = summary.extent_ecef[meshed]  # (N, 2, 3) ECEF min, max
     centres = extents.mean(axis=1)
     sizes_m = np.linalg.norm(extents[:, 1] - extents[:, 0], axis=1)
-    estimated = np.array([f.estimated_bytes for f in meshed], dtype=np.int64)
     tree = widen(
         build_hierarchy(
-            centres, estimated, max_features=budget.max_features, max_bytes=budget.max_bytes
+            centres,
+            summary.estimated_bytes[meshed],
+            max_features=budget.max_features,
+            max_bytes=budget.max_bytes,
         )
     )
     nodes = _post_order(tree)
     encoding = _Encoding(compress, tile_format)
-    jobs = [_job(node, meshed, sizes_m, budget.max_features, encoding) for node in nodes]
-    encoded = _encode_all([job for job, _ in jobs], workers)
-    placement: dict[str, tuple[str, int]] = {}
+    jobs = (_job(node, meshed, sizes_m, budget.max_features, encoding, spill) for node in nodes)
+    placement = Placement(
+        [], np.full(len(summary.has_mesh), -1, np.int32), np.zeros(len(summary.has_mesh), np.int32)
+    )
     built: dict[int, tiles.Tile] = {}
     written = [0, 0]  # tiles, bytes
     reused = 0
-    for node, (job, skipped_m), (data, frame, content_error) in zip(
-        nodes, jobs, encoded, strict=True
+    for node, (data, frame, content_error) in zip(
+        nodes, _encode_all(jobs, len(nodes), workers), strict=True
     ):
         uri = f"{CONTENT_DIR}/{hashlib.sha256(data).hexdigest()[:20]}.{tile_format}"
         if not (out_dir / uri).exists():
             reused += _link_previous(previous, out_dir, uri) or _write(out_dir / uri, data)
             written[1] += len(data)
         written[0] += 1
-        region = _region([meshed[i] for i in node.items])
+        region = _region(summary.bbox_wgs84[meshed[node.items]])
         if node.is_leaf:
-            placement.update({f.obj.id: (uri, k) for k, f in enumerate(job[1])})
+            placed = meshed[node.items]
+            placement.tile[placed] = len(placement.uris)
+            placement.feature_id[placed] = np.arange(len(placed), dtype=np.int32)
+            placement.uris.append(uri)
             built[id(node)] = tiles.Tile(region, 0.0, frame, uri)
             continue
         children = tuple(built.pop(id(child)) for child in node.children)
+        skipped_m = _largest_left_out(node, sizes_m, budget.max_features)
         error = max(content_error, skipped_m, _MIN_ERROR_M, *(c.geometric_error for c in children))
         built[id(node)] = tiles.Tile(region, error, frame, uri, children, "REPLACE")
     root = built[id(tree)]
@@ -189,7 +226,8 @@ class _Encoding:
     tile_format: TileFormat
 
 
-_Job = tuple[Literal["mesh", "blocks"], list[Feature], _Encoding]
+_Job = tuple[Literal["mesh", "blocks"], list[bytes], _Encoding]
+"""What a worker encodes: leaf meshes or inner blocks of features as spilled tiling parts."""
 
 
 def _post_order(node: Node) -> list[Node]:
@@ -199,52 +237,54 @@ def _post_order(node: Node) -> list[Node]:
 
 def _job(
     node: Node,
-    meshed: Sequence[Feature],
+    meshed: IndexArray,
     sizes_m: Float64Array,
     max_blocks: int,
     encoding: _Encoding,
-) -> tuple[_Job, float]:
-    """Return what to encode for ``node`` and the size of the largest feature left out."""
+    spill: FeatureSpill,
+) -> _Job:
+    """Return what to encode for ``node``: its features read from ``spill``."""
     if node.is_leaf:
-        return ("mesh", [_light(meshed[i]) for i in node.items], encoding), 0.0
-    order = node.items[np.argsort(-sizes_m[node.items], kind="stable")]
-    kept, skipped = order[:max_blocks], order[max_blocks:]
-    skipped_m = float(sizes_m[skipped].max()) if len(skipped) else 0.0
-    return ("blocks", [_light(meshed[i]) for i in np.sort(kept)], encoding), skipped_m
+        return "mesh", spill.tile_parts(meshed[node.items]), encoding
+    kept = _largest(node, sizes_m)[:max_blocks]
+    return "blocks", spill.tile_parts(meshed[np.sort(kept)]), encoding
 
 
-def _light(feature: Feature) -> Feature:
-    """Drop what encoding does not need (source coordinates) before sending to a worker."""
-    obj = replace(feature.obj, surfaces=Surfaces.empty(), appearance=None)
-    return replace(feature, obj=obj, footprint=None)
+def _largest(node: Node, sizes_m: Float64Array) -> IndexArray:
+    """Return the items of ``node``, largest feature first (ties: in item order)."""
+    return node.items[np.argsort(-sizes_m[node.items], kind="stable")]
+
+
+def _largest_left_out(node: Node, sizes_m: Float64Array, max_blocks: int) -> float:
+    """Return the size of the largest feature an inner tile of ``node`` leaves out (0: none)."""
+    skipped = _largest(node, sizes_m)[max_blocks:]
+    return float(sizes_m[skipped].max()) if len(skipped) else 0.0
 
 
 def _encode_all(
-    jobs: list[_Job], workers: int | Workers
-) -> list[tuple[bytes, Float64Array, float]]:
-    if len(jobs) < 2:
-        return [_encode_job(job) for job in jobs]
+    jobs: Iterator[_Job], count: int, workers: int | Workers
+) -> Iterator[tuple[bytes, Float64Array, float]]:
+    """Yield the encoded ``count`` jobs in order, at most two per worker slot in flight."""
+    if count < 2:
+        yield from map(_encode_job, jobs)
+        return
     with workers_for(workers) as opened:
         if opened.executor is None:
-            return [_encode_job(job) for job in jobs]
-        encoded = map_ordered(opened.executor, _encode_job, jobs, 2 * opened.slots)
-        return [r for _, r in encoded]
+            yield from map(_encode_job, jobs)
+            return
+        for _, encoded in map_ordered(opened.executor, _encode_job, jobs, 2 * opened.slots):
+            yield encoded
 
 
 def _encode_job(job: _Job) -> tuple[bytes, Float64Array, float]:
-    kind, group, encoding = job
+    kind, parts, encoding = job
+    group = [tile_feature(part) for part in parts]
     if kind == "mesh":
         data, frame = encode_tile(
             group, compress=encoding.compress, tile_format=encoding.tile_format
         )
         return data, frame, 0.0
     return encode_blocks(group, compress=encoding.compress, tile_format=encoding.tile_format)
-
-
-def _extent(feature: Feature) -> Float64Array:
-    assert feature.mesh is not None
-    pts = feature.mesh.positions_ecef
-    return np.stack([pts.min(axis=0), pts.max(axis=0)])
 
 
 def _frame_of(meshes: Sequence[Mesh]) -> Float64Array:
@@ -418,8 +458,8 @@ def _cell(value: AttributeValue) -> Value:
     return value.isoformat() if isinstance(value, dt.date) else value
 
 
-def _region(group: Sequence[Feature]) -> tuple[float, float, float, float, float, float]:
-    boxes = np.array([f.bbox_wgs84 for f in group], dtype=np.float64)
+def _region(boxes: Float64Array) -> tuple[float, float, float, float, float, float]:
+    """Return the 3D Tiles region (radians, metres) around ``boxes`` (K, 6) of WGS84 boxes."""
     lo, hi = boxes[:, :3].min(axis=0), boxes[:, 3:].max(axis=0)
     w, s, e, n = (math.radians(v) for v in (lo[0], lo[1], hi[0], hi[1]))
     return (w, s, e, n, float(lo[2]), float(hi[2]))

@@ -16,6 +16,7 @@ never a mix, and an import killed midway leaves the served one untouched.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 import logging
 import os
@@ -89,6 +90,7 @@ _DERIVED_INDEXES = tuple(
 as ``height > 30`` reads a range of it, ``sortby=-volume`` with a limit walks it from one end
 instead of sorting the dataset. Created after :data:`_ADDED_COLUMNS`, which they index."""
 _OBJECT_COLUMNS = 16 + len(DERIVED)
+_PUBLISH_CHUNK = 1000  # catalog rows inserted at a time while publishing
 
 
 def validate_dataset_name(name: str) -> str:
@@ -194,9 +196,11 @@ class SQLiteStore:
         return path
 
     def publish(self, info: DatasetInfo, records: Iterable[BuildingRecord], staging: Path) -> None:
+        """Replace the dataset's catalog and tileset in one transaction.
+
+        ``records`` is read once, a chunk at a time, so they need not all be in memory.
+        """
         validate_dataset_name(info.name)
-        records = list(records)
-        rows = (_record_to_row(info.name, r) for r in records)
         with self._cursor() as cur:
             cur.execute("BEGIN IMMEDIATE")  # busy: no transaction to roll back
             try:
@@ -215,18 +219,37 @@ class SQLiteStore:
                         _dumps(dict(info.surface_areas_m2)),
                     ),
                 )
-                marks = ",".join("?" * _OBJECT_COLUMNS)
-                cur.executemany(f"INSERT INTO objects VALUES ({marks})", rows)
-                cur.executemany(
-                    "INSERT INTO object_lod VALUES (?, ?, ?)",
-                    ((info.name, r.id, r.lod_geometry) for r in records if r.lod_geometry),
-                )
-                sync_building_entities(cur, info.name, records)
+                inserted = self._inserted(info.name, records)
+                sync_building_entities(cur, info.name, inserted)
+                for _ in inserted:  # rows the entity sync did not need to see
+                    pass
                 self._swap_tileset(info.name, staging)
                 cur.execute("COMMIT")
             except BaseException:
                 cur.execute("ROLLBACK")
                 raise
+
+    def _inserted(
+        self, dataset: str, records: Iterable[BuildingRecord]
+    ) -> Iterator[BuildingRecord]:
+        """Insert ``records`` into ``objects`` and ``object_lod`` a chunk at a time, yielding
+        each chunk's records once inserted (its own cursor: the consumer may use another)."""
+        marks = ",".join("?" * _OBJECT_COLUMNS)
+        cur = self._db.cursor()
+        rest = iter(records)
+        try:
+            while chunk := list(itertools.islice(rest, _PUBLISH_CHUNK)):
+                cur.executemany(
+                    f"INSERT INTO objects VALUES ({marks})",
+                    [_record_to_row(dataset, r) for r in chunk],
+                )
+                cur.executemany(
+                    "INSERT INTO object_lod VALUES (?, ?, ?)",
+                    [(dataset, r.id, r.lod_geometry) for r in chunk if r.lod_geometry],
+                )
+                yield from chunk
+        finally:
+            cur.close()
 
     def _swap_tileset(self, dataset: str, staging: Path) -> None:
         link = self._tilesets / dataset
