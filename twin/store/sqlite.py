@@ -90,7 +90,7 @@ _DERIVED_INDEXES = tuple(
 as ``height > 30`` reads a range of it, ``sortby=-volume`` with a limit walks it from one end
 instead of sorting the dataset. Created after :data:`_ADDED_COLUMNS`, which they index."""
 _OBJECT_COLUMNS = 16 + len(DERIVED)
-_PUBLISH_CHUNK = 1000  # catalog rows inserted at a time while publishing
+_PUBLISH_CHUNK = 256  # catalog rows inserted at a time while publishing (memory: one chunk)
 
 
 def validate_dataset_name(name: str) -> str:

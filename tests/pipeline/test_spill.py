@@ -1,0 +1,143 @@
+"""Bounded memory: built features wait on disk, not in memory; a killed import harms nothing."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import signal
+import subprocess
+import sys
+import time
+import tracemalloc
+from pathlib import Path
+from types import ModuleType
+
+import numpy as np
+
+from twin.citygml import iter_city_objects
+from twin.geo import reprojector_for
+from twin.model import CityObject
+from twin.pipeline import ImportOptions, TileBudget, import_files
+from twin.pipeline.features import Feature, build_features
+from twin.pipeline.spill import FeatureSpill, tile_feature
+from twin.store import SQLiteStore
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _synth() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("synth_city", ROOT / "scripts/synth_city.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _city(folder: Path, buildings: int, seed: int = 5) -> Path:
+    path = folder / f"city-{buildings}.gml"
+    _synth().write_city(path, buildings, seed=seed)
+    return path
+
+
+def test_spilled_features_read_back_as_written_and_leave_no_file(tmp_path: Path) -> None:
+    objs = [o for o in iter_city_objects(_city(tmp_path, 12)) if isinstance(o, CityObject)]
+    meshed = [o for o in objs if o.surfaces.polygon_count]
+    assert meshed[0].srs_name is not None
+    reprojector = reprojector_for(meshed[0].srs_name, meshed[0].surfaces.coords)
+    features = [f for f in build_features(meshed, reprojector) if isinstance(f, Feature)]
+    before = set(tmp_path.iterdir())
+    with FeatureSpill(tmp_path) as spill:
+        for f in features:
+            spill.add(f)
+        summary = spill.finish()
+        assert set(tmp_path.iterdir()) == before  # anonymous: nothing to clean up, or publish
+        for k in (0, len(features) - 1):
+            back = spill.load(k)
+            assert back.obj.id == features[k].obj.id
+            assert back.footprint == features[k].footprint
+            assert back.surfaces_wkb == features[k].surfaces_wkb
+            assert back.mesh is not None
+            assert features[k].mesh is not None
+            np.testing.assert_array_equal(back.mesh.positions_ecef, features[k].mesh.positions_ecef)
+        light = tile_feature(spill.tile_parts(np.array([1]))[0])
+        assert light.obj.id == features[1].obj.id
+        assert light.footprint is None
+        assert light.surfaces_wkb is None
+    assert summary.has_mesh.all()
+    mesh = features[3].mesh
+    assert mesh is not None
+    np.testing.assert_array_equal(summary.extent_ecef[3, 0], mesh.positions_ecef.min(axis=0))
+    assert summary.bbox_wgs84[3].tolist() == list(features[3].bbox_wgs84 or ())
+
+
+def _import_peak_bytes(path: Path, data_dir: Path) -> int:
+    """Import ``path`` in this process; return the peak of the Python heap (numpy included)."""
+    store = SQLiteStore(data_dir)
+    options = ImportOptions(dataset="city", budget=TileBudget(max_features=40), workers=1)
+    tracemalloc.start()
+    try:
+        import_files([path], store, options)
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+        store.close()
+
+
+def test_memory_held_does_not_grow_with_the_city(tmp_path: Path) -> None:
+    # Held features cost ~15 kB each: 4x the buildings would be ~4x the peak if they stayed
+    # in memory until the tiles and the catalog were written. Spilled, the peak is a few
+    # tiles' worth plus ~0.2 kB of summary per feature.
+    small = _import_peak_bytes(_city(tmp_path, 300), tmp_path / "small")
+    large = _import_peak_bytes(_city(tmp_path, 1200), tmp_path / "large")
+    assert large < 1.5 * small, (small, large)
+
+
+def _served(data_dir: Path) -> tuple[Path, bytes, int, str, str | None]:
+    """Return what is served: tileset folder and JSON, object count, title, one object's tile."""
+    store = SQLiteStore(data_dir)
+    try:
+        folder = store.tileset_dir("city")
+        info = store.get_dataset("city")
+        tile = store.get_object("city", "SYN_0000001")
+        return (
+            folder,
+            (folder / "tileset.json").read_bytes(),
+            info.object_count,
+            info.title,
+            tile.tile,
+        )
+    finally:
+        store.close()
+
+
+def test_killed_import_leaves_the_served_tileset_and_catalog_intact(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    first, second = _city(tmp_path, 40, seed=1), _city(tmp_path, 900, seed=2)
+    command = [sys.executable, "-m", "twin.cli", "import", "--data-dir", str(data_dir)]
+    command += ["--dataset", "city", "--workers", "1", "--max-features", "10"]
+    subprocess.run([*command, "--title", "first", str(first)], check=True, cwd=ROOT)
+    before = _served(data_dir)
+    versions = data_dir / "tilesets" / ".versions"
+    child = subprocess.Popen([*command, "--title", "second", str(second)], cwd=ROOT)
+    try:
+        deadline = time.monotonic() + 120
+        while not any(versions.glob("*/content/*.glb")) or len(list(versions.iterdir())) < 2:
+            assert child.poll() is None, "the import ended before it could be killed"
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        assert child.poll() is None, "the import ended before it could be killed"
+        os.kill(child.pid, signal.SIGKILL)  # midway through the tiles
+    finally:
+        child.wait()
+    assert child.returncode == -signal.SIGKILL
+    assert _served(data_dir) == before
+    assert not [p for p in data_dir.rglob("*") if "spill" in p.name]  # the spill died with it
+    store = SQLiteStore(data_dir)
+    try:
+        report = import_files([second], store, ImportOptions("city", title="second", workers=1))
+        assert store.get_dataset("city").object_count == report.imported
+        assert report.imported == report.objects_read > 900
+        assert store.tileset_dir("city") != before[0]
+    finally:
+        store.close()
