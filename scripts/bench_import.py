@@ -10,6 +10,7 @@ floor any streaming reader pays), then run ``twin import`` in a child process an
   and the same ratio of CPU time (user + sys of the import and its worker processes over the
   iterparse's CPU time: what a shared or loaded machine does not blur),
 - peak RSS of the import (``wait4`` rusage of the child: the largest process of its tree),
+  and its ratio to the first size's (flat in N: near 1),
 - tileset bytes per building (every file of the published tileset: content, tileset.json and
   external tileset files; not the import report).
 
@@ -136,9 +137,17 @@ def main(argv: list[str] | None = None) -> int:
     workdir.mkdir(parents=True, exist_ok=True)
     print(f"cpus {os.cpu_count()}  python {sys.version.split()[0]}  lxml {etree.__version__}")
     print(HEADER, flush=True)
+    results: list[Result] = []
     try:
         for n in args.sizes:
-            print(bench(n, workdir, args.seed, args.import_args).row(), flush=True)
+            results.append(bench(n, workdir, args.seed, args.import_args))
+            print(results[-1].row(), flush=True)
+        for r in results[1:]:  # flat in N means these stay near 1 however large the city
+            print(
+                f"peak RSS at {r.buildings:,} / at {results[0].buildings:,} buildings: "
+                f"{r.peak_rss_mb / results[0].peak_rss_mb:.2f}x "
+                f"({r.buildings / results[0].buildings:.0f}x the buildings)"
+            )
     finally:
         if not args.keep and args.workdir is None:
             shutil.rmtree(workdir, ignore_errors=True)
