@@ -13,6 +13,7 @@ from pathlib import Path
 from types import ModuleType
 
 import numpy as np
+import pytest
 
 from twin.citygml import iter_city_objects
 from twin.geo import reprojector_for
@@ -20,7 +21,7 @@ from twin.model import CityObject
 from twin.pipeline import ImportOptions, TileBudget, import_files
 from twin.pipeline.features import Feature, build_features
 from twin.pipeline.spill import FeatureSpill, tile_feature
-from twin.store import SQLiteStore
+from twin.store import SQLiteStore, buildings, sqlite
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -84,10 +85,15 @@ def _import_peak_bytes(path: Path, data_dir: Path) -> int:
         store.close()
 
 
-def test_memory_held_does_not_grow_with_the_city(tmp_path: Path) -> None:
-    # Held features cost ~15 kB each: 4x the buildings would be ~4x the peak if they stayed
+def test_memory_held_does_not_grow_with_the_city(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Held features cost ~10 kB each: 4x the buildings would be ~3x the peak if they stayed
     # in memory until the tiles and the catalog were written. Spilled, the peak is a few
-    # tiles' worth plus ~0.2 kB of summary per feature.
+    # tiles' worth, one chunk of catalog records and ~0.2 kB of summary per feature. The
+    # catalog's chunks are made small so that the smaller city already fills them.
+    monkeypatch.setattr(sqlite, "_PUBLISH_CHUNK", 64)
+    monkeypatch.setattr(buildings, "CHUNK", 64)
     small = _import_peak_bytes(_city(tmp_path, 300), tmp_path / "small")
     large = _import_peak_bytes(_city(tmp_path, 1200), tmp_path / "large")
     assert large < 1.5 * small, (small, large)
