@@ -7,7 +7,9 @@ the same document (CityGML 2.0 puts it in the CityModel's ``gml:metaDataProperty
 position of the datum's origin relative to the Earth; CityGML writes it as the world
 coordinates of the local origin, the world CRS in its ``codeSpace``. That is a translation
 only: no rotation or scale is defined, so none is applied, and local X, Y, Z (or east,
-north, up) lie along the world CRS's axes in their order.
+north, up) are added to the anchor's coordinates in the order written. So the anchor must be
+written easting first; the importer refuses one it finds written northing first (the city
+would be mirrored across its diagonal).
 """
 
 from __future__ import annotations

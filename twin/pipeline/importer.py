@@ -222,6 +222,12 @@ def _reprojector(
         if r.swapped:
             report.warnings.append(f"{srs}: coordinates are written in swapped axis order")
     if obj.srs_placement is not None:  # a local engineering CRS the reader placed
+        if cache[srs].northing_first:  # local X (east) went onto the anchor's northing
+            raise CRSError(
+                f"{path}: {obj.srs_placement}, but its anchor is written northing first in "
+                f"{srs}, so local X (east) would be laid along north and the city mirrored; "
+                "write the anchor point easting first, as the local X, Y axes run"
+            )
         placed_crs = cast("list[str]", report.crs[srs].setdefault("placed", []))
         if obj.srs_placement not in placed_crs:
             placed_crs.append(obj.srs_placement)
