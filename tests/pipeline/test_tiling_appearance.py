@@ -125,6 +125,20 @@ def test_a_missing_image_is_reported_and_its_wall_keeps_the_wall_colour(
     assert report["objects"]["imported"] == 1
 
 
+def test_an_appearance_theme_the_input_lacks_is_a_warning_naming_those_it_has(
+    tmp_path: Path, store: SQLiteStore
+) -> None:
+    folder = _import([write_textured(tmp_path / "in")], store, appearance_theme="Photo")
+    report = json.loads((folder / "import-report.json").read_text())
+    assert report["appearance"]["theme"] is None
+    assert report["warnings"] == [
+        "--appearance-theme 'Photo': no appearance of that theme in the input (its themes: "
+        "'photo'); surfaces keep their class colours"
+    ]
+    gltf = pygltflib.GLTF2.load_from_bytes(_tiles(folder)[0].read_bytes())
+    assert not gltf.textures
+
+
 def test_a_tiff_texture_is_converted_to_png(tmp_path: Path, store: SQLiteStore) -> None:
     from PIL import Image
 
