@@ -104,6 +104,7 @@ def _publish(
     with open_workers(_workers(options), options.dask) as workers:
         _read_features(paths, options, report, progress, workers, spill)
         report.stage_seconds["read"] = time.perf_counter() - started
+        _warn_missing_theme(options.appearance_theme, report)
         summary = spill.finish()
         kept = _resolve_parents(spill, report)
         if not summary.has_mesh.any():
@@ -158,6 +159,17 @@ def _read_features(
                 f"{built.degenerate_polygons} degenerate polygon(s) without area skipped"
             )
         spill.add(built)
+
+
+def _warn_missing_theme(theme: str | None, report: ImportReport) -> None:
+    """Warn when ``--appearance-theme`` named a theme no appearance of the input has."""
+    if theme is None or report.appearances.theme is not None:
+        return
+    met = ", ".join(repr(t) for t in sorted(report.appearances.themes_ignored)) or "none"
+    report.warnings.append(
+        f"--appearance-theme {theme!r}: no appearance of that theme in the input (its themes: "
+        f"{met}); surfaces keep their class colours"
+    )
 
 
 def _served_tileset(store: Store, dataset: str) -> Path | None:
