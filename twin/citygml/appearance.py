@@ -30,7 +30,7 @@ import numpy as np
 from lxml import etree
 
 from twin.citygml.gml import PolygonSet, RingSource
-from twin.citygml.namespaces import XLINK_HREF, find_child, local_name
+from twin.citygml.namespaces import SAFE_PARSING, XLINK_HREF, find_child, local_name
 from twin.citygml.objects import MEMBER_PROPERTIES
 from twin.model import AppearanceLog, SurfaceAppearance, SurfaceMaterial, image_path, wrap_mode
 
@@ -126,11 +126,7 @@ class Appearances:
             stream,
             events=("end",),
             tag=_MEMBER_TAGS,
-            huge_tree=True,
-            remove_comments=True,
-            resolve_entities=False,
-            no_network=True,
-            load_dtd=False,
+            **SAFE_PARSING,
         )
         try:
             for _, element in events:

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
+from typing import TypedDict
 
 from lxml import etree
 
 __all__ = [
     "CITYGML_PREFIX",
     "MAX_CACHED_TAGS",
+    "SAFE_PARSING",
     "XLINK_HREF",
     "children",
     "find_child",
@@ -33,6 +35,24 @@ CITYGML_PREFIX = "http://www.opengis.net/citygml/"
 """Every CityGML module namespace starts with this."""
 
 XLINK_HREF = "{http://www.w3.org/1999/xlink}href"
+
+
+class _ParserOptions(TypedDict):
+    huge_tree: bool
+    remove_comments: bool
+    resolve_entities: bool
+    no_network: bool
+    load_dtd: bool
+
+
+SAFE_PARSING: _ParserOptions = {
+    "huge_tree": True,
+    "remove_comments": True,
+    "resolve_entities": False,
+    "no_network": True,
+    "load_dtd": False,
+}
+"""Options of every parser over a CityGML document: no DTD, no entities, no network."""
 
 _BUILDING_NS = re.compile(r"^http://www\.opengis\.net/citygml/building/\d+\.\d+$")
 _GENERICS_NS = re.compile(r"^http://www\.opengis\.net/citygml/generics/\d+\.\d+$")

@@ -1,6 +1,7 @@
 """Stream a CityGML file into city objects, one top-level object at a time, in bounded memory.
 
-``lxml.etree.iterparse`` builds one ``cityObjectMember`` subtree at a time — a Building, a
+A pull parser (``lxml.etree.XMLPullParser``, fed the file in chunks) builds one member subtree
+at a time — a ``cityObjectMember`` or one child of ``gml:featureMembers``, holding a Building, a
 Bridge, a Road, a relief, an ADE feature, whatever its type; when it ends, its child objects
 (parts, installations, storeys, rooms …) are yielded before it, and the subtree is cleared
 along with everything before it. Unusable objects become :class:`~twin.model.Rejection`s.
@@ -27,6 +28,7 @@ from twin.citygml.gml import GMLCoordinatesError, PolygonSet, pack_rings
 from twin.citygml.implicit import ImplicitLibrary
 from twin.citygml.local_crs import LocalCRSs
 from twin.citygml.namespaces import (
+    SAFE_PARSING,
     find_child,
     gml_namespace,
     is_citygml_namespace,
@@ -188,11 +190,7 @@ def _iter_events(document: _Document, stream: IO[bytes]) -> Iterator[CityObject 
     parser = etree.XMLPullParser(
         events=("start-ns", "start", "end"),
         tag=_WATCHED_TAGS,
-        huge_tree=True,
-        remove_comments=True,
-        resolve_entities=False,
-        no_network=True,
-        load_dtd=False,
+        **SAFE_PARSING,
     )
     walk = _Walk(document)
     try:
