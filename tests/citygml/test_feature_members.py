@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 from typing import Any
 
 import pytest
 from lxml import etree
+from synth import synth_city
 
 from twin.citygml import reader
 from twin.errors import CityGMLError
@@ -15,7 +15,6 @@ from twin.model import CityObject, Rejection
 
 from .documents import read_all
 
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "synth_city.py"
 BUILDINGS = 2000
 
 
@@ -29,11 +28,7 @@ def as_feature_members(text: str) -> str:
 @pytest.fixture(scope="module")
 def cities(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """Return the same synthetic city spelled with cityObjectMember and with featureMembers."""
-    spec = importlib.util.spec_from_file_location("synth_city", SCRIPT)
-    assert spec is not None
-    assert spec.loader is not None
-    synth = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(synth)
+    synth = synth_city()
     folder = tmp_path_factory.mktemp("cities")
     members = folder / "members.gml"
     synth.write_city(members, BUILDINGS, seed=5)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import signal
 import subprocess
@@ -10,10 +9,10 @@ import sys
 import time
 import tracemalloc
 from pathlib import Path
-from types import ModuleType
 
 import numpy as np
 import pytest
+from synth import synth_city
 
 from twin.citygml import iter_city_objects
 from twin.geo import reprojector_for
@@ -26,18 +25,9 @@ from twin.store import SQLiteStore, buildings, sqlite
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _synth() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("synth_city", ROOT / "scripts/synth_city.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def _city(folder: Path, buildings: int, seed: int = 5) -> Path:
     path = folder / f"city-{buildings}.gml"
-    _synth().write_city(path, buildings, seed=seed)
+    synth_city().write_city(path, buildings, seed=seed)
     return path
 
 

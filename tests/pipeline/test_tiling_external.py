@@ -3,36 +3,25 @@ structural checks hold across files, and every building is reachable through the
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 from gltf_validator import validate_glb_files
+from synth import synth_city
 from tileset_checks import check_tileset
 from tileset_walk import content_tiles
 
 from twin.cli import main
 from twin.store import SQLiteStore
 
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "synth_city.py"
 BUILDINGS = 800
-
-
-def _synth() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("synth_city", SCRIPT)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")
 def city(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("city") / "city.gml"
-    _synth().write_city(path, BUILDINGS, seed=11)
+    synth_city().write_city(path, BUILDINGS, seed=11)
     return path
 
 

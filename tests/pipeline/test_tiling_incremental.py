@@ -2,24 +2,18 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import pytest
+from synth import synth_city
 
 from twin.pipeline import ImportOptions, TileBudget, import_files
 from twin.store import SQLiteStore
 
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "synth_city.py"
-
 
 @pytest.fixture
 def city(tmp_path: Path) -> Path:
-    spec = importlib.util.spec_from_file_location("synth_city", SCRIPT)
-    assert spec is not None
-    assert spec.loader is not None
-    synth = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(synth)
+    synth = synth_city()
     path = tmp_path / "city.gml"
     synth.write_city(path, 80, seed=9)
     return path

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -10,6 +9,7 @@ import glb_reader
 import numpy as np
 import pytest
 from gltf_validator import validate_glb_files
+from synth import synth_city
 from tileset_checks import check_tileset
 
 from twin.citygml import iter_city_objects
@@ -19,8 +19,6 @@ from twin.pipeline.features import Feature, build_features
 from twin.pipeline.lod import block_meshes
 from twin.pipeline.spill import FeatureSpill
 from twin.pipeline.tiling import TileBudget, write_tileset
-
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "synth_city.py"
 
 
 def _house(ridge: float) -> tuple[np.ndarray, np.ndarray]:
@@ -72,11 +70,7 @@ def test_an_l_shape_counts_its_missing_corner() -> None:
 
 @pytest.fixture(scope="module")
 def city_features(tmp_path_factory: pytest.TempPathFactory) -> list[Feature]:
-    spec = importlib.util.spec_from_file_location("synth_city", SCRIPT)
-    assert spec is not None
-    assert spec.loader is not None
-    synth = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(synth)
+    synth = synth_city()
     path = tmp_path_factory.mktemp("city") / "city.gml"
     synth.write_city(path, 150, seed=4)
     objs = [o for o in iter_city_objects(path) if isinstance(o, CityObject)]

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import numpy as np
 import pytest
+from synth import synth_city
 
 from twin.citygml import iter_city_objects
 from twin.errors import GeometryError
@@ -16,16 +15,10 @@ from twin.model import CityObject, SourceLocation, Surfaces
 from twin.pipeline.features import Feature, build_feature, build_features
 from twin.pipeline.parallel import _batches, iter_built, map_ordered
 
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "synth_city.py"
-
 
 @pytest.fixture(scope="module")
 def city_objects(tmp_path_factory: pytest.TempPathFactory) -> list[CityObject]:
-    spec = importlib.util.spec_from_file_location("synth_city", SCRIPT)
-    assert spec is not None
-    assert spec.loader is not None
-    synth = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(synth)
+    synth = synth_city()
     path = tmp_path_factory.mktemp("city") / "city.gml"
     synth.write_city(path, 60, seed=11)
     return [o for o in iter_city_objects(path) if isinstance(o, CityObject)]

@@ -3,34 +3,23 @@
 from __future__ import annotations
 
 import doctest
-import importlib.util
 import json
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 from gltf_validator import validate_glb_files
 from lxml import etree
+from synth import synth_city
 from tileset_checks import check_tileset
 
 from twin.pipeline import ImportOptions, TileBudget, import_files
 from twin.store import SQLiteStore
 
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "synth_city.py"
 GML = "{http://www.opengis.net/gml}"
 BLDG = "{http://www.opengis.net/citygml/building/2.0}"
 
 
-def _load() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("synth_city", SCRIPT)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-synth = _load()
+synth = synth_city()
 
 
 def test_doctests_pass() -> None:
