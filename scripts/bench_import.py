@@ -23,7 +23,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import os
 import shutil
 import subprocess
@@ -33,6 +32,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import synth_city  # beside this script, on sys.path when it runs
 from lxml import etree
 
 from twin.pipeline import REPORT_NAME
@@ -101,20 +101,11 @@ def tree_bytes(directory: Path) -> int:
     return sum(p.stat().st_size for p in directory.resolve().rglob("*") if p.is_file())
 
 
-def _synth() -> object:
-    spec = importlib.util.spec_from_file_location("synth_city", ROOT / "scripts/synth_city.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def bench(n: int, workdir: Path, seed: int, extra: list[str]) -> Result:
     path = workdir / f"city-{n}.gml"
     if not path.exists():
         print(f"writing {path} …", file=sys.stderr, flush=True)
-        _synth().write_city(path, n, seed=seed)  # type: ignore[attr-defined]
+        synth_city.write_city(path, n, seed=seed)
     parse_s, parse_cpu_s = bare_iterparse(path)
     data_dir = workdir / f"data-{n}"
     shutil.rmtree(data_dir, ignore_errors=True)

@@ -27,7 +27,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench_import import _synth, bare_iterparse
+import synth_city
+from bench_import import bare_iterparse
 
 from twin.geo import Reprojector, reprojector_for
 from twin.model import CityObject
@@ -87,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
         path = args.file
         if path is None:
             path = Path(tmp) / "city.gml"
-            _synth().write_city(path, args.buildings, seed=1)  # type: ignore[attr-defined]
+            synth_city.write_city(path, args.buildings, seed=1)
         best = measure(path, args.repeat)
     floor = best["iterparse"]
     print(f"{path.name}: CPU seconds, best of {args.repeat}")
