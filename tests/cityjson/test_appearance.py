@@ -103,3 +103,15 @@ def test_only_the_asked_theme_is_drawn(tmp_path: Path) -> None:
     assert [obj.appearance.materials[i] for i in obj.appearance.polygon_materials] == [blue] * 2
     assert obj.appearance.uv is None
     assert log.themes_ignored == {"look": 1, "rgb": 1}
+
+
+def test_a_material_index_past_the_documents_materials_is_reported(tmp_path: Path) -> None:
+    document = _document([[[[0, 1, 2, 3, 4]], [[None]]]])
+    document["CityObjects"]["b"]["geometry"][0]["material"]["look"]["values"] = [[None, 7]]
+    obj, log = _read(tmp_path, document)
+    assert obj.appearance is not None
+    assert int(obj.appearance.polygon_materials[1]) == -1  # the triangle keeps its class colour
+    assert dict(log.ignored) == {
+        "material indices past the document's materials (drawn in class colour)": 1
+    }
+    assert log.material_surfaces == 0
