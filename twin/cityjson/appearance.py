@@ -123,6 +123,10 @@ def object_appearance(
             elif isinstance(material, int) and 0 <= material < len(looks.materials):
                 look = looks.materials[material]
                 log.material_surfaces += 1
+            elif isinstance(material, int):
+                log.ignored[
+                    "material indices past the document's materials (drawn in class colour)"
+                ] += 1
             chosen.append(-1 if look is None else used.setdefault(look, len(used)))
             vertex += count
     if not used:
