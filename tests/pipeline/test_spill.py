@@ -137,3 +137,32 @@ def test_killed_import_leaves_the_served_tileset_and_catalog_intact(tmp_path: Pa
         assert store.tileset_dir("city") != before[0]
     finally:
         store.close()
+
+
+def test_a_truncated_spill_file_is_an_error_naming_its_folder_and_feature(tmp_path: Path) -> None:
+    objs = [o for o in iter_city_objects(_city(tmp_path, 3)) if isinstance(o, CityObject)]
+    meshed = [o for o in objs if o.surfaces.polygon_count]
+    assert meshed[0].srs_name is not None
+    reprojector = reprojector_for(meshed[0].srs_name, meshed[0].surfaces.coords)
+    features = [f for f in build_features(meshed, reprojector) if isinstance(f, Feature)]
+    staging = tmp_path / "staging"
+    staging.mkdir()
+    with FeatureSpill(staging) as spill:
+        for f in features:
+            spill.add(f)
+        spill.finish()
+        (fd,) = (fd for fd in _open_fds() if _fd_path(fd).startswith(f"{staging}/"))
+        os.ftruncate(fd, 10)  # as a full disk or another process would leave it
+        with pytest.raises(OSError, match=rf"spill file in {staging}: feature 1 .* truncated"):
+            spill.load(1)
+
+
+def _open_fds() -> list[int]:
+    return [int(name) for name in os.listdir("/proc/self/fd")]
+
+
+def _fd_path(fd: int) -> str:
+    try:
+        return os.readlink(f"/proc/self/fd/{fd}")
+    except FileNotFoundError:  # the descriptor listdir itself used
+        return ""
