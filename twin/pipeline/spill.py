@@ -101,6 +101,7 @@ class FeatureSpill:
     def __init__(self, directory: Path) -> None:
         # closed by __exit__: the spill outlives this call
         self._file = tempfile.TemporaryFile(dir=directory, prefix="spill-")  # noqa: SIM115
+        self._directory = directory
         self._end = 0
         self._offsets = _Column((3,), np.int64, 0)  # tiling part start, catalog part start, end
         self._has_mesh = _Column((), np.bool_, False)
@@ -172,13 +173,13 @@ class FeatureSpill:
     def tile_parts(self, indices: IndexArray) -> list[bytes]:
         """Return the pickled tiling parts of features ``indices`` (see :func:`tile_feature`)."""
         offsets = self._read_offsets()
-        return [self._read(int(offsets[i, 0]), int(offsets[i, 1])) for i in indices]
+        return [self._read(int(i), int(offsets[i, 0]), int(offsets[i, 1])) for i in indices]
 
     def load(self, index: int) -> Feature:
         """Return feature ``index`` whole, as it was added."""
         start, middle, end = (int(v) for v in self._read_offsets()[index])
-        feature = tile_feature(self._read(start, middle))
-        footprint, wkb = pickle.loads(self._read(middle, end))
+        feature = tile_feature(self._read(index, start, middle))
+        footprint, wkb = pickle.loads(self._read(index, middle, end))
         return dataclasses.replace(feature, footprint=footprint, surfaces_wkb=wkb)
 
     def _read_offsets(self) -> IndexArray:
@@ -186,10 +187,13 @@ class FeatureSpill:
             raise ValueError("finish() the spill before reading from it")
         return self._offsets_array
 
-    def _read(self, start: int, end: int) -> bytes:
+    def _read(self, index: int, start: int, end: int) -> bytes:
         data = os.pread(self._file.fileno(), end - start, start)
         if len(data) != end - start:
-            raise OSError(f"spill file {self._file.name}: short read at byte {start}")
+            raise OSError(
+                f"spill file in {self._directory}: feature {index} (bytes {start}-{end}) is "
+                f"truncated ({len(data)} bytes read); check the disk's free space and re-import"
+            )
         return data
 
 
