@@ -31,12 +31,17 @@ def _city(folder: Path, buildings: int, seed: int = 5) -> Path:
     return path
 
 
-def test_spilled_features_read_back_as_written_and_leave_no_file(tmp_path: Path) -> None:
-    objs = [o for o in iter_city_objects(_city(tmp_path, 12)) if isinstance(o, CityObject)]
+def _features(city: Path) -> list[Feature]:
+    """Return the features built of the synthetic ``city``'s objects with geometry."""
+    objs = [o for o in iter_city_objects(city) if isinstance(o, CityObject)]
     meshed = [o for o in objs if o.surfaces.polygon_count]
     assert meshed[0].srs_name is not None
     reprojector = reprojector_for(meshed[0].srs_name, meshed[0].surfaces.coords)
-    features = [f for f in build_features(meshed, reprojector) if isinstance(f, Feature)]
+    return [f for f in build_features(meshed, reprojector) if isinstance(f, Feature)]
+
+
+def test_spilled_features_read_back_as_written_and_leave_no_file(tmp_path: Path) -> None:
+    features = _features(_city(tmp_path, 12))
     before = set(tmp_path.iterdir())
     with FeatureSpill(tmp_path) as spill:
         for f in features:
@@ -140,11 +145,7 @@ def test_killed_import_leaves_the_served_tileset_and_catalog_intact(tmp_path: Pa
 
 
 def test_a_truncated_spill_file_is_an_error_naming_its_folder_and_feature(tmp_path: Path) -> None:
-    objs = [o for o in iter_city_objects(_city(tmp_path, 3)) if isinstance(o, CityObject)]
-    meshed = [o for o in objs if o.surfaces.polygon_count]
-    assert meshed[0].srs_name is not None
-    reprojector = reprojector_for(meshed[0].srs_name, meshed[0].surfaces.coords)
-    features = [f for f in build_features(meshed, reprojector) if isinstance(f, Feature)]
+    features = _features(_city(tmp_path, 3))
     staging = tmp_path / "staging"
     staging.mkdir()
     with FeatureSpill(staging) as spill:
