@@ -139,6 +139,21 @@ def test_an_appearance_theme_the_input_lacks_is_a_warning_naming_those_it_has(
     assert not gltf.textures
 
 
+def test_a_truncated_png_is_reported_unreadable_and_kept_out_of_the_tiles(
+    tmp_path: Path, store: SQLiteStore
+) -> None:
+    source = write_textured(tmp_path / "in")
+    image = source.parent / "tex.png"
+    image.write_bytes(image.read_bytes()[:40])
+    folder = _import([source], store)
+    gltf = pygltflib.GLTF2.load_from_bytes(_tiles(folder)[0].read_bytes())
+    assert not gltf.images
+    report = json.loads((folder / "import-report.json").read_text())["appearance"]
+    assert report["unreadable_images"] == [
+        {"image": str(image), "surfaces": 1, "drawn_as": "class colour"}
+    ]
+
+
 def test_a_tiff_texture_is_converted_to_png(tmp_path: Path, store: SQLiteStore) -> None:
     from PIL import Image
 

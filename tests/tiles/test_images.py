@@ -49,3 +49,9 @@ def test_other_formats_become_png(fmt: str) -> None:
 def test_bytes_that_are_no_image_are_refused() -> None:
     with pytest.raises(ValueError, match="not an image Pillow can read"):
         gltf_image(b"neither PNG nor JPEG nor anything else")
+
+
+def test_a_truncated_png_is_refused() -> None:
+    png = _encoded(PIXELS, "PNG")
+    with pytest.raises(ValueError, match="damaged PNG: no complete IEND chunk in its 50 bytes"):
+        gltf_image(png[:50])  # a download cut short: clients would fail on the whole tile
