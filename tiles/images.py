@@ -43,7 +43,7 @@ def gltf_image(data: bytes) -> tuple[bytes, ImageMime]:
     Raises
     ------
     ValueError
-        When the bytes are no image Pillow can read.
+        When the bytes are no image Pillow can read, or a PNG cut short.
     """
     mime = image_mime(data[:8])
     if mime == "image/png":
@@ -66,7 +66,13 @@ def gltf_image(data: bytes) -> tuple[bytes, ImageMime]:
 
 
 def _without_colour_space(png: bytes) -> bytes:
-    """Return a PNG without its colour-space and pixel-size chunks (unchanged if it has none).
+    """Return a PNG without its colour-space and pixel-size chunks, up to its IEND chunk.
+
+    Raises
+    ------
+    ValueError
+        When no complete IEND chunk is found (a file cut short or corrupt, which a client
+        would fail to decode).
 
     >>> chunk = lambda kind, body: struct.pack(">I", len(body)) + kind + body + b"CRC!"
     >>> head, end = _PNG_MAGIC + chunk(b"IHDR", b"h" * 13), chunk(b"IEND", b"")
@@ -77,8 +83,15 @@ def _without_colour_space(png: bytes) -> bytes:
     offset = 8
     while offset + 8 <= len(png):
         (length,) = struct.unpack(">I", png[offset : offset + 4])
-        end = offset + 12 + length
-        if png[offset + 4 : offset + 8] not in _IGNORED_PNG_CHUNKS:
+        kind, end = png[offset + 4 : offset + 8], offset + 12 + length
+        if end > len(png):
+            break
+        if kind not in _IGNORED_PNG_CHUNKS:
             kept.append(png[offset:end])
+        if kind == b"IEND":
+            return b"".join(kept)
         offset = end
-    return b"".join(kept) if offset == len(png) else png  # a damaged file passes unchanged
+    raise ValueError(
+        f"damaged PNG: no complete IEND chunk in its {len(png)} bytes (the file is cut short "
+        "or corrupt); re-export the image"
+    )

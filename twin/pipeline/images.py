@@ -28,16 +28,18 @@ def read_texture(path: str) -> tuple[bytes, ImageMime] | None:
 def image_status(path: str) -> ImageStatus:
     """Return whether the image at ``path`` goes into tiles as it is, converted, or not at all.
 
-    PNG and JPEG are told from their first bytes; other files are decoded to be sure.
+    JPEG is told from its first bytes; a PNG's chunks are walked (one cut short is
+    unreadable); other files are decoded to be sure.
     """
     try:
         with open(path, "rb") as file:
             head = file.read(16)
-            if tiles.image_mime(head) is not None:
+            mime = tiles.image_mime(head)
+            if mime == "image/jpeg":
                 return "ok"
             tiles.gltf_image(head + file.read())
     except OSError:
         return "missing"
     except ValueError:
         return "unreadable"
-    return "converted"
+    return "ok" if mime == "image/png" else "converted"
