@@ -64,6 +64,22 @@ def test_texture_and_material_reach_their_polygons(tmp_path: Path, where: str) -
     assert (log.theme, log.textured_surfaces, log.material_surfaces) == ("photo", 1, 1)
 
 
+@pytest.mark.parametrize("wrapper", ["gml:featureMember", "gml:featureMembers"])
+def test_an_appearance_written_as_a_gml_feature_member_is_read(
+    tmp_path: Path, wrapper: str
+) -> None:
+    # CityGML 2.0's Appearance is a gml:_Feature: a CityModel may hold it in a plain GML
+    # feature member instead of app:appearanceMember.
+    document = textured_building(appearances=[]).replace(
+        "</CityModel>", f"<{wrapper}>{appearance()}</{wrapper}></CityModel>"
+    )
+    path = write_textured(tmp_path, document)
+    log = AppearanceLog()
+    read = list(iter_city_objects(path, appearance_log=log))
+    assert [type(o).__name__ for o in read] == ["CityObject"]  # the Appearance is no object
+    assert (log.textured_surfaces, log.material_surfaces, log.unknown_targets) == (1, 1, 0)
+
+
 def test_a_document_without_appearances_gives_none(tmp_path: Path) -> None:
     obj, log = _read(write_textured(tmp_path, textured_building(appearances=[])))
     assert obj.appearance is None
