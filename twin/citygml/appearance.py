@@ -34,11 +34,12 @@ from twin.citygml.namespaces import SAFE_PARSING, XLINK_HREF, find_child, local_
 from twin.citygml.objects import MEMBER_PROPERTIES
 from twin.model import AppearanceLog, SurfaceAppearance, SurfaceMaterial, image_path, wrap_mode
 
-__all__ = ["Appearances", "open_appearances"]
+__all__ = ["Appearances", "is_appearance", "open_appearances"]
 
 _SCAN_CHUNK = 1 << 22
 _SURFACE_DATA = frozenset({"surfaceDataMember", "surfaceData"})
 _MEMBER_TAGS = [f"{{*}}{name}" for name in (*MEMBER_PROPERTIES, "appearanceMember")]
+_MEMBER_NAMES = (b"appearanceMember", b"featureMember")  # the latter also in featureMembers
 _UNKNOWN_EXAMPLES = 5
 _T = TypeVar("_T")
 
@@ -62,12 +63,13 @@ def open_appearances(
 
 
 def _scan(stream: IO[bytes]) -> tuple[bool, bool]:
-    """Return whether the bytes hold an Appearance element and an ``appearanceMember``.
+    """Return whether the bytes hold an Appearance element and a member that may hold one.
 
     ``</…Appearance>`` closes every appearance of every version; the namespace declarations
-    (``…/citygml/appearance/2.0``) hold neither pattern. An ``appearanceMember`` is closed
-    after the Appearance it holds, so its name is looked for only from there on: a document
-    without appearances is searched once. A stream that cannot seek is taken to hold none.
+    (``…/citygml/appearance/2.0``) hold neither pattern. A member (``appearanceMember``, or
+    ``gml:featureMember(s)``, as an Appearance is a GML feature) is closed after the
+    Appearance it holds, so its name is looked for only from there on: a document without
+    appearances is searched once. A stream that cannot seek is taken to hold none.
     """
     if not stream.seekable():
         return False, False
@@ -78,7 +80,7 @@ def _scan(stream: IO[bytes]) -> tuple[bool, bool]:
         if not found_any:
             found_any = b"Appearance>" in chunk or b"Appearance>" in seam
         if found_any:
-            found_member = b"appearanceMember" in chunk or b"appearanceMember" in seam
+            found_member = any(name in chunk or name in seam for name in _MEMBER_NAMES)
             if found_member:
                 break
         tail = chunk[-32:]
@@ -133,10 +135,9 @@ class Appearances:
                 parent = element.getparent()
                 if parent is None or parent.getparent() is not None:
                     continue  # not a member of the CityModel
-                if local_name(element.tag) == "appearanceMember":
-                    for appearance in element:
-                        if isinstance(appearance.tag, str):
-                            self._read_appearance(appearance, self._document)
+                for appearance in element:
+                    if is_appearance(appearance):
+                        self._read_appearance(appearance, self._document)
                 element.clear()
                 while element.getprevious() is not None:
                     del parent[0]
@@ -335,6 +336,12 @@ class Appearances:
         self._log.unknown_targets += len(unknown)
         room = _UNKNOWN_EXAMPLES - len(self._log.unknown_examples)
         self._log.unknown_examples.extend(unknown[: max(room, 0)])
+
+
+def is_appearance(element: etree._Element) -> bool:
+    """Return whether ``element`` is an ``app:Appearance`` (of any CityGML version)."""
+    tag = element.tag
+    return isinstance(tag, str) and tag.endswith("}Appearance") and "/appearance/" in tag
 
 
 def _children(element: etree._Element, name: str) -> list[etree._Element]:

@@ -22,7 +22,7 @@ from typing import IO, Any, cast
 
 from lxml import etree
 
-from twin.citygml.appearance import Appearances, open_appearances
+from twin.citygml.appearance import Appearances, is_appearance, open_appearances
 from twin.citygml.attributes import read_address, read_attributes
 from twin.citygml.gml import GMLCoordinatesError, PolygonSet, pack_rings
 from twin.citygml.implicit import ImplicitLibrary
@@ -345,6 +345,8 @@ def _read_top_level(
 ) -> None:
     """Append the child objects of a top-level object (depth first), then the object itself."""
     if document.types is not None and local_name(obj.tag) not in document.types:
+        return
+    if is_appearance(obj):  # a GML feature member holding an Appearance: read beforehand
         return
     gml_id = f"{{{gml_namespace(obj.nsmap)}}}id"
     if document.appearances is not None:
