@@ -137,6 +137,21 @@ async def test_patch_changes_one_instance_only(meter: TestClient) -> None:
     assert current["power"]["value"] == 3
 
 
+async def test_patch_cannot_change_the_kind_of_an_instance(meter: TestClient) -> None:
+    ids = await power_ids(meter)
+    before = await history(meter)
+    relationship = {"power": {"type": "Relationship", "object": "urn:x:1"}}
+    resp = await meter.patch(
+        f"{API}/temporal/entities/{DEV}/attrs/power/{ids[1]}", json=relationship
+    )
+    assert resp.status == 400, await resp.text()
+    body = await resp.json()
+    assert body["type"] == ERR + "BadRequestData"
+    assert "Property" in body["detail"]
+    assert "Relationship" in body["detail"]
+    assert await history(meter) == before
+
+
 async def test_delete_drops_one_instance(meter: TestClient) -> None:
     ids = await power_ids(meter)
     url = f"{API}/temporal/entities/{DEV}/attrs/power/{ids[0]}"

@@ -16,7 +16,7 @@ import sqlite3
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from twin.errors import NotFoundError
+from twin.errors import InputError, NotFoundError
 from twin.store.entities import (
     Operation,
     _check_tenant,
@@ -110,6 +110,12 @@ def modify_instance_op(
 
     def modify(cur: sqlite3.Cursor) -> None:
         rowid, old = _instance_row(cur, tenant, entity_id, attr, instance)
+        kind = fragment.get("type", old.get("type"))
+        if kind != old.get("type"):  # §5.6.14 merges values; what an attribute is stays put
+            raise InputError(
+                f"instance {instance} of {attr} is a {old.get('type')}; a modification cannot "
+                f"make it a {kind} (delete it and append a new instance instead)"
+            )
         new = {**old, **{k: v for k, v in fragment.items() if k != "createdAt"}, "modifiedAt": now}
         cur.execute(
             "UPDATE attr_history SET instance = ?, dataset_id = ?, observed_at = ?, "
