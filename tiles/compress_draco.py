@@ -1,10 +1,11 @@
 """The ``draco`` geometry layout: ``KHR_draco_mesh_compression``, one Draco mesh per primitive.
 
-Positions are quantized by Draco with as many bits as a grid step of at most 1 mm over the
-part's extent needs (so a vertex moves at most half a step an axis: 0.87 mm), normals with 10-bit
-octahedral coordinates, texture coordinates on a 16-bit grid over their range, and feature ids
-travel losslessly as a generic FLOAT attribute named in
-the extension's ``attributes`` map like POSITION and NORMAL.
+Positions are quantized by Draco with as few bits as keep every vertex within the allowed error
+(the rule of :mod:`tiles.compress_meshopt`: a grid step of ``extent / (2**bits - 1)`` moves a
+vertex at most ``step / 2 * √3``; 1 mm by default, more for coarse content whose geometric error
+is metres, and less the decoder's float32 rounding), normals with 10-bit octahedral coordinates,
+texture coordinates on a 16-bit grid over their range, and feature ids travel losslessly as a
+generic FLOAT attribute named in the extension's ``attributes`` map like POSITION and NORMAL.
 
 The accessors stay declared without a bufferView ("If only compressed data is stored, the
 accessors … must not define the bufferView"), and "must match the decompressed data": Draco may
@@ -30,31 +31,49 @@ from tiles.layout import (
 )
 from tiles.typing import Accessor
 
-__all__ = ["DRACO", "position_bits", "write_draco"]
+__all__ = ["DRACO", "FLOAT32_SLACK", "position_bits", "write_draco"]
 
 DRACO: Final = "KHR_draco_mesh_compression"
-MAX_STEP_M: Final = 0.001
 _FEATURE_ID_UID: Final = 0  # Draco unique id given to _FEATURE_ID_0; POSITION/NORMAL get theirs
 _DRACO_POSITION, _DRACO_NORMAL, _DRACO_TEX_COORD = 0, 1, 3  # draco::GeometryAttribute::Type
+FLOAT32_SLACK: Final = 2.0**-21  # decoded float32 rounding, as a share of the extent (√3 · 2.5 ulp)
 UV_BITS: Final = 16  # texture coordinates: a 16-bit grid over their range
 
 
-def position_bits(extent_m: float) -> int:
-    """Return the Draco quantization bits for a grid step of at most 1 mm over ``extent_m``.
+def position_bits(extent_m: float, max_error_m: float = 0.001) -> int:
+    """Return the fewest Draco quantization bits that move no vertex further than ``max_error_m``.
+
+    Draco spreads ``2**bits - 1`` steps over the largest side of the bounding box, ``extent_m``,
+    and rounds each coordinate to the nearest step: a vertex moves at most half a step on each
+    axis, ``step / 2 * √3`` in all. The decoder then computes ``origin + q * step`` in float32,
+    which may add a few roundings of the extent's magnitude (:data:`FLOAT32_SLACK` of it); that
+    share of ``max_error_m`` is kept for them, but never more than half (a part so wide that
+    float32 alone moves vertices by that much cannot be exact uncompressed either). Draco takes
+    1 to 30 bits.
 
     Examples
     --------
     >>> position_bits(500.0), position_bits(1.0), position_bits(0.0)
-    (19, 11, 11)
+    (20, 10, 1)
+    >>> position_bits(500.0, max_error_m=0.5), position_bits(500.0, max_error_m=5.0)
+    (10, 7)
+    >>> position_bits(5000.0)  # float32 rounding alone is 2.4 mm here: half the budget is kept
+    24
     """
-    needed = math.ceil(math.log2(extent_m / MAX_STEP_M + 1.0)) if extent_m > 0 else 1
-    return min(max(needed, 11), 30)
+    budget_m = max(max_error_m - FLOAT32_SLACK * extent_m, max_error_m / 2)
+    steps = extent_m * math.sqrt(3) / (2 * budget_m)
+    needed = math.ceil(math.log2(steps + 1.0)) if steps > 0 else 1
+    return min(max(needed, 1), 30)
 
 
 def write_draco(
-    parts: list[Part], bin_: BinWriter, id_attribute: IdAttribute = "_FEATURE_ID_0"
+    parts: list[Part],
+    bin_: BinWriter,
+    id_attribute: IdAttribute = "_FEATURE_ID_0",
+    max_error_m: float = 0.001,
 ) -> Geometry:
-    """Write each part as a Draco mesh; return the accessors and primitive extensions."""
+    """Write each part as a Draco mesh, no vertex moved further than ``max_error_m``; return the
+    accessors and primitive extensions."""
     accessors: list[Accessor] = []
     refs: list[dict[str, int]] = []
     extensions: list[dict[str, object]] = []
@@ -64,7 +83,7 @@ def write_draco(
         data = DracoPy.encode(
             positions,
             part.indices.reshape(-1, 3),
-            quantization_bits=position_bits(extent),
+            quantization_bits=position_bits(extent, max_error_m),
             compression_level=7,
             normals=part.normals.astype(np.float64),
             normal_quantization_bits=10,

@@ -253,7 +253,7 @@ def _write_geometry(
     if compress == "meshopt":
         return write_meshopt(parts, bin_, max_error_m)
     if compress == "draco":
-        return write_draco(parts, bin_, id_attribute)
+        return write_draco(parts, bin_, id_attribute, max_error_m)
     if compress in ("none", "quantize"):
         return write_plain(parts, bin_, quantized_normals=compress == "quantize")
     raise ValueError(
@@ -300,12 +300,12 @@ def encode_glb(
         instead of 12, positions exact. ``meshopt``: ``EXT_meshopt_compression`` over int8
         normals and positions on a 16-bit grid when it moves no vertex further than
         ``max_position_error_m``, else float32. ``draco``: ``KHR_draco_mesh_compression`` with
-        positions within 1 mm.
+        positions on the coarsest grid within ``max_position_error_m``.
     id_attribute : "_FEATURE_ID_0" or "_BATCHID"
         ``_BATCHID`` writes the feature ids as 3D Tiles 1.0 batch ids (for a b3dm, whose batch
         table holds the attributes) instead of ``EXT_mesh_features``; ``table`` must be None.
     max_position_error_m : float
-        How far ``meshopt`` may move a vertex (metres; 1 mm by default).
+        How far ``meshopt`` and ``draco`` may move a vertex (metres; 1 mm by default).
 
     Examples
     --------

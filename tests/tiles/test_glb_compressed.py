@@ -44,15 +44,27 @@ def city_mesh(seed: int, buildings: int = 80, span_m: float = 400.0) -> TileMesh
     )
 
 
+def _extent_m(plain: list[glb_reader.DecodedPrimitive]) -> float:
+    return float(np.ptp(np.concatenate([p.positions_yup for p in plain]), axis=0).max())
+
+
 def _tolerance_m(compress: str, plain: list[glb_reader.DecodedPrimitive], limit: float) -> float:
-    """Largest distance a vertex may move: Draco's grid step is <= 1 mm (<= 0.5 mm an axis);
-    meshopt's 16-bit grid moves a vertex at most half a step ×√3, and is used only within
-    ``limit`` (else positions stay float32 and do not move)."""
+    """Largest distance a vertex may move: Draco's grid (and the float32 rounding of the decoded
+    coordinates) may move it by ``limit``; meshopt's 16-bit grid
+    moves a vertex at most half a step ×√3, and is used only within ``limit`` (else positions
+    stay float32 and do not move)."""
     if compress == "draco":
-        return 0.5e-3 * np.sqrt(3)
-    points = np.concatenate([p.positions_yup for p in plain])
-    grid = float(np.ptp(points, axis=0).max()) / 65535 / 2 * np.sqrt(3) * 1.001
+        return limit
+    grid = _extent_m(plain) / 65535 / 2 * np.sqrt(3) * 1.001
     return grid if grid <= limit else 1e-6  # float32 as stored: the same numbers
+
+
+def _distances_m(
+    a: glb_reader.DecodedPrimitive, b: glb_reader.DecodedPrimitive, fid: float
+) -> np.ndarray:
+    """Distances (n_b, n_a) between the vertices of feature ``fid`` in ``b`` and in ``a``."""
+    mine, theirs = b.positions_yup[b.feature_ids == fid], a.positions_yup[a.feature_ids == fid]
+    return np.asarray(np.linalg.norm(mine[:, None, :] - theirs[None, :, :], axis=2))
 
 
 @pytest.mark.parametrize(("seed", "span_m", "limit_m"), [(1, 400.0, 0.001), (2, 40.0, 0.001),
@@ -75,8 +87,7 @@ def test_decoded_tile_matches_the_uncompressed_one(
         assert np.array_equal(b.feature_ids, np.round(b.feature_ids))  # exact integers
         for fid in np.unique(a.feature_ids):
             mine, theirs = b.feature_ids == fid, a.feature_ids == fid
-            gap = b.positions_yup[mine][:, None, :] - a.positions_yup[theirs][None, :, :]
-            distance = np.linalg.norm(gap, axis=2)
+            distance = _distances_m(a, b, fid)
             assert distance.min(axis=1).max() <= tolerance, (fid, distance.min(axis=1).max())
             assert distance.min(axis=0).max() <= tolerance  # no vertex of the source is lost
             # Flat-shaded corners repeat a position with other normals: among the source
@@ -156,3 +167,22 @@ def test_compression_makes_tiles_much_smaller(compress: str) -> None:
     mesh = city_mesh(5)
     quantized = len(encode_glb(mesh, compress="quantize"))
     assert len(encode_glb(mesh, compress=compress)) < 0.5 * quantized  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("limit_m", [0.05, 0.5])
+def test_draco_grid_is_as_coarse_as_the_allowed_error(limit_m: float) -> None:
+    """Coarse content (LoD1 blocks, error in metres) may move further than 1 mm: Draco spends
+    fewer bits, and its own decoder puts no vertex further than allowed."""
+    mesh = city_mesh(7)
+    plain = glb_reader.primitives(encode_glb(mesh, compress="none"))
+    fine = encode_glb(mesh, compress="draco")
+    coarse = encode_glb(mesh, compress="draco", max_position_error_m=limit_m)
+    moved = max(
+        _distances_m(a, b, fid).min(axis=1).max()
+        for a, b in zip(plain, glb_reader.primitives(coarse), strict=True)
+        for fid in np.unique(a.feature_ids)
+    )
+    # The fewest bits within the limit: one bit fewer would double the step, so some of the
+    # hundreds of vertices move by more than a quarter of the limit.
+    assert limit_m / 4 < moved <= _tolerance_m("draco", plain, limit_m)
+    assert len(coarse) < len(fine)
