@@ -29,7 +29,15 @@ def test_import_prints_a_summary_and_writes_the_report(
     assert "imported       104 (Building 104)" in out
     assert "rejected       0" in out
     assert "geoid: EGM96" in out
+    # bytes per object and per type, then the heaviest objects and what they are made of
+    assert re.search(r"\n  per object +[\d,]+ B \(Building [\d,]+ B × 104\)\n", out)
+    heavy = re.findall(r"\n    Building (\S+): ([\d,]+) B, [\d,]+ triangles, mostly (\w+)", out)
+    assert len(heavy) == 3
+    assert [int(b.replace(",", "")) for _, b, _ in heavy] == sorted(
+        (int(b.replace(",", "")) for _, b, _ in heavy), reverse=True
+    )
     report = json.loads((tmp_path / "tilesets/teco/import-report.json").read_text())
+    assert [h["id"] for h in report["tiles"]["heaviest"][:3]] == [i for i, _, _ in heavy]
     assert report["objects"] == {
         "read": 104,
         "imported": 104,

@@ -14,9 +14,10 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import cast, get_args
+from typing import Any, cast, get_args
 
 from tiles import Compression, TileFormat
+from tiles.sizes import PARTS
 from twin import __version__
 from twin.errors import TwinError
 from twin.model import LodChoice
@@ -257,10 +258,28 @@ def _run_import(args: argparse.Namespace) -> int:
         for warning in report.warnings[:3]:
             print(f"    {warning}")
     print(f"  tiles          {report.tiles} ({report.tile_bytes / 1e6:.2f} MB)")
+    _print_sizes(report.tile_sizes.as_json())
     served = args.data_dir / "tilesets" / dataset
     print(f"  tileset        {served / 'tileset.json'}")
     print(f"  report         {served / REPORT_NAME}")
     return 0
+
+
+def _print_sizes(sizes: dict[str, Any]) -> None:
+    """Print bytes per object, per type (heaviest type first) and the three heaviest objects."""
+    types = sorted(sizes["by_type"].items(), key=lambda t: -t[1]["bytes"])
+    per_type = ", ".join(
+        f"{name} {t['bytes_per_object']:,.0f} B × {t['objects']}"
+        for name, t in types
+        if t["objects"]
+    )
+    print(f"  per object     {sizes['bytes_per_object']:,.0f} B ({per_type})")
+    for heavy in sizes["heaviest"][:3]:
+        part = max(PARTS, key=lambda k: heavy[k])
+        print(
+            f"    {heavy['type']} {heavy['id']}: {heavy['bytes']:,} B, {heavy['triangles']:,} "
+            f"triangles, mostly {part} ({heavy[part]:,} B)"
+        )
 
 
 def _run_serve(args: argparse.Namespace) -> int:

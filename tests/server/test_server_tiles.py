@@ -261,5 +261,11 @@ async def test_an_imported_b3dm_tileset_is_served_as_3d_tiles_1_0(
         body = await tile.read()
         assert body[:4] == b"b3dm"
         assert body == (store.tileset_dir("legacy") / uri).read_bytes()
+        # The import report beside it says what the b3dm bytes are made of.
+        report = await (await client.get("/tiles/legacy/import-report.json")).json()
+        content = store.tileset_dir("legacy") / "content"
+        assert report["tiles"]["content_bytes"] == sum(p.stat().st_size for p in content.iterdir())
+        assert report["tiles"]["by_type"]["Building"]["objects"] == 104
+        assert report["tiles"]["made_of"]["properties"] > 0  # the batch tables
     finally:
         store.close()

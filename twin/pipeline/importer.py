@@ -124,6 +124,7 @@ def _publish(
         )
     report.stage_seconds["tile"] = time.perf_counter() - t0
     report.tiles, report.tile_bytes = stats.tiles_and_bytes
+    report.tile_sizes = stats.sizes
     counts = np.bincount(summary.type_code[kept.indices], minlength=len(summary.type_names))
     report.imported_by_type.update(
         {name: int(n) for name, n in zip(summary.type_names, counts, strict=True) if n}

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from twin.model import AppearanceLog, Rejection
 from twin.pipeline.images import ImageStatus, image_status
+from twin.pipeline.sizes import SizeReport
 
 __all__ = ["REPORT_NAME", "ImportReport", "appearance_json"]
 
@@ -29,6 +30,7 @@ class ImportReport:
     crs: dict[str, dict[str, object]] = field(default_factory=dict)
     tiles: int = 0
     tile_bytes: int = 0
+    tile_sizes: SizeReport = field(default_factory=SizeReport)
     seconds: float = 0.0
     stage_seconds: dict[str, float] = field(default_factory=dict)
     appearances: AppearanceLog = field(default_factory=AppearanceLog)
@@ -56,7 +58,7 @@ class ImportReport:
             "rejections": [asdict(r) | {"source": str(r.source)} for r in self.rejections],
             "warnings": self.warnings,
             "crs": self.crs,
-            "tiles": {"count": self.tiles, "bytes": self.tile_bytes},
+            "tiles": {"count": self.tiles, "bytes": self.tile_bytes, **self.tile_sizes.as_json()},
             "seconds": round(self.seconds, 3),
             "stage_seconds": {k: round(v, 3) for k, v in self.stage_seconds.items()},
         }

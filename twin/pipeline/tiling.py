@@ -12,7 +12,7 @@ import logging
 import math
 import os
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -25,12 +25,14 @@ from tiles.glb import WRAP
 from tiles.hierarchy import Node, build_hierarchy, widen
 from tiles.images import ImageMime
 from tiles.metadata import Value
+from tiles.sizes import FeatureSizes, feature_sizes
 from tiles.tileset import WGS84_A
 from twin.model import AttributeValue, Mesh, SurfaceClass, SurfaceMaterial
 from twin.pipeline.features import Feature
 from twin.pipeline.images import read_texture
 from twin.pipeline.lod import block_meshes, object_slices
 from twin.pipeline.parallel import Workers, map_ordered, workers_for
+from twin.pipeline.sizes import SizeReport, TileSizes, tile_sizes
 from twin.pipeline.spill import FeatureSpill, tile_feature
 from twin.types import Float32Array, Float64Array, IndexArray, UInt16Array
 
@@ -105,12 +107,14 @@ class Placement:
 
 @dataclass(frozen=True, slots=True)
 class TilesetStats:
-    """What :func:`write_tileset` wrote: tile count, total bytes, and where each feature is."""
+    """What :func:`write_tileset` wrote: tile count, total bytes, where each feature is, and
+    what the content's bytes are made of."""
 
     tile_count: int
     bytes_written: int
     placement: Placement
     reused: int = 0  # content files hard-linked from the previous version
+    sizes: SizeReport = field(default_factory=SizeReport)
 
     @property
     def tiles_and_bytes(self) -> tuple[int, int]:
@@ -168,13 +172,15 @@ def write_tileset(
     built: dict[int, tiles.Tile] = {}
     written = [0, 0]  # tiles, bytes
     reused = 0
-    for node, (data, frame, content_error) in zip(
+    sizes = SizeReport()
+    for node, (data, frame, content_error, by_object) in zip(
         nodes, _encode_all(jobs, len(nodes), workers), strict=True
     ):
         uri = f"{CONTENT_DIR}/{hashlib.sha256(data).hexdigest()[:20]}.{tile_format}"
         if not (out_dir / uri).exists():
             reused += _link_previous(previous, out_dir, uri) or _write(out_dir / uri, data)
             written[1] += len(data)
+            sizes.add(by_object, uri)
         written[0] += 1
         region = _region(summary.bbox_wgs84[meshed[node.items]])
         if node.is_leaf:
@@ -201,7 +207,7 @@ def write_tileset(
         written[1] += len(text.encode("utf-8"))
     if previous is not None:
         log.info("%d of %d tiles unchanged, linked from %s", reused, written[0], previous)
-    return TilesetStats(written[0], written[1], placement, reused)
+    return TilesetStats(written[0], written[1], placement, reused, sizes)
 
 
 def _link_previous(previous: Path | None, out_dir: Path, uri: str) -> int:
@@ -261,9 +267,11 @@ def _largest_left_out(node: Node, sizes_m: Float64Array, max_blocks: int) -> flo
     return float(sizes_m[skipped].max()) if len(skipped) else 0.0
 
 
-def _encode_all(
-    jobs: Iterator[_Job], count: int, workers: int | Workers
-) -> Iterator[tuple[bytes, Float64Array, float]]:
+_Encoded = tuple[bytes, Float64Array, float, TileSizes]
+"""A tile's bytes, frame (4, 4), geometric error of its content (m) and where its bytes went."""
+
+
+def _encode_all(jobs: Iterator[_Job], count: int, workers: int | Workers) -> Iterator[_Encoded]:
     """Yield the encoded ``count`` jobs in order, at most two per worker slot in flight."""
     if count < 2:
         yield from map(_encode_job, jobs)
@@ -276,15 +284,20 @@ def _encode_all(
             yield encoded
 
 
-def _encode_job(job: _Job) -> tuple[bytes, Float64Array, float]:
+def _encode_job(job: _Job) -> _Encoded:
     kind, parts, encoding = job
     group = [tile_feature(part) for part in parts]
     if kind == "mesh":
-        data, frame = encode_tile(
+        data, frame, sizes = encode_tile(
             group, compress=encoding.compress, tile_format=encoding.tile_format
         )
-        return data, frame, 0.0
-    return encode_blocks(group, compress=encoding.compress, tile_format=encoding.tile_format)
+        error_m = 0.0
+    else:
+        data, frame, error_m, sizes = encode_blocks(
+            group, compress=encoding.compress, tile_format=encoding.tile_format
+        )
+    ids, types = [f.obj.id for f in group], [f.obj.type for f in group]
+    return data, frame, error_m, tile_sizes(ids, types, sizes, full_detail=kind == "mesh")
 
 
 def _frame_of(meshes: Sequence[Mesh]) -> Float64Array:
@@ -295,8 +308,9 @@ def _frame_of(meshes: Sequence[Mesh]) -> Float64Array:
 
 def encode_tile(
     group: Sequence[Feature], *, compress: Compression = "none", tile_format: TileFormat = "glb"
-) -> tuple[bytes, Float64Array]:
-    """Encode features as one tile in a local ENU frame; return the bytes and the frame (4, 4)."""
+) -> tuple[bytes, Float64Array, FeatureSizes]:
+    """Encode features as one tile in a local ENU frame; return the bytes, the frame (4, 4) and
+    each feature's share of the bytes."""
     meshes = [f.mesh for f in group if f.mesh is not None]
     frame = _frame_of(meshes)
     rotation, origin = frame[:3, :3], frame[:3, 3]
@@ -313,7 +327,8 @@ def encode_tile(
         local.astype(np.float32), normals, faces, feature_ids, per_face, materials, uv
     )
     table = tiles.PropertyTable("cityObject", len(group), property_columns(group))
-    return _content(mesh, table, compress, tile_format, _MAX_MOVE_M), frame
+    data, sizes = _content(mesh, table, compress, tile_format, _MAX_MOVE_M)
+    return data, frame, sizes
 
 
 _WRAP = {"wrap": WRAP["repeat"], "mirror": WRAP["mirror"], "clamp": WRAP["clamp"]}
@@ -392,8 +407,9 @@ def _linear(c: float) -> float:
 
 def encode_blocks(
     group: Sequence[Feature], *, compress: Compression = "none", tile_format: TileFormat = "glb"
-) -> tuple[bytes, Float64Array, float]:
-    """Encode features as LoD1 blocks; return the tile, its frame (4, 4) and its error in m."""
+) -> tuple[bytes, Float64Array, float, FeatureSizes]:
+    """Encode features as LoD1 blocks; return the tile, its frame (4, 4), its error in m and
+    each feature's share of the bytes."""
     meshes = [f.mesh for f in group if f.mesh is not None]
     frame = _frame_of(meshes)
     rotation, origin = frame[:3, :3], frame[:3, 3]
@@ -413,8 +429,8 @@ def encode_blocks(
     table = tiles.PropertyTable("cityObject", len(group), columns)
     error_m = float(blocks.errors_m.max())
     # Blocks stand for their objects within error_m: a compression grid may add a tenth of it.
-    data = _content(mesh, table, compress, tile_format, max(_MAX_MOVE_M, error_m / 10))
-    return data, frame, error_m
+    data, sizes = _content(mesh, table, compress, tile_format, max(_MAX_MOVE_M, error_m / 10))
+    return data, frame, error_m, sizes
 
 
 def _content(
@@ -423,14 +439,17 @@ def _content(
     compress: Compression,
     tile_format: TileFormat,
     max_move_m: float,
-) -> bytes:
-    """A glb with its property table, or a b3dm whose batch table holds the same columns."""
+) -> tuple[bytes, FeatureSizes]:
+    """A glb with its property table, or a b3dm whose batch table holds the same columns, and
+    each feature's share of its bytes."""
     if tile_format == "glb":
-        return tiles.encode_glb(mesh, table, compress=compress, max_position_error_m=max_move_m)
-    glb = tiles.encode_glb(
-        mesh, compress=compress, id_attribute="_BATCHID", max_position_error_m=max_move_m
-    )
-    return tiles.encode_b3dm(glb, table)
+        data = tiles.encode_glb(mesh, table, compress=compress, max_position_error_m=max_move_m)
+    else:
+        glb = tiles.encode_glb(
+            mesh, compress=compress, id_attribute="_BATCHID", max_position_error_m=max_move_m
+        )
+        data = tiles.encode_b3dm(glb, table)
+    return data, feature_sizes(data, mesh, table)
 
 
 def property_columns(group: Sequence[Feature]) -> dict[str, list[Value]]:
