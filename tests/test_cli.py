@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import pty
 import re
 import subprocess
 import sys
@@ -222,3 +224,47 @@ def test_keep_going_imports_what_precedes_a_syntax_error(
     assert report["objects"]["imported"] == read_before > 10  # type: ignore[index]
     (rejection,) = report["rejections"]  # type: ignore[misc]
     assert re.search(r"truncated\.gml:\d+:\d+: malformed XML", rejection["reason"])
+
+
+def _on_a_terminal(argv: list[str]) -> str:
+    """Run ``argv`` with stdout and stderr on a pseudo-terminal; return all it wrote."""
+    parent, child = pty.openpty()
+    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=child, stderr=child)
+    os.close(child)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(parent, 65536)
+        except OSError:  # EIO: the child side is closed
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(parent)
+    assert proc.wait(timeout=120) == 0, b"".join(chunks).decode(errors="replace")
+    return b"".join(chunks).decode()
+
+
+def test_import_on_a_terminal_shows_the_progress_of_every_stage(
+    shared_data: Path, tmp_path: Path
+) -> None:
+    source = shared_data / "citygml/teco_district1_LoD2.gml"
+    out = _on_a_terminal(
+        [sys.executable, "-m", "twin.cli", "import", str(source), "--data-dir", str(tmp_path),
+         "--dataset", "teco", "--max-features", "10", "--workers", "1"]
+    )  # fmt: skip
+    frames = [f.replace("\x1b[K", "").strip() for f in re.split(r"[\r\n]", out)]
+    tiles = _report(tmp_path, "teco")["tiles"]["count"]  # type: ignore[index]
+    bar = r"\[[#-]{20}\]"
+    # Each stage ends on a full bar with its total; tiles and records count up to theirs.
+    last = [
+        frames.index(f"reading    [{'#' * 20}] 104/104 objects"),
+        frames.index(f"tiling     [{'#' * 20}] {tiles}/{tiles} tiles"),
+        frames.index(f"publishing [{'#' * 20}] 104/104 objects"),
+    ]
+    assert last == sorted(last)
+    tiling = [
+        int(m[1]) for f in frames if (m := re.fullmatch(rf"tiling +{bar} (\d+)/\d+ tiles", f))
+    ]
+    assert tiling == sorted(tiling)
+    assert tiles > 10

@@ -14,7 +14,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, cast, get_args
+from typing import Any, Final, cast, get_args
 
 from tiles import Compression, TileFormat
 from tiles.sizes import PARTS
@@ -382,16 +382,32 @@ def _dataset_name(path: Path) -> str:
 
 
 class _Progress:
-    """A one-line progress counter on stderr for long imports."""
+    """A one-line progress bar on stderr for long imports: each stage, how far it is.
+
+    Redrawn at most every 0.2 s, and whenever a stage starts or ends.
+    """
+
+    _LABELS: Final = {"read": ("reading", "objects"), "tile": ("tiling", "tiles"),
+                      "publish": ("publishing", "objects")}  # fmt: skip
+    _WIDTH: Final = 20
 
     def __init__(self) -> None:
         self._last = 0.0
+        self._stage = ""
 
-    def __call__(self, objects: int) -> None:
+    def __call__(self, stage: str, done: int, total: int | None) -> None:
         now = time.monotonic()
-        if now - self._last >= 0.2:
-            self._last = now
-            print(f"\r  reading… {objects} objects", end="", file=sys.stderr, flush=True)
+        if now - self._last < 0.2 and stage == self._stage and done != total:
+            return
+        self._last, self._stage = now, stage
+        label, unit = self._LABELS[stage]
+        if total is None:
+            text = f"{label}… {done} {unit}"
+        else:
+            filled = self._WIDTH * done // max(total, 1)
+            bar = "#" * filled + "-" * (self._WIDTH - filled)
+            text = f"{label:<10} [{bar}] {done}/{total} {unit}"
+        print(f"\r\033[K  {text}", end="", file=sys.stderr, flush=True)
 
     def done(self) -> None:
         print("\r\033[K", end="", file=sys.stderr, flush=True)

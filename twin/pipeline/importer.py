@@ -9,8 +9,9 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
-from typing import cast
+from typing import Literal, cast
 
 import numpy as np
 
@@ -35,11 +36,14 @@ from twin.pipeline.tiling import Compression, Placement, TileBudget, TileFormat,
 from twin.store import Store, validate_dataset_name
 from twin.types import BoolArray, IndexArray
 
-__all__ = ["ImportOptions", "import_files"]
+__all__ = ["ImportOptions", "Progress", "ProgressStage", "import_files"]
 
 log = logging.getLogger(__name__)
 
-Progress = Callable[[int], None]
+ProgressStage = Literal["read", "tile", "publish"]
+Progress = Callable[[ProgressStage, int, int | None], None]
+"""Told how far a stage is: objects read (total None until the last call), tiles written,
+catalog records published, each with its total."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +107,8 @@ def _publish(
     """Build every feature into ``spill``, tile them into ``staging`` and publish both."""
     with open_workers(_workers(options), options.dask) as workers:
         _read_features(paths, options, report, progress, workers, spill)
+        if progress is not None:
+            progress("read", report.objects_read, report.objects_read)
         report.stage_seconds["read"] = time.perf_counter() - started
         _warn_missing_theme(options.appearance_theme, report)
         summary = spill.finish()
@@ -121,6 +127,7 @@ def _publish(
             compress=options.compress,
             tile_format=options.tile_format,
             previous=_served_tileset(store, options.dataset),
+            progress=None if progress is None else partial(progress, "tile"),
         )
     report.stage_seconds["tile"] = time.perf_counter() - t0
     report.tiles, report.tile_bytes = stats.tiles_and_bytes
@@ -132,6 +139,8 @@ def _publish(
     report.seconds = time.perf_counter() - started
     report.write(staging)
     records = _records(options.dataset, spill, kept, stats.placement)
+    if progress is not None:
+        records = _counted(records, len(kept.indices), partial(progress, "publish"))
     t0 = time.perf_counter()
     store.publish(_dataset_info(options, spill, kept, report), records, staging)
     report.stage_seconds["publish"] = time.perf_counter() - t0
@@ -200,7 +209,7 @@ def _usable_objects(
     for item in iter_objects(paths, read_options):
         report.objects_read += 1
         if progress is not None:
-            progress(report.objects_read)
+            progress("read", report.objects_read, None)
         if isinstance(item, Rejection):
             report.reject(item)
             continue
@@ -297,6 +306,15 @@ def _records(
             bbox = (box[0], box[1], box[2], box[3], box[4], box[5])
             f = Feature(f.obj, None, bbox, union_geojson(footprints))
         yield _record(dataset, f, placement.of(index), parts)
+
+
+def _counted(
+    records: Iterator[BuildingRecord], total: int, progress: Callable[[int, int], None]
+) -> Iterator[BuildingRecord]:
+    """Yield ``records``, telling ``progress`` how many of ``total`` went by."""
+    for done, record in enumerate(records, 1):
+        yield record
+        progress(done, total)
 
 
 def _record(

@@ -11,7 +11,7 @@ import json
 import logging
 import math
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -130,6 +130,7 @@ def write_tileset(
     compress: Compression = "meshopt",
     tile_format: TileFormat = "glb",
     previous: Path | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> TilesetStats:
     """Write ``tileset.json`` (external tilesets beside it past ``budget.levels_per_file``
     levels) and its content into ``out_dir`` for the spilled features with meshes.
@@ -146,6 +147,7 @@ def write_tileset(
     table, tileset ``asset.version`` "1.0") for legacy clients. Content files are named by
     their hash; one already in the ``previous`` tileset directory is hard-linked, not rewritten,
     so a re-import rewrites only the tiles whose content changed (and clients keep their cache).
+    ``progress`` is told the tiles written so far and their total after each tile.
     """
     summary = spill.finish()
     meshed = np.flatnonzero(summary.has_mesh)
@@ -182,6 +184,8 @@ def write_tileset(
             written[1] += len(data)
             sizes.add(by_object, uri)
         written[0] += 1
+        if progress is not None:
+            progress(written[0], len(nodes))
         region = _region(summary.bbox_wgs84[meshed[node.items]])
         if node.is_leaf:
             placed = meshed[node.items]
