@@ -255,3 +255,17 @@ def test_buildings_of_parts_aggregate_their_parts(shared_data: Path, store: SQLi
         elif r.measures.volume_m3 is not None:  # its own body plus its parts
             assert r.measures.volume_m3 > sum(volumes), r.id
         assert r.measures.roof_area_m2 is None  # LoD1 without semantic surfaces
+
+
+def test_served_report_times_every_stage_and_the_whole_import(
+    shared_data: Path, store: SQLiteStore
+) -> None:
+    source = shared_data / "citygml/teco_district1_LoD2.gml"
+    report = import_files([source], store, ImportOptions(dataset="d", workers=1))
+    served = json.loads((store.tileset_dir("d") / REPORT_NAME).read_text())
+    stages = served["stage_seconds"]
+    assert list(stages) == ["read", "tile", "publish"]
+    assert all(seconds > 0 for seconds in stages.values())
+    assert served["seconds"] == round(report.seconds, 3) >= round(sum(stages.values()), 3) - 0.002
+    assert served == report.as_json()  # what the caller got is what is served
+    assert [p.name for p in store.tileset_dir("d").iterdir() if p.name.startswith(".")] == []

@@ -90,7 +90,6 @@ def import_files(
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    report.seconds = time.perf_counter() - started
     return report
 
 
@@ -144,6 +143,11 @@ def _publish(
     t0 = time.perf_counter()
     store.publish(_dataset_info(options, spill, kept, report), records, staging)
     report.stage_seconds["publish"] = time.perf_counter() - t0
+    report.seconds = time.perf_counter() - started
+    try:  # staging is now the served version: give its report the publishing time
+        report.write(staging)
+    except OSError as exc:  # a concurrent import of the dataset replaced (removed) it
+        log.warning("import report of %s not updated after publishing: %s", staging, exc)
 
 
 def _read_features(

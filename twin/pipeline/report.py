@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -69,9 +70,12 @@ class ImportReport:
         return out
 
     def write(self, folder: Path) -> Path:
-        """Write ``import-report.json`` into ``folder`` and return its path."""
+        """Write ``import-report.json`` into ``folder`` (replacing it at once: a reader sees the
+        old or the new report, never part of one) and return its path."""
         path = folder / REPORT_NAME
-        path.write_text(json.dumps(self.as_json(), indent=2, ensure_ascii=False), encoding="utf-8")
+        tmp = folder / f".{REPORT_NAME}.{os.getpid()}"
+        tmp.write_text(json.dumps(self.as_json(), indent=2, ensure_ascii=False), encoding="utf-8")
+        os.replace(tmp, path)
         return path
 
 
