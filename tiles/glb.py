@@ -27,11 +27,11 @@ import numpy.typing as npt
 from tiles.axes import z_up_to_y_up
 from tiles.compress_draco import write_draco
 from tiles.compress_meshopt import write_meshopt
-from tiles.images import ImageMime
+from tiles.images import AlphaMode, ImageMime
 from tiles.layout import BinWriter, Compression, Geometry, IdAttribute, Part, write_plain
 from tiles.metadata import PropertyTable, encode_property_table
 from tiles.normals import face_normals, unit_normals
-from tiles.typing import FeatureId, Gltf, Node, Primitive, Sampler
+from tiles.typing import FeatureId, Gltf, MaterialsSpecular, Node, Primitive, Sampler
 from tiles.typing import Image as ImageJSON
 from tiles.typing import Material as MaterialJSON
 from tiles.typing import Texture as TextureJSON
@@ -54,17 +54,27 @@ WRAP: dict[str, Literal[10497, 33648, 33071]] = {
 
 @dataclass(frozen=True, slots=True)
 class Texture:
-    """A base-colour texture: a PNG or JPEG image and how it repeats (:data:`WRAP` codes)."""
+    """A base-colour texture: a PNG or JPEG image and how it repeats (:data:`WRAP` codes).
+
+    ``alpha`` says what the image's alpha channel holds (:func:`tiles.images.alpha_mode`):
+    ``OPAQUE`` (none, or all 255), ``MASK`` (only 0 and 255) or ``BLEND`` (anything between).
+    """
 
     image: bytes
     mime_type: ImageMime
     wrap_s: Literal[10497, 33648, 33071] = 10497
     wrap_t: Literal[10497, 33648, 33071] = 10497
+    alpha: AlphaMode = "OPAQUE"
 
 
 @dataclass(frozen=True, slots=True)
 class Material:
-    """A non-metallic PBR material: base colour (times a texture), roughness, emission."""
+    """A non-metallic PBR material: base colour (times a texture), roughness, emission.
+
+    ``specular`` and ``specular_color`` are ``KHR_materials_specular``'s ``specularFactor``
+    and ``specularColorFactor`` (linear RGB); the extension is written only when they differ
+    from its defaults (1 and white, glTF's plain dielectric).
+    """
 
     name: str
     base_color: tuple[float, float, float, float]  # linear RGBA 0..1
@@ -72,6 +82,27 @@ class Material:
     roughness: float = 1.0
     emissive: tuple[float, float, float] = (0.0, 0.0, 0.0)  # linear RGB 0..1
     texture: Texture | None = None  # sampled with TEXCOORD_0
+    specular: float = 1.0
+    specular_color: tuple[float, float, float] = (1.0, 1.0, 1.0)
+
+    @property
+    def has_specular(self) -> bool:
+        """Whether the material needs ``KHR_materials_specular`` (not the defaults)."""
+        return self.specular != 1.0 or self.specular_color != (1.0, 1.0, 1.0)
+
+    @property
+    def alpha_mode(self) -> AlphaMode:
+        """Return how the material's alpha is drawn (glTF 2.0 §3.9.4 / material.alphaMode).
+
+        A base colour with alpha below 1 blends. Otherwise the texture decides: an image whose
+        alpha is only 0 or 255 is drawn with ``MASK`` (at the default cutoff 0.5 it shows the
+        same texels as ``BLEND`` would, but keeps depth writes and needs no back-to-front
+        sorting: clients draw blended primitives in a separate, order-dependent pass), one
+        with partial alpha with ``BLEND``.
+        """
+        if self.base_color[3] < 1.0:
+            return "BLEND"
+        return "OPAQUE" if self.texture is None else self.texture.alpha
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,8 +209,15 @@ def _material_json(material: Material, texture: int | None = None) -> MaterialJS
         out["pbrMetallicRoughness"]["baseColorTexture"] = {"index": texture}
     if any(material.emissive):
         out["emissiveFactor"] = [float(c) for c in material.emissive]
-    if material.base_color[3] < 1.0:
-        out["alphaMode"] = "BLEND"
+    if (alpha := material.alpha_mode) != "OPAQUE":
+        out["alphaMode"] = alpha
+    if material.has_specular:
+        specular: MaterialsSpecular = {}
+        if material.specular != 1.0:
+            specular["specularFactor"] = float(material.specular)
+        if material.specular_color != (1.0, 1.0, 1.0):
+            specular["specularColorFactor"] = [float(c) for c in material.specular_color]
+        out["extensions"] = {"KHR_materials_specular": specular}
     return out
 
 
@@ -377,6 +415,8 @@ def encode_glb(
     ]
     textures, texture_of = _Textures.write(used, bin_)
     document["materials"] = [_material_json(m, t) for m, t in zip(used, texture_of, strict=True)]
+    if any(m.has_specular for m in used):  # optional: a client without it draws the core model
+        document["extensionsUsed"].append("KHR_materials_specular")
     if textures.textures:
         document["textures"] = textures.textures
         document["images"] = textures.images

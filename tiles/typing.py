@@ -55,12 +55,24 @@ class PbrMetallicRoughness(TypedDict):
     roughnessFactor: float
 
 
+class MaterialsSpecular(TypedDict):
+    """``KHR_materials_specular``: strength and F0 colour (linear RGB) of the dielectric lobe."""
+
+    specularFactor: NotRequired[float]
+    specularColorFactor: NotRequired[list[float]]
+
+
+class MaterialExtensions(TypedDict):
+    KHR_materials_specular: MaterialsSpecular
+
+
 class Material(TypedDict):
     name: str
     pbrMetallicRoughness: PbrMetallicRoughness
     emissiveFactor: NotRequired[list[float]]
     doubleSided: bool
-    alphaMode: NotRequired[Literal["OPAQUE", "BLEND"]]
+    alphaMode: NotRequired[Literal["OPAQUE", "MASK", "BLEND"]]
+    extensions: NotRequired[MaterialExtensions]
 
 
 class Image(TypedDict):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import struct
@@ -15,11 +16,27 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from tiles import Material, PropertyTable, TileMesh, encode_glb, y_up_to_z_up
+from tiles import Material, PropertyTable, Texture, TileMesh, encode_glb, y_up_to_z_up
 
 GREY = Material("wall", (0.8, 0.8, 0.8, 1.0))
 RED = Material("roof", (0.7, 0.1, 0.1, 1.0))
 GLASS = Material("window", (0.3, 0.5, 0.9, 0.4), double_sided=False)
+SHINY = Material("shiny", (0.8, 0.8, 0.8, 1.0), specular=0.5, specular_color=(1.0, 0.5, 0.25))
+
+
+def _png(alpha: list[int]) -> bytes:
+    """A 2×2 RGBA PNG with the given alpha values."""
+    from PIL import Image
+
+    image = Image.new("RGBA", (2, 2))
+    image.putdata([(200, 100, 50, a) for a in alpha])
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue()
+
+
+FENCE = Material("fence", (1.0, 1.0, 1.0, 1.0), texture=Texture(
+    _png([0, 255, 255, 0]), "image/png", alpha="MASK"))  # fmt: skip
 
 
 def box_mesh(with_normals: bool) -> TileMesh:
@@ -71,6 +88,14 @@ def grid_mesh(n: int) -> TileMesh:
     )
 
 
+def textured_box() -> TileMesh:
+    """The two cubes: walls with a specular tint, tops with a texture cut out by its alpha."""
+    mesh = box_mesh(False)
+    uv = np.tile(np.array([[0, 0], [1, 0], [1, 1], [0, 1]], np.float32), (4, 1))
+    return TileMesh(mesh.positions, None, mesh.faces, mesh.feature_ids, mesh.materials_per_face,
+                    [SHINY, FENCE], uv)  # fmt: skip
+
+
 BUILDINGS = PropertyTable(
     "building",
     2,
@@ -89,6 +114,7 @@ CASES = {
     "normals_with_table": (box_mesh(True), BUILDINGS, None),
     "translated_with_table": (box_mesh(False), BUILDINGS, (10.0, -5.0, 2.5)),
     "uint32_indices": (grid_mesh(300), None, None),
+    "specular_and_masked_texture": (textured_box(), None, None),
 }
 
 
@@ -216,6 +242,40 @@ def test_translucent_material_blends() -> None:
     gltf, _ = glb_reader.load(encode_glb(glassy))
     assert gltf.materials[0].alphaMode == "BLEND"
     assert gltf.materials[0].doubleSided is False
+
+
+def test_specular_is_an_optional_extension_on_its_material_only() -> None:
+    gltf, _ = glb_reader.load(encode_glb(textured_box()))
+    shiny, fence = gltf.materials
+    assert shiny.extensions == {
+        "KHR_materials_specular": {"specularFactor": 0.5, "specularColorFactor": [1.0, 0.5, 0.25]}
+    }
+    assert not fence.extensions
+    assert "KHR_materials_specular" in gltf.extensionsUsed
+    assert not gltf.extensionsRequired  # a client without it still draws the material
+
+
+def test_no_specular_no_extension() -> None:
+    gltf, _ = glb_reader.load(encode_glb(box_mesh(False)))
+    assert "KHR_materials_specular" not in (gltf.extensionsUsed or [])
+    assert all(not m.extensions for m in gltf.materials)
+
+
+@pytest.mark.parametrize(
+    ("base_alpha", "image_alpha", "mode"),
+    [(1.0, "OPAQUE", None), (1.0, "MASK", "MASK"), (1.0, "BLEND", "BLEND"), (0.5, "MASK", "BLEND")],
+)
+def test_the_alpha_mode_comes_from_base_colour_and_image(
+    base_alpha: float, image_alpha: str, mode: str | None
+) -> None:
+    texture = Texture(_png([255] * 4), "image/png", alpha=image_alpha)  # type: ignore[arg-type]
+    material = Material("m", (1.0, 1.0, 1.0, base_alpha), texture=texture)
+    box = textured_box()
+    mesh = replace(box, materials=[material, material])
+    data = encode_glb(mesh)
+    (json_length,) = struct.unpack("<I", data[12:16])  # GLB: the JSON chunk comes first
+    written = json.loads(data[20 : 20 + json_length])
+    assert written["materials"][0].get("alphaMode") == mode  # absent: OPAQUE, the default
 
 
 def replace(mesh: TileMesh, **changes: object) -> TileMesh:
