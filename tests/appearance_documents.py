@@ -46,9 +46,11 @@ def appearance(
     theme: str = "photo",
     wall_target: str = "wall",
     extra: str = "",
+    wall_uv: list[tuple[float, float]] = WALL_UV,
+    specular: str = "1 1 1",
 ) -> str:
     """Return an ``app:Appearance`` texturing the wall and giving the roof its material."""
-    uv = " ".join(f"{s} {t}" for s, t in [*WALL_UV, WALL_UV[0]])
+    uv = " ".join(f"{s} {t}" for s, t in [*wall_uv, wall_uv[0]])
     return (
         f"<app:Appearance><app:theme>{theme}</app:theme>"
         "<app:surfaceDataMember><app:ParameterizedTexture>"
@@ -62,7 +64,7 @@ def appearance(
         f"<app:transparency>{TRANSPARENCY}</app:transparency>"
         f"<app:diffuseColor>{' '.join(map(str, DIFFUSE))}</app:diffuseColor>"
         f"<app:emissiveColor>{' '.join(map(str, EMISSIVE))}</app:emissiveColor>"
-        "<app:specularColor>1 1 1</app:specularColor>"
+        f"<app:specularColor>{specular}</app:specularColor>"
         "<app:target>#roof</app:target></app:X3DMaterial></app:surfaceDataMember>"
         f"{extra}</app:Appearance>"
     )

@@ -142,7 +142,10 @@ class TileImage:
         if self.window is None:
             return uv
         u0, v0, du, dv = self.window
-        return ((uv - np.array([u0, v0])) / np.array([du, dv])).astype(np.float32)
+        remapped: npt.NDArray[np.float32] = ((uv - np.array([u0, v0])) / np.array([du, dv])).astype(
+            np.float32
+        )
+        return remapped
 
 
 def tile_image(

@@ -212,7 +212,8 @@ class SurfaceMaterial:
     Colours are RGB in 0..1 as the source writes them (X3D colours, not yet linear).
     ``image`` is the absolute path of the texture image (None: no texture); the texture
     coordinates are per vertex in :class:`SurfaceAppearance`. ``shininess`` and
-    ``transparency`` are X3D's, 0..1.
+    ``transparency`` are X3D's, 0..1; ``specular`` is X3D's specularColor, whose default in
+    CityGML is white (CityGML 2.0 §9.4, unlike X3D's black).
     """
 
     diffuse: tuple[float, float, float] = (0.8, 0.8, 0.8)
@@ -221,6 +222,7 @@ class SurfaceMaterial:
     transparency: float = 0.0
     image: str | None = None
     wrap: WrapMode = "wrap"
+    specular: tuple[float, float, float] = (1.0, 1.0, 1.0)
 
 
 @dataclass(frozen=True, slots=True)

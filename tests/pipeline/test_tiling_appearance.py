@@ -4,6 +4,7 @@ independent readers, and valid for the Khronos validator on real textured cities
 
 from __future__ import annotations
 
+import io
 import json
 from itertools import combinations
 from pathlib import Path
@@ -20,9 +21,12 @@ from appearance_documents import (
     TRANSPARENCY,
     WALL,
     WALL_UV,
+    appearance,
+    textured_building,
     write_textured,
 )
 from gltf_validator import decode_glb_files, read_b3dm_files, validate_glb_files
+from PIL import Image
 
 from twin.citygml import iter_city_objects
 from twin.geo import reprojector_for
@@ -155,8 +159,6 @@ def test_a_truncated_png_is_reported_unreadable_and_kept_out_of_the_tiles(
 
 
 def test_a_tiff_texture_is_converted_to_png(tmp_path: Path, store: SQLiteStore) -> None:
-    from PIL import Image
-
     source = write_textured(tmp_path / "in")
     Image.new("RGB", (4, 2), (10, 20, 30)).save(source.parent / "tex.tif")
     source.write_text(source.read_text().replace("tex.png", "tex.tif"))
@@ -252,3 +254,174 @@ def test_b3dm_tiles_carry_the_textures(tmp_path: Path, store: SQLiteStore) -> No
     assert len(pygltflib.GLTF2.load_from_bytes(glb).images) == 1
     (report,) = validate_glb_files([read["glb"]])
     assert report["numErrors"] == 0, report["messages"][:5]
+
+
+def _material(tile: Path, name: str) -> dict[str, Any]:
+    (json_length,) = np.frombuffer(tile.read_bytes()[12:16], dtype="<u4")
+    document = json.loads(tile.read_bytes()[20 : 20 + int(json_length)])
+    return next(m for m in document["materials"] if m["name"] == name) | {"_doc": document}
+
+
+@pytest.mark.parametrize(
+    ("alphas", "mode"),
+    [
+        (None, None),
+        ([255, 255, 255, 255], None),
+        ([0, 255, 0, 255], "MASK"),
+        ([0, 90, 255, 255], "BLEND"),
+    ],
+    ids=["RGB", "alpha all 255", "alpha 0 or 255", "alpha partial"],
+)
+def test_the_alpha_of_a_texture_image_sets_the_alpha_mode(
+    tmp_path: Path, store: SQLiteStore, alphas: list[int] | None, mode: str | None
+) -> None:
+    source = write_textured(tmp_path / "in")
+    if alphas is not None:  # the 4×2 image: first row's alpha as given, second row opaque
+        image = Image.new("RGBA", (4, 2), (200, 30, 40, 255))
+        image.putdata([(200, 30, 40, a) for a in alphas] + [(200, 30, 40, 255)] * 4)
+        image.save(source.parent / "tex.png")
+    (tile,) = _tiles(_import([source], store))
+    assert _material(tile, "tex.png").get("alphaMode") == mode  # absent: OPAQUE
+    (report,) = validate_glb_files([tile])
+    assert report["numErrors"] == 0, report["messages"][:5]
+
+
+def test_x3d_specular_colour_becomes_khr_materials_specular(
+    tmp_path: Path, store: SQLiteStore
+) -> None:
+    document = textured_building([appearance(specular="0.5 0.25 0")])
+    (tile,) = _tiles(_import([write_textured(tmp_path / "in", document)], store))
+    roof = _material(tile, "x3d-material")
+    linear = [_srgb_to_linear(c) for c in (0.5, 0.25, 0.0)]
+    specular = roof["extensions"]["KHR_materials_specular"]
+    assert specular["specularFactor"] == pytest.approx(linear[0], abs=1e-6)
+    tint = [c / linear[0] for c in linear]
+    np.testing.assert_allclose(specular["specularColorFactor"], tint, atol=1e-5)
+    assert "KHR_materials_specular" in roof["_doc"]["extensionsUsed"]
+    assert "KHR_materials_specular" not in roof["_doc"].get("extensionsRequired", [])
+    (report,) = validate_glb_files([tile])
+    assert report["numErrors"] == 0, report["messages"][:5]
+    unknown = [m["message"] for m in report["messages"] if m["code"] == "UNSUPPORTED_EXTENSION"]
+    assert not [m for m in unknown if "KHR_materials_specular" in m]  # known: it was checked
+
+
+def test_white_specular_writes_no_extension(tmp_path: Path, store: SQLiteStore) -> None:
+    (tile,) = _tiles(_import([write_textured(tmp_path / "in")], store))  # specularColor 1 1 1
+    roof = _material(tile, "x3d-material")
+    assert "extensions" not in roof
+    assert "KHR_materials_specular" not in roof["_doc"]["extensionsUsed"]
+
+
+ATLAS = (64, 32)
+"""Width and height of the atlas the wall takes a small part of."""
+ATLAS_UV = [(0.5 + (8.5 + dx) / 64, (4.5 + dy) / 32) for dx, dy in [(0, 0), (7, 0), (5, 3), (0, 1)]]
+"""The wall's texture coordinates: texel centres in columns 40..47, rows 4..7 (from the bottom)."""
+
+
+def _atlas() -> Image.Image:
+    """An RGB atlas whose every texel differs (red = column, green = row, blue = both)."""
+    width, height = ATLAS
+    atlas = Image.new("RGB", ATLAS)
+    atlas.putdata(
+        [(x * 4, y * 8, (x * 7 + y * 13) % 256) for y in range(height) for x in range(width)]
+    )
+    return atlas
+
+
+def test_a_shared_atlas_is_cropped_to_the_texels_the_tile_uses(
+    tmp_path: Path, store: SQLiteStore
+) -> None:
+    document = textured_building([appearance(wall_uv=ATLAS_UV)])
+    source = write_textured(tmp_path / "in", document)
+    _atlas().save(source.parent / "tex.png")
+    (tile,) = _tiles(_import([source], store))
+    gltf = pygltflib.GLTF2.load_from_bytes(tile.read_bytes())
+    (image,) = gltf.images
+    embedded = Image.open(
+        io.BytesIO(glb_reader.view_bytes(gltf, gltf.binary_blob(), image.bufferView))
+    )
+    # Columns 40..47 and rows 24..27 from the top, two texels of border around them.
+    assert embedded.size == (8 + 4, 4 + 4)
+    assert embedded.tobytes() == _atlas().crop((38, 22, 50, 30)).tobytes()
+    sampler = gltf.samplers[gltf.textures[0].sampler]
+    assert (sampler.wrapS, sampler.wrapT) == (33071, 33071)  # CLAMP_TO_EDGE: all inside
+    wall = _by_material(tile.read_bytes())["tex.png"]
+    assert wall.uv is not None
+    for u, v in wall.uv:  # each corner still samples its own texel of the atlas
+        column, row = int(u * embedded.width), int(v * embedded.height)
+        expected = {(38 + column, 22 + row)}
+        assert expected <= {(int(s * 64), 32 - 1 - int(t * 32)) for s, t in ATLAS_UV}
+        assert embedded.getpixel((column, row)) == _atlas().getpixel(expected.pop())
+    (report,) = validate_glb_files([tile])
+    assert report["numErrors"] == 0, report["messages"][:5]
+
+
+def test_a_repeating_texture_keeps_its_whole_image(tmp_path: Path, store: SQLiteStore) -> None:
+    repeated = [(s * 3, t) for s, t in ATLAS_UV]  # s up to 2.3: the image repeats
+    source = write_textured(tmp_path / "in", textured_building([appearance(wall_uv=repeated)]))
+    _atlas().save(source.parent / "tex.png")
+    (tile,) = _tiles(_import([source], store))
+    gltf = pygltflib.GLTF2.load_from_bytes(tile.read_bytes())
+    (image,) = gltf.images
+    assert (
+        glb_reader.view_bytes(gltf, gltf.binary_blob(), image.bufferView)
+        == (source.parent / "tex.png").read_bytes()
+    )
+    wall = _by_material(tile.read_bytes())["tex.png"]
+    assert wall.uv is not None
+    assert wall.uv[:, 0].max() == pytest.approx(max(s for s, _ in repeated), abs=1e-6)
+
+
+def test_texture_bytes_count_a_repeating_image_whole(tmp_path: Path) -> None:
+    repeated = [(s * 3, t) for s, t in WALL_UV]
+    source = write_textured(tmp_path / "in", textured_building([appearance(wall_uv=repeated)]))
+    (obj,) = iter_city_objects(source)
+    assert isinstance(obj, CityObject)
+    feature = build_feature(obj, reprojector_for("EPSG:25832", obj.surfaces.coords))
+    assert feature.texture_bytes == (source.parent / "tex.png").stat().st_size
+
+
+def test_a_real_atlas_is_cropped_and_its_coordinates_follow(
+    shared_data: Path, store: SQLiteStore
+) -> None:
+    # PLATEAU gives each building an atlas; 14201-bldg-158971-1.jpg (1024×1024) is used on
+    # 0.79 × 0.68 of its area, so its tile embeds a crop on the JPEG's 16-pixel blocks.
+    folder = _import([shared_data / PLATEAU], store)
+    name = "14201-bldg-158971-1.jpg"
+    source = Image.open(
+        shared_data / PLATEAU.rsplit("/", 1)[0] / "52397519_bldg_6697_appearance" / name
+    )
+    for tile in _tiles(folder):
+        gltf = pygltflib.GLTF2.load_from_bytes(tile.read_bytes())
+        for primitive in glb_reader.primitives(tile.read_bytes()):
+            if primitive.material["name"] != name:
+                continue
+            texture = gltf.textures[
+                primitive.material["pbrMetallicRoughness"]["baseColorTexture"]["index"]
+            ]
+            data = glb_reader.view_bytes(
+                gltf, gltf.binary_blob(), gltf.images[texture.source].bufferView
+            )
+            embedded = Image.open(io.BytesIO(data))
+            assert embedded.width < source.width
+            assert embedded.height < source.height
+            assert embedded.width % 16 == 0
+            assert embedded.height % 16 == 0
+            assert primitive.uv is not None
+            assert primitive.uv.min() >= 0.0
+            assert primitive.uv.max() <= 1.0
+            return
+    raise AssertionError(f"{name} is in no tile")
+
+
+def test_a_real_png_with_soft_alpha_blends(shared_data: Path, store: SQLiteStore) -> None:
+    # c4j's testtown-005.png is RGBA with alpha 0 on 9,153 texels, 255 on 5,310 and partial
+    # on 1,921 (its soft edges): BLEND. Its JPEGs have no alpha: OPAQUE.
+    (tile,) = [
+        t for t in _tiles(_import([shared_data / C4J], store)) if b"testtown-005" in t.read_bytes()
+    ]
+    document = _material(tile, "testtown-005.png")["_doc"]
+    modes = {m["name"]: m.get("alphaMode") for m in document["materials"]}
+    assert modes["testtown-005.png"] == "BLEND"
+    jpegs = {mode for name, mode in modes.items() if name.endswith(".jpg")}
+    assert jpegs == {None}

@@ -382,6 +382,7 @@ def _x3d_material(element: etree._Element) -> SurfaceMaterial:
         emissive=_colour(element, "emissiveColor", (0.0, 0.0, 0.0)),
         shininess=_number(element, "shininess", 0.2),
         transparency=_number(element, "transparency", 0.0),
+        specular=_colour(element, "specularColor", (1.0, 1.0, 1.0)),
     )
 
 

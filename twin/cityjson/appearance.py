@@ -1,11 +1,12 @@
 """Read CityJSON appearances: materials and textures per surface, texture coordinates per vertex.
 
 A document's ``appearance`` holds ``materials`` (X3D-like: ``diffuseColor``, ``emissiveColor``,
-``shininess``, ``transparency``), ``textures`` (``image`` relative to the file, ``wrapMode``)
-and ``vertices-texture`` (``[u, v]`` pairs). A geometry's ``material`` and ``texture`` are
-keyed by theme; ``material.<theme>.values`` nests like the boundaries down to the surface (or
-``value`` applies to every surface), ``texture.<theme>.values`` down to the ring, each ring
-``[texture index, uv index per vertex …]`` or ``[null]`` (CityJSON 2.0 §3.3 "Appearance").
+``specularColor``, ``shininess``, ``transparency``), ``textures`` (``image`` relative to the
+file, ``wrapMode``) and ``vertices-texture`` (``[u, v]`` pairs). A geometry's ``material`` and
+``texture`` are keyed by theme; ``material.<theme>.values`` nests like the boundaries down to the
+surface (or ``value`` applies to every surface), ``texture.<theme>.values`` down to the ring,
+each ring ``[texture index, uv index per vertex …]`` or ``[null]`` (CityJSON 2.0 §3.3
+"Appearance").
 One theme is drawn per kind: the one asked for (only that one), else the document's
 ``default-theme-texture``/``default-theme-material``, else the first the geometry has.
 """
@@ -85,6 +86,7 @@ def _material(raw: Mapping[str, Any]) -> SurfaceMaterial:
         colour("emissiveColor", (0.0, 0.0, 0.0)),
         number("shininess", 0.2),
         number("transparency", 0.0),
+        specular=colour("specularColor", (1.0, 1.0, 1.0)),
     )
 
 

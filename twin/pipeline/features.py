@@ -9,6 +9,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from tiles.images import MAX_CROPPED_SHARE
 from twin.errors import GeometryError, ReprojectionError
 from twin.geo import Reprojector, ecef_to_lonlath
 from twin.geometry import footprint_geojson, footprints_geojson, lonlat_area_m2
@@ -177,9 +178,11 @@ def _mesh(
 def texture_bytes(mesh: Mesh) -> int:
     """Estimate the image bytes ``mesh``'s textures bring into a tile.
 
-    Per textured material: the image file's size times the area of the texture coordinates'
-    bounding box, each side capped at the whole image (a repeating texture costs its image
-    once). An image shared by many objects (an atlas) is so counted about once in all.
+    Per textured material: the image file's size times the share of the image a tile embeds
+    for it (:func:`tiles.images.tile_image`): the area of the texture coordinates' bounding
+    box, or the whole image when the coordinates leave [0, 1] (a repeating texture) or the box
+    covers more than ``MAX_CROPPED_SHARE`` of it. An image shared by many objects (an atlas) is
+    so counted about once in all.
     """
     if mesh.uv is None or mesh.face_materials is None:
         return 0
@@ -188,8 +191,10 @@ def texture_bytes(mesh: Mesh) -> int:
         faces = mesh.faces[mesh.face_materials == k]
         if material.image is None or not len(faces):
             continue
-        span = np.minimum(np.ptp(mesh.uv[faces.reshape(-1)], axis=0), 1.0)
-        total += _file_size(material.image) * float(span[0]) * float(span[1])
+        uv = mesh.uv[faces.reshape(-1)]
+        lo, hi = uv.min(axis=0), uv.max(axis=0)
+        share = float(np.prod(hi - lo)) if lo.min() >= 0.0 and hi.max() <= 1.0 else 1.0
+        total += _file_size(material.image) * (share if share <= MAX_CROPPED_SHARE else 1.0)
     return int(total)
 
 

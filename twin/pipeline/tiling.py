@@ -21,20 +21,18 @@ import numpy.typing as npt
 
 import tiles
 from tiles import Compression, TileFormat
-from tiles.glb import WRAP
 from tiles.hierarchy import Node, build_hierarchy, widen
-from tiles.images import ImageMime
 from tiles.metadata import Value
 from tiles.sizes import FeatureSizes, feature_sizes
 from tiles.tileset import WGS84_A
-from twin.model import AttributeValue, Mesh, SurfaceClass, SurfaceMaterial
+from twin.model import AttributeValue, Mesh
 from twin.pipeline.features import Feature
-from twin.pipeline.images import read_texture
 from twin.pipeline.lod import block_meshes, object_slices
+from twin.pipeline.materials import MATERIALS, tile_materials
 from twin.pipeline.parallel import Workers, map_ordered, workers_for
 from twin.pipeline.sizes import SizeReport, TileSizes, tile_sizes
 from twin.pipeline.spill import FeatureSpill, tile_feature
-from twin.types import Float32Array, Float64Array, IndexArray, UInt16Array
+from twin.types import Float64Array, IndexArray
 
 __all__ = [
     "Compression",
@@ -50,27 +48,6 @@ log = logging.getLogger(__name__)
 CONTENT_DIR = "content"
 _MIN_ERROR_M = 0.01  # an inner tile is never exact: its blocks stand for finer content
 _MAX_MOVE_M = 0.001  # how far compression may move a vertex of full-detail content
-
-# Base colours (linear RGB) per semantic class, so roofs read apart from walls.
-_PALETTE: dict[SurfaceClass, tuple[float, float, float, float]] = {
-    SurfaceClass.UNCLASSIFIED: (0.80, 0.80, 0.78, 1.0),
-    SurfaceClass.ROOF: (0.55, 0.16, 0.10, 1.0),
-    SurfaceClass.WALL: (0.86, 0.83, 0.76, 1.0),
-    SurfaceClass.GROUND: (0.35, 0.35, 0.35, 1.0),
-    SurfaceClass.CLOSURE: (0.70, 0.70, 0.70, 0.5),
-    SurfaceClass.OUTER_CEILING: (0.75, 0.72, 0.66, 1.0),
-    SurfaceClass.OUTER_FLOOR: (0.60, 0.58, 0.55, 1.0),
-    SurfaceClass.WINDOW: (0.25, 0.40, 0.55, 1.0),
-    SurfaceClass.DOOR: (0.40, 0.25, 0.15, 1.0),
-    SurfaceClass.INTERIOR_WALL: (0.90, 0.90, 0.88, 1.0),
-    SurfaceClass.CEILING: (0.92, 0.92, 0.92, 1.0),
-    SurfaceClass.FLOOR: (0.65, 0.55, 0.45, 1.0),
-    SurfaceClass.TRAFFIC_AREA: (0.30, 0.30, 0.32, 1.0),
-    SurfaceClass.AUXILIARY_TRAFFIC_AREA: (0.45, 0.55, 0.35, 1.0),
-    SurfaceClass.WATER_SURFACE: (0.20, 0.40, 0.70, 0.8),
-    SurfaceClass.WATER_GROUND: (0.35, 0.30, 0.25, 1.0),
-}
-MATERIALS = tuple(tiles.Material(c.name.lower(), _PALETTE[c]) for c in SurfaceClass)
 
 
 @dataclass(frozen=True, slots=True)
@@ -324,7 +301,7 @@ def encode_tile(
     faces = np.concatenate([m.faces + np.uint32(offsets[k]) for k, m in enumerate(meshes)])
     feature_ids = np.repeat(np.arange(len(meshes), dtype=np.uint32), np.diff(offsets))
     classes = np.concatenate([m.classes for m in meshes]).astype(np.uint16)
-    materials, per_face, uv = _appearance(meshes, classes)
+    materials, per_face, uv = tile_materials(meshes, classes)
     # Polygons own their ring vertices, so per-vertex normals keep the mesh welded and flat.
     normals = tiles.vertex_normals(local, faces)
     mesh = tiles.TileMesh(
@@ -333,80 +310,6 @@ def encode_tile(
     table = tiles.PropertyTable("cityObject", len(group), property_columns(group))
     data, sizes = _content(mesh, table, compress, tile_format, _MAX_MOVE_M)
     return data, frame, sizes
-
-
-_WRAP = {"wrap": WRAP["repeat"], "mirror": WRAP["mirror"], "clamp": WRAP["clamp"]}
-
-
-def _appearance(
-    meshes: Sequence[Mesh], classes: UInt16Array
-) -> tuple[tuple[tiles.Material, ...], UInt16Array, Float32Array | None]:
-    """Return the tile's materials, the material of each face and the UVs (glTF convention).
-
-    Faces without a material of their own keep their class colour (:data:`MATERIALS`). The
-    texture images of the tile are read here, in the encoding worker, one tile at a time; an
-    image that cannot be read leaves its faces in their class colour.
-    """
-    if not any(m.materials for m in meshes):
-        return MATERIALS, classes, None
-    palette: dict[SurfaceMaterial, int] = {}
-    own = np.full(len(classes), -1, dtype=np.int64)  # palette index per face
-    start = 0
-    for m in meshes:
-        if m.face_materials is not None and m.materials:
-            remap = np.array([palette.setdefault(x, len(palette)) for x in m.materials])
-            chosen = m.face_materials >= 0
-            own[start : start + len(m.faces)][chosen] = remap[m.face_materials[chosen]]
-        start += len(m.faces)
-    images: dict[str, tuple[bytes, ImageMime] | None] = {}
-    made = [_material(x, images) for x in palette]
-    usable = np.array([x is not None for x in made] + [False])
-    per_face = np.where(usable[own], len(MATERIALS) + own, classes).astype(np.uint16)
-    uv = None
-    if any(m.uv is not None for m in meshes):
-        uv = np.concatenate(
-            [m.uv if m.uv is not None else np.zeros((len(m.positions_ecef), 2), np.float32)
-             for m in meshes]
-        )  # fmt: skip
-        uv[:, 1] = 1.0 - uv[:, 1]  # CityGML/CityJSON: origin lower left; glTF: upper left
-    materials = MATERIALS + tuple(x if x is not None else MATERIALS[0] for x in made)
-    return materials, per_face, uv
-
-
-def _material(
-    source: SurfaceMaterial, images: dict[str, tuple[bytes, ImageMime] | None]
-) -> tiles.Material | None:
-    """Return the glTF material of ``source`` (None: its texture image cannot be read).
-
-    X3D colours are display (sRGB) values; glTF factors are linear (glTF 2.0 §3.9.2), so they
-    are converted. ``transparency`` becomes alpha ``1 - transparency``, ``shininess``
-    roughness ``1 - shininess``. X3D's specular colour has no counterpart in the core
-    metallic-roughness model and is not written.
-    """
-    texture = None
-    if source.image is not None:
-        if source.image not in images:
-            images[source.image] = read_texture(source.image)
-        image = images[source.image]
-        if image is None:
-            return None
-        wrap = _WRAP[source.wrap]
-        texture = tiles.Texture(image[0], image[1], wrap, wrap)
-    r, g, b = (_linear(c) for c in source.diffuse)
-    e_r, e_g, e_b = (_linear(c) for c in source.emissive)
-    return tiles.Material(
-        Path(source.image).name if source.image else "x3d-material",
-        (r, g, b, 1.0 - source.transparency),
-        roughness=1.0 - source.shininess,
-        emissive=(e_r, e_g, e_b),
-        texture=texture,
-    )
-
-
-def _linear(c: float) -> float:
-    """Return an sRGB component (0..1) as linear light (IEC 61966-2-1), rounded to 1e-6."""
-    c = min(max(float(c), 0.0), 1.0)
-    return round(c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4, 6)
 
 
 def encode_blocks(
