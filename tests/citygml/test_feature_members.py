@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -9,9 +10,9 @@ import pytest
 from lxml import etree
 from synth import synth_city
 
-from twin.citygml import reader
+from twin.citygml import appearance, iter_city_objects, reader
 from twin.errors import CityGMLError
-from twin.model import CityObject, Rejection
+from twin.model import AppearanceLog, CityObject, Rejection
 
 from .documents import read_all
 
@@ -23,6 +24,25 @@ def as_feature_members(text: str) -> str:
     inner = text.replace("<core:cityObjectMember>", "").replace("</core:cityObjectMember>", "")
     opened = inner.replace("</gml:boundedBy>\n", "</gml:boundedBy>\n<gml:featureMembers>", 1)
     return opened.replace("</core:CityModel>", "</gml:featureMembers></core:CityModel>")
+
+
+def with_top_level_materials(text: str) -> str:
+    """Add one ``app:appearanceMember`` per building after the objects: an X3DMaterial on its
+    first polygon (``SYN_<n>_p0``)."""
+    members = "".join(
+        "<app:appearanceMember><app:Appearance><app:theme>t</app:theme><app:surfaceDataMember>"
+        "<app:X3DMaterial><app:diffuseColor>0.1 0.2 0.3</app:diffuseColor>"
+        f"<app:target>#SYN_{i:07d}_p0</app:target></app:X3DMaterial></app:surfaceDataMember>"
+        "</app:Appearance></app:appearanceMember>\n"
+        for i in range(BUILDINGS)
+    )
+    declared = text.replace(
+        'xmlns:core="http://www.opengis.net/citygml/2.0"',
+        'xmlns:core="http://www.opengis.net/citygml/2.0" '
+        'xmlns:app="http://www.opengis.net/citygml/appearance/2.0"',
+        1,
+    )
+    return declared.replace("</core:CityModel>", f"{members}</core:CityModel>")
 
 
 @pytest.fixture(scope="module")
@@ -93,3 +113,33 @@ def test_keep_going_keeps_the_objects_before_a_syntax_error(
     assert {o.id for o in objects if isinstance(o, CityObject) and o.type == "Building"} == {
         f"SYN_{i:07d}" for i in range(300)
     }
+
+
+def test_the_appearance_pre_pass_frees_feature_members_as_it_reads(
+    cities: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Top-level appearances after one ``gml:featureMembers`` of 2,000 objects: the pass that
+    reads them first never holds more than a chunk of the objects, and every material whose
+    polygon exists lands on it."""
+    path = tmp_path / "plural-appearances.gml"
+    path.write_text(with_top_level_materials(cities[1].read_text()))
+    held: list[int] = []
+    is_appearance = appearance.is_appearance
+
+    def counting(element: etree._Element) -> bool:
+        parent = element.getparent()
+        if parent is not None and str(parent.tag).endswith("}featureMembers"):
+            held.append(len(parent))
+        return is_appearance(element)
+
+    monkeypatch.setattr(appearance, "is_appearance", counting)
+    log = AppearanceLog()
+    read = list(iter_city_objects(path, appearance_log=log))
+    assert sum(1 for r in read if isinstance(r, CityObject) and r.type == "Building") == BUILDINGS
+    assert len(held) >= BUILDINGS  # the pre-pass looked at every object of the container
+    assert max(held) <= 20  # about 11 buildings a 64 KiB chunk
+    # The targets: a building made of parts has no polygon of its own (its parts' are _a_p0 …).
+    polygons = len(re.findall(r'gml:id="SYN_\d{7}_p0"', path.read_text()))
+    assert polygons > BUILDINGS * 0.8
+    assert log.material_surfaces == polygons
+    assert log.unknown_targets == BUILDINGS - polygons

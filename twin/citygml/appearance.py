@@ -12,8 +12,9 @@ gives texture coordinates per ring gml:id (``app:textureCoordinates/@ring``). Th
 Appearances sit inside an object (``app:appearance``, local to it) or at the top of the
 document (``appearanceMember``), often after every object. As objects are streamed on before
 the document ends, the top-level ones are read first, by a tag-filtered pass over the document
-— only when a cheap byte scan finds an ``appearanceMember`` at all; a document without
-appearances costs one read of its bytes and nothing else.
+that frees each object as it passes (also inside one ``gml:featureMembers``) — only when a
+cheap byte scan finds an ``appearanceMember`` at all; a document without appearances costs one
+read of its bytes and nothing else.
 
 One theme is drawn (the one asked for, else the first met); a surface has at most one
 front-side appearance per theme (CityGML 2.0 §9.3), a texture winning over a material.
@@ -37,6 +38,7 @@ from twin.model import AppearanceLog, SurfaceAppearance, SurfaceMaterial, image_
 __all__ = ["Appearances", "is_appearance", "open_appearances"]
 
 _SCAN_CHUNK = 1 << 22
+_PASS_CHUNK = 1 << 16  # bytes fed to the pre-pass's parser at a time
 _SURFACE_DATA = frozenset({"surfaceDataMember", "surfaceData"})
 _MEMBER_TAGS = [f"{{*}}{name}" for name in (*MEMBER_PROPERTIES, "appearanceMember")]
 _MEMBER_NAMES = (b"appearanceMember", b"featureMember")  # the latter also in featureMembers
@@ -123,26 +125,50 @@ class Appearances:
         self._batch = _Scope()
 
     def read_members(self, stream: IO[bytes]) -> None:
-        """Read every top-level ``appearanceMember`` of the document, freeing objects as met."""
-        events: Any = etree.iterparse(
-            stream,
-            events=("end",),
-            tag=_MEMBER_TAGS,
-            **SAFE_PARSING,
-        )
+        """Read every top-level appearance of the document, freeing objects as they are met.
+
+        A member of the CityModel (``appearanceMember``, ``cityObjectMember``,
+        ``gml:featureMember``) is read and freed when it ends. GML's plural
+        ``gml:featureMembers`` may hold every object of the document in one element: its
+        children are read and freed one by one between chunks of input, each once the next
+        has begun (as the main pass does), so the pass holds a chunk and a child at a time.
+        """
+        parser = etree.XMLPullParser(events=("start", "end"), tag=_MEMBER_TAGS, **SAFE_PARSING)
+        container: etree._Element | None = None
         try:
-            for _, element in events:
-                parent = element.getparent()
-                if parent is None or parent.getparent() is not None:
-                    continue  # not a member of the CityModel
-                for appearance in element:
-                    if is_appearance(appearance):
-                        self._read_appearance(appearance, self._document)
-                element.clear()
-                while element.getprevious() is not None:
-                    del parent[0]
+            while chunk := stream.read(_PASS_CHUNK):
+                parser.feed(chunk)
+                for event, element in parser.read_events():
+                    parent = element.getparent()
+                    if parent is None or parent.getparent() is not None:
+                        continue  # not a member of the CityModel
+                    if event == "start":
+                        if local_name(element.tag) == "featureMembers":
+                            container = element
+                        continue
+                    if element is container:
+                        self._read_container(container, complete=True)
+                        container = None
+                    for appearance in element:
+                        if is_appearance(appearance):
+                            self._read_appearance(appearance, self._document)
+                    element.clear()
+                    while element.getprevious() is not None:
+                        del parent[0]
+                if container is not None:
+                    self._read_container(container, complete=False)
+            parser.close()
         except etree.XMLSyntaxError:
             return  # the main pass reports the error where it is
+
+    def _read_container(self, container: etree._Element, *, complete: bool) -> None:
+        """Read and free the children of a ``gml:featureMembers``; all but the last unless
+        ``complete`` (the last may not have ended yet)."""
+        while len(container) > (0 if complete else 1):
+            child = container[0]
+            if is_appearance(child):
+                self._read_appearance(child, self._document)
+            del container[0]
 
     def read_local(self, obj: etree._Element) -> None:
         """Read the appearances inside a top-level object (and its child objects)."""
