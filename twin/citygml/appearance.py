@@ -22,7 +22,7 @@ front-side appearance per theme (CityGML 2.0 §9.3), a texture winning over a ma
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, TypeVar
@@ -138,7 +138,9 @@ class Appearances:
         try:
             while chunk := stream.read(_PASS_CHUNK):
                 parser.feed(chunk)
-                for event, element in parser.read_events():
+                events: Iterator[tuple[str, Any]] = parser.read_events()
+                for event, payload in events:
+                    element: etree._Element = payload
                     parent = element.getparent()
                     if parent is None or parent.getparent() is not None:
                         continue  # not a member of the CityModel
