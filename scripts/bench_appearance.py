@@ -5,6 +5,9 @@
    iterparse of the same synthetic city (``scripts/synth_city.py``).
 2. A textured city pays for reading its appearances: the CPU time of reading each textured
    sample of ``../shared/data`` with appearances over reading it with them switched off.
+3. Top-level appearances after one ``gml:featureMembers`` holding every object: the peak RSS
+   of the pass that reads them first (a child process), over the floor of a child that only
+   imports twin's reader.
 
 CPU time (``time.process_time``, best of ``--repeat``), so other processes on the machine
 cancel out.
@@ -65,6 +68,49 @@ def _read(path: Path) -> None:
         pass
 
 
+_PASS = """
+import sys
+from pathlib import Path
+from twin.citygml.appearance import Appearances
+from twin.model import AppearanceLog
+path = Path(sys.argv[1])
+if path.name != "-":
+    with path.open("rb") as stream:
+        Appearances(path.parent, None, AppearanceLog()).read_members(stream)
+# VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the parent across fork and exec.
+status = Path("/proc/self/status").read_text().splitlines()
+print(next(line.split()[1] for line in status if line.startswith("VmHWM:")))
+"""
+
+
+def _feature_members_with_appearances(city: Path, out: Path, buildings: int) -> None:
+    """Rewrite the synthetic city: every object in one featureMembers, then one
+    appearanceMember per building giving its first polygon an X3DMaterial."""
+    text = city.read_text()
+    text = text.replace("<core:cityObjectMember>", "").replace("</core:cityObjectMember>", "")
+    text = text.replace("</gml:boundedBy>\n", "</gml:boundedBy>\n<gml:featureMembers>", 1)
+    text = text.replace(
+        'xmlns:core="http://www.opengis.net/citygml/2.0"',
+        'xmlns:core="http://www.opengis.net/citygml/2.0" '
+        'xmlns:app="http://www.opengis.net/citygml/appearance/2.0"',
+        1,
+    )
+    members = "".join(
+        "<app:appearanceMember><app:Appearance><app:surfaceDataMember><app:X3DMaterial>"
+        f"<app:target>#SYN_{i:07d}_p0</app:target></app:X3DMaterial></app:surfaceDataMember>"
+        "</app:Appearance></app:appearanceMember>\n"
+        for i in range(buildings)
+    )
+    out.write_text(
+        text.replace("</core:CityModel>", f"</gml:featureMembers>{members}</core:CityModel>")
+    )
+
+
+def _peak_rss_mb(path: str) -> float:
+    run = subprocess.run([sys.executable, "-c", _PASS, path], check=True, capture_output=True)
+    return int(run.stdout) / 1024  # kB
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--buildings", type=int, default=20_000)
@@ -88,6 +134,13 @@ def main() -> int:
         size_mb = city.stat().st_size / 1e6
         print(f"untextured synthetic city, {args.buildings} buildings, {size_mb:.0f} MB")
         print(f"  appearance byte scan / bare iterparse   {scan / floor:.3f}  ({scan:.3f} s)")
+        plural = Path(folder) / "feature-members.gml"
+        _feature_members_with_appearances(city, plural, args.buildings)
+        rss_floor, rss = _peak_rss_mb("-"), _peak_rss_mb(str(plural))
+        print(f"one featureMembers + {args.buildings} top-level appearanceMembers")
+        print(
+            f"  appearance pre-pass peak RSS / import floor   {rss / rss_floor:.2f}  ({rss:.0f} MB)"
+        )
     print("textured samples: read with appearances / read without")
     for name in TEXTURED:
         path = args.data / name
