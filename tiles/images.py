@@ -169,7 +169,8 @@ def tile_image(
     Raises
     ------
     ValueError
-        When Pillow cannot decode the image.
+        When Pillow cannot decode the image, or refuses to (more pixels than twice
+        ``PIL.Image.MAX_IMAGE_PIXELS``, a decompression bomb).
     """
     from PIL import Image, UnidentifiedImageError
 
@@ -188,6 +189,8 @@ def tile_image(
             window = (x0 / width, y0 / height, (x1 - x0) / width, (y1 - y0) / height)
             alpha = _alpha_mode(region) if transparent else "OPAQUE"
             return TileImage(cropped, mime, alpha, window)
+    except Image.DecompressionBombError as exc:
+        raise ValueError(f"too large to decode safely ({exc})") from exc
     except (UnidentifiedImageError, OSError, SyntaxError) as exc:
         raise ValueError(f"not an image Pillow can read ({exc})") from exc
 

@@ -425,3 +425,22 @@ def test_a_real_png_with_soft_alpha_blends(shared_data: Path, store: SQLiteStore
     assert modes["testtown-005.png"] == "BLEND"
     jpegs = {mode for name, mode in modes.items() if name.endswith(".jpg")}
     assert jpegs == {None}
+
+
+def test_a_jpeg_pillow_cannot_decode_goes_in_whole_as_before(
+    tmp_path: Path, store: SQLiteStore
+) -> None:
+    document = textured_building([appearance(image="tex.jpg", wall_uv=ATLAS_UV)])
+    source = write_textured(tmp_path / "in", document)
+    out = io.BytesIO()
+    _atlas().save(out, format="JPEG")
+    cut = out.getvalue()[: len(out.getvalue()) // 2]  # cut short: Pillow stops decoding
+    (source.parent / "tex.jpg").write_bytes(cut)
+    (tile,) = _tiles(_import([source], store))
+    gltf = pygltflib.GLTF2.load_from_bytes(tile.read_bytes())
+    (image,) = gltf.images
+    assert glb_reader.view_bytes(gltf, gltf.binary_blob(), image.bufferView) == cut
+    wall = _by_material(tile.read_bytes())["tex.jpg"]
+    assert wall.uv is not None
+    expected = sorted((s, 1.0 - t) for s, t in ATLAS_UV)  # not remapped
+    np.testing.assert_allclose(sorted(map(tuple, wall.uv)), expected, atol=1e-6)

@@ -155,3 +155,10 @@ def test_the_alpha_of_a_crop_is_that_of_its_pixels() -> None:
     png = _encoded(image, "PNG")
     assert tile_image(png, "image/png", None).alpha == "BLEND"
     assert tile_image(png, "image/png", (0.0, 0.0, 0.5, 1.0)).alpha == "OPAQUE"
+
+
+def test_an_image_pillow_refuses_to_decode_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    png = _encoded(_gradient(100, 100), "PNG")
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)  # 10,000 pixels: over twice the limit
+    with pytest.raises(ValueError, match="too large to decode safely"):
+        tile_image(png, "image/png", (0.0, 0.0, 0.1, 0.1))

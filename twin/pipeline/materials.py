@@ -125,7 +125,7 @@ def _read_image(path: str, uv: Float32Array) -> TileImage | None:
             used = (float(lo[0]), float(lo[1]), float(hi[0]), float(hi[1]))
     try:
         return tile_image(data, mime, used)
-    except ValueError as exc:  # a JPEG whose bytes Pillow cannot decode: embedded as it is
+    except ValueError as exc:  # a JPEG Pillow cannot decode, or one too large: as it is
         log.warning("texture %s embedded whole, not cropped: %s", path, exc)
         return TileImage(data, mime, "OPAQUE")
 
