@@ -8,6 +8,9 @@
 3. Top-level appearances after one ``gml:featureMembers`` holding every object: the peak RSS
    of the pass that reads them first (a child process), over the floor of a child that only
    imports twin's reader.
+4. A district of 256 one-wall buildings sharing one atlas (c4j's 1024×1024 facade photo), each
+   wall textured with its own 64×64 cell, tiled 16 buildings a tile: the image bytes all tiles
+   embed, over the atlas's own bytes (a tile embedding the whole atlas costs 1 each).
 
 CPU time (``time.process_time``, best of ``--repeat``), so other processes on the machine
 cancel out.
@@ -21,6 +24,8 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import json
+import struct
 import subprocess
 import sys
 import tempfile
@@ -111,6 +116,45 @@ def _peak_rss_mb(path: str) -> float:
     return int(run.stdout) / 1024  # kB
 
 
+ATLAS = "citygml/c4j_lod3_building_v2/appearances/testtown-001.jpg"
+_CELLS = 16  # the district is 16 × 16 buildings, the atlas 16 × 16 cells
+
+
+def _embedded_image_bytes(folder: Path) -> tuple[int, int]:
+    """Return the tiles under ``folder`` that embed images, and the image bytes they embed."""
+    tiles = total = 0
+    for tile in folder.rglob("*.glb"):
+        data = tile.read_bytes()
+        (length,) = struct.unpack("<I", data[12:16])
+        document = json.loads(data[20 : 20 + length])
+        views = [document["bufferViews"][i["bufferView"]] for i in document.get("images", [])]
+        tiles += bool(views)
+        total += sum(v["byteLength"] for v in views)
+    return tiles, total
+
+
+def _shared_atlas(data: Path) -> None:
+    from twin.pipeline import ImportOptions, TileBudget, import_files
+    from twin.store import SQLiteStore
+
+    # The fixture builder of the tests; tests/ goes on the path after the package ``tiles`` is
+    # imported, which its tests/tiles/ folder would shadow.
+    sys.path.append(str(ROOT / "tests"))
+    from appearance_documents import write_district
+
+    atlas = data / ATLAS
+    with tempfile.TemporaryDirectory() as folder:
+        source = write_district(Path(folder), atlas, _CELLS)
+        store = SQLiteStore(Path(folder) / "data")
+        options = ImportOptions(dataset="d", workers=1, budget=TileBudget(max_features=16))
+        import_files([source], store, options)
+        tiles, embedded = _embedded_image_bytes(store.tileset_dir("d"))
+        store.close()
+    size = atlas.stat().st_size
+    print(f"{_CELLS * _CELLS} buildings sharing one {size / 1e3:.0f} kB atlas, 16 a tile")
+    print(f"  image bytes in {tiles} tiles / atlas bytes          {embedded / size:.2f}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--buildings", type=int, default=20_000)
@@ -141,6 +185,7 @@ def main() -> int:
         print(
             f"  appearance pre-pass peak RSS / import floor   {rss / rss_floor:.2f}  ({rss:.0f} MB)"
         )
+    _shared_atlas(args.data)
     print("textured samples: read with appearances / read without")
     for name in TEXTURED:
         path = args.data / name

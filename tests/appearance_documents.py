@@ -9,10 +9,13 @@ One Building in EPSG:25832 with three LoD2 polygons:
 
 The appearance is a top-level ``appearanceMember`` written after the building, as PLATEAU and
 most exporters do.
+
+:func:`write_district` writes a district of one-wall buildings sharing one texture atlas.
 """
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 from PIL import Image
@@ -108,4 +111,54 @@ def write_textured(folder: Path, document: str | None = None, image: bool = True
     path.write_text(document if document is not None else textured_building(), encoding="utf-8")
     if image:
         Image.new("RGB", (4, 2), (200, 30, 40)).save(folder / "tex.png")
+    return path
+
+
+def write_district(folder: Path, atlas: Path, cells: int) -> Path:
+    """Write ``cells × cells`` one-wall buildings sharing the image ``atlas`` (copied beside).
+
+    Building ``b-i-j`` stands 30 m from its neighbours (EPSG:25832); its south wall, 10 m by
+    8 m, is textured with cell (i, j) of the atlas cut into ``cells × cells`` (less 5% of a cell
+    on each side), by one top-level ParameterizedTexture, as a district atlas is.
+    """
+    walls, targets = [], []
+    for i in range(cells):
+        for j in range(cells):
+            x, y = X0 + 30 * i, Y0 + 30 * j
+            ring = [(x, y, Z0), (x + 10, y, Z0), (x + 10, y, Z0 + 8), (x, y, Z0 + 8)]
+            pos = " ".join(f"{a} {b} {c}" for a, b, c in [*ring, ring[0]])
+            walls.append(
+                f'<cityObjectMember><bldg:Building gml:id="b-{i}-{j}"><bldg:boundedBy>'
+                "<bldg:WallSurface><bldg:lod2MultiSurface><gml:MultiSurface><gml:surfaceMember>"
+                f'<gml:Polygon gml:id="w-{i}-{j}"><gml:exterior><gml:LinearRing gml:id="r-{i}-{j}">'
+                f"<gml:posList>{pos}</gml:posList></gml:LinearRing></gml:exterior></gml:Polygon>"
+                "</gml:surfaceMember></gml:MultiSurface></bldg:lod2MultiSurface>"
+                "</bldg:WallSurface></bldg:boundedBy></bldg:Building></cityObjectMember>\n"
+            )
+            s0, t0 = (i + 0.05) / cells, (j + 0.05) / cells
+            s1, t1 = (i + 0.95) / cells, (j + 0.95) / cells
+            uv = f"{s0} {t0} {s1} {t0} {s1} {t1} {s0} {t1} {s0} {t0}"
+            targets.append(
+                f'<app:target uri="#w-{i}-{j}"><app:TexCoordList><app:textureCoordinates '
+                f'ring="#r-{i}-{j}">{uv}</app:textureCoordinates></app:TexCoordList></app:target>'
+            )
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "district.gml"
+    path.write_text(
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        '<CityModel xmlns="http://www.opengis.net/citygml/2.0"'
+        ' xmlns:bldg="http://www.opengis.net/citygml/building/2.0"'
+        ' xmlns:app="http://www.opengis.net/citygml/appearance/2.0"'
+        ' xmlns:gml="http://www.opengis.net/gml">\n'
+        '<gml:boundedBy><gml:Envelope srsName="EPSG:25832" srsDimension="3">'
+        f"<gml:lowerCorner>{X0} {Y0} {Z0}</gml:lowerCorner>"
+        f"<gml:upperCorner>{X0 + 30 * cells} {Y0 + 30 * cells} {Z0 + 8}</gml:upperCorner>"
+        "</gml:Envelope></gml:boundedBy>\n"
+        + "".join(walls)
+        + "<app:appearanceMember><app:Appearance><app:surfaceDataMember><app:ParameterizedTexture>"
+        f"<app:imageURI>{atlas.name}</app:imageURI>{''.join(targets)}</app:ParameterizedTexture>"
+        "</app:surfaceDataMember></app:Appearance></app:appearanceMember>\n</CityModel>\n",
+        encoding="utf-8",
+    )
+    shutil.copy(atlas, folder / atlas.name)
     return path

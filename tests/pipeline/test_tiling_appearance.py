@@ -23,6 +23,7 @@ from appearance_documents import (
     WALL_UV,
     appearance,
     textured_building,
+    write_district,
     write_textured,
 )
 from gltf_validator import decode_glb_files, read_b3dm_files, validate_glb_files
@@ -444,3 +445,22 @@ def test_a_jpeg_pillow_cannot_decode_goes_in_whole_as_before(
     assert wall.uv is not None
     expected = sorted((s, 1.0 - t) for s, t in ATLAS_UV)  # not remapped
     np.testing.assert_allclose(sorted(map(tuple, wall.uv)), expected, atol=1e-6)
+
+
+def test_a_district_atlas_is_not_copied_whole_into_every_tile(
+    shared_data: Path, store: SQLiteStore, tmp_path: Path
+) -> None:
+    # 4 × 4 one-wall buildings share c4j's 1024×1024 facade photo, each its own 256×256 cell;
+    # 4 buildings a tile. Whole, the atlas would be embedded 4 times; cropped, about once.
+    atlas = shared_data / C4J.rsplit("/", 1)[0] / "appearances" / "testtown-001.jpg"
+    source = write_district(tmp_path / "in", atlas, 4)
+    folder = _import([source], store, "meshopt", budget=TileBudget(max_features=4))
+    textured = []
+    for tile in _tiles(folder):
+        gltf = pygltflib.GLTF2.load_from_bytes(tile.read_bytes())
+        textured += [gltf.bufferViews[i.bufferView].byteLength for i in gltf.images]
+    assert len(textured) == 4
+    assert sum(textured) < 1.5 * atlas.stat().st_size
+    decoded = decode_glb_files(_tiles(folder), tmp_path)
+    for report in validate_glb_files([d["out"] for d in decoded]):
+        assert report["numErrors"] == 0, report["messages"][:5]
