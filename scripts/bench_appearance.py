@@ -11,6 +11,8 @@
 4. A district of 256 one-wall buildings sharing one atlas (c4j's 1024×1024 facade photo), each
    wall textured with its own 64×64 cell, tiled 16 buildings a tile: the image bytes all tiles
    embed, over the atlas's own bytes (a tile embedding the whole atlas costs 1 each).
+5. What cropping costs: the CPU time of importing the PLATEAU textured sample (one tile a
+   building) over the same import with images kept whole (no crop, so no decoding).
 
 CPU time (``time.process_time``, best of ``--repeat``), so other processes on the machine
 cancel out.
@@ -155,6 +157,23 @@ def _shared_atlas(data: Path) -> None:
     print(f"  image bytes in {tiles} tiles / atlas bytes          {embedded / size:.2f}")
 
 
+def _import_cpu(path: Path, repeat: int, crop: bool) -> float:
+    from tiles import images
+    from twin.pipeline import ImportOptions, TileBudget, import_files
+    from twin.store import SQLiteStore
+
+    def run() -> None:
+        with tempfile.TemporaryDirectory() as folder:
+            store = SQLiteStore(Path(folder) / "data")
+            options = ImportOptions(dataset="p", workers=1, budget=TileBudget(max_features=1))
+            import_files([path], store, options)
+            store.close()
+
+    share = images.MAX_CROPPED_SHARE if crop else 0.0
+    with mock.patch.object(images, "MAX_CROPPED_SHARE", share):
+        return _best(run, repeat)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--buildings", type=int, default=20_000)
@@ -186,6 +205,10 @@ def main() -> int:
             f"  appearance pre-pass peak RSS / import floor   {rss / rss_floor:.2f}  ({rss:.0f} MB)"
         )
     _shared_atlas(args.data)
+    plateau = args.data / TEXTURED[1]
+    cropped, whole = (_import_cpu(plateau, args.repeat, crop) for crop in (True, False))
+    print(f"import {plateau.name}, one tile a building")
+    print(f"  CPU with crops / with images whole          {cropped / whole:.2f}  ({cropped:.2f} s)")
     print("textured samples: read with appearances / read without")
     for name in TEXTURED:
         path = args.data / name
