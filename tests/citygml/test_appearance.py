@@ -225,3 +225,21 @@ def test_a_target_naming_a_surface_aggregate_reaches_its_polygons(tmp_path: Path
     )
     assert _material(obj.appearance, GROUND) is None
     assert log.unknown_targets == 0
+
+
+@pytest.mark.parametrize(
+    ("written", "read_as"),
+    [("0.5 0.25 0", (0.5, 0.25, 0.0)), ("", (1.0, 1.0, 1.0)), ("2 -1 0.5", (1.0, 0.0, 0.5))],
+    ids=["given", "absent: CityGML's default white", "clamped to 0..1"],
+)
+def test_the_x3d_specular_colour_is_read(
+    tmp_path: Path, written: str, read_as: tuple[float, float, float]
+) -> None:
+    look = appearance(specular=written)
+    if not written:
+        look = look.replace("<app:specularColor></app:specularColor>", "")
+    obj, _ = _read(write_textured(tmp_path, textured_building([look])))
+    assert obj.appearance is not None
+    roof = _material(obj.appearance, ROOF)
+    assert roof is not None
+    assert roof.specular == read_as

@@ -115,3 +115,12 @@ def test_a_material_index_past_the_documents_materials_is_reported(tmp_path: Pat
         "material indices past the document's materials (drawn in class colour)": 1
     }
     assert log.material_surfaces == 0
+
+
+def test_a_material_specular_colour_is_read(tmp_path: Path) -> None:
+    document = _document([[[[0, 1, 2, 3, 4]], [[None]]]])
+    document["appearance"]["materials"][1]["specularColor"] = [0.5, 0.25, 0.0]
+    obj, _ = _read(tmp_path, document, theme="other")
+    assert obj.appearance is not None
+    blue = SurfaceMaterial((0.1, 0.1, 0.9), shininess=0.5, specular=(0.5, 0.25, 0.0))
+    assert [obj.appearance.materials[i] for i in obj.appearance.polygon_materials] == [blue] * 2
