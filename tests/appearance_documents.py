@@ -43,6 +43,22 @@ def _surface(kind: str, gml_id: str, points: list[tuple[float, float, float]]) -
     )
 
 
+def _model_head(dx: float, dy: float, dz: float) -> str:
+    """Return the XML declaration, the CityModel's start tag and its envelope, which spans
+    (X0, Y0, Z0) to (X0 + dx, Y0 + dy, Z0 + dz) in EPSG:25832."""
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        '<CityModel xmlns="http://www.opengis.net/citygml/2.0"'
+        ' xmlns:bldg="http://www.opengis.net/citygml/building/2.0"'
+        ' xmlns:app="http://www.opengis.net/citygml/appearance/2.0"'
+        ' xmlns:gml="http://www.opengis.net/gml">\n'
+        '<gml:boundedBy><gml:Envelope srsName="EPSG:25832" srsDimension="3">'
+        f"<gml:lowerCorner>{X0} {Y0} {Z0}</gml:lowerCorner>"
+        f"<gml:upperCorner>{X0 + dx} {Y0 + dy} {Z0 + dz}</gml:upperCorner>"
+        "</gml:Envelope></gml:boundedBy>\n"
+    )
+
+
 def appearance(
     image: str = "tex.png",
     wrap: str = "mirror",
@@ -89,16 +105,8 @@ def textured_building(appearances: list[str] | None = None, local: str = "") -> 
         for a in (appearances if appearances is not None else [appearance()])
     )
     return (
-        '<?xml version="1.0" encoding="UTF-8"?>\n'
-        '<CityModel xmlns="http://www.opengis.net/citygml/2.0"'
-        ' xmlns:bldg="http://www.opengis.net/citygml/building/2.0"'
-        ' xmlns:app="http://www.opengis.net/citygml/appearance/2.0"'
-        ' xmlns:gml="http://www.opengis.net/gml">\n'
-        '<gml:boundedBy><gml:Envelope srsName="EPSG:25832" srsDimension="3">'
-        f"<gml:lowerCorner>{X0} {Y0} {Z0}</gml:lowerCorner>"
-        f"<gml:upperCorner>{X0 + 4} {Y0 + 4} {Z0 + 4}</gml:upperCorner>"
-        "</gml:Envelope></gml:boundedBy>\n"
-        f'<cityObjectMember><bldg:Building gml:id="b-1">{local}{surfaces}'
+        _model_head(4.0, 4.0, 4.0)
+        + f'<cityObjectMember><bldg:Building gml:id="b-1">{local}{surfaces}'
         "</bldg:Building></cityObjectMember>\n"
         f"{members}</CityModel>\n"
     )
@@ -145,15 +153,7 @@ def write_district(folder: Path, atlas: Path, cells: int) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "district.gml"
     path.write_text(
-        '<?xml version="1.0" encoding="UTF-8"?>\n'
-        '<CityModel xmlns="http://www.opengis.net/citygml/2.0"'
-        ' xmlns:bldg="http://www.opengis.net/citygml/building/2.0"'
-        ' xmlns:app="http://www.opengis.net/citygml/appearance/2.0"'
-        ' xmlns:gml="http://www.opengis.net/gml">\n'
-        '<gml:boundedBy><gml:Envelope srsName="EPSG:25832" srsDimension="3">'
-        f"<gml:lowerCorner>{X0} {Y0} {Z0}</gml:lowerCorner>"
-        f"<gml:upperCorner>{X0 + 30 * cells} {Y0 + 30 * cells} {Z0 + 8}</gml:upperCorner>"
-        "</gml:Envelope></gml:boundedBy>\n"
+        _model_head(30.0 * cells, 30.0 * cells, 8.0)
         + "".join(walls)
         + "<app:appearanceMember><app:Appearance><app:surfaceDataMember><app:ParameterizedTexture>"
         f"<app:imageURI>{atlas.name}</app:imageURI>{''.join(targets)}</app:ParameterizedTexture>"

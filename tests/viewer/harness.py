@@ -7,6 +7,7 @@ reuse this module (``scripts/bench_viewer.py``, ``scripts/screenshot.py``) put `
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import subprocess
@@ -17,6 +18,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+from numpy.typing import NDArray
+from PIL import Image
 from playwright.sync_api import Browser, Page, Request
 from serve_process import free_port, serve, stop
 
@@ -163,3 +167,31 @@ async (ids) => {
   return null;
 }
 """
+
+
+SHOW_ONLY_JS = """
+async (name) => {
+  // Show the tileset of dataset `name` (none for null), render, and wait until its tiles are in.
+  const { viewer, tilesets } = await window.twinViewer.ready;
+  for (const tileset of tilesets) tileset.show = tileset.twinDataset.id === name;
+  const shown = tilesets.filter((t) => t.show);
+  for (let frame = 0; frame < 60; frame++) {
+    await new Promise((resolve) => {
+      const remove = viewer.scene.postRender.addEventListener(() => { remove(); resolve(); });
+      viewer.scene.requestRender();
+    });
+    if (frame >= 2 && shown.every((t) => t.tilesLoaded)) return true;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return false;
+}
+"""
+
+Pixels = NDArray[np.int16]
+
+
+def shot(viewer: ViewerSession, dataset: str | None) -> Pixels:
+    """Show only ``dataset`` (nothing for None) and return the canvas as an RGB array."""
+    assert viewer.page.evaluate(SHOW_ONLY_JS, dataset), f"tiles of {dataset} did not load"
+    png = viewer.page.screenshot(type="png")
+    return np.asarray(Image.open(io.BytesIO(png)).convert("RGB"), dtype=np.int16)

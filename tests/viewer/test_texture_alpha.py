@@ -9,7 +9,6 @@ background through the rest.
 
 from __future__ import annotations
 
-import io
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,7 +20,7 @@ from numpy.typing import NDArray
 from PIL import Image
 from playwright.sync_api import Browser
 
-from .harness import ViewerSession, open_viewer, serve_city, wait_for_tiles
+from .harness import Pixels, ViewerSession, open_viewer, serve_city, shot, wait_for_tiles
 
 pytestmark = pytest.mark.browser
 
@@ -43,24 +42,6 @@ async () => {
     duration: 0,
   });
   viewer.scene.requestRender();
-}
-"""
-
-SHOW_ONLY_JS = """
-async (name) => {
-  // Show the tileset of dataset `name` (none for null), render, wait until its tiles are in.
-  const { viewer, tilesets } = await window.twinViewer.ready;
-  for (const tileset of tilesets) tileset.show = tileset.twinDataset.id === name;
-  const shown = tilesets.filter((t) => t.show);
-  for (let frame = 0; frame < 60; frame++) {
-    await new Promise((resolve) => {
-      const remove = viewer.scene.postRender.addEventListener(() => { remove(); resolve(); });
-      viewer.scene.requestRender();
-    });
-    if (frame >= 2 && shown.every((t) => t.tilesLoaded)) return true;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  return false;
 }
 """
 
@@ -91,16 +72,6 @@ def alpha_viewer(
             yield session
 
 
-Pixels = NDArray[np.int16]
-
-
-def _shot(viewer: ViewerSession, dataset: str | None) -> Pixels:
-    """Show only ``dataset`` (nothing for None) and return the canvas as an RGB array."""
-    assert viewer.page.evaluate(SHOW_ONLY_JS, dataset), f"tiles of {dataset} did not load"
-    png = viewer.page.screenshot(type="png")
-    return np.asarray(Image.open(io.BytesIO(png)).convert("RGB"), dtype=np.int16)
-
-
 def _red(pixels: Pixels) -> NDArray[np.bool_]:
     """Where the canvas is the wall's red, however lit."""
     r, g, b = pixels[..., 0], pixels[..., 1], pixels[..., 2]
@@ -108,8 +79,8 @@ def _red(pixels: Pixels) -> NDArray[np.bool_]:
 
 
 def test_a_texture_with_transparent_texels_cuts_holes(alpha_viewer: ViewerSession) -> None:
-    background, opaque = _shot(alpha_viewer, None), _shot(alpha_viewer, "opaque")
-    cutout = _shot(alpha_viewer, "cutout")
+    background, opaque = shot(alpha_viewer, None), shot(alpha_viewer, "opaque")
+    cutout = shot(alpha_viewer, "cutout")
     wall = _red(opaque)
     assert wall.sum() > 2000, "the close-up does not show the red wall"
     # The wall's texture coordinates put about half of its area at s < 0.5: there the

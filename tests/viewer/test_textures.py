@@ -10,7 +10,6 @@ shows up as a building that looks like its untextured twin or as flat faces.
 
 from __future__ import annotations
 
-import io
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -18,10 +17,18 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 from numpy.typing import NDArray
-from PIL import Image
 from playwright.sync_api import Browser
 
-from .harness import ROOT, TWIN, ViewerSession, open_viewer, serve_city, wait_for_tiles
+from .harness import (
+    ROOT,
+    TWIN,
+    Pixels,
+    ViewerSession,
+    open_viewer,
+    serve_city,
+    shot,
+    wait_for_tiles,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -49,24 +56,6 @@ async () => {
     duration: 0,
   });
   viewer.scene.requestRender();
-}
-"""
-
-SHOW_ONLY_JS = """
-async (name) => {
-  // Show the tileset of dataset `name` (none for null), render, and wait until its tiles are in.
-  const { viewer, tilesets } = await window.twinViewer.ready;
-  for (const tileset of tilesets) tileset.show = tileset.twinDataset.id === name;
-  const shown = tilesets.filter((t) => t.show);
-  for (let frame = 0; frame < 60; frame++) {
-    await new Promise((resolve) => {
-      const remove = viewer.scene.postRender.addEventListener(() => { remove(); resolve(); });
-      viewer.scene.requestRender();
-    });
-    if (frame >= 2 && shown.every((t) => t.tilesLoaded)) return true;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  return false;
 }
 """
 
@@ -107,15 +96,6 @@ async (plain) => {
   }
 }
 """
-
-Pixels = NDArray[np.int16]
-
-
-def shot(viewer: ViewerSession, dataset: str | None) -> Pixels:
-    """Show only ``dataset`` (nothing for None) and return the canvas as an RGB array."""
-    assert viewer.page.evaluate(SHOW_ONLY_JS, dataset), f"tiles of {dataset} did not load"
-    png = viewer.page.screenshot(type="png")
-    return np.asarray(Image.open(io.BytesIO(png)).convert("RGB"), dtype=np.int16)
 
 
 def differs(a: Pixels, b: Pixels, threshold: int = 48) -> NDArray[np.bool_]:
