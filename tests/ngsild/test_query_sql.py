@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import sqlite3
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -93,16 +93,19 @@ def _entity(i: int, attrs: dict[str, list[dict[str, Any]]], types: list[str]) ->
 )
 @given(
     population=st.lists(attrs, min_size=1, max_size=6),
-    updates=st.lists(st.tuples(st.integers(0, 5), attrs), max_size=3),
+    updates=st.lists(
+        st.tuples(st.integers(0, 5), attrs, st.sampled_from([None, ["T"], ["U"], ["U", "T"]])),
+        max_size=3,
+    ),
     q=queries,
-    types=st.sampled_from(["T", "U", "T|U", "T;U"]),
+    types=st.sampled_from([None, "T", "U", "T|U", "T;U"]),
 )
 def test_indexed_query_equals_python_only(
     entities: SQLiteEntities,
     population: list[dict[str, Any]],
-    updates: list[tuple[int, dict[str, list[dict[str, Any]]]]],
+    updates: list[tuple[int, dict[str, list[dict[str, Any]]], list[str] | None]],
     q: str,
-    types: str,
+    types: str | None,
 ) -> None:
     try:
         expr = map_attribute_names(parse_q(q), lambda n: n)
@@ -111,11 +114,9 @@ def test_indexed_query_equals_python_only(
     tenant = uuid.uuid4().hex  # hypothesis replays examples: a fresh tenant each time
     for i, a in enumerate(population):
         entities.create(tenant, _entity(i, a, [["T"], ["T", "U"], ["U"]][i % 3]))
-    for i, a in updates:  # the index follows modifications (attributes added, changed, gone)
-        if i < len(population):
-            entities.modify(
-                tenant, f"urn:ngsi-ld:T:{i}", lambda old, a=a: _Changed({**old, "attrs": a})
-            )
+    for i, a, new_types in updates:  # the index follows modifications (attributes added,
+        if i < len(population):  # changed, gone; types changed)
+            entities.modify(tenant, f"urn:ngsi-ld:T:{i}", _replacing(a, new_types))
     selection = parse_selection(CORE, ids=[], id_pattern=None, type_text=types, attrs=[],
                                 q=None, geo=(None, None, None, None))  # fmt: skip
     selection = dataclasses.replace(selection, q=expr, q_sql=q_condition(expr))
@@ -135,6 +136,18 @@ def test_indexed_query_equals_python_only(
 class _Changed:
     entity: dict[str, Any]
     updated: tuple[str, ...] = ()
+
+
+def _replacing(
+    attrs: dict[str, list[dict[str, Any]]], types: list[str] | None
+) -> Callable[[dict[str, Any]], _Changed]:
+    """Return a change giving an entity ``attrs`` (and ``types``, unless None)."""
+
+    def change(old: dict[str, Any]) -> _Changed:
+        new_types = old["type"] if types is None else [CORE.expand(t) for t in types]
+        return _Changed({**old, "attrs": attrs, "type": new_types})
+
+    return change
 
 
 @pytest.mark.parametrize(

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 from twin.ngsild.entity import parse_attribute_fragment, parse_attributes, parse_entity
 from twin.ngsild.jsonld import CORE
 from twin.ngsild.operations import append_attrs, delete_attr, partial_update_attr
+from twin.ngsild.selection import parse_selection
 from twin.store import SQLiteStore
 from twin.store.entities import EntityFilter
 
@@ -43,4 +45,27 @@ def test_references_and_values_follow_modifications(tmp_path: Path) -> None:
     assert indexed(store) == [(TEMP, "b", 1)]
     q = EntityFilter(attrs=(REF,), exact=True)
     assert store.entities.query("", q, lambda e: True) == ([], 0)
+    store.close()
+
+
+def test_an_index_without_entity_types_is_rebuilt_with_them(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "data")
+    for i, kind in enumerate(["Room", "Device", "Room"]):
+        doc = {"id": f"urn:ngsi-ld:{kind}:{i}", "type": kind, "temperature": 20 + i}
+        store.entities.create("", parse_entity(doc, CORE, NOW))
+    store.close()
+    db = sqlite3.connect(tmp_path / "data" / "twin.db", isolation_level=None)
+    db.executescript(  # the layout before the entity type was part of the key
+        "DROP TABLE attr_index; CREATE TABLE attr_index (seq INTEGER NOT NULL, attr TEXT NOT NULL,"
+        " tenant TEXT NOT NULL, kind TEXT, value, PRIMARY KEY (seq, attr)) WITHOUT ROWID;"
+        "CREATE INDEX attr_index_value ON attr_index (tenant, attr, kind, value);"
+    )
+    db.close()
+    store = SQLiteStore(tmp_path / "data")
+    selection = parse_selection(CORE, ids=[], id_pattern=None, type_text="Room", attrs=[],
+                                q="temperature>20", geo=(None, None, None, None))  # fmt: skip
+    where = EntityFilter(types=selection.types, condition=selection.q_sql, exact=True)
+    page, total = store.entities.query("", where, selection.matches)
+    assert ([e["id"] for e in page], total) == (["urn:ngsi-ld:Room:2"], 1)
+    assert sorted(indexed(store)) == [(TEMP, "n", 20), (TEMP, "n", 21), (TEMP, "n", 22)]
     store.close()

@@ -12,9 +12,10 @@ bound parameters:
 - ``maybe``: every entity the evaluator (:func:`twin.ngsild.query.evaluate_q`) matches meets it;
 - ``sure``: an entity that meets it is matched for certain (None where SQL cannot be certain:
   patterns, dates, sub-attributes, ``[member]`` paths, ``id``/``type`` names …);
-- ``drivers``: index lookups (on ``attr``, ``kind``, ``value``, each starting with
-  ``attr = ?``) whose rows together include every match — the store reads those instead of
-  every entity of the type — and ``rest``, what of ``maybe`` the driver rows do not imply.
+- ``drivers``: index lookups, each an attribute name and a condition on its rows' ``kind`` and
+  ``value``, whose rows together include every match — the store reads those (of the wanted
+  entity types) instead of every entity of the type — and ``rest``, what of ``maybe`` the
+  driver rows do not imply.
 
 Entities ``maybe`` keeps and ``sure`` does not are decoded and tested by the evaluator, which
 stays the referee. The translation follows the evaluator's rules (clause 4.9): numbers compare
@@ -44,10 +45,13 @@ from twin.ngsild.query.nodes import (
     ValueList,
 )
 
-__all__ = ["TRUE", "QCondition", "SqlCondition", "q_condition"]
+__all__ = ["TRUE", "Driver", "QCondition", "SqlCondition", "q_condition"]
 
 SqlCondition = tuple[str, tuple[object, ...]]
 """An SQL boolean expression and its bound parameters."""
+
+Driver = tuple[str, SqlCondition]
+"""An attribute name and a condition on the ``kind`` and ``value`` of its index rows."""
 
 TRUE: Final[SqlCondition] = ("1", ())
 _ORDER_OPS: Final = {">": ">", ">=": ">=", "<": "<", "<=": "<="}
@@ -62,7 +66,7 @@ class QCondition:
 
     maybe: SqlCondition
     sure: SqlCondition | None
-    drivers: tuple[SqlCondition, ...] | None
+    drivers: tuple[Driver, ...] | None
     attrs: tuple[str, ...]
     complete: bool = True
     """Every term is translated: ``sure`` and ``maybe`` differ only on entities with an
@@ -84,7 +88,7 @@ def q_condition(expr: QueryExpr) -> QCondition:
     >>> from twin.ngsild.query import parse_q
     >>> cond = q_condition(parse_q("t>20"))
     >>> cond.drivers[1]
-    ("attr = ? AND (kind = 'n' AND value > ?)", ('t', 20))
+    ('t', ("kind = 'n' AND value > ?", (20,)))
     >>> q_condition(parse_q("t~=x")).sure is None
     True
     """
@@ -103,7 +107,7 @@ def q_condition(expr: QueryExpr) -> QCondition:
             return QCondition(TRUE, None, None, (), complete=False)
         return QCondition(("NOT " + exists[0], exists[1]), ("NOT " + exists[0], exists[1]),
                           None, ())  # fmt: skip
-    every_row: tuple[SqlCondition, ...] = (("attr = ?", (name,)),)
+    every_row: tuple[Driver, ...] = ((name, TRUE),)
     if isinstance(expr, Exists):
         return QCondition(exists, exists if simple else None, every_row, (), simple, 3, TRUE)
     test = _predicate(expr) if simple else None
@@ -117,9 +121,8 @@ def _comparison(expr: Comparison, name: str, test: SqlCondition) -> QCondition:
     maybe = (row + f"(kind IS NULL OR ({test[0]})))", (name, *test[1]))
     sure = (row + f"kind IS NOT NULL AND ({test[0]}))", (name, *test[1]))
     if expr.op == "!=":
-        return QCondition(maybe, sure, (("attr = ?", (name,)),), (name,), True, 4)
-    drivers = (("attr = ? AND kind IS NULL", (name,)), (f"attr = ? AND ({test[0]})",
-                                                        (name, *test[1])))  # fmt: skip
+        return QCondition(maybe, sure, ((name, TRUE),), (name,), True, 4)
+    drivers = ((name, ("kind IS NULL", ())), (name, test))
     value = expr.value
     rank = 2 if isinstance(value, bool) else 0 if expr.op == "==" and isinstance(
         value, int | float | str | Uri) else 1  # fmt: skip

@@ -6,13 +6,14 @@ with ``id``, ``type`` (list of expanded types), ``attrs`` (expanded name → lis
 targets of its Relationships (``entity_refs``) — that is what the building join looks up — and
 appends every written attribute instance to ``attr_history`` for the temporal API.
 
-Beside each entity it also keeps ``attr_index``: one row per (entity, attribute), with the
-attribute's value when it is a single simple instance (``kind`` ``n`` number, ``b`` boolean,
-``s`` string Property; ``r`` Relationship with one object) and ``kind`` NULL for any other shape.
-:mod:`twin.ngsild.query_sql` translates ``q`` into lookups on it. ``attr_types`` records which
-entity types ever carried which attribute (never shrunk, so it may only over-state): when every
-type that carried a query's attributes is one the query asks for, the per-entity type check is
-skipped.
+Beside each entity it also keeps ``attr_index``: one row per (entity, attribute, entity type),
+with the attribute's value when it is a single simple instance (``kind`` ``n`` number, ``b``
+boolean, ``s`` string Property; ``r`` Relationship with one object) and ``kind`` NULL for any
+other shape. :mod:`twin.ngsild.query_sql` translates ``q`` into lookups on it; the type in the
+key lets a query by type and ``q`` read the index rows of its types only, not those of every
+type that has the attribute. ``attr_types`` records which entity types ever carried which
+attribute (never shrunk, so it may only over-state): a lookup without types reads the rows of
+those.
 
 Writes are operations (functions of a cursor); :meth:`SQLiteEntities.run` runs many of them in
 one ``BEGIN IMMEDIATE`` … ``COMMIT`` transaction, each inside a savepoint so that a failing one
@@ -53,7 +54,18 @@ __all__ = [
 
 Body = dict[str, Any]
 
-ENTITY_SCHEMA: Final = """
+_ATTR_INDEX_SCHEMA: Final = """
+CREATE TABLE IF NOT EXISTS attr_index (
+    seq INTEGER NOT NULL, attr TEXT NOT NULL, type TEXT NOT NULL, tenant TEXT NOT NULL,
+    kind TEXT, value,
+    PRIMARY KEY (seq, attr, type)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS attr_index_value ON attr_index (tenant, attr, type, kind, value);
+"""
+"""The attribute-value index: one row per entity (``seq``), attribute and entity type."""
+
+ENTITY_SCHEMA: Final = (
+    """
 CREATE TABLE IF NOT EXISTS tenants (name TEXT PRIMARY KEY) WITHOUT ROWID;
 INSERT OR IGNORE INTO tenants VALUES ('');
 CREATE TABLE IF NOT EXISTS entities (
@@ -89,11 +101,9 @@ CREATE TABLE IF NOT EXISTS building_entities (
     dataset TEXT NOT NULL, object_id TEXT NOT NULL, static_attrs TEXT NOT NULL,
     PRIMARY KEY (dataset, object_id)
 ) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS attr_index (
-    seq INTEGER NOT NULL, attr TEXT NOT NULL, tenant TEXT NOT NULL, kind TEXT, value,
-    PRIMARY KEY (seq, attr)
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS attr_index_value ON attr_index (tenant, attr, kind, value);
+"""
+    + _ATTR_INDEX_SCHEMA
+    + """
 CREATE TABLE IF NOT EXISTS attr_types (
     tenant TEXT NOT NULL, attr TEXT NOT NULL, type TEXT NOT NULL, PRIMARY KEY (tenant, attr, type)
 ) WITHOUT ROWID;
@@ -104,6 +114,7 @@ CREATE TABLE IF NOT EXISTS subscriptions (
     tenant TEXT NOT NULL, id TEXT NOT NULL, body TEXT NOT NULL, PRIMARY KEY (tenant, id)
 ) WITHOUT ROWID;
 """
+)
 
 
 class NonexistentTenantError(NotFoundError):
@@ -138,9 +149,9 @@ class IndexCondition(Protocol):
 
     ``maybe`` and ``sure`` are SQL over ``c.seq`` (the candidate entity): every wanted entity
     meets ``maybe``; one that meets ``sure`` is wanted for certain (None: SQL is never certain).
-    ``drivers``, when not None, are conditions on the columns of one ``attr_index`` row (``attr``,
-    ``kind``, ``value``) whose rows, together, name every wanted entity, and ``after_drivers``
-    what of ``maybe`` those rows do not imply already. ``attrs`` are the
+    ``drivers``, when not None, are attribute names each with a condition on the ``kind`` and
+    ``value`` of its ``attr_index`` rows, whose rows, together, name every wanted entity, and
+    ``after_drivers`` what of ``maybe`` those rows do not imply already. ``attrs`` are the
     attribute names the condition reads; when ``complete`` and none of their rows has an unknown
     (NULL) kind, ``sure`` equals ``maybe``.
     """
@@ -152,7 +163,7 @@ class IndexCondition(Protocol):
     def sure(self) -> SqlCondition | None: ...
 
     @property
-    def drivers(self) -> tuple[SqlCondition, ...] | None: ...
+    def drivers(self) -> tuple[tuple[str, SqlCondition], ...] | None: ...
 
     @property
     def attrs(self) -> tuple[str, ...]: ...
@@ -282,7 +293,8 @@ class IndexRows:
     :meth:`add` works out which rows of ``entity_types``, ``entity_refs``, ``attr_types`` and
     ``attr_index`` an entity's new body changes; :meth:`write` writes them with one
     ``executemany`` per kind (deletions before insertions) and starts over. ``attr_types``
-    pairs written once are not written again by the same object.
+    pairs written once are not written again by the same object. An entity whose types changed
+    has all its ``attr_index`` rows rewritten (the type is part of their key).
     """
 
     def __init__(self) -> None:
@@ -292,8 +304,9 @@ class IndexRows:
         self._refs_new: list[tuple[str, str, str, str]] = []
         self._attr_types: set[tuple[str, str, str]] = set()
         self._attr_types_written: set[tuple[str, str, str]] = set()
+        self._index_cleared: list[tuple[int]] = []
         self._index_gone: list[tuple[int, str]] = []
-        self._index_new: list[tuple[int, str, str, str | None, object]] = []
+        self._index_new: list[tuple[int, str, str, str, str | None, object]] = []
 
     def add(
         self,
@@ -306,7 +319,9 @@ class IndexRows:
     ) -> None:
         """Gather the rows of entity ``seq`` now holding ``body`` (``types``: its ``types``
         column), which held ``old`` (``old_types``; both None for a new entity)."""
-        if old is None:
+        if old is None or old_types != types:
+            if old is not None:
+                self._refs_gone.append((tenant, body["id"]))
             self._rewrite(tenant, seq, body, types, old_types, {})
             return
         self._types(tenant, seq, body, types, old_types)
@@ -319,14 +334,14 @@ class IndexRows:
         ):  # fmt: skip
             self._refs_gone.append((tenant, body["id"]))
             self._refs_new.extend((tenant, t, body["id"], a) for a, t in _refs(body))
-        if old_types != types or gone or any(a not in old_attrs for a in changed):
+        if gone or any(a not in old_attrs for a in changed):
             self._attr_types.update((tenant, a, t) for a in attrs for t in body["type"])
         self._index_gone.extend((seq, a) for a in gone)
         for attr, instances in changed.items():
             kind_value = index_value(instances)
             # (kind, value), not the instances: 0 == False in Python, not in the index
             if attr not in old_attrs or index_value(old_attrs[attr]) != kind_value:
-                self._index_new.append((seq, attr, tenant, *kind_value))
+                self._index_new.extend((seq, attr, t, tenant, *kind_value) for t in body["type"])
 
     def replace(
         self,
@@ -352,16 +367,20 @@ class IndexRows:
         old_types: str | None,
         old_index: Mapping[str, tuple[str | None, object]],
     ) -> None:
-        """Gather every row of ``body``, the ``attr_index`` ones that differ from ``old_index``."""
+        """Gather every row of ``body``, the ``attr_index`` ones that differ from ``old_index``
+        (all of them when the types changed)."""
         self._types(tenant, seq, body, types, old_types)
         self._refs_new.extend((tenant, t, body["id"], a) for a, t in _refs(body))
         attrs = body["attrs"]
         self._attr_types.update((tenant, a, t) for a in attrs for t in body["type"])
+        if old_types is not None and old_types != types:
+            self._index_cleared.append((seq,))
+            old_index = {}
         self._index_gone.extend((seq, a) for a in old_index if a not in attrs)
         for attr, instances in attrs.items():
             kind_value = index_value(instances)
             if old_index.get(attr) != kind_value:
-                self._index_new.append((seq, attr, tenant, *kind_value))
+                self._index_new.extend((seq, attr, t, tenant, *kind_value) for t in body["type"])
 
     def _types(
         self, tenant: str, seq: int, body: Mapping[str, Any], types: str, old_types: str | None
@@ -381,14 +400,15 @@ class IndexRows:
             ("DELETE FROM entity_refs WHERE tenant = ? AND entity_id = ?", self._refs_gone),
             ("INSERT OR IGNORE INTO entity_refs VALUES (?, ?, ?, ?)", self._refs_new),
             ("INSERT OR IGNORE INTO attr_types VALUES (?, ?, ?)", new_attr_types),
+            ("DELETE FROM attr_index WHERE seq = ?", self._index_cleared),
             ("DELETE FROM attr_index WHERE seq = ? AND attr = ?", self._index_gone),
-            ("INSERT OR REPLACE INTO attr_index VALUES (?, ?, ?, ?, ?)", self._index_new),
+            ("INSERT OR REPLACE INTO attr_index VALUES (?, ?, ?, ?, ?, ?)", self._index_new),
         ):  # fmt: skip
             if rows:
                 cur.executemany(sql, rows)
         self._attr_types_written |= new_attr_types
         for gathered in (self._types_gone, self._types_new, self._refs_gone, self._refs_new,
-                         self._index_gone, self._index_new):  # fmt: skip
+                         self._index_cleared, self._index_gone, self._index_new):  # fmt: skip
             gathered.clear()
         self._attr_types.clear()
 
@@ -404,11 +424,14 @@ def _has_refs(attrs: Mapping[str, Any]) -> bool:
     return any(i.get("type") == "Relationship" for v in attrs.values() for i in v)
 
 
-def _index(cur: sqlite3.Cursor, tenant: str, seq: object, attrs: Mapping[str, Any]) -> None:
+def _index(
+    cur: sqlite3.Cursor, tenant: str, seq: object, types: Sequence[str], attrs: Mapping[str, Any]
+) -> None:
     cur.executemany(
-        "INSERT OR REPLACE INTO attr_index VALUES (?, ?, ?, ?, ?)",
-        [(seq, attr, tenant, *index_value(instances)) for attr, instances in attrs.items()],
-    )
+        "INSERT OR REPLACE INTO attr_index VALUES (?, ?, ?, ?, ?, ?)",
+        [(seq, attr, t, tenant, *index_value(instances))
+         for attr, instances in attrs.items() for t in types],
+    )  # fmt: skip
 
 
 def _refs(body: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
@@ -485,22 +508,27 @@ class SQLiteEntities:
         self._index_existing()
 
     def _index_existing(self) -> None:
-        """Fill ``attr_index`` and ``attr_types`` for entities stored before they existed."""
+        """Fill ``attr_index`` and ``attr_types`` for entities stored before they existed (or
+        before ``attr_index`` had the entity type in its key)."""
         with self._cursor() as cur:
+            columns = {row[1] for row in cur.execute("PRAGMA table_info(attr_index)")}
+            if "type" not in columns:
+                cur.execute("DROP TABLE attr_index")
+                cur.executescript(_ATTR_INDEX_SCHEMA)
             if cur.execute("SELECT 1 FROM attr_types LIMIT 1").fetchone() is None:
                 cur.execute(
                     "INSERT OR IGNORE INTO attr_types SELECT e.tenant, a.key, t.value "
                     "FROM entities e, json_each(e.body, '$.attrs') a, json_each(e.types) t"
                 )
             missing = cur.execute(
-                "SELECT seq, tenant, body FROM entities WHERE seq NOT IN "
+                "SELECT seq, tenant, types, body FROM entities WHERE seq NOT IN "
                 "(SELECT DISTINCT seq FROM attr_index) AND body NOT LIKE '%\"attrs\":{}%'"
             ).fetchall()
             if not missing:
                 return
             with _Transaction(cur):
-                for seq, tenant, text in missing:
-                    _index(cur, tenant, seq, json.loads(text)["attrs"])
+                for seq, tenant, types, text in missing:
+                    _index(cur, tenant, seq, json.loads(types), json.loads(text)["attrs"])
 
     # -- reads -------------------------------------------------------------------------------
 

@@ -1,10 +1,11 @@
 """Entity queries on the index tables: which entities match, in creation order, and one page.
 
 A query reads candidates (``seq``) from the most selective source it has — the ids, the
-``attr_index`` rows a ``q`` names (its *drivers*), the entity types, the attribute names, or
-every entity of the tenant — and probes the other conditions per candidate through primary keys
-(``entity_types (tenant, type, seq)``, ``attr_index (seq, attr)``). Only the entities SQL cannot
-decide (see :class:`twin.store.entities.IndexCondition`) and those of the page are decoded.
+``attr_index`` rows a ``q`` names (its *drivers*, of the wanted entity types only), the entity
+types, the attribute names, or every entity of the tenant — and probes the other conditions per
+candidate through primary keys (``entity_types (tenant, type, seq)``, ``attr_index (seq, attr,
+type)``). Only the entities SQL cannot decide (see :class:`twin.store.entities.IndexCondition`)
+and those of the page are decoded.
 """
 
 from __future__ import annotations
@@ -16,12 +17,13 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
-    from twin.store.entities import EntityFilter, IndexCondition
+    from twin.store.entities import EntityFilter
 
 __all__ = ["run_query"]
 
 Body = dict[str, Any]
 Certainty = Literal["all", "rows", "none"]
+SqlCondition = tuple[str, tuple[object, ...]]
 
 
 def run_query(
@@ -34,7 +36,7 @@ def run_query(
 ) -> tuple[list[Body], int]:
     """Return one page of matching entities (in creation order) and the total count."""
     certainty = _certainty(cur, tenant, where, keep)
-    sql, params = _candidates(cur, tenant, where, certainty)
+    sql, params = _candidates(tenant, where, certainty)
     rows = cur.execute(sql, params).fetchall()
     if where.id_pattern:
         pattern = re.compile(where.id_pattern)
@@ -63,9 +65,10 @@ def _certainty(
         return "rows"
     if not cond.attrs:
         return "all"
-    marks = ",".join("?" * len(cond.attrs))
     unknown = cur.execute(
-        f"SELECT 1 FROM attr_index WHERE tenant = ? AND attr IN ({marks}) AND kind IS NULL LIMIT 1",
+        "SELECT 1 FROM attr_types a CROSS JOIN attr_index i ON i.tenant = a.tenant "
+        "AND i.attr = a.attr AND i.type = a.type AND i.kind IS NULL "
+        f"WHERE a.tenant = ? AND a.attr IN ({_marks(cond.attrs)}) LIMIT 1",
         (tenant, *cond.attrs),
     ).fetchone()
     return "rows" if unknown else "all"
@@ -75,62 +78,62 @@ def _marks(items: Iterable[object]) -> str:
     return ",".join("?" * len(list(items)))
 
 
-def _types_implied(
-    cur: sqlite3.Cursor, tenant: str, cond: IndexCondition, types: tuple[str, ...]
-) -> bool:
-    """Whether every entity the drivers can name has one of ``types`` (``attr_types`` says no
-    other type ever carried the drivers' attributes; each driver starts with ``attr = ?``)."""
-    attrs = [params[0] for _, params in cond.drivers or ()]
-    other = cur.execute(
-        f"SELECT 1 FROM attr_types WHERE tenant = ? AND attr IN ({_marks(attrs)}) "
-        f"AND type NOT IN ({_marks(types)}) LIMIT 1",
-        (tenant, *attrs, *types),
-    ).fetchone()
-    return other is None
-
-
-def _candidates(
-    cur: sqlite3.Cursor, tenant: str, where: EntityFilter, certainty: Certainty
+def _index_rows(
+    tenant: str, attr: str, types: tuple[str, ...], test: SqlCondition, select: str
 ) -> tuple[str, list[object]]:
-    """Return ``SELECT seq, sure, id`` over the candidates, in creation order."""
+    """Return ``select`` (``SELECT seq`` or ``SELECT DISTINCT seq``) over the ``attr_index``
+    rows of ``attr`` meeting ``test``, of the entity types ``types`` (none: of every type
+    ``attr_types`` names for it, so that the lookup uses the whole index key)."""
+    if types:
+        of_types, params = f"type IN ({_marks(types)})", [tenant, attr, *types]
+    else:
+        of_types = "type IN (SELECT type FROM attr_types WHERE tenant = ? AND attr = ?)"
+        params = [tenant, attr, tenant, attr]
+    extra = "" if test[0] == "1" else f" AND ({test[0]})"
+    sql = f"{select} FROM attr_index WHERE tenant = ? AND attr = ? AND {of_types}{extra}"
+    return sql, params + list(test[1])
+
+
+def _driver(tenant: str, where: EntityFilter) -> tuple[str, list[object], bool]:
+    """Return ``SELECT seq`` over the candidates, its parameters and whether it is driven by
+    the index rows of a ``q`` (every driver but the ids keeps to the wanted types)."""
     cond = where.condition
-    params: list[object] = []
-    tests: list[str] = []
-    driven = False
     if where.ids:
         driver = f"SELECT seq FROM entities WHERE tenant = ? AND id IN ({_marks(where.ids)})"
-        params += [tenant, *where.ids]
-    elif cond is not None and cond.drivers is not None:
-        parts = []
-        for sql, ps in cond.drivers:
-            parts.append(f"SELECT seq FROM attr_index WHERE tenant = ? AND {sql}")
-            params += [tenant, *ps]
-        driver = " UNION ".join(parts)
-        driven = True
-    elif where.types:
+        return driver, [tenant, *where.ids], False
+    if cond is not None and cond.drivers is not None:
+        # an entity has a row per type, several of which may be wanted: UNION or DISTINCT
+        select = "SELECT DISTINCT seq" if len(cond.drivers) == 1 else "SELECT seq"
+        parts = [_index_rows(tenant, a, where.types, t, select) for a, t in cond.drivers]
+        sql = " UNION ".join(part for part, _ in parts)
+        return sql, [p for _, ps in parts for p in ps], True
+    if where.types:
         driver = (
             "SELECT DISTINCT seq FROM entity_types WHERE tenant = ? AND type IN "
             f"({_marks(where.types)})"
         )
-        params += [tenant, *where.types]
-    elif where.attrs:
+        return driver, [tenant, *where.types], False
+    if where.attrs:
         driver = (
             "SELECT DISTINCT seq FROM attr_index WHERE tenant = ? AND attr IN "
             f"({_marks(where.attrs)})"
         )
-        params += [tenant, *where.attrs]
-    else:
-        driver = "SELECT seq FROM entities WHERE tenant = ?"
-        params.append(tenant)
+        return driver, [tenant, *where.attrs], False
+    return "SELECT seq FROM entities WHERE tenant = ?", [tenant], False
+
+
+def _candidates(tenant: str, where: EntityFilter, certainty: Certainty) -> tuple[str, list[object]]:
+    """Return ``SELECT seq, sure, id`` over the candidates, in creation order."""
+    cond = where.condition
+    tests: list[str] = []
+    driver, params, driven = _driver(tenant, where)
     select_params: list[object] = []
     if certainty == "rows" and cond is not None and cond.sure is not None:
         sure = cond.sure[0]
         select_params = list(cond.sure[1])
     else:
         sure = "1" if certainty == "all" else "0"
-    if where.types and not driver.startswith("SELECT DISTINCT seq FROM entity_types") and not (
-        driven and cond is not None and _types_implied(cur, tenant, cond, where.types)
-    ):  # fmt: skip
+    if where.types and where.ids:
         tests.append(
             "EXISTS (SELECT 1 FROM entity_types t WHERE t.tenant = ? AND t.type IN "
             f"({_marks(where.types)}) AND t.seq = c.seq)"
