@@ -20,7 +20,9 @@ client:
 
 Every request count and duration is bounded. Prints one table; the floor column is the same
 figure for the bare app, the ratio twin ÷ floor (for rates) or floor ÷ twin (for latencies)
-shows how much of the floor twin keeps.
+shows how much of the floor twin keeps. The last two columns are the CPU time (user + sys, from
+``/proc``) each server process spent per request of the figure: unlike rates and latencies they
+hardly move with the load other processes put on the machine, so they compare runs best.
 """
 
 from __future__ import annotations
@@ -33,8 +35,9 @@ import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import aiohttp
 
@@ -83,6 +86,31 @@ app.router.add_get("/live", live)
 app.router.add_post("/publish", publish)
 web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), print=None)
 """
+
+
+F = TypeVar("F")
+Row = tuple[str, float, float, str, float, float]
+"""measure, twin, floor, kind ("rate" or "ms"), twin and floor server CPU µs per request."""
+
+
+class CpuClock:
+    """CPU seconds (user + sys) a process has used, read from ``/proc/<pid>/stat``."""
+
+    def __init__(self, pid: int) -> None:
+        self._path = Path(f"/proc/{pid}/stat")
+        self._tick = os.sysconf("SC_CLK_TCK")
+
+    def seconds(self) -> float:
+        fields = self._path.read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / self._tick
+
+
+async def per_request(clock: CpuClock, run: Awaitable[tuple[F, int]]) -> tuple[F, float]:
+    """Await ``run`` (giving a figure and its request count); return the figure and the
+    process's CPU µs per request."""
+    before = clock.seconds()
+    figure, requests = await run
+    return figure, (clock.seconds() - before) / max(requests, 1) * 1e6
 
 
 def pct(values: list[float], p: float) -> float:
@@ -146,40 +174,41 @@ async def seed(http: aiohttp.ClientSession, base: str, start_i: int, stop_i: int
     await asyncio.gather(*(bounded(i) for i in range(len(batches))))
 
 
-async def bench_updates(http: aiohttp.ClientSession, base: str, seconds: float) -> float:
+async def bench_updates(
+    http: aiohttp.ClientSession, base: str, seconds: float
+) -> tuple[float, int]:
     async def send(i: int) -> None:
         url = f"{base}/ngsi-ld/v1/entities/urn:ngsi-ld:Room:{i % 1000}/attrs/temperature"
         async with http.patch(url, data=json.dumps({"value": i % 40}), headers=JSON) as r:
             await expect(r, 204)
 
-    rate, _ = await run_concurrent(10**9, seconds, send)
-    return rate
+    return await run_concurrent(10**9, seconds, send)
 
 
-async def bench_creates(http: aiohttp.ClientSession, base: str, seconds: float) -> float:
+async def bench_creates(
+    http: aiohttp.ClientSession, base: str, seconds: float
+) -> tuple[float, int]:
     async def send(i: int) -> None:
         body = {"id": f"urn:ngsi-ld:Thing:{i}", "type": "Thing",
                 "temperature": {"type": "Property", "value": i}}  # fmt: skip
         async with http.post(f"{base}/ngsi-ld/v1/entities", json=body) as r:
             await expect(r, 201)
 
-    rate, _ = await run_concurrent(10**9, seconds, send)
-    return rate
+    return await run_concurrent(10**9, seconds, send)
 
 
-async def bench_floor(http: aiohttp.ClientSession, base: str, seconds: float) -> float:
+async def bench_floor(http: aiohttp.ClientSession, base: str, seconds: float) -> tuple[float, int]:
     async def send(i: int) -> None:
         url = f"{base}/noop/entities/urn:ngsi-ld:Room:{i % 1000}/attrs/temperature"
         async with http.patch(url, data=json.dumps({"value": i % 40}), headers=JSON) as r:
             await expect(r, 204)
 
-    rate, _ = await run_concurrent(10**9, seconds, send)
-    return rate
+    return await run_concurrent(10**9, seconds, send)
 
 
 async def bench_query(
     http: aiohttp.ClientSession, base: str, queries: int, seconds: float
-) -> tuple[float, float]:
+) -> tuple[tuple[float, float], int]:
     times: list[float] = []
     deadline = time.perf_counter() + seconds
     for i in range(queries):
@@ -191,7 +220,7 @@ async def bench_query(
                             params={"type": "Room", "q": q, "count": "true"}) as r:  # fmt: skip
             await expect(r, 200)
         times.append(time.perf_counter() - t0)
-    return pct(times, 50) * 1e3, pct(times, 95) * 1e3
+    return (pct(times, 50) * 1e3, pct(times, 95) * 1e3), len(times)
 
 
 async def subscribe(
@@ -233,57 +262,68 @@ async def bench_sse(
     return pct(lat, 50), pct(lat, 99)
 
 
-async def main_async(sizes: list[int], seconds: float) -> list[tuple[str, float, float, str]]:
-    rows: list[tuple[str, float, float, str]] = []
+@dataclass(frozen=True)
+class Servers:
+    """The two servers under test: their base URLs and CPU clocks."""
+
+    base: str
+    fbase: str
+    clock: CpuClock
+    fclock: CpuClock
+
+
+async def main_async(sizes: list[int], seconds: float) -> list[Row]:
+    rows: list[Row] = []
     with tempfile.TemporaryDirectory(prefix="twin-bench-") as tmp:
         tport, fport = free_port(), free_port()
         twin = serve(Path(tmp, "data"), tport, log=Path(tmp, "twin.log"))
         floor = start([sys.executable, "-c", FLOOR_APP, str(fport)], fport, Path(tmp, "floor.log"))
-        base, fbase = f"http://127.0.0.1:{tport}", f"http://127.0.0.1:{fport}"
+        servers = Servers(f"http://127.0.0.1:{tport}", f"http://127.0.0.1:{fport}",
+                          CpuClock(twin.pid), CpuClock(floor.pid))  # fmt: skip
         conn = aiohttp.TCPConnector(limit=0)
         try:
             async with aiohttp.ClientSession(connector=conn) as http:
-                await run_all(http, base, fbase, sizes, seconds, rows)
+                await run_all(http, servers, sizes, seconds, rows)
         finally:
             for proc in (twin, floor):
                 stop(proc)
     return rows
 
 
-async def run_all(
-    http: aiohttp.ClientSession,
-    base: str,
-    fbase: str,
-    sizes: list[int],
-    seconds: float,
-    rows: list[tuple[str, float, float, str]],
-) -> None:
-    floor_rate = await bench_floor(http, fbase, seconds)
+async def seed_timed(http: aiohttp.ClientSession, base: str, count: int) -> tuple[float, int]:
     t0 = time.perf_counter()
-    await seed(http, base, 0, 1000)
-    seeded = 1000 / (time.perf_counter() - t0)
-    rows.append(("batch create (500/batch), entities/s", seeded, floor_rate, "rate"))
-    floor_rate = await bench_floor(http, fbase, seconds)
-    rows.append(("partial updates/s (PATCH attrs/temperature)",
-                 await bench_updates(http, base, seconds), floor_rate, "rate"))  # fmt: skip
-    floor_rate = await bench_floor(http, fbase, seconds)
-    rows.append(("creates/s (POST /entities)", await bench_creates(http, base, seconds),
-                 floor_rate, "rate"))  # fmt: skip
+    await seed(http, base, 0, count)
+    return count / (time.perf_counter() - t0), count // 500
+
+
+async def run_all(
+    http: aiohttp.ClientSession, s: Servers, sizes: list[int], seconds: float, rows: list[Row]
+) -> None:
+    floor_rate, fcpu = await per_request(s.fclock, bench_floor(http, s.fbase, seconds))
+    seeded, cpu = await per_request(s.clock, seed_timed(http, s.base, 1000))
+    # per request of 500 entities; the floor's per-request figure stays that of its PATCH
+    rows.append(("batch create (500/batch), entities/s", seeded, floor_rate, "rate", cpu, fcpu))
+    floor_rate, fcpu = await per_request(s.fclock, bench_floor(http, s.fbase, seconds))
+    rate, cpu = await per_request(s.clock, bench_updates(http, s.base, seconds))
+    rows.append(("partial updates/s (PATCH attrs/temperature)", rate, floor_rate, "rate", cpu,
+                 fcpu))  # fmt: skip
+    floor_rate, fcpu = await per_request(s.fclock, bench_floor(http, s.fbase, seconds))
+    rate, cpu = await per_request(s.clock, bench_creates(http, s.base, seconds))
+    rows.append(("creates/s (POST /entities)", rate, floor_rate, "rate", cpu, fcpu))
     have = 1000
     for size in sizes:
         if size > have:
-            await seed(http, base, have, size)
+            await seed(http, s.base, have, size)
             have = size
-        f50, f95 = await bench_query(http, fbase, 100, max(seconds, 10.0))
-        p50, p95 = await bench_query(http, base, 100, max(seconds, 10.0))
-        rows.append((f"query type+q p50 ms @ {size:,}", p50, f50, "ms"))
-        rows.append((f"query type+q p95 ms @ {size:,}", p95, f95, "ms"))
-    await sse_rows(http, base, fbase, rows)
+        query_s = max(seconds, 10.0)
+        (f50, f95), fcpu = await per_request(s.fclock, bench_query(http, s.fbase, 100, query_s))
+        (p50, p95), cpu = await per_request(s.clock, bench_query(http, s.base, 100, query_s))
+        rows.append((f"query type+q p50 ms @ {size:,}", p50, f50, "ms", cpu, fcpu))
+        rows.append((f"query type+q p95 ms @ {size:,}", p95, f95, "ms", cpu, fcpu))
+    await sse_rows(http, s.base, s.fbase, rows)
 
 
-async def sse_rows(
-    http: aiohttp.ClientSession, base: str, fbase: str, rows: list[tuple[str, float, float, str]]
-) -> None:
+async def sse_rows(http: aiohttp.ClientSession, base: str, fbase: str, rows: list[Row]) -> None:
     building = "urn:ngsi-ld:Building:bench:B1"
     async with http.post(f"{base}/ngsi-ld/v1/entities", json={"id": building, "type": "Building",
                          "energy": {"type": "Property", "value": 0}}) as r:  # fmt: skip
@@ -300,23 +340,23 @@ async def sse_rows(
 
     f50, f99 = await bench_sse(http, f"{fbase}/live", floor_write, 100)
     t50, t99 = await bench_sse(http, f"{base}/live?dataset=bench", twin_write, 100)
-    rows.append((f"write→SSE p50 ms ({SUBSCRIBERS} subscribers)", t50, f50, "ms"))
-    rows.append((f"write→SSE p99 ms ({SUBSCRIBERS} subscribers)", t99, f99, "ms"))
+    rows.append((f"write→SSE p50 ms ({SUBSCRIBERS} subscribers)", t50, f50, "ms", 0.0, 0.0))
+    rows.append((f"write→SSE p99 ms ({SUBSCRIBERS} subscribers)", t99, f99, "ms", 0.0, 0.0))
 
 
-def print_table(rows: list[tuple[str, float, float, str]]) -> None:
-    print(f"{'measure':52} {'twin':>10} {'floor':>10} {'ratio':>8}")
-    for name, value, floor, kind in rows:
-        if not floor:
-            print(f"{name:52} {value:10.1f} {'':>10} {'':>8}")
-            continue
+def print_table(rows: list[Row]) -> None:
+    print(f"{'measure':46} {'twin':>9} {'floor':>9} {'ratio':>7} {'cpu µs/req':>11} {'floor':>6}")
+    for name, value, floor, kind, cpu, fcpu in rows:
         ratio = value / floor if kind == "rate" else floor / value
-        print(f"{name:52} {value:10.1f} {floor:10.1f} {ratio:8.3f}")
+        cpus = f"{cpu:11.0f} {fcpu:6.0f}" if cpu else ""
+        print(f"{name:46} {value:9.1f} {floor:9.1f} {ratio:7.3f} {cpus}")
     print(
         "floor: a bare aiohttp app started the same way (PATCH → 204; GET → a canned page; "
         "POST → SSE fan-out), measured right before each figure."
     )
     print("ratio: twin ÷ floor for rates, floor ÷ twin for latencies (1 = as fast as the floor).")
+    print("cpu µs/req: user + sys time of each server process per request of that figure "
+          "(batch create: per request of 500 entities).")  # fmt: skip
 
 
 def main() -> int:
