@@ -29,7 +29,14 @@ from twin.ngsild.query import (
 from twin.ngsild.query_sql import QCondition, q_condition
 from twin.ngsild.scope import ScopeTest, parse_scope_q
 
-__all__ = ["Selection", "TypeExpr", "evaluation_view", "parse_selection", "parse_type_expr"]
+__all__ = [
+    "Selection",
+    "SelectionCache",
+    "TypeExpr",
+    "evaluation_view",
+    "parse_selection",
+    "parse_type_expr",
+]
 
 TypeExpr = Callable[[frozenset[str]], bool]
 """Tell whether an entity with these (expanded) types matches."""
@@ -140,6 +147,52 @@ def parse_selection(
         types_exact=";" not in (type_text or ""),
         scope=parse_scope_q(scope_q) if scope_q is not None else None,
     )
+
+
+class SelectionCache:
+    """Selections already parsed, by their request parameters and context (oldest dropped first).
+
+    Parsing ``q`` and the type expression and translating ``q`` for the index cost more than a
+    selective query's SQL; clients repeat their queries. A :class:`Selection` is immutable, so
+    one parse serves every request with the same parameters and the same :class:`Context`
+    object (the context resolver keeps one per context).
+
+    >>> from twin.ngsild.jsonld import CORE
+    >>> cache = SelectionCache()
+    >>> a = cache.parse(CORE, ids=[], id_pattern=None, type_text="Room", attrs=[], q="t>1",
+    ...                 geo=(None, None, None, None))
+    >>> a is cache.parse(CORE, ids=[], id_pattern=None, type_text="Room", attrs=[], q="t>1",
+    ...                  geo=(None, None, None, None))
+    True
+    """
+
+    def __init__(self, size: int = 512) -> None:
+        self._size = size
+        self._parsed: dict[tuple[object, ...], tuple[Context, Selection]] = {}
+
+    def parse(
+        self,
+        ctx: Context,
+        *,
+        ids: list[str],
+        id_pattern: str | None,
+        type_text: str | None,
+        attrs: list[str],
+        q: str | None,
+        geo: tuple[str | None, str | None, str | None, str | None],
+        scope_q: str | None = None,
+    ) -> Selection:
+        """Return :func:`parse_selection` of these parameters, parsing them only once."""
+        key = (id(ctx), tuple(ids), id_pattern, type_text, tuple(attrs), q, geo, scope_q)
+        found = self._parsed.get(key)
+        if found is not None and found[0] is ctx:
+            return found[1]
+        selection = parse_selection(ctx, ids=ids, id_pattern=id_pattern, type_text=type_text,
+                                    attrs=attrs, q=q, geo=geo, scope_q=scope_q)  # fmt: skip
+        if len(self._parsed) >= self._size:
+            del self._parsed[next(iter(self._parsed))]
+        self._parsed[key] = (ctx, selection)
+        return selection
 
 
 def _geo(

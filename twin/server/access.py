@@ -52,6 +52,16 @@ class _Lines:
 
 
 _LINES: Final = _Lines()
+_second: tuple[int, str] = (-1, "")
+
+
+def _clock() -> str:
+    """Return the local time of day, ``HH:MM:SS`` (formatted once a second)."""
+    global _second
+    now = int(time.time())
+    if _second[0] != now:
+        _second = (now, time.strftime("%H:%M:%S", time.localtime(now)))
+    return _second[1]
 
 
 def flush_access_log() -> None:
@@ -64,7 +74,7 @@ class BatchedAccessLogger(AbstractAccessLogger):
 
     def log(self, request: BaseRequest, response: StreamResponse, time_s: float) -> None:
         """Keep the request's line (``aiohttp`` calls this after each response)."""
-        clock = time.strftime("%H:%M:%S", time.localtime())
+        clock = _clock()
         _LINES.add(
             self.logger,
             f'{request.remote} {clock} "{request.method} {request.path_qs}" '

@@ -12,6 +12,7 @@ from aiohttp import web
 
 from twin.live import LiveHub
 from twin.ngsild.jsonld import ContextResolver
+from twin.ngsild.selection import SelectionCache
 from twin.server.ngsild.auth import auth_middleware
 from twin.server.ngsild.batch import add_batch_routes
 from twin.server.ngsild.discovery import add_discovery_routes
@@ -21,7 +22,7 @@ from twin.server.ngsild.http import ngsild_error_middleware
 from twin.server.ngsild.live import add_live_routes
 from twin.server.ngsild.notify import NOTIFIER, Notifier
 from twin.server.ngsild.search import add_search_routes
-from twin.server.ngsild.state import HUB, RESOLVER, TOKENS, WRITER
+from twin.server.ngsild.state import HUB, RESOLVER, SELECTIONS, TOKENS, WRITER
 from twin.server.ngsild.subscriptions import add_subscription_routes
 from twin.server.ngsild.temporal import add_temporal_routes
 from twin.server.ngsild.writer import GroupCommit
@@ -46,6 +47,7 @@ def add_ngsild_routes(app: web.Application, *, tokens: Collection[str] = ()) -> 
     app[RESOLVER] = ContextResolver(fetch)
     app[HUB] = LiveHub()
     app[TOKENS] = frozenset(tokens)
+    app[SELECTIONS] = SelectionCache()
     app[WRITER] = GroupCommit(app[STORE].entities)
     app.cleanup_ctx.append(app[WRITER].lifetime)
     app.cleanup_ctx.append(session_ctx)

@@ -10,7 +10,7 @@ from aiohttp import web
 from twin.ngsild.entity import ExpandedEntity
 from twin.ngsild.errors import BadRequestDataError, TooManyResultsError
 from twin.ngsild.render import render_entity, render_feature
-from twin.ngsild.selection import Selection, parse_selection
+from twin.ngsild.selection import Selection
 from twin.server.ngsild.common import (
     S,
     entities_of,
@@ -20,6 +20,7 @@ from twin.server.ngsild.common import (
     split_list,
 )
 from twin.server.ngsild.http import GEOJSON, Negotiated, json_response, negotiate
+from twin.server.ngsild.state import SELECTIONS
 from twin.server.state import call_store
 from twin.store.entities import EntityFilter
 
@@ -70,7 +71,7 @@ async def query_entities(request: web.Request) -> web.Response:
     """GET /entities?id=&idPattern=&type=&attrs=&q=&georel=… with paging and count."""
     neg = await negotiate(request, allow_geo=True)
     query = request.query
-    selection = parse_selection(
+    selection = request.config_dict[SELECTIONS].parse(
         neg.context,
         ids=split_list(query.get("id")),
         id_pattern=query.get("idPattern"),
@@ -103,7 +104,7 @@ async def post_query(request: web.Request) -> web.Response:
     coordinates = geo.get("coordinates")
     if coordinates is not None and not isinstance(coordinates, str):
         coordinates = json.dumps(coordinates)
-    selection = parse_selection(
+    selection = request.config_dict[SELECTIONS].parse(
         neg.context,
         ids=[sel["id"]] if isinstance(sel.get("id"), str) else [],
         id_pattern=sel.get("idPattern"),

@@ -8,9 +8,10 @@ from aiohttp import web
 
 from twin.live import LiveHub
 from twin.ngsild.jsonld import ContextResolver
+from twin.ngsild.selection import SelectionCache
 from twin.server.ngsild.writer import GroupCommit
 
-__all__ = ["HUB", "RESOLVER", "TOKENS", "WRITER"]
+__all__ = ["HUB", "RESOLVER", "SELECTIONS", "TOKENS", "WRITER"]
 
 RESOLVER: Final = web.AppKey[ContextResolver]("twin.ngsild.resolver")
 """Resolves and caches request @contexts (remote ones fetched with a short timeout)."""
@@ -23,3 +24,6 @@ TOKENS: Final = web.AppKey[frozenset[str]]("twin.ngsild.tokens")
 
 WRITER: Final = web.AppKey[GroupCommit]("twin.ngsild.writer")
 """The single writer that batches entity writes into group commits."""
+
+SELECTIONS: Final = web.AppKey[SelectionCache]("twin.ngsild.selections")
+"""Entity selections (``type``, ``q`` …) parsed once for the queries that repeat them."""

@@ -22,7 +22,6 @@ from aiohttp import web
 from twin.errors import NotFoundError
 from twin.ngsild.entity import ExpandedEntity, is_uri, parse_types
 from twin.ngsild.errors import BadRequestDataError
-from twin.ngsild.selection import parse_selection
 from twin.ngsild.temporal import TemporalQuery, parse_temporal_query, temporal_entity
 from twin.ngsild.temporal_write import current_state, parse_temporal_attributes
 from twin.server.ngsild.common import (
@@ -36,6 +35,7 @@ from twin.server.ngsild.common import (
 )
 from twin.server.ngsild.http import json_response, negotiate, now_iso
 from twin.server.ngsild.search import page_of, paging_links
+from twin.server.ngsild.state import SELECTIONS
 from twin.server.state import call_store
 from twin.store.entities import EntityFilter, SQLiteEntities
 from twin.store.entities_history import (
@@ -182,7 +182,7 @@ async def query_temporal(request: web.Request) -> web.Response:
     neg = await negotiate(request)
     params = request.query
     query = _query(request, neg.context)
-    selection = parse_selection(
+    selection = request.config_dict[SELECTIONS].parse(
         neg.context, ids=split_list(params.get("id")), id_pattern=params.get("idPattern"),
         type_text=params.get("type"), attrs=split_list(params.get("attrs")), q=params.get("q"),
         geo=(params.get("georel"), params.get("geometry"), params.get("coordinates"),
