@@ -170,25 +170,13 @@ class SelectionCache:
         self._size = size
         self._parsed: dict[tuple[object, ...], tuple[Context, Selection]] = {}
 
-    def parse(
-        self,
-        ctx: Context,
-        *,
-        ids: list[str],
-        id_pattern: str | None,
-        type_text: str | None,
-        attrs: list[str],
-        q: str | None,
-        geo: tuple[str | None, str | None, str | None, str | None],
-        scope_q: str | None = None,
-    ) -> Selection:
-        """Return :func:`parse_selection` of these parameters, parsing them only once."""
-        key = (id(ctx), tuple(ids), id_pattern, type_text, tuple(attrs), q, geo, scope_q)
+    def parse(self, ctx: Context, **params: Any) -> Selection:
+        """Return ``parse_selection(ctx, **params)``, parsing each set of parameters once."""
+        key = (id(ctx), *((k, tuple(v) if isinstance(v, list) else v) for k, v in params.items()))
         found = self._parsed.get(key)
         if found is not None and found[0] is ctx:
             return found[1]
-        selection = parse_selection(ctx, ids=ids, id_pattern=id_pattern, type_text=type_text,
-                                    attrs=attrs, q=q, geo=geo, scope_q=scope_q)  # fmt: skip
+        selection = parse_selection(ctx, **params)
         if len(self._parsed) >= self._size:
             del self._parsed[next(iter(self._parsed))]
         self._parsed[key] = (ctx, selection)
