@@ -253,14 +253,20 @@ def write_entity(
     body: Mapping[str, Any],
     old: Mapping[str, Any] | None = None,
     stored: tuple[int, str] | None = None,
+    *,
+    new: bool = False,
 ) -> None:
     """Insert or replace one entity with its index rows (in a transaction).
 
     ``old`` (the stored body) and ``stored`` (its ``seq`` and ``types`` columns), when the caller
     has read them, spare a lookup and rewriting index rows of attributes that did not change.
+    ``new``: insert without looking (an existing id fails the ``UNIQUE (tenant, id)``
+    constraint: :class:`sqlite3.IntegrityError`).
     """
     eid = body["id"]
-    if stored is None or old is None:
+    if new:
+        stored = old = None
+    elif stored is None or old is None:
         row = cur.execute(
             "SELECT seq, types, body FROM entities WHERE tenant = ? AND id = ?", (tenant, eid)
         ).fetchone()
@@ -669,12 +675,14 @@ def create_op(tenant: str, body: Mapping[str, Any]) -> Operation[None]:
     """Return the operation that stores a new entity (ConflictError when the id exists)."""
 
     def create(cur: sqlite3.Cursor) -> None:
-        if cur.execute(
-            "SELECT 1 FROM entities WHERE tenant = ? AND id = ?", (tenant, body["id"])
-        ).fetchone():
-            raise ConflictError(f"entity {body['id']} already exists")
-        cur.execute("INSERT OR IGNORE INTO tenants VALUES (?)", (tenant,))
-        write_entity(cur, tenant, body)
+        if tenant:  # the default tenant is in the table from the start
+            cur.execute("INSERT OR IGNORE INTO tenants VALUES (?)", (tenant,))
+        try:
+            write_entity(cur, tenant, body, new=True)
+        except sqlite3.IntegrityError as exc:  # the only UNIQUE one: entities (tenant, id)
+            if exc.sqlite_errorcode != sqlite3.SQLITE_CONSTRAINT_UNIQUE:
+                raise
+            raise ConflictError(f"entity {body['id']} already exists") from exc
         _history(cur, tenant, body, list(body["attrs"]))
 
     return create
