@@ -25,7 +25,7 @@ from aiohttp.typedefs import Handler
 
 from twin.errors import TwinError
 from twin.ngsild.errors import BadRequestDataError, InvalidRequestError
-from twin.ngsild.jsonld import CORE_CONTEXT_URL, Context, RawContext
+from twin.ngsild.jsonld import CORE, CORE_CONTEXT_URL, Context, RawContext
 from twin.server.errors import GENERIC_DETAIL, ProblemDetails
 from twin.server.ngsild.state import RESOLVER
 
@@ -94,10 +94,17 @@ def _link_context(request: web.Request) -> str | None:
     return None
 
 
+_PLAIN_ACCEPT: Final[dict[str, Accepted]] = {
+    "": JSON, "*/*": JSON, "application/json": JSON, JSONLD: JSONLD
+}  # fmt: skip
+"""Accept headers most requests send, with their answer (no parsing)."""
+
+
 def _accept(request: web.Request, allow_geo: bool) -> Accepted:
     header = request.headers.get(hdrs.ACCEPT, "").strip()
-    if not header:
-        return JSON
+    plain = _PLAIN_ACCEPT.get(header)
+    if plain is not None:
+        return plain
     best: tuple[float, Accepted] | None = None
     for part in header.split(","):
         media, *params = (p.strip() for p in part.split(";"))
@@ -168,7 +175,7 @@ async def negotiate(
             )
         payload = read_json(await request.read())
         ref = _body_context(ctype, link, payload)
-    context = await request.config_dict[RESOLVER].resolve(ref)
+    context = CORE if ref is None else await request.config_dict[RESOLVER].resolve(ref)
     tenant = request.headers.get("NGSILD-Tenant", "")
     return Negotiated(context, ref, link, accept, tenant, payload)
 
