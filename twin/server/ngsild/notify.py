@@ -153,6 +153,10 @@ class Notifier:
 
     # -- on writes ---------------------------------------------------------------------------
 
+    def watches(self, tenant: str) -> bool:
+        """Return whether any subscription of ``tenant`` may be notified of a change."""
+        return bool(self._entries.get(tenant))
+
     def entity_changed(self, tenant: str, change: EntityChange) -> None:
         """Queue the notifications a committed write causes; never waits."""
         entries = self._entries.get(tenant)
