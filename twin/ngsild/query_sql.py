@@ -15,7 +15,8 @@ bound parameters:
 - ``drivers``: index lookups, each an attribute name and a condition on its rows' ``kind`` and
   ``value``, whose rows together include every match — the store reads those (of the wanted
   entity types) instead of every entity of the type — and ``rest``, what of ``maybe`` the
-  driver rows do not imply.
+  driver rows do not imply. The driver of rows of unknown kind is always ``kind IS NULL``
+  without parameters: the store leaves it out while no row of the attribute has one.
 
 Entities ``maybe`` keeps and ``sure`` does not are decoded and tested by the evaluator, which
 stays the referee. The translation follows the evaluator's rules (clause 4.9): numbers compare

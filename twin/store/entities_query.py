@@ -13,8 +13,8 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
-from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any, Literal
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 if TYPE_CHECKING:
     from twin.store.entities import EntityFilter
@@ -24,6 +24,9 @@ __all__ = ["run_query"]
 Body = dict[str, Any]
 Certainty = Literal["all", "rows", "none"]
 SqlCondition = tuple[str, tuple[object, ...]]
+
+_UNKNOWN_KIND: Final[SqlCondition] = ("kind IS NULL", ())
+"""The driver condition :mod:`twin.ngsild.query_sql` gives for rows of unknown kind."""
 
 
 def run_query(
@@ -35,8 +38,10 @@ def run_query(
     limit: int | None,
 ) -> tuple[list[Body], int]:
     """Return one page of matching entities (in creation order) and the total count."""
-    certainty = _certainty(cur, tenant, where, keep)
-    sql, params = _candidates(tenant, where, certainty)
+    cond = where.condition
+    unknown = cond is not None and _unknown_kinds(cur, tenant, cond.attrs)
+    certainty = _certainty(where, keep, unknown)
+    sql, params = _candidates(tenant, where, certainty, unknown)
     rows = cur.execute(sql, params).fetchall()
     if where.id_pattern:
         pattern = re.compile(where.id_pattern)
@@ -48,10 +53,24 @@ def run_query(
     return [bodies[seq] for seq in page], len(matched)
 
 
+def _unknown_kinds(cur: sqlite3.Cursor, tenant: str, attrs: Sequence[str]) -> bool:
+    """Whether an ``attr_index`` row of one of ``attrs`` has an unknown (NULL) kind."""
+    if not attrs:
+        return False
+    found = cur.execute(
+        "SELECT 1 FROM attr_types a CROSS JOIN attr_index i ON i.tenant = a.tenant "
+        "AND i.attr = a.attr AND i.type = a.type AND i.kind IS NULL "
+        f"WHERE a.tenant = ? AND a.attr IN ({_marks(attrs)}) LIMIT 1",
+        (tenant, *attrs),
+    ).fetchone()
+    return found is not None
+
+
 def _certainty(
-    cur: sqlite3.Cursor, tenant: str, where: EntityFilter, keep: Callable[[Body], bool] | None
+    where: EntityFilter, keep: Callable[[Body], bool] | None, unknown: bool
 ) -> Certainty:
-    """Tell whether SQL decides every candidate, each one by ``sure``, or none of them."""
+    """Tell whether SQL decides every candidate, each one by ``sure``, or none of them
+    (``unknown``: the condition's attributes have rows of unknown kind)."""
     if keep is None:
         return "all"
     if not where.exact:
@@ -63,14 +82,6 @@ def _certainty(
         return "none"
     if not cond.complete:
         return "rows"
-    if not cond.attrs:
-        return "all"
-    unknown = cur.execute(
-        "SELECT 1 FROM attr_types a CROSS JOIN attr_index i ON i.tenant = a.tenant "
-        "AND i.attr = a.attr AND i.type = a.type AND i.kind IS NULL "
-        f"WHERE a.tenant = ? AND a.attr IN ({_marks(cond.attrs)}) LIMIT 1",
-        (tenant, *cond.attrs),
-    ).fetchone()
     return "rows" if unknown else "all"
 
 
@@ -94,17 +105,21 @@ def _index_rows(
     return sql, params + list(test[1])
 
 
-def _driver(tenant: str, where: EntityFilter) -> tuple[str, list[object], bool]:
+def _driver(tenant: str, where: EntityFilter, unknown: bool) -> tuple[str, list[object], bool]:
     """Return ``SELECT seq`` over the candidates, its parameters and whether it is driven by
-    the index rows of a ``q`` (every driver but the ids keeps to the wanted types)."""
+    the index rows of a ``q`` (every driver but the ids keeps to the wanted types; drivers of
+    unknown-kind rows are left out when ``unknown`` says there are none)."""
     cond = where.condition
     if where.ids:
         driver = f"SELECT seq FROM entities WHERE tenant = ? AND id IN ({_marks(where.ids)})"
         return driver, [tenant, *where.ids], False
     if cond is not None and cond.drivers is not None:
-        # an entity has a row per type, several of which may be wanted: UNION or DISTINCT
-        select = "SELECT DISTINCT seq" if len(cond.drivers) == 1 else "SELECT seq"
-        parts = [_index_rows(tenant, a, where.types, t, select) for a, t in cond.drivers]
+        drivers = [d for d in cond.drivers if unknown or d[1] != _UNKNOWN_KIND] or cond.drivers[:1]
+        # an entity has a row per type (without types, of each type): when more than one type
+        # can be read, several rows may name it — UNION or DISTINCT
+        several = len(drivers) > 1 or len(where.types) != 1
+        select = "SELECT DISTINCT seq" if several and len(drivers) == 1 else "SELECT seq"
+        parts = [_index_rows(tenant, a, where.types, t, select) for a, t in drivers]
         sql = " UNION ".join(part for part, _ in parts)
         return sql, [p for _, ps in parts for p in ps], True
     if where.types:
@@ -122,11 +137,13 @@ def _driver(tenant: str, where: EntityFilter) -> tuple[str, list[object], bool]:
     return "SELECT seq FROM entities WHERE tenant = ?", [tenant], False
 
 
-def _candidates(tenant: str, where: EntityFilter, certainty: Certainty) -> tuple[str, list[object]]:
+def _candidates(
+    tenant: str, where: EntityFilter, certainty: Certainty, unknown: bool
+) -> tuple[str, list[object]]:
     """Return ``SELECT seq, sure, id`` over the candidates, in creation order."""
     cond = where.condition
     tests: list[str] = []
-    driver, params, driven = _driver(tenant, where)
+    driver, params, driven = _driver(tenant, where, unknown)
     select_params: list[object] = []
     if certainty == "rows" and cond is not None and cond.sure is not None:
         sure = cond.sure[0]
