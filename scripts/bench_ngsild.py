@@ -21,8 +21,9 @@ client:
 Every request count and duration is bounded. Prints one table; the floor column is the same
 figure for the bare app, the ratio twin ÷ floor (for rates) or floor ÷ twin (for latencies)
 shows how much of the floor twin keeps. The last two columns are the CPU time (user + sys, from
-``/proc``) each server process spent per request of the figure: unlike rates and latencies they
-hardly move with the load other processes put on the machine, so they compare runs best.
+``/proc``) each server process spent per request of the figure. It moves less with the load
+other processes put on the machine than rates and latencies do, but still moves (a shared core's
+caches): compare twin's against the floor's of the same run.
 """
 
 from __future__ import annotations
