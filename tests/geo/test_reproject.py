@@ -86,3 +86,35 @@ def test_ecef_round_trips_within_a_millimetre(e: float, n: float, h: float) -> N
     lonlath = ecef_to_lonlath(r.to_ecef(point))
     back = Transformer.from_crs(4979, 4978, always_xy=True).transform(*lonlath[0])
     assert np.abs(np.array(back) - r.to_ecef(point)[0]).max() < 1e-3
+
+
+_BERLIN_SOLDNER = "urn:ogc:def:crs,crs:EPSG:6.12:3068,crs:EPSG:6.12:5783"  # c4j's CRS
+_REPROJECT_IN_A_FRESH_PROCESS = """
+import sys
+import numpy as np
+from twin.geo import reproject
+if sys.argv[2] == "grids-first":
+    reproject._add_grid_paths()
+sample = np.array([[21000.0, 21000.0, 40.0]])
+ecef = reproject.reprojector_for(sys.argv[1], sample).to_ecef(sample)
+print(repr(ecef.tolist()))
+"""
+
+
+def test_the_first_reprojection_of_a_process_uses_the_system_grids() -> None:
+    """A process's first reprojector must see Debian's PROJ grids (DHDN's BETA2007 shift is
+    ~0.4 m off the grid-less fallback): else a one-worker import and the pool's workers, which
+    find them already added, put the same building in different places."""
+    import subprocess
+    import sys
+
+    runs = [
+        subprocess.run(
+            [sys.executable, "-c", _REPROJECT_IN_A_FRESH_PROCESS, _BERLIN_SOLDNER, order],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+        for order in ("as-imported", "grids-first")
+    ]
+    assert runs[0] == runs[1]

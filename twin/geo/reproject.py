@@ -95,7 +95,6 @@ def reprojector_for(srs_name: str, sample: Float64Array) -> Reprojector:
 
 @functools.lru_cache(maxsize=32)
 def _build(srs_name: str, northing_first: bool) -> Reprojector:
-    _add_grid_paths()
     crs = parse_srs_name(srs_name)
     swapped = northing_first != _authority_northing_first(crs)
     to_ecef = _transformer(CRS.from_epsg(4979), CRS.from_epsg(4978))
@@ -128,6 +127,9 @@ def _build(srs_name: str, northing_first: bool) -> Reprojector:
 
 @functools.lru_cache(maxsize=64)
 def _transformer(source: CRS, target: CRS) -> Transformer:
+    # Before any transformer: one made earlier would not use the grids (the axis-order check
+    # builds the first), and the transformers are cached for the process.
+    _add_grid_paths()
     with warnings.catch_warnings():
         # "Best transformation is not available due to missing grid": the reprojector then
         # falls back to EGM96 and the import report says so.
