@@ -39,6 +39,9 @@ _JPEG_BLOCK_PX = 16
 """JPEG crops start and end on a 16-pixel grid (the largest MCU, 2×2 chroma subsampling): the
 cropped image's blocks are the source's, re-quantized with the source's tables."""
 
+_EXIF_ORIENTATION = 0x0112
+"""EXIF tag whose values 2 to 8 turn or mirror the image for display (1: as stored)."""
+
 _PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 _JPEG_MAGIC = b"\xff\xd8\xff"
 _IGNORED_PNG_CHUNKS = frozenset({b"iCCP", b"sRGB", b"gAMA", b"cHRM", b"sBIT", b"pHYs"})
@@ -163,7 +166,9 @@ def tile_image(
 
     The crop keeps :data:`BORDER_PX` texels around the used ones (a JPEG's is widened to its
     16-pixel blocks); it is skipped when it would keep more than :data:`MAX_CROPPED_SHARE` of
-    the area, or encode no smaller. The alpha mode is that of the pixels embedded: an image
+    the area, or encode no smaller, or when the image carries an EXIF orientation that turns
+    it (clients that honour the tag show the whole image turned; the crop, re-encoded without
+    it, would not be). The alpha mode is that of the pixels embedded: an image
     without an alpha channel or transparent colour (tRNS) is ``OPAQUE`` without decoding.
 
     Raises
@@ -177,7 +182,8 @@ def tile_image(
     try:
         with Image.open(io.BytesIO(data)) as image:
             transparent = "A" in image.getbands() or "transparency" in image.info
-            box = None if used is None else _crop_box(used, image.size, mime)
+            turned = image.getexif().get(_EXIF_ORIENTATION, 1) != 1
+            box = None if used is None or turned else _crop_box(used, image.size, mime)
             if box is None:
                 return TileImage(data, mime, _alpha_mode(image) if transparent else "OPAQUE")
             region = image.crop(box)

@@ -162,3 +162,22 @@ def test_an_image_pillow_refuses_to_decode_is_refused(monkeypatch: pytest.Monkey
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)  # 10,000 pixels: over twice the limit
     with pytest.raises(ValueError, match="too large to decode safely"):
         tile_image(png, "image/png", (0.0, 0.0, 0.1, 0.1))
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG"])
+def test_an_image_with_an_exif_orientation_is_kept_whole(fmt: str) -> None:
+    """Browsers turn an image by its EXIF orientation (createImageBitmap's default
+    "from-image"); a crop is re-encoded without the tag, so it would show the other way round
+    from the whole image, and its box would have been chosen on the unturned pixels."""
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90° clockwise to display
+    data = _encoded(_gradient(256, 256), fmt, exif=exif.tobytes())
+    mime = "image/jpeg" if fmt == "JPEG" else "image/png"
+    assert tile_image(data, mime, (0.1, 0.1, 0.2, 0.2)) == TileImage(data, mime, "OPAQUE")  # type: ignore[arg-type]
+
+
+def test_an_exif_orientation_that_turns_nothing_does_not_stop_the_crop() -> None:
+    exif = Image.Exif()
+    exif[0x0112] = 1
+    data = _encoded(_gradient(256, 256), "JPEG", exif=exif.tobytes())
+    assert tile_image(data, "image/jpeg", (0.1, 0.1, 0.2, 0.2)).window is not None
