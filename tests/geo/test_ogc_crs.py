@@ -42,3 +42,34 @@ def test_crs_uri_of_source_srs_names(srs_name: str, uri: str | None) -> None:
 def test_unknown_uri_is_a_crs_error() -> None:
     with pytest.raises(CRSError, match=r"^unknown CRS 'http://example\.com/crs'"):
         transform_xy(np.zeros((1, 2)), CRS84_URI, "http://example.com/crs")
+
+
+_SERVE_IN_A_FRESH_PROCESS = """
+import sys
+import numpy as np
+from twin.geo import CRS84_URI, reprojector_for, transform_xy
+xy = np.array([[21000.0, 21000.0]])
+soldner = "http://www.opengis.net/def/crs/EPSG/0/3068"
+if sys.argv[1] == "after-an-import":
+    reprojector_for("EPSG:3068", np.array([[21000.0, 21000.0, 40.0]]))
+print(repr(transform_xy(xy, soldner, CRS84_URI).tolist()))
+"""
+
+
+def test_the_server_transforms_with_the_grids_the_import_used() -> None:
+    """The server builds no reprojector: its CRS transforms must find Debian's PROJ grids
+    themselves, or a Berlin Soldner (DHDN, BETA2007 grid) building is served ~0.4 m away
+    from where it was imported (and from where its source put it)."""
+    import subprocess
+    import sys
+
+    runs = [
+        subprocess.run(
+            [sys.executable, "-c", _SERVE_IN_A_FRESH_PROCESS, when],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+        for when in ("serving-only", "after-an-import")
+    ]
+    assert runs[0] == runs[1]

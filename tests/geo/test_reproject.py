@@ -94,7 +94,7 @@ import sys
 import numpy as np
 from twin.geo import reproject
 if sys.argv[2] == "grids-first":
-    reproject._add_grid_paths()
+    reproject.add_system_grids()
 sample = np.array([[21000.0, 21000.0, 40.0]])
 ecef = reproject.reprojector_for(sys.argv[1], sample).to_ecef(sample)
 print(repr(ecef.tolist()))

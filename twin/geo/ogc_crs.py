@@ -18,6 +18,7 @@ from pyproj.exceptions import CRSError as ProjCRSError
 
 from twin.errors import CRSError
 from twin.geo.crs import parse_srs_name
+from twin.geo.reproject import add_system_grids
 from twin.types import Float64Array
 
 __all__ = [
@@ -74,6 +75,7 @@ def projjson(uri: str) -> dict[str, Any]:
 
 @functools.lru_cache(maxsize=64)
 def _transformer(from_uri: str, to_uri: str) -> Transformer:
+    add_system_grids()  # the grids the import's reprojection uses (BETA2007 for DHDN …)
     return Transformer.from_crs(_crs(from_uri), _crs(to_uri))
 
 

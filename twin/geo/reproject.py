@@ -29,7 +29,7 @@ from twin.errors import ReprojectionError
 from twin.geo.crs import parse_srs_name
 from twin.types import Float64Array
 
-__all__ = ["Reprojector", "ecef_to_lonlath", "reprojector_for"]
+__all__ = ["Reprojector", "add_system_grids", "ecef_to_lonlath", "reprojector_for"]
 
 log = logging.getLogger(__name__)
 
@@ -129,7 +129,7 @@ def _build(srs_name: str, northing_first: bool) -> Reprojector:
 def _transformer(source: CRS, target: CRS) -> Transformer:
     # Before any transformer: one made earlier would not use the grids (the axis-order check
     # builds the first), and the transformers are cached for the process.
-    _add_grid_paths()
+    add_system_grids()
     with warnings.catch_warnings():
         # "Best transformation is not available due to missing grid": the reprojector then
         # falls back to EGM96 and the import report says so.
@@ -188,7 +188,7 @@ def _northing_first(crs: CRS, sample: Float64Array) -> bool:
 
 
 @functools.cache
-def _add_grid_paths() -> None:
+def add_system_grids() -> None:
     """Let PROJ find grids that Debian's proj-data installed, besides its own and the user's."""
     if _SYSTEM_PROJ_DATA.is_dir():
         datadir.append_data_dir(str(_SYSTEM_PROJ_DATA))
