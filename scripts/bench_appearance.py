@@ -10,7 +10,9 @@
    imports twin's reader.
 4. A district of 256 one-wall buildings sharing one atlas (c4j's 1024×1024 facade photo), each
    wall textured with its own 64×64 cell, tiled 16 buildings a tile: the image bytes all tiles
-   embed, over the atlas's own bytes (a tile embedding the whole atlas costs 1 each).
+   embed, over the atlas's own bytes (a tile embedding the whole atlas costs 1 each), and the
+   CPU time of that import over the same import with the atlas kept whole (each tile decodes
+   the whole atlas to crop it).
 5. What cropping costs: the CPU time of importing the PLATEAU textured sample (one tile a
    building) over the same import with images kept whole (no crop, so no decoding).
 
@@ -135,7 +137,7 @@ def _embedded_image_bytes(folder: Path) -> tuple[int, int]:
     return tiles, total
 
 
-def _shared_atlas(data: Path) -> None:
+def _shared_atlas(data: Path, repeat: int) -> None:
     from twin.pipeline import ImportOptions, TileBudget, import_files
     from twin.store import SQLiteStore
 
@@ -152,12 +154,16 @@ def _shared_atlas(data: Path) -> None:
         import_files([source], store, options)
         tiles, embedded = _embedded_image_bytes(store.tileset_dir("d"))
         store.close()
+        cropped, whole = (_import_cpu(source, repeat, crop, 16) for crop in (True, False))
     size = atlas.stat().st_size
     print(f"{_CELLS * _CELLS} buildings sharing one {size / 1e3:.0f} kB atlas, 16 a tile")
     print(f"  image bytes in {tiles} tiles / atlas bytes          {embedded / size:.2f}")
+    print(
+        f"  CPU with crops / with the atlas whole        {cropped / whole:.2f}  ({cropped:.2f} s)"
+    )
 
 
-def _import_cpu(path: Path, repeat: int, crop: bool) -> float:
+def _import_cpu(path: Path, repeat: int, crop: bool, max_features: int = 1) -> float:
     from tiles import images
     from twin.pipeline import ImportOptions, TileBudget, import_files
     from twin.store import SQLiteStore
@@ -165,7 +171,8 @@ def _import_cpu(path: Path, repeat: int, crop: bool) -> float:
     def run() -> None:
         with tempfile.TemporaryDirectory() as folder:
             store = SQLiteStore(Path(folder) / "data")
-            options = ImportOptions(dataset="p", workers=1, budget=TileBudget(max_features=1))
+            budget = TileBudget(max_features=max_features)
+            options = ImportOptions(dataset="p", workers=1, budget=budget)
             import_files([path], store, options)
             store.close()
 
@@ -204,7 +211,7 @@ def main() -> int:
         print(
             f"  appearance pre-pass peak RSS / import floor   {rss / rss_floor:.2f}  ({rss:.0f} MB)"
         )
-    _shared_atlas(args.data)
+    _shared_atlas(args.data, args.repeat)
     plateau = args.data / TEXTURED[1]
     cropped, whole = (_import_cpu(plateau, args.repeat, crop) for crop in (True, False))
     print(f"import {plateau.name}, one tile a building")
