@@ -47,7 +47,10 @@ def _source_buildings() -> dict[str, dict[str, Any]]:
 def _catalog_ids_intersecting(data_dir: Path, box: tuple[float, ...]) -> list[str]:
     query = shapely.box(*box)
     with sqlite3.connect(data_dir / "twin.db") as db:
-        rows = db.execute("SELECT id, footprint FROM objects WHERE dataset = 'teco'").fetchall()
+        rows = db.execute(
+            "SELECT id, footprint FROM objects WHERE dataset = "
+            "(SELECT generation FROM datasets WHERE name = 'teco')"
+        ).fetchall()
     return sorted(
         oid for oid, fp in rows if fp and shapely.geometry.shape(json.loads(fp)).intersects(query)
     )

@@ -140,6 +140,7 @@ def test_killed_import_leaves_the_served_tileset_and_catalog_intact(tmp_path: Pa
         assert store.get_dataset("city").object_count == report.imported
         assert report.imported == report.objects_read > 900
         assert store.tileset_dir("city") != before[0]
+        assert list(versions.iterdir()) == [store.tileset_dir("city")]  # the killed one's: gone
     finally:
         store.close()
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import shutil
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
@@ -88,7 +87,7 @@ def import_files(
         with FeatureSpill(staging) as spill:
             _publish(paths, store, options, report, progress, spill, staging, started)
     except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
+        store.discard_staging(staging)
         raise
     return report
 

@@ -23,6 +23,7 @@ left the dataset are deleted.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
@@ -36,9 +37,12 @@ from twin.store.entities import IndexRows, _dumps, delete_entities
 __all__ = [
     "BUILDING_PREFIX",
     "BUILDING_TYPE",
+    "CHUNK",
     "DEFAULT_CONTEXT",
+    "BuildingSync",
     "building_entity",
     "building_entity_id",
+    "delete_buildings",
     "parse_building_entity_id",
     "sync_building_entities",
 ]
@@ -112,37 +116,62 @@ def building_entity(record: BuildingRecord, now: str) -> dict[str, Any]:
     }
 
 
+class BuildingSync:
+    """Create or update a dataset's building entities chunk by chunk, each chunk inside a
+    transaction of the caller's (a short one while publishing).
+
+    Static attributes of the previous import are replaced, other attributes kept. A chunk
+    reads what the store holds of its entities and writes them in the same transaction, so a
+    live write to one of them lands before or after the chunk, never lost under stale data.
+    Entities of buildings no longer in the dataset are listed by :meth:`gone` once every
+    chunk is written (default tenant), for :func:`delete_buildings`. Only ids are kept
+    between chunks.
+    """
+
+    def __init__(self, dataset: str) -> None:
+        self._dataset = dataset
+        self._writer = _ChunkWriter(dataset, _now())
+        self._previous: set[str] | None = None
+        self._seen: set[str] = set()
+
+    def write(self, cur: sqlite3.Cursor, records: Iterable[BuildingRecord]) -> None:
+        """Write the entities of the ``Building`` records among ``records`` (first of an id)."""
+        if self._previous is None:  # before any chunk of this import is written
+            self._previous = {
+                oid
+                for (oid,) in cur.execute(
+                    "SELECT object_id FROM building_entities WHERE dataset = ?", (self._dataset,)
+                )
+            }
+        chunk: list[BuildingRecord] = []
+        for record in records:
+            if record.type != "Building" or record.id in self._seen:
+                continue
+            self._seen.add(record.id)
+            chunk.append(record)
+        self._writer.write(cur, chunk)
+
+    def gone(self) -> list[str]:
+        """Return the ids of the previous import's buildings this one did not write."""
+        return sorted((self._previous or set()) - self._seen)
+
+
 def sync_building_entities(
     cur: sqlite3.Cursor, dataset: str, records: Iterable[BuildingRecord]
 ) -> None:
     """Create or update the dataset's building entities, inside the caller's transaction.
 
-    Static attributes of the previous import are replaced, other attributes kept; entities of
-    buildings no longer in the dataset are deleted (default tenant). ``records`` is read once,
-    in chunks of :data:`CHUNK` that are written as they come (only their ids are kept).
+    :class:`BuildingSync` in one transaction: ``records`` is read once, in chunks of
+    :data:`CHUNK` written as they come, then the entities of buildings that left are deleted.
     """
-    now = _now()
-    previous = {
-        oid
-        for (oid,) in cur.execute(
-            "SELECT object_id FROM building_entities WHERE dataset = ?", (dataset,)
-        )
-    }
-    seen: set[str] = set()
-    writer = _ChunkWriter(cur, dataset, now)
-    chunk: list[BuildingRecord] = []
-    for record in records:
-        if record.type != "Building" or record.id in seen:
-            continue
-        seen.add(record.id)
-        chunk.append(record)
-        if len(chunk) == CHUNK:
-            writer.write(chunk)
-            chunk = []
-    writer.write(chunk)
-    gone = sorted(previous - seen)
+    sync = BuildingSync(dataset)
+    rest = iter(records)
+    while chunk := list(itertools.islice(rest, CHUNK)):
+        sync.write(cur, chunk)
+    sync.write(cur, ())  # an empty import reads the previous ids too
+    gone = sync.gone()
     for start in range(0, len(gone), CHUNK):
-        _delete_buildings(cur, dataset, gone[start : start + CHUNK])
+        delete_buildings(cur, dataset, gone[start : start + CHUNK])
 
 
 CHUNK: Final = 1000
@@ -157,21 +186,20 @@ class _ChunkWriter:
     insertions and their index rows can be batched.
     """
 
-    def __init__(self, cur: sqlite3.Cursor, dataset: str, now: str) -> None:
-        self._cur = cur
+    def __init__(self, dataset: str, now: str) -> None:
         self._dataset = dataset
         self._now = now
         self._index = IndexRows()
         self._decoded: dict[str, frozenset[str]] = {}
         self._encoded: dict[tuple[str, ...], str] = {}
 
-    def write(self, records: Sequence[BuildingRecord]) -> None:
+    def write(self, cur: sqlite3.Cursor, records: Sequence[BuildingRecord]) -> None:
         """Create or update the entities of ``records`` (distinct ids)."""
         if not records:
             return
-        cur, dataset = self._cur, self._dataset
+        dataset = self._dataset
         fresh = [building_entity(r, self._now) for r in records]
-        old_static, stored, old_bodies, old_index = self._read_previous(records, fresh)
+        old_static, stored, old_bodies, old_index = self._read_previous(cur, records, fresh)
         (last,) = cur.execute(  # read per chunk: other writes may come between two chunks
             "SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'entities'), 0), "
             "coalesce((SELECT max(seq) FROM entities), 0))"
@@ -213,7 +241,10 @@ class _ChunkWriter:
         cur.executemany("INSERT OR REPLACE INTO building_entities VALUES (?, ?, ?)", static_rows)
 
     def _read_previous(
-        self, records: Sequence[BuildingRecord], fresh: Sequence[Mapping[str, Any]]
+        self,
+        cur: sqlite3.Cursor,
+        records: Sequence[BuildingRecord],
+        fresh: Sequence[Mapping[str, Any]],
     ) -> tuple[
         dict[str, frozenset[str]],
         dict[str, tuple[int, str, str, frozenset[str]]],
@@ -224,7 +255,6 @@ class _ChunkWriter:
         names, ``(seq, types, created_at, attribute names)`` of existing entities, the bodies
         of those holding more than their previous statics (live attributes), and the
         ``attr_index`` rows (by seq) of the others."""
-        cur = self._cur
         statics = {
             oid: self._names(text)
             for oid, text in cur.execute(
@@ -297,7 +327,7 @@ def _keep_existing(
             fresh["type"].append(extra)
 
 
-def _delete_buildings(cur: sqlite3.Cursor, dataset: str, object_ids: Sequence[str]) -> None:
+def delete_buildings(cur: sqlite3.Cursor, dataset: str, object_ids: Sequence[str]) -> None:
     """Delete the entities and static-attribute rows of buildings that left ``dataset``."""
     rows = cur.execute(
         "SELECT seq, id, types FROM entities WHERE tenant = '' "

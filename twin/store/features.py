@@ -16,7 +16,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
-from twin.errors import QueryError
+from twin.errors import ConflictError, QueryError
 from twin.model import BuildingRecord
 from twin.store.buildings import LOCATION, building_entity_id, parse_building_entity_id
 from twin.store.derived import DERIVED
@@ -28,7 +28,8 @@ from twin.store.features_aggregate import (
     read_groups,
 )
 from twin.store.features_filter import SqlFilter, property_sql, register_functions
-from twin.store.features_index import RTREE_CANDIDATES, ensure_rtree
+from twin.store.features_index import RTREE_CANDIDATES
+from twin.store.generations import CURRENT
 
 __all__ = ["FeatureQuery", "JsonType", "SQLiteFeatures", "SortKey"]
 
@@ -70,7 +71,7 @@ class FeatureQuery:
 
     def sql_where(self) -> SqlFilter:
         """Return the whole ``WHERE`` clause (without the keyword) and its parameters."""
-        parts = ["dataset = ?"]
+        parts = [f"dataset = {CURRENT}"]  # one statement: the name and rows of one snapshot
         params: list[Any] = [self.dataset]
         if self.bbox_crs84 is not None:
             x0, y0, x1, y1 = self.bbox_crs84
@@ -107,7 +108,7 @@ class FeatureQuery:
 
 _STAMP: Final = (
     "COALESCE(json_extract(attributes, '$.creationDate'), "
-    "(SELECT imported_at FROM datasets WHERE name = objects.dataset))"
+    "(SELECT imported_at FROM datasets WHERE generation = objects.dataset))"
 )
 
 
@@ -145,12 +146,10 @@ class SQLiteFeatures:
     def _open(self) -> AbstractContextManager[sqlite3.Cursor]:
         return self._cursor()
 
-    def _ready(self, cur: sqlite3.Cursor, query: FeatureQuery | None = None) -> sqlite3.Cursor:
+    def _ready(self, cur: sqlite3.Cursor) -> sqlite3.Cursor:
         if id(cur.connection) not in self._registered:
             register_functions(cur.connection)
             self._registered.add(id(cur.connection))
-        if query is not None and query.bbox_crs84 is not None:
-            ensure_rtree(cur, query.dataset)
         return cur
 
     def queryables(self, dataset: str) -> dict[str, JsonType]:
@@ -172,12 +171,12 @@ class SQLiteFeatures:
                 return dict(cached[1])
             rows = cur.execute(
                 "SELECT j.key, j.type, count(*) FROM objects, json_each(objects.attributes) j "
-                "WHERE objects.dataset = ? GROUP BY j.key, j.type",
+                f"WHERE objects.dataset = {CURRENT} GROUP BY j.key, j.type",
                 (dataset,),
             ).fetchall()
             counts = cur.execute(
                 f"SELECT {', '.join(f'count({d.column})' for d in DERIVED)} FROM objects "
-                "WHERE dataset = ?",
+                f"WHERE dataset = {CURRENT}",
                 (dataset,),
             ).fetchone()
         found = self._typed(rows)
@@ -249,7 +248,7 @@ class SQLiteFeatures:
         """Return the LoD surfaces (WKB MultiPolygon Z, CRS84h) of the objects that have them."""
         with self._open() as cur:
             rows = cur.execute(
-                "SELECT id, geometry FROM object_lod WHERE dataset = ? "
+                f"SELECT id, geometry FROM object_lod WHERE dataset = {CURRENT} "
                 "AND id IN (SELECT value FROM json_each(?))",
                 (dataset, json.dumps(list(ids))),
             ).fetchall()
@@ -260,7 +259,7 @@ class SQLiteFeatures:
         where = query.sql_where()
         with self._open() as cur:
             row = (
-                self._ready(cur, query)
+                self._ready(cur)
                 .execute(f"SELECT count(*) FROM objects WHERE {where.sql}", where.params)
                 .fetchone()
             )
@@ -273,7 +272,7 @@ class SQLiteFeatures:
         sql = f"SELECT * FROM objects WHERE {where.sql} ORDER BY {order.sql} LIMIT ? OFFSET ?"
         with self._open() as cur:
             rows = (
-                self._ready(cur, query)
+                self._ready(cur)
                 .execute(sql, (*where.params, *order.params, limit, query.offset))
                 .fetchall()
             )
@@ -288,7 +287,7 @@ class SQLiteFeatures:
         """
         select = aggregate_sql(query.sql_where(), group, stats, query.live)
         with self._open() as cur:
-            rows = self._ready(cur, query).execute(select.sql, select.params).fetchall()
+            rows = self._ready(cur).execute(select.sql, select.params).fetchall()
         if len(rows) > MAX_GROUPS:  # only with a grouping: without, there is one row
             name = "" if group is None else group.name
             raise QueryError(
@@ -303,39 +302,31 @@ class SQLiteFeatures:
         """Yield every matching object (offset and limit ignored) in lists of ``chunk``.
 
         Unsorted queries page by id (keyset), so each chunk costs the same however deep; the
-        store's lock is released between chunks.
+        store's lock is released between chunks. Raises ConflictError when the dataset is
+        re-imported midway (its chunks would mix two imports).
         """
-        if query.sortby:
-            yield from self._iter_sorted(query, chunk)
-            return
-        after: str | None = None
+        after: str | None = None  # keyset: the last id read
+        offset = 0  # sorted: pages by offset
+        generation: str | None = None
         while True:
-            where = query.sql_where()
-            params: Sequence[Any] = where.params
-            sql = f"SELECT * FROM objects WHERE {where.sql}"
-            if after is not None:
-                sql += " AND id > ?"
-                params = (*params, after)
+            where, order = query.sql_where(), query.sql_order()
+            sql, params = f"SELECT * FROM objects WHERE {where.sql}", where.params
+            if query.sortby:
+                sql += f" ORDER BY {order.sql} LIMIT ? OFFSET ?"
+                params = (*params, *order.params, chunk, offset)
+            elif after is None:
+                sql, params = sql + " ORDER BY id LIMIT ?", (*params, chunk)
+            else:
+                sql, params = sql + " AND id > ? ORDER BY id LIMIT ?", (*params, after, chunk)
             with self._open() as cur:
-                rows = (
-                    self._ready(cur, query)
-                    .execute(sql + " ORDER BY id LIMIT ?", (*params, chunk))
-                    .fetchall()
-                )
+                rows = self._ready(cur).execute(sql, params).fetchall()
             if not rows:
                 return
+            if generation is not None and rows[0][0] != generation:
+                raise ConflictError(
+                    f"dataset {query.dataset!r} was re-imported during this export; "
+                    "run it again for the new import"
+                )
+            generation = rows[0][0]
             yield [self._read_row(r) for r in rows]
-            after = rows[-1][1]
-
-    def _iter_sorted(self, query: FeatureQuery, chunk: int) -> Iterator[list[BuildingRecord]]:
-        offset = 0
-        while True:
-            part = FeatureQuery(
-                query.dataset, query.bbox_crs84, query.interval, query.where, query.sortby,
-                offset, chunk, query.extra, query.live,
-            )  # fmt: skip
-            records = self.page(part)
-            if not records:
-                return
-            yield records
-            offset += len(records)
+            after, offset = rows[-1][1], offset + len(rows)

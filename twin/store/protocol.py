@@ -50,6 +50,10 @@ class Store(Protocol):
         """Return a new empty folder to write a tileset in, aside from the one being served."""
         ...
 
+    def discard_staging(self, staging: Path) -> None:
+        """Delete a staging folder that will not be published (its import failed)."""
+        ...
+
     def publish(self, info: DatasetInfo, records: Iterable[BuildingRecord], staging: Path) -> None:
         """Replace the dataset's catalog rows and swap its served tileset for ``staging``."""
         ...

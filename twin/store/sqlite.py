@@ -11,10 +11,24 @@ Layout of the data directory::
 A new tileset is written into a fresh version folder and published by replacing the symlink
 with ``os.replace``, which is atomic on POSIX: a reader sees the old tileset or the new one,
 never a mix, and an import killed midway leaves the served one untouched.
+
+The catalog rows are published the same way, aside and then swapped (see
+:mod:`twin.store.generations`): written under a fresh generation key in short transactions,
+swapped in by one short transaction, the old generation deleted after in short transactions.
+SQLite has one writer at a time, so no transaction of the publish holds the write lock for
+long: live NGSI-LD writes beside an import wait milliseconds, not the whole publish.
+
+The building entities (:mod:`twin.store.buildings`) are written with each chunk, before the
+swap: from the first chunk to the swap (seconds at 100,000 buildings), an entity can carry the
+new import's static attributes while the catalog and tiles still serve the old; buildings that
+left the dataset lose their entity just after the swap. Leftovers of a killed import (its
+generation's rows, its staging folder) are deleted by the next import or store open, unless
+the import still runs (:mod:`twin.store.staging`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import itertools
 import json
@@ -24,18 +38,30 @@ import re
 import shutil
 import sqlite3
 import threading
+import time
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
-from twin.errors import InputError, NotFoundError, StoreBusyError, StoreError
+from twin.errors import InputError, NotFoundError, StoreBusyError, StoreError, TwinError
 from twin.model import Address, AttributeValue, BuildingRecord, DatasetInfo, Measures
-from twin.store.buildings import sync_building_entities
+from twin.store.buildings import CHUNK, BuildingSync, delete_buildings
 from twin.store.derived import DERIVED, derived_values
 from twin.store.entities import ENTITY_SCHEMA, SQLiteEntities
 from twin.store.features import SQLiteFeatures
+from twin.store.features_index import SCHEMA as RTREE_SCHEMA
+from twin.store.features_index import analyze, index_records, index_unindexed, mark_indexed
+from twin.store.generations import (
+    CURRENT,
+    dataset_of,
+    delete_generation,
+    leftover_generations,
+    new_key,
+)
+from twin.store.generations import SCHEMA as GENERATIONS_SCHEMA
+from twin.store.staging import StagingLocks, unowned
 
 __all__ = ["SQLiteStore", "validate_dataset_name"]
 
@@ -52,10 +78,11 @@ CREATE TABLE IF NOT EXISTS datasets (
     bbox TEXT,
     imported_at TEXT NOT NULL,
     report TEXT NOT NULL,
-    surface_areas TEXT
+    surface_areas TEXT,
+    generation TEXT
 );
 CREATE TABLE IF NOT EXISTS objects (
-    dataset TEXT NOT NULL REFERENCES datasets(name) ON DELETE CASCADE,
+    dataset TEXT NOT NULL,
     id TEXT NOT NULL,
     type TEXT NOT NULL,
     parent_id TEXT,
@@ -79,6 +106,7 @@ CREATE TABLE IF NOT EXISTS object_lod (
 """
 _ADDED_COLUMNS = (
     ("datasets", "surface_areas TEXT"),
+    ("datasets", "generation TEXT"),
     *(("objects", f"{d.column} {'TEXT' if d.kind == 'string' else 'REAL'}") for d in DERIVED),
 )
 """Columns added after the first schema, in order: a catalog from before gets them on open."""
@@ -89,8 +117,12 @@ _DERIVED_INDEXES = tuple(
 """One index per derived column (after the dataset, which every query names): a filter such
 as ``height > 30`` reads a range of it, ``sortby=-volume`` with a limit walks it from one end
 instead of sorting the dataset. Created after :data:`_ADDED_COLUMNS`, which they index."""
+# the columns a DatasetInfo is read from (not the generation, which only the store reads)
+_DATASET_COLUMNS = "name, title, srs_name, object_count, bbox, imported_at, report, surface_areas"
 _OBJECT_COLUMNS = 16 + len(DERIVED)
-_PUBLISH_CHUNK = 256  # catalog rows inserted at a time while publishing (memory: one chunk)
+_PUBLISH_CHUNK = 128
+"""Records written per transaction while publishing (their catalog rows, R*Tree rows and
+building entities): tens of ms of write lock each; memory: one chunk."""
 
 
 def validate_dataset_name(name: str) -> str:
@@ -143,14 +175,23 @@ class SQLiteStore:
             # index probes of entity queries hit random pages: map the file, keep more cached
             self._db.execute("PRAGMA mmap_size=1073741824")
             self._db.execute("PRAGMA cache_size=-65536")
-            self._db.execute("PRAGMA foreign_keys=ON")
+            # off: an old catalog's objects.dataset REFERENCES datasets(name) ON DELETE CASCADE,
+            # which generation keys (twin.store.generations) cannot satisfy
+            self._db.execute("PRAGMA foreign_keys=OFF")
             self._db.executescript(_SCHEMA)
             _add_columns(self._db)
-            for statement in _DERIVED_INDEXES:
+            # a catalog from before generations: each dataset's rows are keyed by its name
+            self._db.execute("UPDATE datasets SET generation = name WHERE generation IS NULL")
+            for statement in (*_DERIVED_INDEXES, *RTREE_SCHEMA, GENERATIONS_SCHEMA):
                 self._db.execute(statement)
             self._db.executescript(ENTITY_SCHEMA)
         except (OSError, sqlite3.Error) as exc:
             raise StoreError(f"cannot open the data directory {self.data_dir}: {exc}") from exc
+        self._staging = StagingLocks(self._versions)
+        self.longest_write_s = 0.0
+        """The longest this store held the write lock in one of its publish transactions."""
+        index_unindexed(self._transaction)
+        self.collect_leftovers()
         self.entities = SQLiteEntities(self._cursor)
         """NGSI-LD entities, history and tenants, in the same database."""
         self.features = SQLiteFeatures(self._cursor, _record_from_row)
@@ -160,12 +201,14 @@ class SQLiteStore:
 
     def list_datasets(self) -> list[DatasetInfo]:
         with self._cursor() as cur:
-            rows = cur.execute("SELECT * FROM datasets ORDER BY name").fetchall()
+            rows = cur.execute(f"SELECT {_DATASET_COLUMNS} FROM datasets ORDER BY name").fetchall()
         return [_dataset_from_row(r) for r in rows]
 
     def get_dataset(self, name: str) -> DatasetInfo:
         with self._cursor() as cur:
-            row = cur.execute("SELECT * FROM datasets WHERE name = ?", (name,)).fetchone()
+            row = cur.execute(
+                f"SELECT {_DATASET_COLUMNS} FROM datasets WHERE name = ?", (name,)
+            ).fetchone()
         if row is None:
             raise NotFoundError(f"no dataset named {name!r}")
         return _dataset_from_row(row)
@@ -173,7 +216,7 @@ class SQLiteStore:
     def get_object(self, dataset: str, object_id: str) -> BuildingRecord:
         with self._cursor() as cur:
             row = cur.execute(
-                "SELECT * FROM objects WHERE dataset = ? AND id = ?", (dataset, object_id)
+                f"SELECT * FROM objects WHERE dataset = {CURRENT} AND id = ?", (dataset, object_id)
             ).fetchone()
         if row is None:
             self.get_dataset(dataset)  # says which of the two is unknown
@@ -191,79 +234,167 @@ class SQLiteStore:
     def staging_dir(self, dataset: str) -> Path:
         validate_dataset_name(dataset)
         stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
-        path = self._versions / f"{dataset}-{stamp}-{uuid.uuid4().hex[:8]}"
+        name = f"{dataset}-{stamp}-{uuid.uuid4().hex[:8]}"
+        self._staging.hold(name)  # before the folder exists: nobody cleans it up meanwhile
+        path = self._versions / name
         path.mkdir()
         return path
 
-    def publish(self, info: DatasetInfo, records: Iterable[BuildingRecord], staging: Path) -> None:
-        """Replace the dataset's catalog and tileset in one transaction.
+    def discard_staging(self, staging: Path) -> None:
+        shutil.rmtree(staging, ignore_errors=True)
+        self._staging.release(staging.name)
 
-        ``records`` is read once, a chunk at a time, so they need not all be in memory.
+    def publish(self, info: DatasetInfo, records: Iterable[BuildingRecord], staging: Path) -> None:
+        """Replace the dataset's catalog and tileset, holding the write lock only briefly.
+
+        ``records`` is read once, a chunk at a time, so they need not all be in memory. Each
+        chunk's catalog rows, R*Tree rows and building entities are written in a transaction
+        of their own under a fresh generation, which one short transaction then swaps in;
+        the old generation is deleted after, in short transactions too.
         """
         validate_dataset_name(info.name)
-        with self._cursor() as cur:
-            cur.execute("BEGIN IMMEDIATE")  # busy: no transaction to roll back
-            try:
-                cur.execute("DELETE FROM objects WHERE dataset = ?", (info.name,))
-                cur.execute("DELETE FROM object_lod WHERE dataset = ?", (info.name,))
-                cur.execute(
-                    "INSERT OR REPLACE INTO datasets VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        info.name,
-                        info.title,
-                        info.srs_name,
-                        info.object_count,
-                        None if info.bbox_wgs84 is None else _dumps(info.bbox_wgs84),
-                        info.imported_at.isoformat(),
-                        _dumps(info.report),
-                        _dumps(dict(info.surface_areas_m2)),
-                    ),
-                )
-                inserted = self._inserted(info.name, records)
-                sync_building_entities(cur, info.name, inserted)
-                for _ in inserted:  # rows the entity sync did not need to see
-                    pass
-                self._swap_tileset(info.name, staging)
-                cur.execute("COMMIT")
-            except BaseException:
-                cur.execute("ROLLBACK")
-                raise
-
-    def _inserted(
-        self, dataset: str, records: Iterable[BuildingRecord]
-    ) -> Iterator[BuildingRecord]:
-        """Insert ``records`` into ``objects`` and ``object_lod`` a chunk at a time, yielding
-        each chunk's records once inserted (its own cursor: the consumer may use another)."""
-        marks = ",".join("?" * _OBJECT_COLUMNS)
-        cur = self._db.cursor()
-        rest = iter(records)
+        self._staging.hold(staging.name)
+        key = new_key(info.name)
         try:
-            while chunk := list(itertools.islice(rest, _PUBLISH_CHUNK)):
+            with self._transaction() as cur:
+                cur.execute(
+                    "INSERT INTO generations VALUES (?, ?, ?)", (key, info.name, staging.name)
+                )
+            sync = self._write_generation(key, info.name, records)
+            old = self._swap(key, info, staging)
+        except BaseException:
+            with contextlib.suppress(TwinError):  # else the next store open deletes them
+                delete_generation(self._transaction, key)
+            raise
+        finally:
+            self._staging.release(staging.name)
+        gone = sync.gone()
+        for start in range(0, len(gone), CHUNK):
+            with self._transaction() as cur:
+                delete_buildings(cur, info.name, gone[start : start + CHUNK])
+        if old is not None and old != key:
+            delete_generation(self._transaction, old)
+        with self._transaction() as cur:
+            analyze(cur)
+
+    def _write_generation(
+        self, key: str, dataset: str, records: Iterable[BuildingRecord]
+    ) -> BuildingSync:
+        """Write ``records`` as generation ``key``: a transaction per chunk of catalog rows,
+        R*Tree rows and building entities. Return the entity sync, for what left after."""
+        marks = ",".join("?" * _OBJECT_COLUMNS)
+        sync = BuildingSync(dataset)
+        rest = iter(records)
+        while chunk := list(itertools.islice(rest, _PUBLISH_CHUNK)):
+            with self._transaction(durable=False) as cur:
                 cur.executemany(
                     f"INSERT INTO objects VALUES ({marks})",
-                    [_record_to_row(dataset, r) for r in chunk],
+                    [_record_to_row(key, r) for r in chunk],
                 )
                 cur.executemany(
                     "INSERT INTO object_lod VALUES (?, ?, ?)",
-                    [(dataset, r.id, r.lod_geometry) for r in chunk if r.lod_geometry],
+                    [(key, r.id, r.lod_geometry) for r in chunk if r.lod_geometry],
                 )
-                yield from chunk
-        finally:
-            cur.close()
+                index_records(cur, key, [(r.id, _rtree_box(r)) for r in chunk])
+                sync.write(cur, chunk)
+        with self._transaction() as cur:
+            sync.write(cur, ())  # an import without records still reads what it replaces
+        return sync
 
-    def _swap_tileset(self, dataset: str, staging: Path) -> None:
+    def _swap(self, key: str, info: DatasetInfo, staging: Path) -> str | None:
+        """Point the dataset at generation ``key`` (one short transaction), then swap its
+        tileset; return the generation served before, now listed for deletion."""
+        with self._transaction() as cur:
+            row = cur.execute(
+                "SELECT generation FROM datasets WHERE name = ?", (info.name,)
+            ).fetchone()
+            cur.execute(
+                f"INSERT OR REPLACE INTO datasets ({_DATASET_COLUMNS}, generation) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    info.name,
+                    info.title,
+                    info.srs_name,
+                    info.object_count,
+                    None if info.bbox_wgs84 is None else _dumps(info.bbox_wgs84),
+                    info.imported_at.isoformat(),
+                    _dumps(info.report),
+                    _dumps(dict(info.surface_areas_m2)),
+                    key,
+                ),
+            )
+            mark_indexed(cur, key, info.imported_at.isoformat())
+            cur.execute("DELETE FROM generations WHERE key = ?", (key,))
+            if row is not None:
+                cur.execute(
+                    "INSERT OR REPLACE INTO generations VALUES (?, ?, '')", (row[0], info.name)
+                )
+            previous = self._swap_tileset(info.name, staging)  # a failure rolls back
+        if previous is not None and previous != staging.resolve():
+            shutil.rmtree(previous, ignore_errors=True)
+        return None if row is None else str(row[0])
+
+    def collect_leftovers(self) -> None:
+        """Delete what killed imports left: generations no dataset serves and staging folders
+        no dataset points at, unless an import (any process) still writes them."""
+        with self._cursor() as cur:
+            leftovers = leftover_generations(cur)
+        for key, folder in leftovers:
+            with unowned(self._versions, folder) if folder else nullcontext(True) as free:
+                if free:
+                    log.info("deleting the rows of generation %s, left by an import", key)
+                    delete_generation(self._transaction, key)
+        for path in sorted(self._versions.iterdir()):
+            if path.suffix == ".lock" or not path.is_dir():
+                continue
+            with unowned(self._versions, path.name) as free:
+                if free and path not in self._served_folders():  # read under the lock
+                    log.info("deleting staging folder %s, left by an import", path.name)
+                    shutil.rmtree(path, ignore_errors=True)
+
+    def _swap_tileset(self, dataset: str, staging: Path) -> Path | None:
+        """Point the dataset's link at ``staging``; return the folder it pointed at."""
         link = self._tilesets / dataset
         previous = link.resolve() if link.is_symlink() else None
         tmp_link = self._tilesets / f".{dataset}.{uuid.uuid4().hex[:8]}"
         os.symlink(os.path.relpath(staging, self._tilesets), tmp_link)
         os.replace(tmp_link, link)
-        if previous is not None and previous != staging.resolve():
-            shutil.rmtree(previous, ignore_errors=True)
         log.info("published tileset %s -> %s", dataset, staging.name)
+        return previous
+
+    def _served_folders(self) -> set[Path]:
+        return {link.resolve() for link in self._tilesets.iterdir() if link.is_symlink()}
 
     def close(self) -> None:
+        self._staging.release_all()
         with self._lock:
             self._db.close()
+
+    @contextmanager
+    def _transaction(self, durable: bool = True) -> Iterator[sqlite3.Cursor]:
+        """``BEGIN IMMEDIATE`` … ``COMMIT`` (``ROLLBACK`` on any exception), timing the hold.
+
+        Not ``durable``: the commit does not wait for the WAL's fsync (``synchronous=NORMAL``;
+        the next durable commit syncs it along). For the rows of a generation not yet served:
+        a power cut may lose them, as it would lose a killed import, and an fsync per chunk
+        would be most of the lock's hold time (~15 ms here).
+        """
+        with self._cursor() as cur:
+            if not durable:
+                cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("BEGIN IMMEDIATE")  # busy: no transaction to roll back
+            started = time.perf_counter()
+            try:
+                yield cur
+                cur.execute("COMMIT")
+            except BaseException:
+                cur.execute("ROLLBACK")
+                raise
+            finally:
+                held = time.perf_counter() - started
+                self.longest_write_s = max(self.longest_write_s, held)
+                if not durable:
+                    cur.execute("PRAGMA synchronous=FULL")  # as SQLiteStore opened it
 
     @contextmanager
     def _cursor(self) -> Iterator[sqlite3.Cursor]:
@@ -293,9 +424,14 @@ def _add_columns(db: sqlite3.Connection) -> None:
             db.execute(f"ALTER TABLE {table} ADD COLUMN {column}")
 
 
-def _record_to_row(dataset: str, r: BuildingRecord) -> tuple[Any, ...]:
+def _rtree_box(r: BuildingRecord) -> tuple[float, float, float, float]:
+    x0, y0, _, x1, y1, _ = r.bbox_wgs84
+    return (x0, x1, y0, y1)
+
+
+def _record_to_row(key: str, r: BuildingRecord) -> tuple[Any, ...]:
     return (
-        dataset,
+        key,
         r.id,
         r.type,
         r.parent_id,
@@ -312,12 +448,10 @@ def _record_to_row(dataset: str, r: BuildingRecord) -> tuple[Any, ...]:
 
 
 def _record_from_row(row: tuple[Any, ...]) -> BuildingRecord:
-    (dataset, oid, otype, parent, lod, x0, y0, z0, x1, y1, z1, fp, attrs, addr, tile, fid) = row[
-        :16
-    ]
+    (key, oid, otype, parent, lod, x0, y0, z0, x1, y1, z1, fp, attrs, addr, tile, fid) = row[:16]
     attributes: Mapping[str, AttributeValue] = json.loads(attrs)
     return BuildingRecord(
-        dataset=dataset,
+        dataset=dataset_of(key),
         id=oid,
         type=otype,
         parent_id=parent,

@@ -1,0 +1,87 @@
+"""Staging folders of imports, and who owns them: a lock file held for as long as one writes.
+
+An import writes its tileset into ``tilesets/.versions/<v>/`` and its catalog rows under a
+generation of its own (:mod:`twin.store.generations`). A killed import (SIGKILL, power loss)
+leaves both behind; the next store open cleans them up. What must not be cleaned up is the
+folder and generation of an import that is still running, in this process or another.
+
+The rule is a lock, not an age or a pid: ``.versions/<v>.lock`` is created and ``flock``-ed
+(exclusive) *before* ``<v>`` is created, and held until the import has published or failed.
+The kernel releases an ``flock`` when its holder dies, however it dies, so a cleaner that can
+take the lock (non-blocking) knows nobody writes there any more; one that cannot leaves the
+folder alone. A pid could be reused and an age rule would either wait long or kill a slow
+import; ``flock`` is exact on a local file system (the data directory is one: SQLite's WAL
+needs it too). ``flock`` locks belong to an open file, so another open of the same file in the
+same process is refused too: a store cleans up around its own import as around anyone's.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+__all__ = ["StagingLocks", "unowned"]
+
+
+class StagingLocks:
+    """The lock files this process holds, one per staging folder it writes.
+
+    Parameters
+    ----------
+    versions : Path
+        The folder holding the staging folders (``tilesets/.versions``).
+    """
+
+    def __init__(self, versions: Path) -> None:
+        self._versions = versions
+        self._held: dict[str, int] = {}
+
+    def hold(self, name: str) -> None:
+        """Take the lock of staging folder ``name`` (before the folder exists); no-op if held."""
+        if name in self._held:
+            return
+        fd = os.open(self._versions / f"{name}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BaseException:
+            os.close(fd)
+            raise
+        self._held[name] = fd
+
+    def release(self, name: str) -> None:
+        """Release (and remove) the lock of staging folder ``name`` if this process holds it."""
+        fd = self._held.pop(name, None)
+        if fd is not None:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self._versions / f"{name}.lock")
+            os.close(fd)
+
+    def release_all(self) -> None:
+        """Release every lock this process holds (the store is closing)."""
+        for name in list(self._held):
+            self.release(name)
+
+
+@contextlib.contextmanager
+def unowned(versions: Path, name: str) -> Iterator[bool]:
+    """Tell whether nobody writes staging folder ``name``, holding its lock while the caller
+    cleans up (so that no import can take it meanwhile), then remove the lock file."""
+    try:
+        fd = os.open(versions / f"{name}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError:
+        yield False
+        return
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        yield True
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(versions / f"{name}.lock")
+    finally:
+        os.close(fd)
