@@ -9,6 +9,9 @@ import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
+
+from twin.errors import ConflictError
 from twin.model import BuildingRecord, DatasetInfo
 from twin.ngsild.entity import parse_attributes
 from twin.ngsild.jsonld import CORE
@@ -114,3 +117,13 @@ def test_buildings_that_left_lose_their_entity_and_rows(tmp_path: Path) -> None:
     pending = store._db.execute("SELECT count(*) FROM generations").fetchone()[0]
     assert (rows, rtree, entities, pending) == (100, 100, 100, 0)
     assert store.get_object("city", "NB00001").attributes == {"storeys": 3}
+
+
+def test_an_export_that_straddles_a_reimport_is_a_conflict_not_a_mix(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "data")
+    publish(store, city(300, storeys=2), 300)
+    chunks = store.features.iter_chunks(FeatureQuery("city"), chunk=100)
+    assert {r.attributes["storeys"] for r in next(chunks)} == {2}
+    publish(store, city(300, storeys=3), 300)
+    with pytest.raises(ConflictError, match="'city' was re-imported during this export; run it"):
+        next(chunks)
