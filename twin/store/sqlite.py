@@ -33,14 +33,13 @@ import datetime as dt
 import itertools
 import json
 import logging
-import os
 import re
 import shutil
 import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
@@ -61,7 +60,13 @@ from twin.store.generations import (
     new_key,
 )
 from twin.store.generations import SCHEMA as GENERATIONS_SCHEMA
-from twin.store.staging import StagingLocks, unowned
+from twin.store.staging import (
+    StagingLocks,
+    remove_unowned_folders,
+    served_folders,
+    swap_link,
+    unowned,
+)
 
 __all__ = ["SQLiteStore", "validate_dataset_name"]
 
@@ -241,7 +246,8 @@ class SQLiteStore:
         return path
 
     def discard_staging(self, staging: Path) -> None:
-        shutil.rmtree(staging, ignore_errors=True)
+        if staging.resolve() not in served_folders(self._tilesets):
+            shutil.rmtree(staging, ignore_errors=True)
         self._staging.release(staging.name)
 
     def publish(self, info: DatasetInfo, records: Iterable[BuildingRecord], staging: Path) -> None:
@@ -268,11 +274,21 @@ class SQLiteStore:
             raise
         finally:
             self._staging.release(staging.name)
-        gone = sync.gone()
+        try:  # published: a failure from here on is a warning, not a failed import
+            self._retire(info.name, old, sync.gone())
+        except TwinError as exc:
+            log.warning(
+                "dataset %s is published, but tidying up after it failed: %s", info.name, exc
+            )
+
+    def _retire(self, dataset: str, old: str | None, gone: Sequence[str]) -> None:
+        """Delete the entities of buildings that left ``dataset``, then the rows of generation
+        ``old`` (listed in ``generations``: the next open finishes if this stops), then refresh
+        the planner's statistics; each in short transactions."""
         for start in range(0, len(gone), CHUNK):
             with self._transaction() as cur:
-                delete_buildings(cur, info.name, gone[start : start + CHUNK])
-        if old is not None and old != key:
+                delete_buildings(cur, dataset, gone[start : start + CHUNK])
+        if old is not None:
             delete_generation(self._transaction, old)
         with self._transaction() as cur:
             analyze(cur)
@@ -329,7 +345,7 @@ class SQLiteStore:
                 cur.execute(
                     "INSERT OR REPLACE INTO generations VALUES (?, ?, '')", (row[0], info.name)
                 )
-            previous = self._swap_tileset(info.name, staging)  # a failure rolls back
+            previous = swap_link(self._tilesets, info.name, staging)  # a failure rolls back
         if previous is not None and previous != staging.resolve():
             shutil.rmtree(previous, ignore_errors=True)
         return None if row is None else str(row[0])
@@ -344,26 +360,7 @@ class SQLiteStore:
                 if free:
                     log.info("deleting the rows of generation %s, left by an import", key)
                     delete_generation(self._transaction, key)
-        for path in sorted(self._versions.iterdir()):
-            if path.suffix == ".lock" or not path.is_dir():
-                continue
-            with unowned(self._versions, path.name) as free:
-                if free and path not in self._served_folders():  # read under the lock
-                    log.info("deleting staging folder %s, left by an import", path.name)
-                    shutil.rmtree(path, ignore_errors=True)
-
-    def _swap_tileset(self, dataset: str, staging: Path) -> Path | None:
-        """Point the dataset's link at ``staging``; return the folder it pointed at."""
-        link = self._tilesets / dataset
-        previous = link.resolve() if link.is_symlink() else None
-        tmp_link = self._tilesets / f".{dataset}.{uuid.uuid4().hex[:8]}"
-        os.symlink(os.path.relpath(staging, self._tilesets), tmp_link)
-        os.replace(tmp_link, link)
-        log.info("published tileset %s -> %s", dataset, staging.name)
-        return previous
-
-    def _served_folders(self) -> set[Path]:
-        return {link.resolve() for link in self._tilesets.iterdir() if link.is_symlink()}
+        remove_unowned_folders(self._tilesets)
 
     def close(self) -> None:
         self._staging.release_all()

@@ -19,11 +19,16 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import logging
 import os
+import shutil
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["StagingLocks", "unowned"]
+__all__ = ["StagingLocks", "remove_unowned_folders", "served_folders", "swap_link", "unowned"]
+
+log = logging.getLogger(__name__)
 
 
 class StagingLocks:
@@ -85,3 +90,33 @@ def unowned(versions: Path, name: str) -> Iterator[bool]:
             os.unlink(versions / f"{name}.lock")
     finally:
         os.close(fd)
+
+
+def swap_link(tilesets: Path, dataset: str, staging: Path) -> Path | None:
+    """Point ``tilesets/<dataset>`` at ``staging`` (atomic ``os.replace`` of a symlink);
+    return the folder it pointed at."""
+    link = tilesets / dataset
+    previous = link.resolve() if link.is_symlink() else None
+    tmp_link = tilesets / f".{dataset}.{uuid.uuid4().hex[:8]}"
+    os.symlink(os.path.relpath(staging, tilesets), tmp_link)
+    os.replace(tmp_link, link)
+    log.info("published tileset %s -> %s", dataset, staging.name)
+    return previous
+
+
+def remove_unowned_folders(tilesets: Path) -> None:
+    """Delete the folders of ``tilesets/.versions`` that no link points at and no import
+    writes (a killed import's)."""
+    versions = tilesets / ".versions"
+    for path in sorted(versions.iterdir()):
+        if path.suffix == ".lock" or not path.is_dir():
+            continue
+        with unowned(versions, path.name) as free:
+            if free and path not in served_folders(tilesets):  # under the lock: swaps come first
+                log.info("deleting staging folder %s, left by an import", path.name)
+                shutil.rmtree(path, ignore_errors=True)
+
+
+def served_folders(tilesets: Path) -> set[Path]:
+    """Return the folders the links in ``tilesets`` point at (resolved)."""
+    return {link.resolve() for link in tilesets.iterdir() if link.is_symlink()}
