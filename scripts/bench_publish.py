@@ -128,6 +128,8 @@ def main() -> int:
             idle = [_patch(conn, entity, i)[1] for i in range(200)]
             argv[4] = str(cities[1])  # a re-import alone: the publish's own cost
             quiet = subprocess.run(argv, check=True, cwd=work, env=env, capture_output=True)
+            conn.close()  # idle for longer than the server keeps a connection alive
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
             argv[4] = str(cities[0])  # and one beside the PATCHes
             child = subprocess.Popen(argv, cwd=work, env=env, stdout=subprocess.PIPE, text=True)
             out = child.stdout
