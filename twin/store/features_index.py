@@ -58,7 +58,9 @@ RTREE_CANDIDATES: Final = (
 )
 """SQL selecting the ids whose box meets ``(max_lon, min_lon, max_lat, min_lat, dataset)``
 (the dataset's name: resolved to the generation it serves in the same statement)."""
+
 Box = tuple[float, float, float, float]
+"""An R*Tree box: ``(min_lon, max_lon, min_lat, max_lat)``, degrees (CRS84)."""
 
 
 def index_records(cur: sqlite3.Cursor, key: str, boxes: Sequence[tuple[str, Box]]) -> None:
