@@ -31,10 +31,12 @@ from twin.store.generations import CURRENT, Transaction
 __all__ = [
     "RTREE_CANDIDATES",
     "SCHEMA",
+    "Unindexed",
     "analyze",
     "index_records",
     "index_unindexed",
     "mark_indexed",
+    "unindexed",
 ]
 
 log = logging.getLogger(__name__)
@@ -88,42 +90,50 @@ def mark_indexed(cur: sqlite3.Cursor, key: str, imported_at: str) -> None:
     )
 
 
-def index_unindexed(transaction: Transaction) -> None:
-    """Build the R*Tree of each served generation an older twin left unindexed (one
-    transaction each: a one-off on the first open after an upgrade), and the planner's
-    statistics if they are missing."""
-    with transaction() as cur:
-        missing = cur.execute(
-            "SELECT d.generation, d.imported_at FROM datasets d WHERE NOT EXISTS "
-            "(SELECT 1 FROM feature_rtree_state s WHERE s.dataset = d.generation "
-            "AND s.imported_at = d.imported_at)"
-        ).fetchall()
-        statistics = _has_statistics(cur)
+Unindexed = tuple[list[tuple[str, str]], bool]
+"""What :func:`unindexed` found: ``(generation, imported_at)`` without an R*Tree, and whether
+the planner's statistics are there."""
+
+
+def unindexed(cur: sqlite3.Cursor) -> Unindexed:
+    """Return what an older twin left unindexed (read only: no write lock when nothing is)."""
+    missing = cur.execute(
+        "SELECT d.generation, d.imported_at FROM datasets d WHERE NOT EXISTS "
+        "(SELECT 1 FROM feature_rtree_state s WHERE s.dataset = d.generation "
+        "AND s.imported_at = d.imported_at)"
+    ).fetchall()
+    return missing, _has_statistics(cur)
+
+
+def index_unindexed(transaction: Transaction, found: Unindexed) -> None:
+    """Build the R*Tree of each generation :func:`unindexed` found (one transaction each: a
+    one-off on the first open after an upgrade), and the planner's statistics if missing."""
+    missing, statistics = found
     for key, imported_at in missing:
         log.info("building the bbox index of generation %s", key)
-        with transaction() as cur:
-            cur.execute(
+        with transaction() as tx:
+            tx.execute(
                 "DELETE FROM feature_rtree WHERE rid IN "
                 "(SELECT rid FROM feature_rtree_keys WHERE dataset = ?)",
                 (key,),
             )
-            cur.execute("DELETE FROM feature_rtree_keys WHERE dataset = ?", (key,))
-            cur.execute(
+            tx.execute("DELETE FROM feature_rtree_keys WHERE dataset = ?", (key,))
+            tx.execute(
                 "INSERT INTO feature_rtree_keys (dataset, id) SELECT dataset, id FROM objects "
                 "WHERE dataset = ?",
                 (key,),
             )
-            cur.execute(
+            tx.execute(
                 "INSERT INTO feature_rtree (rid, min_lon, max_lon, min_lat, max_lat) "
                 "SELECT k.rid, o.min_lon, o.max_lon, o.min_lat, o.max_lat "
                 "FROM feature_rtree_keys k JOIN objects o ON o.dataset = k.dataset "
                 "AND o.id = k.id WHERE k.dataset = ?",
                 (key,),
             )
-            mark_indexed(cur, key, imported_at)
+            mark_indexed(tx, key, imported_at)
     if missing or not statistics:
-        with transaction() as cur:
-            analyze(cur)
+        with transaction() as tx:
+            analyze(tx)
 
 
 def analyze(cur: sqlite3.Cursor) -> None:

@@ -51,7 +51,13 @@ from twin.store.derived import DERIVED, derived_values
 from twin.store.entities import ENTITY_SCHEMA, SQLiteEntities
 from twin.store.features import SQLiteFeatures
 from twin.store.features_index import SCHEMA as RTREE_SCHEMA
-from twin.store.features_index import analyze, index_records, index_unindexed, mark_indexed
+from twin.store.features_index import (
+    analyze,
+    index_records,
+    index_unindexed,
+    mark_indexed,
+    unindexed,
+)
 from twin.store.generations import (
     CURRENT,
     dataset_of,
@@ -195,7 +201,9 @@ class SQLiteStore:
         self._staging = StagingLocks(self._versions)
         self.longest_write_s = 0.0
         """The longest this store held the write lock in one of its publish transactions."""
-        index_unindexed(self._transaction)
+        with self._cursor() as cur:
+            found = unindexed(cur)
+        index_unindexed(self._transaction, found)
         self.collect_leftovers()
         self.entities = SQLiteEntities(self._cursor)
         """NGSI-LD entities, history and tenants, in the same database."""
