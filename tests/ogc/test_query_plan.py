@@ -18,6 +18,7 @@ from twin.store import SQLiteStore
 from twin.store.features import FeatureQuery, SortKey
 from twin.store.features_cql2 import parse_filter, to_sql
 from twin.store.features_filter import register_functions
+from twin.store.generations import CURRENT
 
 N = 400
 KNOWN = ("height", "volume", "footprintArea", "yearOfConstruction")
@@ -149,3 +150,20 @@ def test_statistics_come_back_when_a_catalog_without_them_is_opened(tmp_path: Pa
     assert any("objects_height" in step for step in plan), plan
     store = SQLiteStore(tmp_path / "data")
     assert not any("objects_height" in step for step in _plan(store, query, count=True))
+
+
+def test_the_dataset_name_resolves_to_its_generation_through_primary_keys(
+    store: SQLiteStore,
+) -> None:
+    """One statement resolves the name and reads the rows (one snapshot), by index both."""
+    db = sqlite3.connect(store.data_dir / "twin.db")
+    try:
+        sql = f"EXPLAIN QUERY PLAN SELECT * FROM objects WHERE dataset = {CURRENT} AND id = ?"
+        plan = [row[3] for row in db.execute(sql, ("grid", "B001"))]
+    finally:
+        db.close()
+    assert plan == [
+        "SEARCH objects USING PRIMARY KEY (dataset=? AND id=?)",
+        "SCALAR SUBQUERY 1",
+        "SEARCH datasets USING INDEX sqlite_autoindex_datasets_1 (name=?)",
+    ]
