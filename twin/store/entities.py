@@ -54,15 +54,17 @@ __all__ = [
 
 Body = dict[str, Any]
 
-_ATTR_INDEX_SCHEMA: Final = """
-CREATE TABLE IF NOT EXISTS attr_index (
+_ATTR_INDEX_STATEMENTS: Final = (
+    """CREATE TABLE IF NOT EXISTS attr_index (
     seq INTEGER NOT NULL, attr TEXT NOT NULL, type TEXT NOT NULL, tenant TEXT NOT NULL,
     kind TEXT, value,
     PRIMARY KEY (seq, attr, type)
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS attr_index_value ON attr_index (tenant, attr, type, kind, value);
-"""
+) WITHOUT ROWID""",
+    "CREATE INDEX IF NOT EXISTS attr_index_value ON attr_index (tenant, attr, type, kind, value)",
+)
 """The attribute-value index: one row per entity (``seq``), attribute and entity type."""
+
+_ATTR_INDEX_SCHEMA: Final = "".join(f"\n{statement};" for statement in _ATTR_INDEX_STATEMENTS)
 
 ENTITY_SCHEMA: Final = (
     """
@@ -517,24 +519,23 @@ class SQLiteEntities:
         """Fill ``attr_index`` and ``attr_types`` for entities stored before they existed (or
         before ``attr_index`` had the entity type in its key)."""
         with self._cursor() as cur:
-            columns = {row[1] for row in cur.execute("PRAGMA table_info(attr_index)")}
-            if "type" not in columns:
-                cur.execute("DROP TABLE attr_index")
-                cur.executescript(_ATTR_INDEX_SCHEMA)
+            if not _has_typed_index(cur):
+                # another process may be migrating it too, and none may read it half built:
+                # look again under the write lock, rebuild and refill in one transaction
+                with _Transaction(cur):
+                    if not _has_typed_index(cur):
+                        cur.execute("DROP TABLE attr_index")
+                        for statement in _ATTR_INDEX_STATEMENTS:  # (not executescript,
+                            cur.execute(statement)  # which would commit first)
+                        _index_missing(cur)
             if cur.execute("SELECT 1 FROM attr_types LIMIT 1").fetchone() is None:
                 cur.execute(
                     "INSERT OR IGNORE INTO attr_types SELECT e.tenant, a.key, t.value "
                     "FROM entities e, json_each(e.body, '$.attrs') a, json_each(e.types) t"
                 )
-            missing = cur.execute(
-                "SELECT seq, tenant, types, body FROM entities WHERE seq NOT IN "
-                "(SELECT DISTINCT seq FROM attr_index) AND body NOT LIKE '%\"attrs\":{}%'"
-            ).fetchall()
-            if not missing:
-                return
-            with _Transaction(cur):
-                for seq, tenant, types, text in missing:
-                    _index(cur, tenant, seq, json.loads(types), json.loads(text)["attrs"])
+            if cur.execute(_MISSING + " LIMIT 1").fetchone() is not None:
+                with _Transaction(cur):
+                    _index_missing(cur)
 
     # -- reads -------------------------------------------------------------------------------
 
@@ -663,6 +664,24 @@ class SQLiteEntities:
     def delete(self, tenant: str, entity_id: str) -> Body:
         """Delete an entity and return what it was; raise NotFoundError when unknown."""
         return self._run_one(delete_op(tenant, entity_id))
+
+
+_MISSING: Final = (
+    "SELECT seq, tenant, types, body FROM entities WHERE seq NOT IN "
+    "(SELECT DISTINCT seq FROM attr_index) AND body NOT LIKE '%\"attrs\":{}%'"
+)
+"""The entities with attributes but no ``attr_index`` row."""
+
+
+def _index_missing(cur: sqlite3.Cursor) -> None:
+    """Write the ``attr_index`` rows of the entities that have none (in a transaction)."""
+    for seq, tenant, types, text in cur.execute(_MISSING).fetchall():
+        _index(cur, tenant, seq, json.loads(types), json.loads(text)["attrs"])
+
+
+def _has_typed_index(cur: sqlite3.Cursor) -> bool:
+    """Whether ``attr_index`` has the entity type in its key (the layout before had not)."""
+    return any(row[1] == "type" for row in cur.execute("PRAGMA table_info(attr_index)"))
 
 
 def _check_tenant(cur: sqlite3.Cursor, tenant: str) -> None:
