@@ -141,3 +141,22 @@ def test_two_processes_opening_an_old_index_at_once_both_open(tmp_path: Path) ->
     store = SQLiteStore(tmp_path / "data")
     assert indexed(store) == [(TEMP, "n", 20)]
     store.close()
+
+
+def test_a_query_reads_one_state_of_the_index(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "data")
+    doc = {"id": "urn:ngsi-ld:Room:1", "type": "Room", "temperature": 25}
+    store.entities.create("", parse_entity(doc, CORE, NOW))
+    huge = parse_attributes({"temperature": 2**60}, CORE, NOW)  # no kind in the index
+
+    def hook(sql: str, when: str) -> None:  # another process writes between two statements
+        if "i.kind IS NULL" in sql and when == "after":
+            store.entities.modify("", doc["id"], lambda old: append_attrs(old, huge, NOW))
+
+    reader = _open(tmp_path / "data" / "twin.db", hook)
+    selection = parse_selection(CORE, ids=[], id_pattern=None, type_text="Room", attrs=[],
+                                q="temperature>20", geo=(None, None, None, None))  # fmt: skip
+    where = EntityFilter(types=selection.types, condition=selection.q_sql, exact=True)
+    page, total = reader.query("", where, selection.matches)
+    assert ([e["id"] for e in page], total) == ([doc["id"]], 1)  # 25 > 20 before, 2**60 after
+    store.close()

@@ -576,8 +576,8 @@ class SQLiteEntities:
         limit: int | None = 20,
     ) -> tuple[list[Body], int]:
         """Return one page of matching entities (in creation order) and the total count."""
-        with self._cursor() as cur:
-            _check_tenant(cur, tenant)
+        with self._cursor() as cur, _Transaction(cur, read=True):  # (its statements read one
+            _check_tenant(cur, tenant)  # state: another process may write between them)
             return run_query(cur, tenant, where, keep, offset, limit)
 
     def referring(self, tenant: str, targets: Sequence[str]) -> list[tuple[str, str, Body]]:
@@ -761,13 +761,15 @@ def delete_entities(cur: sqlite3.Cursor, tenant: str, rows: Sequence[tuple[int, 
 
 
 class _Transaction(AbstractContextManager[None]):
-    """``BEGIN IMMEDIATE`` … ``COMMIT``, or ``ROLLBACK`` on any exception."""
+    """``BEGIN IMMEDIATE`` … ``COMMIT``, or ``ROLLBACK`` on any exception (``read``: a
+    deferred ``BEGIN``, so that several reads see one state of the database)."""
 
-    def __init__(self, cur: sqlite3.Cursor) -> None:
+    def __init__(self, cur: sqlite3.Cursor, *, read: bool = False) -> None:
         self._cur = cur
+        self._begin = "BEGIN" if read else "BEGIN IMMEDIATE"
 
     def __enter__(self) -> None:
-        self._cur.execute("BEGIN IMMEDIATE")
+        self._cur.execute(self._begin)
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
         self._cur.execute("ROLLBACK" if exc_type is not None else "COMMIT")
