@@ -47,6 +47,15 @@ async def test_upsert_creates_then_replaces_or_updates(client: TestClient) -> No
     assert (await value(client, 1, "power"), await value(client, 1, "energy")) == (2, 7)
 
 
+async def test_upsert_of_a_new_id_twice_in_one_batch_creates_then_replaces(
+    client: TestClient,
+) -> None:
+    resp = await client.post(f"{OPS}/upsert", json=[ent(1, power=1), ent(1, power=2)])
+    assert resp.status == 201, await resp.text()
+    assert await resp.json() == ["urn:ngsi-ld:Meter:1", "urn:ngsi-ld:Meter:1"]
+    assert await value(client, 1, "power") == 2
+
+
 async def test_update_merge_and_delete(client: TestClient) -> None:
     await client.post(f"{OPS}/create", json=[ent(1, power=1), ent(2, power=2)])
     resp = await client.post(f"{OPS}/update", json=[ent(1, power=10), ent(9, power=1)])

@@ -133,3 +133,27 @@ async def test_post_query(seeded: TestClient) -> None:
     assert resp.status == 200
     assert [e["id"][-3:] for e in await resp.json()] == ["006", "007", "050"]
     assert resp.headers["NGSILD-Results-Count"] == "3"
+
+
+@pytest.mark.parametrize(
+    ("member", "body"),
+    [
+        ("type", {"entities": [{"type": ["Sensor"]}]}),
+        ("idPattern", {"entities": [{"type": "Sensor", "idPattern": {"a": 1}}]}),
+        ("q", {"q": ["temperature>1"]}),
+        ("q", {"q": {"a": 1}}),
+        ("georel", {"entities": [{"type": "Sensor"}],
+                    "geoQ": {"georel": {"near": 1}, "geometry": "Point", "coordinates": [1, 2]}}),
+        ("geometry", {"entities": [{"type": "Sensor"}], "geoQ": {
+            "georel": "near;maxDistance==5", "geometry": ["Point"], "coordinates": [1, 2]}}),
+        ("geoQ", {"entities": [{"type": "Sensor"}], "geoQ": ["near"]}),
+    ],
+)  # fmt: skip
+async def test_a_query_member_that_is_no_string_is_bad_request_data(
+    client: TestClient, member: str, body: dict[str, Any]
+) -> None:
+    resp = await client.post(f"{API}/entityOperations/query", json={"type": "Query", **body})
+    assert resp.status == 400, await resp.text()
+    problem = await resp.json()
+    assert problem["type"] == ERR + "BadRequestData"
+    assert problem["detail"].startswith(f"{member} must be a")

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from twin.ngsild.entity import parse_attribute_fragment, parse_attributes, parse_entity
 from twin.ngsild.jsonld import CORE
 from twin.ngsild.operations import append_attrs, delete_attr, partial_update_attr
 from twin.ngsild.selection import parse_selection
 from twin.store import SQLiteStore
-from twin.store.entities import EntityFilter
+from twin.store.entities import EntityFilter, SQLiteEntities
 
 NOW = "2026-01-01T00:00:00.000Z"
 DEV = "urn:ngsi-ld:Device:1"
@@ -54,13 +58,7 @@ def test_an_index_without_entity_types_is_rebuilt_with_them(tmp_path: Path) -> N
         doc = {"id": f"urn:ngsi-ld:{kind}:{i}", "type": kind, "temperature": 20 + i}
         store.entities.create("", parse_entity(doc, CORE, NOW))
     store.close()
-    db = sqlite3.connect(tmp_path / "data" / "twin.db", isolation_level=None)
-    db.executescript(  # the layout before the entity type was part of the key
-        "DROP TABLE attr_index; CREATE TABLE attr_index (seq INTEGER NOT NULL, attr TEXT NOT NULL,"
-        " tenant TEXT NOT NULL, kind TEXT, value, PRIMARY KEY (seq, attr)) WITHOUT ROWID;"
-        "CREATE INDEX attr_index_value ON attr_index (tenant, attr, kind, value);"
-    )
-    db.close()
+    _make_old_layout(tmp_path / "data" / "twin.db")
     store = SQLiteStore(tmp_path / "data")
     selection = parse_selection(CORE, ids=[], id_pattern=None, type_text="Room", attrs=[],
                                 q="temperature>20", geo=(None, None, None, None))  # fmt: skip
@@ -68,4 +66,97 @@ def test_an_index_without_entity_types_is_rebuilt_with_them(tmp_path: Path) -> N
     page, total = store.entities.query("", where, selection.matches)
     assert ([e["id"] for e in page], total) == (["urn:ngsi-ld:Room:2"], 1)
     assert sorted(indexed(store)) == [(TEMP, "n", 20), (TEMP, "n", 21), (TEMP, "n", 22)]
+    store.close()
+
+
+def _make_old_layout(path: Path) -> None:
+    db = sqlite3.connect(path, isolation_level=None)
+    db.executescript(  # the layout before the entity type was part of the key
+        "DROP TABLE attr_index; CREATE TABLE attr_index (seq INTEGER NOT NULL, attr TEXT NOT NULL,"
+        " tenant TEXT NOT NULL, kind TEXT, value, PRIMARY KEY (seq, attr)) WITHOUT ROWID;"
+        "CREATE INDEX attr_index_value ON attr_index (tenant, attr, kind, value);"
+    )
+    db.close()
+
+
+class _HookedCursor:
+    """A cursor that calls ``hook(sql, "before" | "after")`` around each ``execute``."""
+
+    def __init__(self, cur: sqlite3.Cursor, hook: Callable[[str, str], None]) -> None:
+        self._cur, self._hook = cur, hook
+
+    def execute(self, sql: str, *params: Any) -> sqlite3.Cursor:
+        self._hook(sql, "before")
+        result = self._cur.execute(sql, *params)
+        self._hook(sql, "after")
+        return result
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._cur, name)
+
+
+def _open(path: Path, hook: Callable[[str, str], None]) -> SQLiteEntities:
+    db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=10)
+
+    @contextmanager
+    def cursor() -> Iterator[sqlite3.Cursor]:
+        yield _HookedCursor(db.cursor(), hook)  # type: ignore[misc]
+
+    return SQLiteEntities(cursor)
+
+
+def test_two_processes_opening_an_old_index_at_once_both_open(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "data")
+    doc = {"id": "urn:ngsi-ld:Room:1", "type": "Room", "temperature": 20}
+    store.entities.create("", parse_entity(doc, CORE, NOW))
+    store.close()
+    path = tmp_path / "data" / "twin.db"
+    _make_old_layout(path)
+    b_read_layout, a_dropped = threading.Event(), threading.Event()
+    errors: list[BaseException] = []
+
+    def hook_a(sql: str, when: str) -> None:  # A drops between B's look and B's drop
+        if sql.startswith("DROP TABLE attr_index") and when == "before":
+            b_read_layout.wait(2)
+        if sql.startswith("DROP TABLE attr_index") and when == "after":
+            a_dropped.set()
+
+    def hook_b(sql: str, when: str) -> None:
+        if sql.startswith("PRAGMA table_info(attr_index)") and when == "after":
+            b_read_layout.set()
+        if sql.startswith("DROP TABLE attr_index") and when == "before":
+            a_dropped.wait(2)
+
+    def open_b() -> None:
+        try:
+            _open(path, hook_b)
+        except BaseException as exc:  # handed to the test thread
+            errors.append(exc)
+
+    b = threading.Thread(target=open_b)
+    b.start()
+    _open(path, hook_a)
+    b.join()
+    assert errors == []
+    store = SQLiteStore(tmp_path / "data")
+    assert indexed(store) == [(TEMP, "n", 20)]
+    store.close()
+
+
+def test_a_query_reads_one_state_of_the_index(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "data")
+    doc = {"id": "urn:ngsi-ld:Room:1", "type": "Room", "temperature": 25}
+    store.entities.create("", parse_entity(doc, CORE, NOW))
+    huge = parse_attributes({"temperature": 2**60}, CORE, NOW)  # no kind in the index
+
+    def hook(sql: str, when: str) -> None:  # another process writes between two statements
+        if "i.kind IS NULL" in sql and when == "after":
+            store.entities.modify("", doc["id"], lambda old: append_attrs(old, huge, NOW))
+
+    reader = _open(tmp_path / "data" / "twin.db", hook)
+    selection = parse_selection(CORE, ids=[], id_pattern=None, type_text="Room", attrs=[],
+                                q="temperature>20", geo=(None, None, None, None))  # fmt: skip
+    where = EntityFilter(types=selection.types, condition=selection.q_sql, exact=True)
+    page, total = reader.query("", where, selection.matches)
+    assert ([e["id"] for e in page], total) == ([doc["id"]], 1)  # 25 > 20 before, 2**60 after
     store.close()

@@ -54,15 +54,17 @@ __all__ = [
 
 Body = dict[str, Any]
 
-_ATTR_INDEX_SCHEMA: Final = """
-CREATE TABLE IF NOT EXISTS attr_index (
+_ATTR_INDEX_STATEMENTS: Final = (
+    """CREATE TABLE IF NOT EXISTS attr_index (
     seq INTEGER NOT NULL, attr TEXT NOT NULL, type TEXT NOT NULL, tenant TEXT NOT NULL,
     kind TEXT, value,
     PRIMARY KEY (seq, attr, type)
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS attr_index_value ON attr_index (tenant, attr, type, kind, value);
-"""
+) WITHOUT ROWID""",
+    "CREATE INDEX IF NOT EXISTS attr_index_value ON attr_index (tenant, attr, type, kind, value)",
+)
 """The attribute-value index: one row per entity (``seq``), attribute and entity type."""
+
+_ATTR_INDEX_SCHEMA: Final = "".join(f"\n{statement};" for statement in _ATTR_INDEX_STATEMENTS)
 
 ENTITY_SCHEMA: Final = (
     """
@@ -517,24 +519,23 @@ class SQLiteEntities:
         """Fill ``attr_index`` and ``attr_types`` for entities stored before they existed (or
         before ``attr_index`` had the entity type in its key)."""
         with self._cursor() as cur:
-            columns = {row[1] for row in cur.execute("PRAGMA table_info(attr_index)")}
-            if "type" not in columns:
-                cur.execute("DROP TABLE attr_index")
-                cur.executescript(_ATTR_INDEX_SCHEMA)
+            if not _has_typed_index(cur):
+                # another process may be migrating it too, and none may read it half built:
+                # look again under the write lock, rebuild and refill in one transaction
+                with _Transaction(cur):
+                    if not _has_typed_index(cur):
+                        cur.execute("DROP TABLE attr_index")
+                        for statement in _ATTR_INDEX_STATEMENTS:  # (not executescript,
+                            cur.execute(statement)  # which would commit first)
+                        _index_missing(cur)
             if cur.execute("SELECT 1 FROM attr_types LIMIT 1").fetchone() is None:
                 cur.execute(
                     "INSERT OR IGNORE INTO attr_types SELECT e.tenant, a.key, t.value "
                     "FROM entities e, json_each(e.body, '$.attrs') a, json_each(e.types) t"
                 )
-            missing = cur.execute(
-                "SELECT seq, tenant, types, body FROM entities WHERE seq NOT IN "
-                "(SELECT DISTINCT seq FROM attr_index) AND body NOT LIKE '%\"attrs\":{}%'"
-            ).fetchall()
-            if not missing:
-                return
-            with _Transaction(cur):
-                for seq, tenant, types, text in missing:
-                    _index(cur, tenant, seq, json.loads(types), json.loads(text)["attrs"])
+            if cur.execute(_MISSING + " LIMIT 1").fetchone() is not None:
+                with _Transaction(cur):
+                    _index_missing(cur)
 
     # -- reads -------------------------------------------------------------------------------
 
@@ -575,8 +576,8 @@ class SQLiteEntities:
         limit: int | None = 20,
     ) -> tuple[list[Body], int]:
         """Return one page of matching entities (in creation order) and the total count."""
-        with self._cursor() as cur:
-            _check_tenant(cur, tenant)
+        with self._cursor() as cur, _Transaction(cur, read=True):  # (its statements read one
+            _check_tenant(cur, tenant)  # state: another process may write between them)
             return run_query(cur, tenant, where, keep, offset, limit)
 
     def referring(self, tenant: str, targets: Sequence[str]) -> list[tuple[str, str, Body]]:
@@ -665,6 +666,24 @@ class SQLiteEntities:
         return self._run_one(delete_op(tenant, entity_id))
 
 
+_MISSING: Final = (
+    "SELECT seq, tenant, types, body FROM entities WHERE seq NOT IN "
+    "(SELECT DISTINCT seq FROM attr_index) AND body NOT LIKE '%\"attrs\":{}%'"
+)
+"""The entities with attributes but no ``attr_index`` row."""
+
+
+def _index_missing(cur: sqlite3.Cursor) -> None:
+    """Write the ``attr_index`` rows of the entities that have none (in a transaction)."""
+    for seq, tenant, types, text in cur.execute(_MISSING).fetchall():
+        _index(cur, tenant, seq, json.loads(types), json.loads(text)["attrs"])
+
+
+def _has_typed_index(cur: sqlite3.Cursor) -> bool:
+    """Whether ``attr_index`` has the entity type in its key (the layout before had not)."""
+    return any(row[1] == "type" for row in cur.execute("PRAGMA table_info(attr_index)"))
+
+
 def _check_tenant(cur: sqlite3.Cursor, tenant: str) -> None:
     if tenant and cur.execute("SELECT 1 FROM tenants WHERE name = ?", (tenant,)).fetchone() \
             is None:  # fmt: skip
@@ -742,13 +761,15 @@ def delete_entities(cur: sqlite3.Cursor, tenant: str, rows: Sequence[tuple[int, 
 
 
 class _Transaction(AbstractContextManager[None]):
-    """``BEGIN IMMEDIATE`` … ``COMMIT``, or ``ROLLBACK`` on any exception."""
+    """``BEGIN IMMEDIATE`` … ``COMMIT``, or ``ROLLBACK`` on any exception (``read``: a
+    deferred ``BEGIN``, so that several reads see one state of the database)."""
 
-    def __init__(self, cur: sqlite3.Cursor) -> None:
+    def __init__(self, cur: sqlite3.Cursor, *, read: bool = False) -> None:
         self._cur = cur
+        self._begin = "BEGIN" if read else "BEGIN IMMEDIATE"
 
     def __enter__(self) -> None:
-        self._cur.execute("BEGIN IMMEDIATE")
+        self._cur.execute(self._begin)
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
         self._cur.execute("ROLLBACK" if exc_type is not None else "COMMIT")

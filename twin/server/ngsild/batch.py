@@ -13,7 +13,7 @@ from typing import Any, TypedDict
 
 from aiohttp import web
 
-from twin.errors import NotFoundError, TwinError
+from twin.errors import ConflictError, NotFoundError, TwinError
 from twin.ngsild.entity import (
     ENTITY_KEYWORDS,
     ExpandedEntity,
@@ -126,7 +126,10 @@ async def _upsert(request: web.Request, neg: Negotiated, raw: Any) -> tuple[str,
             else replace_entity(old, entity, now),
         ))  # fmt: skip
     except NotFoundError:
-        return await _create(request, neg, raw)
+        try:
+            return await _create(request, neg, raw)
+        except ConflictError:  # created meanwhile (by an earlier item of the batch): replace it
+            return await _upsert(request, neg, raw)
     publish_changes(request, neg.tenant, outcome.entity, outcome.updated)
     return entity["id"], False
 

@@ -101,17 +101,24 @@ async def post_query(request: web.Request) -> web.Response:
         raise BadRequestDataError("this server answers queries with exactly one entities item")
     sel = selectors[0] if isinstance(selectors[0], dict) else {}
     geo = body.get("geoQ") or {}
+    if not isinstance(geo, dict):
+        raise BadRequestDataError(f"geoQ must be an object, got {type(geo).__name__}")
     coordinates = geo.get("coordinates")
     if coordinates is not None and not isinstance(coordinates, str):
         coordinates = json.dumps(coordinates)
     selection = request.config_dict[SELECTIONS].parse(
         neg.context,
         ids=[sel["id"]] if isinstance(sel.get("id"), str) else [],
-        id_pattern=sel.get("idPattern"),
-        type_text=sel.get("type"),
+        id_pattern=_text(sel.get("idPattern"), "idPattern"),
+        type_text=_text(sel.get("type"), "type"),
         attrs=[a for a in body.get("attrs", []) if isinstance(a, str)],
-        q=body.get("q"),
-        geo=(geo.get("georel"), geo.get("geometry"), coordinates, geo.get("geoproperty")),
+        q=_text(body.get("q"), "q"),
+        geo=(
+            _text(geo.get("georel"), "georel"),
+            _text(geo.get("geometry"), "geometry"),
+            coordinates,
+            _text(geo.get("geoproperty"), "geoproperty"),
+        ),
         scope_q=_text(body.get("scopeQ"), "scopeQ"),
     )
     return await _answer(request, neg, selection)
