@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
 from aiohttp.test_utils import TestClient
-from ngsild_api_data import demo_records, publish
+from ngsild_api_data import MakeClient, demo_records, publish
 from pytest_aiohttp import AiohttpClient
 
 from twin.server import create_app
@@ -24,9 +23,6 @@ def store(data_dir: Path) -> SQLiteStore:
     store = SQLiteStore(data_dir)
     publish(store, demo_records())
     return store
-
-
-MakeClient = Callable[..., Awaitable[TestClient]]
 
 
 @pytest.fixture

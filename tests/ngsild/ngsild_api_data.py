@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Awaitable, Callable
 from typing import Any
+
+from aiohttp.test_utils import TestClient
 
 from twin.model import Address, BuildingRecord, DatasetInfo
 from twin.store import SQLiteStore
+
+MakeClient = Callable[..., Awaitable[TestClient]]
+"""The ``make_client`` fixture: an NGSI-LD test client on the store, options as keywords."""
 
 SQUARE = {
     "type": "Polygon",

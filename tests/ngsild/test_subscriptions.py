@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
-from conftest import MakeClient
+from ngsild_api_data import MakeClient
 from pytest_aiohttp import AiohttpClient
 
 from twin.server import create_app
