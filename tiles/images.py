@@ -182,6 +182,8 @@ def tile_image(
     try:
         with Image.open(io.BytesIO(data)) as image:
             transparent = "A" in image.getbands() or "transparency" in image.info
+            if _wide_colour_key(image):
+                return TileImage(data, mime, _wide_key_alpha_mode(image))
             turned = image.getexif().get(_EXIF_ORIENTATION, 1) != 1
             box = None if used is None or turned else _crop_box(used, image.size, mime)
             if box is None:
@@ -238,6 +240,28 @@ def _encode(region: PILImage, source: PILImage, mime: ImageMime) -> bytes:
         return out.getvalue()
     region.save(out, format="PNG")
     return _without_colour_space(out.getvalue())
+
+
+def _wide_colour_key(image: PILImage) -> bool:
+    """Whether ``image`` is a 16-bit RGB PNG with a tRNS colour key.
+
+    Pillow reads its pixels as 8-bit but keeps the 16-bit key, which then matches no pixel, and
+    a crop would write that key into an 8-bit PNG, which cannot hold it (PNG §11.3.2.1): such an
+    image is embedded whole, as the client decodes it exactly.
+    """
+    key = image.info.get("transparency")
+    return image.mode == "RGB" and isinstance(key, tuple) and max(key) > 255
+
+
+def _wide_key_alpha_mode(image: PILImage) -> AlphaMode:
+    """MASK when some pixel's 8 high bits equal the 16-bit colour key's, else OPAQUE.
+
+    A colour key makes each texel transparent or opaque, so MASK is right whenever one is
+    transparent; a pixel matching only in its high bits makes MASK draw like OPAQUE.
+    """
+    key = np.array(image.info["transparency"]) >> 8
+    pixels = np.asarray(image)
+    return "MASK" if bool(np.all(pixels == key, axis=-1).any()) else "OPAQUE"
 
 
 def _alpha_mode(image: PILImage) -> AlphaMode:

@@ -181,3 +181,37 @@ def test_an_exif_orientation_that_turns_nothing_does_not_stop_the_crop() -> None
     exif[0x0112] = 1
     data = _encoded(_gradient(256, 256), "JPEG", exif=exif.tobytes())
     assert tile_image(data, "image/jpeg", (0.1, 0.1, 0.2, 0.2)).window is not None
+
+
+def _png_rgb16(pixels: np.ndarray, key: tuple[int, int, int]) -> bytes:
+    """A 16-bit RGB PNG with a tRNS colour key, written by hand (Pillow cannot write one)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        crc = zlib.crc32(kind + body)
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", crc)
+
+    height, width, _ = pixels.shape
+    rows = b"".join(b"\x00" + pixels[y].astype(">u2").tobytes() for y in range(height))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 16, 2, 0, 0, 0))
+        + chunk(b"tRNS", struct.pack(">HHH", *key))
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
+
+
+@pytest.mark.parametrize("keyed", [True, False])
+def test_a_16_bit_png_with_a_colour_key_is_kept_whole(keyed: bool) -> None:
+    # Pillow reads 16-bit RGB as 8-bit but keeps the 16-bit key: a crop would write a tRNS
+    # value an 8-bit PNG cannot hold (PNG §11.3.2.1), and the key matches no 8-bit pixel.
+    pixels = np.full((64, 64, 3), 0x1234, dtype=np.uint16)
+    key = (0xABCD, 0x0102, 0xFEDC)
+    if keyed:
+        pixels[:8, :8] = key  # the used corner holds transparent texels
+    data = _png_rgb16(pixels, key)
+    tiled = tile_image(data, "image/png", (0.0, 0.0, 0.1, 0.1))
+    assert tiled.data == data
+    assert tiled.alpha == ("MASK" if keyed else "OPAQUE")
