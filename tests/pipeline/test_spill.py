@@ -60,11 +60,14 @@ def test_spilled_features_read_back_as_written_and_leave_no_file(tmp_path: Path)
         assert light.obj.id == features[1].obj.id
         assert light.footprint is None
         assert light.surfaces_wkb is None
-    assert summary.has_mesh.all()
+        rows = np.concatenate([r for _, r in spill.iter_rows()])
+        assert spill.rows_at(np.array([3]))[0] == rows[3]
+    assert summary.count == summary.meshed == len(features)
+    assert rows["has_mesh"].all()
     mesh = features[3].mesh
     assert mesh is not None
-    np.testing.assert_array_equal(summary.extent_ecef[3, 0], mesh.positions_ecef.min(axis=0))
-    assert summary.bbox_wgs84[3].tolist() == list(features[3].bbox_wgs84 or ())
+    np.testing.assert_array_equal(rows["extent_ecef"][3, 0], mesh.positions_ecef.min(axis=0))
+    assert rows["bbox_wgs84"][3].tolist() == list(features[3].bbox_wgs84 or ())
 
 
 def _import_peak_bytes(path: Path, data_dir: Path) -> int:
@@ -153,7 +156,9 @@ def test_a_truncated_spill_file_is_an_error_naming_its_folder_and_feature(tmp_pa
         for f in features:
             spill.add(f)
         spill.finish()
-        (fd,) = (fd for fd in _open_fds() if _fd_path(fd).startswith(f"{staging}/"))
+        files = [fd for fd in _open_fds() if _fd_path(fd).startswith(f"{staging}/")]
+        assert len(files) == 2  # the features' pickles and their rows
+        fd = max(files, key=lambda fd: os.fstat(fd).st_size)  # the pickles
         os.ftruncate(fd, 10)  # as a full disk or another process would leave it
         with pytest.raises(OSError, match=rf"spill file in {staging}: feature 1 .* truncated"):
             spill.load(1)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
-from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import partial
@@ -26,14 +25,14 @@ from twin.model import (
     Rejection,
     SurfaceClass,
 )
-from twin.pipeline.features import Feature, measures_of, merge_bboxes
+from twin.pipeline.features import BBox6, Feature, measures_of, merge_bboxes
 from twin.pipeline.parallel import Workers, default_workers, iter_built, open_workers
 from twin.pipeline.report import ImportReport
 from twin.pipeline.sources import ReadOptions, iter_objects
-from twin.pipeline.spill import FeatureSpill
+from twin.pipeline.spill import FeatureSpill, Summary
 from twin.pipeline.tiling import Compression, Placement, TileBudget, TileFormat, write_tileset
 from twin.store import Store, validate_dataset_name
-from twin.types import BoolArray, IndexArray
+from twin.types import IndexArray
 
 __all__ = ["ImportOptions", "Progress", "ProgressStage", "import_files"]
 
@@ -110,8 +109,8 @@ def _publish(
         report.stage_seconds["read"] = time.perf_counter() - started
         _warn_missing_theme(options.appearance_theme, report)
         summary = spill.finish()
-        kept = _resolve_parents(spill, report)
-        if not summary.has_mesh.any():
+        _resolve_parents(spill, report)
+        if not summary.meshed:
             raise InputError(
                 f"no city object with usable geometry in {', '.join(map(str, paths))} "
                 f"({len(report.rejections)} rejected; first reason: {_first_reason(report)})"
@@ -130,17 +129,17 @@ def _publish(
     report.stage_seconds["tile"] = time.perf_counter() - t0
     report.tiles, report.tile_bytes = stats.tiles_and_bytes
     report.tile_sizes = stats.sizes
-    counts = np.bincount(summary.type_code[kept.indices], minlength=len(summary.type_names))
+    counts, bbox = _kept_totals(spill)
     report.imported_by_type.update(
         {name: int(n) for name, n in zip(summary.type_names, counts, strict=True) if n}
     )
     report.seconds = time.perf_counter() - started
     report.write(staging)
-    records = _records(options.dataset, spill, kept, stats.placement)
+    records = _records(options.dataset, spill, stats.placement)
     if progress is not None:
-        records = _counted(records, len(kept.indices), partial(progress, "publish"))
+        records = _counted(records, int(counts.sum()), partial(progress, "publish"))
     t0 = time.perf_counter()
-    store.publish(_dataset_info(options, spill, kept, report), records, staging)
+    store.publish(_dataset_info(options, summary, bbox, report), records, staging)
     report.stage_seconds["publish"] = time.perf_counter() - t0
     report.seconds = time.perf_counter() - started
     try:  # staging is now the served version: give its report the publishing time
@@ -259,56 +258,55 @@ def _reprojector(
     return cache[srs]
 
 
-@dataclass(frozen=True, slots=True)
-class _Kept:
-    """The spilled features that are imported, in input order, and their parts.
-
-    ``parts`` maps an object id to the indices of all spilled features naming it as parent.
-    """
-
-    indices: IndexArray
-    mask: BoolArray
-    parts: dict[str, list[int]]
-
-
-def _resolve_parents(spill: FeatureSpill, report: ImportReport) -> _Kept:
+def _resolve_parents(spill: FeatureSpill, report: ImportReport) -> None:
     """Give objects without geometry of their own (Buildings of parts) their parts' extent.
 
-    Their boxes are written into the spill's summary; one without a part with geometry is
-    rejected.
+    Their rows in the spill get the box around their parts with a mesh and are marked kept;
+    one without such a part is rejected.
     """
-    summary = spill.finish()
-    parts: dict[str, list[int]] = defaultdict(list)
-    for index, parent in spill.parent_ids.items():
-        parts[parent].append(index)
-    kept = summary.has_mesh.copy()
-    for index, oid in spill.meshless_ids.items():
-        children = [c for c in parts.get(oid, ()) if summary.has_mesh[c]]
-        if children:
-            summary.bbox_wgs84[index] = merge_bboxes(summary.bbox_wgs84[children])
-            kept[index] = True
+    for index, oid in spill.meshless():
+        parts = np.array(spill.parts_of(oid), dtype=np.int64)
+        children = spill.rows_at(parts)
+        children = children[children["has_mesh"]]
+        if len(children):
+            row = spill.rows_at(np.array([index]))
+            row["bbox_wgs84"] = merge_bboxes(children["bbox_wgs84"])
+            row["kept"] = True
+            spill.update(np.array([index]), row)
         else:
             obj = spill.load(index).obj
             reason = "no geometry at LoD1/LoD2 and no BuildingPart with geometry"
             report.reject(Rejection(obj.id, obj.type, obj.source, reason))
-    return _Kept(np.flatnonzero(kept), kept, dict(parts))
 
 
-def _records(
-    dataset: str, spill: FeatureSpill, kept: _Kept, placement: Placement
-) -> Iterator[BuildingRecord]:
-    """Yield the catalog records, reading each feature back from ``spill``; a Building of
-    parts gets its parts' footprint and aggregate measures."""
+def _kept_totals(spill: FeatureSpill) -> tuple[IndexArray, BBox6 | None]:
+    """Return the count of kept features per type code and the box around them all."""
     summary = spill.finish()
-    for index in kept.indices.tolist():
-        f = spill.load(index)
-        parts = [spill.load(p) for p in kept.parts.get(f.obj.id, ()) if kept.mask[p]]
-        if f.mesh is None:
-            box = summary.bbox_wgs84[index].tolist()
-            footprints = [p.footprint for p in parts if p.mesh is not None and p.footprint]
-            bbox = (box[0], box[1], box[2], box[3], box[4], box[5])
-            f = Feature(f.obj, None, bbox, union_geojson(footprints))
-        yield _record(dataset, f, placement.of(index), parts)
+    counts = np.zeros(len(summary.type_names), np.int64)
+    boxes: list[BBox6] = []  # one per chunk
+    for _, rows in spill.iter_rows():
+        kept = rows[rows["kept"]]
+        counts += np.bincount(kept["type_code"], minlength=len(counts))
+        if len(kept):
+            boxes.append(merge_bboxes(kept["bbox_wgs84"]))
+    return counts, merge_bboxes(boxes) if boxes else None
+
+
+def _records(dataset: str, spill: FeatureSpill, placement: Placement) -> Iterator[BuildingRecord]:
+    """Yield the catalog records of the kept features, reading each back from ``spill``; a
+    Building of parts gets its parts' footprint and aggregate measures."""
+    for start, rows in spill.iter_rows():
+        for k in np.flatnonzero(rows["kept"]).tolist():
+            f = spill.load(start + k)
+            indices = np.array(spill.parts_of(f.obj.id), dtype=np.int64)
+            kept = indices[spill.rows_at(indices)["kept"]]
+            parts = [spill.load(p) for p in kept.tolist()]
+            if f.mesh is None:
+                box = rows[k]["bbox_wgs84"].tolist()
+                footprints = [p.footprint for p in parts if p.mesh is not None and p.footprint]
+                bbox = (box[0], box[1], box[2], box[3], box[4], box[5])
+                f = Feature(f.obj, None, bbox, union_geojson(footprints))
+            yield _record(dataset, f, placement.of(rows[k]), parts)
 
 
 def _counted(
@@ -343,16 +341,15 @@ def _record(
 
 
 def _dataset_info(
-    options: ImportOptions, spill: FeatureSpill, kept: _Kept, report: ImportReport
+    options: ImportOptions, summary: Summary, bbox: BBox6 | None, report: ImportReport
 ) -> DatasetInfo:
-    boxes = spill.finish().bbox_wgs84[kept.indices]
-    total = spill.class_areas_m2
+    total = summary.class_areas_m2
     return DatasetInfo(
         name=options.dataset,
         title=options.title or options.dataset,
         srs_name=next(iter(report.crs), None),
         object_count=report.imported,
-        bbox_wgs84=merge_bboxes(boxes) if len(boxes) else None,
+        bbox_wgs84=bbox,
         imported_at=dt.datetime.now(dt.UTC),
         report=report.as_json(),
         surface_areas_m2={c.name.lower(): float(total[c]) for c in SurfaceClass if total[c] > 0},

@@ -11,13 +11,12 @@ import json
 import logging
 import math
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
-import numpy.typing as npt
 
 import tiles
 from tiles import Compression, TileFormat
@@ -66,20 +65,16 @@ class TileBudget:
 
 @dataclass(frozen=True, slots=True)
 class Placement:
-    """Where each feature of a spill landed: content uri and feature id in that tile.
-
-    ``tile`` ``(N,)`` indexes ``uris`` per spilled feature (-1: in no leaf tile, e.g. a
-    Building made of parts); ``feature_id`` ``(N,)`` is its row in the tile's property table.
-    """
+    """The content uri of each leaf tile; a spilled feature's row says which leaf holds it
+    (``tile``, -1: none, e.g. a Building made of parts) and its ``feature_id`` in that tile's
+    property table."""
 
     uris: list[str]
-    tile: npt.NDArray[np.int32]
-    feature_id: npt.NDArray[np.int32]
 
-    def of(self, index: int) -> tuple[str, int] | None:
-        """Return (content uri, feature id) of spilled feature ``index``, or None."""
-        tile = int(self.tile[index])
-        return None if tile < 0 else (self.uris[tile], int(self.feature_id[index]))
+    def of(self, row: np.void) -> tuple[str, int] | None:
+        """Return (content uri, feature id) of the feature of spill ``row``, or None."""
+        tile = int(row["tile"])
+        return None if tile < 0 else (self.uris[tile], int(row["feature_id"]))
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +110,7 @@ def write_tileset(
     Leaves hold the features' meshes; every inner tile holds LoD1 blocks of the largest
     ``budget.max_features`` features below it (REPLACE refinement), so the whole city shows from
     afar, with a property table of ``id`` and ``type`` only (enough to pick and look up).
-    The tree is planned from the spill's summary; tiles are encoded children first, each job
+    The tree is planned from the spill's rows; tiles are encoded children first, each job
     reading just its features from the spill, by ``workers`` (a count of local processes,
     ``<= 1``: this one) with a few jobs in flight, so memory holds a few tiles, not the city.
     ``compress`` picks the geometry layout of :func:`tiles.encode_glb` (meshopt by default;
@@ -126,28 +121,20 @@ def write_tileset(
     so a re-import rewrites only the tiles whose content changed (and clients keep their cache).
     ``progress`` is told the tiles written so far and their total after each tile.
     """
-    summary = spill.finish()
-    meshed = np.flatnonzero(summary.has_mesh)
+    meshed, centres, sizes_m, estimated = _planning_columns(spill)
     if not len(meshed):
         raise ValueError("no feature has geometry; nothing to tile")
     (out_dir / CONTENT_DIR).mkdir(parents=True, exist_ok=True)
-    extents = summary.extent_ecef[meshed]  # (N, 2, 3) ECEF min, max
-    centres = extents.mean(axis=1)
-    sizes_m = np.linalg.norm(extents[:, 1] - extents[:, 0], axis=1)
     tree = widen(
         build_hierarchy(
-            centres,
-            summary.estimated_bytes[meshed],
-            max_features=budget.max_features,
-            max_bytes=budget.max_bytes,
+            centres, estimated, max_features=budget.max_features, max_bytes=budget.max_bytes
         )
     )
+    del centres, estimated
     nodes = _post_order(tree)
     encoding = _Encoding(compress, tile_format)
     jobs = (_job(node, meshed, sizes_m, budget.max_features, encoding, spill) for node in nodes)
-    placement = Placement(
-        [], np.full(len(summary.has_mesh), -1, np.int32), np.zeros(len(summary.has_mesh), np.int32)
-    )
+    placement = Placement([])
     built: dict[int, tiles.Tile] = {}
     written = [0, 0]  # tiles, bytes
     reused = 0
@@ -163,17 +150,19 @@ def write_tileset(
         written[0] += 1
         if progress is not None:
             progress(written[0], len(nodes))
-        region = _region(summary.bbox_wgs84[meshed[node.items]])
         if node.is_leaf:
             placed = meshed[node.items]
-            placement.tile[placed] = len(placement.uris)
-            placement.feature_id[placed] = np.arange(len(placed), dtype=np.int32)
+            rows = spill.rows_at(placed)
+            rows["tile"] = len(placement.uris)
+            rows["feature_id"] = np.arange(len(placed), dtype=np.int32)
+            spill.update(placed, rows)
             placement.uris.append(uri)
-            built[id(node)] = tiles.Tile(region, 0.0, frame, uri)
+            built[id(node)] = tiles.Tile(_region(rows["bbox_wgs84"]), 0.0, frame, uri)
             continue
         children = tuple(built.pop(id(child)) for child in node.children)
         skipped_m = _largest_left_out(node, sizes_m, budget.max_features)
         error = max(content_error, skipped_m, _MIN_ERROR_M, *(c.geometric_error for c in children))
+        region = _union(c.region for c in children)
         built[id(node)] = tiles.Tile(region, error, frame, uri, children, "REPLACE")
     root = built[id(tree)]
     documents = tiles.tileset_files(
@@ -189,6 +178,31 @@ def write_tileset(
     if previous is not None:
         log.info("%d of %d tiles unchanged, linked from %s", reused, written[0], previous)
     return TilesetStats(written[0], written[1], placement, reused, sizes)
+
+
+def _planning_columns(
+    spill: FeatureSpill,
+) -> tuple[IndexArray, Float64Array, Float64Array, IndexArray]:
+    """Return what the tile tree is planned from, per spilled feature with a mesh, read from
+    the spill's rows a chunk at a time: its index in the spill ``(M,)``, the centre of its
+    ECEF extent ``(M, 3)``, the extent's diagonal in metres ``(M,)`` and its estimated bytes
+    ``(M,)`` (40 bytes a feature in all)."""
+    count = spill.finish().meshed
+    meshed = np.empty(count, np.int64)
+    centres = np.empty((count, 3))
+    sizes_m = np.empty(count)
+    estimated = np.empty(count, np.int64)
+    filled = 0
+    for start, rows in spill.iter_rows():
+        chosen = rows[rows["has_mesh"]]
+        extents = chosen["extent_ecef"]  # (K, 2, 3) ECEF min, max
+        end = filled + len(chosen)
+        meshed[filled:end] = start + np.flatnonzero(rows["has_mesh"])
+        centres[filled:end] = extents.mean(axis=1)
+        sizes_m[filled:end] = np.linalg.norm(extents[:, 1] - extents[:, 0], axis=1)
+        estimated[filled:end] = chosen["estimated_bytes"]
+        filled = end
+    return meshed, centres, sizes_m, estimated
 
 
 def _link_previous(previous: Path | None, out_dir: Path, uri: str) -> int:
@@ -389,6 +403,16 @@ def _region(boxes: Float64Array) -> tuple[float, float, float, float, float, flo
     lo, hi = boxes[:, :3].min(axis=0), boxes[:, 3:].max(axis=0)
     w, s, e, n = (math.radians(v) for v in (lo[0], lo[1], hi[0], hi[1]))
     return (w, s, e, n, float(lo[2]), float(hi[2]))
+
+
+Region = tuple[float, float, float, float, float, float]
+
+
+def _union(regions: Iterable[Region]) -> Region:
+    """Return the region around ``regions``: the same floats :func:`_region` gives for all
+    their boxes at once, since radians() is monotonic."""
+    w, s, e, n, h0, h1 = zip(*regions, strict=True)
+    return (min(w), min(s), max(e), max(n), min(h0), max(h1))
 
 
 def _diagonal_m(region: tuple[float, float, float, float, float, float]) -> float:
