@@ -1,7 +1,8 @@
 """Spatial subdivision of features into tiles under budgets (features and bytes per tile).
 
 A k-d split at the median along the longest axis adapts to density: dense downtown blocks get
-small tiles, sparse suburbs large ones, and every leaf respects both budgets.
+small tiles, sparse suburbs large ones, and every leaf respects both budgets. The tree is built
+in place over one permutation of the items, so it costs 8 bytes an item however deep it is.
 """
 
 from __future__ import annotations
@@ -16,7 +17,10 @@ __all__ = ["Node", "build_hierarchy", "widen"]
 
 @dataclass(frozen=True, slots=True)
 class Node:
-    """A node of the tile tree: a leaf holds item indices, an inner node holds children."""
+    """A node of the tile tree: a leaf holds item indices, an inner node holds children.
+
+    An inner node's ``items`` are those of its leaves, in leaf order (a view shared with them).
+    """
 
     items: npt.NDArray[np.int64]
     children: tuple[Node, ...] = ()
@@ -58,7 +62,8 @@ def build_hierarchy(
     """
     if max_features < 1 or max_bytes < 1:
         raise ValueError("budgets must be positive")
-    return _split(np.arange(len(centres), dtype=np.int64), centres, sizes, max_features, max_bytes)
+    order = np.arange(len(centres), dtype=np.int64)
+    return _split(order, centres, sizes, max_features, max_bytes)
 
 
 def _split(
@@ -68,15 +73,17 @@ def _split(
     max_features: int,
     max_bytes: int,
 ) -> Node:
+    """Split ``items``, a view of the one permutation, sorting it in place (children sort
+    their halves further)."""
     if len(items) <= 1 or (len(items) <= max_features and sizes[items].sum() <= max_bytes):
         return Node(items)
-    pts = centres[items]
-    axis = int(np.argmax(np.ptp(pts, axis=0)))
-    order = items[np.argsort(pts[:, axis], kind="stable")]
-    half = len(order) // 2
+    spans = [np.ptp(centres[items, axis]) for axis in range(centres.shape[1])]
+    axis = int(np.argmax(spans))
+    items[:] = items[np.argsort(centres[items, axis], kind="stable")]
+    half = len(items) // 2
     children = (
-        _split(order[:half], centres, sizes, max_features, max_bytes),
-        _split(order[half:], centres, sizes, max_features, max_bytes),
+        _split(items[:half], centres, sizes, max_features, max_bytes),
+        _split(items[half:], centres, sizes, max_features, max_bytes),
     )
     return Node(items, children)
 

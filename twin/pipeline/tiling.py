@@ -252,8 +252,8 @@ def _job(
 
 
 def _largest(node: Node, sizes_m: Float64Array) -> IndexArray:
-    """Return the items of ``node``, largest feature first (ties: in item order)."""
-    return node.items[np.argsort(-sizes_m[node.items], kind="stable")]
+    """Return the items of ``node``, largest feature first (ties: in input order)."""
+    return node.items[np.lexsort((node.items, -sizes_m[node.items]))]
 
 
 def _largest_left_out(node: Node, sizes_m: Float64Array, max_blocks: int) -> float:
