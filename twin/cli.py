@@ -223,7 +223,7 @@ def _run_import(args: argparse.Namespace) -> int:
         appearance_theme=args.appearance_theme,
     )
     progress = _Progress() if sys.stderr.isatty() else None
-    store = SQLiteStore(args.data_dir)
+    store = SQLiteStore(args.data_dir, importing=True)
     try:
         report = import_files(args.files, store, options, progress)
     finally:

@@ -167,9 +167,13 @@ class SQLiteStore:
     ----------
     data_dir : Path
         Created when missing.
+    importing : bool
+        The connection publishes an import: no memory map (its pages would count in the
+        process's RSS, up to the map's 1 GB while a re-import reads the previous catalog) and
+        temporary tables and sorts on disk, so an import's memory does not grow with the city.
     """
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, *, importing: bool = False) -> None:
         self.data_dir = Path(data_dir)
         self._tilesets = self.data_dir / "tilesets"
         self._versions = self._tilesets / ".versions"
@@ -186,6 +190,9 @@ class SQLiteStore:
             # index probes of entity queries hit random pages: map the file, keep more cached
             self._db.execute("PRAGMA mmap_size=1073741824")
             self._db.execute("PRAGMA cache_size=-65536")
+            if importing:
+                self._db.execute("PRAGMA mmap_size=0")
+                self._db.execute("PRAGMA temp_store=FILE")
             # off: an old catalog's objects.dataset REFERENCES datasets(name) ON DELETE CASCADE,
             # which generation keys (twin.store.generations) cannot satisfy
             self._db.execute("PRAGMA foreign_keys=OFF")
