@@ -114,8 +114,9 @@ def test_memory_held_does_not_grow_with_the_city(
 ) -> None:
     # Held features cost ~10 kB each: 4x the buildings would be ~3x the peak if they stayed
     # in memory until the tiles and the catalog were written. Spilled, the peak is a few
-    # tiles' worth, one chunk of catalog records and one chunk of spill rows (what is left
-    # per feature, the tile tree's 48 bytes, is checked by the test above at spill level).
+    # tiles' worth, one chunk of catalog records and one chunk of spill rows (what stays per
+    # feature is ~48 bytes while the tile tree is planned; the spill's own heap is checked
+    # by the test above).
     # The catalog's chunks are made small so that the smaller city already fills them.
     monkeypatch.setattr(sqlite, "_PUBLISH_CHUNK", 64)
     monkeypatch.setattr(buildings, "CHUNK", 64)
