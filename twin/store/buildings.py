@@ -26,6 +26,7 @@ import datetime as dt
 import itertools
 import json
 import sqlite3
+import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Final
 from urllib.parse import quote, unquote
@@ -123,37 +124,43 @@ class BuildingSync:
     Static attributes of the previous import are replaced, other attributes kept. A chunk
     reads what the store holds of its entities and writes them in the same transaction, so a
     live write to one of them lands before or after the chunk, never lost under stale data.
-    Entities of buildings no longer in the dataset are listed by :meth:`gone` once every
-    chunk is written (default tenant), for :func:`delete_buildings`. Only ids are kept
-    between chunks.
+    Each building written is stamped with this sync's ``generation`` in ``building_entities``,
+    so nothing is kept in memory between chunks: the buildings of a previous import this one
+    did not write are those without the stamp (:meth:`gone`, default tenant).
     """
 
-    def __init__(self, dataset: str) -> None:
+    def __init__(self, dataset: str, generation: str | None = None) -> None:
         self._dataset = dataset
-        self._writer = _ChunkWriter(dataset, _now())
-        self._previous: set[str] | None = None
-        self._seen: set[str] = set()
+        self._generation = generation or f"{dataset}/{uuid.uuid4().hex}"
+        self._writer = _ChunkWriter(dataset, self._generation, _now())
 
     def write(self, cur: sqlite3.Cursor, records: Iterable[BuildingRecord]) -> None:
         """Write the entities of the ``Building`` records among ``records`` (first of an id)."""
-        if self._previous is None:  # before any chunk of this import is written
-            self._previous = {
-                oid
-                for (oid,) in cur.execute(
-                    "SELECT object_id FROM building_entities WHERE dataset = ?", (self._dataset,)
-                )
-            }
-        chunk: list[BuildingRecord] = []
+        chunk: dict[str, BuildingRecord] = {}
         for record in records:
-            if record.type != "Building" or record.id in self._seen:
-                continue
-            self._seen.add(record.id)
-            chunk.append(record)
-        self._writer.write(cur, chunk)
+            if record.type == "Building":
+                chunk.setdefault(record.id, record)
+        written = {
+            oid
+            for (oid,) in cur.execute(
+                "SELECT object_id FROM building_entities WHERE dataset = ? AND generation = ? "
+                "AND object_id IN (SELECT value FROM json_each(?))",
+                (self._dataset, self._generation, json.dumps(list(chunk))),
+            )
+        }
+        self._writer.write(cur, [r for oid, r in chunk.items() if oid not in written])
 
-    def gone(self) -> list[str]:
-        """Return the ids of the previous import's buildings this one did not write."""
-        return sorted((self._previous or set()) - self._seen)
+    def gone(self, cur: sqlite3.Cursor, limit: int = 1000) -> list[str]:
+        """Return up to ``limit`` ids of buildings this sync did not write (none once
+        :func:`delete_buildings` deleted them all)."""
+        return [
+            oid
+            for (oid,) in cur.execute(
+                "SELECT object_id FROM building_entities WHERE dataset = ? "
+                "AND generation IS NOT ? LIMIT ?",
+                (self._dataset, self._generation, limit),
+            )
+        ]
 
 
 def sync_building_entities(
@@ -168,10 +175,8 @@ def sync_building_entities(
     rest = iter(records)
     while chunk := list(itertools.islice(rest, CHUNK)):
         sync.write(cur, chunk)
-    sync.write(cur, ())  # an empty import reads the previous ids too
-    gone = sync.gone()
-    for start in range(0, len(gone), CHUNK):
-        delete_buildings(cur, dataset, gone[start : start + CHUNK])
+    while gone := sync.gone(cur, CHUNK):
+        delete_buildings(cur, dataset, gone)
 
 
 CHUNK: Final = 1000
@@ -186,8 +191,9 @@ class _ChunkWriter:
     insertions and their index rows can be batched.
     """
 
-    def __init__(self, dataset: str, now: str) -> None:
+    def __init__(self, dataset: str, generation: str, now: str) -> None:
         self._dataset = dataset
+        self._generation = generation
         self._now = now
         self._index = IndexRows()
         self._decoded: dict[str, frozenset[str]] = {}
@@ -207,9 +213,9 @@ class _ChunkWriter:
         next_seq: int = last + 1
         inserts: list[tuple[object, ...]] = []
         updates: list[tuple[object, ...]] = []
-        static_rows: list[tuple[str, str, str]] = []
+        static_rows: list[tuple[str, str, str, str]] = []
         for record, body in zip(records, fresh, strict=True):
-            static_rows.append((dataset, record.id, self._static_text(body)))
+            static_rows.append((dataset, record.id, self._static_text(body), self._generation))
             row = stored.get(body["id"])
             old = old_bodies.get(body["id"])
             if row is not None:
@@ -238,7 +244,11 @@ class _ChunkWriter:
             updates,
         )
         self._index.write(cur)
-        cur.executemany("INSERT OR REPLACE INTO building_entities VALUES (?, ?, ?)", static_rows)
+        cur.executemany(
+            "INSERT OR REPLACE INTO building_entities (dataset, object_id, static_attrs, "
+            "generation) VALUES (?, ?, ?, ?)",
+            static_rows,
+        )
 
     def _read_previous(
         self,

@@ -39,7 +39,7 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
@@ -118,6 +118,7 @@ CREATE TABLE IF NOT EXISTS object_lod (
 _ADDED_COLUMNS = (
     ("datasets", "surface_areas TEXT"),
     ("datasets", "generation TEXT"),
+    ("building_entities", "generation TEXT"),
     *(("objects", f"{d.column} {'TEXT' if d.kind == 'string' else 'REAL'}") for d in DERIVED),
 )
 """Columns added after the first schema, in order: a catalog from before gets them on open."""
@@ -130,6 +131,12 @@ as ``height > 30`` reads a range of it, ``sortby=-volume`` with a limit walks it
 instead of sorting the dataset. Created after :data:`_ADDED_COLUMNS`, which they index."""
 # the columns a DatasetInfo is read from (not the generation, which only the store reads)
 _DATASET_COLUMNS = "name, title, srs_name, object_count, bbox, imported_at, report, surface_areas"
+_BUILDINGS_BY_GENERATION = (
+    "CREATE INDEX IF NOT EXISTS building_entities_generation "
+    "ON building_entities (dataset, generation)"
+)
+"""Which import wrote each building entity: those a re-import did not write are found from
+it (twin.store.buildings.BuildingSync.gone) without scanning the dataset or keeping ids."""
 _OBJECT_COLUMNS = 16 + len(DERIVED)
 _PUBLISH_CHUNK = 128
 """Records written per transaction while publishing (their catalog rows, R*Tree rows and
@@ -197,12 +204,17 @@ class SQLiteStore:
             # which generation keys (twin.store.generations) cannot satisfy
             self._db.execute("PRAGMA foreign_keys=OFF")
             self._db.executescript(_SCHEMA)
+            self._db.executescript(ENTITY_SCHEMA)
             _add_columns(self._db)
             # a catalog from before generations: each dataset's rows are keyed by its name
             self._db.execute("UPDATE datasets SET generation = name WHERE generation IS NULL")
-            for statement in (*_DERIVED_INDEXES, *RTREE_SCHEMA, GENERATIONS_SCHEMA):
+            for statement in (
+                *_DERIVED_INDEXES,
+                _BUILDINGS_BY_GENERATION,
+                *RTREE_SCHEMA,
+                GENERATIONS_SCHEMA,
+            ):
                 self._db.execute(statement)
-            self._db.executescript(ENTITY_SCHEMA)
         except (OSError, sqlite3.Error) as exc:
             raise StoreError(f"cannot open the data directory {self.data_dir}: {exc}") from exc
         self._staging = StagingLocks(self._versions)
@@ -290,19 +302,22 @@ class SQLiteStore:
         finally:
             self._staging.release(staging.name)
         try:  # published: a failure from here on is a warning, not a failed import
-            self._retire(info.name, old, sync.gone())
+            self._retire(info.name, old, sync)
         except TwinError as exc:
             log.warning(
                 "dataset %s is published, but tidying up after it failed: %s", info.name, exc
             )
 
-    def _retire(self, dataset: str, old: str | None, gone: Sequence[str]) -> None:
-        """Delete the entities of buildings that left ``dataset``, then the rows of generation
-        ``old`` (listed in ``generations``: the next open finishes if this stops), then refresh
-        the planner's statistics; each in short transactions."""
-        for start in range(0, len(gone), CHUNK):
+    def _retire(self, dataset: str, old: str | None, sync: BuildingSync) -> None:
+        """Delete the entities of buildings that left ``dataset`` (``sync`` did not write
+        them), then the rows of generation ``old`` (listed in ``generations``: the next open
+        finishes if this stops), then refresh the planner's statistics; each in short
+        transactions."""
+        while True:
             with self._transaction() as cur:
-                delete_buildings(cur, dataset, gone[start : start + CHUNK])
+                if not (gone := sync.gone(cur, CHUNK)):
+                    break
+                delete_buildings(cur, dataset, gone)
         if old is not None:
             delete_generation(self._transaction, old)
         with self._transaction() as cur:
@@ -314,7 +329,7 @@ class SQLiteStore:
         """Write ``records`` as generation ``key``: a transaction per chunk of catalog rows,
         R*Tree rows and building entities. Return the entity sync, for what left after."""
         marks = ",".join("?" * _OBJECT_COLUMNS)
-        sync = BuildingSync(dataset)
+        sync = BuildingSync(dataset, key)
         rest = iter(records)
         while chunk := list(itertools.islice(rest, _PUBLISH_CHUNK)):
             with self._transaction(durable=False) as cur:
@@ -328,8 +343,6 @@ class SQLiteStore:
                 )
                 index_records(cur, key, [(r.id, _rtree_box(r)) for r in chunk])
                 sync.write(cur, chunk)
-        with self._transaction() as cur:
-            sync.write(cur, ())  # an import without records still reads what it replaces
         return sync
 
     def _swap(self, key: str, info: DatasetInfo, staging: Path) -> str | None:
