@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from twin.ngsild.entity import parse_attribute_fragment, parse_attributes, parse_entity
 from twin.ngsild.jsonld import CORE
@@ -160,3 +163,47 @@ def test_a_query_reads_one_state_of_the_index(tmp_path: Path) -> None:
     page, total = reader.query("", where, selection.matches)
     assert ([e["id"] for e in page], total) == ([doc["id"]], 1)  # 25 > 20 before, 2**60 after
     store.close()
+
+
+def test_entities_stored_before_the_index_existed_are_indexed_on_open(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "data")
+    doc = {"id": DEV, "type": "Device", "temperature": 20}
+    store.entities.create("", parse_entity(doc, CORE, NOW))
+    rows = indexed(store)
+    store._db.execute("DELETE FROM attr_index")  # as a catalog from before attr_index
+    store.close()
+    assert rows != []
+    assert indexed(SQLiteStore(tmp_path / "data")) == rows
+
+
+def test_opening_a_store_reads_no_table_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `twin serve` and every `twin import` open the store: at a million buildings a scan of
+    # the entities or their index rows costs seconds and fills the page cache.
+    store = SQLiteStore(tmp_path / "data")
+    for i in range(20):
+        doc = {"id": f"{DEV}{i}", "type": "Device", "temperature": i}
+        store.entities.create("", parse_entity(doc, CORE, NOW))
+    store.close()
+    statements: list[str] = []
+    connect = sqlite3.connect
+
+    def traced(*args: Any, **kwargs: Any) -> sqlite3.Connection:
+        db = connect(*args, **kwargs)
+        db.set_trace_callback(statements.append)
+        return db
+
+    monkeypatch.setattr(sqlite3, "connect", traced)
+    reopened = SQLiteStore(tmp_path / "data")
+    monkeypatch.undo()
+    whole = []
+    for sql in statements:
+        if not sql.lstrip().upper().startswith(("SELECT", "INSERT", "UPDATE", "DELETE")):
+            continue
+        plan = " ".join(row[3] for row in reopened._db.execute("EXPLAIN QUERY PLAN " + sql))
+        scans = re.findall(r"\bSCAN (?:entities|attr_index|objects)\b", plan)
+        first_row_only = "LIMIT 1" in sql and "SUBQUERY" not in plan and len(scans) == 1
+        if scans and not first_row_only:
+            whole.append((sql, plan))
+    assert whole == []

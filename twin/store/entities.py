@@ -533,7 +533,12 @@ class SQLiteEntities:
                     "INSERT OR IGNORE INTO attr_types SELECT e.tenant, a.key, t.value "
                     "FROM entities e, json_each(e.body, '$.attrs') a, json_each(e.types) t"
                 )
-            if cur.execute(_MISSING + " LIMIT 1").fetchone() is not None:
+            # rows are written with their entity from then on, so an index is either filled
+            # or (a catalog from before attr_index) empty: no scan of it at every open
+            if (
+                cur.execute("SELECT 1 FROM attr_index LIMIT 1").fetchone() is None
+                and cur.execute("SELECT 1 FROM entities LIMIT 1").fetchone() is not None
+            ):
                 with _Transaction(cur):
                     _index_missing(cur)
 
