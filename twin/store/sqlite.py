@@ -39,7 +39,7 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
@@ -141,6 +141,8 @@ _OBJECT_COLUMNS = 16 + len(DERIVED)
 _PUBLISH_CHUNK = 128
 """Records written per transaction while publishing (their catalog rows, R*Tree rows and
 building entities): tens of ms of write lock each; memory: one chunk."""
+_CHECKPOINT_CHUNKS = 8
+"""Chunks a publish writes between two WAL checkpoints (~64 MB of WAL at 10,000 buildings)."""
 
 
 def validate_dataset_name(name: str) -> str:
@@ -328,22 +330,58 @@ class SQLiteStore:
     ) -> BuildingSync:
         """Write ``records`` as generation ``key``: a transaction per chunk of catalog rows,
         R*Tree rows and building entities. Return the entity sync, for what left after."""
-        marks = ",".join("?" * _OBJECT_COLUMNS)
         sync = BuildingSync(dataset, key)
         rest = iter(records)
-        while chunk := list(itertools.islice(rest, _PUBLISH_CHUNK)):
-            with self._transaction(durable=False) as cur:
-                cur.executemany(
-                    f"INSERT INTO objects VALUES ({marks})",
-                    [_record_to_row(key, r) for r in chunk],
-                )
-                cur.executemany(
-                    "INSERT INTO object_lod VALUES (?, ?, ?)",
-                    [(key, r.id, r.lod_geometry) for r in chunk if r.lod_geometry],
-                )
-                index_records(cur, key, [(r.id, _rtree_box(r)) for r in chunk])
-                sync.write(cur, chunk)
+        with self._checkpoints_between_chunks() as checkpoint:
+            while chunk := list(itertools.islice(rest, _PUBLISH_CHUNK)):
+                self._write_chunk(key, chunk, sync)
+                checkpoint()
         return sync
+
+    def _write_chunk(self, key: str, chunk: Sequence[BuildingRecord], sync: BuildingSync) -> None:
+        """Write one chunk of generation ``key`` in a transaction of its own."""
+        marks = ",".join("?" * _OBJECT_COLUMNS)
+        with self._transaction(durable=False) as cur:
+            cur.executemany(
+                f"INSERT INTO objects VALUES ({marks})",
+                [_record_to_row(key, r) for r in chunk],
+            )
+            cur.executemany(
+                "INSERT INTO object_lod VALUES (?, ?, ?)",
+                [(key, r.id, r.lod_geometry) for r in chunk if r.lod_geometry],
+            )
+            index_records(cur, key, [(r.id, _rtree_box(r)) for r in chunk])
+            sync.write(cur, chunk)
+
+    @contextmanager
+    def _checkpoints_between_chunks(self) -> Iterator[Callable[[], None]]:
+        """Checkpoint the WAL every :data:`_CHECKPOINT_CHUNKS` chunks, outside their
+        transactions, instead of in every chunk's commit; restore automatic checkpoints after.
+
+        A chunk's rows land on a few pages of each of a dozen indexes, scattered: each commit
+        appends ~2,000 pages (8 MB at 10,000 buildings) to the WAL, past the 1,000 pages at
+        which SQLite checkpoints inside the ``COMMIT`` — so every chunk held the write lock
+        while copying its pages into the database and fsyncing both files. A ``PASSIVE``
+        checkpoint between chunks holds no lock a writer needs, and copies a page the chunks
+        since the last one rewrote once, not once per chunk.
+        """
+        with self._cursor() as cur:
+            (pages,) = cur.execute("PRAGMA wal_autocheckpoint").fetchone()
+            cur.execute("PRAGMA wal_autocheckpoint=0")
+        written = 0
+
+        def checkpoint() -> None:
+            nonlocal written
+            written += 1
+            if written % _CHECKPOINT_CHUNKS == 0:
+                with self._cursor() as cur:
+                    cur.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+
+        try:
+            yield checkpoint
+        finally:
+            with self._cursor() as cur:
+                cur.execute(f"PRAGMA wal_autocheckpoint={int(pages)}")
 
     def _swap(self, key: str, info: DatasetInfo, staging: Path) -> str | None:
         """Point the dataset at generation ``key`` (one short transaction), then swap its
