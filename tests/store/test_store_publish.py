@@ -127,3 +127,18 @@ def test_an_export_that_straddles_a_reimport_is_a_conflict_not_a_mix(tmp_path: P
     publish(store, city(300, storeys=3), 300)
     with pytest.raises(ConflictError, match="'city' was re-imported during this export; run it"):
         next(chunks)
+
+
+@pytest.mark.parametrize("autocheckpoint", [1000, 0])
+def test_a_publish_puts_the_connections_autocheckpoint_back(
+    tmp_path: Path, autocheckpoint: int
+) -> None:
+    """The chunks commit without checkpointing (a PASSIVE one runs between them); after the
+    publish the connection checkpoints as before: by default, or not at all beside the server's
+    WalCheckpointer."""
+    store = SQLiteStore(tmp_path)
+    store._db.execute(f"PRAGMA wal_autocheckpoint={autocheckpoint}")
+    n = 20 * _PUBLISH_CHUNK  # more than _CHECKPOINT_CHUNKS chunks
+    publish(store, city(n, 3), n)
+    assert store._db.execute("PRAGMA wal_autocheckpoint").fetchone() == (autocheckpoint,)
+    assert counts(store) == (n, n, n)
