@@ -3,6 +3,7 @@ next store open, and what a running import writes is not, whichever process open
 
 from __future__ import annotations
 
+import fcntl
 import os
 import signal
 import sqlite3
@@ -10,10 +11,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from test_store_publish import city, counts, publish
 
 from twin.store import SQLiteStore
 from twin.store.sqlite import _PUBLISH_CHUNK
+from twin.store.staging import StagingLocks, unowned
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -73,7 +76,9 @@ def test_a_killed_import_is_cleaned_up_by_the_next_open_not_while_it_runs(tmp_pa
         SQLiteStore(data_dir).close()  # as twin serve starting beside the import
         assert _leftovers(data_dir) == running
         assert running[:2] == (2 * _PUBLISH_CHUNK, 2 * _PUBLISH_CHUNK)
-        assert len(running[2]) == 2  # the folder and its lock file
+        # the folder, its lock file and the dataset's import lock
+        folder = running[2][0]
+        assert running[2] == [folder, f"{folder}.lock", "city.import.lock"]
         os.kill(child.pid, signal.SIGKILL)
     finally:
         child.kill()
@@ -86,3 +91,29 @@ def test_a_killed_import_is_cleaned_up_by_the_next_open_not_while_it_runs(tmp_pa
         assert store._db.execute("SELECT count(*) FROM generations").fetchone() == (0,)
     finally:
         store.close()
+
+
+def test_a_lock_file_unlinked_before_it_was_locked_is_taken_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A cleaner (or a releaser) may unlink a free lock file between another process's open
+    # and its flock: that flock then locks a file nobody else finds, and a second importer
+    # would take a fresh one at the path. hold() must end up holding the file at the path.
+    versions = tmp_path / ".versions"
+    versions.mkdir()
+    flock = fcntl.flock
+    unlinked: list[bool] = []
+
+    def flock_after_a_cleaner(fd: int, operation: int) -> None:
+        if not unlinked:
+            unlinked.append(True)
+            os.unlink(versions / "city.import.lock")
+        flock(fd, operation)
+
+    monkeypatch.setattr(fcntl, "flock", flock_after_a_cleaner)
+    locks = StagingLocks(versions)
+    locks.hold("city.import")
+    monkeypatch.undo()
+    assert unlinked == [True]
+    with unowned(versions, "city.import") as free:
+        assert not free  # the file at the path is the one held

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from twin.errors import ConflictError
+from twin.errors import ConflictError, StoreBusyError
 from twin.model import BuildingRecord, DatasetInfo
 from twin.ngsild.entity import parse_attributes
 from twin.ngsild.jsonld import CORE
@@ -142,3 +142,18 @@ def test_a_publish_puts_the_connections_autocheckpoint_back(
     publish(store, city(n, 3), n)
     assert store._db.execute("PRAGMA wal_autocheckpoint").fetchone() == (autocheckpoint,)
     assert counts(store) == (n, n, n)
+
+
+def test_a_second_import_of_a_dataset_being_imported_is_refused(tmp_path: Path) -> None:
+    # Two imports of one dataset at once would each retire the building entities the other
+    # wrote; the second is told, and may start once the first has published or failed.
+    first, second = SQLiteStore(tmp_path / "data"), SQLiteStore(tmp_path / "data")
+    staging = first.staging_dir("city")
+    with pytest.raises(StoreBusyError, match="another import of dataset 'city'"):
+        second.staging_dir("city")
+    other = second.staging_dir("town")  # other datasets import meanwhile
+    second.discard_staging(other)
+    first.discard_staging(staging)  # failed: the next may start
+    publish(second, city(3, 1), 3)
+    publish(first, city(2, 1), 2)  # published: the next may start
+    assert counts(first) == (2, 2, 2)

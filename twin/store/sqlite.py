@@ -266,18 +266,33 @@ class SQLiteStore:
     # -- writes ------------------------------------------------------------------------------
 
     def staging_dir(self, dataset: str) -> Path:
+        """Return a fresh staging folder for an import of ``dataset``; raise StoreBusyError
+        while another import of it runs (each would retire the building entities the other
+        wrote): the dataset stays locked until :meth:`publish` or :meth:`discard_staging`."""
         validate_dataset_name(dataset)
+        try:
+            self._staging.hold(_importing(dataset))
+        except BlockingIOError:
+            raise StoreBusyError(
+                f"another import of dataset {dataset!r} is running; wait until it ends, or "
+                "import under another --dataset name"
+            ) from None
         stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
         name = f"{dataset}-{stamp}-{uuid.uuid4().hex[:8]}"
-        self._staging.hold(name)  # before the folder exists: nobody cleans it up meanwhile
-        path = self._versions / name
-        path.mkdir()
+        try:
+            self._staging.hold(name)  # before the folder exists: nobody cleans it up meanwhile
+            path = self._versions / name
+            path.mkdir()
+        except BaseException:
+            self._staging.release(_importing(dataset))
+            raise
         return path
 
     def discard_staging(self, staging: Path) -> None:
         if staging.resolve() not in served_folders(self._tilesets):
             shutil.rmtree(staging, ignore_errors=True)
         self._staging.release(staging.name)
+        self._staging.release(_importing(_staging_dataset(staging.name)))
 
     def publish(self, info: DatasetInfo, records: Iterable[BuildingRecord], staging: Path) -> None:
         """Replace the dataset's catalog and tileset, holding the write lock only briefly.
@@ -303,6 +318,7 @@ class SQLiteStore:
             raise
         finally:
             self._staging.release(staging.name)
+            self._staging.release(_importing(info.name))
         try:  # published: a failure from here on is a warning, not a failed import
             self._retire(info.name, old, sync)
         except TwinError as exc:
@@ -477,6 +493,17 @@ class SQLiteStore:
                 raise StoreError(f"catalog {self.data_dir / 'twin.db'}: {exc}") from exc
             finally:
                 cur.close()
+
+
+def _importing(dataset: str) -> str:
+    """The staging lock name held while ``dataset`` is imported (``<dataset>.import.lock``:
+    not a staging folder's, whose names are ``<dataset>-<stamp>-<hex>``)."""
+    return f"{dataset}.import"
+
+
+def _staging_dataset(name: str) -> str:
+    """The dataset a staging folder ``<dataset>-<stamp>-<hex>`` is for."""
+    return name.rsplit("-", 2)[0]
 
 
 def _add_columns(db: sqlite3.Connection) -> None:

@@ -48,12 +48,19 @@ class StagingLocks:
         """Take the lock of staging folder ``name`` (before the folder exists); no-op if held."""
         if name in self._held:
             return
-        fd = os.open(self._versions / f"{name}.lock", os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BaseException:
+        path = self._versions / f"{name}.lock"
+        while True:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                if _same_file(fd, path):
+                    break
+            except BaseException:
+                os.close(fd)
+                raise
+            # a cleaner or releaser unlinked the file between our open and our flock: the lock
+            # we hold is on a file nobody else can find; take the one at the path instead
             os.close(fd)
-            raise
         self._held[name] = fd
 
     def release(self, name: str) -> None:
@@ -104,12 +111,26 @@ def swap_link(tilesets: Path, dataset: str, staging: Path) -> Path | None:
     return previous
 
 
+def _same_file(fd: int, path: Path) -> bool:
+    """Whether open file ``fd`` is still the file at ``path``."""
+    try:
+        return os.path.samestat(os.fstat(fd), os.stat(path))
+    except FileNotFoundError:
+        return False
+
+
 def remove_unowned_folders(tilesets: Path) -> None:
     """Delete the folders of ``tilesets/.versions`` that no link points at and no import
-    writes (a killed import's)."""
+    writes (a killed import's), and lock files nobody holds (such as a killed import's
+    dataset lock)."""
     versions = tilesets / ".versions"
     for path in sorted(versions.iterdir()):
-        if path.suffix == ".lock" or not path.is_dir():
+        if path.suffix == ".lock":
+            if not (versions / path.stem).exists():
+                with unowned(versions, path.stem):
+                    pass  # removed if free
+            continue
+        if not path.is_dir():
             continue
         with unowned(versions, path.name) as free:
             if free and path not in served_folders(tilesets):  # under the lock: swaps come first
