@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from fresh_python import fresh_output
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -60,16 +61,8 @@ def test_the_server_transforms_with_the_grids_the_import_used() -> None:
     """The server builds no reprojector: its CRS transforms must find Debian's PROJ grids
     themselves, or a Berlin Soldner (DHDN, BETA2007 grid) building is served ~0.4 m away
     from where it was imported (and from where its source put it)."""
-    import subprocess
-    import sys
-
     runs = [
-        subprocess.run(
-            [sys.executable, "-c", _SERVE_IN_A_FRESH_PROCESS, when],
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout
+        fresh_output(_SERVE_IN_A_FRESH_PROCESS, when)
         for when in ("serving-only", "after-an-import")
     ]
     assert runs[0] == runs[1]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from fresh_python import fresh_output
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pyproj import Transformer
@@ -105,16 +106,8 @@ def test_the_first_reprojection_of_a_process_uses_the_system_grids() -> None:
     """A process's first reprojector must see Debian's PROJ grids (DHDN's BETA2007 shift is
     ~0.4 m off the grid-less fallback): else a one-worker import and the pool's workers, which
     find them already added, put the same building in different places."""
-    import subprocess
-    import sys
-
     runs = [
-        subprocess.run(
-            [sys.executable, "-c", _REPROJECT_IN_A_FRESH_PROCESS, _BERLIN_SOLDNER, order],
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout
+        fresh_output(_REPROJECT_IN_A_FRESH_PROCESS, _BERLIN_SOLDNER, order)
         for order in ("as-imported", "grids-first")
     ]
     assert runs[0] == runs[1]
