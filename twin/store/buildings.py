@@ -26,7 +26,6 @@ import datetime as dt
 import itertools
 import json
 import sqlite3
-import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Final
 from urllib.parse import quote, unquote
@@ -34,6 +33,7 @@ from urllib.parse import quote, unquote
 from twin.model import BuildingRecord
 from twin.store.derived import postal_address
 from twin.store.entities import IndexRows, _dumps, delete_entities
+from twin.store.generations import new_key
 
 __all__ = [
     "BUILDING_PREFIX",
@@ -131,7 +131,7 @@ class BuildingSync:
 
     def __init__(self, dataset: str, generation: str | None = None) -> None:
         self._dataset = dataset
-        self._generation = generation or f"{dataset}/{uuid.uuid4().hex}"
+        self._generation = generation or new_key(dataset)
         self._writer = _ChunkWriter(dataset, self._generation, _now())
 
     def write(self, cur: sqlite3.Cursor, records: Iterable[BuildingRecord]) -> None:
