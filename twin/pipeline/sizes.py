@@ -13,6 +13,7 @@ types' bytes add up to the tileset's content bytes exactly.
 
 from __future__ import annotations
 
+import dataclasses
 import heapq
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -112,7 +113,7 @@ class SizeReport:
             else:
                 totals.coarse_bytes += sum(parts)
         for heavy in tile.heaviest:
-            item = HeavyObject(heavy.bytes, heavy.id, heavy.type, heavy.triangles, heavy.parts, uri)
+            item = dataclasses.replace(heavy, tile=uri)
             if len(self._heap) < HEAVIEST:
                 heapq.heappush(self._heap, item)
             elif item > self._heap[0]:
