@@ -16,7 +16,8 @@ from collections.abc import Callable, Iterator
 from lxml import etree
 
 from twin.citygml.namespaces import (
-    MAX_CACHED_TAGS,
+    LOCAL_NAMES,
+    TagTable,
     children,
     find_child,
     is_citygml_namespace,
@@ -111,34 +112,28 @@ _Kind = tuple[str] | tuple[str, Callable[[str], AttributeValue]] | None
 _GENERIC: _Kind = ("generic",)
 _HEIGHT: _Kind = ("height",)  # CityGML 3.0 con:height/con:Height
 _EXTERNAL: _Kind = ("externalReference",)
-_UNSEEN: _Kind = ("unseen",)
-_PROPERTY_KINDS: dict[str, _Kind] = {}
-"""What a property tag is, told once per tag: generic attribute, standard property or None."""
 
 
-def _property_kind(tag: str) -> _Kind:
-    kind = _PROPERTY_KINDS.get(tag, _UNSEEN)
-    if kind is _UNSEEN:
-        name = local_name(tag)
-        if is_generics_namespace(namespace(tag)):
-            kind = _GENERIC
-        elif name == "height" and is_citygml_namespace(namespace(tag)):
-            kind = _HEIGHT
-        elif name == "externalReference":
-            kind = _EXTERNAL
-        else:
-            kind = _PROPERTIES.get(name)
-        if len(_PROPERTY_KINDS) < MAX_CACHED_TAGS:
-            _PROPERTY_KINDS[tag] = kind
-    return kind
+def _property_kind(tag: object) -> _Kind:
+    """Tell what a property tag is: generic attribute, standard property or None."""
+    if not isinstance(tag, str):
+        return None
+    name = local_name(tag)
+    if is_generics_namespace(namespace(tag)):
+        return _GENERIC
+    if name == "height" and is_citygml_namespace(namespace(tag)):
+        return _HEIGHT
+    if name == "externalReference":
+        return _EXTERNAL
+    return _PROPERTIES.get(name)
+
+
+_PROPERTY_KINDS = TagTable(_property_kind)
 
 
 def _iter_properties(obj: etree._Element) -> Iterator[tuple[str, AttributeValue]]:
     for prop in obj:
-        tag = prop.tag
-        if tag.__class__ is not str:
-            continue
-        kind = _property_kind(tag)
+        kind = _PROPERTY_KINDS[prop.tag]
         if kind is None:
             continue
         if kind is _GENERIC:
@@ -269,6 +264,8 @@ _ADDRESS_FIELDS = {
     "CountryName": "country",
 }
 
+_ADDRESS_TAGS = [f"{{*}}{name}" for name in _ADDRESS_FIELDS]
+
 # xAL 3 (OASIS CIQ v3, CityGML 3.0): the element holding each field's text, by parent.
 _XAL3_FIELDS = {
     ("Thoroughfare", "NameElement"): "street",
@@ -302,10 +299,10 @@ def read_address(obj: etree._Element) -> Address | None:
 
 def _xal2_fields(details: etree._Element) -> dict[str, str]:
     fields: dict[str, str] = {}
-    for element in details.iter():
-        field_name = _ADDRESS_FIELDS.get(local_name(str(element.tag)))
+    for element in details.iter(_ADDRESS_TAGS):  # matched in lxml's C code, any namespace
+        field_name = _ADDRESS_FIELDS[LOCAL_NAMES[element.tag]]
         text = (element.text or "").strip()
-        if field_name is not None and text and field_name not in fields:
+        if text and field_name not in fields:
             fields[field_name] = text
     return fields
 

@@ -17,11 +17,12 @@ from __future__ import annotations
 import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from typing import NamedTuple
 
 import numpy as np
 from lxml import etree
 
-from twin.citygml.namespaces import XLINK_HREF, local_name, source_line
+from twin.citygml.namespaces import LOCAL_NAMES, XLINK_HREF, TagTable, local_name, source_line
 from twin.errors import CityGMLError
 from twin.types import BoolArray, Float64Array, IndexArray
 
@@ -46,13 +47,34 @@ _BOUNDARIES = {
 }
 _SOLID_SHELLS = frozenset({"exterior", "solidMember"})  # interior shells are voids
 
+# What a geometry element is to the surface walk, told once per tag.
+_POLYGON, _ORIENTABLE, _SOLID, _SHELL, _OTHER = range(5)
+
+
+def _geometry_kind(tag: object) -> int:
+    name = LOCAL_NAMES[tag]
+    if name in _POLYGON_NAMES:
+        return _POLYGON
+    if name == "OrientableSurface":
+        return _ORIENTABLE
+    if name in ("Solid", "CompositeSolid"):
+        return _SOLID
+    return _SHELL if name in _SOLID_SHELLS else _OTHER
+
+
+_GEOMETRY_KINDS = TagTable(_geometry_kind)
+_BOUNDARY_KINDS = TagTable(
+    lambda tag: _BOUNDARIES.get(LOCAL_NAMES[tag]) if isinstance(tag, str) else None
+)
+"""Per tag: True for an exterior boundary, False for an interior one, None for neither."""
+_IS_RING = TagTable(lambda tag: isinstance(tag, str) and LOCAL_NAMES[tag] in _RING_NAMES)
+
 
 class GMLCoordinatesError(CityGMLError):
     """Coordinates of one polygon cannot be read; the object holding it is rejected."""
 
 
-@dataclass(frozen=True, slots=True)
-class SurfaceMember:
+class SurfaceMember(NamedTuple):
     """A polygon met while walking a geometry: the element itself or an xlink to it.
 
     ``element`` is the polygon element, or the property element carrying ``xlink:href``;
@@ -106,18 +128,34 @@ def collect_surface_members(
     """
     if len(geometry) == 0 and (href := geometry.get(XLINK_HREF)) is not None:
         out.append(SurfaceMember(geometry, href.partition("#")[2] or href, reverse))
-        return
-    name = local_name(geometry.tag)
-    if name in _POLYGON_NAMES:
+    elif _GEOMETRY_KINDS[geometry.tag] == _POLYGON:
         out.append(SurfaceMember(geometry, None, reverse))
-        return
-    if name == "OrientableSurface":
+    else:
+        _collect_inside(geometry, reverse, out)
+
+
+def _collect_inside(geometry: etree._Element, reverse: bool, out: list[SurfaceMember]) -> None:
+    """Walk the children of a geometry that is neither a polygon nor a reference.
+
+    A child that is one is appended here rather than in a call of its own: the typical
+    ``surfaceMember/Polygon`` costs one call, not two.
+    """
+    kind = _GEOMETRY_KINDS[geometry.tag]
+    if kind == _ORIENTABLE:
         reverse ^= geometry.get("orientation", "+") == "-"
-    solid = name in ("Solid", "CompositeSolid")
     for child in geometry:
         tag = child.tag
-        if tag.__class__ is str and (not solid or local_name(tag) in _SOLID_SHELLS):
-            collect_surface_members(child, reverse, out)
+        if tag.__class__ is not str:
+            continue
+        child_kind = _GEOMETRY_KINDS[tag]
+        if kind == _SOLID and child_kind != _SHELL:
+            continue
+        if not len(child) and (href := child.get(XLINK_HREF)) is not None:
+            out.append(SurfaceMember(child, href.partition("#")[2] or href, reverse))
+        elif child_kind == _POLYGON:
+            out.append(SurfaceMember(child, None, reverse))
+        else:
+            _collect_inside(child, reverse, out)
 
 
 @dataclass(slots=True)
@@ -170,11 +208,14 @@ def gather_rings(polygons: Sequence[tuple[etree._Element, bool]]) -> RingSource:
         exterior: list[etree._Element | None] = []
         interiors: list[etree._Element | None] = []
         for boundary in polygon:
-            tag = boundary.tag
-            is_exterior = _BOUNDARIES.get(local_name(tag)) if tag.__class__ is str else None
+            is_exterior = _BOUNDARY_KINDS[boundary.tag]
             if is_exterior is None:
                 continue
-            ring = next((c for c in boundary if _is_ring(c.tag)), None)
+            ring = None
+            for child in boundary:
+                if _IS_RING[child.tag]:
+                    ring = child
+                    break
             (exterior if is_exterior else interiors).append(ring)
         for ring in exterior + interiors:
             source.rings.append(ring)
@@ -204,9 +245,9 @@ def pack_rings(sources: Sequence[RingSource]) -> list[PolygonSet | GMLCoordinate
     """
     if not sources:
         return []
-    tokens = [t for source in sources for t in source.tokens] if len(sources) > 1 else None
+    tokens = itertools.chain.from_iterable(s.tokens for s in sources)
     try:
-        values = np.array(tokens if tokens is not None else sources[0].tokens, dtype=np.float64)
+        values = np.array(list(tokens) if len(sources) > 1 else sources[0].tokens, np.float64)
         finite = bool(np.isfinite(values).all())
     except ValueError:
         finite = False
@@ -223,10 +264,6 @@ def _pack_one(source: RingSource) -> PolygonSet | GMLCoordinatesError:
     if not np.isfinite(values).all():
         return _first_bad_ring(source.rings, "coordinates contain NaN or infinity")
     return _pack([source], values)[0]
-
-
-def _is_ring(tag: object) -> bool:
-    return isinstance(tag, str) and local_name(tag) in _RING_NAMES
 
 
 def _pack(sources: Sequence[RingSource], values: Float64Array) -> list[PolygonSet]:
@@ -384,10 +421,7 @@ def _ring_text(ring: etree._Element) -> tuple[str, int]:
     positions: list[etree._Element] = []
     coordinates = None
     for child in ring:
-        tag = child.tag
-        if tag.__class__ is not str:
-            continue
-        name = local_name(tag)
+        name = LOCAL_NAMES[child.tag]
         if name == "posList":
             return child.text or "", _dimension(child, ring)
         if name in ("pos", "pointProperty"):
@@ -413,7 +447,10 @@ def _dimension(element: etree._Element, ring: etree._Element) -> int:
     """Return ``srsDimension`` from the coordinates element or an ancestor; 3 when missing."""
     node: etree._Element | None = element
     while node is not None:
-        value = node.get("srsDimension") or node.get("dimension")
+        attributes = node.attrib  # most elements on the way up have none: one test, not two
+        value = (
+            attributes.get("srsDimension") or attributes.get("dimension") if attributes else None
+        )
         if value is not None:
             try:
                 return int(value)

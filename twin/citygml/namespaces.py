@@ -9,16 +9,18 @@ matched by local name, so the same code reads every version.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
-from typing import TypedDict
+from collections.abc import Callable, Iterable, Mapping
+from typing import Generic, TypedDict, TypeVar
 
 from lxml import etree
 
 __all__ = [
     "CITYGML_PREFIX",
+    "LOCAL_NAMES",
     "MAX_CACHED_TAGS",
     "SAFE_PARSING",
     "XLINK_HREF",
+    "TagTable",
     "children",
     "find_child",
     "gml_namespace",
@@ -60,9 +62,38 @@ _GML_NS = re.compile(r"^http://www\.opengis\.net/gml(/3\.2)?$")
 
 
 MAX_CACHED_TAGS = 4096
-"""Bound of every per-tag cache: a document inventing tag names must not grow one for ever."""
+"""Bound of every per-tag table: a document inventing tag names must not grow one for ever."""
 
-_LOCAL_NAMES: dict[str, str] = {}
+_V = TypeVar("_V")
+
+
+class TagTable(dict[object, _V], Generic[_V]):
+    """What a module makes of an element tag, worked out once per distinct tag.
+
+    ``table[element.tag]`` is one dictionary lookup in C for a tag met before; a new tag is
+    handed to ``classify`` (comments and processing instructions too: their ``tag`` is not a
+    string). At most :data:`MAX_CACHED_TAGS` answers are kept.
+
+    >>> kinds = TagTable(lambda tag: str(tag).endswith("}Polygon"))
+    >>> kinds["{http://www.opengis.net/gml}Polygon"], len(kinds)
+    (True, 1)
+    """
+
+    __slots__ = ("_classify",)
+
+    def __init__(self, classify: Callable[[object], _V]) -> None:
+        super().__init__()
+        self._classify = classify
+
+    def __missing__(self, tag: object) -> _V:
+        value = self._classify(tag)
+        if len(self) < MAX_CACHED_TAGS:
+            self[tag] = value
+        return value
+
+
+LOCAL_NAMES: TagTable[str] = TagTable(lambda tag: str(tag).rpartition("}")[2])
+"""Local part of each tag (``LOCAL_NAMES[element.tag]``); see :func:`local_name`."""
 
 
 def local_name(tag: str) -> str:
@@ -71,12 +102,7 @@ def local_name(tag: str) -> str:
     >>> local_name("{http://www.opengis.net/gml}Polygon")
     'Polygon'
     """
-    name = _LOCAL_NAMES.get(tag)
-    if name is None:
-        name = tag.rpartition("}")[2]
-        if len(_LOCAL_NAMES) < MAX_CACHED_TAGS:
-            _LOCAL_NAMES[tag] = name
-    return name
+    return LOCAL_NAMES[tag]
 
 
 def namespace(tag: str) -> str:
@@ -135,11 +161,20 @@ def children(element: etree._Element) -> Iterable[etree._Element]:
     return (child for child in element if isinstance(child.tag, str))
 
 
+_FEW_CHILDREN = 4
+
+
 def find_child(element: etree._Element, name: str) -> etree._Element | None:
     """Return the first child element whose local name is ``name`` (any namespace), or None.
 
-    The match runs in lxml's C code (``{*}`` tag wildcard), not over every child in Python.
+    Among many children the match runs in lxml's C code (``{*}`` tag wildcard); a few are
+    looked at in Python, which is quicker than setting that up.
     """
+    if len(element) <= _FEW_CHILDREN:
+        for child in element:
+            if LOCAL_NAMES[child.tag] == name:
+                return child
+        return None
     return next(element.iterchildren(f"{{*}}{name}"), None)
 
 

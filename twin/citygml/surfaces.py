@@ -9,6 +9,7 @@ reference to a polygon met later, or elsewhere in the same top-level building (a
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -26,7 +27,8 @@ from twin.citygml.gml import (
 )
 from twin.citygml.implicit import ImplicitLibrary, place_implicit
 from twin.citygml.namespaces import (
-    MAX_CACHED_TAGS,
+    LOCAL_NAMES,
+    TagTable,
     find_child,
     is_citygml_namespace,
     local_name,
@@ -74,9 +76,26 @@ _UNLEVELLED = frozenset({"tin", "reliefPoints", "ridgeOrValleyLines", "breakline
 Member: TypeAlias = tuple[SurfaceMember, SurfaceClass]
 """A surface member with the class of the semantic surface it lies in."""
 
-# What an element is, told once per distinct tag: (kind, LoD or SurfaceClass or -1).
-_K_GML, _K_CHILD, _K_LOD, _K_RELIEF, _K_GROUP, _K_OTHER = range(6)
-_KINDS: dict[str, tuple[int, int]] = {}
+_HOLDS_NO_GEOMETRY = frozenset(
+    {
+        "appearance",
+        "address",
+        "externalReference",
+        "genericAttribute",
+        "genericAttributeSet",
+        "stringAttribute",
+        "intAttribute",
+        "doubleAttribute",
+        "measureAttribute",
+        "dateAttribute",
+        "uriAttribute",
+    }
+)
+"""Properties whose content holds no geometry and no city object by the schemas (appearances,
+xAL addresses, external references, generic attributes): the walk does not enter them."""
+
+# What an element is, told once per distinct tag: (kind, LoD or -1, SurfaceClass or None).
+_K_SKIP, _K_CHILD, _K_LOD, _K_RELIEF, _K_GROUP, _K_OTHER = range(6)
 
 
 @dataclass(slots=True)
@@ -91,8 +110,8 @@ def scan_object(obj: etree._Element) -> ObjectScan:
     """Walk ``obj`` once: its child objects, and the LoD geometry properties it owns.
 
     Properties, thematic surfaces, openings and spaces are walked through (their semantic
-    class is passed down); GML elements and the child objects themselves are not — a child
-    object's geometry is its own.
+    class is passed down); GML elements, attributes, appearances and the child objects
+    themselves are not — a child object's geometry is its own.
     """
     scan = ObjectScan()
     _scan(obj, SurfaceClass.UNCLASSIFIED, False, scan)
@@ -103,40 +122,38 @@ def _scan(
     element: etree._Element, surface_class: SurfaceClass, in_group: bool, scan: ObjectScan
 ) -> None:
     for child in element:
-        tag = child.tag
-        if tag.__class__ is not str:
-            continue
-        kind, value = _KINDS.get(tag) or _kind(tag)
-        if kind == _K_GML:
+        kind, lod, semantic = _KINDS[child.tag]
+        if kind == _K_SKIP:
             continue
         if kind == _K_CHILD or in_group:  # any feature in a groupMember is an object of its own
             scan.parts.append(child)
         elif kind == _K_LOD:
-            scan.properties.append((child, value, surface_class))
+            scan.properties.append((child, lod, surface_class))
         elif kind == _K_RELIEF:
             scan.properties.append((child, _relief_lod(element), surface_class))
         elif len(child):  # a leaf (an attribute's value …) holds nothing to scan
-            inner = surface_class if value < 0 else SurfaceClass(value)
+            inner = surface_class if semantic is None else semantic
             _scan(child, inner, kind == _K_GROUP, scan)
 
 
-def _kind(tag: str) -> tuple[int, int]:
+def _kind(tag: object) -> tuple[int, int, SurfaceClass | None]:
+    if not isinstance(tag, str) or is_gml_tag(tag):  # comments; GML geometry, names …
+        return (_K_SKIP, -1, None)
     name = local_name(tag)
-    if is_gml_tag(tag):
-        kind = (_K_GML, -1)
-    elif name in CHILD_OBJECT_TYPES and is_citygml_namespace(namespace(tag)):
-        kind = (_K_CHILD, -1)
-    elif match := _LOD_PROPERTY.match(name):
-        kind = (_K_LOD, int(match.group(1)))
-    elif name in _UNLEVELLED:
-        kind = (_K_RELIEF, -1)
-    elif name == "groupMember":
-        kind = (_K_GROUP, -1)
-    else:
-        kind = (_K_OTHER, int(_SEMANTIC.get(name, -1)))
-    if len(_KINDS) < MAX_CACHED_TAGS:
-        _KINDS[tag] = kind
-    return kind
+    if name in CHILD_OBJECT_TYPES and is_citygml_namespace(namespace(tag)):
+        return (_K_CHILD, -1, None)
+    if match := _LOD_PROPERTY.match(name):
+        return (_K_LOD, int(match.group(1)), None)
+    if name in _UNLEVELLED:
+        return (_K_RELIEF, -1, None)
+    if name == "groupMember":
+        return (_K_GROUP, -1, None)
+    if name in _HOLDS_NO_GEOMETRY:
+        return (_K_SKIP, -1, None)
+    return (_K_OTHER, -1, _SEMANTIC.get(name))
+
+
+_KINDS = TagTable(_kind)
 
 
 class PolygonIndex:
@@ -246,9 +263,10 @@ def _members_by_lod(
         members: list[SurfaceMember] = []
         shells: list[tuple[int, int]] = []
         implicit: list[tuple[etree._Element, SurfaceClass]] = []
-        geometries = [c for c in prop if c.tag.__class__ is str] if len(prop) else [prop]
-        for geometry in geometries:
-            name = local_name(geometry.tag)
+        for geometry in prop if len(prop) else (prop,):
+            if geometry.tag.__class__ is not str:
+                continue
+            name = LOCAL_NAMES[geometry.tag]
             if name == "ImplicitGeometry":
                 implicit.append((geometry, surface_class))
             elif name in _SOLIDS:
@@ -261,13 +279,13 @@ def _members_by_lod(
                 collect_surface_members(geometry, False, members)
         if not members and not implicit:
             continue
-        if level not in found:
+        lod_members = found.get(level)
+        if lod_members is None:
             first = members[0].element if members else implicit[0][0]
-            found[level] = _LodMembers(first)
-        lod_members = found[level]
+            lod_members = found[level] = _LodMembers(first)
         offset = len(lod_members.surfaces)
         lod_members.shells.extend((start + offset, end + offset) for start, end in shells)
-        lod_members.surfaces.extend((m, surface_class) for m in members)
+        lod_members.surfaces.extend(zip(members, itertools.repeat(surface_class)))
         lod_members.implicit.extend(implicit)
     return found
 
@@ -316,26 +334,31 @@ def _collect_entries(
     and, per member, the positions of the polygons it reached.
     """
     written: dict[str, Member] = {}
+    keys: list[str | None] = []  # the gml:id of each member's own polygon
     for member, surface_class in members:
-        if member.href is None and (key := member.element.get(gml_id)) is not None:
-            written.setdefault(key, (member, surface_class))
+        key = None if member.href is not None else member.element.get(gml_id)
+        keys.append(key)
+        if key is not None and key not in written:
+            written[key] = (member, surface_class)
     entries: dict[object, tuple[int, _Entry]] = {}
     reached_by: list[list[int]] = []
-    for member, surface_class in members:
+    for (member, surface_class), key in zip(members, keys, strict=True):
         if member.href is None:
-            reached: Iterable[_Entry] = (
-                _Entry(member.element, member.reversed, surface_class, via_xlink=False),
-            )
+            entry = _Entry(member.element, member.reversed, surface_class, via_xlink=False)
+            reached: Iterable[tuple[object, _Entry]] = ((key or member.element, entry),)
         elif (hit := written.get(member.href)) is not None:
             target, target_class = hit
             unclassified = surface_class == SurfaceClass.UNCLASSIFIED
             entry_class = target_class if unclassified else surface_class
-            reached = (_Entry(target.element, member.reversed, entry_class, via_xlink=True),)
+            entry = _Entry(target.element, member.reversed, entry_class, via_xlink=True)
+            reached = ((member.href or target.element, entry),)
         else:
-            reached = _resolve(member, surface_class, index, unresolved)
+            reached = (
+                (entry.element.get(gml_id) or entry.element, entry)
+                for entry in _resolve(member, surface_class, index, unresolved)
+            )
         positions = []
-        for entry in reached:
-            entry_key: object = entry.element.get(gml_id) or entry.element
+        for entry_key, entry in reached:
             known = entries.get(entry_key)
             if known is None:
                 entries[entry_key] = (len(entries), entry)
