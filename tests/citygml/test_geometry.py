@@ -133,6 +133,45 @@ def test_ring_encodings(write_citygml: WriteCityGML, ring_xml: str, expected: st
     )
 
 
+FLAT_SQUARE = "0 0 1 0 1 1 0 1 0 0"
+"""The unit square as 2D points, for an srsDimension of 2 written around its posList."""
+
+
+def flat_surface(where: str) -> str:
+    """Return a 2D square whose ``srsDimension="2"`` sits on the element named ``where``."""
+    dim = {name: ' srsDimension="2"' if name == where else "" for name in ("ms", "ring")}
+    return (
+        f"<bldg:lod2MultiSurface><gml:MultiSurface{dim['ms']}><gml:surfaceMember>"
+        f"<gml:Polygon><gml:exterior><gml:LinearRing{dim['ring']}>"
+        f"<gml:posList>{FLAT_SQUARE}</gml:posList></gml:LinearRing></gml:exterior>"
+        "</gml:Polygon></gml:surfaceMember></gml:MultiSurface></bldg:lod2MultiSurface>"
+    )
+
+
+@pytest.mark.parametrize("where", ["ms", "ring"], ids=["on-MultiSurface", "on-LinearRing"])
+def test_srs_dimension_of_an_enclosing_geometry_applies(
+    write_citygml: WriteCityGML, where: str
+) -> None:
+    (obj,) = city_objects(write_citygml("ancestor_dim.gml", building(flat_surface(where))))
+    assert obj.surfaces.coords.tolist() == [[0, 0, 0], [1, 0, 0], [1, 1, 0], [0, 1, 0]]
+
+
+def test_srs_dimension_of_another_building_does_not_apply(write_citygml: WriteCityGML) -> None:
+    # Buildings are scanned for srsDimension one at a time: a 2D neighbour (before and after)
+    # leaves a building without one in 3D, and the model envelope's srsDimension is no ancestor.
+    envelope = (
+        '<gml:boundedBy><gml:Envelope srsName="EPSG:25832" srsDimension="2">'
+        "<gml:lowerCorner>0 0</gml:lowerCorner><gml:upperCorner>9 9</gml:upperCorner>"
+        "</gml:Envelope></gml:boundedBy>\n"
+    )
+    flat = building(flat_surface("ms"), gml_id="b-flat")
+    body = envelope + flat + building(lod2_surface(polygon()), gml_id="b-3d") + flat
+    objs = city_objects(write_citygml("neighbour_dim.gml", body))
+    assert [o.id for o in objs] == ["b-flat", "b-3d", "b-flat"]
+    assert [len(o.surfaces.coords) for o in objs] == [4, 4, 4]
+    assert objs[1].surfaces.coords.tolist() == [[0, 0, 0], [1, 0, 0], [1, 1, 0], [0, 1, 0]]
+
+
 def test_unparsable_poslist_rejects_the_object(write_citygml: WriteCityGML) -> None:
     bad = polygon("0 0 0 1 0 0 1 x 0 0 0 0", gml_id="bad-polygon")
     good = building(lod2_surface(polygon()), gml_id="b-good")

@@ -35,6 +35,7 @@ __all__ = [
     "gather_rings",
     "pack_rings",
     "read_polygons",
+    "writes_dimension",
 ]
 
 _POLYGON_NAMES = frozenset({"Polygon", "Triangle", "PolygonPatch", "Rectangle"})
@@ -192,10 +193,14 @@ def read_polygons(polygons: Sequence[tuple[etree._Element, bool]]) -> PolygonSet
     return packed
 
 
-def gather_rings(polygons: Sequence[tuple[etree._Element, bool]]) -> RingSource:
+def gather_rings(
+    polygons: Sequence[tuple[etree._Element, bool]], *, dimension_written: bool = True
+) -> RingSource:
     """Collect the ring texts of ``(polygon element, reversed)`` pairs, exterior ring first.
 
     ``srsDimension`` (on the coordinates or an ancestor) defaults to 3; 2D rings get z = 0.
+    ``dimension_written=False`` says that :func:`writes_dimension` found none around the
+    polygons: no ring then looks for one.
 
     Raises
     ------
@@ -224,7 +229,7 @@ def gather_rings(polygons: Sequence[tuple[etree._Element, bool]]) -> RingSource:
                 source.counts.append(0)
                 source.dimensions.append(3)
                 continue
-            text, dimension = _ring_text(ring)
+            text, dimension = _ring_text(ring, dimension_written)
             words = text.split()
             if dimension not in (2, 3) or len(words) % dimension:
                 raise _coordinates_error(
@@ -416,21 +421,24 @@ def _first_bad_ring(rings: list[etree._Element | None], what: str) -> GMLCoordin
     return GMLCoordinatesError(what)
 
 
-def _ring_text(ring: etree._Element) -> tuple[str, int]:
-    """Return a ring's coordinate numbers as one whitespace-separated string, and its dimension."""
+def _ring_text(ring: etree._Element, dimension_written: bool = True) -> tuple[str, int]:
+    """Return a ring's coordinate numbers as one whitespace-separated string, and its dimension.
+
+    Without ``dimension_written``, a posList or pos list is 3D without looking.
+    """
     positions: list[etree._Element] = []
     coordinates = None
     for child in ring:
         name = LOCAL_NAMES[child.tag]
         if name == "posList":
-            return child.text or "", _dimension(child, ring)
+            return child.text or "", _dimension(child, ring) if dimension_written else 3
         if name in ("pos", "pointProperty"):
             positions.append(child)
         elif name == "coordinates" and coordinates is None:
             coordinates = child
     if positions:
         texts = [_pos_text(p) for p in positions]
-        return " ".join(texts), _dimension(positions[0], ring)
+        return " ".join(texts), _dimension(positions[0], ring) if dimension_written else 3
     if coordinates is not None:
         return _coordinates_text(coordinates), 3 if _has_3_coordinates(coordinates) else 2
     raise _coordinates_error(ring, "ring has no posList, pos or coordinates")
@@ -441,6 +449,22 @@ def _pos_text(position: etree._Element) -> str:
         return position.text or ""
     point_pos = next((e for e in position.iter() if local_name(str(e.tag)) == "pos"), None)
     return "" if point_pos is None else point_pos.text or ""
+
+
+_DIMENSION_WRITTEN = etree.XPath(
+    "boolean(ancestor-or-self::*/@srsDimension | ancestor-or-self::*/@dimension"
+    " | descendant::*/@srsDimension | descendant::*/@dimension)"
+)
+
+
+def writes_dimension(scope: etree._Element) -> bool:
+    """Return whether ``scope``, an ancestor or a descendant has an ``srsDimension`` (or GML 2
+    ``dimension``) attribute: one query in lxml's C code instead of a walk up from each ring.
+
+    >>> writes_dimension(etree.fromstring('<a><b srsDimension="2"/></a>'))
+    True
+    """
+    return bool(_DIMENSION_WRITTEN(scope))
 
 
 def _dimension(element: etree._Element, ring: etree._Element) -> int:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from lxml import etree
 
-from twin.citygml.namespaces import is_gml_namespace, namespace
+from twin.citygml.namespaces import TagTable, is_gml_namespace, namespace
 
 __all__ = ["CHILD_OBJECT_TYPES", "MEMBER_PROPERTIES", "is_gml", "is_gml_tag"]
 
@@ -50,9 +50,12 @@ CHILD_OBJECT_TYPES = frozenset(
 """Nested features read as city objects of their own, with their container as parent."""
 
 
+_GML_TAGS = TagTable(lambda tag: isinstance(tag, str) and is_gml_namespace(namespace(tag)))
+
+
 def is_gml_tag(tag: str) -> bool:
     """Return whether a Clark-notation ``tag`` is in a GML namespace (geometry, envelope …)."""
-    return is_gml_namespace(namespace(tag))
+    return _GML_TAGS[tag]
 
 
 def is_gml(element: etree._Element) -> bool:

@@ -306,9 +306,8 @@ def _release(element: etree._Element) -> None:
     node: etree._Element | None = element
     while node is not None:
         parent = node.getparent()
-        if parent is not None:
-            while node.getprevious() is not None:
-                del parent[0]
+        if parent is not None and (before := parent.index(node)):
+            del parent[:before]
         node = parent
 
 

@@ -24,6 +24,7 @@ from twin.citygml.gml import (
     SurfaceMember,
     collect_surface_members,
     gather_rings,
+    writes_dimension,
 )
 from twin.citygml.implicit import ImplicitLibrary, place_implicit
 from twin.citygml.namespaces import (
@@ -157,12 +158,20 @@ _KINDS = TagTable(_kind)
 
 
 class PolygonIndex:
-    """Elements with a gml:id inside one top-level object, indexed on first use."""
+    """Elements with a gml:id inside one top-level object, indexed on first use; and whether
+    an srsDimension is written in or around it, asked on first use."""
 
     def __init__(self, scope: etree._Element, gml_id: str) -> None:
         self._scope = scope
         self._gml_id = gml_id
         self._index: dict[str, etree._Element] | None = None
+        self._dimension_written: bool | None = None
+
+    def dimension_written(self) -> bool:
+        """Return whether the object, an ancestor or a descendant carries an srsDimension."""
+        if self._dimension_written is None:
+            self._dimension_written = writes_dimension(self._scope)
+        return self._dimension_written
 
     def get(self, gml_id: str) -> etree._Element | None:
         """Return the element whose gml:id is ``gml_id``, or None."""
@@ -302,7 +311,8 @@ def _assemble(
 ) -> LodGeometry:
     unresolved: list[str] = []
     entries, reached = _collect_entries(members.surfaces, index, gml_id, unresolved)
-    rings = gather_rings([(e.element, e.reverse) for e in entries])
+    polygons = [(e.element, e.reverse) for e in entries]
+    rings = gather_rings(polygons, dimension_written=index.dimension_written())
     classes = np.fromiter((e.surface_class for e in entries), np.uint8, len(entries))
     implicit = []
     for element, surface_class in members.implicit:
