@@ -366,6 +366,9 @@ def _read_object(
     object_id = obj.get(gml_id) or f"{document.path.stem}-{line}"
     object_type = local_name(obj.tag)
     source = SourceLocation(str(document.path), line)
+    # Held while the object is read: the walks over its properties below (scan, attributes)
+    # then meet the same lxml proxies instead of each building its own.
+    properties = list(obj)
     scan = scan_object(obj)
     parts = [
         part
@@ -390,6 +393,7 @@ def _read_object(
         srs_name=None if geometries else _srs_name(document, obj, None),
         parts=parts,
     )
+    del properties
     out.append(pending)
     return pending
 
