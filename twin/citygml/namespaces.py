@@ -8,6 +8,7 @@ matched by local name, so the same code reads every version.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Generic, TypedDict, TypeVar
@@ -135,6 +136,7 @@ def is_generics_namespace(uri: str) -> bool:
     return _GENERICS_NS.match(uri) is not None
 
 
+@functools.lru_cache(maxsize=MAX_CACHED_TAGS)
 def is_gml_namespace(uri: str) -> bool:
     """Return whether ``uri`` is a GML namespace (GML 3.1 or 3.2).
 

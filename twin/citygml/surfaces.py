@@ -213,12 +213,15 @@ class LodGeometry:
 
     def shell_polygons(self, polygons: PolygonSet) -> tuple[IndexArray, ...]:
         """Return each solid's shell as indices into :meth:`surfaces`, dropped polygons out."""
+        if not self.shells or not polygons.dropped_rings:  # nothing to renumber
+            return self.shells
         position = np.cumsum(polygons.kept) - 1
         return tuple(position[shell[polygons.kept[shell]]] for shell in self.shells)
 
     def surfaces(self, polygons: PolygonSet) -> Surfaces:
         """Return the object's surfaces at this LoD, given ``rings`` packed as ``polygons``."""
-        pieces = [(polygons, self.classes[polygons.kept])]
+        classes = self.classes[polygons.kept] if polygons.dropped_rings else self.classes
+        pieces = [(polygons, classes)]
         pieces += [(p, np.full(p.polygon_count, c, np.uint8)) for p, c in self.implicit]
         return Surfaces.join(
             [Surfaces(p.coords, p.ring_offsets, p.polygon_offsets, c) for p, c in pieces]
