@@ -330,22 +330,23 @@ def _pack(sources: Sequence[RingSource], values: Float64Array) -> list[PolygonSe
     )
     kept_ring_base = polygon_offsets[kept_polygon_base]
     vertex_base = ring_offsets[kept_ring_base]
-    packed = []
-    for k in range(n):
-        p0, p1 = int(kept_polygon_base[k]), int(kept_polygon_base[k + 1])
-        r0, r1 = int(kept_ring_base[k]), int(kept_ring_base[k + 1])
-        v0, v1 = int(vertex_base[k]), int(vertex_base[k + 1])
-        packed.append(
-            PolygonSet(
-                coords[v0:v1],
-                ring_offsets[r0 : r1 + 1] - v0,
-                polygon_offsets[p0 : p1 + 1] - r0,
-                kept[polygon_base[k] : polygon_base[k + 1]],
-                int(dropped[k]),
-                int(unclosed[k]),
-            )
+    p, r, v = kept_polygon_base.tolist(), kept_ring_base.tolist(), vertex_base.tolist()
+    base, dropped_counts, unclosed_counts = (
+        polygon_base.tolist(),
+        dropped.tolist(),
+        unclosed.tolist(),
+    )
+    return [
+        PolygonSet(
+            coords[v[k] : v[k + 1]],
+            ring_offsets[r[k] : r[k + 1] + 1] - v[k],
+            polygon_offsets[p[k] : p[k + 1] + 1] - r[k],
+            kept[base[k] : base[k + 1]],
+            dropped_counts[k],
+            unclosed_counts[k],
         )
-    return packed
+        for k in range(n)
+    ]
 
 
 def _points(
