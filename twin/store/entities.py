@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 import math
+import operator
 import sqlite3
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
@@ -201,8 +202,9 @@ Cursor = Callable[[], AbstractContextManager[sqlite3.Cursor]]
 _SAFE_INT: Final = 2**53
 
 
-def _dumps(value: object) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+_dumps: Final = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+"""JSON text as stored (compact, not ASCII-escaped), from one encoder: ``json.dumps`` with
+options builds a new one at every call."""
 
 
 def _encodable(text: str) -> bool:
@@ -273,7 +275,10 @@ def write_entity(
             "SELECT seq, types, body FROM entities WHERE tenant = ? AND id = ?", (tenant, eid)
         ).fetchone()
         stored, old = (None, None) if row is None else ((row[0], row[1]), json.loads(row[2]))
-    types = _dumps(body["type"])
+    if stored is not None and old is not None and body["type"] == old["type"]:
+        types = stored[1]  # (most writes keep the types: their column is not encoded again)
+    else:
+        types = _dumps(body["type"])
     values = (types, _dumps(body), body["createdAt"], body["modifiedAt"])
     if stored is None:
         cur.execute(
@@ -423,9 +428,7 @@ class IndexRows:
 
 def _same(instances: Sequence[object], old: Sequence[object] | None) -> bool:
     """Whether an attribute holds the very instance objects it held (operations share them)."""
-    return old is not None and len(old) == len(instances) and all(
-        a is b for a, b in zip(instances, old, strict=True)
-    )  # fmt: skip
+    return old is not None and len(old) == len(instances) and all(map(operator.is_, instances, old))
 
 
 def _has_refs(attrs: Mapping[str, Any]) -> bool:
