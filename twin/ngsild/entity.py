@@ -96,6 +96,8 @@ _GEOMETRY_TYPES: Final = frozenset(
 )  # fmt: skip
 _FORBIDDEN_NAME_CHARS: Final = frozenset("<>\"'=;()& \t\n")
 NULL_URI: Final = "urn:ngsi-ld:null"
+_NOT_IN_URI: Final = frozenset(' <>"{}|\\^`')
+"""Characters RFC 3986 does not allow anywhere in a URI (space, delimiters, unwise ones)."""
 
 
 def is_uri(text: object) -> bool:
@@ -104,7 +106,7 @@ def is_uri(text: object) -> bool:
     >>> is_uri("urn:ngsi-ld:Building:b1"), is_uri("b1"), is_uri("http://x/y")
     (True, False, True)
     """
-    if not isinstance(text, str) or not text or any(c in text for c in ' <>"{}|\\^`'):
+    if not isinstance(text, str) or not text or not _NOT_IN_URI.isdisjoint(text):
         return False
     scheme, sep, rest = text.partition(":")
     return bool(sep and rest and scheme[:1].isalpha() and scheme.replace("+", "").replace(
