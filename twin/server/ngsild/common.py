@@ -128,9 +128,10 @@ def publish_changes(
     """Push the joined-value changes a write caused to ``/live`` (default tenant only), and
     give the change to the subscriptions (``created``: the write created the entity)."""
     touched = list(touched)
-    if request.config_dict[NOTIFIER].watches(tenant):
+    config = request.config_dict  # (a new ChainMapProxy at every access)
+    if config[NOTIFIER].watches(tenant):
         _notify(request, tenant, entity, touched, created)
-    hub = request.config_dict[HUB]
+    hub = config[HUB]
     if tenant or not hub.listener_count:  # (nobody to tell: the events are not worked out)
         return
     events = live_events(entity, touched, parse_building_entity_id)

@@ -52,7 +52,15 @@ _ATTR = "/entities/{entityId}/attrs/{attrId}"
 
 
 def add_entity_routes(app: web.Application) -> None:
-    """Register the single-entity routes on the NGSI-LD sub-application."""
+    """Register the single-entity routes on the NGSI-LD sub-application.
+
+    The router tries the routes under ``/entities/`` in the order they are added (their
+    patterns never match the same path): the attribute routes, where most live writes go,
+    first.
+    """
+    app.router.add_patch(_ATTR + S, patch_attr)
+    app.router.add_put(_ATTR + S, put_attr)
+    app.router.add_delete(_ATTR + S, delete_attribute)
     app.router.add_post("/entities" + S, create_entity)
     app.router.add_get(_ENTITY + S, retrieve_entity)
     app.router.add_delete(_ENTITY + S, delete_entity)
@@ -60,9 +68,6 @@ def add_entity_routes(app: web.Application) -> None:
     app.router.add_patch(_ENTITY + S, patch_entity)
     app.router.add_post(_ENTITY + "/attrs" + S, post_attrs)
     app.router.add_patch(_ENTITY + "/attrs" + S, patch_attrs)
-    app.router.add_patch(_ATTR + S, patch_attr)
-    app.router.add_put(_ATTR + S, put_attr)
-    app.router.add_delete(_ATTR + S, delete_attribute)
 
 
 def update_result(outcome: Outcome, neg: Negotiated) -> dict[str, Any]:

@@ -50,6 +50,9 @@ MERGE_PATCH: Final = "application/merge-patch+json"
 LD_CONTEXT_REL: Final = "http://www.w3.org/ns/json-ld#context"
 _LINK: Final = re.compile(r"<([^>]*)>\s*((?:;\s*[^;,]+)*)")
 
+_BODIES: Final = frozenset({JSON, JSONLD})
+_MERGE_BODIES: Final = _BODIES | {MERGE_PATCH}
+
 Accepted = Literal["application/json", "application/ld+json", "application/geo+json"]
 
 
@@ -167,7 +170,7 @@ async def negotiate(
             # aiohttp itself accepts chunked bodies, so refuse them here with a bare 411.
             raise web.HTTPLengthRequired(text="the request needs a Content-Length header")
         ctype = request.content_type
-        allowed = {JSON, JSONLD} | ({MERGE_PATCH} if merge else set())
+        allowed = _MERGE_BODIES if merge else _BODIES
         if ctype not in allowed:
             supported = ", ".join(sorted(allowed))
             raise web.HTTPUnsupportedMediaType(
