@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from pathlib import Path
+from typing import cast
 
 import aiohttp
+import pytest
 from serve_process import free_port, serve
 
 from twin.errors import ConflictError, NotFoundError
+from twin.ngsild.entity import ExpandedEntity
+from twin.ngsild.operations import Outcome, partial_update_attr
 from twin.store import SQLiteStore
-from twin.store.entities import create_op, delete_op
+from twin.store.entities import Operation, create_op, delete_op, modify_op
 
 API = "/ngsi-ld/v1"
 ROOMS = 120
@@ -77,4 +82,37 @@ def test_a_failing_write_of_a_group_commit_is_undone_alone(tmp_path: Path) -> No
     assert [type(r) for r in results] == [type(None), ConflictError, NotFoundError, type(None)]
     assert store.entities.get("", "urn:ngsi-ld:T:2")["id"] == "urn:ngsi-ld:T:2"
     assert not store._db.in_transaction  # the batch committed and left nothing open
+    store.close()
+
+
+def _raise_after_writing(entity: dict[str, object]) -> Operation[None]:
+    def op(cur: sqlite3.Cursor) -> None:
+        create_op("", entity)(cur)
+        raise ConflictError("refused after writing")
+
+    return op
+
+
+def test_a_write_that_fails_after_writing_undoes_only_itself(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "data")
+    temperature = "https://uri.etsi.org/ngsi-ld/default-context/temperature"
+    room_1 = {"id": "urn:ngsi-ld:Room:1", "type": ["Room"], "createdAt": "x", "modifiedAt": "x",
+              "attrs": {temperature: [{"type": "Property", "value": 0}]}}  # fmt: skip
+    store.entities.create("", room_1)
+
+    def set_to(value: int) -> Operation[Outcome]:
+        fragment = {"value": value}
+        return modify_op("", "urn:ngsi-ld:Room:1", lambda old: partial_update_attr(
+            cast(ExpandedEntity, old), temperature, fragment, "y"))  # fmt: skip
+
+    results = store.entities.run([
+        set_to(1), _raise_after_writing({**room_1, "id": "urn:ngsi-ld:Room:2"}), set_to(2),
+    ])  # fmt: skip
+    assert [type(r) for r in results] == [Outcome, ConflictError, Outcome]
+    assert store.entities.get("", "urn:ngsi-ld:Room:1")["attrs"][temperature][0]["value"] == 2
+    with pytest.raises(NotFoundError):
+        store.entities.get("", "urn:ngsi-ld:Room:2")
+    # the writes around the failing one are stored, and in the history, once each
+    values = [i["value"] for _, i in store.entities.history("", "urn:ngsi-ld:Room:1") if i]
+    assert values == [0, 1, 2]
     store.close()
