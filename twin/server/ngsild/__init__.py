@@ -1,7 +1,7 @@
 """The NGSI-LD API (``/ngsi-ld/v1``), the joined building views and ``/live``.
 
-The NGSI-LD routes live in a sub-application so that their two middlewares — ProblemDetails
-as ``application/json`` (CIM 009 §6.3.6) and bearer-token checks on writes — apply to them only.
+The NGSI-LD routes live in a sub-application so that their middleware — ProblemDetails as
+``application/json`` (CIM 009 §6.3.6) and bearer-token checks on writes — applies to them only.
 """
 
 from __future__ import annotations
@@ -13,12 +13,11 @@ from aiohttp import web
 from twin.live import LiveHub
 from twin.ngsild.jsonld import ContextResolver
 from twin.ngsild.selection import SelectionCache
-from twin.server.ngsild.auth import auth_middleware
 from twin.server.ngsild.batch import add_batch_routes
 from twin.server.ngsild.discovery import add_discovery_routes
 from twin.server.ngsild.entities import add_entity_routes
 from twin.server.ngsild.fetch import context_fetcher
-from twin.server.ngsild.http import ngsild_error_middleware
+from twin.server.ngsild.http import ngsild_middleware
 from twin.server.ngsild.live import add_live_routes
 from twin.server.ngsild.notify import NOTIFIER, Notifier
 from twin.server.ngsild.search import add_search_routes
@@ -53,7 +52,7 @@ def add_ngsild_routes(app: web.Application, *, tokens: Collection[str] = ()) -> 
     app.cleanup_ctx.append(session_ctx)
     app[NOTIFIER] = Notifier(app[STORE].entities, app[RESOLVER])
     app.cleanup_ctx.append(app[NOTIFIER].lifetime)
-    api = web.Application(middlewares=[ngsild_error_middleware, auth_middleware])
+    api = web.Application(middlewares=[ngsild_middleware])
     add_entity_routes(api)
     add_search_routes(api)
     add_batch_routes(api)

@@ -6,12 +6,11 @@ import hmac
 from typing import Final
 
 from aiohttp import hdrs, web
-from aiohttp.typedefs import Handler
 
 from twin.ngsild.errors import UnauthorizedError
 from twin.server.ngsild.state import TOKENS
 
-__all__ = ["auth_middleware"]
+__all__ = ["check_write_token"]
 
 _WRITES: Final = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _READ_POSTS: Final = ("/entityOperations/query",)
@@ -31,13 +30,17 @@ def _authorized(request: web.Request, tokens: frozenset[str]) -> bool:
     return any(hmac.compare_digest(given, t.encode()) for t in tokens)
 
 
-@web.middleware
-async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Refuse writes without a valid ``Authorization: Bearer`` token when tokens are set."""
+def check_write_token(request: web.Request) -> None:
+    """Refuse a write without a valid ``Authorization: Bearer`` token when tokens are set.
+
+    Raises
+    ------
+    UnauthorizedError
+        A write without one of the configured tokens.
+    """
     tokens = request.config_dict[TOKENS]
     if tokens and _is_write(request) and not _authorized(request, tokens):
         raise UnauthorizedError(
             "writes need 'Authorization: Bearer <token>' with a token the operator configured "
             "(twin serve --token, env TWIN_TOKENS)"
         )
-    return await handler(request)

@@ -27,6 +27,7 @@ from twin.errors import TwinError
 from twin.ngsild.errors import BadRequestDataError, InvalidRequestError
 from twin.ngsild.jsonld import CORE, CORE_CONTEXT_URL, Context, RawContext
 from twin.server.errors import GENERIC_DETAIL, ProblemDetails
+from twin.server.ngsild.auth import check_write_token
 from twin.server.ngsild.state import RESOLVER
 
 __all__ = [
@@ -36,7 +37,7 @@ __all__ = [
     "Negotiated",
     "json_response",
     "negotiate",
-    "ngsild_error_middleware",
+    "ngsild_middleware",
     "now_iso",
     "read_json",
 ]
@@ -245,9 +246,14 @@ def problem(request: web.Request, status: int, ptype: str, title: str, detail: s
 
 
 @web.middleware
-async def ngsild_error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Answer errors of the NGSI-LD routes as ProblemDetails with ``application/json``."""
+async def ngsild_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Refuse writes without a valid bearer token (:func:`check_write_token`), and answer errors
+    of the NGSI-LD routes as ProblemDetails with ``application/json``.
+
+    One middleware, not one for each: every middleware is one more coroutine on every request.
+    """
     try:
+        check_write_token(request)
         return await handler(request)
     except TwinError as exc:
         if exc.status >= 500 and exc.status != 503:
