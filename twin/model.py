@@ -7,13 +7,15 @@ beside it.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import operator
 import os
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
-from typing import Literal, TypeAlias
+from typing import Any, Literal, TypeAlias, TypeVar
 from urllib.parse import unquote, urlparse
 
 import numpy as np
@@ -46,8 +48,39 @@ __all__ = [
     "Surfaces",
     "WrapMode",
     "image_path",
+    "pickled_by_fields",
     "wrap_mode",
 ]
+
+D = TypeVar("D")
+
+
+def pickled_by_fields(cls: type[D]) -> type[D]:
+    """Make a dataclass pickle as ``cls(*field values)``; return ``cls``.
+
+    Python 3.11 pickles a ``slots=True`` dataclass through ``dataclasses._dataclass_getstate``
+    and ``_dataclass_setstate``, which call :func:`dataclasses.fields` for every instance;
+    the pipeline pickles hundreds of thousands of them (objects to workers, features to the
+    spill). This reads the field names once: about three times faster both ways. Unpickling
+    runs ``__init__``, so a frozen class stays frozen. Every field must be an ``__init__``
+    argument.
+
+    >>> import pickle
+    >>> pickle.loads(pickle.dumps(SourceLocation("city.gml", 7)))
+    SourceLocation(path='city.gml', line=7)
+    """
+    fields = dataclasses.fields(cls)  # type: ignore[arg-type]
+    if not all(f.init for f in fields):
+        raise TypeError(f"{cls.__name__}: every field must be an __init__ argument")
+    get = operator.attrgetter(*(f.name for f in fields))
+    values: Callable[[D], tuple[Any, ...]] = get if len(fields) > 1 else lambda self: (get(self),)
+
+    def reduce_by_fields(self: D) -> tuple[type[D], tuple[Any, ...]]:
+        return cls, values(self)
+
+    cls.__reduce__ = reduce_by_fields  # type: ignore[assignment,method-assign]
+    return cls
+
 
 AttributeValue: TypeAlias = str | int | float | bool | dt.date | None
 """A typed attribute value as read from the source (``date`` for xs:date, never a string)."""
@@ -89,6 +122,7 @@ class SurfaceClass(IntEnum):
     WATER_GROUND = 15
 
 
+@pickled_by_fields
 @dataclass(frozen=True, slots=True)
 class SourceLocation:
     """Where an object starts in its input: the file and the 1-based line."""
@@ -100,6 +134,7 @@ class SourceLocation:
         return f"{self.path}:{self.line}"
 
 
+@pickled_by_fields
 @dataclass(frozen=True, slots=True)
 class Address:
     """A postal address (xAL in CityGML 1.0/2.0), as structured fields; all optional."""
@@ -116,6 +151,7 @@ class Address:
         return {n: v for n in names if (v := getattr(self, n)) is not None}
 
 
+@pickled_by_fields
 @dataclass(frozen=True, slots=True)
 class Surfaces:
     """Planar polygons with holes, in the source CRS, in the ragged (GeoArrow) layout.
@@ -205,6 +241,7 @@ WrapMode: TypeAlias = Literal["wrap", "mirror", "clamp"]
 """How a texture repeats outside [0, 1]; CityGML ``none`` and ``border`` are read as ``clamp``."""
 
 
+@pickled_by_fields
 @dataclass(frozen=True, slots=True)
 class SurfaceMaterial:
     """How a surface looks: a CityGML X3DMaterial, a texture image, or a CityJSON material.
@@ -225,6 +262,7 @@ class SurfaceMaterial:
     specular: tuple[float, float, float] = (1.0, 1.0, 1.0)
 
 
+@pickled_by_fields
 @dataclass(frozen=True, slots=True)
 class SurfaceAppearance:
     """The materials of an object's polygons and the texture coordinates of its vertices.
@@ -308,6 +346,7 @@ def image_path(base_dir: str, uri: str) -> str:
     return os.path.normpath(os.path.join(base_dir, uri.replace("\\", "/")))
 
 
+@pickled_by_fields
 @dataclass(frozen=True, slots=True)
 class CityObject:
     """One city object as read from the source, before reprojection.
@@ -340,6 +379,7 @@ class CityObject:
     srs_placement: str | None = None
 
 
+@pickled_by_fields
 @dataclass(frozen=True, slots=True)
 class Mesh:
     """Triangles of one city object in ECEF (EPSG:4978), metres.
@@ -376,6 +416,7 @@ class Rejection:
     reason: str
 
 
+@pickled_by_fields
 @dataclass(frozen=True, slots=True)
 class Measures:
     """3D facts of a city object, from its geometry at import (None: not known).

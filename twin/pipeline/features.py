@@ -16,7 +16,7 @@ from twin.geometry import footprint_geojson, footprints_geojson, lonlat_area_m2
 from twin.geometry.batch import triangulate_many
 from twin.geometry.lod_geometry import surfaces_wkb, surfaces_wkb_many
 from twin.geometry.measures import measure_meshes
-from twin.model import CityObject, Measures, Mesh, SurfaceClass, Surfaces
+from twin.model import CityObject, Measures, Mesh, SurfaceClass, Surfaces, pickled_by_fields
 from twin.types import Float64Array, IndexArray, UInt8Array, UInt32Array
 
 __all__ = ["Feature", "build_feature", "build_features", "measures_of", "texture_bytes"]
@@ -26,6 +26,7 @@ _CLASSES = len(SurfaceClass)
 _ROOF_WALL_GROUND = (SurfaceClass.ROOF, SurfaceClass.WALL, SurfaceClass.GROUND)
 
 
+@pickled_by_fields
 @dataclass(frozen=True, slots=True)
 class Feature:
     """A city object ready for tiling and the catalog.
