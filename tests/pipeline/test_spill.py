@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import os
+import pickle
 import signal
 import subprocess
 import sys
@@ -17,11 +18,11 @@ from synth import synth_city
 
 from twin.citygml import iter_city_objects
 from twin.geo import reprojector_for
-from twin.model import CityObject
+from twin.model import CityObject, SurfaceClass
 from twin.pipeline import ImportOptions, TileBudget, import_files
 from twin.pipeline import spill as spill_module
-from twin.pipeline.features import Feature, build_features
-from twin.pipeline.spill import FeatureSpill, tile_feature
+from twin.pipeline.features import Feature, build_features, measures_of
+from twin.pipeline.spill import FeatureSpill, pack, tile_feature
 from twin.store import SQLiteStore, buildings, sqlite
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -46,18 +47,22 @@ def test_spilled_features_read_back_as_written_and_leave_no_file(tmp_path: Path)
     features = _features(_city(tmp_path, 12))
     before = set(tmp_path.iterdir())
     with FeatureSpill(tmp_path) as spill:
-        for f in features:
-            spill.add(f)
+        for batch in (features[:5], features[5:6], features[6:]):
+            spill.add(pack(batch))
         summary = spill.finish()
         assert set(tmp_path.iterdir()) == before  # anonymous: nothing to clean up, or publish
         for k in (0, len(features) - 1):
-            back = spill.load(k)
-            assert back.obj.id == features[k].obj.id
-            assert back.footprint == features[k].footprint
-            assert back.surfaces_wkb == features[k].surfaces_wkb
-            assert back.mesh is not None
+            part = spill.catalog_part(k)
+            assert part.id == features[k].obj.id
+            assert part.footprint == features[k].footprint
+            assert part.surfaces_wkb == features[k].surfaces_wkb
+            assert part.measures == measures_of(part)
+            tiled = tile_feature(spill.tile_parts(np.array([k]))[0])
+            assert tiled.mesh is not None
             assert features[k].mesh is not None
-            np.testing.assert_array_equal(back.mesh.positions_ecef, features[k].mesh.positions_ecef)
+            np.testing.assert_array_equal(
+                tiled.mesh.positions_ecef, features[k].mesh.positions_ecef
+            )
         light = tile_feature(spill.tile_parts(np.array([1]))[0])
         assert light.obj.id == features[1].obj.id
         assert light.footprint is None
@@ -66,10 +71,39 @@ def test_spilled_features_read_back_as_written_and_leave_no_file(tmp_path: Path)
         assert spill.rows_at(np.array([3]))[0] == rows[3]
     assert summary.count == summary.meshed == len(features)
     assert rows["has_mesh"].all()
+    assert summary.type_names == list(dict.fromkeys(f.obj.type for f in features))
+    assert [summary.type_names[c] for c in rows["type_code"]] == [f.obj.type for f in features]
     mesh = features[3].mesh
     assert mesh is not None
     np.testing.assert_array_equal(rows["extent_ecef"][3, 0], mesh.positions_ecef.min(axis=0))
     assert rows["bbox_wgs84"][3].tolist() == list(features[3].bbox_wgs84 or ())
+
+
+def test_class_areas_sum_feature_by_feature_whatever_the_batches(tmp_path: Path) -> None:
+    features = _features(_city(tmp_path, 12))
+    total = np.zeros(len(SurfaceClass))
+    for f in features:  # the order a city's totals were always summed in
+        assert f.class_areas_m2 is not None
+        total = total + f.class_areas_m2
+    with FeatureSpill(tmp_path) as spill:
+        for batch in (features[:1], features[1:7], features[7:]):
+            spill.add(pack(batch))
+        assert spill.finish().class_areas_m2.tolist() == total.tolist()
+
+
+def test_reading_a_catalog_part_does_not_read_the_mesh(tmp_path: Path) -> None:
+    features = _features(_city(tmp_path, 3))
+    staging = tmp_path / "staging"
+    staging.mkdir()
+    with FeatureSpill(staging) as spill:
+        spill.add(pack(features))
+        spill.finish()
+        start, middle, _ = spill.rows_at(np.array([1]))[0]["offsets"].tolist()
+        fd = max(_spill_fds(staging), key=lambda fd: os.fstat(fd).st_size)  # the pickles
+        os.pwrite(fd, bytes(middle - start), start)  # feature 1's tiling part: mesh and all
+        with pytest.raises(pickle.UnpicklingError):
+            tile_feature(spill.tile_parts(np.array([1]))[0])
+        assert spill.catalog_part(1).footprint == features[1].footprint
 
 
 def test_a_spill_holds_no_memory_per_feature(
@@ -81,13 +115,13 @@ def test_a_spill_holds_no_memory_per_feature(
     # the rows were numpy columns and the parents dicts in memory, it grew ~180 B a feature.)
     monkeypatch.setattr(spill_module, "CHUNK", 256)
     part = next(f for f in _features(_city(tmp_path, 40)) if f.obj.parent_id is not None)
-    counts, held = (2 * 256, 20 * 256), []
+    counts, held, packed = (2 * 256, 20 * 256), [], pack([part])
     for count in counts:
         tracemalloc.start()
         try:
             with FeatureSpill(tmp_path) as spill:
                 for _ in range(count):
-                    spill.add(part)
+                    spill.add(packed)
                 spill.finish()
                 gc.collect()  # pickling leaves cyclic garbage behind
                 held.append(tracemalloc.get_traced_memory()[0])
@@ -190,16 +224,20 @@ def test_a_truncated_spill_file_is_an_error_naming_its_folder_and_feature(
     staging = tmp_path / "staging"
     staging.mkdir()
     with FeatureSpill(staging) as spill:
-        for f in features:
-            spill.add(f)
+        spill.add(pack(features))
         spill.finish()
-        files = [fd for fd in _open_fds() if _fd_path(fd).startswith(f"{staging}/")]
+        files = _spill_fds(staging)
         assert len(files) == 2  # the features' pickles (the larger) and their rows
         pick = max if truncated == "pickles" else min
         fd = pick(files, key=lambda fd: os.fstat(fd).st_size)
         os.ftruncate(fd, 10)  # as a full disk or another process would leave it
         with pytest.raises(OSError, match=message.format(staging=staging)):
-            spill.load(1)
+            spill.catalog_part(1)
+
+
+def _spill_fds(staging: Path) -> list[int]:
+    """Return the descriptors of the spill's files in ``staging``."""
+    return [fd for fd in _open_fds() if _fd_path(fd).startswith(f"{staging}/")]
 
 
 def _open_fds() -> list[int]:

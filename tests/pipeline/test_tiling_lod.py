@@ -17,7 +17,7 @@ from twin.geo import reprojector_for
 from twin.model import CityObject
 from twin.pipeline.features import Feature, build_features
 from twin.pipeline.lod import block_meshes
-from twin.pipeline.spill import FeatureSpill
+from twin.pipeline.spill import FeatureSpill, pack
 from twin.pipeline.tiling import TileBudget, write_tileset
 
 
@@ -85,8 +85,7 @@ def city_features(tmp_path_factory: pytest.TempPathFactory) -> list[Feature]:
 def _write(features: list[Feature], out_dir: Path, budget: TileBudget, workers: int) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     with FeatureSpill(out_dir) as spill:
-        for feature in features:
-            spill.add(feature)
+        spill.add(pack(features))
         write_tileset(spill, out_dir, budget, workers=workers)
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,6 +16,7 @@ from twin.geo import reprojector_for
 from twin.model import CityObject, SourceLocation, Surfaces
 from twin.pipeline.features import Feature, build_feature, build_features
 from twin.pipeline.parallel import _batches, iter_built, map_ordered
+from twin.pipeline.spill import FeatureSpill, tile_feature
 
 
 @pytest.fixture(scope="module")
@@ -42,12 +45,22 @@ def _items(objs: list[CityObject]):  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.parametrize("workers", [1, 2])
-def test_pool_matches_one_object_at_a_time(city_objects: list[CityObject], workers: int) -> None:
+def test_pool_matches_one_object_at_a_time(
+    city_objects: list[CityObject], workers: int, tmp_path: Path
+) -> None:
     items = _items(city_objects)
-    built = list(iter_built(items, workers, batch_objects=7))
-    assert [o.id for o, _ in built] == [o.id for o in city_objects]
-    for (obj, reprojector), (_, result) in zip(items, built, strict=True):
-        assert isinstance(result, Feature)
+    with FeatureSpill(tmp_path) as spill:
+        batches = []
+        for objs, built in iter_built(items, workers, batch_objects=7):
+            assert not built.errors
+            batches.append(objs)
+            spill.add(built.packed)
+        spill.finish()
+        assert [o.id for objs in batches for o in objs] == [o.id for o in city_objects]
+        tiled = [tile_feature(blob) for blob in spill.tile_parts(np.arange(len(items)))]
+        catalog = [spill.catalog_part(k) for k in range(len(items))]
+    for (obj, reprojector), result, part in zip(items, tiled, catalog, strict=True):
+        assert result.obj.id == part.id == obj.id
         if reprojector is None:
             assert result.mesh is None
             continue
@@ -58,9 +71,24 @@ def test_pool_matches_one_object_at_a_time(city_objects: list[CityObject], worke
         np.testing.assert_array_equal(result.mesh.positions_ecef, single.mesh.positions_ecef)
         np.testing.assert_array_equal(result.mesh.classes, single.mesh.classes)
         assert result.bbox_wgs84 == pytest.approx(single.bbox_wgs84, abs=1e-12)
-        assert result.footprint == single.footprint
-        assert result.footprint_area_m2 == single.footprint_area_m2
-        assert result.surfaces_wkb == single.surfaces_wkb
+        assert part.footprint == single.footprint
+        assert part.footprint_area_m2 == single.footprint_area_m2
+        assert part.surfaces_wkb == single.surfaces_wkb
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_batch_says_which_objects_failed_and_what_the_others_report(
+    city_objects: list[CityObject], workers: int
+) -> None:
+    meshed = [o for o in city_objects if o.surfaces.polygon_count][:3]
+    noted = dataclasses.replace(meshed[2], issues=("ring 1: dropped",))
+    items = _items([meshed[0], _flat(meshed[1]), noted])
+    [(objs, built)] = iter_built(items, workers, batch_objects=7)
+    assert [o.id for o in objs] == [meshed[0].id, "flat", noted.id]
+    assert list(built.errors) == [1]
+    assert "none of its" in built.errors[1]
+    assert built.findings == {2: (("ring 1: dropped",), 0)}
+    assert len(built.packed.rows) == 2  # the features of objects 0 and 2
 
 
 def test_buildings_made_of_parts_do_not_cut_batches(city_objects: list[CityObject]) -> None:

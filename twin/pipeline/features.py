@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -16,10 +16,27 @@ from twin.geometry import footprint_geojson, footprints_geojson, lonlat_area_m2
 from twin.geometry.batch import triangulate_many
 from twin.geometry.lod_geometry import surfaces_wkb, surfaces_wkb_many
 from twin.geometry.measures import measure_meshes
-from twin.model import CityObject, Measures, Mesh, SurfaceClass, Surfaces, pickled_by_fields
+from twin.model import (
+    Address,
+    AttributeValue,
+    CityObject,
+    Measures,
+    Mesh,
+    SurfaceClass,
+    Surfaces,
+    pickled_by_fields,
+)
 from twin.types import Float64Array, IndexArray, UInt8Array, UInt32Array
 
-__all__ = ["Feature", "build_feature", "build_features", "measures_of", "texture_bytes"]
+__all__ = [
+    "CatalogPart",
+    "Feature",
+    "build_feature",
+    "build_features",
+    "catalog_part",
+    "measures_of",
+    "texture_bytes",
+]
 
 BBox6 = tuple[float, float, float, float, float, float]
 _CLASSES = len(SurfaceClass)
@@ -60,6 +77,51 @@ class Feature:
         if self.mesh is None:
             return 0
         return int(self.mesh.faces.shape[0]) * 3 * 28 + self.texture_bytes
+
+
+@pickled_by_fields
+@dataclass(frozen=True, slots=True)
+class CatalogPart:
+    """What the catalog needs of a feature, without its mesh (see :func:`catalog_part`).
+
+    The fields are the :class:`Feature`'s and its object's of the same names; ``measures``
+    are the feature's own (:func:`measures_of` without parts). A Building of parts gets its
+    parts' footprint and aggregate measures at publish, from their parts.
+    """
+
+    id: str
+    type: str
+    attributes: Mapping[str, AttributeValue]
+    parent_id: str | None
+    lod: int | None
+    address: Address | None
+    bbox_wgs84: BBox6 | None
+    footprint: dict[str, object] | None
+    footprint_area_m2: float | None = None
+    class_areas_m2: Float64Array | None = None
+    volume_m3: float | None = None
+    surfaces_wkb: bytes | None = None
+    measures: Measures = field(default_factory=Measures)
+
+
+def catalog_part(f: Feature) -> CatalogPart:
+    """Return what the catalog needs of ``f``, its own measures included."""
+    obj = f.obj
+    part = CatalogPart(
+        obj.id,
+        obj.type,
+        dict(obj.attributes),
+        obj.parent_id,
+        obj.lod,
+        obj.address,
+        f.bbox_wgs84,
+        f.footprint,
+        f.footprint_area_m2,
+        f.class_areas_m2,
+        f.volume_m3,
+        f.surfaces_wkb,
+    )
+    return replace(part, measures=measures_of(part))
 
 
 def build_feature(obj: CityObject, reprojector: Reprojector | None) -> Feature:
@@ -257,17 +319,17 @@ def merge_bboxes(boxes: Sequence[BBox6] | Float64Array) -> BBox6:
     return (float(lo[0]), float(lo[1]), float(lo[2]), float(hi[0]), float(hi[1]), float(hi[2]))
 
 
-def measures_of(f: Feature, parts: Sequence[Feature] = ()) -> Measures:
+def measures_of(f: CatalogPart, parts: Sequence[CatalogPart] = ()) -> Measures:
     """Return the 3D facts of a feature and its ``parts`` (a Building's BuildingParts).
 
     ``height_m``: the ``measuredHeight`` attribute when it is a number, else the top of the
     bounding box minus its bottom (for a Building of parts: over all parts). The footprint
-    area is that of the feature's footprint. Areas per class sum the feature's own triangles
-    and its parts'; they are None when no surface carries a class (all unclassified), 0.0 for
-    a class that is missing. The volume is the sum of the pieces' only when every piece is
-    closed.
+    area is that of the feature's footprint (as measured with its mesh; without a mesh, from
+    the GeoJSON). Areas per class sum the feature's own triangles and its parts'; they are
+    None when no surface carries a class (all unclassified), 0.0 for a class that is missing.
+    The volume is the sum of the pieces' only when every piece is closed.
     """
-    measured = f.obj.attributes.get("measuredHeight")
+    measured = f.attributes.get("measuredHeight")
     if isinstance(measured, int | float) and not isinstance(measured, bool):
         height: float | None = float(measured)
     else:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import time
@@ -25,11 +26,11 @@ from twin.model import (
     Rejection,
     SurfaceClass,
 )
-from twin.pipeline.features import BBox6, Feature, measures_of, merge_bboxes
+from twin.pipeline.features import BBox6, CatalogPart, measures_of, merge_bboxes
 from twin.pipeline.parallel import Workers, default_workers, iter_built, open_workers
 from twin.pipeline.report import ImportReport
 from twin.pipeline.sources import ReadOptions, iter_objects
-from twin.pipeline.spill import FeatureSpill, Summary
+from twin.pipeline.spill import FeatureSpill, Summary, tile_feature
 from twin.pipeline.tiling import Compression, Placement, TileBudget, TileFormat, write_tileset
 from twin.store import Store, validate_dataset_name
 from twin.types import IndexArray
@@ -158,19 +159,18 @@ def _read_features(
 ) -> None:
     """Build the features of every usable object into ``spill``; report the others."""
     items = _usable_objects(paths, options, report, progress)
-    for item, built in iter_built(items, workers):
-        if not isinstance(built, Feature):
-            report.reject(Rejection(item.id, item.type, item.source, str(built)))
-            continue
-        report.warnings.extend(  # the worker's copy carries the geometry checks' findings
-            f"{item.type} {item.id!r} at {item.source}: {issue}" for issue in built.obj.issues
-        )
-        if built.degenerate_polygons:
-            report.warnings.append(
-                f"{item.type} {item.id!r} at {item.source}: "
-                f"{built.degenerate_polygons} degenerate polygon(s) without area skipped"
-            )
-        spill.add(built)
+    for objs, built in iter_built(items, workers):
+        for k, reason in built.errors.items():
+            report.reject(Rejection(objs[k].id, objs[k].type, objs[k].source, reason))
+        for k, (issues, degenerate) in built.findings.items():
+            item = objs[k]  # the issues are the worker's: they carry the geometry checks'
+            report.warnings.extend(f"{item.type} {item.id!r} at {item.source}: {i}" for i in issues)
+            if degenerate:
+                report.warnings.append(
+                    f"{item.type} {item.id!r} at {item.source}: "
+                    f"{degenerate} degenerate polygon(s) without area skipped"
+                )
+        spill.add(built.packed)
 
 
 def _warn_missing_theme(theme: str | None, report: ImportReport) -> None:
@@ -274,7 +274,7 @@ def _resolve_parents(spill: FeatureSpill, report: ImportReport) -> None:
             row["kept"] = True
             spill.update(np.array([index]), row)
         else:
-            obj = spill.load(index).obj
+            obj = tile_feature(spill.tile_parts(np.array([index]))[0]).obj
             reason = "no geometry at LoD1/LoD2 and no BuildingPart with geometry"
             report.reject(Rejection(obj.id, obj.type, obj.source, reason))
 
@@ -293,20 +293,23 @@ def _kept_totals(spill: FeatureSpill) -> tuple[IndexArray, BBox6 | None]:
 
 
 def _records(dataset: str, spill: FeatureSpill, placement: Placement) -> Iterator[BuildingRecord]:
-    """Yield the catalog records of the kept features, reading each back from ``spill``; a
-    Building of parts gets its parts' footprint and aggregate measures."""
+    """Yield the catalog records of the kept features, reading each one's catalog part back
+    from ``spill``; a Building of parts gets its parts' footprint and aggregate measures."""
     for start, rows in spill.iter_rows():
         for k in np.flatnonzero(rows["kept"]).tolist():
-            f = spill.load(start + k)
-            indices = np.array(spill.parts_of(f.obj.id), dtype=np.int64)
-            kept = indices[spill.rows_at(indices)["kept"]]
-            parts = [spill.load(p) for p in kept.tolist()]
-            if f.mesh is None:
+            part = spill.catalog_part(start + k)
+            indices = np.array(spill.parts_of(part.id), dtype=np.int64)
+            part_rows = spill.rows_at(indices)
+            kept = part_rows["kept"]
+            parts = [spill.catalog_part(p) for p in indices[kept].tolist()]
+            if not rows[k]["has_mesh"]:
+                meshed = part_rows["has_mesh"][kept].tolist()
+                footprints = [p.footprint for p, m in zip(parts, meshed, strict=True) if m]
                 box = rows[k]["bbox_wgs84"].tolist()
-                footprints = [p.footprint for p in parts if p.mesh is not None and p.footprint]
                 bbox = (box[0], box[1], box[2], box[3], box[4], box[5])
-                f = Feature(f.obj, None, bbox, union_geojson(footprints))
-            yield _record(dataset, f, placement.of(rows[k]), parts)
+                union = union_geojson([f for f in footprints if f])
+                part = dataclasses.replace(part, bbox_wgs84=bbox, footprint=union)
+            yield _record(dataset, part, placement.of(rows[k]), parts)
 
 
 def _counted(
@@ -319,23 +322,23 @@ def _counted(
 
 
 def _record(
-    dataset: str, f: Feature, placement: tuple[str, int] | None, parts: Sequence[Feature]
+    dataset: str, part: CatalogPart, placement: tuple[str, int] | None, parts: Sequence[CatalogPart]
 ) -> BuildingRecord:
-    assert f.bbox_wgs84 is not None
+    assert part.bbox_wgs84 is not None
     return BuildingRecord(
         dataset=dataset,
-        id=f.obj.id,
-        type=f.obj.type,
-        bbox_wgs84=f.bbox_wgs84,
-        footprint=f.footprint,
-        attributes=dict(f.obj.attributes),
-        parent_id=f.obj.parent_id,
-        lod=f.obj.lod,
-        address=f.obj.address,
+        id=part.id,
+        type=part.type,
+        bbox_wgs84=part.bbox_wgs84,
+        footprint=part.footprint,
+        attributes=part.attributes,
+        parent_id=part.parent_id,
+        lod=part.lod,
+        address=part.address,
         tile=None if placement is None else placement[0],
         feature_id=None if placement is None else placement[1],
-        measures=measures_of(f, parts),
-        lod_geometry=f.surfaces_wkb
+        measures=measures_of(part, parts) if parts else part.measures,
+        lod_geometry=part.surfaces_wkb
         or merge_surfaces_wkb([p.surfaces_wkb for p in parts if p.surfaces_wkb]),
     )
 

@@ -3,10 +3,12 @@
 The reader stays in the calling process (it streams one file); objects are grouped into
 batches of one CRS and each batch goes to a worker as one task (geometry checks screened over
 the whole batch, then :func:`build_features`: one PROJ call and one vectorized triangulation
-per batch). At most two batches a worker slot are in flight, so memory stays bounded however
-fast the reader is, and results come back in input order. ``workers <= 1`` runs the same
-batches in the calling process; a Dask cluster (``--dask``) runs them on its workers through
-the same ``concurrent.futures`` interface.
+per batch). The worker hands the features back :func:`~twin.pipeline.spill.pack` ed, as the
+spill stores them, so the calling process (the reader's, the one that cannot be parallel)
+never unpickles or pickles a feature: it appends bytes and rows. At most two batches a worker
+slot are in flight, so memory stays bounded however fast the reader is, and results come back
+in input order. ``workers <= 1`` runs the same batches in the calling process; a Dask cluster
+(``--dask``) runs them on its workers through the same ``concurrent.futures`` interface.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from twin.geo import Reprojector
 from twin.geometry.validate import issues_of_many, shell_issues_many
 from twin.model import CityObject, Surfaces
 from twin.pipeline.features import Feature, build_features
+from twin.pipeline.spill import Packed, pack
 
 __all__ = [
     "BATCH_OBJECTS",
@@ -43,8 +46,19 @@ __all__ = [
 BATCH_OBJECTS = 256
 _DASK_CONNECT_SECONDS = 5
 
-Built = Feature | GeometryError | ReprojectionError
-"""What became of one object: its feature or why it has none."""
+
+@dataclass(frozen=True, slots=True)
+class Built:
+    """What became of a batch of objects: the features of those that have one, packed for
+    the spill in input order; ``errors`` maps the position in the batch of each object left
+    without a feature to why; ``findings`` maps that of each feature with something to report
+    to its object's issues (the reader's and the geometry checks') and its count of
+    degenerate polygons skipped."""
+
+    packed: Packed
+    errors: dict[int, str]
+    findings: dict[int, tuple[tuple[str, ...], int]]
+
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -122,23 +136,24 @@ def iter_built(
     items: Iterable[tuple[CityObject, Reprojector | None]],
     workers: int | Workers,
     batch_objects: int = BATCH_OBJECTS,
-) -> Iterator[tuple[CityObject, Built]]:
-    """Yield ``(object, feature or error)`` for every ``(object, reprojector)``, in order.
+) -> Iterator[tuple[list[CityObject], Built]]:
+    """Yield ``(objects, what became of them)`` for every batch of ``(object, reprojector)``.
 
-    Objects without polygons (reprojector None) become features without a mesh. At most
-    twice as many batches as there are worker slots are in flight.
+    Batches come in input order. Objects without polygons (reprojector None) become
+    features without a mesh. At most twice as many batches as there are worker slots are
+    in flight.
     """
     batches = _batches(items, batch_objects)
     with workers_for(workers) as opened:
         if opened.executor is None:
             for objs, reprojector in batches:
-                yield from zip(objs, _run(objs, reprojector), strict=True)
+                yield objs, _run(objs, reprojector)
             return
         blobs: dict[tuple[str, bool], bytes] = {}
         tasks = (_task(objs, reprojector, blobs) for objs, reprojector in batches)
         in_flight = 2 * opened.slots
         for (objs, _, _), built in map_ordered(opened.executor, _run_task, tasks, in_flight):
-            yield from zip(objs, built, strict=True)
+            yield objs, built
 
 
 def map_ordered(
@@ -191,7 +206,7 @@ def _task(
     return objs, key, blobs[key]
 
 
-def _run_task(task: _Task) -> list[Built]:
+def _run_task(task: _Task) -> Built:
     objs, key, blob = task
     if key is None:
         return _run(objs, None)
@@ -200,25 +215,33 @@ def _run_task(task: _Task) -> list[Built]:
     return _run(objs, _WORKER_REPROJECTORS[key])
 
 
-def _run(objs: list[CityObject], reprojector: Reprojector | None) -> list[Built]:
+def _run(objs: list[CityObject], reprojector: Reprojector | None) -> Built:
     drawn = [o for o in objs if o.surfaces.polygon_count]
-    if not drawn:
-        return [Feature(o, None, None, None) for o in objs]
-    assert reprojector is not None  # objects with polygons come with their reprojector
-    built = iter(build_features(_validated(drawn), reprojector))
-    return [
-        _lean(next(built)) if o.surfaces.polygon_count else Feature(o, None, None, None)
-        for o in objs
-    ]
+    built: Iterator[Feature | GeometryError | ReprojectionError] = iter(())
+    if drawn:
+        assert reprojector is not None  # objects with polygons come with their reprojector
+        built = iter(build_features(_validated(drawn), reprojector))
+    features: list[Feature] = []
+    errors: dict[int, str] = {}
+    findings: dict[int, tuple[tuple[str, ...], int]] = {}
+    for k, obj in enumerate(objs):
+        result = next(built) if obj.surfaces.polygon_count else Feature(obj, None, None, None)
+        if not isinstance(result, Feature):
+            errors[k] = str(result)
+            continue
+        if result.obj.issues or result.degenerate_polygons:
+            findings[k] = (result.obj.issues, result.degenerate_polygons)
+        features.append(_lean(result))
+    return Built(pack(features), errors, findings)
 
 
-def _lean(built: Built) -> Built:
+def _lean(feature: Feature) -> Feature:
     """Drop the source polygons of a built feature: its mesh replaces them from here on (and
-    they need not travel back from a worker nor be held until the tiles are written)."""
-    if not isinstance(built, Feature) or built.obj.surfaces.polygon_count == 0:
-        return built
-    lean = dataclasses.replace(built.obj, surfaces=Surfaces.empty(), shells=())
-    return dataclasses.replace(built, obj=lean)
+    they need not be held until the tiles are written)."""
+    if feature.obj.surfaces.polygon_count == 0:
+        return feature
+    lean = dataclasses.replace(feature.obj, surfaces=Surfaces.empty(), shells=())
+    return dataclasses.replace(feature, obj=lean)
 
 
 def _validated(objs: list[CityObject]) -> list[CityObject]:

@@ -11,8 +11,11 @@ time and read back in chunks or by index; which features name which parent is an
 private temporary SQLite database. So memory holds one chunk of rows, however large the city.
 
 Each feature is stored as two pickles: its tiling part (the object without source polygons,
-the mesh, the measures) and its catalog part (footprint GeoJSON, LoD surfaces as WKB), so a
-tile job reads and ships only what encoding needs.
+the mesh, the measures) and its catalog part (:class:`~twin.pipeline.features.CatalogPart`:
+attributes, footprint GeoJSON, measures, LoD surfaces as WKB, no mesh), so a tile job reads
+and ships only what encoding needs and publishing never reads a mesh. Features arrive
+:func:`pack` ed, a batch at a time: pickles, rows and index entries are made where the
+features were built (a worker process), and the spill only appends them.
 """
 
 from __future__ import annotations
@@ -31,17 +34,17 @@ import numpy as np
 import numpy.typing as npt
 
 from twin.model import SurfaceClass
-from twin.pipeline.features import Feature
+from twin.pipeline.features import CatalogPart, Feature, catalog_part
 from twin.types import Float64Array, IndexArray
 
-__all__ = ["ROW", "FeatureSpill", "Rows", "Summary", "tile_feature"]
+__all__ = ["ROW", "FeatureSpill", "Packed", "Rows", "Summary", "pack", "tile_feature"]
 
 CHUNK = 8192  # rows buffered before a write, and read at a time by :meth:`FeatureSpill.iter_rows`
 _PROTOCOL = 5
 
 ROW = np.dtype(
     [
-        ("offsets", "<i8", (3,)),  # tiling part start, catalog part start, end
+        ("offsets", "<i8", (3,)),  # tiling part start, catalog part start, end (bytes)
         ("extent_ecef", "<f8", (2, 3)),  # mesh min and max corner, ECEF metres (NaN: no mesh)
         ("bbox_wgs84", "<f8", (6,)),  # lon, lat, h min then max (NaN: none)
         ("estimated_bytes", "<i8"),  # Feature.estimated_bytes
@@ -73,12 +76,66 @@ class Summary:
     class_areas_m2: Float64Array
 
 
+@dataclass(frozen=True, slots=True)
+class Packed:
+    """Features as the spill stores them, made by :func:`pack` where they were built.
+
+    ``data`` holds each feature's tiling part then its catalog part, back to back; ``rows``
+    their :data:`ROW` s, with offsets into ``data`` and type codes into ``type_names``;
+    ``meshless`` the ``(position, id)`` of the features without a mesh and ``parts`` the
+    ``(parent id, position)`` of those with a parent; ``class_areas_m2`` ``(K, C)`` the
+    triangle area per surface class of each feature (zeros without a mesh).
+    """
+
+    data: bytes
+    rows: Rows
+    type_names: list[str]
+    meshless: list[tuple[int, str]]
+    parts: list[tuple[str, int]]
+    class_areas_m2: Float64Array
+
+
+def pack(features: list[Feature]) -> Packed:
+    """Pickle ``features`` into their tiling and catalog parts and make their rows."""
+    rows = np.zeros(len(features), ROW)
+    rows["tile"] = -1
+    rows["extent_ecef"] = rows["bbox_wgs84"] = np.nan
+    blobs: list[bytes] = []
+    end = 0
+    type_codes: dict[str, int] = {}
+    meshless: list[tuple[int, str]] = []
+    parts: list[tuple[str, int]] = []
+    class_areas_m2 = np.zeros((len(features), len(SurfaceClass)))
+    for k, f in enumerate(features):
+        tiling = pickle.dumps(dataclasses.replace(f, footprint=None, surfaces_wkb=None), _PROTOCOL)
+        catalog = pickle.dumps(catalog_part(f), _PROTOCOL)
+        blobs += (tiling, catalog)
+        row, obj, mesh = rows[k], f.obj, f.mesh
+        row["offsets"] = (end, end + len(tiling), end + len(tiling) + len(catalog))
+        end += len(tiling) + len(catalog)
+        row["has_mesh"] = row["kept"] = mesh is not None
+        if mesh is None:
+            meshless.append((k, obj.id))
+        else:
+            pts = mesh.positions_ecef
+            row["extent_ecef"] = np.stack([pts.min(axis=0), pts.max(axis=0)])
+        if f.bbox_wgs84 is not None:
+            row["bbox_wgs84"] = f.bbox_wgs84
+        row["estimated_bytes"] = f.estimated_bytes
+        row["type_code"] = type_codes.setdefault(obj.type, len(type_codes))
+        if obj.parent_id is not None:
+            parts.append((obj.parent_id, k))
+        if f.class_areas_m2 is not None:
+            class_areas_m2[k] = f.class_areas_m2
+    return Packed(b"".join(blobs), rows, list(type_codes), meshless, parts, class_areas_m2)
+
+
 class FeatureSpill:
     """Features pickled to an anonymous file in ``directory``, their :data:`ROW` s in another.
 
     Use as a context manager (closing the files frees their disk space). :meth:`add` features,
     then :meth:`finish` once; after that :meth:`iter_rows`, :meth:`rows_at`, :meth:`parts_of`,
-    :meth:`tile_parts` and :meth:`load` read them back and :meth:`update` changes rows.
+    :meth:`tile_parts` and :meth:`catalog_part` read them back and :meth:`update` changes rows.
     """
 
     def __init__(self, directory: Path) -> None:
@@ -93,7 +150,7 @@ class FeatureSpill:
         )
         self._directory = directory
         self._end = 0
-        self._buffer = np.zeros(CHUNK, ROW)
+        self._buffer: list[Rows] = []
         self._buffered = 0
         self._parts: list[tuple[str, int]] = []
         self._meshless: list[tuple[int, str]] = []
@@ -113,47 +170,33 @@ class FeatureSpill:
         self._rows.close()
         self._index.close()
 
-    def add(self, feature: Feature) -> None:
-        """Write ``feature`` to the file and its row to the rows file."""
+    def add(self, packed: Packed) -> None:
+        """Append the :func:`pack` ed features to the file and their rows to the rows file."""
         if self.summary is not None:
             raise ValueError("the spill is finished; no more features can be added")
-        tiling = pickle.dumps(
-            dataclasses.replace(feature, footprint=None, surfaces_wkb=None), _PROTOCOL
-        )
-        catalog = pickle.dumps((feature.footprint, feature.surfaces_wkb), _PROTOCOL)
-        self._file.write(tiling)
-        self._file.write(catalog)
-        start, middle = self._end, self._end + len(tiling)
-        self._end = middle + len(catalog)
-        index, obj, mesh = self.count, feature.obj, feature.mesh
-        self.count += 1
-        row = self._buffer[self._buffered]
-        self._buffered += 1
-        row["offsets"] = (start, middle, self._end)
-        row["has_mesh"] = row["kept"] = mesh is not None
-        row["tile"] = -1
-        if mesh is None:
-            self._meshless.append((index, obj.id))
-            row["extent_ecef"] = np.nan
-        else:
-            self._meshed += 1
-            pts = mesh.positions_ecef
-            row["extent_ecef"] = np.stack([pts.min(axis=0), pts.max(axis=0)])
-        row["bbox_wgs84"] = np.nan if feature.bbox_wgs84 is None else feature.bbox_wgs84
-        row["estimated_bytes"] = feature.estimated_bytes
-        row["type_code"] = self._type_codes.setdefault(obj.type, len(self._type_codes))
-        if obj.parent_id is not None:
-            self._parts.append((obj.parent_id, index))
-        if feature.class_areas_m2 is not None:
-            self._class_areas_m2 = self._class_areas_m2 + feature.class_areas_m2
-        if self._buffered == CHUNK:
+        first, rows = self.count, packed.rows.copy()
+        rows["offsets"] += self._end
+        codes = [self._type_codes.setdefault(n, len(self._type_codes)) for n in packed.type_names]
+        rows["type_code"] = np.array(codes, np.int32)[rows["type_code"]]
+        self._file.write(packed.data)
+        self._end += len(packed.data)
+        self.count += len(rows)
+        self._meshed += int(np.count_nonzero(rows["has_mesh"]))
+        self._meshless += [(first + k, oid) for k, oid in packed.meshless]
+        self._parts += [(parent, first + k) for parent, k in packed.parts]
+        # one feature after the other, as the sum always was: the totals stay bit for bit
+        areas = np.concatenate([self._class_areas_m2[np.newaxis], packed.class_areas_m2])
+        self._class_areas_m2 = np.cumsum(areas, axis=0)[-1]
+        self._buffer.append(rows)
+        self._buffered += len(rows)
+        if self._buffered >= CHUNK:
             self._flush()
 
     def _flush(self) -> None:
         """Append the buffered rows to the rows file and the buffered parents to the index."""
-        self._rows.write(self._buffer[: self._buffered].tobytes())
-        self._buffer[:] = np.zeros(1, ROW)
-        self._buffered = 0
+        for rows in self._buffer:
+            self._rows.write(rows.tobytes())
+        self._buffer, self._buffered = [], 0
         self._index.executemany("INSERT INTO parts VALUES (?, ?)", self._parts)
         self._index.executemany("INSERT INTO meshless VALUES (?, ?)", self._meshless)
         self._parts, self._meshless = [], []
@@ -211,12 +254,13 @@ class FeatureSpill:
             for i, (start, middle, _) in zip(indices.tolist(), offsets.tolist(), strict=True)
         ]
 
-    def load(self, index: int) -> Feature:
-        """Return feature ``index`` whole, as it was added."""
-        start, middle, end = (int(v) for v in self.rows_at(np.array([index]))[0]["offsets"])
-        feature = tile_feature(self._read(index, start, middle))
-        footprint, wkb = pickle.loads(self._read(index, middle, end))
-        return dataclasses.replace(feature, footprint=footprint, surfaces_wkb=wkb)
+    def catalog_part(self, index: int) -> CatalogPart:
+        """Return the catalog part of feature ``index`` (its mesh is not read)."""
+        self._finished()
+        _, middle, end = self._read_rows(index, index + 1)[0]["offsets"].tolist()
+        part = pickle.loads(self._read(index, middle, end))
+        assert isinstance(part, CatalogPart)
+        return part
 
     def _finished(self) -> Summary:
         if self.summary is None:
