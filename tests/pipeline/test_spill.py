@@ -79,6 +79,23 @@ def test_spilled_features_read_back_as_written_and_leave_no_file(tmp_path: Path)
     assert rows["bbox_wgs84"][3].tolist() == list(features[3].bbox_wgs84 or ())
 
 
+def test_rows_are_read_and_updated_at_any_indices_in_their_order(tmp_path: Path) -> None:
+    features = _features(_city(tmp_path, 12))
+    indices = np.array([5, 1, 2, 9, 3, 2])  # runs, gaps, out of order, repeated
+    with FeatureSpill(tmp_path) as spill:
+        spill.add(pack(features))
+        spill.finish()
+        rows = np.concatenate([r for _, r in spill.iter_rows()])
+        assert spill.rows_at(indices).tobytes() == rows[indices].tobytes()
+        changed = spill.rows_at(indices[:5])
+        changed["tile"] = np.arange(5)
+        spill.update(indices[:5], changed)
+        after = np.concatenate([r for _, r in spill.iter_rows()])
+    assert after["tile"][indices[:5]].tolist() == [0, 1, 2, 3, 4]
+    untouched = np.setdiff1d(np.arange(len(rows)), indices)
+    assert after[untouched].tobytes() == rows[untouched].tobytes()
+
+
 def test_class_areas_sum_feature_by_feature_whatever_the_batches(tmp_path: Path) -> None:
     features = _features(_city(tmp_path, 12))
     total = np.zeros(len(SurfaceClass))

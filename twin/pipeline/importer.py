@@ -297,19 +297,28 @@ def _records(dataset: str, spill: FeatureSpill, placement: Placement) -> Iterato
     from ``spill``; a Building of parts gets its parts' footprint and aggregate measures."""
     for start, rows in spill.iter_rows():
         for k in np.flatnonzero(rows["kept"]).tolist():
-            part = spill.catalog_part(start + k)
-            indices = np.array(spill.parts_of(part.id), dtype=np.int64)
-            part_rows = spill.rows_at(indices)
-            kept = part_rows["kept"]
-            parts = [spill.catalog_part(p) for p in indices[kept].tolist()]
-            if not rows[k]["has_mesh"]:
-                meshed = part_rows["has_mesh"][kept].tolist()
+            row = rows[k]
+            part = spill.catalog_part(start + k, row)
+            parts, meshed = _kept_parts(spill, part.id)
+            if not row["has_mesh"]:
                 footprints = [p.footprint for p, m in zip(parts, meshed, strict=True) if m]
-                box = rows[k]["bbox_wgs84"].tolist()
+                box = row["bbox_wgs84"].tolist()
                 bbox = (box[0], box[1], box[2], box[3], box[4], box[5])
                 union = union_geojson([f for f in footprints if f])
                 part = dataclasses.replace(part, bbox_wgs84=bbox, footprint=union)
-            yield _record(dataset, part, placement.of(rows[k]), parts)
+            yield _record(dataset, part, placement.of(row), parts)
+
+
+def _kept_parts(spill: FeatureSpill, object_id: str) -> tuple[list[CatalogPart], list[bool]]:
+    """Return the catalog parts of the kept features whose parent is ``object_id`` and, per
+    part, whether it has a mesh."""
+    indices = spill.parts_of(object_id)
+    if not indices:
+        return [], []
+    rows = spill.rows_at(np.array(indices, dtype=np.int64))
+    kept = np.flatnonzero(rows["kept"]).tolist()
+    parts = [spill.catalog_part(indices[k], rows[k]) for k in kept]
+    return parts, [bool(rows[k]["has_mesh"]) for k in kept]
 
 
 def _counted(

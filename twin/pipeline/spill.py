@@ -21,6 +21,7 @@ features were built (a worker process), and the spill only appends them.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import os
 import pickle
 import sqlite3
@@ -221,19 +222,23 @@ class FeatureSpill:
             yield start, self._read_rows(start, stop)
 
     def rows_at(self, indices: IndexArray) -> Rows:
-        """Return the rows of features ``indices``, in that order."""
+        """Return the rows of features ``indices``, in that order (one read per run of
+        consecutive indices)."""
         self._finished()
         out = np.zeros(len(indices), ROW)
-        for k, index in enumerate(indices.tolist()):
-            out[k] = self._read_rows(index, index + 1)[0]
+        for positions, first, stop in _runs(indices):
+            out[positions] = self._read_rows(first, stop)
         return out
 
     def update(self, indices: IndexArray, rows: Rows) -> None:
-        """Write ``rows`` back as the rows of features ``indices``."""
+        """Write ``rows`` back as the rows of features ``indices`` (one write per run of
+        consecutive indices)."""
         self._finished()
+        if len(rows) != len(indices):
+            raise ValueError(f"{len(rows)} rows for {len(indices)} indices")
         size, fd = ROW.itemsize, self._rows.fileno()
-        for index, row in zip(indices.tolist(), rows, strict=True):
-            os.pwrite(fd, row.tobytes(), index * size)
+        for positions, first, _ in _runs(indices):
+            os.pwrite(fd, rows[positions].tobytes(), first * size)
 
     def parts_of(self, object_id: str) -> list[int]:
         """Return the indices of the features whose parent is ``object_id``, in arrival order."""
@@ -254,10 +259,13 @@ class FeatureSpill:
             for i, (start, middle, _) in zip(indices.tolist(), offsets.tolist(), strict=True)
         ]
 
-    def catalog_part(self, index: int) -> CatalogPart:
-        """Return the catalog part of feature ``index`` (its mesh is not read)."""
+    def catalog_part(self, index: int, row: np.void | None = None) -> CatalogPart:
+        """Return the catalog part of feature ``index`` (its mesh is not read); ``row`` is its
+        row, when already read."""
         self._finished()
-        _, middle, end = self._read_rows(index, index + 1)[0]["offsets"].tolist()
+        if row is None:
+            row = self._read_rows(index, index + 1)[0]
+        _, middle, end = row["offsets"].tolist()
         part = pickle.loads(self._read(index, middle, end))
         assert isinstance(part, CatalogPart)
         return part
@@ -285,6 +293,20 @@ class FeatureSpill:
                 f"truncated ({len(data)} bytes read); check the disk's free space and re-import"
             )
         return data
+
+
+def _runs(indices: IndexArray) -> Iterator[tuple[IndexArray, int, int]]:
+    """Yield ``(positions, first, stop)`` per run of consecutive values ``first:stop`` among
+    ``indices``, ``positions`` being where they are in ``indices``.
+
+    >>> [(p.tolist(), a, b) for p, a, b in _runs(np.array([7, 3, 4, 9, 8]))]
+    [([1, 2], 3, 5), ([0, 4, 3], 7, 10)]
+    """
+    order = np.argsort(indices, kind="stable")
+    ordered = indices[order]
+    bounds = [0, *(np.flatnonzero(np.diff(ordered) != 1) + 1).tolist(), len(ordered)]
+    for a, b in itertools.pairwise(bounds):
+        yield order[a:b], int(ordered[a]), int(ordered[b - 1]) + 1
 
 
 def tile_feature(blob: bytes) -> Feature:
