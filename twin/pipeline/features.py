@@ -107,7 +107,7 @@ class CatalogPart:
 def catalog_part(f: Feature) -> CatalogPart:
     """Return what the catalog needs of ``f``, its own measures included."""
     obj = f.obj
-    part = CatalogPart(
+    fields = (
         obj.id,
         obj.type,
         dict(obj.attributes),
@@ -121,7 +121,7 @@ def catalog_part(f: Feature) -> CatalogPart:
         f.volume_m3,
         f.surfaces_wkb,
     )
-    return replace(part, measures=measures_of(part))
+    return CatalogPart(*fields, measures=measures_of(CatalogPart(*fields)))
 
 
 def build_feature(obj: CityObject, reprojector: Reprojector | None) -> Feature:
@@ -341,7 +341,8 @@ def measures_of(f: CatalogPart, parts: Sequence[CatalogPart] = ()) -> Measures:
     own = [p for p in (f, *parts) if p.class_areas_m2 is not None]
     if not own:
         return Measures(height, footprint)
-    areas = np.sum([p.class_areas_m2 for p in own if p.class_areas_m2 is not None], axis=0)
+    pieces = [p.class_areas_m2 for p in own if p.class_areas_m2 is not None]
+    areas = pieces[0] if len(pieces) == 1 else np.sum(pieces, axis=0)
     volumes = [p.volume_m3 for p in own]
     volume = None if None in volumes else float(sum(v for v in volumes if v is not None))
     if not areas[SurfaceClass.UNCLASSIFIED + 1 :].any():
