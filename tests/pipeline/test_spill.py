@@ -10,6 +10,8 @@ import subprocess
 import sys
 import time
 import tracemalloc
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -108,13 +110,20 @@ def test_class_areas_sum_feature_by_feature_whatever_the_batches(tmp_path: Path)
         assert spill.finish().class_areas_m2.tolist() == total.tolist()
 
 
-def test_reading_a_catalog_part_does_not_read_the_mesh(tmp_path: Path) -> None:
+@contextmanager
+def _staged_spill(tmp_path: Path) -> Iterator[tuple[list[Feature], FeatureSpill, Path]]:
+    """Yield a small city's features, spilled (finished) in a staging folder of their own."""
     features = _features(_city(tmp_path, 3))
     staging = tmp_path / "staging"
     staging.mkdir()
     with FeatureSpill(staging) as spill:
         spill.add(pack(features))
         spill.finish()
+        yield features, spill, staging
+
+
+def test_reading_a_catalog_part_does_not_read_the_mesh(tmp_path: Path) -> None:
+    with _staged_spill(tmp_path) as (features, spill, staging):
         start, middle, _ = spill.rows_at(np.array([1]))[0]["offsets"].tolist()
         fd = max(_spill_fds(staging), key=lambda fd: os.fstat(fd).st_size)  # the pickles
         os.pwrite(fd, bytes(middle - start), start)  # feature 1's tiling part: mesh and all
@@ -237,12 +246,7 @@ def test_killed_import_leaves_the_served_tileset_and_catalog_intact(tmp_path: Pa
 def test_a_truncated_spill_file_is_an_error_naming_its_folder_and_feature(
     tmp_path: Path, truncated: str, message: str
 ) -> None:
-    features = _features(_city(tmp_path, 3))
-    staging = tmp_path / "staging"
-    staging.mkdir()
-    with FeatureSpill(staging) as spill:
-        spill.add(pack(features))
-        spill.finish()
+    with _staged_spill(tmp_path) as (_, spill, staging):
         files = _spill_fds(staging)
         assert len(files) == 2  # the features' pickles (the larger) and their rows
         pick = max if truncated == "pickles" else min
