@@ -302,6 +302,9 @@ def _runs(indices: IndexArray) -> Iterator[tuple[IndexArray, int, int]]:
     >>> [(p.tolist(), a, b) for p, a, b in _runs(np.array([7, 3, 4, 9, 8]))]
     [([1, 2], 3, 5), ([0, 4, 3], 7, 10)]
     """
+    if len(indices) == 1:  # the common case (an object's row, its one part) made short
+        yield np.zeros(1, np.int64), int(indices[0]), int(indices[0]) + 1
+        return
     order = np.argsort(indices, kind="stable")
     ordered = indices[order]
     bounds = [0, *(np.flatnonzero(np.diff(ordered) != 1) + 1).tolist(), len(ordered)]
