@@ -37,8 +37,8 @@ from twin.pipeline.features import build_features
 from twin.pipeline.sources import iter_objects
 
 
-def _batches(objs: list[CityObject]) -> list[tuple[list[CityObject], Reprojector]]:
-    """The batches the import hands its workers: objects with polygons, one CRS each."""
+def items_of(objs: list[CityObject]) -> list[tuple[CityObject, Reprojector | None]]:
+    """Pair each object with its reprojector, as the import does (None: no polygons)."""
     reprojectors: dict[str, Reprojector] = {}
     items: list[tuple[CityObject, Reprojector | None]] = []
     for o in objs:
@@ -48,9 +48,23 @@ def _batches(objs: list[CityObject]) -> list[tuple[list[CityObject], Reprojector
         if o.srs_name not in reprojectors:
             reprojectors[o.srs_name] = reprojector_for(o.srs_name, o.surfaces.coords)
         items.append((o, reprojectors[o.srs_name]))
+    return items
+
+
+def city_path(file: Path | None, buildings: int, folder: str) -> Path:
+    """Return ``file``, or a synthetic city of ``buildings`` written into ``folder``."""
+    if file is not None:
+        return file
+    path = Path(folder) / "city.gml"
+    synth_city.write_city(path, buildings, seed=1)
+    return path
+
+
+def _batches(objs: list[CityObject]) -> list[tuple[list[CityObject], Reprojector]]:
+    """The batches the import hands its workers: objects with polygons, one CRS each."""
     return [
         ([o for o in batch if o.surfaces.polygon_count], reprojector)
-        for batch, reprojector in parallel._batches(items, parallel.BATCH_OBJECTS)
+        for batch, reprojector in parallel._batches(items_of(objs), parallel.BATCH_OBJECTS)
         if reprojector is not None
     ]
 
@@ -85,10 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="twin-stages-") as tmp:
-        path = args.file
-        if path is None:
-            path = Path(tmp) / "city.gml"
-            synth_city.write_city(path, args.buildings, seed=1)
+        path = city_path(args.file, args.buildings, tmp)
         best = measure(path, args.repeat)
     floor = best["iterparse"]
     print(f"{path.name}: CPU seconds, best of {args.repeat}")
