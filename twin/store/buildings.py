@@ -27,13 +27,16 @@ import itertools
 import json
 import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from json.encoder import encode_basestring  # type: ignore[attr-defined]  # (C, when built)
 from typing import Any, Final
 from urllib.parse import quote, unquote
 
 from twin.model import BuildingRecord
 from twin.store.derived import postal_address
-from twin.store.entities import IndexRows, _dumps, delete_entities
+from twin.store.entities import IndexRows, _dumps, delete_entities, property_index
 from twin.store.generations import new_key
+from twin.store.record_json import RecordJson, record_json
 
 __all__ = [
     "BUILDING_PREFIX",
@@ -134,12 +137,20 @@ class BuildingSync:
         self._generation = generation or new_key(dataset)
         self._writer = _ChunkWriter(dataset, self._generation, _now())
 
-    def write(self, cur: sqlite3.Cursor, records: Iterable[BuildingRecord]) -> None:
-        """Write the entities of the ``Building`` records among ``records`` (first of an id)."""
-        chunk: dict[str, BuildingRecord] = {}
-        for record in records:
+    def write(
+        self,
+        cur: sqlite3.Cursor,
+        records: Iterable[BuildingRecord],
+        texts: Iterable[RecordJson] | None = None,
+    ) -> None:
+        """Write the entities of the ``Building`` records among ``records`` (first of an id);
+        ``texts``, when given, are the records' :func:`~twin.store.record_json.record_json`."""
+        chunk: dict[str, tuple[BuildingRecord, RecordJson | None]] = {}
+        for record, text in zip(
+            records, itertools.repeat(None) if texts is None else texts, strict=False
+        ):
             if record.type == "Building":
-                chunk.setdefault(record.id, record)
+                chunk.setdefault(record.id, (record, text))
         written = {
             oid
             for (oid,) in cur.execute(
@@ -183,6 +194,42 @@ CHUNK: Final = 1000
 """Buildings written per batch of statements by :func:`sync_building_entities`."""
 
 
+_TYPE_LIST: Final = (BUILDING_TYPE,)
+_TYPES: Final = _dumps(list(_TYPE_LIST))
+"""The types of a static building entity, and its ``types`` column."""
+
+
+def _merged_types(stored: str) -> Sequence[str]:
+    """Return a static building entity's types kept with the other types it held (its
+    ``types`` column ``stored``), as :func:`_keep_existing` keeps them."""
+    if stored == _TYPES:
+        return _TYPE_LIST
+    merged = list(_TYPE_LIST)
+    for extra in json.loads(stored):
+        if extra not in merged:
+            merged.append(extra)
+    return merged
+
+
+@dataclass(frozen=True, slots=True)
+class _StaticEntity:
+    """A building entity of static attributes only, as JSON text: its ``id``, the
+    ``(kind, value)`` of each attribute in ``attr_index`` (in their order), and the text of
+    its ``attrs`` members."""
+
+    id: str
+    index: dict[str, tuple[str | None, object]]
+    attrs: str
+
+    def body(self, types: str, created_at: str, now: str) -> str:
+        """Return its stored body (types as the JSON text ``types``): what ``_dumps`` writes
+        of the :func:`building_entity` of the same record."""
+        return (
+            f'{{"id":{encode_basestring(self.id)},"type":{types},"attrs":{{{self.attrs}}},'
+            f'"createdAt":{encode_basestring(created_at)},"modifiedAt":"{now}"}}'
+        )
+
+
 class _ChunkWriter:
     """Writes chunks of building entities: a few batched reads and ``executemany`` writes each.
 
@@ -198,13 +245,18 @@ class _ChunkWriter:
         self._index = IndexRows()
         self._decoded: dict[str, frozenset[str]] = {}
         self._encoded: dict[tuple[str, ...], str] = {}
+        self._heads: dict[tuple[str, str], str] = {}
+        self._tail = f',"createdAt":"{now}","modifiedAt":"{now}"}}]'
 
-    def write(self, cur: sqlite3.Cursor, records: Sequence[BuildingRecord]) -> None:
-        """Create or update the entities of ``records`` (distinct ids)."""
+    def write(
+        self, cur: sqlite3.Cursor, records: Sequence[tuple[BuildingRecord, RecordJson | None]]
+    ) -> None:
+        """Create or update the entities of ``records`` (distinct ids; each with its JSON
+        texts, or None to make them)."""
         if not records:
             return
-        dataset = self._dataset
-        fresh = [building_entity(r, self._now) for r in records]
+        dataset, now = self._dataset, self._now
+        fresh = [self._static(r, record_json(r) if t is None else t) for r, t in records]
         old_static, stored, old_bodies, old_index = self._read_previous(cur, records, fresh)
         (last,) = cur.execute(  # read per chunk: other writes may come between two chunks
             "SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'entities'), 0), "
@@ -214,24 +266,32 @@ class _ChunkWriter:
         inserts: list[tuple[object, ...]] = []
         updates: list[tuple[object, ...]] = []
         static_rows: list[tuple[str, str, str, str]] = []
-        for record, body in zip(records, fresh, strict=True):
-            static_rows.append((dataset, record.id, self._static_text(body), self._generation))
-            row = stored.get(body["id"])
-            old = old_bodies.get(body["id"])
-            if row is not None:
-                _keep_existing(body, row[2], json.loads(row[1]), old, old_static[body["id"]])
-            types = _dumps(body["type"])
-            values = (types, _dumps(body), body["createdAt"], body["modifiedAt"])
-            if row is None:
+        for (record, _), static in zip(records, fresh, strict=True):
+            eid = static.id
+            static_rows.append((dataset, record.id, self._static_text(static), self._generation))
+            row = stored.get(eid)
+            old = old_bodies.get(eid)
+            if row is None:  # a new entity: the static one
                 seq = next_seq
                 next_seq += 1
-                inserts.append((seq, body["id"], *values))
-                self._index.add("", seq, body, types, None, None)
-            elif old is None:
-                updates.append((*values, row[0]))
-                self._index.replace("", row[0], body, types, row[1], old_index.get(row[0], {}))
-            else:
-                updates.append((*values, row[0]))
+                inserts.append((seq, eid, _TYPES, static.body(_TYPES, now, now), now, now))
+                self._index.rewrite_unrelated(
+                    "", seq, eid, _TYPE_LIST, _TYPES, None, static.index, {}
+                )
+            elif old is None:  # its attributes all static: the static one, in its types
+                seq, old_types, created_at = row[:3]
+                type_list = _merged_types(old_types)
+                types = _TYPES if type_list is _TYPE_LIST else _dumps(type_list)
+                updates.append((types, static.body(types, created_at, now), created_at, now, seq))
+                self._index.rewrite_unrelated(
+                    "", seq, eid, type_list, types, old_types, static.index,
+                    old_index.get(seq, {}),
+                )  # fmt: skip
+            else:  # live attributes too: merged with the stored body
+                body = building_entity(record, now)
+                _keep_existing(body, row[2], json.loads(row[1]), old, old_static[eid])
+                types = _dumps(body["type"])
+                updates.append((types, _dumps(body), body["createdAt"], now, row[0]))
                 self._index.add("", row[0], body, types, old, row[1])
         cur.executemany(
             "INSERT INTO entities (seq, tenant, id, types, body, created_at, modified_at) "
@@ -250,11 +310,48 @@ class _ChunkWriter:
             static_rows,
         )
 
+    def _static(self, record: BuildingRecord, texts: RecordJson) -> _StaticEntity:
+        """Return the static entity of ``record`` (what :func:`building_entity` makes),
+        assembled from the record's JSON texts."""
+        members: dict[str, str] = {}
+        index: dict[str, tuple[str | None, object]] = {}
+        for (name, value), text in zip(record.attributes.items(), texts.values, strict=True):
+            if value is not None and name.isidentifier():
+                key = DEFAULT_CONTEXT + name
+                if isinstance(value, dt.date):
+                    members[key] = self._member(key, f'{{"@type":"Date","@value":{text}}}')
+                    index[key] = (None, None)
+                else:
+                    members[key] = self._member(key, text)
+                    index[key] = property_index(value)
+        if record.address is not None:
+            key = DEFAULT_CONTEXT + "address"
+            members[key] = self._member(key, _dumps(postal_address(record.address)))
+            index[key] = (None, None)
+        if record.footprint and texts.footprint:  # the catalog's text of the same mapping
+            footprint = texts.footprint
+        else:
+            footprint = _dumps(_bbox_polygon(record))
+        members[LOCATION] = self._member(LOCATION, footprint, "GeoProperty")
+        index[LOCATION] = (None, None)
+        return _StaticEntity(
+            building_entity_id(record.dataset, record.id), index, ",".join(members.values())
+        )
+
+    def _member(self, key: str, value: str, attr_type: str = "Property") -> str:
+        """Return the ``attrs`` member ``key`` holding one instance of ``value`` (JSON)."""
+        head = self._heads.get((key, attr_type))
+        if head is None:
+            head = self._heads[key, attr_type] = (
+                f'{encode_basestring(key)}:[{{"type":"{attr_type}","value":'
+            )
+        return f"{head}{value}{self._tail}"
+
     def _read_previous(
         self,
         cur: sqlite3.Cursor,
-        records: Sequence[BuildingRecord],
-        fresh: Sequence[Mapping[str, Any]],
+        records: Sequence[tuple[BuildingRecord, RecordJson | None]],
+        fresh: Sequence[_StaticEntity],
     ) -> tuple[
         dict[str, frozenset[str]],
         dict[str, tuple[int, str, str, frozenset[str]]],
@@ -270,11 +367,11 @@ class _ChunkWriter:
             for oid, text in cur.execute(
                 "SELECT object_id, static_attrs FROM building_entities WHERE dataset = ? "
                 "AND object_id IN (SELECT value FROM json_each(?))",
-                (self._dataset, json.dumps([r.id for r in records])),
+                (self._dataset, json.dumps([r.id for r, _ in records])),
             )
         }
         old_static = {
-            f["id"]: statics.get(r.id, frozenset()) for r, f in zip(records, fresh, strict=True)
+            f.id: statics.get(r.id, frozenset()) for (r, _), f in zip(records, fresh, strict=True)
         }
         stored = {
             eid: (seq, types, created_at, self._names(names))
@@ -310,9 +407,9 @@ class _ChunkWriter:
             names = self._decoded[text] = frozenset(json.loads(text))
         return names
 
-    def _static_text(self, body: Mapping[str, Any]) -> str:
-        """Return the ``static_attrs`` column of a fresh building entity."""
-        key = tuple(body["attrs"])
+    def _static_text(self, static: _StaticEntity) -> str:
+        """Return the ``static_attrs`` column of a static building entity."""
+        key = tuple(static.index)
         text = self._encoded.get(key)
         if text is None:
             text = self._encoded[key] = json.dumps(sorted(key))

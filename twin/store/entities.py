@@ -50,6 +50,7 @@ __all__ = [
     "delete_entities",
     "instance_id",
     "parse_instance_id",
+    "property_index",
     "write_entity",
 ]
 
@@ -235,19 +236,28 @@ def index_value(instances: Sequence[Mapping[str, Any]]) -> tuple[str | None, obj
     inst = instances[0]
     kind = inst.get("type")
     if kind == "Property":
-        value = inst.get("value")
-        if isinstance(value, bool):
-            return "b", int(value)
-        if isinstance(value, int) and -_SAFE_INT <= value <= _SAFE_INT:
-            return "n", value
-        if isinstance(value, float) and math.isfinite(value):
-            return "n", value
-        if isinstance(value, str) and _encodable(value):
-            return "s", value
-    elif kind == "Relationship":
+        return property_index(inst.get("value"))
+    if kind == "Relationship":
         target = inst.get("object")
         if isinstance(target, str) and _encodable(target):
             return "r", target
+    return None, None
+
+
+def property_index(value: object) -> tuple[str | None, object]:
+    """Return the ``(kind, value)`` a single Property holding ``value`` has in ``attr_index``.
+
+    >>> property_index(2.5), property_index(2**60), property_index({"@type": "Date"})
+    (('n', 2.5), (None, None), (None, None))
+    """
+    if isinstance(value, bool):
+        return "b", int(value)
+    if isinstance(value, int) and -_SAFE_INT <= value <= _SAFE_INT:
+        return "n", value
+    if isinstance(value, float) and math.isfinite(value):
+        return "n", value
+    if isinstance(value, str) and _encodable(value):
+        return "s", value
     return None, None
 
 
@@ -337,7 +347,7 @@ class IndexRows:
                 self._refs_gone.append((tenant, body["id"]))
             self._rewrite(tenant, seq, body, types, old_types, {})
             return
-        self._types(tenant, seq, body, types, old_types)
+        self._types(tenant, seq, body["type"], types, old_types)
         attrs = body["attrs"]
         old_attrs: Mapping[str, Any] = old["attrs"]
         changed = {a: i for a, i in attrs.items() if not _same(i, old_attrs.get(a))}
@@ -382,26 +392,56 @@ class IndexRows:
     ) -> None:
         """Gather every row of ``body``, the ``attr_index`` ones that differ from ``old_index``
         (all of them when the types changed)."""
-        self._types(tenant, seq, body, types, old_types)
         self._refs_new.extend((tenant, t, body["id"], a) for a, t in _refs(body))
-        attrs = body["attrs"]
-        self._attr_types.update((tenant, a, t) for a in attrs for t in body["type"])
+        index = {attr: index_value(instances) for attr, instances in body["attrs"].items()}
+        self._rewrite_index(tenant, seq, body["type"], types, old_types, index, old_index)
+
+    def rewrite_unrelated(
+        self,
+        tenant: str,
+        seq: int,
+        entity_id: str,
+        type_list: Sequence[str],
+        types: str,
+        old_types: str | None,
+        index: Mapping[str, tuple[str | None, object]],
+        old_index: Mapping[str, tuple[str | None, object]],
+    ) -> None:
+        """Gather the rows of entity ``seq``, whose attributes hold no Relationship, given by
+        its types (``type_list``, and ``types`` its ``types`` column) and the ``(kind, value)``
+        of each attribute (``index``): what :meth:`add` (``old_types`` None: a new entity) or
+        :meth:`replace` gather for such a body, without reading it."""
+        if old_types is not None:
+            self._refs_gone.append((tenant, entity_id))
+        self._rewrite_index(tenant, seq, type_list, types, old_types, index, old_index)
+
+    def _rewrite_index(
+        self,
+        tenant: str,
+        seq: int,
+        type_list: Sequence[str],
+        types: str,
+        old_types: str | None,
+        index: Mapping[str, tuple[str | None, object]],
+        old_index: Mapping[str, tuple[str | None, object]],
+    ) -> None:
+        self._types(tenant, seq, type_list, types, old_types)
+        self._attr_types.update((tenant, a, t) for a in index for t in type_list)
         if old_types is not None and old_types != types:
             self._index_cleared.append((seq,))
             old_index = {}
-        self._index_gone.extend((seq, a) for a in old_index if a not in attrs)
-        for attr, instances in attrs.items():
-            kind_value = index_value(instances)
+        self._index_gone.extend((seq, a) for a in old_index if a not in index)
+        for attr, kind_value in index.items():
             if old_index.get(attr) != kind_value:
-                self._index_new.extend((seq, attr, t, tenant, *kind_value) for t in body["type"])
+                self._index_new.extend((seq, attr, t, tenant, *kind_value) for t in type_list)
 
     def _types(
-        self, tenant: str, seq: int, body: Mapping[str, Any], types: str, old_types: str | None
+        self, tenant: str, seq: int, type_list: Sequence[str], types: str, old_types: str | None
     ) -> None:
         if old_types != types:
             if old_types is not None:  # rows by primary key (tenant, type, seq)
                 self._types_gone.extend((tenant, t, seq) for t in json.loads(old_types))
-            self._types_new.extend((tenant, t, seq) for t in body["type"])
+            self._types_new.extend((tenant, t, seq) for t in type_list)
 
     def write(self, cur: sqlite3.Cursor) -> None:
         """Write the gathered rows and forget them."""

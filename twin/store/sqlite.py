@@ -66,6 +66,7 @@ from twin.store.generations import (
     new_key,
 )
 from twin.store.generations import SCHEMA as GENERATIONS_SCHEMA
+from twin.store.record_json import RecordJson, dumps, record_json
 from twin.store.staging import (
     StagingLocks,
     remove_unowned_folders,
@@ -157,16 +158,6 @@ def validate_dataset_name(name: str) -> str:
             "starting with a letter or digit"
         )
     return name
-
-
-def _json_default(value: object) -> str:
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    raise TypeError(f"cannot store {type(value).__name__} in the catalog")
-
-
-def _dumps(value: object) -> str:
-    return json.dumps(value, default=_json_default, ensure_ascii=False, separators=(",", ":"))
 
 
 class SQLiteStore:
@@ -357,17 +348,18 @@ class SQLiteStore:
     def _write_chunk(self, key: str, chunk: Sequence[BuildingRecord], sync: BuildingSync) -> None:
         """Write one chunk of generation ``key`` in a transaction of its own."""
         marks = ",".join("?" * _OBJECT_COLUMNS)
+        texts = [record_json(r) for r in chunk]
         with self._transaction(durable=False) as cur:
             cur.executemany(
                 f"INSERT INTO objects VALUES ({marks})",
-                [_record_to_row(key, r) for r in chunk],
+                [_record_to_row(key, r, t) for r, t in zip(chunk, texts, strict=True)],
             )
             cur.executemany(
                 "INSERT INTO object_lod VALUES (?, ?, ?)",
                 [(key, r.id, r.lod_geometry) for r in chunk if r.lod_geometry],
             )
             index_records(cur, key, [(r.id, _rtree_box(r)) for r in chunk])
-            sync.write(cur, chunk)
+            sync.write(cur, chunk, texts)
 
     @contextmanager
     def _checkpoints_between_chunks(self) -> Iterator[Callable[[], None]]:
@@ -414,10 +406,10 @@ class SQLiteStore:
                     info.title,
                     info.srs_name,
                     info.object_count,
-                    None if info.bbox_wgs84 is None else _dumps(info.bbox_wgs84),
+                    None if info.bbox_wgs84 is None else dumps(info.bbox_wgs84),
                     info.imported_at.isoformat(),
-                    _dumps(info.report),
-                    _dumps(dict(info.surface_areas_m2)),
+                    dumps(info.report),
+                    dumps(dict(info.surface_areas_m2)),
                     key,
                 ),
             )
@@ -519,7 +511,7 @@ def _rtree_box(r: BuildingRecord) -> tuple[float, float, float, float]:
     return (x0, x1, y0, y1)
 
 
-def _record_to_row(key: str, r: BuildingRecord) -> tuple[Any, ...]:
+def _record_to_row(key: str, r: BuildingRecord, texts: RecordJson) -> tuple[Any, ...]:
     return (
         key,
         r.id,
@@ -528,9 +520,9 @@ def _record_to_row(key: str, r: BuildingRecord) -> tuple[Any, ...]:
         r.lod,
         *r.bbox_wgs84[:3],
         *r.bbox_wgs84[3:],
-        None if r.footprint is None else _dumps(r.footprint),
-        _dumps(dict(r.attributes)),
-        None if r.address is None else _dumps(r.address.as_dict()),
+        texts.footprint,
+        texts.attributes,
+        None if r.address is None else dumps(r.address.as_dict()),
         r.tile,
         r.feature_id,
         *derived_values(r).values(),
