@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import gc
+import json
 import sqlite3
 import tracemalloc
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
@@ -19,9 +22,11 @@ from twin.store import SQLiteStore
 from twin.store.buildings import (
     CHUNK,
     BuildingSync,
+    building_entity,
     building_entity_id,
     sync_building_entities,
 )
+from twin.store.entities import _dumps
 
 API = "/ngsi-ld/v1"
 B1 = "urn:ngsi-ld:Building:demo:B1"
@@ -183,3 +188,52 @@ def test_the_sync_keeps_no_memory_per_building(tmp_path: Path) -> None:
         for s in after.filter_traces(mine).compare_to(before.filter_traces(mine), "filename")
     )
     assert held < 16 * 3 * CHUNK, f"{held / (3 * CHUNK):.0f} B a building"
+
+
+TRICKY = [
+    dataclasses.replace(
+        demo_records()[0], id='a "b"/ü',
+        attributes={"name": 'Maße "5"\n', "built": dt.date(1972, 1, 1),
+                    "seen": dt.datetime(2024, 1, 2, 3, 4, tzinfo=dt.UTC), "tiny": 5e-324,
+                    "big": 2**60, "flag": True, "none": None, "not-a-name": 1,
+                    "address": "shadowed by the address"},
+    ),
+    dataclasses.replace(demo_records()[2], id="B9", footprint=None, attributes={}),
+]  # fmt: skip
+
+
+def _stored(store: SQLiteStore, record: BuildingRecord) -> tuple[str, dict[str, Any]]:
+    with store._cursor() as cur:
+        (text,) = cur.execute(
+            "SELECT body FROM entities WHERE id = ?", (building_entity_id("demo", record.id),)
+        ).fetchone()
+    return text, json.loads(text)
+
+
+@pytest.mark.parametrize("record", TRICKY, ids=["attributes", "no-footprint"])
+def test_a_published_entity_is_the_json_of_its_building_entity(
+    store: SQLiteStore, record: BuildingRecord
+) -> None:
+    publish(store, [record])
+    text, body = _stored(store, record)
+    assert text == _dumps(building_entity(record, body["modifiedAt"]))
+    store.entities.modify("", body["id"], lambda b: _Typed(b, "Landmark"))  # a type, no attribute
+    publish(store, [record])
+    text, again = _stored(store, record)
+    expected = building_entity(record, again["modifiedAt"])
+    expected["createdAt"] = body["createdAt"]
+    expected["type"].append("Landmark")
+    assert text == _dumps(expected)
+
+
+@dataclasses.dataclass
+class _Typed:
+    """A change adding a type to an entity (what a live write of its type would do)."""
+
+    old: dataclasses.InitVar[dict[str, Any]]
+    extra: dataclasses.InitVar[str]
+    entity: dict[str, Any] = dataclasses.field(init=False)
+    updated: tuple[str, ...] = ()
+
+    def __post_init__(self, old: dict[str, Any], extra: str) -> None:
+        self.entity = {**old, "type": [*old["type"], extra]}
