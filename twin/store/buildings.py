@@ -28,7 +28,7 @@ import json
 import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from json.encoder import encode_basestring  # type: ignore[attr-defined]  # (C, when built)
+from json.encoder import encode_basestring  # (C, when built)
 from typing import Any, Final
 from urllib.parse import quote, unquote
 

@@ -14,7 +14,7 @@ import datetime as dt
 import json
 import math
 from dataclasses import dataclass
-from json.encoder import encode_basestring  # type: ignore[attr-defined]  # (C, when built)
+from json.encoder import encode_basestring  # (C, when built)
 
 from twin.model import AttributeValue, BuildingRecord
 
@@ -55,15 +55,14 @@ def value_json(value: AttributeValue) -> str:
     >>> value_json(dt.date(2024, 1, 10))
     '"2024-01-10"'
     """
-    kind = type(value)
-    if kind is str:
-        return encode_basestring(value)  # type: ignore[no-any-return]
-    if kind is float:
-        if math.isfinite(value):  # type: ignore[arg-type]
-            return float.__repr__(value)  # type: ignore[arg-type]
-        return "NaN" if value != value else "Infinity" if value > 0 else "-Infinity"  # type: ignore[operator]
-    if kind is int:
-        return int.__repr__(value)  # type: ignore[arg-type]
+    if type(value) is str:
+        return encode_basestring(value)
+    if type(value) is float:
+        if math.isfinite(value):
+            return float.__repr__(value)
+        return "NaN" if value != value else "Infinity" if value > 0 else "-Infinity"
+    if type(value) is int:
+        return int.__repr__(value)
     if value is None:
         return "null"
     if value is True:
