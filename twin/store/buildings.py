@@ -145,21 +145,34 @@ class BuildingSync:
     ) -> None:
         """Write the entities of the ``Building`` records among ``records`` (first of an id);
         ``texts``, when given, are the records' :func:`~twin.store.record_json.record_json`."""
-        chunk: dict[str, tuple[BuildingRecord, RecordJson | None]] = {}
+        self.write_staged(cur, self.stage(records, texts))
+
+    def stage(
+        self, records: Iterable[BuildingRecord], texts: Iterable[RecordJson] | None = None
+    ) -> list[Staged]:
+        """Return the static entities of the ``Building`` records among ``records`` (first of
+        an id), for :meth:`write_staged`: made without the store, so a publish makes them
+        before its transaction, not while holding the write lock."""
+        chunk: dict[str, Staged] = {}
         for record, text in zip(
             records, itertools.repeat(None) if texts is None else texts, strict=False
         ):
-            if record.type == "Building":
-                chunk.setdefault(record.id, (record, text))
+            if record.type == "Building" and record.id not in chunk:
+                static = self._writer.static(record, record_json(record) if text is None else text)
+                chunk[record.id] = (record, static)
+        return list(chunk.values())
+
+    def write_staged(self, cur: sqlite3.Cursor, staged: Sequence[Staged]) -> None:
+        """Write the entities :meth:`stage` made, but those this sync wrote already."""
         written = {
             oid
             for (oid,) in cur.execute(
                 "SELECT object_id FROM building_entities WHERE dataset = ? AND generation = ? "
                 "AND object_id IN (SELECT value FROM json_each(?))",
-                (self._dataset, self._generation, json.dumps(list(chunk))),
+                (self._dataset, self._generation, json.dumps([r.id for r, _ in staged])),
             )
         }
-        self._writer.write(cur, [r for oid, r in chunk.items() if oid not in written])
+        self._writer.write(cur, [s for s in staged if s[0].id not in written])
 
     def gone(self, cur: sqlite3.Cursor, limit: int = 1000) -> list[str]:
         """Return up to ``limit`` ids of buildings this sync did not write (none once
@@ -230,6 +243,10 @@ class _StaticEntity:
         )
 
 
+Staged = tuple[BuildingRecord, _StaticEntity]
+"""A building record and its static entity (:meth:`BuildingSync.stage`)."""
+
+
 class _ChunkWriter:
     """Writes chunks of building entities: a few batched reads and ``executemany`` writes each.
 
@@ -248,15 +265,12 @@ class _ChunkWriter:
         self._heads: dict[tuple[str, str], str] = {}
         self._tail = f',"createdAt":"{now}","modifiedAt":"{now}"}}]'
 
-    def write(
-        self, cur: sqlite3.Cursor, records: Sequence[tuple[BuildingRecord, RecordJson | None]]
-    ) -> None:
-        """Create or update the entities of ``records`` (distinct ids; each with its JSON
-        texts, or None to make them)."""
+    def write(self, cur: sqlite3.Cursor, records: Sequence[Staged]) -> None:
+        """Create or update the entities of ``records`` (distinct ids)."""
         if not records:
             return
         dataset, now = self._dataset, self._now
-        fresh = [self._static(r, record_json(r) if t is None else t) for r, t in records]
+        fresh = [static for _, static in records]
         old_static, stored, old_bodies, old_index = self._read_previous(cur, records, fresh)
         (last,) = cur.execute(  # read per chunk: other writes may come between two chunks
             "SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'entities'), 0), "
@@ -310,7 +324,7 @@ class _ChunkWriter:
             static_rows,
         )
 
-    def _static(self, record: BuildingRecord, texts: RecordJson) -> _StaticEntity:
+    def static(self, record: BuildingRecord, texts: RecordJson) -> _StaticEntity:
         """Return the static entity of ``record`` (what :func:`building_entity` makes),
         assembled from the record's JSON texts."""
         members: dict[str, str] = {}
@@ -350,7 +364,7 @@ class _ChunkWriter:
     def _read_previous(
         self,
         cur: sqlite3.Cursor,
-        records: Sequence[tuple[BuildingRecord, RecordJson | None]],
+        records: Sequence[Staged],
         fresh: Sequence[_StaticEntity],
     ) -> tuple[
         dict[str, frozenset[str]],

@@ -69,7 +69,9 @@ def value_json(value: AttributeValue) -> str:
         return "true"
     if value is False:
         return "false"
-    return dumps(value)  # a date, or a subclass of the types above
+    if isinstance(value, dt.date):
+        return encode_basestring(value.isoformat())
+    return dumps(value)  # a subclass of the types above
 
 
 def record_json(record: BuildingRecord) -> RecordJson:

@@ -348,18 +348,16 @@ class SQLiteStore:
     def _write_chunk(self, key: str, chunk: Sequence[BuildingRecord], sync: BuildingSync) -> None:
         """Write one chunk of generation ``key`` in a transaction of its own."""
         marks = ",".join("?" * _OBJECT_COLUMNS)
-        texts = [record_json(r) for r in chunk]
+        texts = [record_json(r) for r in chunk]  # the rows are made before the transaction
+        rows = [_record_to_row(key, r, t) for r, t in zip(chunk, texts, strict=True)]
+        lods = [(key, r.id, r.lod_geometry) for r in chunk if r.lod_geometry]
+        boxes = [(r.id, _rtree_box(r)) for r in chunk]
+        staged = sync.stage(chunk, texts)
         with self._transaction(durable=False) as cur:
-            cur.executemany(
-                f"INSERT INTO objects VALUES ({marks})",
-                [_record_to_row(key, r, t) for r, t in zip(chunk, texts, strict=True)],
-            )
-            cur.executemany(
-                "INSERT INTO object_lod VALUES (?, ?, ?)",
-                [(key, r.id, r.lod_geometry) for r in chunk if r.lod_geometry],
-            )
-            index_records(cur, key, [(r.id, _rtree_box(r)) for r in chunk])
-            sync.write(cur, chunk, texts)
+            cur.executemany(f"INSERT INTO objects VALUES ({marks})", rows)
+            cur.executemany("INSERT INTO object_lod VALUES (?, ?, ?)", lods)
+            index_records(cur, key, boxes)
+            sync.write_staged(cur, staged)
 
     @contextmanager
     def _checkpoints_between_chunks(self) -> Iterator[Callable[[], None]]:
