@@ -343,8 +343,6 @@ class IndexRows:
         """Gather the rows of entity ``seq`` now holding ``body`` (``types``: its ``types``
         column), which held ``old`` (``old_types``; both None for a new entity)."""
         if old is None or old_types != types:
-            if old is not None:
-                self._refs_gone.append((tenant, body["id"]))
             self._rewrite(tenant, seq, body, types, old_types, {})
             return
         self._types(tenant, seq, body["type"], types, old_types)
@@ -378,7 +376,6 @@ class IndexRows:
         """Gather the rows of existing entity ``seq`` now holding ``body``, its old body unread:
         ``old_index`` is its ``attr_index`` rows (attribute → kind, value); its reference rows
         are all rewritten."""
-        self._refs_gone.append((tenant, body["id"]))
         self._rewrite(tenant, seq, body, types, old_types, old_index)
 
     def _rewrite(
@@ -390,11 +387,12 @@ class IndexRows:
         old_types: str | None,
         old_index: Mapping[str, tuple[str | None, object]],
     ) -> None:
-        """Gather every row of ``body``, the ``attr_index`` ones that differ from ``old_index``
-        (all of them when the types changed)."""
+        """Gather every row of ``body`` (an existing entity's reference rows all rewritten),
+        the ``attr_index`` ones that differ from ``old_index`` (all when the types changed)."""
         self._refs_new.extend((tenant, t, body["id"], a) for a, t in _refs(body))
         index = {attr: index_value(instances) for attr, instances in body["attrs"].items()}
-        self._rewrite_index(tenant, seq, body["type"], types, old_types, index, old_index)
+        self.rewrite_unrelated(tenant, seq, body["id"], body["type"], types, old_types, index,
+                               old_index)  # fmt: skip
 
     def rewrite_unrelated(
         self,
@@ -407,24 +405,13 @@ class IndexRows:
         index: Mapping[str, tuple[str | None, object]],
         old_index: Mapping[str, tuple[str | None, object]],
     ) -> None:
-        """Gather the rows of entity ``seq``, whose attributes hold no Relationship, given by
+        """Gather the rows of entity ``seq`` but its Relationships' (it holds none, or the caller
+        gathers them), given by
         its types (``type_list``, and ``types`` its ``types`` column) and the ``(kind, value)``
         of each attribute (``index``): what :meth:`add` (``old_types`` None: a new entity) or
         :meth:`replace` gather for such a body, without reading it."""
-        if old_types is not None:
+        if old_types is not None:  # (a new entity has none to delete)
             self._refs_gone.append((tenant, entity_id))
-        self._rewrite_index(tenant, seq, type_list, types, old_types, index, old_index)
-
-    def _rewrite_index(
-        self,
-        tenant: str,
-        seq: int,
-        type_list: Sequence[str],
-        types: str,
-        old_types: str | None,
-        index: Mapping[str, tuple[str | None, object]],
-        old_index: Mapping[str, tuple[str | None, object]],
-    ) -> None:
         self._types(tenant, seq, type_list, types, old_types)
         self._attr_types.update((tenant, a, t) for a in index for t in type_list)
         if old_types is not None and old_types != types:
