@@ -15,6 +15,7 @@ import json
 import math
 from dataclasses import dataclass
 from json.encoder import encode_basestring  # (C, when built)
+from typing import Final
 
 from twin.model import AttributeValue, BuildingRecord
 
@@ -38,13 +39,17 @@ def _default(value: object) -> str:
     raise TypeError(f"cannot store {type(value).__name__} in the catalog")
 
 
+_ENCODER: Final = json.JSONEncoder(default=_default, ensure_ascii=False, separators=(",", ":"))
+"""One encoder: ``json.dumps`` with options builds a new one at every call."""
+
+
 def dumps(value: object) -> str:
     """Return the catalog's JSON text of ``value`` (compact, UTF-8, dates as ISO text).
 
     >>> dumps({"built": dt.date(1972, 1, 1), "name": "Maße"})
     '{"built":"1972-01-01","name":"Maße"}'
     """
-    return json.dumps(value, default=_default, ensure_ascii=False, separators=(",", ":"))
+    return _ENCODER.encode(value)
 
 
 def value_json(value: AttributeValue) -> str:
