@@ -182,6 +182,31 @@ def test_reimport_replaces_the_served_tileset_and_catalog(
         store.get_object("d", "UUID_d281adfc-4901-0f52-540b-4cc1a9325f82")  # FZK-Haus, gone
 
 
+def test_a_non_finite_attribute_value_is_left_out_so_the_dataset_reimports(
+    shared_data: Path, store: SQLiteStore, tmp_path: Path
+) -> None:
+    # xs:double reads "NaN" and "INF", but JSON (RFC 8259 §6) has neither: stored, they made
+    # the building's entity malformed JSON, and re-importing the dataset failed on it
+    source = shared_data / "citygml/teco_FZK-Haus-LoD2-KIT-IAI-KHH-B36-V1.gml"
+    opening = '<bldg:Building gml:id="UUID_d281adfc-4901-0f52-540b-4cc1a9325f82">'
+    generics = (
+        '<gen:doubleAttribute name="u"><gen:value>NaN</gen:value></gen:doubleAttribute>'
+        '<gen:doubleAttribute name="v"><gen:value>-INF</gen:value></gen:doubleAttribute>'
+        '<gen:doubleAttribute name="w"><gen:value>2.5</gen:value></gen:doubleAttribute>'
+    )
+    path = tmp_path / "haus.gml"
+    path.write_text(source.read_text(encoding="utf-8").replace(opening, opening + generics))
+    for _ in range(2):
+        import_files([path], store, ImportOptions(dataset="d"))
+    record = store.get_object("d", "UUID_d281adfc-4901-0f52-540b-4cc1a9325f82")
+    # a generic attribute whose value is unusable stays, without a value
+    assert (record.attributes["u"], record.attributes["v"], record.attributes["w"]) == (
+        None,
+        None,
+        2.5,
+    )
+
+
 def test_failed_import_leaves_the_served_tileset_untouched(
     shared_data: Path, store: SQLiteStore, tmp_path: Path
 ) -> None:

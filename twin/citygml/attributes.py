@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import math
 from collections.abc import Callable, Iterator
 
 from lxml import etree
@@ -95,7 +96,8 @@ def read_attributes(obj: etree._Element) -> dict[str, AttributeValue]:
 
     Standard properties keep their CityGML names (``measuredHeight`` in metres, ``uom`` in
     feet converted); generic attributes are keyed by their ``name``. A value that does not
-    parse as its declared type is left out and logged.
+    parse as its declared type, or is a number but not a finite one (JSON has no NaN), is
+    left out and logged.
     """
     attributes: dict[str, AttributeValue] = {}
     for name, value in _iter_properties(obj):
@@ -234,12 +236,23 @@ def _parse(
     if not text:
         return None
     try:
-        return parse(text)
+        value = parse(text)
     except ValueError:
         logger.warning(
             "line %s: %s value %r is not valid; left out", source_line(element), key, text
         )
         return None
+    if isinstance(value, float) and not math.isfinite(value):
+        # xs:double reads NaN and INF, but JSON (RFC 8259 §6), and so the catalog, the
+        # NGSI-LD entity and the tiles' metadata, holds neither
+        logger.warning(
+            "line %s: %s value %r is not a finite number; left out",
+            source_line(element),
+            key,
+            text,
+        )
+        return None
+    return value
 
 
 def _to_metres(value: float, uom: str | None) -> float:
