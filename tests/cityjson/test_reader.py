@@ -68,3 +68,11 @@ def test_broken_sequence_line_is_located() -> None:
     header = json.dumps({"type": "CityJSON", "CityObjects": {}, "vertices": []})
     with pytest.raises(CityJSONError, match=r"mem\.json:2:\d+: malformed JSON"):
         read(header.encode() + b"\n{broken\n")
+
+
+def test_a_non_finite_attribute_keeps_its_name_without_a_value() -> None:
+    # Python's json reads NaN and Infinity, which JSON (RFC 8259 §6) has not: kept, they broke
+    # the tiles' metadata and the building's entity
+    text = json.dumps(DOC).replace('"h": 3.5', '"h": NaN, "k": -Infinity, "m": 2')
+    *_, building = read(text.encode())
+    assert building.attributes == {"h": None, "k": None, "m": 2, "tags": "[1]"}

@@ -9,6 +9,8 @@ Children (``parents``) are yielded before their parents, as the CityGML reader d
 from __future__ import annotations
 
 import json
+import logging
+import math
 from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +33,8 @@ from twin.model import (
 from twin.types import Float64Array
 
 __all__ = ["CityJSONError", "iter_cityjson_objects", "iter_cityjson_stream"]
+
+logger = logging.getLogger(__name__)
 
 
 class CityJSONError(InputError):
@@ -231,10 +235,17 @@ def _choose(geometries: list[Mapping[str, Any]], lod: LodChoice) -> list[Mapping
 
 
 def _attributes(raw: Mapping[str, Any]) -> dict[str, AttributeValue]:
-    """Keep scalar attributes as they are; nested ones become compact JSON text."""
+    """Keep scalar attributes as they are; nested ones become compact JSON text.
+
+    A ``NaN`` or ``Infinity`` (which Python's json reads, though JSON has no such numbers,
+    RFC 8259 §6) keeps its name without a value, as CityGML's unusable generic values do.
+    """
     out: dict[str, AttributeValue] = {}
     for key, value in raw.items():
-        if value is None or isinstance(value, str | int | float | bool):
+        if isinstance(value, float) and not math.isfinite(value):
+            logger.warning("attribute %s value %r is not a finite number; left out", key, value)
+            out[key] = None
+        elif value is None or isinstance(value, str | int | float | bool):
             out[key] = value
         else:
             out[key] = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
