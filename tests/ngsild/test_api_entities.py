@@ -81,6 +81,20 @@ async def test_create_refuses_invalid_json(client: TestClient) -> None:
     await problem(resp, 400, "InvalidRequest")
 
 
+@pytest.mark.parametrize("constant", [b"NaN", b"Infinity", b"-Infinity"])
+async def test_create_refuses_json_with_non_finite_numbers(
+    client: TestClient, constant: bytes
+) -> None:
+    # Python's json reads them, but they are not JSON (RFC 8259 §6): stored, they would make
+    # the entity's body malformed for SQLite's JSON functions
+    body = b'{"id": "urn:ngsi-ld:Device:d", "type": "Device", '
+    body += b'"p": {"type": "Property", "value": ' + constant + b"}}"
+    resp = await client.post(
+        f"{API}/entities", data=body, headers={"Content-Type": "application/json"}
+    )
+    await problem(resp, 400, "InvalidRequest")
+
+
 async def test_retrieve_normalized_and_sysattrs(client: TestClient) -> None:
     await create(client, device())
     assert await get(client) == device()

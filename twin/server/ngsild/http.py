@@ -144,9 +144,15 @@ def read_json(raw: bytes) -> Any:
     if not raw:
         raise InvalidRequestError("the request needs a JSON body")
     try:
-        return json.loads(raw)
+        return json.loads(raw, parse_constant=_refuse_constant)
     except (ValueError, UnicodeDecodeError) as exc:
         raise InvalidRequestError(f"the body is not valid JSON: {exc}") from exc
+
+
+def _refuse_constant(name: str) -> None:
+    """Refuse the ``NaN``/``Infinity`` Python's json reads: JSON has no such numbers (RFC 8259
+    §6), and a stored one would make the entity's body malformed for SQLite's JSON functions."""
+    raise ValueError(f"{name} is not a JSON number")
 
 
 async def negotiate(
