@@ -294,3 +294,41 @@ def test_served_report_times_every_stage_and_the_whole_import(
     assert served["seconds"] == round(report.seconds, 3) >= round(sum(stages.values()), 3) - 0.002
     assert served == report.as_json()  # what the caller got is what is served
     assert [p.name for p in store.tileset_dir("d").iterdir() if p.name.startswith(".")] == []
+
+
+_LOST_PART_CITY = """<?xml version="1.0" encoding="UTF-8"?>
+<CityModel xmlns="http://www.opengis.net/citygml/2.0"
+    xmlns:bldg="http://www.opengis.net/citygml/building/2.0"
+    xmlns:gml="http://www.opengis.net/gml">
+<cityObjectMember><bldg:Building gml:id="whole">
+  <bldg:lod1MultiSurface><gml:MultiSurface srsName="EPSG:25832"><gml:surfaceMember>
+    <gml:Polygon><gml:exterior><gml:LinearRing><gml:posList>458000 5438000 100
+      458010 5438000 100 458010 5438010 100 458000 5438010 100 458000 5438000 100
+    </gml:posList></gml:LinearRing></gml:exterior></gml:Polygon>
+  </gml:surfaceMember></gml:MultiSurface></bldg:lod1MultiSurface>
+</bldg:Building></cityObjectMember>
+<cityObjectMember><bldg:Building gml:id="of-parts">
+  <bldg:consistsOfBuildingPart><bldg:BuildingPart gml:id="lost-part">
+    <bldg:lod1MultiSurface><gml:MultiSurface srsName="EPSG:25832"><gml:surfaceMember>
+      <gml:Polygon><gml:exterior><gml:LinearRing><gml:posList>1e30 5438000 100
+        1e30 5438010 100 2e30 5438000 100 1e30 5438000 100
+      </gml:posList></gml:LinearRing></gml:exterior></gml:Polygon>
+    </gml:surfaceMember></gml:MultiSurface></bldg:lod1MultiSurface>
+  </bldg:BuildingPart></bldg:consistsOfBuildingPart>
+</bldg:Building></cityObjectMember>
+</CityModel>
+"""
+
+
+def test_a_building_whose_only_part_fails_to_build_is_rejected(
+    tmp_path: Path, store: SQLiteStore
+) -> None:
+    """The part is refused by a worker (outside the CRS), so the spill holds no part of it."""
+    source = tmp_path / "lost-part.gml"
+    source.write_text(_LOST_PART_CITY)
+    report = import_files([source], store, ImportOptions(dataset="d", workers=1))
+    assert [(r.object_id, r.reason.split(" (")[0]) for r in report.rejections] == [
+        ("lost-part", "coordinates outside the valid area of 'EPSG:25832'"),
+        ("of-parts", "no geometry at LoD1/LoD2 and no BuildingPart with geometry"),
+    ]
+    assert report.imported_by_type == {"Building": 1}

@@ -98,6 +98,22 @@ def test_rows_are_read_and_updated_at_any_indices_in_their_order(tmp_path: Path)
     assert after[untouched].tobytes() == rows[untouched].tobytes()
 
 
+def test_no_indices_read_no_rows_and_write_none(tmp_path: Path) -> None:
+    """A Building whose parts all failed asks for the rows of no parts."""
+    features = _features(_city(tmp_path, 3))
+    none = np.array([], dtype=np.int64)
+    with FeatureSpill(tmp_path) as spill:
+        spill.add(pack(features))
+        spill.finish()
+        rows = np.concatenate([r for _, r in spill.iter_rows()])
+        assert spill.rows_at(none).dtype == rows.dtype
+        assert len(spill.rows_at(none)) == 0
+        spill.update(none, spill.rows_at(none))
+        assert spill.tile_parts(none) == []
+        after = np.concatenate([r for _, r in spill.iter_rows()])
+    assert after.tobytes() == rows.tobytes()
+
+
 def test_class_areas_sum_feature_by_feature_whatever_the_batches(tmp_path: Path) -> None:
     features = _features(_city(tmp_path, 12))
     total = np.zeros(len(SurfaceClass))
