@@ -301,7 +301,11 @@ def _runs(indices: IndexArray) -> Iterator[tuple[IndexArray, int, int]]:
 
     >>> [(p.tolist(), a, b) for p, a, b in _runs(np.array([7, 3, 4, 9, 8]))]
     [([1, 2], 3, 5), ([0, 4, 3], 7, 10)]
+    >>> list(_runs(np.array([], dtype=np.int64)))
+    []
     """
+    if len(indices) == 0:  # (a Building whose parts all failed has none)
+        return
     if len(indices) == 1:  # the common case (an object's row, its one part) made short
         yield np.zeros(1, np.int64), int(indices[0]), int(indices[0]) + 1
         return
