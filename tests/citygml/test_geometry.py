@@ -221,3 +221,16 @@ def test_buildings_read_together_are_read_as_alone(write_citygml: WriteCityGML) 
     )
     assert issues["unclosed"][0].startswith("GE_R_NOT_CLOSED: 1 ring(s)")
     assert batch[3].surfaces.coords.tolist() == [[6, 6, 0], [6, 5, 0], [5, 5, 0]]  # reversed
+
+
+def test_an_ade_property_named_like_a_citygml_one_is_walked(write_citygml: WriteCityGML) -> None:
+    # the walk skips CityGML's own address, appearance … properties (they hold no geometry by
+    # the schemas), not an ADE's property that merely has the same local name
+    part = (
+        '<bldg:BuildingPart gml:id="p-1">'
+        f"{lod2_surface(polygon(gml_id='poly-p'))}</bldg:BuildingPart>"
+    )
+    ade = f'<ade:address xmlns:ade="https://example.org/ade">{part}</ade:address>'
+    path = write_citygml("ade.gml", building(ade + lod2_surface(polygon())))
+    objects = city_objects(path)
+    assert [(o.id, o.parent_id) for o in objects] == [("p-1", "b-1"), ("b-1", None)]

@@ -92,8 +92,9 @@ _HOLDS_NO_GEOMETRY = frozenset(
         "uriAttribute",
     }
 )
-"""Properties whose content holds no geometry and no city object by the schemas (appearances,
-xAL addresses, external references, generic attributes): the walk does not enter them."""
+"""CityGML properties whose content holds no geometry and no city object by the schemas
+(appearances, xAL addresses, external references, generic attributes): the walk does not enter
+them. An ADE's property of the same local name is walked."""
 
 # What an element is, told once per distinct tag: (kind, LoD or -1, SurfaceClass or None).
 _K_SKIP, _K_CHILD, _K_LOD, _K_RELIEF, _K_GROUP, _K_OTHER = range(6)
@@ -149,7 +150,7 @@ def _kind(tag: object) -> tuple[int, int, SurfaceClass | None]:
         return (_K_RELIEF, -1, None)
     if name == "groupMember":
         return (_K_GROUP, -1, None)
-    if name in _HOLDS_NO_GEOMETRY:
+    if name in _HOLDS_NO_GEOMETRY and is_citygml_namespace(namespace(tag)):  # not an ADE's
         return (_K_SKIP, -1, None)
     return (_K_OTHER, -1, _SEMANTIC.get(name))
 
