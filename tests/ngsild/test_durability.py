@@ -116,3 +116,20 @@ def test_a_write_that_fails_after_writing_undoes_only_itself(tmp_path: Path) -> 
     values = [i["value"] for _, i in store.entities.history("", "urn:ngsi-ld:Room:1") if i]
     assert values == [0, 1, 2]
     store.close()
+
+
+def _interrupted(cur: sqlite3.Cursor) -> None:
+    raise KeyboardInterrupt
+
+
+def test_a_batch_interrupted_in_a_write_is_undone_whole(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "data")
+    first = {"id": "urn:ngsi-ld:T:1", "type": ["T"], "attrs": {}, "createdAt": "x",
+             "modifiedAt": "x"}  # fmt: skip
+    with pytest.raises(KeyboardInterrupt):
+        store.entities.run([create_op("", first), _interrupted])
+    assert not store._db.in_transaction
+    with pytest.raises(NotFoundError):
+        store.entities.get("", "urn:ngsi-ld:T:1")
+    assert store.entities.run([create_op("", first)]) == [None]  # the store still writes
+    store.close()
