@@ -16,7 +16,7 @@ Client = TestClient[web.Request, web.Application]
 
 
 def _registered(app: web.Application) -> set[tuple[str, str]]:
-    """Return ``(method, path)`` of every route of the app and its sub-apps, HEAD as GET."""
+    """Return ``(method, path)`` of every route of the app, HEAD as GET."""
     found = set()
     for route in app.router.routes():
         if route.resource is None or route.method in ("HEAD", "OPTIONS", "*"):

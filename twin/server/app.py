@@ -19,7 +19,7 @@ from aiohttp.typedefs import Handler
 
 from twin.server.errors import problem_middleware
 from twin.server.health import add_health_routes
-from twin.server.ngsild import add_ngsild_routes
+from twin.server.ngsild import add_ngsild_routes, ngsild_middleware
 from twin.server.ogc import add_ogc_routes
 from twin.server.openapi import add_openapi_routes
 from twin.server.state import STORE, VIEWER_DIR
@@ -94,7 +94,9 @@ def create_app(store: Store, *, viewer_dir: Path, tokens: Collection[str] = ()) 
     web.Application
         Ready for ``web.run_app`` or a test client.
     """
-    app = web.Application(middlewares=[preflight_middleware, problem_middleware])
+    # innermost: NGSI-LD's own error answers (for its paths only) before the generic ones
+    middlewares = [preflight_middleware, problem_middleware, ngsild_middleware]
+    app = web.Application(middlewares=middlewares)
     app[STORE] = store
     app[VIEWER_DIR] = Path(viewer_dir).resolve()
     if not (app[VIEWER_DIR] / "index.html").is_file():

@@ -1,10 +1,11 @@
 """Problem details (RFC 9457): the one place where errors become HTTP answers.
 
-Every route but NGSI-LD's answers through :func:`problem_middleware` (the NGSI-LD sub-application
-has its own, :mod:`twin.server.ngsild.http`, which keeps the ETSI problem types the error classes
-carry). OGC API – Features defines HTTP statuses only (Part 1 §7.5.1), no problem types, and an
-ETSI NGSI-LD type would tell an OGC client something false; so here ``type`` is ``about:blank``,
-``title`` the status phrase (RFC 9457 §4.2.1) and ``detail`` says exactly what was wrong.
+Every route but NGSI-LD's answers through :func:`problem_middleware` (the NGSI-LD paths have
+their own middleware, inside this one, :mod:`twin.server.ngsild.http`, which keeps the ETSI
+problem types the error classes carry). OGC API – Features defines HTTP statuses only (Part 1
+§7.5.1), no problem types, and an ETSI NGSI-LD type would tell an OGC client something false;
+so here ``type`` is ``about:blank``, ``title`` the status phrase (RFC 9457 §4.2.1) and
+``detail`` says exactly what was wrong.
 
 Three kinds of failure reach :func:`problem_middleware`:
 

@@ -32,7 +32,7 @@ from twin.server.ngsild.common import (
     publish_changes,
     write,
 )
-from twin.server.ngsild.http import Negotiated, negotiate, now_iso
+from twin.server.ngsild.http import NGSILD_PREFIX, Negotiated, negotiate, now_iso
 from twin.store.entities import create_op, delete_op
 
 __all__ = ["BatchOperationResult", "add_batch_routes"]
@@ -56,7 +56,7 @@ Item = Callable[[web.Request, Negotiated, Any], Awaitable[tuple[str, bool]]]
 
 
 def add_batch_routes(app: web.Application) -> None:
-    """Register the batch routes on the NGSI-LD sub-application."""
+    """Register the batch routes under ``/ngsi-ld/v1``."""
     for name, item, status in (
         ("create", _create, 201),
         ("upsert", _upsert, 201),
@@ -64,7 +64,7 @@ def add_batch_routes(app: web.Application) -> None:
         ("merge", _merge, 204),
         ("delete", _delete, 204),
     ):
-        app.router.add_post(f"/entityOperations/{name}" + S, _batch(item, status))
+        app.router.add_post(f"{NGSILD_PREFIX}/entityOperations/{name}" + S, _batch(item, status))
 
 
 def _error(entity_id: str, exc: TwinError) -> BatchEntityError:

@@ -9,18 +9,18 @@ from aiohttp import web
 
 from twin.errors import NotFoundError
 from twin.server.ngsild.common import S, entities_of
-from twin.server.ngsild.http import json_response, negotiate
+from twin.server.ngsild.http import NGSILD_PREFIX, json_response, negotiate
 from twin.server.state import call_store
 
 __all__ = ["add_discovery_routes"]
 
 
 def add_discovery_routes(app: web.Application) -> None:
-    """Register the discovery routes on the NGSI-LD sub-application."""
-    app.router.add_get("/types" + S, list_types)
-    app.router.add_get("/types/{type}" + S, get_type)
-    app.router.add_get("/attributes" + S, list_attributes)
-    app.router.add_get("/attributes/{attrId}" + S, get_attribute)
+    """Register the discovery routes under ``/ngsi-ld/v1``."""
+    app.router.add_get(NGSILD_PREFIX + "/types" + S, list_types)
+    app.router.add_get(NGSILD_PREFIX + "/types/{type}" + S, get_type)
+    app.router.add_get(NGSILD_PREFIX + "/attributes" + S, list_attributes)
+    app.router.add_get(NGSILD_PREFIX + "/attributes/{attrId}" + S, get_attribute)
 
 
 def _details(request: web.Request) -> bool:

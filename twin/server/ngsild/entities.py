@@ -41,18 +41,26 @@ from twin.server.ngsild.common import (
     representation,
     write,
 )
-from twin.server.ngsild.http import GEOJSON, Negotiated, json_response, negotiate, now_iso
+from twin.server.ngsild.http import (
+    GEOJSON,
+    NGSILD_PREFIX,
+    Negotiated,
+    json_response,
+    negotiate,
+    now_iso,
+)
 from twin.server.state import call_store
 from twin.store.entities import create_op, delete_op
 
 __all__ = ["add_entity_routes", "update_result"]
 
-_ENTITY = "/entities/{entityId}"
-_ATTR = "/entities/{entityId}/attrs/{attrId}"
+_ENTITIES = NGSILD_PREFIX + "/entities"
+_ENTITY = _ENTITIES + "/{entityId}"
+_ATTR = _ENTITY + "/attrs/{attrId}"
 
 
 def add_entity_routes(app: web.Application) -> None:
-    """Register the single-entity routes on the NGSI-LD sub-application.
+    """Register the single-entity routes under ``/ngsi-ld/v1``.
 
     The router tries the routes under ``/entities/`` in the order they are added (their
     patterns never match the same path): the attribute routes, where most live writes go,
@@ -61,7 +69,7 @@ def add_entity_routes(app: web.Application) -> None:
     app.router.add_patch(_ATTR + S, patch_attr)
     app.router.add_put(_ATTR + S, put_attr)
     app.router.add_delete(_ATTR + S, delete_attribute)
-    app.router.add_post("/entities" + S, create_entity)
+    app.router.add_post(_ENTITIES + S, create_entity)
     app.router.add_get(_ENTITY + S, retrieve_entity)
     app.router.add_delete(_ENTITY + S, delete_entity)
     app.router.add_put(_ENTITY + S, put_entity)

@@ -8,7 +8,8 @@
   ``application/ld+json`` (``@context`` inline) or ``application/geo+json``; nothing acceptable
   is 406.
 - Errors: every NGSI-LD error is a ProblemDetails body with ``Content-Type: application/json``
-  (the rest of twin answers ``application/problem+json``) — done here, in one middleware.
+  (the rest of twin answers ``application/problem+json``) — done here, in one middleware that
+  the main application runs for the paths under :data:`NGSILD_PREFIX` only.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ __all__ = [
     "JSON",
     "JSONLD",
     "LD_CONTEXT_REL",
+    "NGSILD_PREFIX",
     "Negotiated",
     "json_response",
     "negotiate",
@@ -43,6 +45,10 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+NGSILD_PREFIX: Final = "/ngsi-ld/v1"
+"""Where the NGSI-LD API is mounted (CIM 009 §6.1: the resource tree under ``/ngsi-ld/v1``)."""
+_SCOPE: Final = NGSILD_PREFIX + "/"
 
 JSON: Final = "application/json"
 JSONLD: Final = "application/ld+json"
@@ -254,10 +260,17 @@ def problem(request: web.Request, status: int, ptype: str, title: str, detail: s
 @web.middleware
 async def ngsild_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Refuse writes without a valid bearer token (:func:`check_write_token`), and answer errors
-    of the NGSI-LD routes as ProblemDetails with ``application/json``.
+    of the NGSI-LD routes as ProblemDetails with ``application/json``; pass other paths on.
 
-    One middleware, not one for each: every middleware is one more coroutine on every request.
+    The routes are the main application's, not a sub-application's (that costs a second router
+    pass and a wrapper per middleware on every request), so this middleware looks at the path:
+    what is under ``/ngsi-ld/v1`` (the prefix itself included, and unknown paths under it: their
+    404 and 405 answers are NGSI-LD's too). One middleware, not one for the tokens and one for
+    the errors: every middleware is one more coroutine on every request.
     """
+    path = request.path
+    if not path.startswith(_SCOPE) and path != NGSILD_PREFIX:
+        return await handler(request)
     try:
         check_write_token(request)
         return await handler(request)

@@ -19,7 +19,7 @@ from twin.server.ngsild.common import (
     representation,
     split_list,
 )
-from twin.server.ngsild.http import GEOJSON, Negotiated, json_response, negotiate
+from twin.server.ngsild.http import GEOJSON, NGSILD_PREFIX, Negotiated, json_response, negotiate
 from twin.server.ngsild.state import SELECTIONS
 from twin.server.state import call_store
 from twin.store.entities import EntityFilter
@@ -31,9 +31,9 @@ MAX_LIMIT: Final = 1000
 
 
 def add_search_routes(app: web.Application) -> None:
-    """Register the query routes on the NGSI-LD sub-application."""
-    app.router.add_get("/entities" + S, query_entities)
-    app.router.add_post("/entityOperations/query" + S, post_query)
+    """Register the query routes under ``/ngsi-ld/v1``."""
+    app.router.add_get(NGSILD_PREFIX + "/entities" + S, query_entities)
+    app.router.add_post(NGSILD_PREFIX + "/entityOperations/query" + S, post_query)
 
 
 def _int(request: web.Request, name: str, default: int) -> int:

@@ -13,20 +13,20 @@ from aiohttp import web
 from twin.ngsild.subscriptions import merge_subscription, parse_subscription
 from twin.ngsild.subscriptions_render import render_subscription
 from twin.server.ngsild.common import S, entities_of, uri_param
-from twin.server.ngsild.http import json_response, negotiate, now_iso
+from twin.server.ngsild.http import NGSILD_PREFIX, json_response, negotiate, now_iso
 from twin.server.ngsild.notify import NOTIFIER
 from twin.server.ngsild.search import page_of, paging_links
 from twin.server.state import call_store
 
 __all__ = ["add_subscription_routes"]
 
-_ONE = "/subscriptions/{subscriptionId}"
+_ONE = NGSILD_PREFIX + "/subscriptions/{subscriptionId}"
 
 
 def add_subscription_routes(app: web.Application) -> None:
-    """Register the subscription routes on the NGSI-LD sub-application."""
-    app.router.add_post("/subscriptions" + S, create_subscription)
-    app.router.add_get("/subscriptions" + S, list_subscriptions)
+    """Register the subscription routes under ``/ngsi-ld/v1``."""
+    app.router.add_post(NGSILD_PREFIX + "/subscriptions" + S, create_subscription)
+    app.router.add_get(NGSILD_PREFIX + "/subscriptions" + S, list_subscriptions)
     app.router.add_get(_ONE + S, retrieve_subscription)
     app.router.add_patch(_ONE + S, update_subscription)
     app.router.add_delete(_ONE + S, delete_subscription)

@@ -33,7 +33,7 @@ from twin.server.ngsild.common import (
     uri_param,
     write,
 )
-from twin.server.ngsild.http import json_response, negotiate, now_iso
+from twin.server.ngsild.http import NGSILD_PREFIX, json_response, negotiate, now_iso
 from twin.server.ngsild.search import page_of, paging_links
 from twin.server.ngsild.state import SELECTIONS
 from twin.server.state import call_store
@@ -50,14 +50,17 @@ __all__ = ["add_temporal_routes"]
 _TEMPORAL_OPTIONS = frozenset({"temporalValues", "aggregatedValues", "sysAttrs", "count"})
 
 
+_T = NGSILD_PREFIX + "/temporal/entities"
+
+
 def add_temporal_routes(app: web.Application) -> None:
-    """Register the temporal routes on the NGSI-LD sub-application."""
-    app.router.add_get("/temporal/entities" + S, query_temporal)
-    app.router.add_get("/temporal/entities/{entityId}" + S, retrieve_temporal)
-    app.router.add_post("/temporal/entities" + S, create_temporal)
-    app.router.add_post("/temporal/entities/{entityId}/attrs" + S, append_temporal)
-    app.router.add_delete("/temporal/entities/{entityId}/attrs/{attrId}" + S, delete_temporal)
-    instance = "/temporal/entities/{entityId}/attrs/{attrId}/{instanceId}" + S
+    """Register the temporal routes under ``/ngsi-ld/v1``."""
+    app.router.add_get(_T + S, query_temporal)
+    app.router.add_get(_T + "/{entityId}" + S, retrieve_temporal)
+    app.router.add_post(_T + S, create_temporal)
+    app.router.add_post(_T + "/{entityId}/attrs" + S, append_temporal)
+    app.router.add_delete(_T + "/{entityId}/attrs/{attrId}" + S, delete_temporal)
+    instance = _T + "/{entityId}/attrs/{attrId}/{instanceId}" + S
     app.router.add_patch(instance, modify_instance)
     app.router.add_delete(instance, delete_instance)
 
