@@ -38,7 +38,7 @@ def check_write_token(request: web.Request) -> None:
     UnauthorizedError
         A write without one of the configured tokens.
     """
-    tokens = request.config_dict[TOKENS]
+    tokens = request.app[TOKENS]
     if tokens and _is_write(request) and not _authorized(request, tokens):
         raise UnauthorizedError(
             "writes need 'Authorization: Bearer <token>' with a token the operator configured "

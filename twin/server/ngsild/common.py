@@ -47,7 +47,7 @@ _KNOWN_OPTIONS: Final = frozenset(
 
 def entities_of(request: web.Request) -> SQLiteEntities:
     """Return the entity side of the app's store."""
-    return request.config_dict[STORE].entities
+    return request.app[STORE].entities
 
 
 def modify_entity(
@@ -60,7 +60,7 @@ def modify_entity(
 
 async def write(request: web.Request, operation: Operation[T]) -> T:
     """Run a store write in the next group commit; return once it is durable."""
-    return await request.config_dict[WRITER].write(operation)
+    return await request.app[WRITER].write(operation)
 
 
 def uri_param(request: web.Request, key: str, what: str) -> str:
@@ -128,10 +128,10 @@ def publish_changes(
     """Push the joined-value changes a write caused to ``/live`` (default tenant only), and
     give the change to the subscriptions (``created``: the write created the entity)."""
     touched = list(touched)
-    config = request.config_dict  # (a new ChainMapProxy at every access)
-    if config[NOTIFIER].watches(tenant):
+    app = request.app
+    if app[NOTIFIER].watches(tenant):
         _notify(request, tenant, entity, touched, created)
-    hub = config[HUB]
+    hub = app[HUB]
     if tenant or not hub.listener_count:  # (nobody to tell: the events are not worked out)
         return
     events = live_events(entity, touched, parse_building_entity_id)
@@ -158,10 +158,10 @@ def _notify(
         )  # fmt: skip
         updated = frozenset(touched) - deleted - fresh
         change = EntityChange("updated", body, created=fresh, updated=updated, deleted=deleted)
-    request.config_dict[NOTIFIER].entity_changed(tenant, change)
+    request.app[NOTIFIER].entity_changed(tenant, change)
 
 
 def notify_deleted(request: web.Request, tenant: str, entity: Mapping[str, Any]) -> None:
     """Give the deletion of ``entity`` (its last stored form) to the subscriptions."""
     change = EntityChange("deleted", cast(ExpandedEntity, entity))
-    request.config_dict[NOTIFIER].entity_changed(tenant, change)
+    request.app[NOTIFIER].entity_changed(tenant, change)

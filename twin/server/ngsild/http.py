@@ -191,7 +191,7 @@ async def negotiate(
             )
         payload = read_json(await request.read())
         ref = _body_context(ctype, link, payload)
-    context = CORE if ref is None else await request.config_dict[RESOLVER].resolve(ref)
+    context = CORE if ref is None else await request.app[RESOLVER].resolve(ref)
     tenant = request.headers.get("NGSILD-Tenant", "")
     return Negotiated(context, ref, link, accept, tenant, payload)
 

@@ -71,7 +71,7 @@ async def query_entities(request: web.Request) -> web.Response:
     """GET /entities?id=&idPattern=&type=&attrs=&q=&georel=… with paging and count."""
     neg = await negotiate(request, allow_geo=True)
     query = request.query
-    selection = request.config_dict[SELECTIONS].parse(
+    selection = request.app[SELECTIONS].parse(
         neg.context,
         ids=split_list(query.get("id")),
         id_pattern=query.get("idPattern"),
@@ -106,7 +106,7 @@ async def post_query(request: web.Request) -> web.Response:
     coordinates = geo.get("coordinates")
     if coordinates is not None and not isinstance(coordinates, str):
         coordinates = json.dumps(coordinates)
-    selection = request.config_dict[SELECTIONS].parse(
+    selection = request.app[SELECTIONS].parse(
         neg.context,
         ids=[sel["id"]] if isinstance(sel.get("id"), str) else [],
         id_pattern=_text(sel.get("idPattern"), "idPattern"),

@@ -38,7 +38,7 @@ async def create_subscription(request: web.Request) -> web.Response:
     new_id = f"urn:ngsi-ld:Subscription:{uuid.uuid4()}"
     stored = parse_subscription(neg.body, neg.context, neg.context_ref, now_iso(), new_id)
     await call_store(entities_of(request).subscriptions.create, neg.tenant, stored)
-    await request.config_dict[NOTIFIER].put(neg.tenant, stored)
+    await request.app[NOTIFIER].put(neg.tenant, stored)
     location = f"/ngsi-ld/v1/subscriptions/{stored['id']}"
     return web.Response(status=201, headers={"Location": location})
 
@@ -47,7 +47,7 @@ async def list_subscriptions(request: web.Request) -> web.Response:
     """GET /subscriptions with limit, offset and count."""
     neg = await negotiate(request)
     limit, offset, count = page_of(request)
-    subs = request.config_dict[NOTIFIER].list(neg.tenant)
+    subs = request.app[NOTIFIER].list(neg.tenant)
     now = now_iso()
     data = [render_subscription(s, neg.context, now) for s in subs[offset : offset + limit]]
     headers = paging_links(request, offset, limit, len(subs))
@@ -59,7 +59,7 @@ async def list_subscriptions(request: web.Request) -> web.Response:
 async def retrieve_subscription(request: web.Request) -> web.Response:
     """GET /subscriptions/{id}: 200, 404 ResourceNotFound."""
     neg = await negotiate(request)
-    stored = request.config_dict[NOTIFIER].get(
+    stored = request.app[NOTIFIER].get(
         neg.tenant, uri_param(request, "subscriptionId", "subscription")
     )
     return json_response(request, neg, render_subscription(stored, neg.context, now_iso()))
@@ -68,7 +68,7 @@ async def retrieve_subscription(request: web.Request) -> web.Response:
 async def update_subscription(request: web.Request) -> web.Response:
     """PATCH /subscriptions/{id}: merge a fragment — 204, 404, 400."""
     neg = await negotiate(request, body=True, merge=True)
-    notifier = request.config_dict[NOTIFIER]
+    notifier = request.app[NOTIFIER]
     old = notifier.get(neg.tenant, uri_param(request, "subscriptionId", "subscription"))
     new = merge_subscription(old, neg.body, neg.context, now_iso())
     await call_store(entities_of(request).subscriptions.replace, neg.tenant, new)
@@ -81,5 +81,5 @@ async def delete_subscription(request: web.Request) -> web.Response:
     neg = await negotiate(request)
     sub_id = uri_param(request, "subscriptionId", "subscription")
     await call_store(entities_of(request).subscriptions.delete, neg.tenant, sub_id)
-    request.config_dict[NOTIFIER].remove(neg.tenant, sub_id)
+    request.app[NOTIFIER].remove(neg.tenant, sub_id)
     return web.Response(status=204)

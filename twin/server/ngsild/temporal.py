@@ -185,7 +185,7 @@ async def query_temporal(request: web.Request) -> web.Response:
     neg = await negotiate(request)
     params = request.query
     query = _query(request, neg.context)
-    selection = request.config_dict[SELECTIONS].parse(
+    selection = request.app[SELECTIONS].parse(
         neg.context, ids=split_list(params.get("id")), id_pattern=params.get("idPattern"),
         type_text=params.get("type"), attrs=split_list(params.get("attrs")), q=params.get("q"),
         geo=(params.get("georel"), params.get("geometry"), params.get("coordinates"),
