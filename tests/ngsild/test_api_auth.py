@@ -31,6 +31,11 @@ async def test_writes_without_valid_token_are_401(
     body = await resp.json()
     assert body["status"] == 401
     assert "Bearer" in body["detail"]
+    # RFC 6750 §3: a 401 names the scheme; a bearer token that was sent but is wrong is an
+    # invalid_token (a request without one gets no error code)
+    challenge = resp.headers["WWW-Authenticate"]
+    assert challenge.startswith('Bearer realm="twin"')
+    assert ('error="invalid_token"' in challenge) == (authorization == "Bearer wrong")
 
 
 @pytest.mark.parametrize("token", ["s3cret", "other"])

@@ -66,8 +66,15 @@ class TooManyResultsError(TwinError):
 
 
 class UnauthorizedError(TwinError):
-    """A write without a valid bearer token while the operator configured tokens."""
+    """A write without a valid bearer token while the operator configured tokens.
+
+    ``challenge`` is the answer's ``WWW-Authenticate`` header (RFC 6750 §3).
+    """
 
     status = 401
     problem_type = "about:blank"
     title = "Unauthorized"
+
+    def __init__(self, message: str, challenge: str) -> None:
+        super().__init__(message)
+        self.challenge = challenge

@@ -25,7 +25,7 @@ from aiohttp import hdrs, web
 from aiohttp.typedefs import Handler
 
 from twin.errors import TwinError
-from twin.ngsild.errors import BadRequestDataError, InvalidRequestError
+from twin.ngsild.errors import BadRequestDataError, InvalidRequestError, UnauthorizedError
 from twin.ngsild.jsonld import CORE, CORE_CONTEXT_URL, Context, RawContext
 from twin.server.errors import GENERIC_DETAIL, ProblemDetails
 from twin.server.ngsild.auth import check_write_token
@@ -278,7 +278,10 @@ async def ngsild_middleware(request: web.Request, handler: Handler) -> web.Strea
         if exc.status >= 500 and exc.status != 503:
             log.error("%s %s failed", request.method, request.path, exc_info=exc)
             return problem(request, exc.status, exc.problem_type, exc.title, GENERIC_DETAIL)
-        return problem(request, exc.status, exc.problem_type, exc.title, str(exc) or exc.title)
+        response = problem(request, exc.status, exc.problem_type, exc.title, str(exc) or exc.title)
+        if isinstance(exc, UnauthorizedError):
+            response.headers[hdrs.WWW_AUTHENTICATE] = exc.challenge
+        return response
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
