@@ -137,22 +137,17 @@ class BuildingSync:
         self._generation = generation or new_key(dataset)
         self._writer = _ChunkWriter(dataset, self._generation, _now())
 
-    def write(
-        self,
-        cur: sqlite3.Cursor,
-        records: Iterable[BuildingRecord],
-        texts: Iterable[RecordJson] | None = None,
-    ) -> None:
-        """Write the entities of the ``Building`` records among ``records`` (first of an id);
-        ``texts``, when given, are the records' :func:`~twin.store.record_json.record_json`."""
-        self.write_staged(cur, self.stage(records, texts))
+    def write(self, cur: sqlite3.Cursor, records: Iterable[BuildingRecord]) -> None:
+        """Write the entities of the ``Building`` records among ``records`` (first of an id)."""
+        self.write_staged(cur, self.stage(records))
 
     def stage(
         self, records: Iterable[BuildingRecord], texts: Iterable[RecordJson] | None = None
     ) -> list[Staged]:
         """Return the static entities of the ``Building`` records among ``records`` (first of
         an id), for :meth:`write_staged`: made without the store, so a publish makes them
-        before its transaction, not while holding the write lock."""
+        before its transaction, not while holding the write lock. ``texts`` are the records'
+        :func:`~twin.store.record_json.record_json` when the caller has them already."""
         chunk: dict[str, Staged] = {}
         for record, text in zip(
             records, itertools.repeat(None) if texts is None else texts, strict=False
