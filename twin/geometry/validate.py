@@ -121,6 +121,14 @@ def _geometry_suspects(
     np.maximum.at(off_plane, vertex_polygon, distance)
     # polygon_issues fits its plane by least squares; the Newell plane is within a factor 2.
     suspect |= degenerate | (off_plane > PLANARITY_TOLERANCE_M / 2.0)
+    # Three consecutive collinear vertices (a spike, an edge doubling back): whether such a ring
+    # is valid turns on the rounding of its projection, which differs between this screen and
+    # polygon_issues' plane, so polygon_issues decides.
+    previous = np.empty_like(following)
+    previous[following] = index
+    bend = np.cross(local - local[previous], local[following] - local)
+    straight = np.linalg.norm(bend, axis=1) <= 1e-9 * np.maximum(extent[vertex_polygon], 1.0) ** 2
+    suspect[np.unique(vertex_polygon[straight & keep])] = True
     screen = usable & ~suspect
     if screen.any():
         suspect[screen] = ~_valid_in_plane(surfaces, screen, unit, local, vertex_polygon)
