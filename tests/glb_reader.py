@@ -179,3 +179,23 @@ def property_table(data: bytes) -> tuple[str, dict[str, list[Any]], dict[str, An
         name = definition.get("name", prop_id)
         columns[name] = _column(gltf, blob, definition, storage, table["count"])
     return table["class"], columns, ext
+
+
+def texel_errors(
+    plain: DecodedPrimitive,
+    packed: DecodedPrimitive,
+    image_px: tuple[int, int],
+    tolerance_m: float = 0.002,
+) -> np.ndarray:
+    """How far (texels of ``image_px``) each vertex of ``packed`` samples from the nearest-UV
+    vertex of ``plain`` at its position (a position may carry several UVs)."""
+    assert plain.uv is not None
+    assert packed.uv is not None
+    scale = np.array(image_px, dtype=np.float64)
+    out = []
+    for start in range(0, len(packed.uv), 256):  # (256, n) distances at a time
+        mine = slice(start, start + 256)
+        gap_m = np.linalg.norm(packed.positions_yup[mine, None] - plain.positions_yup[None], axis=2)
+        texels = np.linalg.norm((packed.uv[mine, None] - plain.uv[None]) * scale, axis=2)
+        out.append(np.where(gap_m <= tolerance_m, texels, np.inf).min(axis=1))
+    return np.concatenate(out)

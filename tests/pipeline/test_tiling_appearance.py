@@ -28,6 +28,7 @@ from appearance_documents import (
 )
 from gltf_validator import decode_glb_files, read_b3dm_files, validate_glb_files
 from PIL import Image
+from tileset_walk import content_tiles
 
 from twin.citygml import iter_city_objects
 from twin.geo import reprojector_for
@@ -466,3 +467,44 @@ def test_a_district_atlas_is_not_copied_whole_into_every_tile(
     decoded = decode_glb_files(_tiles(folder), tmp_path)
     for report in validate_glb_files([d["out"] for d in decoded]):
         assert report["numErrors"] == 0, report["messages"][:5]
+
+
+def _contents(folder: Path) -> list[tuple[object, bytes]]:
+    """Each content tile's bounding volume and glb bytes, in tree order."""
+    return [(tile["boundingVolume"], (folder / tile["content"]["uri"]).read_bytes())
+            for tile, _ in content_tiles(folder)]  # fmt: skip
+
+
+def _image_px(data: bytes) -> dict[str, tuple[int, int]]:
+    """The (width, height) of the image each textured material of a tile samples, by name."""
+    gltf = pygltflib.GLTF2.load_from_bytes(data)
+    out = {}
+    for material in gltf.materials:
+        texture = material.pbrMetallicRoughness.baseColorTexture
+        if texture is not None:
+            image = gltf.images[gltf.textures[texture.index].source]
+            view = glb_reader.view_bytes(gltf, gltf.binary_blob(), image.bufferView)
+            out[material.name] = Image.open(io.BytesIO(view)).size
+    return out
+
+
+@pytest.mark.parametrize("name", [C4J, PLATEAU])
+def test_draco_texture_coordinates_of_real_cities_stay_within_an_eighth_of_a_texel(
+    shared_data: Path, store: SQLiteStore, tmp_path: Path, name: str
+) -> None:
+    plain = _contents(_import([shared_data / name], store))
+    folder = _import([shared_data / name], store, "draco")
+    decoded = decode_glb_files(_tiles(folder), tmp_path)
+    for report in validate_glb_files([d["out"] for d in decoded]):
+        assert report["numErrors"] == 0, report["messages"][:5]
+    packed = _contents(folder)
+    assert [volume for volume, _ in packed] == [volume for volume, _ in plain]  # the same tree
+    errors = []
+    for (_, data), (_, source) in zip(packed, plain, strict=True):
+        images, by_name = _image_px(data), _by_material(source)
+        for primitive in glb_reader.primitives(data):
+            if primitive.uv is not None:
+                name = primitive.material["name"]
+                errors.append(glb_reader.texel_errors(by_name[name], primitive, images[name]))
+    assert errors, "some tile is textured"
+    assert np.concatenate(errors).max() <= 1 / 8

@@ -4,14 +4,16 @@ few degrees (normals)."""
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import glb_reader
 import numpy as np
 import pytest
 from gltf_validator import decode_glb_files, unexpected_messages, validate_glb_files
+from PIL import Image
 
-from tiles import Material, TileMesh, encode_glb
+from tiles import Material, Texture, TileMesh, encode_glb
 
 MATERIALS = [Material("wall", (0.8, 0.8, 0.7, 1.0)), Material("roof", (0.5, 0.2, 0.1, 1.0))]
 _BOX_FACES = np.array(
@@ -186,3 +188,40 @@ def test_draco_grid_is_as_coarse_as_the_allowed_error(limit_m: float) -> None:
     # hundreds of vertices move by more than a quarter of the limit.
     assert limit_m / 4 < moved <= _tolerance_m("draco", plain, limit_m)
     assert len(coarse) < len(fine)
+
+
+def _facade(span_uv: float, image_px: tuple[int, int]) -> TileMesh:
+    """A welded 20 × 20-vertex facade, 10 m square, whose texture repeats ``span_uv`` times."""
+    rng = np.random.default_rng(11)
+    x, z = np.meshgrid(np.linspace(0, 10, 20), np.linspace(0, 10, 20))
+    positions = np.column_stack([x.ravel(), np.zeros(x.size), z.ravel()])
+    uv = positions[:, [0, 2]] / 10 * span_uv + rng.uniform(0, 0.01, (x.size, 2))
+    cells = np.arange(x.size).reshape(20, 20)[:-1, :-1].ravel()
+    faces = np.concatenate([np.column_stack([cells, cells + 1, cells + 21]),
+                            np.column_stack([cells, cells + 21, cells + 20])])  # fmt: skip
+    png = io.BytesIO()
+    Image.new("RGB", image_px, (200, 180, 160)).save(png, format="PNG")
+    texture = Texture(png.getvalue(), "image/png")
+    return TileMesh(
+        positions=positions.astype(np.float32),
+        normals=np.tile(np.array([[0.0, -1.0, 0.0]], dtype=np.float32), (x.size, 1)),
+        faces=faces.astype(np.uint32),
+        feature_ids=np.zeros(x.size, dtype=np.uint32),
+        materials_per_face=np.zeros(len(faces), dtype=np.uint16),
+        materials=[Material("brick", (1.0, 1.0, 1.0, 1.0), texture=texture)],
+        uv=uv.astype(np.float32),
+    )
+
+
+@pytest.mark.parametrize("span_uv", [1.0, 50.0, 300.0])
+@pytest.mark.parametrize("image_px", [(1024, 1024), (2048, 512)])
+def test_draco_texture_coordinates_stay_within_an_eighth_of_a_texel(
+    span_uv: float, image_px: tuple[int, int]
+) -> None:
+    """A repeating texture spans tens of UV units: a 16-bit grid over that range moved each
+    coordinate by up to 0.4 texel of a 1024-px image; the grid now follows range and image."""
+    mesh = _facade(span_uv, image_px)
+    (plain,) = glb_reader.primitives(encode_glb(mesh, compress="none"))
+    (packed,) = glb_reader.primitives(encode_glb(mesh, compress="draco"))
+    assert len(packed.uv) == len(plain.uv) == 400  # type: ignore[arg-type]
+    assert glb_reader.texel_errors(plain, packed, image_px).max() <= 1 / 8
