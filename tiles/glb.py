@@ -27,7 +27,7 @@ import numpy.typing as npt
 from tiles.axes import z_up_to_y_up
 from tiles.compress_draco import write_draco
 from tiles.compress_meshopt import write_meshopt
-from tiles.images import AlphaMode, ImageMime
+from tiles.images import AlphaMode, ImageMime, image_size
 from tiles.layout import BinWriter, Compression, Geometry, IdAttribute, Part, write_plain
 from tiles.metadata import PropertyTable, encode_property_table
 from tiles.normals import face_normals, unit_normals
@@ -177,7 +177,8 @@ def _split_by_material(mesh: TileMesh) -> list[Part]:
     parts: list[Part] = []
     for material in np.unique(mesh.materials_per_face):
         used, local = np.unique(faces[mesh.materials_per_face == material], return_inverse=True)
-        textured = uv is not None and mesh.materials[int(material)].texture is not None
+        texture = mesh.materials[int(material)].texture
+        textured = uv is not None and texture is not None
         parts.append(
             Part(
                 material=int(material),
@@ -186,6 +187,7 @@ def _split_by_material(mesh: TileMesh) -> list[Part]:
                 feature_ids=fids[used].astype(np.float32),
                 indices=local.reshape(-1).astype(np.uint32),
                 uv=uv[used].astype(np.float32) if textured and uv is not None else None,
+                image_px=None if texture is None else image_size(texture.image),
             )
         )
     return parts
@@ -338,7 +340,8 @@ def encode_glb(
         instead of 12, positions exact. ``meshopt``: ``EXT_meshopt_compression`` over int8
         normals and positions on a 16-bit grid when it moves no vertex further than
         ``max_position_error_m``, else float32. ``draco``: ``KHR_draco_mesh_compression`` with
-        positions on the coarsest grid within ``max_position_error_m``.
+        positions on the coarsest grid within ``max_position_error_m``, texture coordinates
+        within 1/8 texel of their image (:func:`tiles.compress_draco.uv_bits`).
     id_attribute : "_FEATURE_ID_0" or "_BATCHID"
         ``_BATCHID`` writes the feature ids as 3D Tiles 1.0 batch ids (for a b3dm, whose batch
         table holds the attributes) instead of ``EXT_mesh_features``; ``table`` must be None.

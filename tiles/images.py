@@ -25,7 +25,15 @@ import numpy.typing as npt
 if TYPE_CHECKING:
     from PIL.Image import Image as PILImage
 
-__all__ = ["AlphaMode", "ImageMime", "TileImage", "gltf_image", "image_mime", "tile_image"]
+__all__ = [
+    "AlphaMode",
+    "ImageMime",
+    "TileImage",
+    "gltf_image",
+    "image_mime",
+    "image_size",
+    "tile_image",
+]
 
 ImageMime = Literal["image/png", "image/jpeg"]
 AlphaMode = Literal["OPAQUE", "MASK", "BLEND"]
@@ -58,6 +66,29 @@ def image_mime(head: bytes) -> ImageMime | None:
     if head.startswith(_JPEG_MAGIC):
         return "image/jpeg"
     return None
+
+
+def image_size(data: bytes) -> tuple[int, int] | None:
+    """Return the ``(width, height)`` in pixels of an image as stored, or None if unreadable.
+
+    Pillow reads only the header here, not the pixels.
+
+    Examples
+    --------
+    >>> from PIL import Image
+    >>> png = io.BytesIO()
+    >>> Image.new("RGB", (40, 30)).save(png, format="PNG")
+    >>> image_size(png.getvalue()), image_size(b"not an image")
+    ((40, 30), None)
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            width, height = image.size
+    except (UnidentifiedImageError, OSError, SyntaxError):
+        return None
+    return int(width), int(height)
 
 
 def gltf_image(data: bytes) -> tuple[bytes, ImageMime]:

@@ -45,6 +45,7 @@ class Part:
     feature_ids: npt.NDArray[np.float32]  # (n,)
     indices: npt.NDArray[np.uint32]  # (m * 3,) local to this part
     uv: npt.NDArray[np.float32] | None = None  # (n, 2) TEXCOORD_0, glTF origin (upper left)
+    image_px: tuple[int, int] | None = None  # (width, height) of the image TEXCOORD_0 samples
 
 
 @dataclass(slots=True)
