@@ -10,6 +10,12 @@ next writer starts the log over, and ``journal_size_limit`` then truncates the f
 stays about as large as what is written between two checkpoints. Should a passive checkpoint
 fall behind past ``limit_pages`` (readers holding old snapshots), one ``RESTART`` checkpoint —
 which does wait for writers, briefly — brings it back.
+
+SQLite never shrinks the WAL file by itself: after a large publish it keeps its peak size (a
+hundred MB) for as long as any connection holds the database open. Every store connection sets
+``journal_size_limit`` to :data:`WAL_LIMIT_PAGES` pages, so the commit that starts the log over
+truncates the file to that; a publish ends with :func:`truncate_wal`, which does so at once when
+nobody is in the way.
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ from typing import Final
 
 from twin.errors import StoreError
 
-__all__ = ["WalCheckpointer"]
+__all__ = ["WAL_LIMIT_PAGES", "WalCheckpointer", "truncate_wal"]
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +37,29 @@ Cursor = Callable[[], AbstractContextManager[sqlite3.Cursor]]
 
 AUTOCHECKPOINT_PAGES: Final = 1000
 """SQLite's default ``wal_autocheckpoint``, restored when the checkpointer stops."""
+WAL_LIMIT_PAGES: Final = 16384
+"""Log pages (64 MiB of 4 KiB pages) the WAL file is truncated to when the log starts over."""
+
+
+def truncate_wal(cur: sqlite3.Cursor) -> bool:
+    """Checkpoint the whole WAL and truncate its file to zero bytes, waiting for no one; return
+    whether it was truncated.
+
+    A ``PASSIVE`` checkpoint first copies every frame no reader still needs, taking no lock a
+    writer needs. ``TRUNCATE`` then takes the writer lock only if it is free at once (busy
+    timeout 0; else it runs as PASSIVE), finds next to nothing left to copy, and truncates the
+    file — or gives up at once (busy) while a reader still uses an older snapshot, leaving the
+    file to ``journal_size_limit`` at the next commit that starts the log over (SQLite,
+    "PRAGMA wal_checkpoint", "PRAGMA journal_size_limit").
+    """
+    (timeout_ms,) = cur.execute("PRAGMA busy_timeout").fetchone()
+    cur.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+    cur.execute("PRAGMA busy_timeout=0")
+    try:
+        (busy, _, _) = cur.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+    finally:
+        cur.execute(f"PRAGMA busy_timeout={int(timeout_ms)}")
+    return int(busy) == 0
 
 
 class WalCheckpointer:
@@ -47,7 +76,9 @@ class WalCheckpointer:
         the WAL file is truncated to this size when the log starts over.
     """
 
-    def __init__(self, cursor: Cursor, interval_s: float = 0.5, limit_pages: int = 16384) -> None:
+    def __init__(
+        self, cursor: Cursor, interval_s: float = 0.5, limit_pages: int = WAL_LIMIT_PAGES
+    ) -> None:
         self._cursor = cursor
         self._interval_s = interval_s
         self._limit_pages = limit_pages

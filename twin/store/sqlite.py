@@ -47,6 +47,7 @@ from typing import Any
 from twin.errors import InputError, NotFoundError, StoreBusyError, StoreError, TwinError
 from twin.model import Address, AttributeValue, BuildingRecord, DatasetInfo, Measures
 from twin.store.buildings import CHUNK, BuildingSync, delete_buildings
+from twin.store.checkpoint import WAL_LIMIT_PAGES, truncate_wal
 from twin.store.derived import DERIVED, derived_values
 from twin.store.entities import ENTITY_SCHEMA, SQLiteEntities
 from twin.store.features import SQLiteFeatures
@@ -171,9 +172,14 @@ class SQLiteStore:
         The connection publishes an import: no memory map (its pages would count in the
         process's RSS, up to the map's 1 GB while a re-import reads the previous catalog) and
         temporary tables and sorts on disk, so an import's memory does not grow with the city.
+    wal_limit_pages : int
+        Log pages the WAL file is truncated to when the log starts over
+        (``journal_size_limit``; :mod:`twin.store.checkpoint`).
     """
 
-    def __init__(self, data_dir: Path, *, importing: bool = False) -> None:
+    def __init__(
+        self, data_dir: Path, *, importing: bool = False, wal_limit_pages: int = WAL_LIMIT_PAGES
+    ) -> None:
         self.data_dir = Path(data_dir)
         self._tilesets = self.data_dir / "tilesets"
         self._versions = self._tilesets / ".versions"
@@ -197,6 +203,8 @@ class SQLiteStore:
             # which generation keys (twin.store.generations) cannot satisfy
             self._db.execute("PRAGMA foreign_keys=OFF")
             self._db.executescript(_SCHEMA)
+            (page_size,) = self._db.execute("PRAGMA page_size").fetchone()
+            self._db.execute(f"PRAGMA journal_size_limit={int(wal_limit_pages * page_size)}")
             self._db.executescript(ENTITY_SCHEMA)
             _add_columns(self._db)
             # a catalog from before generations: each dataset's rows are keyed by its name
@@ -312,6 +320,8 @@ class SQLiteStore:
             self._staging.release(_importing(info.name))
         try:  # published: a failure from here on is a warning, not a failed import
             self._retire(info.name, old, sync)
+            with self._cursor() as cur:  # the publish grew the WAL file; give the disk back
+                truncate_wal(cur)
         except TwinError as exc:
             log.warning(
                 "dataset %s is published, but tidying up after it failed: %s", info.name, exc
