@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, TypeAlias
 from urllib.parse import quote
 
@@ -9,6 +10,10 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 from yarl import URL
+
+from twin.pipeline import ImportOptions, import_files
+from twin.server.app import create_app
+from twin.store import SQLiteStore
 
 from .demo_data import FOOTPRINT, SPECIAL_ID
 
@@ -173,3 +178,28 @@ async def test_unknown_collection_or_item_gives_404_problem(
         "detail": detail,
         "instance": path,
     }
+
+
+async def test_a_collection_carries_its_import_timings_with_the_publish(
+    aiohttp_client: Any, tmp_path: Path, viewer_dir: Path, shared_data: Path
+) -> None:
+    """The import report stored in the catalog was written during the publish, without its
+    "publish" stage: the collection serves the same timings the CLI printed."""
+    store = SQLiteStore(tmp_path / "timed")
+    options = ImportOptions(dataset="teco", workers=1)
+    printed = import_files([shared_data / "citygml/teco_district1_LoD2.gml"], store, options)
+    expected = printed.as_json()
+    assert set(expected["stage_seconds"]) == {"read", "tile", "publish"}  # type: ignore[arg-type]
+    assert store.get_dataset("teco").report["stage_seconds"] == expected["stage_seconds"]
+    client = await aiohttp_client(create_app(store, viewer_dir=viewer_dir))
+    try:
+        collection = await (await client.get("/ogc/collections/teco")).json()
+        served = collection["importReport"]
+        assert served["stage_seconds"] == expected["stage_seconds"]
+        assert served["seconds"] == expected["seconds"]
+        assert served["objects"] == expected["objects"]
+        (link,) = [k for k in collection["links"] if k["rel"] == "describedby"]
+        whole = await (await client.get(URL(link["href"]).path)).json()
+        assert whole["stage_seconds"] == expected["stage_seconds"]
+    finally:
+        store.close()
