@@ -157,3 +157,16 @@ def test_a_second_import_of_a_dataset_being_imported_is_refused(tmp_path: Path) 
     publish(second, city(3, 1), 3)
     publish(first, city(2, 1), 2)  # published: the next may start
     assert counts(first) == (2, 2, 2)
+
+
+def test_a_report_update_for_a_replaced_publish_changes_nothing(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "data")
+    publish(store, city(3, 2), 3)
+    first = store.get_dataset("city")
+    publish(store, city(3, 4), 3)
+    store.update_report(dataclasses.replace(first, report={"stage_seconds": {"publish": 1.0}}))
+    assert store.get_dataset("city").report == {}  # the later publish's, untouched
+    latest = store.get_dataset("city")
+    store.update_report(dataclasses.replace(latest, report={"stage_seconds": {"publish": 2.0}}))
+    assert store.get_dataset("city").report == {"stage_seconds": {"publish": 2.0}}
+    store.close()

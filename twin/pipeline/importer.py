@@ -14,7 +14,7 @@ from typing import Literal, cast
 
 import numpy as np
 
-from twin.errors import CRSError, InputError, NotFoundError
+from twin.errors import CRSError, InputError, NotFoundError, TwinError
 from twin.geo import CRS_HINT, Reprojector, check_anchor_crs, reprojector_for
 from twin.geometry import union_geojson
 from twin.geometry.lod_geometry import merge_surfaces_wkb
@@ -140,13 +140,26 @@ def _publish(
     if progress is not None:
         records = _counted(records, int(counts.sum()), partial(progress, "publish"))
     t0 = time.perf_counter()
-    store.publish(_dataset_info(options, summary, bbox, report), records, staging)
+    info = _dataset_info(options, summary, bbox, report)
+    store.publish(info, records, staging)
     report.stage_seconds["publish"] = time.perf_counter() - t0
     report.seconds = time.perf_counter() - started
-    try:  # staging is now the served version: give its report the publishing time
+    _record_publish_time(store, info, report, staging)
+
+
+def _record_publish_time(
+    store: Store, info: DatasetInfo, report: ImportReport, staging: Path
+) -> None:
+    """Give the published report the publishing time: the file beside the tileset (staging is
+    now the served version) and the catalog's copy, both written before the publish ended."""
+    try:
         report.write(staging)
     except OSError as exc:  # a concurrent import of the dataset replaced (removed) it
         log.warning("import report of %s not updated after publishing: %s", staging, exc)
+    try:
+        store.update_report(dataclasses.replace(info, report=report.as_json()))
+    except TwinError as exc:  # published: the catalog keeps the report without the publish
+        log.warning("import report of dataset %s not updated in the catalog: %s", info.name, exc)
 
 
 def _read_features(

@@ -56,6 +56,9 @@ DESCRIPTION: Final = (
     "Buildings of every imported city as OGC API – Features collections (one per dataset), "
     "with their live NGSI-LD values joined on, CQL2 filters, and a link to each 3D tileset."
 )
+REPORT_SUMMARY: Final = ("seconds", "stage_seconds", "objects")
+"""Members of a dataset's import report its collection carries: the import's timings (total
+and per stage: read, tile, publish) and object counts, not its lists of rejections."""
 _CONF: Final = "http://www.opengis.net/spec/"
 CONFORMANCE: Final = (
     _CONF + "ogcapi-features-1/1.0/conf/core",
@@ -110,6 +113,7 @@ class Collection(TypedDict):
     storageCrs: str
     links: list[Link]
     surfaceAreas: NotRequired[dict[str, float]]
+    importReport: NotRequired[dict[str, object]]
 
 
 class Feature(TypedDict):
@@ -131,7 +135,9 @@ def collection_of(info: DatasetInfo, base: str) -> Collection:
     """Return the collection describing one dataset.
 
     Beside the members of OGC API – Features, ``surfaceAreas`` gives the dataset's summed
-    triangle area (m²) per surface class (``roof``, ``wall``, ``ground`` …) when known.
+    triangle area (m²) per surface class (``roof``, ``wall``, ``ground`` …) when known, and
+    ``importReport`` the :data:`REPORT_SUMMARY` members of the import report stored with the
+    dataset (the whole report is ``import-report.json`` beside its tileset).
 
     Parameters
     ----------
@@ -174,6 +180,8 @@ def collection_of(info: DatasetInfo, base: str) -> Collection:
         collection["extent"] = {"spatial": {"bbox": [list(info.bbox_wgs84)], "crs": CRS84H}}
     if info.surface_areas_m2:
         collection["surfaceAreas"] = dict(info.surface_areas_m2)
+    if summary := {k: info.report[k] for k in REPORT_SUMMARY if k in info.report}:
+        collection["importReport"] = summary
     return collection
 
 

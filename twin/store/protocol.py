@@ -58,6 +58,11 @@ class Store(Protocol):
         """Replace the dataset's catalog rows and swap its served tileset for ``staging``."""
         ...
 
+    def update_report(self, info: DatasetInfo) -> None:
+        """Store ``info.report`` as the import report of the publish that wrote ``info`` (same
+        name and ``imported_at``); do nothing if a later publish replaced it."""
+        ...
+
     def close(self) -> None:
         """Release connections."""
         ...

@@ -327,6 +327,15 @@ class SQLiteStore:
                 "dataset %s is published, but tidying up after it failed: %s", info.name, exc
             )
 
+    def update_report(self, info: DatasetInfo) -> None:
+        """Store ``info.report`` as the import report of the publish that wrote ``info`` (same
+        name and ``imported_at``); do nothing if a later publish replaced it."""
+        with self._transaction() as cur:
+            cur.execute(
+                "UPDATE datasets SET report = ? WHERE name = ? AND imported_at = ?",
+                (dumps(info.report), info.name, info.imported_at.isoformat()),
+            )
+
     def _retire(self, dataset: str, old: str | None, sync: BuildingSync) -> None:
         """Delete the entities of buildings that left ``dataset`` (``sync`` did not write
         them), then the rows of generation ``old`` (listed in ``generations``: the next open
