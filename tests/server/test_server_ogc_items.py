@@ -223,6 +223,9 @@ async def test_datetime_uses_creation_date_else_import_time(client: Client) -> N
         ),
         ("CASEI(name) = CASEI('HOUSE 01')", lambda r: r.id == "B01"),
         ("name LIKE 'house 1%'", lambda r: r.attributes["name"].startswith("house 1")),
+        # CQL2's wildcards are % and _ only: a dot in the pattern is a dot (no name has one).
+        ("name LIKE 'house.1%'", lambda r: "." in r.attributes["name"]),
+        ("name LIKE 'house_1%'", lambda r: r.attributes["name"].startswith("house 1")),
         ("id IN ('B03', 'B04', 'nope')", lambda r: r.id in ("B03", "B04")),
         ("measuredHeight BETWEEN 10 AND 12", lambda r: 10 <= r.attributes["measuredHeight"] <= 12),
         ("creationDate IS NULL", lambda r: "creationDate" not in r.attributes),
@@ -272,6 +275,12 @@ async def test_cql2_json_filter(client: Client) -> None:
     )
     assert ids == expected
     assert 0 < len(expected) < N
+
+
+async def test_cql2_json_like_takes_a_dot_literally(client: Client) -> None:
+    cql = {"op": "like", "args": [{"property": "name"}, "house.0%"]}
+    ids = await _all_ids(client, filter=json.dumps(cql), **{"filter-lang": "cql2-json"})
+    assert ids == _ids(lambda r: r.attributes["name"].startswith("house.0"))
 
 
 async def test_sortby_descending(client: Client) -> None:

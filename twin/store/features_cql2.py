@@ -189,14 +189,14 @@ class _Translator:
         raise QueryError(f"unsupported CQL2 value {node!r}")
 
     def _like(self, node: ast.Like) -> str:
-        # CQL2 wildcards are % and _ (pygeofilter reports '.' as its single-char wildcard).
+        # CQL2's wildcards are % and _ and its escape a backslash (isLikePredicate), as in
+        # SQLite's LIKE; pygeofilter reports '.' as the single-character wildcard but leaves
+        # the pattern as written, so a dot stays a dot.
         pattern = node.pattern
         if _is_casei(pattern) and isinstance(pattern.arguments[0], str):
             pattern = fold_case(pattern.arguments[0])  # CASEI('%Straße%'): fold the literal here
         if not isinstance(pattern, str):
             raise QueryError(f"LIKE needs a string pattern, got {pattern!r}")
-        if node.singlechar not in ("_", None):
-            pattern = pattern.replace(node.singlechar, "_")
         expr = self.value(node.lhs)
         self.params.append(pattern)
         sql = f"({expr} LIKE ? ESCAPE '\\')"
