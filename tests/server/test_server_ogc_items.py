@@ -226,6 +226,11 @@ async def test_datetime_uses_creation_date_else_import_time(client: Client) -> N
         # CQL2's wildcards are % and _ only: a dot in the pattern is a dot (no name has one).
         ("name LIKE 'house.1%'", lambda r: "." in r.attributes["name"]),
         ("name LIKE 'house_1%'", lambda r: r.attributes["name"].startswith("house 1")),
+        # LIKE is case-sensitive (CASEI is how CQL2 folds case), and only % _ \\ are special.
+        ("name LIKE 'HOUSE 1%'", lambda r: r.attributes["name"].startswith("HOUSE 1")),
+        ("name LIKE 'house*'", lambda r: r.attributes["name"].startswith("house*")),
+        ("name LIKE 'house?01'", lambda r: r.attributes["name"] == "house?01"),
+        ("name LIKE 'house\\_%'", lambda r: r.attributes["name"].startswith("house_")),
         ("id IN ('B03', 'B04', 'nope')", lambda r: r.id in ("B03", "B04")),
         ("measuredHeight BETWEEN 10 AND 12", lambda r: 10 <= r.attributes["measuredHeight"] <= 12),
         ("creationDate IS NULL", lambda r: "creationDate" not in r.attributes),

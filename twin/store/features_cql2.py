@@ -28,7 +28,7 @@ from pygeofilter.parsers.cql2_text import parse as parse_cql2_text
 from twin.errors import QueryError
 from twin.store.features_filter import GEOMETRY_NAMES, SqlFilter, fold_case, property_sql
 
-__all__ = ["FilterLang", "parse_filter", "property_names", "query_wkt", "to_sql"]
+__all__ = ["FilterLang", "like_to_glob", "parse_filter", "property_names", "query_wkt", "to_sql"]
 
 FilterLang = Literal["cql2-text", "cql2-json"]
 
@@ -189,17 +189,16 @@ class _Translator:
         raise QueryError(f"unsupported CQL2 value {node!r}")
 
     def _like(self, node: ast.Like) -> str:
-        # CQL2's wildcards are % and _ and its escape a backslash (isLikePredicate), as in
-        # SQLite's LIKE; pygeofilter reports '.' as the single-character wildcard but leaves
-        # the pattern as written, so a dot stays a dot.
+        # pygeofilter reports '.' as the single-character wildcard but leaves the pattern as
+        # written, in CQL2's terms: only % and _ are wildcards, a backslash escapes.
         pattern = node.pattern
         if _is_casei(pattern) and isinstance(pattern.arguments[0], str):
             pattern = fold_case(pattern.arguments[0])  # CASEI('%Straße%'): fold the literal here
         if not isinstance(pattern, str):
             raise QueryError(f"LIKE needs a string pattern, got {pattern!r}")
         expr = self.value(node.lhs)
-        self.params.append(pattern)
-        sql = f"({expr} LIKE ? ESCAPE '\\')"
+        self.params.append(like_to_glob(pattern))
+        sql = f"({expr} GLOB ?)"
         return f"(NOT {sql})" if node.not_ else sql
 
     def _in(self, node: ast.In) -> str:
@@ -243,6 +242,28 @@ def query_wkt(node: Any) -> str:
             half = len(args) // 2
             return str(shapely.box(args[0], args[1], args[half], args[half + 1]).wkt)
     raise QueryError(f"expected a geometry literal in the spatial operator, got {node!r}")
+
+
+def like_to_glob(pattern: str) -> str:
+    r"""Return the SQLite GLOB pattern matching what a CQL2 LIKE ``pattern`` matches.
+
+    CQL2 LIKE is case-sensitive (``CASEI`` is how a filter folds case), SQLite's LIKE folds
+    ASCII case, its GLOB does not: ``%`` becomes ``*``, ``_`` ``?``, a character escaped by a
+    backslash stands for itself, and GLOB's own ``*``, ``?`` and ``[`` are bracketed.
+
+    >>> like_to_glob(r"St. Anna%_1\% [a*]?")
+    'St. Anna*?1% [[]a[*]][?]'
+    """
+    out: list[str] = []
+    chars = iter(pattern)
+    for char in chars:
+        if char == "\\":
+            char = next(chars, "\\")
+        elif char in "%_":
+            out.append("*" if char == "%" else "?")
+            continue
+        out.append(f"[{char}]" if char in "*?[" else char)
+    return "".join(out)
 
 
 def _is_casei(node: object) -> TypeGuard[ast.Function]:
