@@ -166,6 +166,8 @@ async def test_limit_above_the_maximum_is_capped(client: Client) -> None:
         ),
         ({"filter": "ACCENTI(name) = 'x'"}, "unsupported CQL2 function accenti"),
         ({"f": "xml"}, "f='xml' is not offered here; use one of: json, html, csv, parquet"),
+        ({"yearOfConstruction": "old"}, "yearOfConstruction must be an integer, got 'old'"),
+        ({"measuredHeight": "nan"}, "measuredHeight must be a number, got 'nan'"),
     ],
 )
 async def test_bad_parameters_are_400_problems(
@@ -286,6 +288,28 @@ async def test_cql2_json_like_takes_a_dot_literally(client: Client) -> None:
     cql = {"op": "like", "args": [{"property": "name"}, "house.0%"]}
     ids = await _all_ids(client, filter=json.dumps(cql), **{"filter-lang": "cql2-json"})
     assert ids == _ids(lambda r: r.attributes["name"].startswith("house.0"))
+
+
+@pytest.mark.parametrize(
+    ("params", "keep"),
+    [
+        ({"name": "house 07"}, lambda r: r.attributes["name"] == "house 07"),
+        ({"yearOfConstruction": "1950"}, lambda r: r.attributes["yearOfConstruction"] == 1950),
+        ({"measuredHeight": "12"}, lambda r: r.attributes["measuredHeight"] == 12.0),
+        ({"lod": "2"}, lambda r: r.lod == 2),
+        (
+            {"yearOfConstruction": "1950", "filter": "measuredHeight > 1"},
+            lambda r: r.attributes["yearOfConstruction"] == 1950,
+        ),
+        ({"yearOfConstruction": "1950", "name": "house 08"}, lambda r: False),
+    ],
+)
+async def test_queryables_as_query_parameters_filter_by_equality(
+    client: Client, params: dict[str, str], keep: Callable[[BuildingRecord], bool]
+) -> None:
+    # Declared conformance class queryables-query-parameters (OGC API - Features Part 3):
+    # a parameter named after a queryable selects the features whose value equals it.
+    assert await _all_ids(client, **params) == _ids(keep)
 
 
 async def test_sortby_descending(client: Client) -> None:

@@ -13,13 +13,14 @@ from typing import Final, Literal
 
 from twin.errors import QueryError
 from twin.store.features import FeatureQuery, SortKey
-from twin.store.features_cql2 import FilterLang, parse_filter, property_names, to_sql
+from twin.store.features_cql2 import FilterLang, all_equal, parse_filter, property_names, to_sql
 from twin.store.features_filter import SqlFilter
 
 __all__ = [
     "CRS84",
     "DEFAULT_LIMIT",
     "MAX_LIMIT",
+    "PARAMETERS",
     "GeometryChoice",
     "OutputFormat",
     "parse_bbox",
@@ -27,6 +28,7 @@ __all__ = [
     "parse_geometry",
     "parse_limit",
     "parse_sortby",
+    "queryable_values",
     "sortable_names",
     "wanted_format",
 ]
@@ -35,6 +37,12 @@ CRS84: Final = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 EPSG4326: Final = "http://www.opengis.net/def/crs/EPSG/0/4326"
 DEFAULT_LIMIT: Final = 10
 MAX_LIMIT: Final = 10000
+PARAMETERS: Final = frozenset({
+    "f", "limit", "offset", "bbox", "bbox-crs", "datetime", "filter", "filter-lang",
+    "filter-crs", "sortby", "crs", "geometry", "groupby", "bins", "stats",
+})  # fmt: skip
+"""The query parameters of the items, export and aggregate routes (never a queryable's)."""
+JsonValue = str | int | float | bool
 OutputFormat = Literal["json", "html", "csv", "parquet"]
 GeometryChoice = Literal["footprint", "lod"]
 _FORMATS: Final = ("json", "html", "csv", "parquet")
@@ -178,9 +186,10 @@ def parse_sortby(text: str, known: Collection[str]) -> tuple[SortKey, ...]:
 
 
 def parse_filter_param(
-    query: Mapping[str, str], known: Collection[str], live: Mapping[str, str]
+    query: Mapping[str, str], known: Mapping[str, str], live: Mapping[str, str]
 ) -> SqlFilter | None:
-    """Return the translated ``filter`` (with ``filter-lang``, ``filter-crs``), if any."""
+    """Return the translated ``filter`` (with ``filter-lang``, ``filter-crs``) AND-ed with the
+    queryables given as parameters (:func:`queryable_values`), if any."""
     text = query.get("filter")
     lang = query.get("filter-lang", "cql2-text")
     if lang not in ("cql2-text", "cql2-json"):
@@ -188,15 +197,57 @@ def parse_filter_param(
     crs = query.get("filter-crs", CRS84)
     if crs != CRS84:
         raise QueryError(f"filter-crs must be {CRS84}, got {crs!r}")
-    if text is None:
-        return None
     filter_lang: FilterLang = "cql2-json" if lang == "cql2-json" else "cql2-text"
-    return to_sql(parse_filter(text, filter_lang), known, live)
+    node = None if text is None else parse_filter(text, filter_lang)
+    node = all_equal(node, queryable_values(query, known))
+    return None if node is None else to_sql(node, known, live)
+
+
+def queryable_values(query: Mapping[str, str], known: Mapping[str, str]) -> dict[str, JsonValue]:
+    """Return the parameters named after a queryable, each value read as its type says.
+
+    OGC API – Features Part 3, conformance class queryables-query-parameters: such a parameter
+    selects the features whose property equals its value. The parameters of the API itself
+    (:data:`PARAMETERS`) keep their meaning.
+
+    >>> queryable_values({"lod": "2", "name": "x", "limit": "5"}, {"lod": "integer", "limit": "x"})
+    {'lod': 2}
+    """
+    values: dict[str, JsonValue] = {}
+    for name, text in query.items():
+        if name in PARAMETERS or name not in known:
+            continue
+        values[name] = _typed(name, text, known[name])
+    return values
+
+
+def _typed(name: str, text: str, kind: str) -> JsonValue:
+    if kind == "integer":
+        try:
+            return int(text)
+        except ValueError:
+            raise QueryError(f"{name} must be an integer, got {text!r}") from None
+    if kind == "number":
+        try:
+            number = float(text)
+        except ValueError:
+            number = math.nan
+        if not math.isfinite(number):
+            raise QueryError(f"{name} must be a number, got {text!r}")
+        return number
+    if kind == "boolean":
+        if text not in ("true", "false"):
+            raise QueryError(f"{name} must be true or false, got {text!r}")
+        return text == "true"
+    if kind in ("object", "array"):
+        raise QueryError(f"{name} is an {kind}; filter on it with a CQL2 filter")
+    return text
 
 
 def filter_names(query: Mapping[str, str]) -> set[str]:
-    """Return the property names of the ``filter`` and ``sortby`` parameters (unchecked)."""
-    names: set[str] = set()
+    """Return the property names of the ``filter`` and ``sortby`` parameters and of the other
+    parameters that may name a queryable (unchecked)."""
+    names = {name for name in query if name not in PARAMETERS}
     text = query.get("filter")
     if text is not None:
         lang = query.get("filter-lang", "cql2-text")

@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Callable, Collection, Mapping
-from functools import partial
+from functools import partial, reduce
 from typing import Any, Final, Literal, TypeGuard
 
 import shapely
@@ -28,7 +28,15 @@ from pygeofilter.parsers.cql2_text import parse as parse_cql2_text
 from twin.errors import QueryError
 from twin.store.features_filter import GEOMETRY_NAMES, SqlFilter, fold_case, property_sql
 
-__all__ = ["FilterLang", "like_to_glob", "parse_filter", "property_names", "query_wkt", "to_sql"]
+__all__ = [
+    "FilterLang",
+    "all_equal",
+    "like_to_glob",
+    "parse_filter",
+    "property_names",
+    "query_wkt",
+    "to_sql",
+]
 
 FilterLang = Literal["cql2-text", "cql2-json"]
 
@@ -79,6 +87,17 @@ def _where(exc: UnexpectedInput, text: str) -> str:
         return f"line {line}, column {column}: unexpected character {exc.char!r}"
     token = getattr(exc, "token", "")
     return f"line {line}, column {column}: unexpected {str(token)!r}"
+
+
+def all_equal(node: ast.Node | None, values: Mapping[str, object]) -> ast.Node | None:
+    """Return ``node`` AND ``name = value`` for each of ``values`` (None when both are empty).
+
+    >>> all_equal(parse_filter("height > 10"), {"lod": 2})
+    And(lhs=GreaterThan(lhs=ATTRIBUTE height, rhs=10), rhs=Equal(lhs=ATTRIBUTE lod, rhs=2))
+    """
+    nodes = [] if node is None else [node]
+    nodes += [ast.Equal(ast.Attribute(name), value) for name, value in values.items()]
+    return reduce(ast.And, nodes) if nodes else None
 
 
 def property_names(node: object) -> set[str]:
