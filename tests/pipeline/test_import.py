@@ -332,3 +332,35 @@ def test_a_building_whose_only_part_fails_to_build_is_rejected(
         ("of-parts", "no geometry at LoD1/LoD2 and no BuildingPart with geometry"),
     ]
     assert report.imported_by_type == {"Building": 1}
+
+
+def test_an_id_met_again_in_another_file_is_rejected_naming_the_first(
+    shared_data: Path, store: SQLiteStore, tmp_path: Path
+) -> None:
+    # Tiled exports repeat a building that crosses a tile edge in both files: the copy used
+    # to fail the whole import at publish with "UNIQUE constraint failed: objects.dataset,
+    # objects.id" and no file, line or id.
+    source = shared_data / "citygml/ogc_v2_Building_and_garage_LOD2-EPSG25832.gml"
+    folder = tmp_path / "tiles"
+    folder.mkdir()
+    for name in ("a.gml", "b.gml"):
+        (folder / name).write_bytes(source.read_bytes())
+    report = import_files([folder], store, ImportOptions(dataset="d"))
+
+    once = {"Building": 1, "BuildingPart": 1, "ReliefFeature": 1, "TINRelief": 1}
+    assert dict(report.imported_by_type) == once
+    assert report.objects_read == report.imported + len(report.rejections) == 8
+    assert {r.source.path for r in report.rejections} == {str(folder / "b.gml")}
+    for rejection in report.rejections:
+        first = next(
+            line
+            for line, text in enumerate(source.read_text().splitlines(), 1)
+            if f'gml:id="{rejection.object_id}"' in text
+        )
+        assert rejection.source.line == first
+        assert rejection.reason == (
+            f"the object at {folder / 'a.gml'}:{first} has the same id; ids must be unique "
+            "within a dataset, so only that first one is imported (rename one, or import the "
+            "files as separate datasets)"
+        )
+    assert store.get_dataset("d").object_count == 4

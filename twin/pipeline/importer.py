@@ -29,6 +29,7 @@ from twin.model import (
 from twin.pipeline.features import BBox6, CatalogPart, measures_of, merge_bboxes
 from twin.pipeline.parallel import Workers, default_workers, iter_built, open_workers
 from twin.pipeline.report import ImportReport
+from twin.pipeline.seen_ids import SeenIds
 from twin.pipeline.sources import ReadOptions, iter_objects
 from twin.pipeline.spill import FeatureSpill, Summary, tile_feature
 from twin.pipeline.tiling import Compression, Placement, TileBudget, TileFormat, write_tileset
@@ -221,14 +222,26 @@ def _usable_objects(
         options.appearance_theme,
         report.appearances,
     )
-    for item in iter_objects(paths, read_options):
-        report.objects_read += 1
-        if progress is not None:
-            progress("read", report.objects_read, None)
-        if isinstance(item, Rejection):
-            report.reject(item)
-            continue
-        yield item, _reprojector(item, options, reprojectors, report)
+    with SeenIds() as seen:
+        for item in iter_objects(paths, read_options):
+            report.objects_read += 1
+            if progress is not None:
+                progress("read", report.objects_read, None)
+            if isinstance(item, Rejection):
+                report.reject(item)
+                continue
+            first = seen.first_met(item.id, item.source)
+            if first is not None:
+                report.reject(Rejection(item.id, item.type, item.source, _repeated_id(first)))
+                continue
+            yield item, _reprojector(item, options, reprojectors, report)
+
+
+def _repeated_id(first: str) -> str:
+    return (
+        f"the object at {first} has the same id; ids must be unique within a dataset, so only "
+        "that first one is imported (rename one, or import the files as separate datasets)"
+    )
 
 
 def _reprojector(
