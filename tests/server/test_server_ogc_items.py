@@ -234,6 +234,7 @@ async def test_datetime_uses_creation_date_else_import_time(client: Client) -> N
         ("name LIKE 'house?01'", lambda r: r.attributes["name"] == "house?01"),
         ("name LIKE 'house\\_%'", lambda r: r.attributes["name"].startswith("house_")),
         ("id IN ('B03', 'B04', 'nope')", lambda r: r.id in ("B03", "B04")),
+        ("id IN ('B03', 'it''s', 'O\\'Brien')", lambda r: r.id == "B03"),
         ("measuredHeight BETWEEN 10 AND 12", lambda r: 10 <= r.attributes["measuredHeight"] <= 12),
         ("creationDate IS NULL", lambda r: "creationDate" not in r.attributes),
         (

@@ -1,7 +1,9 @@
 """CQL2 filters (OGC API – Features Part 3) parsed with pygeofilter and translated to SQLite SQL.
 
-Text and JSON encodings are parsed by pygeofilter's own parsers; this module walks the AST and
-writes a ``WHERE`` clause over the ``objects`` table with bound parameters only::
+Text and JSON encodings are parsed by pygeofilter's parsers (the text one built again from its
+grammar, once, on the first text filter, with CQL2's escaped quotes in strings: about another
+second); this module walks the AST and writes a ``WHERE`` clause over the ``objects`` table with
+bound parameters only::
 
     energyUse > 100 AND yearOfConstruction < 1960
     -> (json_extract(attributes, ?) > ?) AND (json_extract(attributes, ?) < ?)
@@ -15,15 +17,18 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from collections.abc import Callable, Collection, Mapping
-from functools import partial, reduce
+from functools import cache, partial, reduce
+from pathlib import Path
 from typing import Any, Final, Literal, TypeGuard
 
 import shapely
+from lark import Lark
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 from pygeofilter import ast, values
 from pygeofilter.parsers.cql2_json import parse as parse_cql2_json
-from pygeofilter.parsers.cql2_text import parse as parse_cql2_text
+from pygeofilter.parsers.cql2_text import parser as pygeofilter_cql2_text
 
 from twin.errors import QueryError
 from twin.store.features_filter import GEOMETRY_NAMES, SqlFilter, fold_case, property_sql
@@ -63,7 +68,7 @@ def parse_filter(text: str, lang: FilterLang = "cql2-text") -> ast.Node:
     twin.errors.QueryError: invalid CQL2 filter at line 1, column 9: unexpected end of input
     """
     try:
-        node = parse_cql2_json(json.loads(text)) if lang == "cql2-json" else parse_cql2_text(text)
+        node = parse_cql2_json(json.loads(text)) if lang == "cql2-json" else _parse_text(text)
     except UnexpectedInput as exc:
         raise QueryError(f"invalid CQL2 filter at {_where(exc, text)}") from exc
     except json.JSONDecodeError as exc:
@@ -75,6 +80,40 @@ def parse_filter(text: str, lang: FilterLang = "cql2-text") -> ast.Node:
     if not isinstance(node, ast.Node):
         raise QueryError("invalid CQL2 filter: it is not a predicate")
     return node
+
+
+# CQL2 BNF: characterLiteral = "'" {character} "'", a character being any but a quote, or an
+# escapeQuote: '' or \' (pygeofilter's grammar ends a string at its first quote)
+_CQL2_STRING: Final = r"""SINGLE_QUOTED: "'" /(?:[^'\\]|''|\\.)*/ "'" """
+_STRING_RULE: Final = re.compile(r"^SINGLE_QUOTED:.*$", re.MULTILINE)
+
+
+class _Transformer(pygeofilter_cql2_text.CQLTransformer):  # type: ignore[misc]
+    def SINGLE_QUOTED(self, token: str) -> str:  # noqa: N802 (lark names it for the terminal)
+        return re.sub(r"''|\\'", "'", token[1:-1])
+
+
+@cache
+def _text_parser() -> Lark:
+    """Return pygeofilter's CQL2 text parser, reading CQL2's escaped quotes in strings."""
+    folder = Path(pygeofilter_cql2_text.__file__).parent
+    grammar = (folder / "grammar.lark").read_text(encoding="utf-8")
+    grammar, found = _STRING_RULE.subn(lambda _: _CQL2_STRING, grammar)
+    if found != 1:  # a pygeofilter whose strings are ruled otherwise: take it as it is
+        parser: Lark = pygeofilter_cql2_text.parser
+        return parser
+    return Lark(
+        grammar,
+        parser="lalr",
+        maybe_placeholders=False,
+        transformer=_Transformer(),
+        import_paths=[str(folder.parent)],
+        source_path=str(folder / "grammar.lark"),
+    )
+
+
+def _parse_text(text: str) -> object:
+    return _text_parser().parse(text)
 
 
 def _where(exc: UnexpectedInput, text: str) -> str:
