@@ -19,9 +19,9 @@ export const SEARCHED = ["name", "streetAddress", "postalCode", "addressLocality
  */
 export function searchFilter(query, fields = []) {
   const quoted = (s) => `'${s.replace(/'/g, "''")}'`;
-  // CASEI lowers the property; the pattern is lowered here, since twin's CQL2 parser takes
-  // only a plain string as a LIKE pattern (not `CASEI('…')`).
-  const like = quoted(`%${query.toLowerCase().replace(/[%_\\]/g, "\\$&")}%`);
+  // The server folds both sides (Unicode case folding: "Straße" and "STRASSE" alike), which
+  // JavaScript's toLowerCase cannot do ("straße" would miss the folded "strasse").
+  const like = `CASEI(${quoted(`%${query.replace(/[%_\\]/g, "\\$&")}%`)})`;
   const searched = ["id", ...fields].map((f) => `CASEI(${f}) LIKE ${like}`);
   return [`id = ${quoted(query)}`, ...searched].join(" OR ");
 }
