@@ -74,6 +74,62 @@ async def test_create_refuses_invalid_entities(client: TestClient, body: Any) ->
     await problem(await client.post(f"{API}/entities", json=body), 400, "BadRequestData")
 
 
+def _located(geometry: dict[str, Any]) -> dict[str, Any]:
+    return device(location={"type": "GeoProperty", "value": geometry})
+
+
+@pytest.mark.parametrize(
+    ("geometry", "detail"),
+    [
+        ({"type": "Point", "coordinates": [200, 100]},
+         "position [200, 100] is outside lon [-180, 180], lat [-90, 90]"),
+        ({"type": "Point", "coordinates": [8]}, "[8] is not a position [lon, lat] in the Point"),
+        ({"type": "Point", "coordinates": [8, 49, 100, 5]},
+         "[8, 49, 100, 5] is not a position [lon, lat] in the Point"),
+        ({"type": "LineString", "coordinates": [[8, 49]]},
+         "a line of the LineString has fewer than 2 positions"),
+        ({"type": "Polygon", "coordinates": [[[8, 49], [9, 49], [9, 50]]]},
+         "a ring of the Polygon is not closed or has fewer than 4 positions"),
+        ({"type": "GeometryCollection", "geometries": [{"type": "Point", "coordinates": ["x", 1]}]},
+         '["x", 1] is not a position [lon, lat] in the Point'),
+    ],
+    ids=["out-of-range", "one-number", "four-numbers", "one-point-line", "open-ring", "collection"],
+)  # fmt: skip
+async def test_create_refuses_geoproperties_that_are_not_geojson_geometries(
+    client: TestClient, geometry: dict[str, Any], detail: str
+) -> None:
+    # RFC 7946 §3.1: positions are [lon, lat(, height)], rings closed with 4 positions; a
+    # geo-query refused these coordinates, but a write stored them and queries matched them
+    resp = await client.post(f"{API}/entities", json=_located(geometry))
+    await problem(resp, 400, "BadRequestData")
+    assert (await resp.json())["detail"] == f"GeoProperty 'location': {detail}"
+
+
+@pytest.mark.parametrize(
+    "geometry",
+    [
+        {"type": "Point", "coordinates": [8.4, 49.1, 112.5]},
+        {"type": "GeometryCollection", "geometries": [
+            {"type": "Point", "coordinates": [8, 49]},
+            {"type": "LineString", "coordinates": [[8, 49], [9, 50]]}]},
+    ],
+    ids=["point-with-height", "collection"],
+)  # fmt: skip
+async def test_create_keeps_valid_geometries(client: TestClient, geometry: dict[str, Any]) -> None:
+    await create(client, _located(geometry))
+    assert (await get(client))["location"]["value"] == geometry
+
+
+async def test_partial_update_refuses_a_location_out_of_range(client: TestClient) -> None:
+    await create(client, _located({"type": "Point", "coordinates": [8, 49]}))
+    resp = await client.patch(
+        f"{API}/entities/{DEV}/attrs/location",
+        json={"value": {"type": "Point", "coordinates": [8, 149]}},
+    )
+    await problem(resp, 400, "BadRequestData")
+    assert (await get(client))["location"]["value"]["coordinates"] == [8, 49]
+
+
 async def test_create_refuses_invalid_json(client: TestClient) -> None:
     resp = await client.post(
         f"{API}/entities", data=b"{nope", headers={"Content-Type": "application/json"}

@@ -19,10 +19,11 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from typing import Any, Final, Literal, NotRequired, TypeAlias, TypedDict
+from typing import Any, Final, Literal, NotRequired, TypeAlias, TypedDict, TypeGuard
 
 from twin.ngsild.errors import BadRequestDataError
 from twin.ngsild.jsonld import Context
+from twin.ngsild.query.geo import geometry_problem
 
 __all__ = [
     "ATTRIBUTE_KEYWORDS",
@@ -232,7 +233,7 @@ def _infer_type(raw: Mapping[str, object]) -> str:
     return "Property"
 
 
-def _is_geometry(value: object) -> bool:
+def _is_geometry(value: object) -> TypeGuard[Mapping[str, Any]]:
     return (
         isinstance(value, Mapping)
         and value.get("type") in _GEOMETRY_TYPES
@@ -245,15 +246,26 @@ def _validate_value(name: str, iri: str, attr_type: str, value: object) -> None:
         objects = value if isinstance(value, list) else [value]
         if not objects or not all(is_uri(o) for o in objects):
             raise BadRequestDataError(f"Relationship {name!r} must point to URIs")
-    elif attr_type == "GeoProperty" and not _is_geometry(value):
-        raise BadRequestDataError(f"GeoProperty {name!r} must have a GeoJSON geometry value")
+    elif attr_type == "GeoProperty":
+        if not _is_geometry(value):
+            raise BadRequestDataError(f"GeoProperty {name!r} must have a GeoJSON geometry value")
+        _check_geometry(name, value)
     elif iri in GEO_ATTRIBUTES and attr_type != "GeoProperty":
         raise BadRequestDataError(f"{name!r} must be a GeoProperty")
     elif attr_type == "LanguageProperty" and not isinstance(value, Mapping):
         raise BadRequestDataError(f"LanguageProperty {name!r} needs a languageMap object")
 
 
+def _check_geometry(name: str, geometry: Mapping[str, Any]) -> None:
+    """Refuse a geometry RFC 7946 does not allow (a geo-query refuses such coordinates too)."""
+    problem = geometry_problem(geometry)
+    if problem is not None:
+        raise BadRequestDataError(f"GeoProperty {name!r}: {problem}")
+
+
 def _check_keyword(name: str, key: str, value: object) -> object:
+    if key == "value" and _is_geometry(value):
+        _check_geometry(name, value)
     if key == "observedAt":
         return validate_datetime(value, f"observedAt of {name!r}")
     if key == "datasetId" and not is_uri(value):

@@ -36,8 +36,10 @@ __all__ = [
     "GeoQuery",
     "GeoRelation",
     "GeometryType",
+    "coordinates_problem",
     "distance_m",
     "evaluate_geo",
+    "geometry_problem",
     "parse_geoquery",
 ]
 
@@ -149,8 +151,9 @@ def _reference(geometry: str, coordinates: str) -> tuple[Any, Any]:
         parsed = json.loads(coordinates)
     except json.JSONDecodeError as exc:
         raise _error(f"coordinates are not a JSON array: {exc.msg} at {exc.pos}") from exc
-    _check_positions(parsed, _DEPTH[geometry], geometry)
-    _check_parts(parsed, geometry)
+    problem = coordinates_problem(geometry, parsed)
+    if problem is not None:
+        raise _error(problem)
     try:
         reference = shape({"type": geometry, "coordinates": parsed})
     except (ValueError, TypeError, shapely.errors.ShapelyError) as exc:
@@ -162,31 +165,68 @@ def _reference(geometry: str, coordinates: str) -> tuple[Any, Any]:
     return parsed, reference
 
 
-def _check_positions(value: Any, depth: int, geometry: str) -> None:
+def geometry_problem(geometry: Mapping[str, Any]) -> str | None:
+    """Return why a GeoJSON geometry object is not one RFC 7946 allows, or None when it is.
+
+    Its ``coordinates`` are checked as :func:`coordinates_problem` says, the members of a
+    ``GeometryCollection`` each in turn.
+
+    >>> geometry_problem({"type": "Point", "coordinates": [200, 10]})
+    'position [200, 10] is outside lon [-180, 180], lat [-90, 90]'
+    >>> geometry_problem({"type": "GeometryCollection", "geometries": []}) is None
+    True
+    """
+    kind = geometry.get("type")
+    if kind == "GeometryCollection":
+        members = geometry.get("geometries")
+        if not isinstance(members, list):
+            return "a GeometryCollection needs a geometries array"
+        problems = (
+            geometry_problem(m) if isinstance(m, Mapping) else f"{json.dumps(m)} is no geometry"
+            for m in members
+        )
+        return next((p for p in problems if p is not None), None)
+    if kind not in _DEPTH:
+        return f"unknown geometry {kind!r}; expected one of {', '.join(_DEPTH)}"
+    return coordinates_problem(kind, geometry.get("coordinates"))
+
+
+def coordinates_problem(geometry: str, coordinates: Any) -> str | None:
+    """Return why ``coordinates`` do not make a GeoJSON ``geometry``, or None when they do.
+
+    RFC 7946 §3.1: positions of 2 or 3 numbers, longitude and latitude in range, lines of 2
+    positions or more, rings closed and of 4 positions or more.
+    """
+    return _positions_problem(coordinates, _DEPTH[geometry], geometry) or _parts_problem(
+        coordinates, geometry
+    )
+
+
+def _positions_problem(value: Any, depth: int, geometry: str) -> str | None:
     """Check nesting depth, and that positions are 2-3 numbers within lon/lat bounds."""
     if depth == 1:
         ok = isinstance(value, list) and 2 <= len(value) <= 3
         if not ok or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in value):
-            raise _error(f"{json.dumps(value)} is not a position [lon, lat] in the {geometry}")
+            return f"{json.dumps(value)} is not a position [lon, lat] in the {geometry}"
         if not (-180 <= value[0] <= 180 and -90 <= value[1] <= 90):
-            raise _error(f"position {json.dumps(value)} is outside lon [-180, 180], lat [-90, 90]")
-        return
+            return f"position {json.dumps(value)} is outside lon [-180, 180], lat [-90, 90]"
+        return None
     if not isinstance(value, list) or not value or not all(isinstance(v, list) for v in value):
-        raise _error(f"coordinates nest too shallowly for a {geometry}")
-    for item in value:
-        _check_positions(item, depth - 1, geometry)
+        return f"coordinates nest too shallowly for a {geometry}"
+    problems = (_positions_problem(item, depth - 1, geometry) for item in value)
+    return next((p for p in problems if p is not None), None)
 
 
-def _check_parts(coordinates: Any, geometry: str) -> None:
+def _parts_problem(coordinates: Any, geometry: str) -> str | None:
     """Check that lines have two positions and rings four, closed (RFC 7946 section 3.1)."""
     lines = {"LineString": [coordinates], "MultiLineString": coordinates}.get(geometry, [])
-    for line in lines:
-        if len(line) < 2:
-            raise _error(f"a line of the {geometry} has fewer than 2 positions")
+    if any(len(line) < 2 for line in lines):
+        return f"a line of the {geometry} has fewer than 2 positions"
     polygons = {"Polygon": [coordinates], "MultiPolygon": coordinates}.get(geometry, [])
     for ring in (ring for polygon in polygons for ring in polygon):
         if len(ring) < 4 or ring[0] != ring[-1]:
-            raise _error(f"a ring of the {geometry} is not closed or has fewer than 4 positions")
+            return f"a ring of the {geometry} is not closed or has fewer than 4 positions"
+    return None
 
 
 def evaluate_geo(query: GeoQuery, entity: Mapping[str, Any]) -> bool:
