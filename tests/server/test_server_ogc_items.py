@@ -210,6 +210,24 @@ async def test_datetime_uses_creation_date_else_import_time(client: Client) -> N
 
 
 @pytest.mark.parametrize(
+    ("interval", "after_import"),
+    [
+        ("2024-06-01T13:30:00+02:00/..", True),  # 11:30 UTC: the import (12:00 UTC) is after
+        ("2024-06-01T14:30:00+02:00/..", False),
+        ("../2024-06-01T09:30:00-03:00", True),  # 12:30 UTC
+        ("../2024-06-01T08:30:00-03:00", False),
+    ],
+)
+async def test_datetime_bounds_with_an_offset_compare_as_instants(
+    client: Client, interval: str, after_import: bool
+) -> None:
+    # Bounds were compared as text with the UTC import time: "…13:30:00+02:00" sorted after
+    # "…12:00:00+00:00" although it is the earlier instant.
+    assert "creationDate" not in RECORDS[1].attributes  # B01 is stamped with the import time
+    assert ("B01" in await _all_ids(client, datetime=interval)) == after_import
+
+
+@pytest.mark.parametrize(
     ("cql", "keep"),
     [
         ("measuredHeight > 20", lambda r: r.attributes["measuredHeight"] > 20),

@@ -127,6 +127,8 @@ def parse_datetime(text: str) -> tuple[str | None, str | None]:
     ('2020-01-01', None)
     >>> parse_datetime("2020-05-17T10:00:00Z")
     ('2020-05-17T10:00:00+00:00', '2020-05-17T10:00:00+00:00')
+    >>> parse_datetime("2020-05-17T12:00:00+02:00/..")
+    ('2020-05-17T10:00:00+00:00', None)
     """
     parts = text.split("/")
     if len(parts) > 2:
@@ -148,9 +150,11 @@ def _instant(part: str, text: str) -> str | None:
     try:
         if len(part) == 10:
             return dt.date.fromisoformat(part).isoformat()
-        return dt.datetime.fromisoformat(part.replace("Z", "+00:00")).isoformat()
+        moment = dt.datetime.fromisoformat(part.replace("Z", "+00:00"))
     except ValueError:
         raise QueryError(f"datetime {text!r}: {part!r} is not an RFC 3339 date or time") from None
+    # the stamps are compared as text and kept in UTC: a bound must be in UTC too
+    return (moment if moment.tzinfo is None else moment.astimezone(dt.UTC)).isoformat()
 
 
 def sortable_names(queryables: Mapping[str, str]) -> list[str]:
