@@ -120,6 +120,17 @@ async def test_range_past_the_end_gives_416_problem(client: Client) -> None:
     assert body["detail"] == "range starts at 500 but the file has 72 bytes"
 
 
+@pytest.mark.parametrize("range_header", ["bytes=-0", "bytes=-000"])
+async def test_a_zero_length_suffix_range_gives_416(client: Client, range_header: str) -> None:
+    # RFC 9110 §14.1.1: a suffix-range is satisfiable only if its length is not zero; aiohttp
+    # reads "-0" as the slice 0: (the whole file), which was answered 206 with every byte
+    resp = await client.get("/tiles/demo/content/0.glb", headers={"Range": range_header})
+    assert resp.status == 416
+    assert resp.headers["Content-Range"] == "bytes */72"
+    body = await resp.json(content_type=None)
+    assert body["detail"] == "a suffix range of 0 bytes selects nothing of the file's 72 bytes"
+
+
 async def test_if_range_with_an_old_etag_gives_the_whole_file(client: Client) -> None:
     headers = {"Range": "bytes=0-3", "If-Range": '"old"'}
     resp = await client.get("/tiles/demo/content/0.glb", headers=headers)

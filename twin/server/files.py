@@ -17,6 +17,7 @@ import asyncio
 import hashlib
 import logging
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from email.utils import formatdate
@@ -75,6 +76,8 @@ CONTENT_TYPES: Final[Mapping[str, str]] = {
 log = logging.getLogger(__name__)
 
 _CHUNK: Final = 256 * 1024
+_ZERO_SUFFIX: Final = re.compile(r"bytes=\s*-0+\s*")
+"""A suffix range of zero bytes: unsatisfiable (RFC 9110 §14.1.1)."""
 
 
 def content_type_of(path: PurePosixPath | Path) -> str:
@@ -167,17 +170,26 @@ def _byte_range(request: web.Request, opened: OpenFile) -> tuple[int, int] | Non
         wanted = request.http_range
     except ValueError:
         return None
+    if _ZERO_SUFFIX.fullmatch(request.headers[hdrs.RANGE]):  # aiohttp reads "-0" as "0-"
+        raise _unsatisfiable(
+            opened, f"a suffix range of 0 bytes selects nothing of the file's {opened.size} bytes"
+        )
     start, stop = wanted.start, wanted.stop
     if start is not None and start < 0:
         start = max(opened.size + start, 0)
     start = start or 0
     stop = opened.size if stop is None else min(stop, opened.size)
     if start >= opened.size:
-        raise web.HTTPRequestRangeNotSatisfiable(
-            headers={hdrs.CONTENT_RANGE: f"bytes */{opened.size}"},
-            text=f"range starts at {start} but the file has {opened.size} bytes",
+        raise _unsatisfiable(
+            opened, f"range starts at {start} but the file has {opened.size} bytes"
         )
     return start, stop
+
+
+def _unsatisfiable(opened: OpenFile, detail: str) -> web.HTTPRequestRangeNotSatisfiable:
+    return web.HTTPRequestRangeNotSatisfiable(
+        headers={hdrs.CONTENT_RANGE: f"bytes */{opened.size}"}, text=detail
+    )
 
 
 def _read(file: BinaryIO, offset: int, count: int) -> bytes:
