@@ -15,7 +15,7 @@ from pyproj import Proj, Transformer
 from tileset_checks import check_tileset
 from tileset_walk import content_tiles
 
-from twin.errors import CityGMLError, NotFoundError
+from twin.errors import CityGMLError, InputError, NotFoundError
 from twin.geo.reproject import EGM96_GRID
 from twin.model import BuildingRecord
 from twin.pipeline import REPORT_NAME, ImportOptions, TileBudget, import_files
@@ -364,3 +364,18 @@ def test_an_id_met_again_in_another_file_is_rejected_naming_the_first(
             "files as separate datasets)"
         )
     assert store.get_dataset("d").object_count == 4
+
+
+def test_types_that_select_nothing_are_named_in_the_error(
+    shared_data: Path, store: SQLiteStore
+) -> None:
+    # A typo in --types used to end in "no city object with usable geometry … (0 rejected;
+    # first reason: no city objects found)", which does not point at the option.
+    source = shared_data / "citygml/ogc_v2_Building_LOD2-EPSG25832.gml"
+    with pytest.raises(InputError) as caught:
+        import_files([source], store, ImportOptions(dataset="d", types=("Bulding",)))
+    assert str(caught.value) == (
+        f"no city object with usable geometry in {source} (0 rejected; first reason: no "
+        "object of the types given with --types (Bulding) in the input; --types takes "
+        "top-level type names as the input writes them, e.g. Building,Road)"
+    )

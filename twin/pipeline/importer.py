@@ -113,9 +113,10 @@ def _publish(
         summary = spill.finish()
         _resolve_parents(spill, report)
         if not summary.meshed:
+            reason = _first_reason(report, options.types)
             raise InputError(
                 f"no city object with usable geometry in {', '.join(map(str, paths))} "
-                f"({len(report.rejections)} rejected; first reason: {_first_reason(report)})"
+                f"({len(report.rejections)} rejected; first reason: {reason})"
             )
         t0 = time.perf_counter()
         stats = write_tileset(
@@ -394,5 +395,12 @@ def _dataset_info(
     )
 
 
-def _first_reason(report: ImportReport) -> str:
-    return report.rejections[0].reason if report.rejections else "no city objects found"
+def _first_reason(report: ImportReport, types: Sequence[str] | None) -> str:
+    if report.rejections:
+        return report.rejections[0].reason
+    if types and report.objects_read == 0:
+        return (
+            f"no object of the types given with --types ({','.join(types)}) in the input; "
+            "--types takes top-level type names as the input writes them, e.g. Building,Road"
+        )
+    return "no city objects found"
