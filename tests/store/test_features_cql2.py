@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from pygeofilter import ast
 
@@ -39,3 +41,14 @@ def test_strings_in_lists_and_dates_still_parse() -> None:
 def test_an_unterminated_string_is_a_located_error() -> None:
     with pytest.raises(QueryError, match=r"^invalid CQL2 filter at line 1, column \d+"):
         parse_filter("name = 'it''s")
+
+
+def test_cql2_json_between_takes_three_arguments() -> None:
+    # CQL2 JSON (OGC 21-065r2): {"op": "between", "args": [value, low, high]}; pygeofilter
+    # reads only [value, [low, high]] and answered "'int' object is not subscriptable"
+    standard = {"op": "between", "args": [{"property": "height"}, 5, 10]}
+    node = parse_filter(json.dumps({"op": "not", "args": [standard]}), "cql2-json")
+    assert isinstance(node, ast.Not)
+    between = node.sub_node
+    assert isinstance(between, ast.Between)
+    assert (between.lhs, between.low, between.high) == (ast.Attribute("height"), 5, 10)

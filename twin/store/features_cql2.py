@@ -68,7 +68,10 @@ def parse_filter(text: str, lang: FilterLang = "cql2-text") -> ast.Node:
     twin.errors.QueryError: invalid CQL2 filter at line 1, column 9: unexpected end of input
     """
     try:
-        node = parse_cql2_json(json.loads(text)) if lang == "cql2-json" else _parse_text(text)
+        if lang == "cql2-json":
+            node = parse_cql2_json(_pygeofilter_json(json.loads(text)))
+        else:
+            node = _parse_text(text)
     except UnexpectedInput as exc:
         raise QueryError(f"invalid CQL2 filter at {_where(exc, text)}") from exc
     except json.JSONDecodeError as exc:
@@ -114,6 +117,26 @@ def _text_parser() -> Lark:
 
 def _parse_text(text: str) -> object:
     return _text_parser().parse(text)
+
+
+def _pygeofilter_json(node: Any) -> Any:
+    """Return CQL2 JSON as pygeofilter reads it: ``between`` with its bounds in one list.
+
+    CQL2 JSON writes ``{"op": "between", "args": [value, low, high]}``; pygeofilter reads
+    ``[value, [low, high]]``.
+
+    >>> _pygeofilter_json({"op": "between", "args": [{"property": "h"}, 1, 2]})
+    {'op': 'between', 'args': [{'property': 'h'}, [1, 2]]}
+    """
+    if isinstance(node, list):
+        return [_pygeofilter_json(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out = {key: _pygeofilter_json(value) for key, value in node.items()}
+    args = out.get("args")
+    if out.get("op") == "between" and isinstance(args, list) and len(args) == 3:
+        out["args"] = [args[0], args[1:]]
+    return out
 
 
 def _where(exc: UnexpectedInput, text: str) -> str:
