@@ -30,10 +30,10 @@ import json
 import math
 import operator
 import sqlite3
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Any, Final, Protocol, TypeVar
+from typing import Any, Final, Generic, Protocol, TypeVar
 
 from twin.errors import ConflictError, NotFoundError
 from twin.store.checkpoint import WalCheckpointer
@@ -346,19 +346,20 @@ class IndexRows:
         if old is None or old_types != types:
             self._rewrite(tenant, seq, body, types, old_types, {})
             return
-        self._types(tenant, seq, body["type"], types, old_types)
+        # (the types did not change: no entity_types row does)
         attrs = body["attrs"]
         old_attrs: Mapping[str, Any] = old["attrs"]
         changed = {a: i for a, i in attrs.items() if not _same(i, old_attrs.get(a))}
         gone = [a for a in old_attrs if a not in attrs]
-        if _has_refs(changed) or _has_refs(
-            {a: old_attrs[a] for a in [*changed, *gone] if a in old_attrs}
+        if _has_refs(changed.values()) or _has_refs(
+            old_attrs[a] for a in [*changed, *gone] if a in old_attrs
         ):  # fmt: skip
             self._refs_gone.append((tenant, body["id"]))
             self._refs_new.extend((tenant, t, body["id"], a) for a, t in _refs(body))
-        if gone or any(a not in old_attrs for a in changed):
+        if gone or not changed.keys() <= old_attrs.keys():
             self._attr_types.update((tenant, a, t) for a in attrs for t in body["type"])
-        self._index_gone.extend((seq, a) for a in gone)
+        if gone:
+            self._index_gone.extend((seq, a) for a in gone)
         for attr, instances in changed.items():
             kind_value = index_value(instances)
             # (kind, value), not the instances: 0 == False in Python, not in the index
@@ -459,8 +460,9 @@ def _same(instances: Sequence[object], old: Sequence[object] | None) -> bool:
     return old is not None and len(old) == len(instances) and all(map(operator.is_, instances, old))
 
 
-def _has_refs(attrs: Mapping[str, Any]) -> bool:
-    return any(i.get("type") == "Relationship" for v in attrs.values() for i in v)
+def _has_refs(attrs: Iterable[Sequence[Mapping[str, Any]]]) -> bool:
+    """Whether any of these attributes' instances is a Relationship."""
+    return any(i.get("type") == "Relationship" for instances in attrs for i in instances)
 
 
 def _index(
@@ -483,9 +485,20 @@ def _refs(body: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
                         yield attr, target
 
 
+_INSERT_HISTORY: Final = "INSERT INTO attr_history VALUES (?, ?, ?, ?, ?, ?, ?)"
+
+
 def _history(
     cur: sqlite3.Cursor, tenant: str, body: Mapping[str, Any], attrs: Sequence[str]
 ) -> None:
+    cur.executemany(_INSERT_HISTORY, _history_rows(tenant, body, attrs))
+
+
+def _history_rows(
+    tenant: str, body: Mapping[str, Any], attrs: Sequence[str]
+) -> list[tuple[object, ...]]:
+    """Return the ``attr_history`` rows of ``attrs`` as ``body`` holds them (one without an
+    instance for an attribute it no longer has)."""
     rows: list[tuple[object, ...]] = []
     for attr in attrs:
         instances = body["attrs"].get(attr)
@@ -496,7 +509,7 @@ def _history(
                 tenant, body["id"], attr, inst.get("datasetId"), inst.get("observedAt"),
                 inst.get("modifiedAt", body["modifiedAt"]), _dumps(inst),
             ))  # fmt: skip
-    cur.executemany("INSERT INTO attr_history VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+    return rows
 
 
 INSTANCE_PREFIX: Final = "urn:ngsi-ld:AttributeInstance:"
@@ -670,7 +683,9 @@ class SQLiteEntities:
 
         One that raises is undone alone and its exception is its result; one commit (one
         ``fsync``) covers them all. The operations first run one after the other, without a
-        savepoint each (SAVEPOINT and RELEASE cost ~8 % of a batch's SQL time); when one raises,
+        savepoint each (SAVEPOINT and RELEASE cost ~8 % of a batch's SQL time), the
+        modifications of entities writing their rows together (see :func:`_run_gathering`; a
+        failing modification wrote nothing, so it needs no undoing); when another one raises,
         that transaction is rolled back and the batch runs again with a savepoint around each
         operation. Operations are functions of the database state, so the second run gives what
         a first one with savepoints would have.
@@ -678,7 +693,7 @@ class SQLiteEntities:
         with self._cursor() as cur:
             cur.execute("BEGIN IMMEDIATE")
             try:
-                results = [operation(cur) for operation in operations]
+                results = _run_gathering(cur, operations)
             except BaseException as exc:
                 cur.execute("ROLLBACK")
                 if not isinstance(exc, Exception):
@@ -725,6 +740,33 @@ def _has_typed_index(cur: sqlite3.Cursor) -> bool:
     return any(row[1] == "type" for row in cur.execute("PRAGMA table_info(attr_index)"))
 
 
+def _run_gathering(cur: sqlite3.Cursor, operations: Sequence[Operation[object]]) -> list[object]:
+    """Run operations one after the other in the open transaction; return their results.
+
+    Modifications of existing entities (:func:`modify_op`) gather their rows into one
+    :class:`_ModifyBatch`, written with one ``executemany`` per statement before any other
+    operation runs, before a modification of an entity already gathered, and at the end: every
+    operation sees what those before it wrote. A modification that raises has gathered nothing,
+    so its exception is its result and the others go on; any other exception (of another
+    operation, or of writing the batch) is raised.
+    """
+    batch = _ModifyBatch()
+    results: list[object] = []
+    for operation in operations:
+        if isinstance(operation, _Modify):
+            if batch.holds(operation.tenant, operation.entity_id):
+                batch.write(cur)
+            try:
+                results.append(operation.gather(cur, batch))
+            except Exception as exc:  # handed back to its caller
+                results.append(exc)
+        else:
+            batch.write(cur)
+            results.append(operation(cur))
+    batch.write(cur)
+    return results
+
+
 def _run_each(cur: sqlite3.Cursor, operations: Sequence[Operation[object]]) -> list[object]:
     """Run operations in one transaction, each in a savepoint: one that raises is rolled back
     alone and its exception is its result."""
@@ -766,22 +808,102 @@ def create_op(tenant: str, body: Mapping[str, Any]) -> Operation[None]:
 
 def modify_op(tenant: str, entity_id: str, change: Callable[[Body], C]) -> Operation[C]:
     """Return the operation that applies ``change`` to a stored entity and stores the result."""
+    return _Modify(tenant, entity_id, change)
 
-    def modify(cur: sqlite3.Cursor) -> C:
-        _check_tenant(cur, tenant)
-        row = cur.execute(
-            "SELECT seq, types, body FROM entities WHERE tenant = ? AND id = ?",
-            (tenant, entity_id),
-        ).fetchone()
-        if row is None:
-            raise NotFoundError(f"no entity {entity_id}")
-        old = json.loads(row[2])
-        result = change(old)
-        write_entity(cur, tenant, result.entity, old, (row[0], row[1]))
-        _history(cur, tenant, result.entity, result.updated)
+
+class _Modify(Generic[C]):
+    """:func:`modify_op`'s operation: a function of a cursor like any other, which
+    :meth:`SQLiteEntities.run` can also have gather its rows into a :class:`_ModifyBatch`."""
+
+    __slots__ = ("_change", "entity_id", "tenant")
+
+    def __init__(self, tenant: str, entity_id: str, change: Callable[[Body], C]) -> None:
+        self.tenant = tenant
+        self.entity_id = entity_id
+        self._change = change
+
+    def __call__(self, cur: sqlite3.Cursor) -> C:
+        batch = _ModifyBatch()
+        result = self.gather(cur, batch)
+        batch.write(cur)
         return result
 
-    return modify
+    def gather(self, cur: sqlite3.Cursor, batch: _ModifyBatch) -> C:
+        """Read the entity, apply the change and add the rows to write to ``batch``; what
+        raises has added nothing (NotFoundError when the entity is missing)."""
+        _check_tenant(cur, self.tenant)
+        row = cur.execute(
+            "SELECT seq, types, body FROM entities WHERE tenant = ? AND id = ?",
+            (self.tenant, self.entity_id),
+        ).fetchone()
+        if row is None:
+            raise NotFoundError(f"no entity {self.entity_id}")
+        seq, old_types, text = row
+        old = json.loads(text)
+        result = self._change(old)
+        body = result.entity
+        # (most writes keep the types: their column is not encoded again)
+        types = old_types if body["type"] == old["type"] else _dumps(body["type"])
+        batch.add(self.tenant, self.entity_id, seq, (types, old_types), body, old, result.updated)
+        return result
+
+
+_UPDATE_ENTITY: Final = (
+    "UPDATE entities SET types = ?, body = ?, created_at = ?, modified_at = ? WHERE seq = ?"
+)
+
+
+class _ModifyBatch:
+    """The rows that modifications of existing entities write — the ``entities`` rows, their
+    index rows (:class:`IndexRows`) and their ``attr_history`` rows — gathered over many
+    entities and written with one ``executemany`` per statement.
+
+    An entity is gathered once at most between two :meth:`write` calls (:meth:`holds` tells):
+    the index rows of all gathered entities are written deletions first, which is right only
+    for rows of different entities.
+    """
+
+    def __init__(self) -> None:
+        self._keys: set[tuple[str, str]] = set()
+        self._entities: list[tuple[str, str, object, object, int]] = []
+        self._index = IndexRows()
+        self._history: list[tuple[object, ...]] = []
+
+    def holds(self, tenant: str, entity_id: str) -> bool:
+        """Whether rows of that entity wait to be written."""
+        return (tenant, entity_id) in self._keys
+
+    def add(
+        self,
+        tenant: str,
+        entity_id: str,
+        seq: int,
+        types: tuple[str, str],
+        body: Mapping[str, Any],
+        old: Mapping[str, Any],
+        updated: Sequence[str],
+    ) -> None:
+        """Gather the rows of entity ``seq`` now holding ``body`` (``types``: its new and old
+        ``types`` columns), which held ``old``, with the history of ``updated``; raises (an
+        unencodable body) before gathering anything."""
+        text = _dumps(body)
+        history = _history_rows(tenant, body, updated)
+        self._keys.add((tenant, entity_id))
+        self._entities.append((types[0], text, body["createdAt"], body["modifiedAt"], seq))
+        self._index.add(tenant, seq, body, types[0], old, types[1])
+        self._history.extend(history)
+
+    def write(self, cur: sqlite3.Cursor) -> None:
+        """Write the gathered rows and forget them."""
+        if not self._keys:
+            return
+        cur.executemany(_UPDATE_ENTITY, self._entities)
+        self._index.write(cur)
+        if self._history:
+            cur.executemany(_INSERT_HISTORY, self._history)
+        self._keys.clear()
+        self._entities.clear()
+        self._history.clear()
 
 
 def delete_op(tenant: str, entity_id: str) -> Operation[Body]:
