@@ -149,8 +149,8 @@ def read_json(raw: bytes) -> Any:
     """Parse a request body; raise InvalidRequestError when it is not JSON."""
     if not raw:
         raise InvalidRequestError("the request needs a JSON body")
-    try:
-        return json.loads(raw, parse_constant=_refuse_constant)
+    try:  # (what json.loads does with bytes, without building a decoder at every call)
+        return _decode(raw.decode(json.detect_encoding(raw), "surrogatepass"))
     except (ValueError, UnicodeDecodeError) as exc:
         raise InvalidRequestError(f"the body is not valid JSON: {exc}") from exc
 
@@ -159,6 +159,9 @@ def _refuse_constant(name: str) -> None:
     """Refuse the ``NaN``/``Infinity`` Python's json reads: JSON has no such numbers (RFC 8259
     §6), and a stored one would make the entity's body malformed for SQLite's JSON functions."""
     raise ValueError(f"{name} is not a JSON number")
+
+
+_decode: Final = json.JSONDecoder(parse_constant=_refuse_constant).decode
 
 
 async def negotiate(
