@@ -349,22 +349,26 @@ class IndexRows:
         # (the types did not change: no entity_types row does)
         attrs = body["attrs"]
         old_attrs: Mapping[str, Any] = old["attrs"]
-        changed = {a: i for a, i in attrs.items() if not _same(i, old_attrs.get(a))}
+        # (attribute, instances, instances before or None) of each attribute written
+        changed = [(a, i, old_attrs.get(a)) for a, i in attrs.items()
+                   if not _same(i, old_attrs.get(a))]  # fmt: skip
         gone = [a for a in old_attrs if a not in attrs]
-        if _has_refs(changed.values()) or _has_refs(
-            old_attrs[a] for a in [*changed, *gone] if a in old_attrs
+        if _has_refs([i for _, i, _ in changed]) or _has_refs(
+            [b for _, _, b in changed if b is not None] + [old_attrs[a] for a in gone]
         ):  # fmt: skip
             self._refs_gone.append((tenant, body["id"]))
             self._refs_new.extend((tenant, t, body["id"], a) for a, t in _refs(body))
-        if gone or not changed.keys() <= old_attrs.keys():
+        added = False
+        for attr, instances, before in changed:
+            kind_value = index_value(instances)
+            # (kind, value), not the instances: 0 == False in Python, not in the index
+            if before is None or index_value(before) != kind_value:
+                self._index_new.extend([(seq, attr, t, tenant, *kind_value) for t in body["type"]])
+            added = added or before is None
+        if gone or added:
             self._attr_types.update((tenant, a, t) for a in attrs for t in body["type"])
         if gone:
             self._index_gone.extend((seq, a) for a in gone)
-        for attr, instances in changed.items():
-            kind_value = index_value(instances)
-            # (kind, value), not the instances: 0 == False in Python, not in the index
-            if attr not in old_attrs or index_value(old_attrs[attr]) != kind_value:
-                self._index_new.extend((seq, attr, t, tenant, *kind_value) for t in body["type"])
 
     def replace(
         self,
