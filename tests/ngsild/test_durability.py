@@ -252,3 +252,38 @@ def test_a_missing_entity_in_a_group_commit_is_answered_alone(tmp_path: Path) ->
             assert temperature["value"] == i + 1
     finally:
         store.close()
+
+
+def _temperature(store: SQLiteStore, i: int) -> object:
+    return store.entities.get("", f"urn:ngsi-ld:Room:{i}")["attrs"][TEMPERATURE][0]["value"]
+
+
+def test_a_modification_starts_from_what_was_written_last_by_anyone(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "data")
+    other = SQLiteStore(tmp_path / "data")  # another connection, as another process has
+    try:
+        store.entities.run([create_op("", _stored_room(i)) for i in range(2)])
+        store.entities.run([_set(0, 1), _set(1, 1)])
+        other.entities.run([_set(0, 2)])  # committed by the other connection
+        with store._db:  # written on the same connection, outside run
+            store._db.execute(
+                "UPDATE entities SET body = json_set(body, '$.attrs.\"" + REF + "\"', "
+                'json(\'[{"type":"Relationship","object":"urn:x:moved"}]\')) '
+                "WHERE id = 'urn:ngsi-ld:Room:1'"
+            )
+        store.entities.run([_set(0, 3), _set(1, 3)])
+        assert _temperature(store, 0) == 3
+        room_1 = store.entities.get("", "urn:ngsi-ld:Room:1")
+        assert room_1["attrs"][REF][0]["object"] == "urn:x:moved"  # not the body before
+        store.entities.run([delete_op("", "urn:ngsi-ld:Room:1")])
+        (missing,) = store.entities.run([_set(1, 4)])
+        assert isinstance(missing, NotFoundError)
+        # a batch undone (a value SQLite refuses) leaves what was committed before it
+        store.entities.run([_set(0, 5), _set(0, "\ud800")])
+        store.entities.run([_set(0, 6)])
+        history = other.entities.history("", "urn:ngsi-ld:Room:0", [TEMPERATURE])
+        assert [(inst or {}).get("value") for _, inst in history] == [0, 1, 2, 3, 5, 6]
+        assert _temperature(other, 0) == 6
+    finally:
+        other.close()
+        store.close()

@@ -33,7 +33,7 @@ import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Any, Final, Generic, Protocol, TypeVar
+from typing import Any, Final, Generic, Protocol, TypeVar, cast
 
 from twin.errors import ConflictError, NotFoundError
 from twin.store.checkpoint import WalCheckpointer
@@ -561,6 +561,7 @@ class SQLiteEntities:
         self._cursor = cursor
         self.subscriptions = SQLiteSubscriptions(cursor)
         """Subscriptions, in the same database."""
+        self._bodies = _Bodies()
         self._index_existing()
 
     def _index_existing(self) -> None:
@@ -696,14 +697,18 @@ class SQLiteEntities:
         """
         with self._cursor() as cur:
             cur.execute("BEGIN IMMEDIATE")
+            bodies = self._bodies
+            batch = _ModifyBatch(bodies.valid(cur))
             try:
-                results = _run_gathering(cur, operations)
+                results = _run_gathering(cur, operations, batch)
+                mark = _Bodies.mark(cur)  # (before COMMIT: nobody else can write until then)
             except BaseException as exc:
-                cur.execute("ROLLBACK")
+                cur.execute("ROLLBACK")  # (what it kept stays right: the mark moved, though)
                 if not isinstance(exc, Exception):
                     raise
             else:
                 cur.execute("COMMIT")
+                bodies.keep(batch.bodies, mark)
                 return results
             return _run_each(cur, operations)
 
@@ -744,7 +749,55 @@ def _has_typed_index(cur: sqlite3.Cursor) -> bool:
     return any(row[1] == "type" for row in cur.execute("PRAGMA table_info(attr_index)"))
 
 
-def _run_gathering(cur: sqlite3.Cursor, operations: Sequence[Operation[object]]) -> list[object]:
+Stored = tuple[int, str, Body]
+"""An entity as stored: its ``seq`` and ``types`` columns and its body."""
+
+
+class _Bodies:
+    """The entities the last transactions of :meth:`SQLiteEntities.run` modified, as they wrote
+    them (at most :attr:`LIMIT`): a modification of one of them takes its body from here
+    instead of reading and decoding its row again.
+
+    They are right only while nothing else wrote to the database: :meth:`mark` (the rows this
+    connection changed, and ``PRAGMA data_version``, which moves when another connection
+    commits) is taken at the end of each transaction that kept bodies and compared at the start
+    of the next, which forgets them all when it differs. The bodies are the very objects the
+    operations returned: operations never change a body in place (see
+    :mod:`twin.ngsild.operations`), and neither may their callers.
+    """
+
+    LIMIT: Final = 8192
+
+    def __init__(self) -> None:
+        self._held: dict[tuple[str, str], Stored] = {}
+        self._mark: tuple[int, int] | None = None
+
+    @staticmethod
+    def mark(cur: sqlite3.Cursor) -> tuple[int, int]:
+        """Return what moves when the database changes, in the open transaction."""
+        (version,) = cur.execute("PRAGMA data_version").fetchone()
+        return cur.connection.total_changes, version
+
+    def valid(self, cur: sqlite3.Cursor) -> Mapping[tuple[str, str], Stored]:
+        """Return the bodies kept, after forgetting them if the database changed since."""
+        if self._held and self.mark(cur) != self._mark:
+            self._held.clear()
+        return self._held
+
+    def keep(self, bodies: Mapping[tuple[str, str], Stored] | None, mark: tuple[int, int]) -> None:
+        """Keep what a committed transaction wrote (None: it wrote more than modifications)."""
+        if bodies is None:
+            self._held.clear()
+            return
+        if len(self._held) + len(bodies) > self.LIMIT:
+            self._held.clear()
+        self._held.update(bodies)
+        self._mark = mark
+
+
+def _run_gathering(
+    cur: sqlite3.Cursor, operations: Sequence[Operation[object]], batch: _ModifyBatch
+) -> list[object]:
     """Run operations one after the other in the open transaction; return their results.
 
     Modifications of existing entities (:func:`modify_op`) gather their rows into one
@@ -754,7 +807,6 @@ def _run_gathering(cur: sqlite3.Cursor, operations: Sequence[Operation[object]])
     so its exception is its result and the others go on; any other exception (of another
     operation, or of writing the batch) is raised.
     """
-    batch = _ModifyBatch()
     results: list[object] = []
     for operation in operations:
         if isinstance(operation, _Modify):
@@ -766,6 +818,7 @@ def _run_gathering(cur: sqlite3.Cursor, operations: Sequence[Operation[object]])
                 results.append(exc)
         else:
             batch.write(cur)
+            batch.forget_bodies()  # (it may write entities too)
             results.append(operation(cur))
     batch.write(cur)
     return results
@@ -836,14 +889,16 @@ class _Modify(Generic[C]):
         """Read the entity, apply the change and add the rows to write to ``batch``; what
         raises has added nothing (NotFoundError when the entity is missing)."""
         _check_tenant(cur, self.tenant)
-        row = cur.execute(
-            "SELECT seq, types, body FROM entities WHERE tenant = ? AND id = ?",
-            (self.tenant, self.entity_id),
-        ).fetchone()
-        if row is None:
-            raise NotFoundError(f"no entity {self.entity_id}")
-        seq, old_types, text = row
-        old = json.loads(text)
+        stored = batch.stored(self.tenant, self.entity_id)
+        if stored is None:
+            row = cur.execute(
+                "SELECT seq, types, body FROM entities WHERE tenant = ? AND id = ?",
+                (self.tenant, self.entity_id),
+            ).fetchone()
+            if row is None:
+                raise NotFoundError(f"no entity {self.entity_id}")
+            stored = (row[0], row[1], json.loads(row[2]))
+        seq, old_types, old = stored
         result = self._change(old)
         body = result.entity
         # (most writes keep the types: their column is not encoded again)
@@ -865,17 +920,35 @@ class _ModifyBatch:
     An entity is gathered once at most between two :meth:`write` calls (:meth:`holds` tells):
     the index rows of all gathered entities are written deletions first, which is right only
     for rows of different entities.
+
+    ``committed`` (see :class:`_Bodies`) are stored entities as an earlier transaction wrote
+    them; :meth:`stored` answers from them and from the bodies gathered since, until
+    :meth:`forget_bodies` (another kind of write ran: they may be stale).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, committed: Mapping[tuple[str, str], Stored] | None = None) -> None:
         self._keys: set[tuple[str, str]] = set()
         self._entities: list[tuple[str, str, object, object, int]] = []
         self._index = IndexRows()
         self._history: list[tuple[object, ...]] = []
+        self._committed = committed or {}
+        self.bodies: dict[tuple[str, str], Stored] | None = {}
+        """What each gathered entity holds now, None once forgotten."""
 
     def holds(self, tenant: str, entity_id: str) -> bool:
         """Whether rows of that entity wait to be written."""
         return (tenant, entity_id) in self._keys
+
+    def stored(self, tenant: str, entity_id: str) -> Stored | None:
+        """Return the stored ``(seq, types column, body)`` of an entity when known, else None."""
+        if self.bodies is None:
+            return None
+        key = (tenant, entity_id)
+        return self.bodies.get(key) or self._committed.get(key)
+
+    def forget_bodies(self) -> None:
+        """Answer None from :meth:`stored` from now on (the database changed otherwise)."""
+        self.bodies = None
 
     def add(
         self,
@@ -896,6 +969,8 @@ class _ModifyBatch:
         self._entities.append((types[0], text, body["createdAt"], body["modifiedAt"], seq))
         self._index.add(tenant, seq, body, types[0], old, types[1])
         self._history.extend(history)
+        if self.bodies is not None:
+            self.bodies[(tenant, entity_id)] = (seq, types[0], cast(Body, body))
 
     def write(self, cur: sqlite3.Cursor) -> None:
         """Write the gathered rows and forget them."""
