@@ -16,9 +16,11 @@ attribute (never shrunk, so it may only over-state): a lookup without types read
 those.
 
 Writes are operations (functions of a cursor); :meth:`SQLiteEntities.run` runs many of them in
-one ``BEGIN IMMEDIATE`` … ``COMMIT`` transaction, so that a failing one is undone alone (it is
-run again with a savepoint around each operation when one fails; group commit: the server batches
-concurrent requests this way). The answer is
+one ``BEGIN IMMEDIATE`` … ``COMMIT`` transaction, so that a failing one is undone alone (a
+modification fails before writing anything; when another one fails, the batch runs again with a
+savepoint around each operation; group commit: the server batches concurrent requests this way).
+Modifications write their rows together, and start from the bodies the last ones wrote while
+nothing else wrote since (see :class:`_Bodies`). The answer is
 sent after the commit, and the database runs with ``synchronous=FULL`` (see
 :class:`twin.store.SQLiteStore`), so an acknowledged write has reached the disk. Tenant ``""``
 is the default tenant.

@@ -2,10 +2,11 @@
 
 Handlers hand a write operation (:func:`twin.store.entities.create_op`, ``modify_op``,
 ``delete_op``) to :meth:`GroupCommit.write` and await it. One writer task takes every operation
-waiting, runs them in one transaction in a worker thread (each inside its own savepoint, so one
-failing write does not undo the others) and resolves each request's future only after
-``COMMIT`` has returned. While a batch commits the next one gathers, so under load a batch holds
-about as many writes as there are requests in flight, and a lone write waits for nobody.
+waiting, runs them in one transaction in a worker thread (:meth:`SQLiteEntities.run`: one
+failing write does not undo the others; modifications write their rows together) and resolves
+each request's future only after ``COMMIT`` has returned. While a batch commits the next one
+gathers, so under load a batch holds about as many writes as there are requests in flight, and a
+lone write waits for nobody.
 
 Why ``synchronous=FULL`` (set by :class:`twin.store.SQLiteStore`): in WAL mode with
 ``synchronous=NORMAL`` a commit is handed to the operating system but the WAL is only fsynced at
