@@ -74,6 +74,21 @@ async def test_create_refuses_invalid_entities(client: TestClient, body: Any) ->
     await problem(await client.post(f"{API}/entities", json=body), 400, "BadRequestData")
 
 
+@pytest.mark.parametrize(
+    ("body", "named"),
+    [
+        ({"id": DEV, "type": "Air Sensor"}, "entity type 'Air Sensor'"),
+        ({"id": DEV, "type": "Device", "bad name": 1}, "attribute name 'bad name'"),
+    ],
+)
+async def test_an_invalid_name_is_called_what_it_is(
+    client: TestClient, body: Any, named: str
+) -> None:
+    resp = await client.post(f"{API}/entities", json=body)
+    await problem(resp, 400, "BadRequestData")
+    assert named in (await resp.json())["detail"]
+
+
 def _located(geometry: dict[str, Any]) -> dict[str, Any]:
     return device(location={"type": "GeoProperty", "value": geometry})
 

@@ -89,6 +89,8 @@ async def test_count_only(seeded: TestClient) -> None:
         ("type=Sensor&q=temperature>>", 400, "InvalidRequest"),
         ("type=(Sensor", 400, "BadRequestData"),
         ("idPattern=(", 400, "BadRequestData"),
+        # CIM 009 §5.7.2.4: an id of the list that is no URI is BadRequestData, not left out
+        ("id=urn:ngsi-ld:Sensor:001,notauri", 400, "BadRequestData"),
         ("type=Sensor&georel=near", 400, "BadRequestData"),
         ("type=Sensor&options=bogus", 400, "BadRequestData"),
         ("type=Sensor&pick=id&omit=type", 400, "BadRequestData"),
@@ -99,6 +101,16 @@ async def test_query_errors(seeded: TestClient, query: str, status: int, ptype: 
     assert resp.status == status, await resp.text()
     assert resp.content_type == "application/json"
     assert (await resp.json())["type"] == ERR + ptype
+
+
+async def test_a_query_id_that_is_no_uri_is_named(seeded: TestClient) -> None:
+    for resp in (
+        await seeded.get(f"{API}/entities?id=urn:ngsi-ld:Sensor:001,notauri"),
+        await seeded.post(f"{API}/entityOperations/query",
+                          json={"type": "Query", "entities": [{"id": "notauri"}]}),
+    ):  # fmt: skip
+        assert resp.status == 400, await resp.text()
+        assert "'notauri'" in (await resp.json())["detail"]
 
 
 async def test_key_values_and_attrs_projection(seeded: TestClient) -> None:

@@ -126,9 +126,9 @@ def validate_datetime(text: object, what: str) -> str:
     raise BadRequestDataError(f"{what} must be an ISO 8601 date-time, got {text!r}")
 
 
-def _check_name(name: str) -> None:
+def _check_name(name: str, what: str = "attribute name") -> None:
     if not name or any(c in _FORBIDDEN_NAME_CHARS for c in name):
-        raise BadRequestDataError(f"invalid attribute name {name!r}")
+        raise BadRequestDataError(f"invalid {what} {name!r}")
 
 
 def parse_entity(doc: object, ctx: Context, now: str) -> ExpandedEntity:
@@ -171,7 +171,7 @@ def parse_types(raw: object, ctx: Context) -> list[str]:
     if not isinstance(names, list) or not names or not all(isinstance(t, str) for t in names):
         raise BadRequestDataError("entity type must be a name or a non-empty list of names")
     for name in names:
-        _check_name(name)
+        _check_name(name, "entity type")
     return list(dict.fromkeys(ctx.expand(t) for t in names))
 
 

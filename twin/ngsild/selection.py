@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from twin.ngsild.boolean import parse_boolean
-from twin.ngsild.entity import ATTRIBUTE_KEYWORDS
+from twin.ngsild.entity import ATTRIBUTE_KEYWORDS, is_uri
 from twin.ngsild.errors import BadRequestDataError
 from twin.ngsild.jsonld import Context
 from twin.ngsild.query import (
@@ -124,6 +124,9 @@ def parse_selection(
     scope_q: str | None = None,
 ) -> Selection:
     """Build a :class:`Selection` from request parameters; raise 400s on bad ones."""
+    # CIM 009 §5.7.2.4: an entity id of the list that is no valid URI is BadRequestData
+    if bad := [i for i in ids if not is_uri(i)]:
+        raise BadRequestDataError(f"entity ids must be URIs, got {', '.join(map(repr, bad))}")
     if id_pattern is not None:
         try:
             re.compile(id_pattern)
