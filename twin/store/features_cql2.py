@@ -1,9 +1,7 @@
 """CQL2 filters (OGC API – Features Part 3) parsed with pygeofilter and translated to SQLite SQL.
 
-Text and JSON encodings are parsed by pygeofilter's parsers (the text one built again from its
-grammar, once, on the first text filter, with CQL2's escaped quotes in strings: about another
-second); this module walks the AST and writes a ``WHERE`` clause over the ``objects`` table with
-bound parameters only::
+Text and JSON encodings are parsed by :mod:`twin.store.features_cql2_parse`; this module walks
+the AST and writes a ``WHERE`` clause over the ``objects`` table with bound parameters only::
 
     energyUse > 100 AND yearOfConstruction < 1960
     -> (json_extract(attributes, ?) > ?) AND (json_extract(attributes, ?) < ?)
@@ -17,20 +15,15 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import re
 from collections.abc import Callable, Collection, Mapping
-from functools import cache, partial, reduce
-from pathlib import Path
-from typing import Any, Final, Literal, TypeGuard
+from functools import partial, reduce
+from typing import Any, Final, TypeGuard
 
 import shapely
-from lark import Lark
-from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 from pygeofilter import ast, values
-from pygeofilter.parsers.cql2_json import parse as parse_cql2_json
-from pygeofilter.parsers.cql2_text import parser as pygeofilter_cql2_text
 
 from twin.errors import QueryError
+from twin.store.features_cql2_parse import Arithmetic, FilterLang, parse_filter
 from twin.store.features_filter import GEOMETRY_NAMES, SqlFilter, fold_case, property_sql
 
 __all__ = [
@@ -43,8 +36,6 @@ __all__ = [
     "to_sql",
 ]
 
-FilterLang = Literal["cql2-text", "cql2-json"]
-
 _COMPARISON: Final = {
     ast.Equal: "=", ast.NotEqual: "<>", ast.LessThan: "<", ast.LessEqual: "<=",
     ast.GreaterThan: ">", ast.GreaterEqual: ">=",
@@ -55,100 +46,19 @@ _SPATIAL: Final = {
     ast.GeometryTouches: "touches", ast.GeometryCrosses: "crosses",
     ast.GeometryOverlaps: "overlaps", ast.GeometryEquals: "equals",
 }  # fmt: skip
-_ARITHMETIC: Final = {ast.Add: "+", ast.Sub: "-", ast.Mul: "*", ast.Div: "/"}
-
-
-def parse_filter(text: str, lang: FilterLang = "cql2-text") -> ast.Node:
-    """Parse a CQL2 filter; raise QueryError naming the position of a syntax error.
-
-    >>> parse_filter("height > 10")
-    GreaterThan(lhs=ATTRIBUTE height, rhs=10)
-    >>> parse_filter("height >")
-    Traceback (most recent call last):
-    twin.errors.QueryError: invalid CQL2 filter at line 1, column 9: unexpected end of input
-    """
-    try:
-        if lang == "cql2-json":
-            node = parse_cql2_json(_pygeofilter_json(json.loads(text)))
-        else:
-            node = _parse_text(text)
-    except UnexpectedInput as exc:
-        raise QueryError(f"invalid CQL2 filter at {_where(exc, text)}") from exc
-    except json.JSONDecodeError as exc:
-        raise QueryError(
-            f"invalid CQL2 JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
-        ) from exc
-    except (ValueError, TypeError, KeyError, AttributeError) as exc:
-        raise QueryError(f"invalid CQL2 filter: {exc}") from exc
-    if not isinstance(node, ast.Node):
-        raise QueryError("invalid CQL2 filter: it is not a predicate")
-    return node
-
-
-# CQL2 BNF: characterLiteral = "'" {character} "'", a character being any but a quote, or an
-# escapeQuote: '' or \' (pygeofilter's grammar ends a string at its first quote)
-_CQL2_STRING: Final = r"""SINGLE_QUOTED: "'" /(?:[^'\\]|''|\\.)*/ "'" """
-_STRING_RULE: Final = re.compile(r"^SINGLE_QUOTED:.*$", re.MULTILINE)
-
-
-class _Transformer(pygeofilter_cql2_text.CQLTransformer):  # type: ignore[misc]
-    def SINGLE_QUOTED(self, token: str) -> str:  # noqa: N802 (lark names it for the terminal)
-        return re.sub(r"''|\\'", "'", token[1:-1])
-
-
-@cache
-def _text_parser() -> Lark:
-    """Return pygeofilter's CQL2 text parser, reading CQL2's escaped quotes in strings."""
-    folder = Path(pygeofilter_cql2_text.__file__).parent
-    grammar = (folder / "grammar.lark").read_text(encoding="utf-8")
-    grammar, found = _STRING_RULE.subn(lambda _: _CQL2_STRING, grammar)
-    if found != 1:  # a pygeofilter whose strings are ruled otherwise: take it as it is
-        parser: Lark = pygeofilter_cql2_text.parser
-        return parser
-    return Lark(
-        grammar,
-        parser="lalr",
-        maybe_placeholders=False,
-        transformer=_Transformer(),
-        import_paths=[str(folder.parent)],
-        source_path=str(folder / "grammar.lark"),
-    )
-
-
-def _parse_text(text: str) -> object:
-    return _text_parser().parse(text)
-
-
-def _pygeofilter_json(node: Any) -> Any:
-    """Return CQL2 JSON as pygeofilter reads it: ``between`` with its bounds in one list.
-
-    CQL2 JSON writes ``{"op": "between", "args": [value, low, high]}``; pygeofilter reads
-    ``[value, [low, high]]``.
-
-    >>> _pygeofilter_json({"op": "between", "args": [{"property": "h"}, 1, 2]})
-    {'op': 'between', 'args': [{'property': 'h'}, [1, 2]]}
-    """
-    if isinstance(node, list):
-        return [_pygeofilter_json(item) for item in node]
-    if not isinstance(node, dict):
-        return node
-    out = {key: _pygeofilter_json(value) for key, value in node.items()}
-    args = out.get("args")
-    if out.get("op") == "between" and isinstance(args, list) and len(args) == 3:
-        out["args"] = [args[0], args[1:]]
-    return out
-
-
-def _where(exc: UnexpectedInput, text: str) -> str:
-    if isinstance(exc, UnexpectedEOF) or (
-        isinstance(exc, UnexpectedToken) and exc.token.type == "$END"
-    ):
-        return f"line 1, column {len(text) + 1}: unexpected end of input"
-    line, column = getattr(exc, "line", 1), getattr(exc, "column", 1)
-    if isinstance(exc, UnexpectedCharacters):
-        return f"line {line}, column {column}: unexpected character {exc.char!r}"
-    token = getattr(exc, "token", "")
-    return f"line {line}, column {column}: unexpected {str(token)!r}"
+# CQL2 arithmetic (OGC 21-065r2, requirements class "arithmetic") as SQLite writes it, each
+# operand a ``{}``. ``/`` divides as reals (SQLite divides integers as integers), ``div`` is
+# the integer part of the quotient (towards zero), ``%`` keeps the fraction (SQLite's ``%``
+# casts its operands to integers). A zero divisor makes all three NULL, as SQL division does:
+# the comparison is then unknown and the object not selected (the divisor may be a property,
+# zero on some objects only, so the filter cannot be refused before it runs).
+_ARITHMETIC_SQL: Final = {
+    "+": "({} + {})", "-": "({} - {})", "*": "({} * {})",
+    "/": "(CAST({} AS REAL) / {})",
+    "div": "CAST(CAST({} AS REAL) / {} AS INTEGER)",
+    "%": "mod({}, {})",
+    "^": "pow({}, {})",
+}  # fmt: skip
 
 
 def all_equal(node: ast.Node | None, values: Mapping[str, object]) -> ast.Node | None:
@@ -248,8 +158,8 @@ class _Translator:
             expr, params = property_sql(node.name, self.live)
             self.params.extend(params)
             return expr
-        if isinstance(node, ast.Arithmetic) and type(node) in _ARITHMETIC:
-            return f"({self.value(node.lhs)} {_ARITHMETIC[type(node)]} {self.value(node.rhs)})"
+        if isinstance(node, Arithmetic):
+            return self._arithmetic(node)
         if isinstance(node, bool):
             self.params.append(json.dumps(node))
             return "json(?)"
@@ -268,6 +178,12 @@ class _Translator:
         if isinstance(node, values.Geometry | values.Envelope):
             raise QueryError("geometry values only fit spatial operators")
         raise QueryError(f"unsupported CQL2 value {node!r}")
+
+    def _arithmetic(self, node: Arithmetic) -> str:
+        operands = [self.value(arg) for arg in node.args]
+        if len(operands) == 1:
+            return f"(- {operands[0]})"
+        return _ARITHMETIC_SQL[node.op].format(*operands)
 
     def _like(self, node: ast.Like) -> str:
         # pygeofilter reports '.' as the single-character wildcard but leaves the pattern as
