@@ -24,6 +24,8 @@ from twin.store import SQLiteStore
 Client: TypeAlias = TestClient[web.Request, web.Application]
 
 N = 30
+CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
+EPSG4326 = "http://www.opengis.net/def/crs/EPSG/0/4326"
 
 
 def _record(i: int) -> BuildingRecord:
@@ -196,6 +198,72 @@ async def test_bbox_in_epsg_4326_is_lat_lon(client: Client) -> None:
         **{"bbox-crs": "http://www.opengis.net/def/crs/EPSG/0/4326"},
     )
     assert ids == ["B00"]
+
+
+def _crosses_antimeridian_box(r: BuildingRecord) -> bool:
+    """Whether a footprint meets the box from 8.0002°E east across 180° to 7.9°E, 48.9–49.0002°N."""
+    footprint = shapely.geometry.shape(r.footprint)
+    east = shapely.box(8.0002, 48.9, 180, 49.0002)
+    west = shapely.box(-180, 48.9, 7.9, 49.0002)
+    return bool(footprint.intersects(east) or footprint.intersects(west))
+
+
+@pytest.mark.parametrize(
+    ("bbox", "crs"),
+    [
+        ("8.0002,48.9,7.9,49.0002", CRS84),
+        ("48.9,8.0002,49.0002,7.9", EPSG4326),  # latitude first: longitude is the second axis
+        ("8.0002,48.9,0,7.9,49.0002,50", CRS84),
+        ("48.9,8.0002,0,49.0002,7.9,50", EPSG4326),
+    ],
+)
+async def test_bbox_west_of_east_crosses_the_antimeridian(
+    client: Client, bbox: str, crs: str
+) -> None:
+    # OGC API - Features Part 1, 7.15.3: a box spanning the antimeridian has its west-most
+    # edge (the lower longitude) larger than its east-most one; the 4326 box was refused, and
+    # the CRS84 one accepted but matched nothing.
+    ids = await _all_ids(client, bbox=bbox, **{"bbox-crs": crs})
+    assert ids == _ids(_crosses_antimeridian_box)
+    assert 0 < len(ids) < N
+
+
+@pytest.mark.parametrize(
+    ("bbox", "crs", "detail"),
+    [
+        (
+            "49.0002,7.9,48.9,8.0002",
+            EPSG4326,
+            "bbox '49.0002,7.9,48.9,8.0002': the lower latitude 49.0002 is above the upper "
+            "latitude 48.9 (only longitudes may run west > east, across the antimeridian)",
+        ),
+        (
+            "7.9,49.0002,8.0002,48.9",
+            CRS84,
+            "bbox '7.9,49.0002,8.0002,48.9': the lower latitude 49.0002 is above the upper "
+            "latitude 48.9 (only longitudes may run west > east, across the antimeridian)",
+        ),
+        (  # a projected CRS has no longitude: neither axis wraps
+            "900000,6300000,800000,6400000",
+            "http://www.opengis.net/def/crs/EPSG/0/3857",
+            "bbox '900000,6300000,800000,6400000': the lower easting 900000 is above the upper "
+            "easting 800000 (only longitudes may run west > east, across the antimeridian)",
+        ),
+        (
+            "7.9,48.9,100,8.0002,49.0002,0",
+            CRS84,
+            "bbox '7.9,48.9,100,8.0002,49.0002,0': the bottom 100.0 is above the top 0.0",
+        ),
+    ],
+)
+async def test_bbox_lower_latitude_above_the_upper_is_refused(
+    client: Client, bbox: str, crs: str, detail: str
+) -> None:
+    # 7.15.3: the lower-left corner, then the upper-right: for latitude there is no wrapping;
+    # with EPSG:4326 the reversed latitudes (its first axis) were accepted.
+    resp = await client.get("/ogc/collections/grid/items", params={"bbox": bbox, "bbox-crs": crs})
+    assert resp.status == 400
+    assert (await resp.json(content_type=None))["detail"] == detail
 
 
 async def test_datetime_uses_creation_date_else_import_time(client: Client) -> None:

@@ -3,6 +3,7 @@
 from twin.geo.crs import CRS_HINT, check_anchor_crs, parse_srs_name
 from twin.geo.ogc_crs import (
     CRS84_URI,
+    axis_names,
     crs_uri,
     projjson,
     transform_bbox,
@@ -15,6 +16,7 @@ __all__ = [
     "CRS84_URI",
     "CRS_HINT",
     "Reprojector",
+    "axis_names",
     "check_anchor_crs",
     "crs_uri",
     "ecef_to_lonlath",

@@ -23,6 +23,7 @@ from twin.types import Float64Array
 
 __all__ = [
     "CRS84_URI",
+    "axis_names",
     "crs_uri",
     "projjson",
     "transform_bbox",
@@ -114,15 +115,55 @@ def _lists(value: Any) -> Any:
     return value
 
 
+@functools.lru_cache(maxsize=64)
+def axis_names(uri: str) -> tuple[str, str]:
+    """Return the names of a CRS's two horizontal axes, in its order.
+
+    A geographic CRS has ``longitude`` and ``latitude``; others their axes' own names.
+
+    >>> axis_names(_EPSG_URI + "4326"), axis_names(_EPSG_URI + "3857")
+    (('latitude', 'longitude'), ('easting', 'northing'))
+    """
+    crs = _crs(uri)
+    axes = crs.axis_info[:2]
+    if crs.is_geographic:
+        return _geographic_axis(axes[0].direction), _geographic_axis(axes[1].direction)
+    return axes[0].name.lower(), axes[1].name.lower()
+
+
+def _geographic_axis(direction: str) -> str:
+    return "longitude" if direction in ("east", "west") else "latitude"
+
+
 def transform_bbox(
     bbox: tuple[float, float, float, float], from_uri: str, to_uri: str
 ) -> tuple[float, float, float, float]:
     """Return the box (in ``to_uri`` axis order) covering a box, its edges densified.
 
+    A box whose lower longitude is above its upper one crosses the antimeridian (OGC API -
+    Features Part 1, 7.15.3); it stays so when ``to_uri`` is geographic too.
+
     >>> transform_bbox((49.0, 8.0, 49.5, 8.5), _EPSG_URI + "4326", CRS84_URI)
     (8.0, 49.0, 8.5, 49.5)
+    >>> transform_bbox((-10.0, 170.0, 10.0, -170.0), _EPSG_URI + "4326", CRS84_URI)
+    (170.0, -10.0, -170.0, 10.0)
     """
     if from_uri == to_uri:
         return bbox
-    x0, y0, x1, y1 = _transformer(from_uri, to_uri).transform_bounds(*bbox, densify_pts=21)
-    return float(x0), float(y0), float(x1), float(y1)
+    lon = axis_names(from_uri).index("longitude") if _crs(from_uri).is_geographic else None
+    if lon is None or bbox[lon] <= bbox[lon + 2]:
+        x0, y0, x1, y1 = _transformer(from_uri, to_uri).transform_bounds(*bbox, densify_pts=21)
+        return float(x0), float(y0), float(x1), float(y1)
+    a0, a1, b0, b1 = bbox  # each part on its own, then joined
+    if lon == 0:
+        east_part, west_part = (a0, a1, 180.0, b1), (-180.0, a1, b0, b1)
+    else:
+        east_part, west_part = (a0, a1, b0, 180.0), (a0, -180.0, b0, b1)
+    east = transform_bbox(east_part, from_uri, to_uri)
+    west = transform_bbox(west_part, from_uri, to_uri)
+    low = [min(a, b) for a, b in zip(east[:2], west[:2], strict=True)]
+    high = [max(a, b) for a, b in zip(east[2:], west[2:], strict=True)]
+    if _crs(to_uri).is_geographic:  # the destination's longitude runs west (east part) > east
+        to_lon = axis_names(to_uri).index("longitude")
+        low[to_lon], high[to_lon] = east[to_lon], west[to_lon + 2]
+    return low[0], low[1], high[0], high[1]

@@ -16,7 +16,7 @@ import numpy as np
 import shapely
 
 from twin.errors import QueryError
-from twin.geo import CRS84_URI, crs_uri, transform_bbox, transform_xy
+from twin.geo import CRS84_URI, axis_names, crs_uri, transform_bbox, transform_xy
 from twin.model import DatasetInfo
 from twin.server.ogc_params import GeometryChoice, parse_bbox
 from twin.server.ogc_tables import Transform
@@ -92,7 +92,7 @@ def bbox_in_crs84(query: Mapping[str, str], info: DatasetInfo) -> Mapping[str, s
         return query
     if text is None:
         return {**query, "bbox-crs": CRS84_URI}
-    box = transform_bbox(parse_bbox(text), bbox_crs, CRS84_URI)
+    box = transform_bbox(parse_bbox(text, axis_names(bbox_crs)), bbox_crs, CRS84_URI)
     return {**query, "bbox": ",".join(repr(v) for v in box), "bbox-crs": CRS84_URI}
 
 

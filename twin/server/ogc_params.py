@@ -12,6 +12,7 @@ from collections.abc import Collection, Mapping
 from typing import Final, Literal
 
 from twin.errors import QueryError
+from twin.geo import axis_names
 from twin.store.features import FeatureQuery, SortKey
 from twin.store.features_cql2 import FilterLang, all_equal, parse_filter, property_names, to_sql
 from twin.store.features_filter import SqlFilter
@@ -101,11 +102,20 @@ def _int(query: Mapping[str, str], name: str, default: int, *, minimum: int) -> 
     return value
 
 
-def parse_bbox(text: str) -> tuple[float, float, float, float]:
+def parse_bbox(
+    text: str, axes: tuple[str, str] = ("longitude", "latitude")
+) -> tuple[float, float, float, float]:
     """Return ``(minx, miny, maxx, maxy)`` of a ``bbox`` of 4 or 6 numbers (heights dropped).
+
+    ``axes`` names the CRS's two axes in its order (:func:`twin.geo.axis_names`). The box is
+    its lower-left corner, then its upper-right (OGC API - Features Part 1, 7.15.3): a lower
+    bound above the upper one is refused, except on a longitude axis, where it is a box
+    across the antimeridian; so is a bottom above the top.
 
     >>> parse_bbox("11,48,0,11.5,48.5,100")
     (11.0, 48.0, 11.5, 48.5)
+    >>> parse_bbox("48,170,48.5,-170", ("latitude", "longitude"))
+    (48.0, 170.0, 48.5, -170.0)
     """
     try:
         numbers = [float(p) for p in text.split(",")]
@@ -115,8 +125,14 @@ def parse_bbox(text: str) -> tuple[float, float, float, float]:
         raise QueryError(f"bbox must be 4 or 6 comma-separated numbers, got {text!r}")
     half = len(numbers) // 2
     x0, y0, x1, y1 = numbers[0], numbers[1], numbers[half], numbers[half + 1]
-    if y0 > y1:
-        raise QueryError(f"bbox {text!r}: its lower bound is above its upper bound")
+    for axis, low, high in zip(axes, (x0, y0), (x1, y1), strict=True):
+        if low > high and axis != "longitude":
+            raise QueryError(
+                f"bbox {text!r}: the lower {axis} {low:g} is above the upper {axis} {high:g} "
+                "(only longitudes may run west > east, across the antimeridian)"
+            )
+    if half == 3 and numbers[2] > numbers[5]:
+        raise QueryError(f"bbox {text!r}: the bottom {numbers[2]} is above the top {numbers[5]}")
     return x0, y0, x1, y1
 
 
@@ -281,7 +297,7 @@ def feature_query(
     bbox_crs = query.get("bbox-crs", CRS84)
     if bbox_crs not in (CRS84, EPSG4326):
         raise QueryError(f"bbox-crs must be {CRS84} or {EPSG4326}, got {bbox_crs!r}")
-    box = None if bbox is None else parse_bbox(bbox)
+    box = None if bbox is None else parse_bbox(bbox, axis_names(bbox_crs))
     if box is not None and bbox_crs == EPSG4326:
         box = (box[1], box[0], box[3], box[2])
     moment = query.get("datetime")

@@ -55,8 +55,9 @@ class SortKey:
 class FeatureQuery:
     """Which objects of one dataset to return, in which order.
 
-    ``bbox_crs84`` is ``(min_lon, min_lat, max_lon, max_lat)``; ``interval`` two ISO 8601
-    bounds, None for an open end; ``where`` a translated CQL2 filter.
+    ``bbox_crs84`` is ``(min_lon, min_lat, max_lon, max_lat)``, ``min_lon > max_lon`` for a box
+    across the antimeridian; ``interval`` two ISO 8601 bounds, None for an open end; ``where``
+    a translated CQL2 filter.
     """
 
     dataset: str
@@ -75,13 +76,12 @@ class FeatureQuery:
         params: list[Any] = [self.dataset]
         if self.bbox_crs84 is not None:
             x0, y0, x1, y1 = self.bbox_crs84
-            parts.append(
-                f"{RTREE_CANDIDATES} AND "
-                "+min_lon <= ? AND +max_lon >= ? AND +min_lat <= ? AND +max_lat >= ? AND "
-                "twin_spatial('intersects', footprint, min_lon, min_lat, max_lon, max_lat, ?)"
-            )  # the unary + keep the planner on the R*Tree instead of objects_bbox
-            box = f"POLYGON(({x0} {y0},{x1} {y0},{x1} {y1},{x0} {y1},{x0} {y0}))"
-            params.extend([x1, x0, y1, y0, self.dataset, x1, x0, y1, y0, box])
+            if x0 <= x1:
+                parts.append(_bbox_sql((x0, y0, x1, y1), self.dataset, params))
+            else:  # west > east: across the antimeridian (OGC API - Features Part 1, 7.15.3)
+                east = _bbox_sql((x0, y0, 180.0, y1), self.dataset, params)
+                west = _bbox_sql((-180.0, y0, x1, y1), self.dataset, params)
+                parts.append(f"({east}) OR ({west})")
         if self.interval is not None:
             parts.append(_interval_sql(self.interval, params))
         for clause in (self.where, *self.extra):
@@ -110,6 +110,18 @@ _STAMP: Final = (
     "COALESCE(json_extract(attributes, '$.creationDate'), "
     "(SELECT imported_at FROM datasets WHERE generation = objects.dataset))"
 )
+
+
+def _bbox_sql(box: tuple[float, float, float, float], dataset: str, params: list[Any]) -> str:
+    """Return SQL selecting the objects meeting ``box`` (CRS84, west <= east); add its params."""
+    x0, y0, x1, y1 = box
+    polygon = f"POLYGON(({x0} {y0},{x1} {y0},{x1} {y1},{x0} {y1},{x0} {y0}))"
+    params.extend([x1, x0, y1, y0, dataset, x1, x0, y1, y0, polygon])
+    return (
+        f"{RTREE_CANDIDATES} AND "
+        "+min_lon <= ? AND +max_lon >= ? AND +min_lat <= ? AND +max_lat >= ? AND "
+        "twin_spatial('intersects', footprint, min_lon, min_lat, max_lon, max_lat, ?)"
+    )  # the unary + keep the planner on the R*Tree instead of objects_bbox
 
 
 def _interval_sql(interval: tuple[str | None, str | None], params: list[Any]) -> str:
