@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import operator
 import os
+import re
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
-from typing import Any, Literal, TypeAlias, TypeVar
+from typing import Any, Final, Literal, TypeAlias, TypeVar
 from urllib.parse import unquote, urlparse
 
 import numpy as np
@@ -48,6 +50,8 @@ __all__ = [
     "Surfaces",
     "WrapMode",
     "image_path",
+    "is_ngsild_name",
+    "ngsild_names",
     "pickled_by_fields",
     "wrap_mode",
 ]
@@ -433,6 +437,50 @@ class Measures:
     wall_area_m2: float | None = None
     ground_area_m2: float | None = None
     volume_m3: float | None = None
+
+
+def is_ngsild_name(name: str) -> bool:
+    """Whether NGSI-LD allows ``name`` as an attribute name: a letter, then letters, digits or
+    ``_`` (ETSI GS CIM 009 v1.8, clause 4.6.2; ``AttrName`` of the ``q`` grammar, clause 4.9).
+
+    >>> is_ngsild_name("roofType"), is_ngsild_name("roof-type"), is_ngsild_name("_x")
+    (True, False, False)
+    """
+    return name[:1].isalpha() and all(c.isalnum() or c == "_" for c in name[1:])
+
+
+_RESERVED_NAMES: Final = frozenset({"address"})
+"""Names a building entity gives its own attributes (``address``: the record's PostalAddress)."""
+
+
+@functools.lru_cache(maxsize=256)  # buildings of one dataset share a few sets of names
+def ngsild_names(names: tuple[str, ...]) -> tuple[str, ...]:
+    """Return the NGSI-LD attribute names of one record's attribute ``names``, in their order.
+
+    The rule: a name NGSI-LD allows (:func:`is_ngsild_name`) is kept. Any other, and a name
+    the entity gives its own attributes (``address``), gets one: each run of characters other
+    than letters, digits and ``_`` becomes ``_``, ``_`` at either end is dropped, and
+    ``attr_`` goes first when what is left does not start with a letter; if a name of the
+    record has it already, ``_2``, ``_3`` … is added. Distinct names so never meet; kept names
+    are given out first, so they do not depend on the others.
+
+    >>> ngsild_names(("roof-type", "roof_type", "height (m)", "3D", "address"))
+    ('roof_type_2', 'roof_type', 'height_m', 'attr_3D', 'address_2')
+    """
+    given = {n: n for n in names if is_ngsild_name(n) and n not in _RESERVED_NAMES}
+    taken = set(given) | _RESERVED_NAMES
+    for name in names:
+        if name in given:
+            continue
+        base = re.sub(r"\W+", "_", name).strip("_")
+        base = base if base[:1].isalpha() else f"attr_{base}".rstrip("_")
+        candidate, n = base, 1
+        while candidate in taken:
+            n += 1
+            candidate = f"{base}_{n}"
+        given[name] = candidate
+        taken.add(candidate)
+    return tuple(given[n] for n in names)
 
 
 @dataclass(frozen=True, slots=True)

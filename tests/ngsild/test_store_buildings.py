@@ -127,6 +127,57 @@ async def test_an_entity_created_before_the_import_keeps_its_attributes_and_type
     assert [e["id"] for e in await landmarks.json()] == [early]
 
 
+# Attribute names NGSI-LD does not allow (CIM 009 v1.8 4.6.2: a letter, then letters, digits or
+# "_"), as CityGML generic attributes and flattened external references name them.
+ODD_NAMES = {
+    "externalReference.informationSystem": "https://example.org/alkis",
+    "roof-type": "1000",
+    "height (m)": 12.5,
+    "roof_type": "genuine",  # a valid name: kept, so roof-type takes the next free one
+    "roof type": "spaced",
+    "3D": True,
+    "_hidden": 7,
+    "address": "Hauptstraße 1",  # the entity's address is the PostalAddress of the record
+}
+# The documented rule (README, "Building entities"), applied by hand.
+ODD_EXPECTED = {
+    "externalReference_informationSystem": "https://example.org/alkis",
+    "roof_type_2": "1000",
+    "height_m": 12.5,
+    "roof_type": "genuine",
+    "roof_type_3": "spaced",
+    "attr_3D": True,
+    "hidden": 7,
+    "address_2": "Hauptstraße 1",
+}
+
+
+async def test_attributes_with_names_ngsi_ld_refuses_are_kept_under_ngsi_ld_names(
+    client: TestClient, store: SQLiteStore
+) -> None:
+    # They were dropped (name.isidentifier()): in the OGC items, missing from the entity.
+    record = dataclasses.replace(demo_records()[0], attributes=ODD_NAMES)
+    publish(store, [record])
+    body = await (await client.get(f"{API}/entities/{B1}")).json()
+    kept = {k: v["value"] for k, v in body.items() if k in ODD_EXPECTED}
+    assert kept == ODD_EXPECTED
+    assert body["address"]["value"]["streetAddress"] == "Arcisstraße 21"
+    for query in ('roof_type_2=="1000"', "height_m>12", "externalReference_informationSystem"):
+        found = await client.get(f"{API}/entities", params={"type": "Building", "q": query})
+        assert [e["id"] for e in await found.json()] == [B1], query
+
+
+async def test_the_joined_view_keeps_renamed_static_attributes_static(
+    client: TestClient, store: SQLiteStore
+) -> None:
+    # The entity's renamed attributes are the catalog's own: not live values of the building.
+    publish(store, [dataclasses.replace(demo_records()[0], attributes=ODD_NAMES)])
+    await client.post(f"{API}/entities/{B1}/attrs", json={"occupancy": 12})
+    joined = await (await client.get("/api/joined/demo/B1")).json()
+    assert joined["attributes"] == ODD_NAMES
+    assert list(joined["live"]) == ["occupancy"]
+
+
 async def test_a_write_while_an_import_holds_the_database_is_503(
     client: TestClient, store: SQLiteStore
 ) -> None:
@@ -196,7 +247,7 @@ TRICKY = [
         attributes={"name": 'Maße "5"\n', "built": dt.date(1972, 1, 1),
                     "seen": dt.datetime(2024, 1, 2, 3, 4, tzinfo=dt.UTC), "tiny": 5e-324,
                     "big": 2**60, "flag": True, "none": None, "not-a-name": 1,
-                    "address": "shadowed by the address"},
+                    "address": "not the address", "not_a_name": 2, **ODD_NAMES},
     ),
     dataclasses.replace(demo_records()[2], id="B9", footprint=None, attributes={}),
 ]  # fmt: skip

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, NotRequired, TypedDict
 
+from twin.model import ngsild_names
 from twin.ngsild.entity import GEO_ATTRIBUTES, ExpandedEntity
 from twin.ngsild.jsonld import CORE
 from twin.ngsild.render import simple_value
@@ -121,7 +122,8 @@ def joined_view(
     related : iterable of (relationship name, entity)
         Entities pointing at the building, with the (expanded) name of the Relationship.
     """
-    static = frozenset(attributes) | {"address"}
+    # the entity holds the static attributes under their NGSI-LD names (roof-type: roof_type)
+    static = frozenset(attributes) | set(ngsild_names(tuple(attributes))) | {"address"}
     best: dict[str, tuple[str, LiveValue]] = {}
     sources: list[tuple[Mapping[str, Any], str | None]] = []
     if building is not None:

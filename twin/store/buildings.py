@@ -14,10 +14,13 @@ Characters of the gml:id outside those URNs allow are percent-encoded.
 
 Each ``Building`` catalog object (not its BuildingParts) becomes an entity with its static
 attributes as Properties, ``address`` (SDM PostalAddress) and ``location`` (footprint, WGS84;
-the bounding box footprint when the object has none). Names are expanded under the NGSI-LD
-default context, so ``type=Building`` finds them without a user @context. On re-import the
-static attributes are replaced; live attributes written through the API survive; buildings that
-left the dataset are deleted.
+the bounding box footprint when the object has none). An attribute whose name NGSI-LD does
+not allow (``roof-type``, ``externalReference.informationSystem``) or that the entity gives
+its own attributes (``address``) is kept under the name :func:`twin.model.ngsild_names` gives
+it (``roof_type``, ``externalReference_informationSystem``, ``address_2``). Names are
+expanded under the NGSI-LD default context, so ``type=Building`` finds them without a user
+@context. On re-import the static attributes are replaced; live attributes written through the
+API survive; buildings that left the dataset are deleted.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ from json.encoder import encode_basestring  # (C, when built)
 from typing import Any, Final
 from urllib.parse import quote, unquote
 
-from twin.model import BuildingRecord
+from twin.model import BuildingRecord, ngsild_names
 from twin.store.derived import postal_address
 from twin.store.entities import IndexRows, _dumps, delete_entities, property_index
 from twin.store.generations import new_key
@@ -104,8 +107,9 @@ def _bbox_polygon(r: BuildingRecord) -> dict[str, Any]:
 def building_entity(record: BuildingRecord, now: str) -> dict[str, Any]:
     """Return the stored-form ``Building`` entity of a catalog record (static attributes)."""
     attrs: dict[str, list[dict[str, Any]]] = {}
-    for name, value in record.attributes.items():
-        if value is not None and name.isidentifier():
+    names = ngsild_names(tuple(record.attributes))
+    for name, value in zip(names, record.attributes.values(), strict=True):
+        if value is not None:
             attrs[DEFAULT_CONTEXT + name] = [_prop(value, now)]
     if record.address is not None:
         attrs[DEFAULT_CONTEXT + "address"] = [_prop(postal_address(record.address), now)]
@@ -324,8 +328,10 @@ class _ChunkWriter:
         assembled from the record's JSON texts."""
         members: dict[str, str] = {}
         index: dict[str, tuple[str | None, object]] = {}
-        for (name, value), text in zip(record.attributes.items(), texts.values, strict=True):
-            if value is not None and name.isidentifier():
+        names = ngsild_names(tuple(record.attributes))
+        values = record.attributes.values()
+        for name, value, text in zip(names, values, texts.values, strict=True):
+            if value is not None:
                 key = DEFAULT_CONTEXT + name
                 if isinstance(value, dt.date):
                     members[key] = self._member(key, f'{{"@type":"Date","@value":{text}}}')
