@@ -217,8 +217,9 @@ def test_keep_going_imports_what_precedes_a_syntax_error(
     status, _, err = run(capsys, "import", broken, "--data-dir", tmp_path / "a")
     assert status == 1
     assert re.search(r"truncated\.gml:\d+:\d+: malformed XML", err), err
-    status, _, _ = run(capsys, "import", broken, "--data-dir", tmp_path / "b", "--keep-going")
+    status, out, _ = run(capsys, "import", broken, "--data-dir", tmp_path / "b", "--keep-going")
     assert status == 0
+    assert re.search(r"^    document at \S*truncated\.gml:\d+: ", out, re.MULTILINE), out
     report = _report(tmp_path / "b", "truncated")
     read_before = text[:cut].count("<bldg:Building ")
     assert report["objects"]["imported"] == read_before > 10  # type: ignore[index]

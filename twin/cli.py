@@ -236,7 +236,8 @@ def _run_import(args: argparse.Namespace) -> int:
     print(f"  imported       {report.imported} ({by_type})")
     print(f"  rejected       {len(report.rejections)}")
     for r in report.rejections[:10]:
-        print(f"    {r.object_type} {r.object_id} at {r.source}: {r.reason}")
+        named = r.object_type if r.object_id is None else f"{r.object_type} {r.object_id}"
+        print(f"    {named} at {r.source}: {r.reason}")
     if len(report.rejections) > 10:
         print(f"    … {len(report.rejections) - 10} more in the report")
     for srs, info in report.crs.items():
