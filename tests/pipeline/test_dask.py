@@ -53,7 +53,7 @@ def test_dask_cluster_builds_the_same_tileset_as_the_local_pool(
     # the work really ran on the cluster: the scheduler saw the batch and tile tasks (Dask
     # names a task by its function, leading underscores dropped)
     prefixes = set(cluster.scheduler.task_prefixes)
-    assert {"run_task", "encode_job"} <= prefixes, prefixes
+    assert {"run_batch", "encode_job"} <= prefixes, prefixes
 
 
 def test_unreachable_scheduler_is_a_clear_cli_error(

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Generic, TypedDict, TypeVar
 
 from lxml import etree
@@ -32,6 +33,7 @@ __all__ = [
     "local_name",
     "namespace",
     "source_line",
+    "starting_at",
 ]
 
 CITYGML_PREFIX = "http://www.opengis.net/citygml/"
@@ -180,7 +182,36 @@ def find_child(element: etree._Element, name: str) -> etree._Element | None:
     return next(element.iterchildren(f"{{*}}{name}"), None)
 
 
+_LINE_OFFSETS: dict[etree._Element, int] = {}
+"""Lines before the root of subtrees parsed out of their file, by root (:func:`starting_at`)."""
+
+
 def source_line(element: etree._Element) -> int:
-    """Return the 1-based line where ``element`` starts (0 when lxml does not know)."""
+    """Return the 1-based line of the file where ``element`` starts (0 when lxml does not know).
+
+    For an element of a subtree parsed on its own, its line in the file it was written out of
+    (:func:`starting_at`).
+    """
     line = getattr(element, "sourceline", None)
-    return line if isinstance(line, int) else 0
+    if not isinstance(line, int):
+        return 0
+    if _LINE_OFFSETS:
+        line += _LINE_OFFSETS.get(element.getroottree().getroot(), 0)
+    return line
+
+
+@contextmanager
+def starting_at(roots: Iterable[tuple[etree._Element, int]]) -> Iterator[None]:
+    """Within the block, count the lines of each ``(root, line)`` subtree from ``line``.
+
+    ``line`` is the line of the file the root's start tag was on. libxml2 numbers a parsed
+    subtree from 1 and lxml cannot renumber past 65535, so :func:`source_line` adds the
+    difference. The roots must be held for the block (their proxies are the keys).
+    """
+    held = [(root, line - 1) for root, line in roots]
+    _LINE_OFFSETS.update(held)
+    try:
+        yield
+    finally:
+        for root, _ in held:
+            _LINE_OFFSETS.pop(root, None)

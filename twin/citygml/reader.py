@@ -18,7 +18,7 @@ import logging
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, cast
+from typing import IO, Any, Literal, cast, overload
 
 from lxml import etree
 
@@ -27,15 +27,16 @@ from twin.citygml.attributes import read_address, read_attributes
 from twin.citygml.gml import GMLCoordinatesError, PolygonSet, pack_rings
 from twin.citygml.implicit import ImplicitLibrary
 from twin.citygml.local_crs import LocalCRSs
+from twin.citygml.members import Member, MemberBatch, envelope_srs_name, shipped_member
 from twin.citygml.namespaces import (
     SAFE_PARSING,
-    find_child,
     gml_namespace,
     is_citygml_namespace,
     local_name,
     source_line,
+    starting_at,
 )
-from twin.citygml.objects import MEMBER_PROPERTIES, is_gml
+from twin.citygml.objects import MEMBER_PROPERTIES
 from twin.citygml.surfaces import (
     LodGeometry,
     PolygonIndex,
@@ -56,7 +57,7 @@ from twin.model import (
 )
 from twin.types import IndexArray
 
-__all__ = ["iter_city_objects"]
+__all__ = ["iter_city_objects", "read_members"]
 
 logger = logging.getLogger(__name__)
 
@@ -76,8 +77,36 @@ class _Document:
     appearance_log: AppearanceLog = field(default_factory=AppearanceLog)
     appearances: Appearances | None = None  # None: the document has none
     local_crs: LocalCRSs = field(default_factory=LocalCRSs)
+    ship: bool = False  # hand members to be read elsewhere when they can be
 
 
+Read = CityObject | Rejection
+
+
+@overload
+def iter_city_objects(
+    path: Path,
+    *,
+    lod: LodChoice = ...,
+    types: Collection[str] | None = ...,
+    keep_going: bool = ...,
+    stream: IO[bytes] | None = ...,
+    appearance_theme: str | None = ...,
+    appearance_log: AppearanceLog | None = ...,
+    ship: Literal[False] = ...,
+) -> Iterator[Read]: ...
+@overload
+def iter_city_objects(
+    path: Path,
+    *,
+    lod: LodChoice = ...,
+    types: Collection[str] | None = ...,
+    keep_going: bool = ...,
+    stream: IO[bytes] | None = ...,
+    appearance_theme: str | None = ...,
+    appearance_log: AppearanceLog | None = ...,
+    ship: bool,
+) -> Iterator[Read | MemberBatch]: ...
 def iter_city_objects(
     path: Path,
     *,
@@ -87,7 +116,8 @@ def iter_city_objects(
     stream: IO[bytes] | None = None,
     appearance_theme: str | None = None,
     appearance_log: AppearanceLog | None = None,
-) -> Iterator[CityObject | Rejection]:
+    ship: bool = False,
+) -> Iterator[Read | MemberBatch]:
     """Yield every city object of a CityGML file, or why it was left out.
 
     Child objects come before their container and carry its gml:id as ``parent_id``. CityGML
@@ -113,6 +143,10 @@ def iter_city_objects(
         The appearance theme drawn (default: the first met; see :mod:`twin.citygml.appearance`).
     appearance_log : AppearanceLog, optional
         Where to count what was done with appearances (missing images, ignored themes …).
+    ship : bool
+        Yield the members that can be read in another process as :class:`MemberBatch` es
+        (their subtrees serialised, :mod:`twin.citygml.members`), in their place among the
+        objects read here; :func:`read_members` reads them.
 
     Raises
     ------
@@ -126,18 +160,21 @@ def iter_city_objects(
     document = _Document(path, lod, None if types is None else frozenset(types))
     document.appearance_theme = appearance_theme
     document.appearance_log = appearance_log if appearance_log is not None else AppearanceLog()
+    document.ship = ship
     return _iter_document(document, keep_going, stream)
 
 
 def _iter_document(
     document: _Document, keep_going: bool, given: IO[bytes] | None
-) -> Iterator[CityObject | Rejection]:
+) -> Iterator[Read | MemberBatch]:
     path = document.path
     try:
         with _open(path) if given is None else given as stream:
             document.appearances = open_appearances(
                 path, stream, document.appearance_theme, document.appearance_log
             )
+            # appearances are resolved against the whole document: read it all here
+            document.ship = document.ship and document.appearances is None
             yield from _iter_events(document, stream)
             if document.appearances is not None:
                 document.appearances.finish()
@@ -176,7 +213,7 @@ _CHUNK_BYTES = 1 << 16
 """Bytes fed to the parser at a time; between chunks, a featureMembers container is read."""
 
 
-def _iter_events(document: _Document, stream: IO[bytes]) -> Iterator[CityObject | Rejection]:
+def _iter_events(document: _Document, stream: IO[bytes]) -> Iterator[Read | MemberBatch]:
     """Feed ``stream`` to a pull parser and hand each completed top-level object on.
 
     A member of the CityModel (``cityObjectMember`` …) is read when it ends. GML's plural
@@ -215,18 +252,21 @@ class _Walk:
     """The walk over the parser's events: objects read but not yet handed on, and where.
 
     ``container`` is an open ``gml:featureMembers`` element and ``last_read`` its child read
-    last; ``members`` counts the members read since the last batch.
+    last; ``members`` counts the members read since the last batch, read here (into
+    ``pending``) or serialised to be read elsewhere (into ``shipped``); one of the two is
+    empty at any time, so objects keep the order of their members.
     """
 
     document: _Document
     declared: list[str] = field(default_factory=list)
     root: etree._Element | None = None
     pending: list[_Pending | Rejection] = field(default_factory=list)
+    shipped: list[Member] = field(default_factory=list)
     members: int = 0
     container: etree._Element | None = None
     last_read: etree._Element | None = None
 
-    def take(self, events: Iterator[tuple[str, Any]]) -> Iterator[CityObject | Rejection]:
+    def take(self, events: Iterator[tuple[str, Any]]) -> Iterator[Read | MemberBatch]:
         """Act on parser events: remember definitions, read members when they end."""
         for event, payload in events:
             if event == "start-ns":
@@ -249,11 +289,11 @@ class _Walk:
                 yield from self.read_container(complete=True)
                 self.container = None
             elif local_name(element.tag) in MEMBER_PROPERTIES:
-                yield from self._read_member(element, list(element))
-            elif not self.pending:  # appearances, once read
+                yield from self._read_member(element, holds_objects=True)
+            elif not self.pending and not self.shipped:  # appearances, once read
                 _release(element)
 
-    def read_container(self, *, complete: bool) -> Iterator[CityObject | Rejection]:
+    def read_container(self, *, complete: bool) -> Iterator[Read | MemberBatch]:
         """Read the children of the open featureMembers not read yet; all when ``complete``.
 
         Otherwise the last child is left: it may not have ended yet.
@@ -264,24 +304,70 @@ class _Walk:
         child = first if self.last_read is None else self.last_read.getnext()
         while child is not None and (complete or child.getnext() is not None):
             self.last_read = child
-            yield from self._read_member(child, [child])
+            yield from self._read_member(child, holds_objects=False)
             child = child.getnext()
 
     def _read_member(
-        self, member: etree._Element, objects: list[etree._Element]
-    ) -> Iterator[CityObject | Rejection]:
-        for obj in objects:
-            if isinstance(obj.tag, str):
-                _read_top_level(self.document, obj, self.pending)
+        self, member: etree._Element, *, holds_objects: bool
+    ) -> Iterator[Read | MemberBatch]:
+        """Read ``member`` (a member property holding objects, or the object itself)."""
+        document = self.document
+        shipped = (
+            shipped_member(member, holds_objects, document.model_srs_name)
+            if document.ship
+            else None
+        )
+        if shipped is not None:
+            yield from self._finish_pending()
+            self.shipped.append(shipped)
+        else:
+            yield from self._ship()
+            for obj in member if holds_objects else [member]:
+                if isinstance(obj.tag, str):
+                    _read_top_level(document, obj, self.pending)
         self.members += 1
         if self.members >= _BATCH_MEMBERS:
             yield from self.flush()
             _release(member)
 
-    def flush(self) -> Iterator[CityObject | Rejection]:
-        """Hand on the objects read so far."""
-        yield from _finish(self.document, self.pending)
-        self.pending, self.members = [], 0
+    def flush(self) -> Iterator[Read | MemberBatch]:
+        """Hand on the objects read so far and the members serialised."""
+        yield from self._finish_pending()
+        yield from self._ship()
+        self.members = 0
+
+    def _finish_pending(self) -> Iterator[Read]:
+        if self.pending:
+            yield from _finish(self.document, self.pending)
+            self.pending = []
+
+    def _ship(self) -> Iterator[MemberBatch]:
+        if self.shipped:
+            document = self.document
+            local_crs = LocalCRSs(dict(document.local_crs.by_id))
+            yield MemberBatch(
+                str(document.path), document.lod, document.types, self.shipped, local_crs
+            )
+            self.shipped = []
+
+
+def read_members(batch: MemberBatch) -> list[Read]:
+    """Read the members of ``batch`` as :func:`iter_city_objects` reads them in their file.
+
+    Run where the members were sent (:mod:`twin.citygml.members`); source lines are the
+    file's.
+    """
+    document = _Document(Path(batch.path), batch.lod, batch.types, local_crs=batch.local_crs)
+    parser = etree.XMLParser(**SAFE_PARSING)
+    roots = [etree.fromstring(member.xml, parser) for member in batch.members]
+    pending: list[_Pending | Rejection] = []
+    with starting_at(zip(roots, [m.first_line for m in batch.members], strict=True)):
+        for member, root in zip(batch.members, roots, strict=True):
+            document.model_srs_name = member.outer_srs_name
+            for obj in root if member.holds_objects else [root]:
+                if isinstance(obj.tag, str):
+                    _read_top_level(document, obj, pending)
+        return list(_finish(document, pending))
 
 
 def _check_root(document: _Document, root: etree._Element, declared: list[str]) -> None:
@@ -398,9 +484,7 @@ def _read_object(
     return pending
 
 
-def _finish(
-    document: _Document, items: list[_Pending | Rejection]
-) -> Iterator[CityObject | Rejection]:
+def _finish(document: _Document, items: list[_Pending | Rejection]) -> Iterator[Read]:
     """Convert the coordinates of every pending object at once; yield objects in order."""
     lods = [g for item in items if isinstance(item, _Pending) for g, _ in item.geometries]
     packed = iter(pack_rings([g.rings for g in lods]) if lods else [])
@@ -488,14 +572,8 @@ def _srs_name(
         for element in (anchor, *anchor.iterancestors()):
             if (srs_name := element.get("srsName")) is not None:
                 return srs_name
-    for element in (obj, *obj.iterancestors()):
-        if is_gml(element):
-            continue
-        bounded_by = find_child(element, "boundedBy")
-        envelope = None if bounded_by is None else find_child(bounded_by, "Envelope")
-        if envelope is not None and (srs_name := envelope.get("srsName")) is not None:
-            return srs_name
-    return document.model_srs_name
+    srs_name = envelope_srs_name((obj, *obj.iterancestors()))
+    return document.model_srs_name if srs_name is None else srs_name
 
 
 def _geometry_issues(read: list[PolygonSet], geometry: LodGeometry) -> tuple[str, ...]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
+import pickle
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -14,6 +15,7 @@ from typing import Literal, cast
 
 import numpy as np
 
+from twin.citygml.members import MemberBatch
 from twin.errors import CRSError, InputError, NotFoundError, TwinError
 from twin.geo import CRS_HINT, Reprojector, check_anchor_crs, reprojector_for
 from twin.geometry import union_geojson
@@ -27,7 +29,15 @@ from twin.model import (
     SurfaceClass,
 )
 from twin.pipeline.features import BBox6, CatalogPart, measures_of, merge_bboxes
-from twin.pipeline.parallel import Workers, default_workers, iter_built, open_workers
+from twin.pipeline.parallel import (
+    Decided,
+    ReadBuilt,
+    Workers,
+    default_workers,
+    iter_work,
+    open_workers,
+    report_entries,
+)
 from twin.pipeline.report import ImportReport
 from twin.pipeline.seen_ids import SeenIds
 from twin.pipeline.sources import ReadOptions, iter_objects
@@ -172,20 +182,25 @@ def _read_features(
     workers: Workers,
     spill: FeatureSpill,
 ) -> None:
-    """Build the features of every usable object into ``spill``; report the others."""
-    items = _usable_objects(paths, options, report, progress)
-    for objs, built in iter_built(items, workers):
-        for k, reason in built.errors.items():
-            report.reject(Rejection(objs[k].id, objs[k].type, objs[k].source, reason))
-        for k, (issues, degenerate) in built.findings.items():
-            item = objs[k]  # the issues are the worker's: they carry the geometry checks'
-            report.warnings.extend(f"{item.type} {item.id!r} at {item.source}: {i}" for i in issues)
-            if degenerate:
-                report.warnings.append(
-                    f"{item.type} {item.id!r} at {item.source}: "
-                    f"{degenerate} degenerate polygon(s) without area skipped"
-                )
-        spill.add(built.packed)
+    """Build the features of every usable object into ``spill``; report the others.
+
+    With a pool, the members the reader hands on unread are read in the workers too.
+    """
+    crs = _CRSDecisions(options, report)
+    items = _usable_objects(paths, options, report, progress, crs, workers.executor is not None)
+    for done, outcome in iter_work(items, workers, crs.decided, crs.decide):
+        if isinstance(outcome, ReadBuilt):
+            report.objects_read += outcome.read
+            if progress is not None:
+                progress("read", report.objects_read, None)
+            rejections, warnings, packed = outcome.rejections, outcome.warnings, outcome.packed
+        else:
+            rejections, warnings = report_entries(cast("list[CityObject]", done), outcome)
+            packed = [outcome.packed]
+        report.rejections.extend(rejections)
+        report.warnings.extend(warnings)
+        for part in packed:
+            spill.add(part)
 
 
 def _warn_missing_theme(theme: str | None, report: ImportReport) -> None:
@@ -212,19 +227,28 @@ def _workers(options: ImportOptions) -> int:
 
 
 def _usable_objects(
-    paths: Sequence[Path], options: ImportOptions, report: ImportReport, progress: Progress | None
-) -> Iterator[tuple[CityObject, Reprojector | None]]:
-    """Yield the objects read with their reprojector; report rejections of the reader."""
-    reprojectors: dict[str, Reprojector] = {}
+    paths: Sequence[Path],
+    options: ImportOptions,
+    report: ImportReport,
+    progress: Progress | None,
+    crs: _CRSDecisions,
+    ship: bool,
+) -> Iterator[tuple[CityObject, Reprojector | None] | MemberBatch]:
+    """Yield the objects read with their reprojector, and the members handed on unread
+    (with ``ship``); report rejections of the reader."""
     read_options = ReadOptions(
         options.lod,
         options.types,
         options.keep_going,
         options.appearance_theme,
         report.appearances,
+        ship,
     )
     with SeenIds() as seen:
         for item in iter_objects(paths, read_options):
+            if isinstance(item, MemberBatch):
+                yield item
+                continue
             report.objects_read += 1
             if progress is not None:
                 progress("read", report.objects_read, None)
@@ -235,7 +259,7 @@ def _usable_objects(
             if first is not None:
                 report.reject(Rejection(item.id, item.type, item.source, _repeated_id(first)))
                 continue
-            yield item, _reprojector(item, options, reprojectors, report)
+            yield item, crs.reprojector(item)
 
 
 def _repeated_id(first: str) -> str:
@@ -243,6 +267,36 @@ def _repeated_id(first: str) -> str:
         f"the object at {first} has the same id; ids must be unique within a dataset, so only "
         "that first one is imported (rename one, or import the files as separate datasets)"
     )
+
+
+@dataclass(slots=True)
+class _CRSDecisions:
+    """The reprojector of each srsName, decided from the first object in it, and what the
+    workers need of them (pickled once)."""
+
+    options: ImportOptions
+    report: ImportReport
+    reprojectors: dict[str, Reprojector] = field(default_factory=dict)
+    pickled: dict[str, tuple[tuple[str, bool], bytes]] = field(default_factory=dict)
+    placed: set[tuple[str, str]] = field(default_factory=set)
+
+    def reprojector(self, obj: CityObject) -> Reprojector | None:
+        """Return the reprojector of ``obj`` (None without polygons), deciding it if new."""
+        reprojector = _reprojector(obj, self.options, self.reprojectors, self.report)
+        if reprojector is not None and obj.srs_placement is not None:
+            self.placed.add((self.options.crs or cast("str", obj.srs_name), obj.srs_placement))
+        return reprojector
+
+    def decide(self, obj: CityObject) -> None:
+        """Decide for an object a worker could not build (it raises as :func:`_reprojector`)."""
+        self.reprojector(obj)
+
+    def decided(self) -> Decided:
+        """Return what is decided so far, as the workers take it."""
+        for srs, r in self.reprojectors.items():
+            if srs not in self.pickled:
+                self.pickled[srs] = ((r.srs_name, r.northing_first), pickle.dumps(r))
+        return Decided(dict(self.pickled), frozenset(self.placed), self.options.crs)
 
 
 def _reprojector(

@@ -9,6 +9,13 @@ never unpickles or pickles a feature: it appends bytes and rows. At most two bat
 slot are in flight, so memory stays bounded however fast the reader is, and results come back
 in input order. ``workers <= 1`` runs the same batches in the calling process; a Dask cluster
 (``--dask``) runs them on its workers through the same ``concurrent.futures`` interface.
+
+With a pool the reader can hand on its members unread (:mod:`twin.citygml.members`): each
+such batch goes to a worker, which reads it, builds its objects and hands back the
+features and what to report (:func:`iter_work`). The calling process then only parses the
+XML. Which reprojector an srsName gets is decided from the first object in it, by the
+calling process: a worker meeting an object of an srsName not decided yet hands that object
+back and builds nothing; the batch is sent again once it is decided.
 """
 
 from __future__ import annotations
@@ -21,25 +28,32 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from itertools import groupby
+from typing import Any, TypeVar, cast
 
 import numpy as np
 
+from twin.citygml.members import MemberBatch
+from twin.citygml.reader import read_members
 from twin.errors import GeometryError, InputError, ReprojectionError
 from twin.geo import Reprojector
 from twin.geometry.validate import issues_of_many, shell_issues_many
-from twin.model import CityObject, Surfaces
+from twin.model import CityObject, Rejection, Surfaces
 from twin.pipeline.features import Feature, build_features
 from twin.pipeline.spill import Packed, pack
 
 __all__ = [
     "BATCH_OBJECTS",
     "Built",
+    "Decided",
+    "ReadBuilt",
     "Workers",
     "default_workers",
     "iter_built",
+    "iter_work",
     "map_ordered",
     "open_workers",
+    "report_entries",
     "workers_for",
 ]
 
@@ -58,6 +72,37 @@ class Built:
     packed: Packed
     errors: dict[int, str]
     findings: dict[int, tuple[tuple[str, ...], int]]
+
+
+@dataclass(frozen=True, slots=True)
+class Decided:
+    """What the calling process has decided about CRSs, as a worker needs it.
+
+    ``reprojectors`` maps each srsName decided to its reprojector's key and pickle;
+    ``placed`` holds the ``(srsName, placement)`` of the local CRSs accepted; ``crs``
+    overrides every srsName (``--crs``).
+    """
+
+    reprojectors: dict[str, tuple[tuple[str, bool], bytes]]
+    placed: frozenset[tuple[str, str]]
+    crs: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ReadBuilt:
+    """What became of a batch of members read and built in a worker.
+
+    ``read`` counts the objects and rejections read; ``rejections`` are the reader's then
+    the builder's, ``warnings`` the findings of the features built, ``packed`` the features
+    in input order. ``undecided`` is the first object of an srsName (or local CRS) the
+    calling process has not decided yet: then nothing else is filled in.
+    """
+
+    read: int
+    rejections: list[Rejection]
+    warnings: list[str]
+    packed: list[Packed]
+    undecided: CityObject | None = None
 
 
 T = TypeVar("T")
@@ -192,7 +237,122 @@ def _batches(
         yield objs, current
 
 
+def iter_work(
+    items: Iterable[tuple[CityObject, Reprojector | None] | MemberBatch],
+    workers: Workers,
+    decided: Callable[[], Decided],
+    decide: Callable[[CityObject], None],
+    batch_objects: int = BATCH_OBJECTS,
+) -> Iterator[tuple[list[CityObject], Built] | tuple[MemberBatch, ReadBuilt]]:
+    """Yield what became of every batch of objects (as :func:`iter_built`) or of members.
+
+    A batch of members is read and built where the work runs; ``decided`` says what the
+    calling process has decided when the batch is sent, and ``decide`` decides for an object
+    a worker handed back (or raises), after which the batch is sent again. Batches come in
+    input order, at most twice as many in flight as there are worker slots.
+    """
+    blobs: dict[tuple[str, bool], bytes] = {}
+    tasks = (
+        (item, decided()) if isinstance(item, MemberBatch) else _task(*item, blobs)
+        for item in _groups(items, batch_objects)
+    )
+    for task, result in _map_work(workers, tasks):
+        while isinstance(result, ReadBuilt) and result.undecided is not None:
+            decide(result.undecided)
+            task = (cast("_MemberTask", task)[0], decided())
+            result = _submit(workers, task)
+        if isinstance(result, ReadBuilt):
+            yield cast("_MemberTask", task)[0], result
+        else:
+            yield cast("_Task", task)[0], result
+
+
+def report_entries(objs: list[CityObject], built: Built) -> tuple[list[Rejection], list[str]]:
+    """Return the rejections and warnings of the import report for a batch built."""
+    rejections = [
+        Rejection(objs[k].id, objs[k].type, objs[k].source, reason)
+        for k, reason in built.errors.items()
+    ]
+    warnings: list[str] = []
+    for k, (issues, degenerate) in built.findings.items():
+        item = objs[k]  # the issues are the worker's: they carry the geometry checks'
+        warnings.extend(f"{item.type} {item.id!r} at {item.source}: {i}" for i in issues)
+        if degenerate:
+            warnings.append(
+                f"{item.type} {item.id!r} at {item.source}: "
+                f"{degenerate} degenerate polygon(s) without area skipped"
+            )
+    return rejections, warnings
+
+
+def _groups(
+    items: Iterable[tuple[CityObject, Reprojector | None] | MemberBatch], size: int
+) -> Iterator[tuple[list[CityObject], Reprojector | None] | MemberBatch]:
+    """Batch the runs of objects (:func:`_batches`); pass batches of members on as they are."""
+    for members, run in groupby(items, lambda item: isinstance(item, MemberBatch)):
+        if members:
+            yield from cast("Iterator[MemberBatch]", run)
+        else:
+            yield from _batches(cast("Iterator[tuple[CityObject, Reprojector | None]]", run), size)
+
+
 _Task = tuple[list[CityObject], tuple[str, bool] | None, bytes]
+_MemberTask = tuple[MemberBatch, Decided]
+_AnyTask = _Task | _MemberTask
+
+
+def _map_work(
+    workers: Workers, tasks: Iterator[_AnyTask]
+) -> Iterator[tuple[_AnyTask, Built | ReadBuilt]]:
+    if workers.executor is None:
+        return ((task, _run_batch(task)) for task in tasks)
+    return map_ordered(workers.executor, _run_batch, tasks, 2 * workers.slots)
+
+
+def _submit(workers: Workers, task: _AnyTask) -> Built | ReadBuilt:
+    if workers.executor is None:
+        return _run_batch(task)
+    return workers.executor.submit(_run_batch, task).result()
+
+
+def _run_batch(task: _AnyTask) -> Built | ReadBuilt:
+    if len(task) == 2:
+        return _run_members(task)
+    return _run_task(task)
+
+
+def _run_members(task: _MemberTask) -> ReadBuilt:
+    """Read a batch of members, then build its objects as :func:`_run` builds a batch."""
+    batch, decided = task
+    items = read_members(batch)
+    paired: list[tuple[CityObject, Reprojector | None]] = []
+    for obj in (i for i in items if isinstance(i, CityObject)):
+        if not obj.surfaces.polygon_count:
+            paired.append((obj, None))
+            continue
+        srs = decided.crs or obj.srs_name
+        known = None if srs is None else decided.reprojectors.get(srs)
+        placed = obj.srs_placement is None or (srs, obj.srs_placement) in decided.placed
+        if known is None or not placed:
+            return ReadBuilt(len(items), [], [], [], obj)
+        paired.append((obj, _worker_reprojector(*known)))
+    rejections = [i for i in items if isinstance(i, Rejection)]
+    warnings: list[str] = []
+    packed: list[Packed] = []
+    for objs, reprojector in _batches(paired, BATCH_OBJECTS):
+        built = _run(objs, reprojector)
+        rejected, warned = report_entries(objs, built)
+        rejections += rejected
+        warnings += warned
+        packed.append(built.packed)
+    return ReadBuilt(len(items), rejections, warnings, packed)
+
+
+def _worker_reprojector(key: tuple[str, bool], blob: bytes) -> Reprojector:
+    """Return the reprojector pickled as ``blob``, unpickled once per process."""
+    if key not in _WORKER_REPROJECTORS:
+        _WORKER_REPROJECTORS[key] = pickle.loads(blob)
+    return _WORKER_REPROJECTORS[key]
 
 
 def _task(
@@ -210,9 +370,7 @@ def _run_task(task: _Task) -> Built:
     objs, key, blob = task
     if key is None:
         return _run(objs, None)
-    if key not in _WORKER_REPROJECTORS:
-        _WORKER_REPROJECTORS[key] = pickle.loads(blob)
-    return _run(objs, _WORKER_REPROJECTORS[key])
+    return _run(objs, _worker_reprojector(key, blob))
 
 
 def _run(objs: list[CityObject], reprojector: Reprojector | None) -> Built:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import IO, Literal, cast
 
 from twin.citygml import iter_city_objects
+from twin.citygml.members import MemberBatch
 from twin.cityjson import iter_cityjson_stream
 from twin.errors import InputError
 from twin.model import AppearanceLog, CityObject, LodChoice, Rejection
@@ -36,7 +37,9 @@ class ReadOptions:
     """What to read: LoD choice, top-level types (None = all), whether to keep going.
 
     ``appearance_theme`` picks the appearance theme drawn (None: the first met);
-    ``appearances`` is where the readers count what they did with appearances.
+    ``appearances`` is where the readers count what they did with appearances; with ``ship``
+    the CityGML reader hands on the members another process can read as
+    :class:`~twin.citygml.members.MemberBatch` es.
     """
 
     lod: LodChoice = "highest"
@@ -44,6 +47,7 @@ class ReadOptions:
     keep_going: bool = False
     appearance_theme: str | None = None
     appearances: AppearanceLog | None = None
+    ship: bool = False
 
 
 def sniff(head: bytes) -> Format:
@@ -68,7 +72,7 @@ def sniff(head: bytes) -> Format:
 
 def iter_objects(
     paths: Iterable[Path], options: ReadOptions | None = None
-) -> Iterator[CityObject | Rejection]:
+) -> Iterator[CityObject | Rejection | MemberBatch]:
     """Yield every city object (or rejection) of ``paths``, in order, as one dataset.
 
     Raises
@@ -99,7 +103,7 @@ def _supported(path: Path) -> bool:
     return path.suffix.lower() in SUFFIXES and not path.name.startswith(".")
 
 
-def _iter_file(path: Path, options: ReadOptions) -> Iterator[CityObject | Rejection]:
+def _iter_file(path: Path, options: ReadOptions) -> Iterator[CityObject | Rejection | MemberBatch]:
     with path.open("rb") as probe:
         kind = sniff(probe.read(512))
     if kind == "zip":
@@ -114,7 +118,7 @@ def _iter_file(path: Path, options: ReadOptions) -> Iterator[CityObject | Reject
             yield from _iter_stream(stream, path, kind, options)
 
 
-def _iter_zip(path: Path, options: ReadOptions) -> Iterator[CityObject | Rejection]:
+def _iter_zip(path: Path, options: ReadOptions) -> Iterator[CityObject | Rejection | MemberBatch]:
     try:
         archive = zipfile.ZipFile(path)
     except zipfile.BadZipFile as exc:
@@ -134,7 +138,7 @@ def _iter_zip(path: Path, options: ReadOptions) -> Iterator[CityObject | Rejecti
 
 def _iter_stream(
     stream: IO[bytes], name: Path, kind: Format, options: ReadOptions
-) -> Iterator[CityObject | Rejection]:
+) -> Iterator[CityObject | Rejection | MemberBatch]:
     if kind == "citygml":
         yield from iter_city_objects(
             name,
@@ -144,6 +148,7 @@ def _iter_stream(
             stream=stream,
             appearance_theme=options.appearance_theme,
             appearance_log=options.appearances,
+            ship=options.ship,
         )
     elif kind == "cityjson":
         yield from iter_cityjson_stream(
