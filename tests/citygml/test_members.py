@@ -171,3 +171,27 @@ def test_malformed_xml_keeps_the_objects_before_the_error(write_citygml: WriteCi
     assert [o.id for o in objects] == ["b-0", "b-1", "b-2"]
     assert isinstance(error, Rejection)
     assert error.object_type == "document"
+
+
+@pytest.mark.parametrize(
+    ("indent", "shipped"),
+    [
+        ("\n  ", 3),
+        ("", 0),  # no text within 5 nodes of the member's start: libxml2 gives no line
+    ],
+)
+def test_lines_past_65535_are_the_ones_libxml2_gives_in_the_file(
+    write_citygml: WriteCityGML, indent: str, shipped: int
+) -> None:
+    # libxml2 keeps no element line past 65535: it answers with the line of the node after
+    # the start tag, so the reader's lines there are its estimates; a worker gives the same
+    anonymous = f"<cityObjectMember>{indent}<bldg:Building>{indent}{lod2_surface(polygon())}"
+    anonymous += "</bldg:Building></cityObjectMember>\n"
+    bad_ring = lod2_surface(polygon("0 0 0 1 0 x", "poly-bad"))
+    body = "\n" * 70_000 + building(f"{indent}{lod2_surface(polygon())}", "b-1") + anonymous
+    path = write_citygml("long.gml", body + building(f"{indent}{bad_ring}", "b-bad"))
+    assert _same(path) == shipped
+    read = list(iter_city_objects(path))
+    assert [o.source.line > 70_000 for o in read] == [shipped > 0] * 3
+    assert isinstance(read[1], CityObject)
+    assert read[1].id == f"long-{read[1].source.line}"

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from lxml import etree
 
 from twin.citygml.local_crs import LocalCRSs
-from twin.citygml.namespaces import find_child, source_line
+from twin.citygml.namespaces import LINE_LIMIT, find_child, source_line, start_line, text_line
 from twin.citygml.objects import is_gml
 from twin.model import LodChoice
 
@@ -79,16 +79,18 @@ def shipped_member(
     outer = list(member.iterancestors())
     if any(element.get("srsName") is not None for element in outer):
         return None
+    first_line = start_line(member)
+    if first_line is None:
+        return None
     xml = etree.tostring(member, with_tail=False)
-    if _IMPLICIT in xml or not _lines_kept(member, xml):
+    if (
+        _IMPLICIT in xml
+        or xml.count(b"\n") >= LINE_LIMIT
+        or not _lines_kept(member, first_line, xml)
+    ):
         return None
     srs_name = envelope_srs_name(outer)
-    return Member(
-        xml,
-        source_line(member),
-        model_srs_name if srs_name is None else srs_name,
-        holds_objects,
-    )
+    return Member(xml, first_line, model_srs_name if srs_name is None else srs_name, holds_objects)
 
 
 def envelope_srs_name(elements: Iterable[etree._Element]) -> str | None:
@@ -107,12 +109,13 @@ def envelope_srs_name(elements: Iterable[etree._Element]) -> str | None:
     return None
 
 
-def _lines_kept(member: etree._Element, xml: bytes) -> bool:
+def _lines_kept(member: etree._Element, first_line: int, xml: bytes) -> bool:
     """Return whether ``xml`` (``member`` serialised) keeps the file's line breaks.
 
     Serialising only ever drops line breaks (inside a start tag), so it is enough to check
-    that the last element in document order starts as many lines below ``member`` in ``xml``
-    as in the file. libxml2 gives an element the line where its start tag ends.
+    that the last element in document order is where the file has it: its line as libxml2
+    gives it in the file (:func:`~twin.citygml.namespaces.source_line`) is the one it gets
+    from ``first_line`` and the lines of ``xml``.
     """
     last = member
     chain = []
@@ -121,8 +124,8 @@ def _lines_kept(member: etree._Element, xml: bytes) -> bool:
         chain.append(last)
     if last is member:
         return True
-    if not isinstance(last.tag, str):  # a processing instruction: not worth the bother
-        return False
+    if not isinstance(last.tag, str) or not (last.text or last.tail):
+        return False  # a processing instruction, or a line libxml2 looks up further on
     after = (last.text or "").count("\n") + sum((e.tail or "").count("\n") for e in chain)
-    line_in_xml = 1 + xml.count(b"\n") - after
-    return source_line(member) + line_in_xml - 1 == source_line(last)
+    line = first_line + xml.count(b"\n") - after
+    return text_line(line, last.text or last.tail) == source_line(last)

@@ -18,6 +18,7 @@ from lxml import etree
 
 __all__ = [
     "CITYGML_PREFIX",
+    "LINE_LIMIT",
     "LOCAL_NAMES",
     "MAX_CACHED_TAGS",
     "SAFE_PARSING",
@@ -33,7 +34,9 @@ __all__ = [
     "local_name",
     "namespace",
     "source_line",
+    "start_line",
     "starting_at",
+    "text_line",
 ]
 
 CITYGML_PREFIX = "http://www.opengis.net/citygml/"
@@ -185,28 +188,84 @@ def find_child(element: etree._Element, name: str) -> etree._Element | None:
 _LINE_OFFSETS: dict[etree._Element, int] = {}
 """Lines before the root of subtrees parsed out of their file, by root (:func:`starting_at`)."""
 
+LINE_LIMIT = 65535
+"""libxml2 keeps a line in an element node below this (an unsigned short); from there on
+``xmlGetLineNo`` answers with the line of the node after the start tag: the first child, or
+the text there (whose own line is kept whole, at the end of the text), at most 5 nodes on."""
+
+_LINE_DEPTH = 5
+
 
 def source_line(element: etree._Element) -> int:
-    """Return the 1-based line of the file where ``element`` starts (0 when lxml does not know).
+    """Return the 1-based line where ``element`` starts (0 when lxml does not know).
 
-    For an element of a subtree parsed on its own, its line in the file it was written out of
-    (:func:`starting_at`).
+    That is the line its start tag ends on, as libxml2 gives it (see :data:`LINE_LIMIT`).
+    For an element of a subtree parsed on its own (:func:`starting_at`), the line libxml2
+    gives it in the whole file.
     """
     line = getattr(element, "sourceline", None)
     if not isinstance(line, int):
         return 0
     if _LINE_OFFSETS:
-        line += _LINE_OFFSETS.get(element.getroottree().getroot(), 0)
+        offset = _LINE_OFFSETS.get(element.getroottree().getroot())
+        if offset is not None:
+            return _file_line(element, offset, 0)
     return line
+
+
+def text_line(line: int, text: str | None) -> int:
+    """Return the line libxml2 gives an element whose start tag ends on ``line`` (of the
+    file) and whose first child node is ``text``: its own below :data:`LINE_LIMIT`, else
+    the line the text ends on (the text is taken as read in one piece)."""
+    if line < LINE_LIMIT or not text:
+        return line
+    return line + text.count("\n")
+
+
+def _file_line(element: etree._Element, offset: int, depth: int) -> int:
+    """Return what ``xmlGetLineNo`` answers for ``element`` in the whole file, its subtree's
+    lines being ``offset`` lines down there (and exact: below :data:`LINE_LIMIT`)."""
+    if depth >= _LINE_DEPTH:
+        return 0
+    line = offset + int(getattr(element, "sourceline", 0) or 0)
+    if line < LINE_LIMIT:
+        return line
+    if element.text:
+        return 0 if depth + 1 >= _LINE_DEPTH else text_line(line, element.text)
+    if len(element):
+        return _file_line(element[0], offset, depth + 1)
+    if element.tail:  # an empty element: the text after it
+        return 0 if depth + 1 >= _LINE_DEPTH else text_line(line, element.tail)
+    after = element.getnext()
+    if after is None:
+        after = element.getparent()
+    return 0 if after is None else _file_line(after, offset, depth + 1)
+
+
+def start_line(element: etree._Element) -> int | None:
+    """Return the file's line where ``element``'s start tag ends: :func:`source_line` with
+    libxml2's estimate past :data:`LINE_LIMIT` undone (None when it cannot be)."""
+    line = source_line(element)
+    if 0 < line < LINE_LIMIT:
+        return line
+    node = element
+    for _ in range(_LINE_DEPTH):
+        if node.text:
+            return line - node.text.count("\n")
+        if not len(node):
+            return None
+        node = node[0]
+    return None
 
 
 @contextmanager
 def starting_at(roots: Iterable[tuple[etree._Element, int]]) -> Iterator[None]:
     """Within the block, count the lines of each ``(root, line)`` subtree from ``line``.
 
-    ``line`` is the line of the file the root's start tag was on. libxml2 numbers a parsed
-    subtree from 1 and lxml cannot renumber past 65535, so :func:`source_line` adds the
-    difference. The roots must be held for the block (their proxies are the keys).
+    ``line`` is the line of the file the root's start tag ends on (:func:`start_line`).
+    libxml2 numbers a parsed subtree from 1 and lxml cannot renumber past 65535, so
+    :func:`source_line` adds the difference (and answers as libxml2 does in the whole file).
+    The roots must be held for the block (their proxies are the keys).
     """
     held = [(root, line - 1) for root, line in roots]
     _LINE_OFFSETS.update(held)
