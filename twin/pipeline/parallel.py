@@ -37,6 +37,7 @@ from twin.citygml.members import MemberBatch
 from twin.citygml.reader import read_members
 from twin.errors import GeometryError, InputError, ReprojectionError
 from twin.geo import Reprojector
+from twin.geo.reproject import add_system_grids
 from twin.geometry.validate import issues_of_many, shell_issues_many
 from twin.model import CityObject, Rejection, Surfaces
 from twin.pipeline.features import Feature, build_features
@@ -349,8 +350,14 @@ def _run_members(task: _MemberTask) -> ReadBuilt:
 
 
 def _worker_reprojector(key: tuple[str, bool], blob: bytes) -> Reprojector:
-    """Return the reprojector pickled as ``blob``, unpickled once per process."""
+    """Return the reprojector pickled as ``blob``, unpickled once per process.
+
+    The system grids are added first: a transformer unpickled before would do without them
+    (a process forked before the calling process added them, a spawned one, a Dask worker),
+    ~0.4 m off for DHDN, whose BETA2007 grid is one of them.
+    """
     if key not in _WORKER_REPROJECTORS:
+        add_system_grids()
         _WORKER_REPROJECTORS[key] = pickle.loads(blob)
     return _WORKER_REPROJECTORS[key]
 
