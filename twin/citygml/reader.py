@@ -18,7 +18,7 @@ import logging
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, Literal, cast, overload
+from typing import IO, Any, cast
 
 from lxml import etree
 
@@ -83,30 +83,6 @@ class _Document:
 Read = CityObject | Rejection
 
 
-@overload
-def iter_city_objects(
-    path: Path,
-    *,
-    lod: LodChoice = ...,
-    types: Collection[str] | None = ...,
-    keep_going: bool = ...,
-    stream: IO[bytes] | None = ...,
-    appearance_theme: str | None = ...,
-    appearance_log: AppearanceLog | None = ...,
-    ship: Literal[False] = ...,
-) -> Iterator[Read]: ...
-@overload
-def iter_city_objects(
-    path: Path,
-    *,
-    lod: LodChoice = ...,
-    types: Collection[str] | None = ...,
-    keep_going: bool = ...,
-    stream: IO[bytes] | None = ...,
-    appearance_theme: str | None = ...,
-    appearance_log: AppearanceLog | None = ...,
-    ship: bool,
-) -> Iterator[Read | MemberBatch]: ...
 def iter_city_objects(
     path: Path,
     *,
