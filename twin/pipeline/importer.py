@@ -31,17 +31,19 @@ from twin.model import (
 from twin.pipeline.features import BBox6, CatalogPart, measures_of, merge_bboxes
 from twin.pipeline.parallel import (
     Decided,
+    Entry,
     ReadBuilt,
     Workers,
     default_workers,
     iter_work,
+    object_entries,
     open_workers,
-    report_entries,
 )
 from twin.pipeline.report import ImportReport
+from twin.pipeline.report_order import ReportOrder
 from twin.pipeline.seen_ids import SeenIds
 from twin.pipeline.sources import ReadOptions, iter_objects
-from twin.pipeline.spill import FeatureSpill, Summary, tile_feature
+from twin.pipeline.spill import FeatureSpill, Packed, Summary, tile_feature
 from twin.pipeline.tiling import Compression, Placement, TileBudget, TileFormat, write_tileset
 from twin.store import Store, validate_dataset_name
 from twin.types import IndexArray
@@ -186,21 +188,25 @@ def _read_features(
 
     With a pool, the members the reader hands on unread are read in the workers too.
     """
-    crs = _CRSDecisions(options, report)
-    items = _usable_objects(paths, options, report, progress, crs, workers.executor is not None)
+    order = ReportOrder(report, 2 * workers.slots if workers.executor is not None else 1)
+    crs = _CRSDecisions(options, report, order.held)
+    items = _usable_objects(paths, options, crs, workers.executor is not None)
     for done, outcome in iter_work(items, workers, crs.decided, crs.decide):
-        if isinstance(outcome, ReadBuilt):
-            report.objects_read += outcome.read
-            if progress is not None:
-                progress("read", report.objects_read, None)
-            rejections, warnings, packed = outcome.rejections, outcome.warnings, outcome.packed
+        packed: list[Packed] = []
+        if outcome is None:
+            entries: list[Rejection | Entry] = [cast("Rejection", done)]
+        elif isinstance(outcome, ReadBuilt):
+            entries, packed = outcome.entries, outcome.packed
         else:
-            rejections, warnings = report_entries(cast("list[CityObject]", done), outcome)
+            entries = list(object_entries(cast("list[CityObject]", done), outcome, options.crs))
             packed = [outcome.packed]
-        report.rejections.extend(rejections)
-        report.warnings.extend(warnings)
+        for entry in entries:
+            order.record(entry)
+        if progress is not None:
+            progress("read", report.objects_read, None)
         for part in packed:
             spill.add(part)
+    order.finish()
 
 
 def _warn_missing_theme(theme: str | None, report: ImportReport) -> None:
@@ -227,39 +233,26 @@ def _workers(options: ImportOptions) -> int:
 
 
 def _usable_objects(
-    paths: Sequence[Path],
-    options: ImportOptions,
-    report: ImportReport,
-    progress: Progress | None,
-    crs: _CRSDecisions,
-    ship: bool,
-) -> Iterator[tuple[CityObject, Reprojector | None] | MemberBatch]:
-    """Yield the objects read with their reprojector, and the members handed on unread
-    (with ``ship``); report rejections of the reader."""
+    paths: Sequence[Path], options: ImportOptions, crs: _CRSDecisions, ship: bool
+) -> Iterator[tuple[CityObject, Reprojector | None] | MemberBatch | Rejection]:
+    """Yield the objects read with their reprojector, the rejections of the reader, and the
+    members handed on unread (with ``ship``)."""
     read_options = ReadOptions(
         options.lod,
         options.types,
         options.keep_going,
         options.appearance_theme,
-        report.appearances,
+        crs.report.appearances,
         ship,
     )
     with SeenIds() as seen:
         for item in iter_objects(paths, read_options):
-            if isinstance(item, MemberBatch):
+            if not isinstance(item, CityObject):
                 yield item
-                continue
-            report.objects_read += 1
-            if progress is not None:
-                progress("read", report.objects_read, None)
-            if isinstance(item, Rejection):
-                report.reject(item)
-                continue
-            first = seen.first_met(item.id, item.source)
-            if first is not None:
-                report.reject(Rejection(item.id, item.type, item.source, _repeated_id(first)))
-                continue
-            yield item, crs.reprojector(item)
+            elif (first := seen.first_met(item.id, item.source)) is not None:
+                yield Rejection(item.id, item.type, item.source, _repeated_id(first))
+            else:
+                yield item, crs.reprojector(item)
 
 
 def _repeated_id(first: str) -> str:
@@ -272,19 +265,28 @@ def _repeated_id(first: str) -> str:
 @dataclass(slots=True)
 class _CRSDecisions:
     """The reprojector of each srsName, decided from the first object in it, and what the
-    workers need of them (pickled once)."""
+    workers need of them (pickled once). The warnings of a decision wait in ``held`` for the
+    report (:class:`~twin.pipeline.report_order.ReportOrder`)."""
 
     options: ImportOptions
     report: ImportReport
+    held: dict[str, list[str]]
     reprojectors: dict[str, Reprojector] = field(default_factory=dict)
     pickled: dict[str, tuple[tuple[str, bool], bytes]] = field(default_factory=dict)
     placed: set[tuple[str, str]] = field(default_factory=set)
 
     def reprojector(self, obj: CityObject) -> Reprojector | None:
         """Return the reprojector of ``obj`` (None without polygons), deciding it if new."""
+        warned = len(self.report.warnings)
         reprojector = _reprojector(obj, self.options, self.reprojectors, self.report)
-        if reprojector is not None and obj.srs_placement is not None:
-            self.placed.add((self.options.crs or cast("str", obj.srs_name), obj.srs_placement))
+        if reprojector is None:
+            return None
+        srs = self.options.crs or cast("str", obj.srs_name)
+        if new := self.report.warnings[warned:]:
+            del self.report.warnings[warned:]
+            self.held[srs] = new
+        if obj.srs_placement is not None:
+            self.placed.add((srs, obj.srs_placement))
         return reprojector
 
     def decide(self, obj: CityObject) -> None:

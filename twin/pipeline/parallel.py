@@ -47,14 +47,15 @@ __all__ = [
     "BATCH_OBJECTS",
     "Built",
     "Decided",
+    "Entry",
     "ReadBuilt",
     "Workers",
     "default_workers",
     "iter_built",
     "iter_work",
     "map_ordered",
+    "object_entries",
     "open_workers",
-    "report_entries",
     "workers_for",
 ]
 
@@ -89,19 +90,22 @@ class Decided:
     crs: str | None
 
 
+Entry = tuple[str | None, tuple[Rejection, ...], tuple[str, ...]]
+"""What the import report gets of one object read: the srsName it was built in (None without
+polygons), its rejection if it has no feature, and its warnings (:func:`object_entries`)."""
+
+
 @dataclass(frozen=True, slots=True)
 class ReadBuilt:
     """What became of a batch of members read and built in a worker.
 
-    ``read`` counts the objects and rejections read; ``rejections`` are the reader's then
-    the builder's, ``warnings`` the findings of the features built, ``packed`` the features
-    in input order. ``undecided`` is the first object of an srsName (or local CRS) the
-    calling process has not decided yet: then nothing else is filled in.
+    ``entries`` has, for each object or rejection read, in order, the rejection or what the
+    report gets of the object; ``packed`` the features, in input order. ``undecided`` is the
+    first object of an srsName (or local CRS) the calling process has not decided yet: then
+    nothing else is filled in.
     """
 
-    read: int
-    rejections: list[Rejection]
-    warnings: list[str]
+    entries: list[Rejection | Entry]
     packed: list[Packed]
     undecided: CityObject | None = None
 
@@ -239,22 +243,29 @@ def _batches(
 
 
 def iter_work(
-    items: Iterable[tuple[CityObject, Reprojector | None] | MemberBatch],
+    items: Iterable[tuple[CityObject, Reprojector | None] | MemberBatch | Rejection],
     workers: Workers,
     decided: Callable[[], Decided],
     decide: Callable[[CityObject], None],
     batch_objects: int = BATCH_OBJECTS,
-) -> Iterator[tuple[list[CityObject], Built] | tuple[MemberBatch, ReadBuilt]]:
+) -> Iterator[
+    tuple[list[CityObject], Built] | tuple[MemberBatch, ReadBuilt] | tuple[Rejection, None]
+]:
     """Yield what became of every batch of objects (as :func:`iter_built`) or of members.
 
     A batch of members is read and built where the work runs; ``decided`` says what the
     calling process has decided when the batch is sent, and ``decide`` decides for an object
-    a worker handed back (or raises), after which the batch is sent again. Batches come in
-    input order, at most twice as many in flight as there are worker slots.
+    a worker handed back (or raises), after which the batch is sent again. A rejection of the
+    reader comes back as it is, in its place. Batches come in input order, at most twice as
+    many in flight as there are worker slots.
     """
     blobs: dict[tuple[str, bool], bytes] = {}
     tasks = (
-        (item, decided()) if isinstance(item, MemberBatch) else _task(*item, blobs)
+        (item, decided())
+        if isinstance(item, MemberBatch)
+        else item
+        if isinstance(item, Rejection)
+        else _task(*item, blobs)
         for item in _groups(items, batch_objects)
     )
     for task, result in _map_work(workers, tasks):
@@ -264,59 +275,69 @@ def iter_work(
             result = _submit(workers, task)
         if isinstance(result, ReadBuilt):
             yield cast("_MemberTask", task)[0], result
-        else:
+        elif isinstance(result, Built):
             yield cast("_Task", task)[0], result
+        else:
+            yield cast("Rejection", task), None
 
 
-def report_entries(objs: list[CityObject], built: Built) -> tuple[list[Rejection], list[str]]:
-    """Return the rejections and warnings of the import report for a batch built."""
-    rejections = [
-        Rejection(objs[k].id, objs[k].type, objs[k].source, reason)
-        for k, reason in built.errors.items()
-    ]
-    warnings: list[str] = []
-    for k, (issues, degenerate) in built.findings.items():
-        item = objs[k]  # the issues are the worker's: they carry the geometry checks'
-        warnings.extend(f"{item.type} {item.id!r} at {item.source}: {i}" for i in issues)
+def object_entries(objs: list[CityObject], built: Built, crs: str | None) -> list[Entry]:
+    """Return, per object of a batch built, what the import report gets of it.
+
+    ``crs`` overrides every srsName (``--crs``), as for the batch's reprojector.
+    """
+    entries: list[Entry] = []
+    for k, obj in enumerate(objs):
+        srs = (crs or obj.srs_name) if obj.surfaces.polygon_count else None
+        if k in built.errors:
+            rejection = Rejection(obj.id, obj.type, obj.source, built.errors[k])
+            entries.append((srs, (rejection,), ()))
+            continue
+        issues, degenerate = built.findings.get(k, ((), 0))
+        # the issues are the worker's: they carry the geometry checks'
+        warnings = [f"{obj.type} {obj.id!r} at {obj.source}: {i}" for i in issues]
         if degenerate:
             warnings.append(
-                f"{item.type} {item.id!r} at {item.source}: "
+                f"{obj.type} {obj.id!r} at {obj.source}: "
                 f"{degenerate} degenerate polygon(s) without area skipped"
             )
-    return rejections, warnings
+        entries.append((srs, (), tuple(warnings)))
+    return entries
 
 
 def _groups(
-    items: Iterable[tuple[CityObject, Reprojector | None] | MemberBatch], size: int
-) -> Iterator[tuple[list[CityObject], Reprojector | None] | MemberBatch]:
-    """Batch the runs of objects (:func:`_batches`); pass batches of members on as they are."""
-    for members, run in groupby(items, lambda item: isinstance(item, MemberBatch)):
-        if members:
-            yield from cast("Iterator[MemberBatch]", run)
+    items: Iterable[tuple[CityObject, Reprojector | None] | MemberBatch | Rejection], size: int
+) -> Iterator[tuple[list[CityObject], Reprojector | None] | MemberBatch | Rejection]:
+    """Batch the runs of objects (:func:`_batches`); pass anything else on as it is."""
+    for passed, run in groupby(items, lambda item: not isinstance(item, tuple)):
+        if passed:
+            yield from cast("Iterator[MemberBatch | Rejection]", run)
         else:
             yield from _batches(cast("Iterator[tuple[CityObject, Reprojector | None]]", run), size)
 
 
 _Task = tuple[list[CityObject], tuple[str, bool] | None, bytes]
 _MemberTask = tuple[MemberBatch, Decided]
-_AnyTask = _Task | _MemberTask
+_AnyTask = _Task | _MemberTask | Rejection
 
 
 def _map_work(
     workers: Workers, tasks: Iterator[_AnyTask]
-) -> Iterator[tuple[_AnyTask, Built | ReadBuilt]]:
+) -> Iterator[tuple[_AnyTask, Built | ReadBuilt | None]]:
     if workers.executor is None:
         return ((task, _run_batch(task)) for task in tasks)
     return map_ordered(workers.executor, _run_batch, tasks, 2 * workers.slots)
 
 
-def _submit(workers: Workers, task: _AnyTask) -> Built | ReadBuilt:
+def _submit(workers: Workers, task: _AnyTask) -> Built | ReadBuilt | None:
     if workers.executor is None:
         return _run_batch(task)
     return workers.executor.submit(_run_batch, task).result()
 
 
-def _run_batch(task: _AnyTask) -> Built | ReadBuilt:
+def _run_batch(task: _AnyTask) -> Built | ReadBuilt | None:
+    if isinstance(task, Rejection):  # passed through, to keep its place
+        return None
     if len(task) == 2:
         return _run_members(task)
     return _run_task(task)
@@ -335,18 +356,16 @@ def _run_members(task: _MemberTask) -> ReadBuilt:
         known = None if srs is None else decided.reprojectors.get(srs)
         placed = obj.srs_placement is None or (srs, obj.srs_placement) in decided.placed
         if known is None or not placed:
-            return ReadBuilt(len(items), [], [], [], obj)
+            return ReadBuilt([], [], obj)
         paired.append((obj, _worker_reprojector(*known)))
-    rejections = [i for i in items if isinstance(i, Rejection)]
-    warnings: list[str] = []
+    built: list[Entry] = []
     packed: list[Packed] = []
     for objs, reprojector in _batches(paired, BATCH_OBJECTS):
-        built = _run(objs, reprojector)
-        rejected, warned = report_entries(objs, built)
-        rejections += rejected
-        warnings += warned
-        packed.append(built.packed)
-    return ReadBuilt(len(items), rejections, warnings, packed)
+        result = _run(objs, reprojector)
+        built += object_entries(objs, result, decided.crs)
+        packed.append(result.packed)
+    objects = iter(built)
+    return ReadBuilt([i if isinstance(i, Rejection) else next(objects) for i in items], packed)
 
 
 def _worker_reprojector(key: tuple[str, bool], blob: bytes) -> Reprojector:
