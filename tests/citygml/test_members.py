@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from lxml import etree
+from synth import synth_city
 
 from twin.citygml import iter_city_objects
 from twin.citygml.members import MemberBatch, shipped_member
@@ -20,6 +21,7 @@ from twin.citygml.reader import read_members
 from twin.model import CityObject, Rejection
 
 from .documents import WriteCityGML, building, lod2_surface, polygon
+from .test_feature_members import as_feature_members
 from .test_implicit import furniture
 
 
@@ -195,3 +197,11 @@ def test_lines_past_65535_are_the_ones_libxml2_gives_in_the_file(
     assert [o.source.line > 70_000 for o in read] == [shipped > 0] * 3
     assert isinstance(read[1], CityObject)
     assert read[1].id == f"long-{read[1].source.line}"
+
+
+def test_children_of_feature_members_are_read_elsewhere_as_here(tmp_path: Path) -> None:
+    members = tmp_path / "members.gml"
+    synth_city().write_city(members, 300, seed=5)
+    plural = tmp_path / "plural.gml"
+    plural.write_text(as_feature_members(members.read_text()))
+    assert _same(plural) == 300
