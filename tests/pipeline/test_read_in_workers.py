@@ -44,6 +44,7 @@ def _imported(store: SQLiteStore, dataset: str) -> tuple[dict[str, object], dict
         (["plateau_hodokyo_51324378_brid_6697.gml"], {"lod": "all"}),
         (["plateau_53361601_trk_6697.gml", "teco_district1_LoD2.gml"], {}),  # two CRSs
         (["c4j_LOD2_Buildings_v100.gml"], {"crs": "EPSG:3068+5783"}),
+        (["teco_district1_LoD2.gml"] * 2, {}),  # every id repeated: the copies are rejected
         (["qie_i101_1.gml", "qie_i206_1.gml", "qie_v002.gml"], {"crs": "EPSG:25832"}),  # defects
     ],
 )

@@ -17,6 +17,7 @@ from twin.model import Rejection, SourceLocation
 from twin.pipeline.parallel import BATCH_OBJECTS, Entry, _batches, map_ordered
 from twin.pipeline.report import ImportReport
 from twin.pipeline.report_order import ReportOrder
+from twin.pipeline.seen_ids import SeenIds
 
 _SRS = {name: object() for name in ("A", "B")}  # one reprojector per srsName, as the import's
 
@@ -46,7 +47,8 @@ def _entries(items: list[Rejection | tuple[str | None, bool, int]]) -> list[Reje
             continue
         srs, fails, warnings = item
         rejected = (_rejection(-k),) if fails else ()
-        out.append((srs, rejected, tuple(f"o{k} w{w}" for w in range(warnings))))
+        noted = tuple(f"o{k} w{w}" for w in range(warnings))
+        out.append(Entry(srs, rejected, noted, f"o{k}", "Building", SourceLocation("c.gml", k)))
     return out
 
 
@@ -60,14 +62,14 @@ def _scheduled(entries: list[Rejection | Entry], in_flight: int) -> ImportReport
             if isinstance(entry, Rejection):
                 report.reject(entry)
                 continue
-            yield entry, None if entry[0] is None else _SRS[entry[0]]
+            yield entry, None if entry.srs is None else _SRS[entry.srs]
 
     with ThreadPoolExecutor(1) as pool:
         batches = _batches(usable(), BATCH_OBJECTS)  # type: ignore[arg-type]
         for batch, _ in map_ordered(pool, lambda b: b, batches, in_flight):
-            for _, rejections, warnings in batch[0]:  # type: ignore[misc]
-                report.rejections += rejections
-                report.warnings += warnings
+            for entry in batch[0]:
+                report.rejections += entry.rejections
+                report.warnings += entry.warnings
     return report
 
 
@@ -79,10 +81,11 @@ def test_entries_land_where_the_schedule_put_them(
     entries = _entries(items)
     expected = _scheduled(entries, in_flight)
     report = ImportReport("city", [])
-    order = ReportOrder(report, in_flight)
-    for entry in entries:
-        order.record(entry)
-    order.finish()
+    with SeenIds() as seen:
+        order = ReportOrder(report, in_flight, seen)
+        for entry in entries:
+            order.record(entry)
+        order.finish()
     assert report.rejections == expected.rejections
     assert report.warnings == expected.warnings
     assert report.objects_read == expected.objects_read == len(entries)

@@ -24,7 +24,7 @@ from twin.model import CityObject, SurfaceClass
 from twin.pipeline import ImportOptions, TileBudget, import_files
 from twin.pipeline import spill as spill_module
 from twin.pipeline.features import Feature, build_features, measures_of
-from twin.pipeline.spill import FeatureSpill, pack, tile_feature
+from twin.pipeline.spill import FeatureSpill, pack, tile_feature, without
 from twin.store import SQLiteStore, buildings, sqlite
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -286,3 +286,24 @@ def _fd_path(fd: int) -> str:
         return os.readlink(f"/proc/self/fd/{fd}")
     except FileNotFoundError:  # the descriptor listdir itself used
         return ""
+
+
+def test_features_left_out_of_a_packed_batch_are_as_never_packed(tmp_path: Path) -> None:
+    features = _features(_city(tmp_path, 12))
+    dropped = [0, 4, len(features) - 1]
+    kept = [f for k, f in enumerate(features) if k not in dropped]
+    spilled = []
+    for packed in (without(pack(features), dropped), pack(kept)):
+        with FeatureSpill(tmp_path) as spill:
+            spill.add(packed)
+            summary = spill.finish()
+            rows = np.concatenate([r for _, r in spill.iter_rows()])
+            parts = [spill.catalog_part(k) for k in range(len(rows))]
+            tiled = [tile_feature(blob).obj for blob in spill.tile_parts(np.arange(len(rows)))]
+            spilled.append((rows[["has_mesh", "extent_ecef", "type_code"]], summary, parts, tiled))
+    (rows, summary, parts, tiled), (rows_kept, summary_kept, parts_kept, tiled_kept) = spilled
+    np.testing.assert_array_equal(rows, rows_kept)
+    assert summary.count == summary_kept.count == len(kept)
+    np.testing.assert_array_equal(summary.class_areas_m2, summary_kept.class_areas_m2)
+    assert [p.id for p in parts] == [p.id for p in parts_kept] == [f.obj.id for f in kept]
+    assert [o.id for o in tiled] == [o.id for o in tiled_kept]

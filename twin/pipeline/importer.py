@@ -43,7 +43,7 @@ from twin.pipeline.report import ImportReport
 from twin.pipeline.report_order import ReportOrder
 from twin.pipeline.seen_ids import SeenIds
 from twin.pipeline.sources import ReadOptions, iter_objects
-from twin.pipeline.spill import FeatureSpill, Packed, Summary, tile_feature
+from twin.pipeline.spill import FeatureSpill, Packed, Summary, tile_feature, without
 from twin.pipeline.tiling import Compression, Placement, TileBudget, TileFormat, write_tileset
 from twin.store import Store, validate_dataset_name
 from twin.types import IndexArray
@@ -188,25 +188,48 @@ def _read_features(
 
     With a pool, the members the reader hands on unread are read in the workers too.
     """
-    order = ReportOrder(report, 2 * workers.slots if workers.executor is not None else 1)
-    crs = _CRSDecisions(options, report, order.held)
-    items = _usable_objects(paths, options, crs, workers.executor is not None)
-    for done, outcome in iter_work(items, workers, crs.decided, crs.decide):
-        packed: list[Packed] = []
-        if outcome is None:
-            entries: list[Rejection | Entry] = [cast("Rejection", done)]
-        elif isinstance(outcome, ReadBuilt):
-            entries, packed = outcome.entries, outcome.packed
-        else:
-            entries = list(object_entries(cast("list[CityObject]", done), outcome, options.crs))
-            packed = [outcome.packed]
-        for entry in entries:
-            order.record(entry)
-        if progress is not None:
-            progress("read", report.objects_read, None)
-        for part in packed:
-            spill.add(part)
-    order.finish()
+    in_flight = 2 * workers.slots if workers.executor is not None else 1
+    with SeenIds() as seen:
+        order = ReportOrder(report, in_flight, seen)
+        crs = _CRSDecisions(options, report, order.held)
+        items = _usable_objects(paths, options, crs, workers.executor is not None)
+        for done, outcome in iter_work(items, workers, crs.decided, crs.decide):
+            packed: list[Packed] = []
+            if outcome is None:
+                entries: Sequence[Rejection | Entry] = [cast("Rejection", done)]
+            elif isinstance(outcome, ReadBuilt):
+                entries, packed = outcome.entries, outcome.packed
+            else:
+                entries = object_entries(cast("list[CityObject]", done), outcome, options.crs)
+                packed = [outcome.packed]
+            for part in _kept(packed, _record_entries(order, entries)):
+                spill.add(part)
+            if progress is not None:
+                progress("read", report.objects_read, None)
+        order.finish()
+
+
+def _record_entries(order: ReportOrder, entries: Sequence[Rejection | Entry]) -> list[int]:
+    """Record ``entries`` in ``order``; return the positions, among the features built from
+    them, of those whose object repeats an id."""
+    repeated: list[int] = []
+    feature = 0
+    for entry in entries:
+        kept = order.record(entry)
+        if isinstance(entry, Entry) and not entry.rejections:  # it has a feature
+            if not kept:
+                repeated.append(feature)
+            feature += 1
+    return repeated
+
+
+def _kept(packed: list[Packed], dropped: list[int]) -> Iterator[Packed]:
+    """Yield each of ``packed`` without the features at ``dropped`` (positions over all)."""
+    start = 0
+    for part in packed:
+        stop = start + len(part.rows)
+        yield without(part, [k - start for k in dropped if start <= k < stop])
+        start = stop
 
 
 def _warn_missing_theme(theme: str | None, report: ImportReport) -> None:
@@ -245,21 +268,8 @@ def _usable_objects(
         crs.report.appearances,
         ship,
     )
-    with SeenIds() as seen:
-        for item in iter_objects(paths, read_options):
-            if not isinstance(item, CityObject):
-                yield item
-            elif (first := seen.first_met(item.id, item.source)) is not None:
-                yield Rejection(item.id, item.type, item.source, _repeated_id(first))
-            else:
-                yield item, crs.reprojector(item)
-
-
-def _repeated_id(first: str) -> str:
-    return (
-        f"the object at {first} has the same id; ids must be unique within a dataset, so only "
-        "that first one is imported (rename one, or import the files as separate datasets)"
-    )
+    for item in iter_objects(paths, read_options):
+        yield item if not isinstance(item, CityObject) else (item, crs.reprojector(item))
 
 
 @dataclass(slots=True)

@@ -39,7 +39,7 @@ from twin.errors import GeometryError, InputError, ReprojectionError
 from twin.geo import Reprojector
 from twin.geo.reproject import add_system_grids
 from twin.geometry.validate import issues_of_many, shell_issues_many
-from twin.model import CityObject, Rejection, Surfaces
+from twin.model import CityObject, Rejection, SourceLocation, Surfaces
 from twin.pipeline.features import Feature, build_features
 from twin.pipeline.spill import Packed, pack
 
@@ -90,9 +90,21 @@ class Decided:
     crs: str | None
 
 
-Entry = tuple[str | None, tuple[Rejection, ...], tuple[str, ...]]
-"""What the import report gets of one object read: the srsName it was built in (None without
-polygons), its rejection if it has no feature, and its warnings (:func:`object_entries`)."""
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """What the import report gets of one object read (:func:`object_entries`).
+
+    ``srs`` is the srsName it was built in (None without polygons); ``rejections`` holds its
+    rejection when it has no feature, ``warnings`` what the builders found. ``id``, ``type``
+    and ``source`` are the object's, for the check of repeated ids.
+    """
+
+    srs: str | None
+    rejections: tuple[Rejection, ...]
+    warnings: tuple[str, ...]
+    id: str
+    type: str
+    source: SourceLocation
 
 
 @dataclass(frozen=True, slots=True)
@@ -291,7 +303,7 @@ def object_entries(objs: list[CityObject], built: Built, crs: str | None) -> lis
         srs = (crs or obj.srs_name) if obj.surfaces.polygon_count else None
         if k in built.errors:
             rejection = Rejection(obj.id, obj.type, obj.source, built.errors[k])
-            entries.append((srs, (rejection,), ()))
+            entries.append(Entry(srs, (rejection,), (), obj.id, obj.type, obj.source))
             continue
         issues, degenerate = built.findings.get(k, ((), 0))
         # the issues are the worker's: they carry the geometry checks'
@@ -301,7 +313,7 @@ def object_entries(objs: list[CityObject], built: Built, crs: str | None) -> lis
                 f"{obj.type} {obj.id!r} at {obj.source}: "
                 f"{degenerate} degenerate polygon(s) without area skipped"
             )
-        entries.append((srs, (), tuple(warnings)))
+        entries.append(Entry(srs, (), tuple(warnings), obj.id, obj.type, obj.source))
     return entries
 
 

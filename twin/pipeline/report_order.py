@@ -7,7 +7,9 @@ batch came back from the pool — a batch of :data:`~twin.pipeline.parallel.BATC
 objects of one srsName comes back once the reader has filled as many batches again as are
 in flight. Where the work runs (members read in the workers or here, which batches) changes
 when things are known, not where they stand in the report: :class:`ReportOrder` is told of
-every object in input order and places its entries as that schedule does.
+every object in input order and places its entries as that schedule does. It also rejects an
+object whose id was met before (ids are unique within a dataset) when it is read, as the
+reader's rejections; its feature, built all the same, is not kept.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from dataclasses import dataclass, field
 from twin.model import Rejection
 from twin.pipeline.parallel import BATCH_OBJECTS, Entry
 from twin.pipeline.report import ImportReport
+from twin.pipeline.seen_ids import SeenIds
 
 __all__ = ["ReportOrder"]
 
@@ -26,24 +29,30 @@ __all__ = ["ReportOrder"]
 class ReportOrder:
     """The batches of the schedule not yet reported, and the warnings of srsNames decided.
 
-    ``in_flight`` is how many batches the pool holds (1 without a pool); ``held`` maps an
-    srsName decided to the warnings of its decision, until its first object is recorded.
+    ``in_flight`` is how many batches the pool holds (1 without a pool); ``seen`` the ids met
+    so far; ``held`` maps an srsName decided to the warnings of its decision, until its first
+    object is recorded.
     """
 
     report: ImportReport
     in_flight: int
+    seen: SeenIds
     held: dict[str, list[str]] = field(default_factory=dict)
     batch: list[Entry] = field(default_factory=list)
     srs: str | None = None
     waiting: deque[list[Entry]] = field(default_factory=deque)
 
-    def record(self, entry: Rejection | Entry) -> None:
-        """Record the next object read (what became of it) or rejection of the reader."""
+    def record(self, entry: Rejection | Entry) -> bool:
+        """Record the next object read (what became of it) or rejection of the reader; return
+        False for an object whose id was met before (its feature must go)."""
         self.report.objects_read += 1
         if isinstance(entry, Rejection):
             self.report.reject(entry)
-            return
-        srs = entry[0]
+            return True
+        if (first := self.seen.first_met(entry.id, entry.source)) is not None:
+            self.report.reject(Rejection(entry.id, entry.type, entry.source, _repeated_id(first)))
+            return False
+        srs = entry.srs
         if srs is not None:
             self.report.warnings += self.held.pop(srs, [])
         changed = srs is not None and self.srs is not None and srs != self.srs
@@ -51,6 +60,7 @@ class ReportOrder:
             self._close()
         self.batch.append(entry)
         self.srs = srs or self.srs
+        return True
 
     def finish(self) -> None:
         """Record what is left, once the last object is read."""
@@ -66,6 +76,13 @@ class ReportOrder:
             self._report(self.waiting.popleft())
 
     def _report(self, batch: list[Entry]) -> None:
-        for _, rejections, warnings in batch:
-            self.report.rejections += rejections
-            self.report.warnings += warnings
+        for entry in batch:
+            self.report.rejections += entry.rejections
+            self.report.warnings += entry.warnings
+
+
+def _repeated_id(first: str) -> str:
+    return (
+        f"the object at {first} has the same id; ids must be unique within a dataset, so only "
+        "that first one is imported (rename one, or import the files as separate datasets)"
+    )

@@ -26,7 +26,7 @@ import os
 import pickle
 import sqlite3
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -38,7 +38,16 @@ from twin.model import SurfaceClass
 from twin.pipeline.features import CatalogPart, Feature, catalog_part
 from twin.types import Float64Array, IndexArray
 
-__all__ = ["ROW", "FeatureSpill", "Packed", "Rows", "Summary", "pack", "tile_feature"]
+__all__ = [
+    "ROW",
+    "FeatureSpill",
+    "Packed",
+    "Rows",
+    "Summary",
+    "pack",
+    "tile_feature",
+    "without",
+]
 
 CHUNK = 8192  # rows buffered before a write, and read at a time by :meth:`FeatureSpill.iter_rows`
 _PROTOCOL = 5
@@ -129,6 +138,26 @@ def pack(features: list[Feature]) -> Packed:
         if f.class_areas_m2 is not None:
             class_areas_m2[k] = f.class_areas_m2
     return Packed(b"".join(blobs), rows, list(type_codes), meshless, parts, class_areas_m2)
+
+
+def without(packed: Packed, positions: Collection[int]) -> Packed:
+    """Return ``packed`` without the features at ``positions``.
+
+    Their pickles stay in ``data`` (nothing points to them any more); the others keep theirs.
+    """
+    if not positions:
+        return packed
+    keep = np.ones(len(packed.rows), bool)
+    keep[list(positions)] = False
+    moved = np.cumsum(keep) - 1  # new position of each kept feature
+    return Packed(
+        packed.data,
+        packed.rows[keep],
+        packed.type_names,
+        [(int(moved[k]), oid) for k, oid in packed.meshless if keep[k]],
+        [(parent, int(moved[k])) for parent, k in packed.parts if keep[k]],
+        packed.class_areas_m2[keep],
+    )
 
 
 class FeatureSpill:
