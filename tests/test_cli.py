@@ -88,6 +88,12 @@ def test_data_dir_comes_from_the_environment(
             id="no-crs",
         ),
         pytest.param(
+            ["{shared}/cityjson/cjio_multi_lod.json"],
+            r"cjio_multi_lod\.json: no CRS for Building .*: the file's metadata has no "
+            r"referenceSystem; pass the CRS with --crs",
+            id="no-crs-cityjson",
+        ),
+        pytest.param(
             ["{shared}/citygml/teco_FZK-Haus-LoD2-KIT-IAI-KHH-B36-V1.gml", "--crs", "EPSG:999999"],
             r"unknown CRS 'EPSG:999999'; pass the CRS with --crs",
             id="unknown-crs",

@@ -322,10 +322,7 @@ def _reprojector(
     path = obj.source.path
     srs = options.crs or obj.srs_name
     if srs is None:
-        raise CRSError(
-            f"{path}: no srsName for {obj.type} {obj.id!r} (line {obj.source.line}) "
-            f"nor in the file's envelope; {CRS_HINT}"
-        )
+        raise CRSError(f"{path}: {_no_crs(obj)}; {CRS_HINT}")
     if srs not in cache:
         try:
             if obj.srs_placement is not None:
@@ -458,6 +455,15 @@ def _dataset_info(
         imported_at=dt.datetime.now(dt.UTC),
         report=report.as_json(),
         surface_areas_m2={c.name.lower(): float(total[c]) for c in SurfaceClass if total[c] > 0},
+    )
+
+
+def _no_crs(obj: CityObject) -> str:
+    """Say where the CRS of ``obj`` was looked for, in the terms of its file's format."""
+    if obj.source.path.endswith((".json", ".jsonl")):  # CityJSON, CityJSONSeq (.city.json…)
+        return f"no CRS for {obj.type} {obj.id!r}: the file's metadata has no referenceSystem"
+    return (
+        f"no srsName for {obj.type} {obj.id!r} (line {obj.source.line}) nor in the file's envelope"
     )
 
 
