@@ -43,6 +43,21 @@ def test_document_without_citygml_namespace(tmp_path: Path) -> None:
         list(iter_city_objects(path))
 
 
+def test_a_gml_prefix_bound_to_no_gml_namespace_is_refused(
+    shared_data: Path, tmp_path: Path
+) -> None:
+    # a typo in xmlns:gml left every gml:id unread: the objects got generated ids silently
+    text = (shared_data / "citygml/lcg_b1_lod2_s.gml").read_text()
+    typo = text.replace(
+        'xmlns:gml="http://www.opengis.net/gml"', 'xmlns:gml="http://www.opengis.net/gmll"', 1
+    )
+    assert typo != text
+    path = tmp_path / "typo.gml"
+    path.write_text(typo)
+    with pytest.raises(CityGMLError, match=r"typo\.gml:\d+: .*xmlns:gml.*opengis\.net/gmll"):
+        list(iter_city_objects(path))
+
+
 def test_all_is_sorted_and_complete() -> None:
     assert twin.citygml.__all__ == sorted(twin.citygml.__all__)
     assert all(hasattr(twin.citygml, name) for name in twin.citygml.__all__)

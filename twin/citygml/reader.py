@@ -32,6 +32,7 @@ from twin.citygml.namespaces import (
     SAFE_PARSING,
     gml_namespace,
     is_citygml_namespace,
+    is_gml_namespace,
     local_name,
     source_line,
     starting_at,
@@ -359,6 +360,14 @@ def _check_root(document: _Document, root: etree._Element, declared: list[str]) 
         raise CityGMLError(
             f"{document.path}: not CityGML (no http://www.opengis.net/citygml/ "
             "namespace declared); give a CityGML 1.0, 2.0 or 3.0 file"
+        )
+    bound = root.nsmap.get("gml")
+    if bound is not None and not is_gml_namespace(bound):  # a typo: every gml:id would be lost
+        raise CityGMLError(
+            f"{document.path}:{source_line(root)}: xmlns:gml binds the prefix gml to {bound!r}, "
+            "which is no GML namespace, so no gml:id could be read; correct it to "
+            "http://www.opengis.net/gml (CityGML 1.0, 2.0) or http://www.opengis.net/gml/3.2 "
+            "(CityGML 3.0)"
         )
 
 
