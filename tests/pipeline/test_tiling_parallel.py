@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from twin.errors import GeometryError
 from twin.geo import reprojector_for
 from twin.model import CityObject, SourceLocation, Surfaces
 from twin.pipeline.features import Feature, build_feature, build_features
-from twin.pipeline.parallel import _batches, iter_built, map_ordered
+from twin.pipeline.parallel import Built, Decided, _batches, iter_work, map_ordered, workers_for
 from twin.pipeline.spill import FeatureSpill, tile_feature
 
 
@@ -37,6 +38,20 @@ def _flat(obj: CityObject) -> CityObject:
     )  # fmt: skip
 
 
+def _built(items, workers: int, batch_objects: int) -> Iterator[tuple[list[CityObject], Built]]:  # type: ignore[no-untyped-def]
+    """Build batches of (object, reprojector) as an import does (no members to read)."""
+
+    def decide(obj: CityObject) -> None:
+        raise AssertionError(f"no CRS left to decide, got {obj.id}")
+
+    with workers_for(workers) as opened:
+        for objs, built in iter_work(
+            items, opened, lambda: Decided({}, frozenset(), None), decide, batch_objects
+        ):
+            assert isinstance(built, Built)
+            yield objs, built
+
+
 def _items(objs: list[CityObject]):  # type: ignore[no-untyped-def]
     first = next(o for o in objs if o.surfaces.polygon_count)
     assert first.srs_name is not None
@@ -51,7 +66,7 @@ def test_pool_matches_one_object_at_a_time(
     items = _items(city_objects)
     with FeatureSpill(tmp_path) as spill:
         batches = []
-        for objs, built in iter_built(items, workers, batch_objects=7):
+        for objs, built in _built(items, workers, batch_objects=7):
             assert not built.errors
             batches.append(objs)
             spill.add(built.packed)
@@ -83,7 +98,7 @@ def test_a_batch_says_which_objects_failed_and_what_the_others_report(
     meshed = [o for o in city_objects if o.surfaces.polygon_count][:3]
     noted = dataclasses.replace(meshed[2], issues=("ring 1: dropped",))
     items = _items([meshed[0], _flat(meshed[1]), noted])
-    [(objs, built)] = iter_built(items, workers, batch_objects=7)
+    [(objs, built)] = _built(items, workers, batch_objects=7)
     assert [o.id for o in objs] == [meshed[0].id, "flat", noted.id]
     assert list(built.errors) == [1]
     assert "none of its" in built.errors[1]

@@ -193,7 +193,7 @@ def _read_features(
         order = ReportOrder(report, in_flight, seen)
         crs = _CRSDecisions(options, report, order.held)
         items = _usable_objects(paths, options, crs, workers.executor is not None)
-        for done, outcome in iter_work(items, workers, crs.decided, crs.decide):
+        for done, outcome in iter_work(items, workers, crs.decided, crs.reprojector):
             packed: list[Packed] = []
             if outcome is None:
                 entries: Sequence[Rejection | Entry] = [cast("Rejection", done)]
@@ -298,10 +298,6 @@ class _CRSDecisions:
         if obj.srs_placement is not None:
             self.placed.add((srs, obj.srs_placement))
         return reprojector
-
-    def decide(self, obj: CityObject) -> None:
-        """Decide for an object a worker could not build (it raises as :func:`_reprojector`)."""
-        self.reprojector(obj)
 
     def decided(self) -> Decided:
         """Return what is decided so far, as the workers take it."""

@@ -51,7 +51,6 @@ __all__ = [
     "ReadBuilt",
     "Workers",
     "default_workers",
-    "iter_built",
     "iter_work",
     "map_ordered",
     "object_entries",
@@ -194,30 +193,6 @@ def _dask_client(address: str) -> Iterator[Any]:
         yield client
 
 
-def iter_built(
-    items: Iterable[tuple[CityObject, Reprojector | None]],
-    workers: int | Workers,
-    batch_objects: int = BATCH_OBJECTS,
-) -> Iterator[tuple[list[CityObject], Built]]:
-    """Yield ``(objects, what became of them)`` for every batch of ``(object, reprojector)``.
-
-    Batches come in input order. Objects without polygons (reprojector None) become
-    features without a mesh. At most twice as many batches as there are worker slots are
-    in flight.
-    """
-    batches = _batches(items, batch_objects)
-    with workers_for(workers) as opened:
-        if opened.executor is None:
-            for objs, reprojector in batches:
-                yield objs, _run(objs, reprojector)
-            return
-        blobs: dict[tuple[str, bool], bytes] = {}
-        tasks = (_task(objs, reprojector, blobs) for objs, reprojector in batches)
-        in_flight = 2 * opened.slots
-        for (objs, _, _), built in map_ordered(opened.executor, _run_task, tasks, in_flight):
-            yield objs, built
-
-
 def map_ordered(
     pool: Executor, fn: Callable[[T], R], tasks: Iterable[T], in_flight: int
 ) -> Iterator[tuple[T, R]]:
@@ -258,12 +233,12 @@ def iter_work(
     items: Iterable[tuple[CityObject, Reprojector | None] | MemberBatch | Rejection],
     workers: Workers,
     decided: Callable[[], Decided],
-    decide: Callable[[CityObject], None],
+    decide: Callable[[CityObject], object],
     batch_objects: int = BATCH_OBJECTS,
 ) -> Iterator[
     tuple[list[CityObject], Built] | tuple[MemberBatch, ReadBuilt] | tuple[Rejection, None]
 ]:
-    """Yield what became of every batch of objects (as :func:`iter_built`) or of members.
+    """Yield what became of every batch of objects (built by :func:`_run`) or of members.
 
     A batch of members is read and built where the work runs; ``decided`` says what the
     calling process has decided when the batch is sent, and ``decide`` decides for an object
