@@ -14,8 +14,14 @@ from aiohttp.test_utils import TestClient, TestServer
 from ngsild_api_data import MakeClient
 from pytest_aiohttp import AiohttpClient
 
+from twin.ngsild.entity import parse_entity
+from twin.ngsild.jsonld import CORE as CORE_CTX
+from twin.ngsild.jsonld import ContextResolver
+from twin.ngsild.subscriptions import parse_subscription
+from twin.ngsild.subscriptions_match import EntityChange
 from twin.server import create_app
-from twin.server.ngsild.notify import NOTIFIER
+from twin.server.ngsild.http import now_iso
+from twin.server.ngsild.notify import NOTIFIER, Notifier
 from twin.store import SQLiteStore
 
 API = "/ngsi-ld/v1"
@@ -458,3 +464,56 @@ async def test_writes_need_a_token(make_client: MakeClient, receiver: Receiver) 
         headers={"Authorization": "Bearer secret"},
     )
     assert resp.status == 201
+
+
+async def test_a_stalled_receiver_does_not_hold_back_other_subscriptions(
+    client: TestClient, receiver: Receiver, aiohttp_server: Callable[..., Awaitable[TestServer]]
+) -> None:
+    # A receiver that answers only when the test ends: every notification sent to it waits
+    # for the notifier's timeout. The other subscription must be notified meanwhile.
+    release = asyncio.Event()
+    stalled: list[int] = []
+
+    async def stall(request: web.Request) -> web.Response:
+        stalled.append((await request.json())["data"][0]["temperature"])
+        await release.wait()
+        return web.Response()
+
+    app = web.Application()
+    app.router.add_post("/stall", stall)
+    slow = await aiohttp_server(app)
+    try:
+        await create_device(client)
+        await subscribe(client, subscription(receiver, q=None))
+        slow_body = subscription(receiver, id="urn:ngsi-ld:Subscription:slow", q=None)
+        slow_body["notification"]["endpoint"]["uri"] = str(slow.make_url("/stall"))
+        await subscribe(client, slow_body)
+        values = list(range(30, 42))  # more notifications than the notifier has workers
+        for value in values:
+            await patch(client, temperature={"type": "Property", "value": value})
+        for _ in range(100):
+            if len(receiver.received) == len(values):
+                break
+            await asyncio.sleep(0.02)
+        # in write order, and the stalled receiver is sent one notification at a time
+        assert [b["data"][0]["temperature"] for b in receiver.bodies()] == values
+        assert stalled == values[:1]
+    finally:
+        release.set()
+
+
+async def test_one_subscription_backlog_holds_a_quarter_of_the_queue(
+    store: SQLiteStore, receiver: Receiver
+) -> None:
+    # No worker runs: every notification stays in its subscription's backlog.
+    notifier = Notifier(store.entities, ContextResolver(), queue_size=8)
+    for name in ("a", "b"):
+        body = subscription(receiver, id=f"urn:ngsi-ld:Subscription:{name}", q=None)
+        await notifier.put("", parse_subscription(body, CORE_CTX, None, now_iso(), "unused"))
+    doc = {"id": DEV, "type": "Device", "temperature": {"type": "Property", "value": 1}}
+    entity = parse_entity(doc, CORE_CTX, now_iso())
+    temperature = frozenset(entity["attrs"])
+    for _ in range(3):
+        notifier.entity_changed("", EntityChange("updated", entity, updated=temperature))
+    counters = [s["notification"] for s in notifier.list("")]
+    assert [(n.get("timesSent"), n.get("timesFailed")) for n in counters] == [(1, 1), (1, 1)]

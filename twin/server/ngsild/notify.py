@@ -3,11 +3,15 @@
 :class:`Notifier` keeps every subscription compiled in memory (loaded from the store when the
 server starts, updated by the subscription routes after each committed change). A write calls
 :meth:`Notifier.entity_changed`, which never awaits: it tests the subscriptions of the tenant,
-applies ``throttling`` (a notification inside the window is not sent) and puts a job on a
-bounded queue. A few worker tasks POST the notifications with one aiohttp session and a short
-timeout; when the queue is full the notification counts as failed instead of making the writer
-wait. Counters (``timesSent``, ``timesFailed``, ``lastNotification``, ``lastSuccess``,
-``lastFailure``, ``status``) change in memory at once and reach the store at most once a second.
+applies ``throttling`` (a notification inside the window is not sent) and appends a job to
+the subscription's backlog. A few worker tasks POST the notifications with one aiohttp session
+and a short timeout, one subscription at a time each: a subscription's notifications go out one
+after the other in the order of the writes, and a receiver that is slow or down holds one worker
+at most, never the notifications of other subscriptions. When the backlogs hold ``queue_size``
+jobs, or one subscription's holds a quarter of that, the notification counts as failed instead
+of making the writer wait. Counters (``timesSent``, ``timesFailed``, ``lastNotification``,
+``lastSuccess``, ``lastFailure``, ``status``) change in memory at once and reach the store at most
+once a second.
 
 Periodic subscriptions (``timeInterval``) are not matched on writes: a ticker task checks once a
 second which are due, queries the entities they select (the store narrows by id, idPattern and
@@ -23,6 +27,7 @@ import json
 import logging
 import time
 import uuid
+from collections import deque
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -51,6 +56,8 @@ log = logging.getLogger(__name__)
 
 Found = list[dict[str, Any]]
 """Entities a periodic subscription selects."""
+SubKey = tuple[str, str]
+"""A subscription's tenant and id."""
 
 NOTIFY_TIMEOUT_S: Final = 5.0
 FLUSH_S: Final = 1.0
@@ -92,7 +99,8 @@ class Notifier:
     resolver : ContextResolver
         Resolves each subscription's ``jsonldContext`` (to compact notified entities).
     queue_size, workers : int
-        Pending notifications held before new ones fail; concurrent senders.
+        Pending notifications held before new ones fail (a quarter of that for one
+        subscription); concurrent senders.
     clock : callable
         Monotonic seconds, for throttling.
     """
@@ -109,7 +117,12 @@ class Notifier:
         self._entities = entities
         self._store = entities.subscriptions
         self._resolver = resolver
-        self._queue: asyncio.Queue[_Job] = asyncio.Queue(queue_size)
+        self._backlogs: dict[SubKey, deque[_Job]] = {}
+        """Jobs not sent yet, per subscription; a key is here while its jobs are sent."""
+        self._ready: asyncio.Queue[SubKey] = asyncio.Queue()
+        """Subscriptions with a backlog and no worker sending for them."""
+        self._pending = 0
+        self._queue_size = queue_size
         self._workers = workers
         self._clock = clock
         self._entries: dict[str, dict[str, _Entry]] = {}
@@ -170,12 +183,19 @@ class Notifier:
             self._enqueue(_Job(entry, change, reason, now), now)
 
     def _enqueue(self, job: _Job, now: str) -> None:
-        try:
-            self._queue.put_nowait(job)
-        except asyncio.QueueFull:
-            log.warning("notification queue full: subscription %s not notified",
-                        job.entry.stored["id"])  # fmt: skip
+        key = (job.entry.tenant, job.entry.stored["id"])
+        backlog = self._backlogs.get(key)
+        if self._pending >= self._queue_size or (
+                backlog is not None and len(backlog) >= self._queue_size // 4):  # fmt: skip
+            log.warning("notification queue full: subscription %s not notified", key[1])
             self._count(job.entry, now, ok=False)
+            return
+        self._pending += 1
+        if backlog is None:
+            self._backlogs[key] = deque([job])
+            self._ready.put_nowait(key)
+        else:
+            backlog.append(job)
 
     def _throttled(self, entry: _Entry) -> bool:
         throttling = entry.stored.get("throttling")
@@ -201,7 +221,7 @@ class Notifier:
 
     async def drain(self) -> None:
         """Wait until every queued notification was attempted."""
-        await self._queue.join()
+        await self._ready.join()
 
     # -- sending -----------------------------------------------------------------------------
 
@@ -246,13 +266,19 @@ class Notifier:
 
     async def _work(self, session: aiohttp.ClientSession) -> None:
         while True:
-            job = await self._queue.get()
+            key = await self._ready.get()
+            backlog = self._backlogs[key]
             try:
-                await self._send(session, job)
+                await self._send(session, backlog.popleft())
             except Exception:
-                log.exception("notification of %s failed", job.entry.stored["id"])
+                log.exception("notification of %s failed", key[1])
             finally:
-                self._queue.task_done()
+                self._pending -= 1
+                if backlog:  # its next notification, after those of the others ready now
+                    self._ready.put_nowait(key)
+                else:
+                    del self._backlogs[key]
+                self._ready.task_done()
 
     async def flush(self) -> None:
         """Write the changed counters to the store."""
