@@ -147,9 +147,23 @@ async def test_post_query(seeded: TestClient) -> None:
     assert resp.headers["NGSILD-Results-Count"] == "3"
 
 
+async def test_post_query_attrs_select_and_project(seeded: TestClient) -> None:
+    body = {"type": "Query", "entities": [{"type": "Sensor"}], "attrs": ["energy", "temperature"],
+            "q": "temperature<17"}  # fmt: skip
+    resp = await seeded.post(f"{API}/entityOperations/query?options=keyValues", json=body)
+    assert resp.status == 200, await resp.text()
+    assert await resp.json() == [{"id": "urn:ngsi-ld:Sensor:001", "type": "Sensor",
+                                  "temperature": 16}]  # fmt: skip
+    body = {"type": "Query", "entities": [{"type": "Meter"}], "attrs": ["energy"]}
+    resp = await seeded.post(f"{API}/entityOperations/query?options=keyValues", json=body)
+    assert await resp.json() == [{"id": "urn:ngsi-ld:Meter:1", "type": "Meter", "energy": 3}]
+
+
 @pytest.mark.parametrize(
     ("member", "body"),
     [
+        ("attrs", {"entities": [{"type": "Sensor"}], "attrs": "temperature"}),
+        ("attrs", {"entities": [{"type": "Sensor"}], "attrs": ["temperature", 3]}),
         ("type", {"entities": [{"type": ["Sensor"]}]}),
         ("idPattern", {"entities": [{"type": "Sensor", "idPattern": {"a": 1}}]}),
         ("q", {"q": ["temperature>1"]}),

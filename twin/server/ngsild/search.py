@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any, Final, cast
 
@@ -52,6 +53,12 @@ def _int(request: web.Request, name: str, default: int) -> int:
 def _text(value: Any, name: str) -> str | None:
     if value is not None and not isinstance(value, str):
         raise BadRequestDataError(f"{name} must be a string, got {type(value).__name__}")
+    return value
+
+
+def _names(value: Any, name: str) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise BadRequestDataError(f"{name} must be an array of names, got {json.dumps(value)}")
     return value
 
 
@@ -111,7 +118,7 @@ async def post_query(request: web.Request) -> web.Response:
         ids=[sel["id"]] if isinstance(sel.get("id"), str) else [],
         id_pattern=_text(sel.get("idPattern"), "idPattern"),
         type_text=_text(sel.get("type"), "type"),
-        attrs=[a for a in body.get("attrs", []) if isinstance(a, str)],
+        attrs=_names(body.get("attrs", []), "attrs"),
         q=_text(body.get("q"), "q"),
         geo=(
             _text(geo.get("georel"), "georel"),
@@ -136,7 +143,10 @@ async def _answer(request: web.Request, neg: Negotiated, selection: Selection) -
         entities_of(request).query, neg.tenant, where, selection.matches,
         offset=offset, limit=limit,
     )  # fmt: skip
-    projection = projection_of(request, neg.context)
+    # the attrs of the selection project too (§5.7.2), also those of a POST query's body
+    projection = dataclasses.replace(
+        projection_of(request, neg.context), attrs=frozenset(selection.attrs) or None
+    )
     form = representation(options)
     sys_attrs = "sysAttrs" in options
     headers = paging_links(request, offset, limit, total)
