@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -106,6 +107,30 @@ async def test_link_header_context_expands_and_compacts(
     assert resp.headers["Link"].startswith(f"<{ctx_server}>")
     found = await client.get(f"{API}/entities?type=Building2&q=temp==20", headers=link)
     assert [e["id"] for e in await found.json()] == ["urn:x:1"]
+
+
+async def test_a_context_server_that_does_not_answer_is_named_with_the_timeout(
+    client: TestClient, aiohttp_client: AiohttpClient
+) -> None:
+    release = asyncio.Event()
+
+    async def stall(request: web.Request) -> web.Response:
+        await release.wait()
+        return web.json_response({"@context": USER_CTX})
+
+    app = web.Application()
+    app.router.add_get("/slow.jsonld", stall)
+    url = str((await aiohttp_client(app)).make_url("/slow.jsonld"))
+    try:
+        body = {"id": "urn:x:3", "type": "T", "@context": url}
+        resp = await client.post(
+            f"{API}/entities", json=body, headers={"Content-Type": "application/ld+json"}
+        )
+        assert resp.status == 503
+        detail = (await resp.json())["detail"]
+        assert detail == f"cannot retrieve the @context at {url}: no answer within 2 s"
+    finally:
+        release.set()
 
 
 async def test_ld_json_inline_context(client: TestClient) -> None:

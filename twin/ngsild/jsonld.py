@@ -303,6 +303,6 @@ class ContextResolver:
                     self._documents[url] = await self._fetch(url)
                 except Exception as exc:
                     raise LdContextNotAvailableError(
-                        f"cannot retrieve the @context at {url}: {exc or type(exc).__name__}"
+                        f"cannot retrieve the @context at {url}: {str(exc) or type(exc).__name__}"
                     ) from exc
         return self._documents[url]

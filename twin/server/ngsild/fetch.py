@@ -32,12 +32,15 @@ def context_fetcher(
         if session is None:
             raise RuntimeError("the server is not running")
         headers = {"Accept": "application/ld+json, application/json"}
-        async with session.get(url, headers=headers) as resp:
-            if resp.status != 200:
-                raise ValueError(f"HTTP {resp.status}")
-            raw = await resp.content.read(_MAX_BYTES + 1)
-            if len(raw) > _MAX_BYTES:
-                raise ValueError("larger than 1 MiB")
-            return json.loads(raw)
+        try:
+            async with session.get(url, headers=headers) as resp:
+                if resp.status != 200:
+                    raise ValueError(f"HTTP {resp.status}")
+                raw = await resp.content.read(_MAX_BYTES + 1)
+        except TimeoutError:  # its message is empty
+            raise TimeoutError(f"no answer within {CONTEXT_TIMEOUT_S:g} s") from None
+        if len(raw) > _MAX_BYTES:
+            raise ValueError("larger than 1 MiB")
+        return json.loads(raw)
 
     return fetch, session_ctx
