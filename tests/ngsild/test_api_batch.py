@@ -76,6 +76,15 @@ async def test_batch_body_must_be_an_array(client: TestClient) -> None:
     assert (await resp.json())["type"].endswith("/BadRequestData")
 
 
+async def test_unknown_options_refuse_the_whole_batch(client: TestClient) -> None:
+    resp = await client.post(f"{OPS}/upsert?options=updte", json=[ent(1), ent(2)])
+    assert resp.status == 400, await resp.text()
+    problem = await resp.json()
+    assert problem["type"].endswith("/BadRequestData")
+    assert problem["detail"] == "unknown options: updte"
+    assert (await client.get(f"{API}/entities/urn:ngsi-ld:Meter:1")).status == 404
+
+
 async def test_ld_json_batch_delete_of_ids_needs_no_context(client: TestClient) -> None:
     await client.post(f"{OPS}/create", json=[ent(1)])
     resp = await client.post(

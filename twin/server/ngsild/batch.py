@@ -78,6 +78,7 @@ def _batch(item: Item, ok_status: int) -> Callable[[web.Request], Awaitable[web.
         neg = await negotiate(request, body=True, merge=True)
         if not isinstance(neg.body, list):
             raise BadRequestDataError("a batch body must be a JSON array")
+        options_of(request)  # an unknown option is the request's error, not each item's
         result: BatchOperationResult = {"success": [], "errors": []}
         created_any = False
         outcomes = await asyncio.gather(
