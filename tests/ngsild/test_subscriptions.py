@@ -295,6 +295,9 @@ async def test_subscriptions_and_counters_survive_a_restart(
         (["attributeDeleted"], "delete-attr", "attributeDeleted"),
         (["attributeCreated"], "append", "attributeCreated"),
         (["entityUpdated"], "append", "attributeCreated"),
+        # the attributes a replacement keeps were updated, not created
+        (["attributeUpdated"], "replace", "attributeUpdated"),
+        (["attributeUpdated"], "upsert", "attributeUpdated"),
     ],
 )
 async def test_notification_triggers(
@@ -312,6 +315,14 @@ async def test_notification_triggers(
         assert (await client.delete(f"{API}/entities/{DEV}")).status == 204
     elif action == "delete-attr":
         assert (await client.delete(f"{API}/entities/{DEV}/attrs/humidity")).status == 204
+    elif action in ("replace", "upsert"):
+        body = {"id": DEV, "type": "Device", "temperature": 21, "humidity": 41}
+        resp = await (
+            client.put(f"{API}/entities/{DEV}", json=body)
+            if action == "replace"
+            else client.post(f"{API}/entityOperations/upsert", json=[body])
+        )
+        assert resp.status == 204, await resp.text()
     else:
         resp = await client.post(f"{API}/entities/{DEV}/attrs", json={"co2": 400})
         assert resp.status == 204

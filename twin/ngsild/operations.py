@@ -223,8 +223,18 @@ def merge_entity(
 
 
 def replace_entity(entity: ExpandedEntity, replacement: ExpandedEntity, now: str) -> Outcome:
-    """Replace every attribute and the type, keeping id and createdAt (§5.6.18, PUT)."""
+    """Replace every attribute and the type, keeping id and createdAt (§5.6.18, PUT).
+
+    An attribute instance the entity had already (same name and datasetId) keeps its
+    ``createdAt``, as with the other replacements: it is updated, not created.
+    """
     new = copy.deepcopy(replacement)
+    for iri, instances in new["attrs"].items():
+        old = entity["attrs"].get(iri, [])
+        for inst in instances:
+            i = _find(old, inst.get("datasetId"))
+            if i is not None:
+                inst["createdAt"] = old[i].get("createdAt", inst["createdAt"])
     new["id"] = entity["id"]
     new["createdAt"] = entity["createdAt"]
     new["modifiedAt"] = now
