@@ -77,6 +77,18 @@ async def test_without_attrs_every_attribute_is_there(history: TestClient) -> No
     assert len(body["temperature"]) == 5
 
 
+async def test_sys_attrs_shows_the_system_timestamps(history: TestClient) -> None:
+    current = await (await history.get(f"{API}/entities/{DEV}?options=sysAttrs")).json()
+    body = await temporal(history, "attrs=temperature&options=sysAttrs")
+    assert (body["createdAt"], body["modifiedAt"]) == (current["createdAt"], current["modifiedAt"])
+    instances = body["temperature"]
+    assert [i["value"] for i in instances] == VALUES
+    assert {i["createdAt"] for i in instances} == {current["temperature"]["createdAt"]}
+    modified = [i["modifiedAt"] for i in instances]
+    assert modified == sorted(modified)
+    assert modified[-1] == current["temperature"]["modifiedAt"]
+
+
 async def test_temporal_values(history: TestClient) -> None:
     body = await temporal(history, "attrs=temperature&options=temporalValues&lastN=3")
     assert body["temperature"] == {

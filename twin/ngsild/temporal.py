@@ -10,6 +10,8 @@ From an entity's stored attribute history (``(attribute, instance)`` in write or
 Times compare as instants (offsets honoured), not as strings. ``timeproperty`` is
 ``observedAt`` (default), ``createdAt`` or ``modifiedAt``; instances without it are left out.
 Durations with years or months (calendar-dependent) are refused as OperationNotSupported.
+``createdAt`` and ``modifiedAt`` of the entity and of each instance are shown with
+``options=sysAttrs`` only.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ __all__ = [
 
 AGGREGATIONS: Final = ("totalCount", "distinctCount", "sum", "avg", "min", "max")
 _TIME_PROPERTIES: Final = ("observedAt", "createdAt", "modifiedAt")
+_SYSTEM: Final = ("createdAt", "modifiedAt")
 _DURATION: Final = re.compile(
     r"P(?:(?P<y>\d+)Y)?(?:(?P<mo>\d+)M)?(?:(?P<w>\d+)W)?(?:(?P<d>\d+)D)?"
     r"(?:T(?:(?P<h>\d+)H)?(?:(?P<mi>\d+)M)?(?:(?P<s>\d+(?:\.\d+)?)S)?)?"
@@ -56,6 +59,8 @@ class TemporalQuery:
     aggr_methods: tuple[str, ...] = ()
     aggr_period: dt.timedelta | None = None
     temporal_values: bool = False
+    sys_attrs: bool = False
+    """``options=sysAttrs``: keep ``createdAt`` and ``modifiedAt`` of the entity and instances."""
 
     def keeps(self, when: dt.datetime) -> bool:
         """Return whether an instance at ``when`` is inside the requested interval."""
@@ -132,6 +137,7 @@ def parse_temporal_query(params: Mapping[str, str], ctx: Context) -> TemporalQue
         timeproperty=timeproperty,
         last_n=last_n, attrs=frozenset(ctx.expand(a) for a in attrs) if attrs else None,
         aggr_methods=methods, aggr_period=period, temporal_values="temporalValues" in options,
+        sys_attrs="sysAttrs" in options,
     )  # fmt: skip
 
 
@@ -175,6 +181,8 @@ def temporal_entity(
     """
     types = [ctx.compact(t) for t in entity["type"]]
     out: dict[str, Any] = {"id": entity["id"], "type": types[0] if len(types) == 1 else types}
+    if query.sys_attrs:
+        out.update((k, entity[k]) for k in _SYSTEM if k in entity)
     for attr, items in _series(history, query).items():
         if not items:
             continue
@@ -191,11 +199,13 @@ def _attribute(items: list[tuple[dt.datetime, Attribute]], query: TemporalQuery)
         key = "objects" if member == "object" else "values"
         pairs = [[inst.get(member), inst[query.timeproperty]] for _, inst in items]
         return {"type": attr_type, key: pairs}
+    if query.sys_attrs:
+        return [inst for _, inst in items]
     return [_instance(inst) for _, inst in items]
 
 
 def _instance(inst: Attribute) -> Attribute:
-    return {k: v for k, v in inst.items() if k not in ("createdAt", "modifiedAt")}
+    return {k: v for k, v in inst.items() if k not in _SYSTEM}
 
 
 def _aggregate(
