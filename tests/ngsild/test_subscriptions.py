@@ -345,6 +345,26 @@ async def test_deleted_entity_is_notified_with_deleted_at(
     assert data["deletedAt"] == receiver.bodies()[0]["notifiedAt"]
 
 
+async def test_a_json_endpoint_gets_names_its_link_header_expands(
+    client: TestClient, receiver: Receiver
+) -> None:
+    # The subscription's @context is inline: no URL can stand for it in a Link header, so the
+    # notification must not use its short names (they would expand wrongly with the core one).
+    context = [{"temperature": "https://example.org/myTemperature"}, CORE]
+    ld = {"Content-Type": "application/ld+json"}
+    sub = subscription(receiver, q=None, watchedAttributes=None, **{"@context": context})
+    del sub["notification"]["attributes"]
+    resp = await client.post(f"{API}/subscriptions", json=sub, headers=ld)
+    assert resp.status == 201, await resp.text()
+    entity = {"id": DEV, "type": "Device", "temperature": 20, "@context": context}
+    assert (await client.post(f"{API}/entities", json=entity, headers=ld)).status == 201
+    await drain(client)
+    ((headers, body),) = receiver.received
+    assert headers["Link"].startswith(f"<{CORE}>")
+    assert body["data"] == [{"id": DEV, "type": "Device",
+                             "https://example.org/myTemperature": 20}]  # fmt: skip
+
+
 async def test_ld_json_endpoint_gets_context_and_tenant(
     client: TestClient, receiver: Receiver
 ) -> None:

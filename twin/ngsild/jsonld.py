@@ -46,6 +46,7 @@ __all__ = [
     "RawContext",
     "build_context",
     "core_context_document",
+    "link_url",
 ]
 
 RawContext: TypeAlias = str | Mapping[str, object] | Sequence[object] | None
@@ -229,6 +230,27 @@ def core_vocab() -> str:
 
 CORE: Final = build_context([])
 """The core context alone: what applies when a request brings no context."""
+
+
+def link_url(raw: RawContext) -> str | None:
+    """Return the URL a ``Link`` header gives for ``raw``; None when no one URL stands for it.
+
+    The core context applies last whatever a context says, so its URLs may be left out.
+
+    >>> link_url(["https://example.org/ctx.jsonld", CORE_CONTEXT_URL])
+    'https://example.org/ctx.jsonld'
+    >>> link_url(None) == link_url(CORE_CONTEXT_URL) == CORE_CONTEXT_URL
+    True
+    >>> link_url([{"t": "https://example.org/t"}, CORE_CONTEXT_URL]) is None
+    True
+    """
+    items = [raw] if raw is None or isinstance(raw, str | Mapping) else list(raw)
+    rest = [
+        i for i in items if i is not None and not (isinstance(i, str) and i in CORE_CONTEXT_URLS)
+    ]
+    if not rest:
+        return CORE_CONTEXT_URL
+    return rest[0] if len(rest) == 1 and isinstance(rest[0], str) else None
 
 
 class ContextResolver:

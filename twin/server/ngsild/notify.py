@@ -36,7 +36,7 @@ import aiohttp
 from aiohttp import web
 
 from twin.errors import NotFoundError
-from twin.ngsild.jsonld import CORE_CONTEXT_URL, Context, ContextResolver
+from twin.ngsild.jsonld import CORE, CORE_CONTEXT_URL, Context, ContextResolver, link_url
 from twin.ngsild.subscriptions import StoredSubscription
 from twin.ngsild.subscriptions_match import (
     CompiledSubscription,
@@ -236,20 +236,23 @@ class Notifier:
             "subscriptionId": stored["id"],
             "notifiedAt": job.at,
         }
-        if job.change is None:
-            body["data"] = entities_data(entry.compiled, job.entities, entry.context)
-        else:
-            body["triggerReason"] = job.reason
-            body["data"] = notification_data(entry.compiled, job.change, entry.context, job.at)
-        raw_context = stored.get("jsonldContext") or CORE_CONTEXT_URL
+        raw_context = stored.get("jsonldContext")
         headers = {"Content-Type": accept}
         for info in endpoint.get("receiverInfo", ()):
             headers[info["key"]] = info["value"]
-        if accept == "application/ld+json":
-            body["@context"] = raw_context
-        else:
-            url = raw_context if isinstance(raw_context, str) else CORE_CONTEXT_URL
+        context = entry.context
+        if accept != "application/ld+json":
+            url = link_url(raw_context)
+            if url is None:  # an inline @context: names stay expanded, as the core one reads them
+                url, context = CORE_CONTEXT_URL, CORE
             headers["Link"] = f'<{url}>; rel="{LD_CONTEXT_REL}"; type="application/ld+json"'
+        if job.change is None:
+            body["data"] = entities_data(entry.compiled, job.entities, context)
+        else:
+            body["triggerReason"] = job.reason
+            body["data"] = notification_data(entry.compiled, job.change, context, job.at)
+        if accept == "application/ld+json":
+            body["@context"] = raw_context or CORE_CONTEXT_URL
         if entry.tenant:
             headers["NGSILD-Tenant"] = entry.tenant
         data = json.dumps(body, ensure_ascii=False).encode()
