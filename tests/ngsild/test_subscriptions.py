@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -497,40 +497,78 @@ async def test_writes_need_a_token(make_client: MakeClient, receiver: Receiver) 
     assert resp.status == 201
 
 
-async def test_a_stalled_receiver_does_not_hold_back_other_subscriptions(
-    client: TestClient, receiver: Receiver, aiohttp_server: Callable[..., Awaitable[TestServer]]
-) -> None:
-    # A receiver that answers only when the test ends: every notification sent to it waits
-    # for the notifier's timeout. The other subscription must be notified meanwhile.
+@dataclass
+class Stalled:
+    """A receiver that answers only once ``release`` is set (or the test ends)."""
+
+    url: str
+    release: asyncio.Event
+    values: list[int] = field(default_factory=list)
+    """The temperature of each notification it got."""
+
+
+@pytest.fixture
+async def stalled(aiohttp_server: Callable[..., Awaitable[TestServer]]) -> AsyncIterator[Stalled]:
     release = asyncio.Event()
-    stalled: list[int] = []
+    holder: list[Stalled] = []
 
     async def stall(request: web.Request) -> web.Response:
-        stalled.append((await request.json())["data"][0]["temperature"])
+        holder[0].values.append((await request.json())["data"][0]["temperature"])
         await release.wait()
         return web.Response()
 
     app = web.Application()
     app.router.add_post("/stall", stall)
-    slow = await aiohttp_server(app)
-    try:
-        await create_device(client)
-        await subscribe(client, subscription(receiver, q=None))
-        slow_body = subscription(receiver, id="urn:ngsi-ld:Subscription:slow", q=None)
-        slow_body["notification"]["endpoint"]["uri"] = str(slow.make_url("/stall"))
-        await subscribe(client, slow_body)
-        values = list(range(30, 42))  # more notifications than the notifier has workers
-        for value in values:
-            await patch(client, temperature={"type": "Property", "value": value})
-        for _ in range(100):
-            if len(receiver.received) == len(values):
-                break
-            await asyncio.sleep(0.02)
-        # in write order, and the stalled receiver is sent one notification at a time
-        assert [b["data"][0]["temperature"] for b in receiver.bodies()] == values
-        assert stalled == values[:1]
-    finally:
-        release.set()
+    server = await aiohttp_server(app)
+    holder.append(Stalled(str(server.make_url("/stall")), release))
+    yield holder[0]
+    release.set()
+
+
+async def until(condition: Callable[[], bool]) -> None:
+    """Wait up to 2 s for ``condition`` (the notifications are sent in the background)."""
+    for _ in range(100):
+        if condition():
+            return
+        await asyncio.sleep(0.02)
+
+
+async def subscribe_stalled(client: TestClient, receiver: Receiver, stalled: Stalled) -> str:
+    body = subscription(receiver, id="urn:ngsi-ld:Subscription:slow", q=None)
+    body["notification"]["endpoint"]["uri"] = stalled.url
+    await subscribe(client, body)
+    return str(body["id"])
+
+
+async def test_a_stalled_receiver_does_not_hold_back_other_subscriptions(
+    client: TestClient, receiver: Receiver, stalled: Stalled
+) -> None:
+    # Every notification sent to the stalled receiver waits for the notifier's timeout; the
+    # other subscription must be notified meanwhile.
+    await create_device(client)
+    await subscribe(client, subscription(receiver, q=None))
+    await subscribe_stalled(client, receiver, stalled)
+    values = list(range(30, 42))  # more notifications than the notifier has workers
+    for value in values:
+        await patch(client, temperature={"type": "Property", "value": value})
+    await until(lambda: len(receiver.received) == len(values))
+    # in write order, and the stalled receiver is sent one notification at a time
+    assert [b["data"][0]["temperature"] for b in receiver.bodies()] == values
+    assert stalled.values == values[:1]
+
+
+async def test_a_deleted_subscription_sends_none_of_its_waiting_notifications(
+    client: TestClient, receiver: Receiver, stalled: Stalled
+) -> None:
+    await create_device(client)
+    sub_id = await subscribe_stalled(client, receiver, stalled)
+    for value in (30, 31, 32):
+        await patch(client, temperature={"type": "Property", "value": value})
+    await until(lambda: stalled.values == [30])  # being sent; 31 and 32 wait
+    assert (await client.delete(f"{API}/subscriptions/{sub_id}")).status == 204
+    stalled.release.set()
+    await drain(client)
+    assert stalled.values == [30]
 
 
 async def test_one_subscription_backlog_holds_a_quarter_of_the_queue(

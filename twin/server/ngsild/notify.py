@@ -149,8 +149,12 @@ class Notifier:
             return await self._resolver.resolve(None)
 
     def remove(self, tenant: str, sub_id: str) -> None:
-        """Forget a subscription (after the store deleted it)."""
+        """Forget a subscription (after the store deleted it) and drop its waiting jobs."""
         self._entries.get(tenant, {}).pop(sub_id, None)
+        backlog = self._backlogs.get((tenant, sub_id))
+        if backlog:  # (its key stays until the worker sending or due to send it lets go)
+            self._pending -= len(backlog)
+            backlog.clear()
 
     def get(self, tenant: str, sub_id: str) -> StoredSubscription:
         """Return a subscription with its current counters; raise NotFoundError."""
@@ -272,11 +276,12 @@ class Notifier:
             key = await self._ready.get()
             backlog = self._backlogs[key]
             try:
-                await self._send(session, backlog.popleft())
+                if backlog:  # (emptied when the subscription was deleted meanwhile)
+                    self._pending -= 1
+                    await self._send(session, backlog.popleft())
             except Exception:
                 log.exception("notification of %s failed", key[1])
             finally:
-                self._pending -= 1
                 if backlog:  # its next notification, after those of the others ready now
                     self._ready.put_nowait(key)
                 else:
