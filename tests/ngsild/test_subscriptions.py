@@ -571,6 +571,21 @@ async def test_a_deleted_subscription_sends_none_of_its_waiting_notifications(
     assert stalled.values == [30]
 
 
+async def test_a_notification_sent_across_a_patch_of_its_subscription_is_counted(
+    client: TestClient, receiver: Receiver, stalled: Stalled
+) -> None:
+    await create_device(client)
+    sub_id = await subscribe_stalled(client, receiver, stalled)
+    await patch(client, temperature={"type": "Property", "value": 30})
+    await until(lambda: stalled.values == [30])
+    resp = await client.patch(f"{API}/subscriptions/{sub_id}", json={"description": "d"})
+    assert resp.status == 204
+    stalled.release.set()
+    await drain(client)
+    notification = (await get_sub(client, sub_id))["notification"]
+    assert (notification["timesSent"], notification["status"]) == (1, "ok")
+
+
 async def test_one_subscription_backlog_holds_a_quarter_of_the_queue(
     store: SQLiteStore, receiver: Receiver
 ) -> None:

@@ -211,6 +211,8 @@ class Notifier:
         return False
 
     def _count(self, entry: _Entry, at: str, *, ok: bool) -> None:
+        # on the subscription as it is now: a PATCH may have replaced the entry meanwhile
+        entry = self._entries.get(entry.tenant, {}).get(entry.stored["id"], entry)
         n = entry.stored["notification"]
         n["timesSent"] = n.get("timesSent", 0) + 1
         n["lastNotification"] = at
