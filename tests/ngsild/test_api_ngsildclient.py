@@ -48,3 +48,20 @@ def test_create_get_query_upsert_delete(server: int) -> None:
     client.delete([room])  # batch delete: an ld+json list of ids
     assert not client.exists("urn:ngsi-ld:RoomObserved:room1")
     client.close()
+
+
+def test_subscription_with_q(server: int) -> None:
+    # ngsildclient URL-encodes the q of a subscription body ("temperature%3E20")
+    from ngsildclient import Client, SubscriptionBuilder
+
+    client = Client(hostname="127.0.0.1", port=server, verbose=False)
+    sub = (
+        SubscriptionBuilder("http://127.0.0.1:9/notify")
+        .select_type("RoomObserved")
+        .watch(["temperature"])
+        .query('temperature>20;name=="a b"')
+        .build()
+    )
+    sub_id = client.subscriptions.create(sub)
+    assert client.subscriptions.get(sub_id)["q"] == 'temperature>20;name=="a b"'
+    client.close()

@@ -406,6 +406,20 @@ async def test_create_twice_is_already_exists(client: TestClient, receiver: Rece
     assert (await resp.json())["type"] == ERR + "AlreadyExists"
 
 
+@pytest.mark.parametrize(
+    ("q", "stored"),
+    [
+        ("temperature%3E25%3Bname%3D%3D%22a%20b%22", 'temperature>25;name=="a b"'),
+        ('name=="50%25"', 'name=="50%25"'),  # valid as written: kept so
+    ],
+)
+async def test_a_url_encoded_q_is_decoded_only_when_it_does_not_parse(
+    client: TestClient, receiver: Receiver, q: str, stored: str
+) -> None:
+    await subscribe(client, subscription(receiver, q=q))
+    assert (await get_sub(client))["q"] == stored
+
+
 async def test_patch_changes_q_and_keeps_counters(client: TestClient, receiver: Receiver) -> None:
     await create_device(client)
     await subscribe(client, subscription(receiver))

@@ -14,6 +14,9 @@ What is refused, and how:
   400 BadRequestData;
 - ``temporalQ``, ``csf`` and endpoints that are not ``http(s)``: 422 OperationNotSupported.
 
+A ``q`` that is not valid as written but is once URL-decoded is taken decoded (clients encode
+it as in a query string).
+
 ``scopeQ`` (§4.19, the grammar of :mod:`twin.ngsild.scope`) restricts notifications to entities
 whose ``scope`` matches it, as ``q`` restricts them by value; a malformed one is 400.
 
@@ -26,6 +29,7 @@ from __future__ import annotations
 import copy
 import json
 import re
+import urllib.parse
 from collections.abc import Callable, Mapping
 from typing import Any, Final, Literal, NotRequired, TypedDict
 
@@ -247,7 +251,13 @@ def _q(value: object, ctx: Context) -> str:
     try:
         expr = parse_q(value)
     except QueryError as exc:
-        raise BadRequestDataError(str(exc)) from exc
+        # Clients (ngsildclient; Stellio decodes them) send it URL-encoded as in a query
+        # string: "temperature%3E20". A q that is valid as written is never decoded.
+        decoded = urllib.parse.unquote(value)
+        try:
+            expr = parse_q(decoded)
+        except QueryError:
+            raise BadRequestDataError(str(exc)) from exc
     return render_q(
         map_attribute_names(expr, lambda n: n if n in ATTRIBUTE_KEYWORDS else ctx.expand(n))
     )
