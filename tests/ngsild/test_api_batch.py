@@ -70,6 +70,17 @@ async def test_update_merge_and_delete(client: TestClient) -> None:
     assert (await resp.json())["success"] == ["urn:ngsi-ld:Meter:1"]
 
 
+async def test_merge_batch_deletes_attributes_set_to_ngsi_ld_null(client: TestClient) -> None:
+    # as PATCH /entities/{id} does (merge-patch, §5.6.17)
+    null = "urn:ngsi-ld:null"
+    await client.post(f"{OPS}/create", json=[ent(1, power=1, energy=2, phase=3)])
+    resp = await client.post(f"{OPS}/merge", json=[
+        ent(1, power=null, energy={"type": "Property", "value": null}, phase=4)])  # fmt: skip
+    assert resp.status == 204, await resp.text()
+    resp = await client.get(f"{API}/entities/urn:ngsi-ld:Meter:1?options=keyValues")
+    assert await resp.json() == ent(1, phase=4)
+
+
 async def test_batch_body_must_be_an_array(client: TestClient) -> None:
     resp = await client.post(f"{OPS}/create", json=ent(1))
     assert resp.status == 400

@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import cast
+from typing import Any, cast
 
 from twin.errors import NotFoundError
 from twin.ngsild.entity import (
@@ -20,13 +20,16 @@ from twin.ngsild.entity import (
     VALUE_MEMBER,
     Attribute,
     ExpandedEntity,
+    parse_attributes,
 )
+from twin.ngsild.jsonld import Context
 
 __all__ = [
     "Outcome",
     "append_attrs",
     "delete_attr",
     "merge_entity",
+    "parse_merge_fragment",
     "partial_update_attr",
     "replace_attr",
     "replace_entity",
@@ -193,6 +196,25 @@ def delete_attr(
     if not instances:
         del new["attrs"][iri]
     return Outcome(new, (iri,))
+
+
+def parse_merge_fragment(
+    members: Mapping[str, Any], ctx: Context, now: str
+) -> tuple[dict[str, list[Attribute]], frozenset[str]]:
+    """Return the attributes of a merge fragment and the (expanded) names it deletes.
+
+    An attribute deletes when it is ``urn:ngsi-ld:null`` or its ``value``/``object`` is
+    (§5.6.17), whether the fragment comes to PATCH /entities/{id} or a merge batch.
+    """
+
+    def is_null(v: Any) -> bool:
+        return v == NULL_URI or (
+            isinstance(v, Mapping) and NULL_URI in (v.get("value"), v.get("object"))
+        )
+
+    nulls = {k for k, v in members.items() if is_null(v)}
+    attrs = parse_attributes({k: v for k, v in members.items() if k not in nulls}, ctx, now)
+    return attrs, frozenset(ctx.expand(n) for n in nulls)
 
 
 def merge_entity(

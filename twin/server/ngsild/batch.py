@@ -23,7 +23,12 @@ from twin.ngsild.entity import (
 )
 from twin.ngsild.errors import BadRequestDataError
 from twin.ngsild.jsonld import Context
-from twin.ngsild.operations import append_attrs, merge_entity, replace_entity
+from twin.ngsild.operations import (
+    append_attrs,
+    merge_entity,
+    parse_merge_fragment,
+    replace_entity,
+)
 from twin.server.ngsild.common import (
     S,
     modify_entity,
@@ -135,16 +140,16 @@ async def _upsert(request: web.Request, neg: Negotiated, raw: Any) -> tuple[str,
     return entity["id"], False
 
 
-def _fragment(raw: Any, ctx: Context) -> tuple[str, dict[str, Any]]:
+def _members(raw: Any) -> tuple[str, dict[str, Any]]:
     if not isinstance(raw, dict) or not is_uri(raw.get("id")):
         raise BadRequestDataError("each item needs an id that is a URI")
-    members = {k: v for k, v in raw.items() if k not in ENTITY_KEYWORDS}
-    return raw["id"], parse_attributes(members, ctx, now_iso())
+    return raw["id"], {k: v for k, v in raw.items() if k not in ENTITY_KEYWORDS}
 
 
 async def _update(request: web.Request, neg: Negotiated, raw: Any) -> tuple[str, bool]:
-    entity_id, attrs = _fragment(raw, neg.context)
+    entity_id, members = _members(raw)
     now = now_iso()
+    attrs = parse_attributes(members, neg.context, now)
     no_overwrite = "noOverwrite" in options_of(request)
     outcome = await write(request, modify_entity(
         neg.tenant, entity_id,
@@ -155,10 +160,11 @@ async def _update(request: web.Request, neg: Negotiated, raw: Any) -> tuple[str,
 
 
 async def _merge(request: web.Request, neg: Negotiated, raw: Any) -> tuple[str, bool]:
-    entity_id, attrs = _fragment(raw, neg.context)
+    entity_id, members = _members(raw)
     now = now_iso()
+    attrs, nulls = parse_merge_fragment(members, neg.context, now)
     outcome = await write(request, modify_entity(
-        neg.tenant, entity_id, lambda old: merge_entity(old, attrs, frozenset(), now),
+        neg.tenant, entity_id, lambda old: merge_entity(old, attrs, nulls, now),
     ))  # fmt: skip
     publish_changes(request, neg.tenant, outcome.entity, outcome.updated)
     return entity_id, False

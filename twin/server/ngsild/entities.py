@@ -10,7 +10,6 @@ from aiohttp import web
 from twin.errors import NotFoundError
 from twin.ngsild.entity import (
     ENTITY_KEYWORDS,
-    NULL_URI,
     ExpandedEntity,
     parse_attribute,
     parse_attribute_fragment,
@@ -23,6 +22,7 @@ from twin.ngsild.operations import (
     append_attrs,
     delete_attr,
     merge_entity,
+    parse_merge_fragment,
     partial_update_attr,
     replace_attr,
     replace_entity,
@@ -154,26 +154,12 @@ async def put_entity(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
-def _nulls(fragment: dict[str, Any]) -> set[str]:
-    def is_null(v: Any) -> bool:
-        return v == NULL_URI or (
-            isinstance(v, dict) and NULL_URI in (v.get("value"), v.get("object"))
-        )
-
-    return {k for k, v in fragment.items() if is_null(v)}
-
-
 async def patch_entity(request: web.Request) -> web.Response:
     """PATCH /entities/{entityId}: merge a fragment (urn:ngsi-ld:null deletes) — 204."""
     neg = await negotiate(request, body=True, merge=True)
-    fragment = _fragment(neg, entity_id_of(request))
-    nulls = _nulls(fragment)
     now = now_iso()
-    attrs = parse_attributes(
-        {k: v for k, v in fragment.items() if k not in nulls}, neg.context, now
-    )
-    expanded_nulls = frozenset(neg.context.expand(n) for n in nulls)
-    await _modify(request, neg, lambda old: merge_entity(old, attrs, expanded_nulls, now))
+    attrs, nulls = parse_merge_fragment(_fragment(neg, entity_id_of(request)), neg.context, now)
+    await _modify(request, neg, lambda old: merge_entity(old, attrs, nulls, now))
     return web.Response(status=204)
 
 
