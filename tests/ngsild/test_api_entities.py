@@ -305,6 +305,17 @@ async def test_partial_attribute_update(client: TestClient) -> None:
     await problem(missing, 404, "ResourceNotFound")
 
 
+async def test_partial_attribute_update_with_ngsi_ld_null(client: TestClient) -> None:
+    # merge-patch, as PATCH /entities/{id}: a member set to null goes; with the value, the
+    # attribute goes (it was left as {"type": "Property"}, without a value)
+    await create(client, device())
+    url = f"{API}/entities/{DEV}/attrs/temperature"
+    assert (await client.patch(url, json={"unitCode": "urn:ngsi-ld:null"})).status == 204
+    assert (await get(client))["temperature"] == {"type": "Property", "value": 21.5}
+    assert (await client.patch(url, json={"value": "urn:ngsi-ld:null"})).status == 204
+    assert "temperature" not in await get(client)
+
+
 async def test_put_attribute_replaces_it(client: TestClient) -> None:
     await create(client, device())
     resp = await client.put(

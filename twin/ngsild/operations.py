@@ -116,6 +116,8 @@ def partial_update_attr(
 ) -> Outcome:
     """Merge ``fragment`` into one existing instance of attribute ``iri`` (§5.6.4).
 
+    A member set to ``urn:ngsi-ld:null`` is removed; the value set so deletes the instance.
+
     Raises
     ------
     NotFoundError
@@ -128,7 +130,12 @@ def partial_update_attr(
     if instances is None or i is None:
         raise NotFoundError(f"entity {entity['id']} has no attribute {iri}")
     merged = _merge_instance(instances[i], fragment, now)
-    instances[i] = merged
+    if VALUE_MEMBER[merged["type"]] in merged:
+        instances[i] = merged
+    else:  # its value was set to urn:ngsi-ld:null: the instance goes, as in merge_entity
+        del instances[i]
+        if not instances:
+            del new["attrs"][iri]
     return Outcome(new, (iri,))
 
 
