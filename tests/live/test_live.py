@@ -52,6 +52,23 @@ async def test_patch_reaches_live_within_a_second(client: TestClient) -> None:
     resp.close()
 
 
+async def test_unlinking_a_device_pushes_that_its_values_are_gone(client: TestClient) -> None:
+    # as deleting the device does: the building's viewer must not keep showing its values
+    link = {"type": "Relationship", "object": B1}
+    device = {"id": "urn:ngsi-ld:Device:1", "type": "Device", "controlledAsset": link,
+              "temperature": 20}  # fmt: skip
+    assert (await client.post(f"{API}/entities", json=device)).status == 201
+    resp = await client.get("/live?dataset=demo")
+    await resp.content.readline()
+    unlink = {"controlledAsset": {"type": "Relationship", "object": "urn:ngsi-ld:Building:x:B9"}}
+    resp_patch = await client.patch(f"{API}/entities/urn:ngsi-ld:Device:1", json=unlink)
+    assert resp_patch.status == 204
+    _, data = await asyncio.wait_for(anext(events(resp)), 1.0)
+    assert data == {"dataset": "demo", "id": "B1", "attribute": "temperature", "value": None,
+                    "observedAt": None, "source": "urn:ngsi-ld:Device:1"}  # fmt: skip
+    resp.close()
+
+
 async def test_building_own_property_is_pushed(client: TestClient) -> None:
     resp = await client.get("/live")
     await resp.content.readline()

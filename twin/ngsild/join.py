@@ -146,18 +146,36 @@ def live_events(
     entity: ExpandedEntity | Mapping[str, Any],
     touched: Iterable[str],
     building_of: BuildingOf,
+    before: ExpandedEntity | Mapping[str, Any] | None = None,
 ) -> list[LiveEvent]:
     """Return the joined-value changes caused by writing ``touched`` attributes of ``entity``.
 
     The entity is a building (its own properties changed) or points at buildings through
     Relationships (their joined values changed; a new Relationship brings all its values).
+    The buildings a touched Relationship of ``before`` (the entity before the write) pointed
+    at and no longer does lose its values: each is pushed as None, as for a deleted entity.
     """
-    targets: list[tuple[str, str]] = []
-    own = building_of(entity["id"])
-    if own is not None:
-        targets.append(own)
     touched = list(touched)
-    new_link = False
+    own = building_of(entity["id"])
+    linked = _linked(entity, building_of, own)
+    targets = ([own] if own is not None else []) + list(linked)
+    new_link = any(names & set(touched) for names in linked.values())
+    events = _events(entity, set(touched) | (set(entity["attrs"]) if new_link else set()),
+                     targets)  # fmt: skip
+    if before is not None:
+        was = _linked(before, building_of, own)
+        gone = [b for b, names in was.items() if b not in linked and names & set(touched)]
+        values = {iri for iri, instances in before["attrs"].items()
+                  if instances and instances[0].get("type") != "Relationship"}  # fmt: skip
+        events += _events({**before, "attrs": {}}, values, gone)  # each as deleted
+    return events
+
+
+def _linked(
+    entity: Mapping[str, Any], building_of: BuildingOf, own: tuple[str, str] | None
+) -> dict[tuple[str, str], set[str]]:
+    """Return the buildings (not ``own``) the entity's Relationships point at, with their names."""
+    linked: dict[tuple[str, str], set[str]] = {}
     for iri, instances in entity["attrs"].items():
         for inst in instances:
             if inst.get("type") != "Relationship":
@@ -166,13 +184,16 @@ def live_events(
             for target in objects:
                 building = building_of(target) if isinstance(target, str) else None
                 if building is not None and building != own:
-                    targets.append(building)
-                    new_link = new_link or iri in touched
-    if not targets:
-        return []
-    names = set(touched) if not new_link else set(touched) | set(entity["attrs"])
+                    linked.setdefault(building, set()).add(iri)
+    return linked
+
+
+def _events(
+    entity: Mapping[str, Any], names: set[str], targets: list[tuple[str, str]]
+) -> list[LiveEvent]:
+    """Return the events of attributes ``names`` of ``entity`` (None: not there) to ``targets``."""
     events = []
-    for iri in sorted(names):
+    for iri in sorted(names) if targets else ():
         instances = entity["attrs"].get(iri)
         if iri in GEO_ATTRIBUTES or (instances and instances[0].get("type") == "Relationship"):
             continue

@@ -44,6 +44,8 @@ class Outcome:
     entity: ExpandedEntity
     updated: tuple[str, ...] = ()
     not_updated: tuple[tuple[str, str], ...] = field(default_factory=tuple)
+    before: ExpandedEntity | None = None
+    """The entity the operation was applied to (set by the store write, for ``/live``)."""
 
 
 def _copy(entity: ExpandedEntity, now: str) -> ExpandedEntity:

@@ -136,7 +136,7 @@ async def _upsert(request: web.Request, neg: Negotiated, raw: Any) -> tuple[str,
             return await _create(request, neg, raw)
         except ConflictError:  # created meanwhile (by an earlier item of the batch): replace it
             return await _upsert(request, neg, raw)
-    publish_changes(request, neg.tenant, outcome.entity, outcome.updated)
+    publish_changes(request, neg.tenant, outcome.entity, outcome.updated, before=outcome.before)
     return entity["id"], False
 
 
@@ -155,7 +155,7 @@ async def _update(request: web.Request, neg: Negotiated, raw: Any) -> tuple[str,
         neg.tenant, entity_id,
         lambda old: append_attrs(old, attrs, now, no_overwrite=no_overwrite),
     ))  # fmt: skip
-    publish_changes(request, neg.tenant, outcome.entity, outcome.updated)
+    publish_changes(request, neg.tenant, outcome.entity, outcome.updated, before=outcome.before)
     return entity_id, False
 
 
@@ -166,7 +166,7 @@ async def _merge(request: web.Request, neg: Negotiated, raw: Any) -> tuple[str, 
     outcome = await write(request, modify_entity(
         neg.tenant, entity_id, lambda old: merge_entity(old, attrs, nulls, now),
     ))  # fmt: skip
-    publish_changes(request, neg.tenant, outcome.entity, outcome.updated)
+    publish_changes(request, neg.tenant, outcome.entity, outcome.updated, before=outcome.before)
     return entity_id, False
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Final, TypeVar, cast
 
@@ -54,8 +55,13 @@ def modify_entity(
     tenant: str, entity_id: str, change: Callable[[ExpandedEntity], Outcome]
 ) -> Operation[Outcome]:
     """Return the store operation applying an :mod:`twin.ngsild.operations` change."""
+
     # the store keeps bodies as plain dicts of the expanded form
-    return modify_op(tenant, entity_id, lambda old: change(cast(ExpandedEntity, old)))
+    def apply(old: dict[str, Any]) -> Outcome:
+        before = cast(ExpandedEntity, old)
+        return dataclasses.replace(change(before), before=before)
+
+    return modify_op(tenant, entity_id, apply)
 
 
 async def write(request: web.Request, operation: Operation[T]) -> T:
@@ -124,9 +130,11 @@ def publish_changes(
     touched: Iterable[str],
     *,
     created: bool = False,
+    before: Mapping[str, Any] | None = None,
 ) -> None:
     """Push the joined-value changes a write caused to ``/live`` (default tenant only), and
-    give the change to the subscriptions (``created``: the write created the entity)."""
+    give the change to the subscriptions (``created``: the write created the entity;
+    ``before``: the entity the write changed, whose Relationships may have been dropped)."""
     touched = list(touched)
     app = request.app
     if app[NOTIFIER].watches(tenant):
@@ -134,7 +142,7 @@ def publish_changes(
     hub = app[HUB]
     if tenant or not hub.listener_count:  # (nobody to tell: the events are not worked out)
         return
-    events = live_events(entity, touched, parse_building_entity_id)
+    events = live_events(entity, touched, parse_building_entity_id, before)
     if events:
         hub.publish(events)
 

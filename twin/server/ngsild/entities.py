@@ -189,7 +189,7 @@ async def _modify(
 ) -> Outcome:
     """Apply ``change`` to the entity in the URL in one store transaction, then publish it."""
     outcome = await write(request, modify_entity(neg.tenant, entity_id_of(request), change))
-    publish_changes(request, neg.tenant, outcome.entity, outcome.updated)
+    publish_changes(request, neg.tenant, outcome.entity, outcome.updated, before=outcome.before)
     return outcome
 
 
