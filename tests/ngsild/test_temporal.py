@@ -119,6 +119,20 @@ async def test_aggregations_per_hour(history: TestClient) -> None:
     }
 
 
+async def test_stddev_and_sumsq_per_hour(history: TestClient) -> None:
+    # the other two aggregation methods of CIM 009 v1.8 (§4.5.19); the sample standard
+    # deviation, none for a period of one value (as PostgreSQL's stddev)
+    body = await temporal(
+        history, "attrs=temperature&aggrMethods=stddev,sumsq&aggrPeriodDuration=PT1H"
+    )
+    h01, h12, h23 = _span(0, 1), _span(1, 2), _span(2, 3)
+    assert body["temperature"] == {
+        "type": "Property",
+        "stddev": [[pytest.approx(50**0.5), *h01], [pytest.approx(200**0.5), *h12]],
+        "sumsq": [[500, *h01], [2000, *h12], [2500, *h23]],
+    }
+
+
 async def test_aggregation_over_the_whole_interval(history: TestClient) -> None:
     body = await temporal(
         history,

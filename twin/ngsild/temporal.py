@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+import statistics
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Literal, cast
@@ -35,7 +36,10 @@ __all__ = [
     "temporal_entity",
 ]
 
-AGGREGATIONS: Final = ("totalCount", "distinctCount", "sum", "avg", "min", "max")
+AGGREGATIONS: Final = (
+    "totalCount", "distinctCount", "sum", "avg", "min", "max", "stddev", "sumsq"
+)  # fmt: skip
+"""The aggregation methods (§4.5.19); ``stddev`` is the sample standard deviation."""
 _TIME_PROPERTIES: Final = ("observedAt", "createdAt", "modifiedAt")
 _SYSTEM: Final = ("createdAt", "modifiedAt")
 _DURATION: Final = re.compile(
@@ -244,6 +248,10 @@ def _apply(method: str, values: list[Any]) -> Any:
         return sum(numbers)
     if method == "avg":
         return sum(numbers) / len(numbers)
+    if method == "sumsq":
+        return sum(n * n for n in numbers)
+    if method == "stddev":  # none of one value, as PostgreSQL's stddev
+        return statistics.stdev(numbers) if len(numbers) > 1 else None
     return min(numbers) if method == "min" else max(numbers)
 
 
