@@ -89,6 +89,17 @@ async def test_sys_attrs_shows_the_system_timestamps(history: TestClient) -> Non
     assert modified[-1] == current["temperature"]["modifiedAt"]
 
 
+async def test_a_recreated_entity_has_none_of_the_deleted_ones_history(
+    history: TestClient,
+) -> None:
+    assert (await history.delete(f"{API}/entities/{DEV}")).status == 204
+    body = {"id": DEV, "type": "Device", "temperature": reading(99, "2024-02-01T00:00:00Z")}
+    assert (await history.post(f"{API}/entities", json=body)).status == 201
+    assert (await temporal(history, "")) == {
+        "id": DEV, "type": "Device", "temperature": [reading(99, "2024-02-01T00:00:00Z")]
+    }  # fmt: skip
+
+
 async def test_temporal_values(history: TestClient) -> None:
     body = await temporal(history, "attrs=temperature&options=temporalValues&lastN=3")
     assert body["temperature"] == {

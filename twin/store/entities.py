@@ -4,7 +4,8 @@ The store keeps entities in the stored form :mod:`twin.ngsild.entity` defines (a
 with ``id``, ``type`` (list of expanded types), ``attrs`` (expanded name → list of instances),
 ``createdAt``, ``modifiedAt``); it reads only those members. Beside each entity it indexes the
 targets of its Relationships (``entity_refs``) — that is what the building join looks up — and
-appends every written attribute instance to ``attr_history`` for the temporal API.
+appends every written attribute instance to ``attr_history`` for the temporal API (deleted
+with the entity).
 
 Beside each entity it also keeps ``attr_index``: one row per (entity, attribute, entity type),
 with the attribute's value when it is a single simple instance (``kind`` ``n`` number, ``b``
@@ -1006,7 +1007,8 @@ def delete_op(tenant: str, entity_id: str) -> Operation[Body]:
 
 
 def delete_entities(cur: sqlite3.Cursor, tenant: str, rows: Sequence[tuple[int, str, str]]) -> None:
-    """Delete entities given as ``(seq, id, types column)`` with their index rows."""
+    """Delete entities given as ``(seq, id, types column)`` with their index rows and history
+    (an entity created again with the same id starts a history of its own)."""
     cur.executemany(
         "DELETE FROM entities WHERE seq = ?", [(r[0],) for r in rows]
     )  # attr_index: by trigger
@@ -1016,6 +1018,10 @@ def delete_entities(cur: sqlite3.Cursor, tenant: str, rows: Sequence[tuple[int, 
     )
     cur.executemany(
         "DELETE FROM entity_refs WHERE tenant = ? AND entity_id = ?",
+        [(tenant, eid) for _, eid, _ in rows],
+    )
+    cur.executemany(
+        "DELETE FROM attr_history WHERE tenant = ? AND entity_id = ?",
         [(tenant, eid) for _, eid, _ in rows],
     )
 
