@@ -473,7 +473,16 @@ BAD: list[tuple[str, Callable[[dict[str, Any]], dict[str, Any]], int, str]] = [
     ("number-scope-q", lambda b: {**b, "scopeQ": 3}, 400, "BadRequestData"),
     ("temporal-q", lambda b: {**b, "temporalQ": {"timerel": "after"}}, 422,
      "OperationNotSupported"),
+    # receiverInfo are sent as HTTP headers: names and values that cannot be one are refused
+    ("receiver-info-newline", lambda b: _receiver_info(b, "X-A", "v\r\nX-Injected: 1"), 400,
+     "BadRequestData"),
+    ("receiver-info-bad-name", lambda b: _receiver_info(b, "X A:", "v"), 400, "BadRequestData"),
 ]  # fmt: skip
+
+
+def _receiver_info(body: dict[str, Any], key: str, value: str) -> dict[str, Any]:
+    endpoint = {**body["notification"]["endpoint"], "receiverInfo": [{"key": key, "value": value}]}
+    return {**body, "notification": {**body["notification"], "endpoint": endpoint}}
 
 
 @pytest.mark.parametrize(("name", "mutate", "status", "ptype"), BAD, ids=[b[0] for b in BAD])

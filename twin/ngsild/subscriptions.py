@@ -61,6 +61,10 @@ FORMATS: Final = ("normalized", "keyValues", "concise")
 ACCEPTS: Final = ("application/json", "application/ld+json", "application/geo+json")
 _REFUSED: Final = ("temporalQ", "csf")
 _TYPE_NAME: Final = re.compile(r"[^(),|;\s]+")
+_HEADER_NAME: Final = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+"""An HTTP field name (RFC 9110 §5.1, a token)."""
+_HEADER_VALUE: Final = re.compile(r"[^\x00-\x08\x0a-\x1f\x7f]*")
+"""An HTTP field value (RFC 9110 §5.5): no control characters but tab."""
 
 
 class StoredSubscription(TypedDict):
@@ -350,6 +354,11 @@ def _endpoint(value: object) -> dict[str, Any]:
                 isinstance(i, Mapping) and isinstance(i.get("key"), str)
                 and isinstance(i.get("value"), str) for i in info):  # fmt: skip
             raise BadRequestDataError(f"{key} must be an array of {{key, value}} strings")
+        for i in info:  # sent as HTTP headers (receiverInfo)
+            if not _HEADER_NAME.fullmatch(i["key"]) or not _HEADER_VALUE.fullmatch(i["value"]):
+                raise BadRequestDataError(
+                    f"{key} {i['key']!r}: {i['value']!r} cannot be an HTTP header"
+                )
         out[key] = [{"key": i["key"], "value": i["value"]} for i in info]
     return out
 
