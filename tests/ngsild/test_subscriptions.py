@@ -609,11 +609,17 @@ async def test_a_notification_sent_across_a_patch_of_its_subscription_is_counted
     assert (notification["timesSent"], notification["status"]) == (1, "ok")
 
 
-async def test_one_subscription_backlog_holds_a_quarter_of_the_queue(
-    store: SQLiteStore, receiver: Receiver
+@pytest.mark.parametrize(
+    ("backlog", "queue_size", "failed"),
+    [(2, 8, [1, 1]), (8, 3, [1, 2])],
+    ids=["one-subscription-full", "all-full"],
+)
+async def test_notifications_beyond_the_backlogs_fail(
+    store: SQLiteStore, receiver: Receiver, backlog: int, queue_size: int, failed: list[int]
 ) -> None:
-    # No worker runs: every notification stays in its subscription's backlog.
-    notifier = Notifier(store.entities, ContextResolver(), queue_size=8)
+    # No worker runs: every notification stays in its subscription's backlog; 3 changes
+    # notify 2 subscriptions (a first, then b).
+    notifier = Notifier(store.entities, ContextResolver(), backlog=backlog, queue_size=queue_size)
     for name in ("a", "b"):
         body = subscription(receiver, id=f"urn:ngsi-ld:Subscription:{name}", q=None)
         await notifier.put("", parse_subscription(body, CORE_CTX, None, now_iso(), "unused"))
@@ -623,4 +629,5 @@ async def test_one_subscription_backlog_holds_a_quarter_of_the_queue(
     for _ in range(3):
         notifier.entity_changed("", EntityChange("updated", entity, updated=temperature))
     counters = [s["notification"] for s in notifier.list("")]
-    assert [(n.get("timesSent"), n.get("timesFailed")) for n in counters] == [(1, 1), (1, 1)]
+    assert [n.get("timesFailed") for n in counters] == failed
+    assert [n.get("timesSent") for n in counters] == failed  # (only failures counted yet)

@@ -7,8 +7,8 @@ applies ``throttling`` (a notification inside the window is not sent) and append
 the subscription's backlog. A few worker tasks POST the notifications with one aiohttp session
 and a short timeout, one subscription at a time each: a subscription's notifications go out one
 after the other in the order of the writes, and a receiver that is slow or down holds one worker
-at most, never the notifications of other subscriptions. When the backlogs hold ``queue_size``
-jobs, or one subscription's holds a quarter of that, the notification counts as failed instead
+at most, never the notifications of other subscriptions. When the subscription's backlog holds
+``backlog`` jobs, or all together hold ``queue_size``, the notification counts as failed instead
 of making the writer wait. Counters (``timesSent``, ``timesFailed``, ``lastNotification``,
 ``lastSuccess``, ``lastFailure``, ``status``) change in memory at once and reach the store at most
 once a second.
@@ -98,9 +98,10 @@ class Notifier:
         Where subscriptions and their counters persist, and what periodic ones query.
     resolver : ContextResolver
         Resolves each subscription's ``jsonldContext`` (to compact notified entities).
-    queue_size, workers : int
-        Pending notifications held before new ones fail (a quarter of that for one
-        subscription); concurrent senders.
+    backlog, queue_size : int
+        Pending notifications held for one subscription, and for all, before new ones fail.
+    workers : int
+        Concurrent senders.
     clock : callable
         Monotonic seconds, for throttling.
     """
@@ -110,7 +111,8 @@ class Notifier:
         entities: SQLiteEntities,
         resolver: ContextResolver,
         *,
-        queue_size: int = 1024,
+        backlog: int = 1024,
+        queue_size: int = 4096,
         workers: int = 4,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -122,6 +124,7 @@ class Notifier:
         self._ready: asyncio.Queue[SubKey] = asyncio.Queue()
         """Subscriptions with a backlog and no worker sending for them."""
         self._pending = 0
+        self._backlog = backlog
         self._queue_size = queue_size
         self._workers = workers
         self._clock = clock
@@ -190,7 +193,7 @@ class Notifier:
         key = (job.entry.tenant, job.entry.stored["id"])
         backlog = self._backlogs.get(key)
         if self._pending >= self._queue_size or (
-                backlog is not None and len(backlog) >= self._queue_size // 4):  # fmt: skip
+                backlog is not None and len(backlog) >= self._backlog):  # fmt: skip
             log.warning("notification queue full: subscription %s not notified", key[1])
             self._count(job.entry, now, ok=False)
             return
