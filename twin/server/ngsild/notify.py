@@ -4,10 +4,11 @@
 server starts, updated by the subscription routes after each committed change). A write calls
 :meth:`Notifier.entity_changed`, which never awaits: it tests the subscriptions of the tenant,
 applies ``throttling`` (a notification inside the window is not sent) and appends a job to
-the subscription's backlog. A few worker tasks POST the notifications with one aiohttp session
-and a short timeout, one subscription at a time each: a subscription's notifications go out one
-after the other in the order of the writes, and a receiver that is slow or down holds one worker
-at most, never the notifications of other subscriptions. When the subscription's backlog holds
+the subscription's backlog. Worker tasks POST the notifications with one aiohttp session and a
+short timeout, taking the subscriptions with a backlog in turn: at most ``per_subscription``
+requests of one subscription are in flight (in the order of the writes, answered in any), so
+a receiver that is slow or down holds that many workers, a quarter by default, never the
+notifications of other subscriptions. When the subscription's backlog holds
 ``backlog`` jobs, or all together hold ``queue_size``, the notification counts as failed instead
 of making the writer wait. Counters (``timesSent``, ``timesFailed``, ``lastNotification``,
 ``lastSuccess``, ``lastFailure``, ``status``) change in memory at once and reach the store at most
@@ -89,6 +90,15 @@ class _Job:
     """What a periodic notification carries (``change`` is None)."""
 
 
+@dataclass(slots=True, eq=False)
+class _Backlog:
+    """A subscription's notifications not sent yet, and its workers (``turns``: in flight or
+    queued in ``ready``; the backlog goes once it is empty and no worker holds a turn)."""
+
+    jobs: deque[_Job] = field(default_factory=deque)
+    turns: int = 0
+
+
 class Notifier:
     """Subscriptions in memory, matched on every write, notified by background workers.
 
@@ -100,8 +110,8 @@ class Notifier:
         Resolves each subscription's ``jsonldContext`` (to compact notified entities).
     backlog, queue_size : int
         Pending notifications held for one subscription, and for all, before new ones fail.
-    workers : int
-        Concurrent senders.
+    workers, per_subscription : int
+        Concurrent senders, and how many of them one subscription may hold.
     clock : callable
         Monotonic seconds, for throttling.
     """
@@ -113,16 +123,17 @@ class Notifier:
         *,
         backlog: int = 1024,
         queue_size: int = 4096,
-        workers: int = 4,
+        workers: int = 16,
+        per_subscription: int = 4,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._entities = entities
         self._store = entities.subscriptions
         self._resolver = resolver
-        self._backlogs: dict[SubKey, deque[_Job]] = {}
-        """Jobs not sent yet, per subscription; a key is here while its jobs are sent."""
+        self._backlogs: dict[SubKey, _Backlog] = {}
         self._ready: asyncio.Queue[SubKey] = asyncio.Queue()
-        """Subscriptions with a backlog and no worker sending for them."""
+        """A turn of a subscription with a backlog, for the next free worker."""
+        self._per_subscription = per_subscription
         self._pending = 0
         self._backlog = backlog
         self._queue_size = queue_size
@@ -155,9 +166,9 @@ class Notifier:
         """Forget a subscription (after the store deleted it) and drop its waiting jobs."""
         self._entries.get(tenant, {}).pop(sub_id, None)
         backlog = self._backlogs.get((tenant, sub_id))
-        if backlog:  # (its key stays until the worker sending or due to send it lets go)
-            self._pending -= len(backlog)
-            backlog.clear()
+        if backlog is not None:  # (it stays until the workers holding its turns let go)
+            self._pending -= len(backlog.jobs)
+            backlog.jobs.clear()
 
     def get(self, tenant: str, sub_id: str) -> StoredSubscription:
         """Return a subscription with its current counters; raise NotFoundError."""
@@ -191,18 +202,18 @@ class Notifier:
 
     def _enqueue(self, job: _Job, now: str) -> None:
         key = (job.entry.tenant, job.entry.stored["id"])
-        backlog = self._backlogs.get(key)
-        if self._pending >= self._queue_size or (
-                backlog is not None and len(backlog) >= self._backlog):  # fmt: skip
+        backlog = self._backlogs.setdefault(key, _Backlog())
+        if self._pending >= self._queue_size or len(backlog.jobs) >= self._backlog:
             log.warning("notification queue full: subscription %s not notified", key[1])
             self._count(job.entry, now, ok=False)
+            if not backlog.turns:
+                del self._backlogs[key]
             return
         self._pending += 1
-        if backlog is None:
-            self._backlogs[key] = deque([job])
+        backlog.jobs.append(job)
+        if backlog.turns < self._per_subscription:
+            backlog.turns += 1
             self._ready.put_nowait(key)
-        else:
-            backlog.append(job)
 
     def _throttled(self, entry: _Entry) -> bool:
         throttling = entry.stored.get("throttling")
@@ -281,16 +292,18 @@ class Notifier:
             key = await self._ready.get()
             backlog = self._backlogs[key]
             try:
-                if backlog:  # (emptied when the subscription was deleted meanwhile)
+                if backlog.jobs:  # (emptied when the subscription was deleted meanwhile)
                     self._pending -= 1
-                    await self._send(session, backlog.popleft())
+                    await self._send(session, backlog.jobs.popleft())
             except Exception:
                 log.exception("notification of %s failed", key[1])
             finally:
-                if backlog:  # its next notification, after those of the others ready now
+                if backlog.jobs:  # its next notification, after those of the others ready now
                     self._ready.put_nowait(key)
                 else:
-                    del self._backlogs[key]
+                    backlog.turns -= 1
+                    if not backlog.turns:
+                        del self._backlogs[key]
                 self._ready.task_done()
 
     async def flush(self) -> None:
