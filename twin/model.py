@@ -449,16 +449,41 @@ def is_ngsild_name(name: str) -> bool:
     return name[:1].isalpha() and all(c.isalnum() or c == "_" for c in name[1:])
 
 
-_RESERVED_NAMES: Final = frozenset({"address"})
-"""Names a building entity gives its own attributes (``address``: the record's PostalAddress)."""
+_CORE_TERMS: Final = frozenset(  # a set literal would take 119 lines
+    """
+    Attribute AttributeList ContextSourceNotification ContextSourceRegistration Date DateTime
+    EntityType EntityTypeInfo EntityTypeList Feature FeatureCollection GeoProperty
+    GeometryCollection JsonProperty LanguageProperty LineString ListProperty ListRelationship
+    MultiLineString MultiPoint MultiPolygon Notification Point Polygon Property Relationship
+    Subscription Time VocabProperty accept attributeCount attributeDetails attributeList
+    attributeName attributeNames attributeTypes attributes bbox cacheDuration cooldown
+    coordinates createdAt csf data datasetId datasetIds deletedAt endTimeAt endpoint entities
+    entityCount entityMap expires expiresAt features format geoQ geojson geometry geoproperty
+    georel id idPattern information instanceId isActive join joinLevel json jsonldContext lang
+    languageMap lastFailure lastNotification lastSuccess location management mode modifiedAt
+    ngsi-ld notification notificationTrigger notifiedAt object objectList objectType
+    observationSpace observedAt operationSpace operations previousObject previousValue
+    properties q registrationId registrationName scope scopeQ showChanges status subscriptionId
+    sysAttrs tenant throttling timeAt timeInterval timeproperty timerel timesFailed timesSent
+    type typeList typeName typeNames unitCode uri value valueList vocab watchedAttributes
+    """.split()  # noqa: SIM905
+)
+"""The terms of the NGSI-LD core @context v1.8 (which holds every term of v1.3 to v1.7): such a
+short name in ``q=`` or a payload means the core IRI (``id``, ``type``, ``location`` …), never
+an attribute under the default context (``tests/ngsild`` checks the list against the files)."""
+
+_RESERVED_NAMES: Final = _CORE_TERMS | {"address"}
+"""Names a building entity cannot give a static attribute: the core terms, and those it gives
+its own attributes (``address``: the record's PostalAddress)."""
 
 
 @functools.lru_cache(maxsize=256)  # buildings of one dataset share a few sets of names
 def ngsild_names(names: tuple[str, ...]) -> tuple[str, ...]:
     """Return the NGSI-LD attribute names of one record's attribute ``names``, in their order.
 
-    The rule: a name NGSI-LD allows (:func:`is_ngsild_name`) is kept. Any other, and a name
-    the entity gives its own attributes (``address``), gets one: each run of characters other
+    The rule: a name NGSI-LD allows (:func:`is_ngsild_name`) is kept. Any other, a term of
+    the NGSI-LD core context (``id``, ``type``, ``location``, ``status`` …) and a name the
+    entity gives its own attributes (``address``) gets one: each run of characters other
     than letters, digits and ``_`` becomes ``_``, ``_`` at either end is dropped, and
     ``attr_`` goes first when what is left does not start with a letter; if a name of the
     record has it already, ``_2``, ``_3`` … is added. Distinct names so never meet; kept names
@@ -466,6 +491,8 @@ def ngsild_names(names: tuple[str, ...]) -> tuple[str, ...]:
 
     >>> ngsild_names(("roof-type", "roof_type", "height (m)", "3D", "address"))
     ('roof_type_2', 'roof_type', 'height_m', 'attr_3D', 'address_2')
+    >>> ngsild_names(("location", "type", "id", "location_2"))
+    ('location_3', 'type_2', 'id_2', 'location_2')
     """
     given = {n: n for n in names if is_ngsild_name(n) and n not in _RESERVED_NAMES}
     taken = set(given) | _RESERVED_NAMES

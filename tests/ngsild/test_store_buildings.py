@@ -17,7 +17,8 @@ from aiohttp.test_utils import TestClient
 from ngsild_api_data import demo_records, publish
 
 from twin.errors import StoreBusyError
-from twin.model import BuildingRecord
+from twin.model import BuildingRecord, ngsild_names
+from twin.ngsild.jsonld import CORE_CONTEXT_URLS, core_context_document
 from twin.store import SQLiteStore
 from twin.store.buildings import (
     CHUNK,
@@ -176,6 +177,42 @@ async def test_the_joined_view_keeps_renamed_static_attributes_static(
     joined = await (await client.get("/api/joined/demo/B1")).json()
     assert joined["attributes"] == ODD_NAMES
     assert list(joined["live"]) == ["occupancy"]
+
+
+# Static attributes named like NGSI-LD's own entity members (CIM 009 v1.8 4.6.2: ``id``,
+# ``type``, ``location`` … are reserved) cannot keep their names on the entity.
+MEMBER_NAMES = {"location": "Innenhof", "type": "Wohnhaus", "id": "DEBY_42", "storeys": 3}
+
+
+async def test_attributes_named_like_entity_members_are_reachable_by_renamed_names(
+    client: TestClient, store: SQLiteStore
+) -> None:
+    # They were stored as default-context terms that compact to the core members: the
+    # location GeoProperty and the entity type were unreachable by q= and clobbered on output.
+    publish(store, [dataclasses.replace(demo_records()[0], attributes=MEMBER_NAMES)])
+    body = await (await client.get(f"{API}/entities/{B1}")).json()
+    assert body["id"] == B1
+    assert body["type"] == "Building"
+    assert body["location"]["type"] == "GeoProperty"
+    renamed = {k: body[k]["value"] for k in ("location_2", "type_2", "id_2", "storeys")}
+    assert renamed == {"location_2": "Innenhof", "type_2": "Wohnhaus", "id_2": "DEBY_42",
+                       "storeys": 3}  # fmt: skip
+    for query in ('location_2=="Innenhof"', 'type_2=="Wohnhaus"', 'id_2=="DEBY_42"'):
+        found = await client.get(f"{API}/entities", params={"type": "Building", "q": query})
+        assert [e["id"] for e in await found.json()] == [B1], query
+    await client.post(f"{API}/entities/{B1}/attrs", json={"occupancy": 12})
+    joined = await (await client.get("/api/joined/demo/B1")).json()
+    assert joined["attributes"] == MEMBER_NAMES
+    assert list(joined["live"]) == ["occupancy"]
+
+
+@pytest.mark.parametrize("url", sorted(CORE_CONTEXT_URLS))
+def test_every_core_term_is_renamed(url: str) -> None:
+    # A static attribute named like any term of a core context would be out of q='s reach.
+    context = core_context_document(url)["@context"]
+    assert isinstance(context, dict)
+    terms = tuple(t for t in context if not t.startswith("@"))
+    assert set(terms).isdisjoint(ngsild_names(terms))
 
 
 async def test_a_write_while_an_import_holds_the_database_is_503(

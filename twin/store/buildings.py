@@ -15,9 +15,10 @@ Characters of the gml:id outside those URNs allow are percent-encoded.
 Each ``Building`` catalog object (not its BuildingParts) becomes an entity with its static
 attributes as Properties, ``address`` (SDM PostalAddress) and ``location`` (footprint, WGS84;
 the bounding box footprint when the object has none). An attribute whose name NGSI-LD does
-not allow (``roof-type``, ``externalReference.informationSystem``) or that the entity gives
-its own attributes (``address``) is kept under the name :func:`twin.model.ngsild_names` gives
-it (``roof_type``, ``externalReference_informationSystem``, ``address_2``). Names are
+not allow (``roof-type``, ``externalReference.informationSystem``), that the core context
+defines (``location``, ``type``) or that the entity gives its own attributes (``address``) is
+kept under the name :func:`twin.model.ngsild_names` gives it (``roof_type``,
+``externalReference_informationSystem``, ``location_2``, ``address_2``). Names are
 expanded under the NGSI-LD default context, so ``type=Building`` finds them without a user
 @context. On re-import the static attributes are replaced; live attributes written through the
 API survive; buildings that left the dataset are deleted.
