@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from lxml import etree
 
 from twin.citygml.local_crs import LocalCRSs
-from twin.citygml.namespaces import LINE_LIMIT, find_child, source_line, start_line, text_line
+from twin.citygml.namespaces import LINE_LIMIT, find_child, source_line
 from twin.citygml.objects import is_gml
 from twin.model import LodChoice
 
@@ -79,8 +79,8 @@ def shipped_member(
     outer = list(member.iterancestors())
     if any(element.get("srsName") is not None for element in outer):
         return None
-    first_line = start_line(member)
-    if first_line is None:
+    first_line = source_line(member)
+    if not first_line:
         return None
     xml = etree.tostring(member, with_tail=False)
     if (
@@ -113,9 +113,9 @@ def _lines_kept(member: etree._Element, first_line: int, xml: bytes) -> bool:
     """Return whether ``xml`` (``member`` serialised) keeps the file's line breaks.
 
     Serialising only ever drops line breaks (inside a start tag), so it is enough to check
-    that the last element in document order is where the file has it: its line as libxml2
-    gives it in the file (:func:`~twin.citygml.namespaces.source_line`) is the one it gets
-    from ``first_line`` and the lines of ``xml``.
+    that the last element in document order is where the file has it: its line in the file
+    (:func:`~twin.citygml.namespaces.source_line`) is the one it gets from ``first_line`` and
+    the lines of ``xml``.
     """
     last = member
     chain = []
@@ -124,8 +124,8 @@ def _lines_kept(member: etree._Element, first_line: int, xml: bytes) -> bool:
         chain.append(last)
     if last is member:
         return True
-    if not isinstance(last.tag, str) or not (last.text or last.tail):
-        return False  # a processing instruction, or a line libxml2 looks up further on
+    if not isinstance(last.tag, str):
+        return False  # a processing instruction, whose line libxml2 looks up further on
     after = (last.text or "").count("\n") + sum((e.tail or "").count("\n") for e in chain)
     line = first_line + xml.count(b"\n") - after
-    return text_line(line, last.text or last.tail) == source_line(last)
+    return line == source_line(last)

@@ -34,9 +34,7 @@ __all__ = [
     "local_name",
     "namespace",
     "source_line",
-    "start_line",
     "starting_at",
-    "text_line",
 ]
 
 CITYGML_PREFIX = "http://www.opengis.net/citygml/"
@@ -189,7 +187,8 @@ _LINE_OFFSETS: dict[etree._Element, int] = {}
 """Lines before the root of subtrees parsed out of their file, by root (:func:`starting_at`)."""
 
 LINE_LIMIT = 65535
-"""libxml2 keeps a line in an element node below this (an unsigned short); from there on
+"""libxml2 keeps a line in an element node below this (an unsigned short; lxml's default
+``XML_PARSE_BIG_LINES`` keeps big lines of text nodes only, libxml2 issue 361). From there on
 ``xmlGetLineNo`` answers with the line of the node after the start tag: the first child, or
 the text there (whose own line is kept whole, at the end of the text), at most 5 nodes on."""
 
@@ -197,11 +196,14 @@ _LINE_DEPTH = 5
 
 
 def source_line(element: etree._Element) -> int:
-    """Return the 1-based line where ``element`` starts (0 when lxml does not know).
+    """Return the 1-based line of the file where ``element``'s start tag ends (0 when not
+    known).
 
-    That is the line its start tag ends on, as libxml2 gives it (see :data:`LINE_LIMIT`).
-    For an element of a subtree parsed on its own (:func:`starting_at`), the line libxml2
-    gives it in the whole file.
+    Below :data:`LINE_LIMIT` that is the line libxml2 gives. Past it, libxml2's estimate (the
+    end of the first text after the start tag) is undone: the newlines of that text are taken
+    off (:func:`_undone_estimate`). For an element of a subtree parsed on its own
+    (:func:`starting_at`), whose own lines are below the limit, its line there plus the
+    subtree's offset.
     """
     line = getattr(element, "sourceline", None)
     if not isinstance(line, int):
@@ -209,62 +211,37 @@ def source_line(element: etree._Element) -> int:
     if _LINE_OFFSETS:
         offset = _LINE_OFFSETS.get(element.getroottree().getroot())
         if offset is not None:
-            return _file_line(element, offset, 0)
-    return line
+            return offset + line
+    return line if line < LINE_LIMIT else _undone_estimate(element, line)
 
 
-def text_line(line: int, text: str | None) -> int:
-    """Return the line libxml2 gives an element whose start tag ends on ``line`` (of the
-    file) and whose first child node is ``text``: its own below :data:`LINE_LIMIT`, else
-    the line the text ends on (the text is taken as read in one piece)."""
-    if line < LINE_LIMIT or not text:
-        return line
-    return line + text.count("\n")
+def _undone_estimate(element: etree._Element, estimate: int) -> int:
+    """Return the line ``element``'s start tag ends on, from libxml2's ``estimate`` past
+    :data:`LINE_LIMIT` (0 when the text it came from is not the one ``xmlGetLineNo`` met).
 
-
-def _file_line(element: etree._Element, offset: int, depth: int) -> int:
-    """Return what ``xmlGetLineNo`` answers for ``element`` in the whole file, its subtree's
-    lines being ``offset`` lines down there (and exact: below :data:`LINE_LIMIT`)."""
-    if depth >= _LINE_DEPTH:
-        return 0
-    line = offset + int(getattr(element, "sourceline", 0) or 0)
-    if line < LINE_LIMIT:
-        return line
-    if element.text:
-        return 0 if depth + 1 >= _LINE_DEPTH else text_line(line, element.text)
-    if len(element):
-        return _file_line(element[0], offset, depth + 1)
-    if element.tail:  # an empty element: the text after it
-        return 0 if depth + 1 >= _LINE_DEPTH else text_line(line, element.tail)
-    after = element.getnext()
-    if after is None:
-        after = element.getparent()
-    return 0 if after is None else _file_line(after, offset, depth + 1)
-
-
-def start_line(element: etree._Element) -> int | None:
-    """Return the file's line where ``element``'s start tag ends: :func:`source_line` with
-    libxml2's estimate past :data:`LINE_LIMIT` undone (None when it cannot be)."""
-    line = source_line(element)
-    if 0 < line < LINE_LIMIT:
-        return line
+    ``xmlGetLineNo`` walks down first children to the first text (or, from an empty element,
+    to the text after it): the start tags on the way end on the line where that text starts,
+    which is where it ends less its newlines.
+    """
     node = element
     for _ in range(_LINE_DEPTH):
+        if not isinstance(node.tag, str):
+            return 0  # a comment or processing instruction: libxml2 goes on from there
         if node.text:
-            return line - node.text.count("\n")
+            return estimate - node.text.count("\n")
         if not len(node):
-            return None
+            return estimate - node.tail.count("\n") if node.tail else 0
         node = node[0]
-    return None
+    return 0
 
 
 @contextmanager
 def starting_at(roots: Iterable[tuple[etree._Element, int]]) -> Iterator[None]:
     """Within the block, count the lines of each ``(root, line)`` subtree from ``line``.
 
-    ``line`` is the line of the file the root's start tag ends on (:func:`start_line`).
+    ``line`` is the line of the file the root's start tag ends on (:func:`source_line`).
     libxml2 numbers a parsed subtree from 1 and lxml cannot renumber past 65535, so
-    :func:`source_line` adds the difference (and answers as libxml2 does in the whole file).
+    :func:`source_line` adds the difference.
     The roots must be held for the block (their proxies are the keys).
     """
     held = [(root, line - 1) for root, line in roots]
