@@ -121,9 +121,40 @@ async def test_parquet_export_in_3857_says_so(client: Client) -> None:
     assert table.column("bbox").to_pylist()[0]["xmin"] == pytest.approx(_mercator(8, 49)[0])
 
 
-@pytest.mark.parametrize("name", ["crs", "bbox-crs"])
+def _square_in(crs: str, lon: float, lat: float, half: float) -> str:
+    """Return a WKT square of ``half`` degrees around ``lon, lat``, its corners in ``crs``."""
+    corners = [(lon - half, lat - half), (lon + half, lat - half), (lon + half, lat + half),
+               (lon - half, lat + half), (lon - half, lat - half)]  # fmt: skip
+    to_crs = {
+        CRS84: lambda x, y: (x, y),
+        EPSG + "4326": lambda x, y: (y, x),  # latitude first
+        EPSG + "3857": _mercator,
+        EPSG + "25832": _utm32,
+    }[crs]
+    points = (to_crs(x, y) for x, y in corners)
+    return "POLYGON((" + ", ".join(f"{a!r} {b!r}" for a, b in points) + "))"
+
+
+@pytest.mark.parametrize("crs", [CRS84, EPSG + "4326", EPSG + "3857", EPSG + "25832"])
+async def test_filter_crs_reads_spatial_literals_in_each_offered_crs(
+    client: Client, crs: str
+) -> None:
+    # OGC API - Features Part 3, filter-crs: a CRS the collection offers for bbox-crs and crs.
+    inside_b07 = _square_in(crs, 8.00125, 49.00125, 0.0001)
+    params = {"filter": f"S_INTERSECTS(geometry, {inside_b07})", "filter-crs": crs}
+    resp = await client.get("/ogc/collections/grid/items", params=params)
+    body = await resp.json(content_type=None)
+    assert resp.status == 200, body
+    assert [f["id"] for f in body["features"]] == ["B07"]
+
+
+@pytest.mark.parametrize("name", ["crs", "bbox-crs", "filter-crs"])
 async def test_unoffered_crs_is_a_400(client: Client, name: str) -> None:
-    params = {name: EPSG + "2056", "bbox": "1,2,3,4"}
+    params = {
+        name: EPSG + "2056",
+        "bbox": "1,2,3,4",
+        "filter": "S_INTERSECTS(geometry, POINT(1 2))",
+    }
     resp = await client.get("/ogc/collections/grid/items", params=params)
     assert resp.status == 400
     body = await resp.json(content_type=None)

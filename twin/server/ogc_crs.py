@@ -1,4 +1,5 @@
-"""OGC API – Features Part 2 at the server: ``crs``, ``bbox-crs`` and ``Content-Crs``.
+"""OGC API – Features Part 2 at the server: ``crs``, ``bbox-crs`` and ``Content-Crs``; and
+Part 3's ``filter-crs``.
 
 Each collection offers CRS84 (the default), EPSG:4326 (latitude first), EPSG:3857 and the
 horizontal CRS of its source data. Geometries are stored in CRS84; answers in another CRS are
@@ -27,6 +28,7 @@ __all__ = [
     "EPSG4326",
     "answer_crs",
     "bbox_in_crs84",
+    "filter_to_crs84",
     "offered_crs",
     "output_crs",
     "reproject",
@@ -82,6 +84,19 @@ def answer_crs(
             "only; leave crs out or ask for that CRS"
         )
     return CRS84H, None
+
+
+def filter_to_crs84(query: Mapping[str, str], info: DatasetInfo) -> Transform | None:
+    """Return the transform of the ``filter``'s geometry literals from ``filter-crs`` (checked)
+    to CRS84, None when they are in CRS84.
+
+    OGC API – Features Part 3, parameter ``filter-crs``: the CRSs the collection offers for
+    ``crs`` and ``bbox-crs`` (EPSG:4326 latitude first, as its authority orders the axes).
+    """
+    uri = _checked(query.get("filter-crs", CRS84_URI), info, "filter-crs")
+    if uri == CRS84_URI:
+        return None
+    return partial(transform_xy, from_uri=uri, to_uri=CRS84_URI)
 
 
 def bbox_in_crs84(query: Mapping[str, str], info: DatasetInfo) -> Mapping[str, str]:

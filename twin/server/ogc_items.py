@@ -20,7 +20,13 @@ from twin.model import BuildingRecord
 from twin.ngsild.join import JoinedBuilding, joined_view
 from twin.server.ngsild.live import collect_joined
 from twin.server.ogc import GEOJSON, JSON, Feature, Link, feature_of, json_response, path_of
-from twin.server.ogc_crs import answer_crs, bbox_in_crs84, reproject, set_lod_geometries
+from twin.server.ogc_crs import (
+    answer_crs,
+    bbox_in_crs84,
+    filter_to_crs84,
+    reproject,
+    set_lod_geometries,
+)
 from twin.server.ogc_html import items_page, queryables_page
 from twin.server.ogc_params import (
     GeometryChoice,
@@ -122,14 +128,16 @@ def prepare_query(
     Returns the query, the queryables it was checked against and the live values read (all of
     them when ``with_live``, else only when the filter, sortby or ``also`` names a live one).
     """
-    query = bbox_in_crs84(query, store.get_dataset(dataset))
+    info = store.get_dataset(dataset)
+    query = bbox_in_crs84(query, info)
+    to_crs84 = filter_to_crs84(query, info)
     static = store.features.queryables(dataset)
     live: dict[str, dict[str, Any]] = {}
     known = static
     if with_live or (filter_names(query) | set(also)) - set(static):
         known, live = _known(store, dataset)
     bound = {name: json.dumps(v, ensure_ascii=False) for name, v in live.items()}
-    return feature_query(dataset, query, known, bound), known, live
+    return feature_query(dataset, query, known, bound, to_crs84), known, live
 
 
 def _search(

@@ -14,7 +14,14 @@ from typing import Final, Literal
 from twin.errors import QueryError
 from twin.geo import axis_names
 from twin.store.features import FeatureQuery, SortKey
-from twin.store.features_cql2 import FilterLang, all_equal, parse_filter, property_names, to_sql
+from twin.store.features_cql2 import (
+    FilterLang,
+    ToCRS84,
+    all_equal,
+    parse_filter,
+    property_names,
+    to_sql,
+)
 from twin.store.features_filter import SqlFilter
 
 __all__ = [
@@ -206,21 +213,28 @@ def parse_sortby(text: str, known: Collection[str]) -> tuple[SortKey, ...]:
 
 
 def parse_filter_param(
-    query: Mapping[str, str], known: Mapping[str, str], live: Mapping[str, str]
+    query: Mapping[str, str],
+    known: Mapping[str, str],
+    live: Mapping[str, str],
+    to_crs84: ToCRS84 | None = None,
 ) -> SqlFilter | None:
-    """Return the translated ``filter`` (with ``filter-lang``, ``filter-crs``) AND-ed with the
-    queryables given as parameters (:func:`queryable_values`), if any."""
+    """Return the translated ``filter`` (with ``filter-lang``) AND-ed with the queryables
+    given as parameters (:func:`queryable_values`), if any.
+
+    ``to_crs84`` transforms the geometry literals from ``filter-crs``
+    (:func:`twin.server.ogc_crs.filter_to_crs84`); without it, ``filter-crs`` must be CRS84.
+    """
     text = query.get("filter")
     lang = query.get("filter-lang", "cql2-text")
     if lang not in ("cql2-text", "cql2-json"):
         raise QueryError(f"filter-lang must be cql2-text or cql2-json, got {lang!r}")
     crs = query.get("filter-crs", CRS84)
-    if crs != CRS84:
+    if crs != CRS84 and to_crs84 is None:
         raise QueryError(f"filter-crs must be {CRS84}, got {crs!r}")
     filter_lang: FilterLang = "cql2-json" if lang == "cql2-json" else "cql2-text"
     node = None if text is None else parse_filter(text, filter_lang)
     node = all_equal(node, queryable_values(query, known))
-    return None if node is None else to_sql(node, known, live)
+    return None if node is None else to_sql(node, known, live, to_crs84)
 
 
 def queryable_values(query: Mapping[str, str], known: Mapping[str, str]) -> dict[str, JsonValue]:
@@ -285,11 +299,12 @@ def feature_query(
     query: Mapping[str, str],
     known: Mapping[str, str],
     live: Mapping[str, str] | None = None,
+    to_crs84: ToCRS84 | None = None,
 ) -> FeatureQuery:
     """Return the FeatureQuery of an items request's parameters.
 
     ``known`` are the queryables and their JSON types; ``live`` maps live ones to the JSON of
-    their values.
+    their values; ``to_crs84`` transforms the filter's geometry literals from ``filter-crs``.
     """
     live = live or {}
     limit, offset = parse_limit(query)
@@ -305,7 +320,7 @@ def feature_query(
         dataset=dataset,
         bbox_crs84=box,
         interval=None if moment is None else parse_datetime(moment),
-        where=parse_filter_param(query, known, live),
+        where=parse_filter_param(query, known, live, to_crs84),
         sortby=parse_sortby(query["sortby"], sortable_names(known)) if query.get("sortby") else (),
         offset=offset,
         limit=limit,

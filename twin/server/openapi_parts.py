@@ -64,8 +64,7 @@ PARAMETERS: Final[dict[str, dict[str, Any]]] = {
         {"type": "string", "enum": ["cql2-text", "cql2-json"], "default": "cql2-text"},
     ),
     "filter-crs": param(
-        "filter-crs", "query", "CRS of geometries in `filter`; only CRS84",
-        {"type": "string", "enum": ["http://www.opengis.net/def/crs/OGC/1.3/CRS84"]},
+        "filter-crs", "query", f"CRS of geometries in `filter` ({_CRS_URIS}); CRS84 by default"
     ),
     "sortby": param("sortby", "query", "comma-separated sortables, `-name` descending"),
     "ogcGeometry": param(

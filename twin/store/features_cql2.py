@@ -25,9 +25,14 @@ from pygeofilter import ast, values
 from twin.errors import QueryError
 from twin.store.features_cql2_parse import Arithmetic, FilterLang, parse_filter
 from twin.store.features_filter import GEOMETRY_NAMES, SqlFilter, fold_case, property_sql
+from twin.types import Float64Array
+
+ToCRS84 = Callable[[Float64Array], Float64Array]
+"""Transform ``(N, 2) float64`` coordinates of a filter's CRS to CRS84 longitude, latitude."""
 
 __all__ = [
     "FilterLang",
+    "ToCRS84",
     "all_equal",
     "like_to_glob",
     "parse_filter",
@@ -91,7 +96,10 @@ def property_names(node: object) -> set[str]:
 
 
 def to_sql(
-    node: ast.Node, known: Collection[str], live: Mapping[str, str] | None = None
+    node: ast.Node,
+    known: Collection[str],
+    live: Mapping[str, str] | None = None,
+    to_crs84: ToCRS84 | None = None,
 ) -> SqlFilter:
     """Translate a parsed filter to SQL; raise QueryError for an unknown property.
 
@@ -103,6 +111,9 @@ def to_sql(
         The queryable property names (geometry names are always known), live ones included.
     live : Mapping[str, str], optional
         Live property name -> JSON text of ``{object id: value}`` (see :func:`property_sql`).
+    to_crs84 : callable, optional
+        Transforms ``(N, 2) float64`` coordinates of the filter's geometry literals (in its
+        ``filter-crs``) to CRS84 longitude, latitude; None when they are in CRS84.
     """
     unknown = sorted(property_names(node) - set(known) - GEOMETRY_NAMES)
     if unknown:
@@ -111,16 +122,19 @@ def to_sql(
             f"the queryables are: {', '.join(sorted(known))}"
         )
     params: list[Any] = []
-    sql = _Translator(params, live or {}).node(node)
+    sql = _Translator(params, live or {}, to_crs84).node(node)
     return SqlFilter(sql, tuple(params))
 
 
 class _Translator:
     """Write one AST as SQL, appending parameters in the order their ``?`` appear."""
 
-    def __init__(self, params: list[Any], live: Mapping[str, str]) -> None:
+    def __init__(
+        self, params: list[Any], live: Mapping[str, str], to_crs84: ToCRS84 | None
+    ) -> None:
         self.params = params
         self.live = live
+        self.to_crs84 = to_crs84
 
     def node(self, node: Any) -> str:
         handler = self._handlers().get(type(node))
@@ -215,6 +229,8 @@ class _Translator:
         if not (isinstance(lhs, ast.Attribute) and lhs.name in GEOMETRY_NAMES):
             raise QueryError("spatial operators compare the geometry property with a geometry")
         wkt = query_wkt(rhs)
+        if self.to_crs84 is not None:
+            wkt = shapely.transform(shapely.from_wkt(wkt), self.to_crs84).wkt
         x0, y0, x1, y1 = shapely.from_wkt(wkt).bounds
         exact = "twin_spatial(?, footprint, min_lon, min_lat, max_lon, max_lat, ?)"
         if op == "disjoint":
