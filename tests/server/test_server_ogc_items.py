@@ -371,6 +371,18 @@ async def test_cql2_json_filter(client: Client) -> None:
     assert 0 < len(expected) < N
 
 
+@pytest.mark.parametrize(
+    "bbox",
+    [[7.9, 48.9, 8.0026, 49.0016], [7.9, 48.9, 0.0, 8.0026, 49.0016, 500.0]],
+)
+async def test_cql2_json_bbox_is_min_x_min_y_max_x_max_y(client: Client, bbox: list[float]) -> None:
+    # CQL2 JSON's bbox literal is GeoJSON's order (OGC 21-065, bbox-literal); pygeofilter
+    # read [minx, miny, maxx, maxy] as x1, x2, y1, y2: the box of 7.9-48.9°E, 8.0026-49.0016°N.
+    cql = {"op": "s_within", "args": [{"property": "geometry"}, {"bbox": bbox}]}
+    ids = await _all_ids(client, filter=json.dumps(cql), **{"filter-lang": "cql2-json"})
+    assert ids == ["B00", "B01", "B02", "B06", "B07", "B08"]
+
+
 async def test_cql2_json_like_takes_a_dot_literally(client: Client) -> None:
     cql = {"op": "like", "args": [{"property": "name"}, "house.0%"]}
     ids = await _all_ids(client, filter=json.dumps(cql), **{"filter-lang": "cql2-json"})

@@ -20,7 +20,7 @@ from typing import Any, Final, Literal
 
 from lark import Lark, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
-from pygeofilter import ast
+from pygeofilter import ast, values
 from pygeofilter.parsers.cql2_json import parse as parse_cql2_json
 from pygeofilter.parsers.cql2_json.parser import walk_cql_json
 from pygeofilter.parsers.cql2_text import parser as pygeofilter_cql2_text
@@ -202,7 +202,7 @@ def _parse_text(text: str) -> object:
 
 def _pygeofilter_json(node: Any) -> Any:
     """Return CQL2 JSON as pygeofilter reads it: ``between`` with its bounds in one list,
-    arithmetic as :class:`Arithmetic` nodes.
+    arithmetic as :class:`Arithmetic` nodes, a bbox literal as an Envelope.
 
     CQL2 JSON writes ``{"op": "between", "args": [value, low, high]}``; pygeofilter reads
     ``[value, [low, high]]``. Of CQL2's arithmetic operators pygeofilter knows ``+ - * /``
@@ -225,7 +225,23 @@ def _pygeofilter_json(node: Any) -> Any:
         out["args"] = [as_predicate(arg) if isinstance(arg, bool) else arg for arg in args]
     if out.get("op") == "between" and isinstance(args, list) and len(args) == 3:
         out["args"] = [args[0], args[1:]]
+    if set(out) == {"bbox"}:
+        return _envelope(out["bbox"])
     return out
+
+
+def _envelope(bbox: object) -> values.Envelope:
+    """Return a CQL2 JSON bbox literal (``[minx, miny, maxx, maxy]``, or with ``minz`` and
+    ``maxz``: GeoJSON's order, OGC 21-065 ``bboxLiteral``) as pygeofilter's Envelope, whose
+    fields are ``x1, x2, y1, y2`` (pygeofilter passes the list on positionally).
+
+    >>> _envelope([1, 2, 0, 3, 4, 9])
+    Envelope(x1=1, x2=3, y1=2, y2=4)
+    """
+    if not isinstance(bbox, list) or len(bbox) not in (4, 6):
+        raise ValueError(f"a bbox has 4 or 6 numbers, got {bbox!r}")
+    half = len(bbox) // 2
+    return values.Envelope(x1=bbox[0], x2=bbox[half], y1=bbox[1], y2=bbox[half + 1])
 
 
 def _where(exc: UnexpectedInput, text: str) -> str:
