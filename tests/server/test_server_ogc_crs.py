@@ -148,6 +148,16 @@ async def test_filter_crs_reads_spatial_literals_in_each_offered_crs(
     assert [f["id"] for f in body["features"]] == ["B07"]
 
 
+async def test_filter_crs_reads_a_cql2_json_bbox_latitude_first(client: Client) -> None:
+    inside_b07 = {"bbox": [49.00115, 8.00115, 49.00135, 8.00135]}  # EPSG:4326 axis order
+    cql2 = {"op": "s_intersects", "args": [{"property": "geometry"}, inside_b07]}
+    params = {"filter": json.dumps(cql2), "filter-lang": "cql2-json", "filter-crs": EPSG + "4326"}
+    body = await (await client.get("/ogc/collections/grid/items", params=params)).json(
+        content_type=None
+    )
+    assert [f["id"] for f in body["features"]] == ["B07"]
+
+
 @pytest.mark.parametrize("name", ["crs", "bbox-crs", "filter-crs"])
 async def test_unoffered_crs_is_a_400(client: Client, name: str) -> None:
     params = {
