@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+import shapely
 from pytest_aiohttp import AiohttpClient
 
 from twin.model import DatasetInfo
@@ -119,6 +120,20 @@ async def test_parquet_export_in_3857_says_so(client: Client) -> None:
     crs = json.loads(table.schema.metadata[b"geo"])["columns"]["geometry"]["crs"]
     assert crs["id"] == {"authority": "EPSG", "code": 3857}
     assert table.column("bbox").to_pylist()[0]["xmin"] == pytest.approx(_mercator(8, 49)[0])
+
+
+async def test_parquet_export_in_4326_is_longitude_first(client: Client) -> None:
+    # GeoParquet 1.1, "Coordinate axis order": x is longitude (or easting) whatever the CRS's
+    # own axis order; the GeoJSON answer in EPSG:4326 stays latitude first (Part 2).
+    params = {"f": "parquet", "crs": EPSG + "4326"}
+    resp = await client.get("/ogc/collections/grid/items", params=params)
+    table = pq.read_table(io.BytesIO(await resp.read()))
+    geo = json.loads(table.schema.metadata[b"geo"])["columns"]["geometry"]
+    assert geo["crs"]["id"] == {"authority": "EPSG", "code": 4326}
+    first = shapely.from_wkb(table.column("geometry")[0].as_py())
+    assert shapely.get_coordinates(first)[0].tolist() == pytest.approx([8.0, 49.0])
+    assert table.column("bbox").to_pylist()[0]["xmin"] == pytest.approx(8.0)
+    assert table.column("bbox").to_pylist()[0]["ymin"] == pytest.approx(49.0)
 
 
 def _square_in(crs: str, lon: float, lat: float, half: float) -> str:

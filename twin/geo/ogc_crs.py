@@ -18,7 +18,7 @@ from pyproj.exceptions import CRSError as ProjCRSError
 
 from twin.errors import CRSError
 from twin.geo.crs import parse_srs_name
-from twin.geo.reproject import add_system_grids
+from twin.geo.reproject import add_system_grids, authority_northing_first
 from twin.types import Float64Array
 
 __all__ = [
@@ -80,18 +80,27 @@ def _transformer(from_uri: str, to_uri: str) -> Transformer:
     return Transformer.from_crs(_crs(from_uri), _crs(to_uri))
 
 
-def transform_xy(xy: Float64Array, from_uri: str, to_uri: str) -> Float64Array:
+def transform_xy(
+    xy: Float64Array, from_uri: str, to_uri: str, easting_first: bool = False
+) -> Float64Array:
     """Return ``(N, 2|3) float64`` coordinates transformed between CRS URIs (heights kept).
 
-    Axis orders are each CRS's own; a third column (height) passes through unchanged.
+    Axis orders are each CRS's own; a third column (height) passes through unchanged. With
+    ``easting_first``, the result's first column is the easting or longitude whatever the
+    axis order of ``to_uri`` (the order WKB-based formats such as GeoParquet require).
 
     >>> transform_xy(np.array([[8.0, 49.0]]), CRS84_URI, _EPSG_URI + "4326").tolist()
     [[49.0, 8.0]]
+    >>> transform_xy(np.array([[8.0, 49.0]]), CRS84_URI, _EPSG_URI + "4326", True).tolist()
+    [[8.0, 49.0]]
     """
-    if from_uri == to_uri:
-        return xy
-    a, b = _transformer(from_uri, to_uri).transform(xy[:, 0], xy[:, 1])
-    return np.column_stack([a, b, xy[:, 2:]]).astype(np.float64)
+    moved = xy
+    if from_uri != to_uri:
+        a, b = _transformer(from_uri, to_uri).transform(xy[:, 0], xy[:, 1])
+        moved = np.column_stack([a, b, xy[:, 2:]]).astype(np.float64)
+    if easting_first and authority_northing_first(_crs(to_uri)):
+        moved = moved[:, [1, 0, *range(2, moved.shape[1])]]
+    return moved
 
 
 def transform_geojson(geometry: Mapping[str, Any], from_uri: str, to_uri: str) -> dict[str, Any]:

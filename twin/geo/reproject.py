@@ -29,7 +29,13 @@ from twin.errors import ReprojectionError
 from twin.geo.crs import parse_srs_name
 from twin.types import Float64Array
 
-__all__ = ["Reprojector", "add_system_grids", "ecef_to_lonlath", "reprojector_for"]
+__all__ = [
+    "Reprojector",
+    "add_system_grids",
+    "authority_northing_first",
+    "ecef_to_lonlath",
+    "reprojector_for",
+]
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +102,7 @@ def reprojector_for(srs_name: str, sample: Float64Array) -> Reprojector:
 @functools.lru_cache(maxsize=32)
 def _build(srs_name: str, northing_first: bool) -> Reprojector:
     crs = parse_srs_name(srs_name)
-    swapped = northing_first != _authority_northing_first(crs)
+    swapped = northing_first != authority_northing_first(crs)
     to_ecef = _transformer(CRS.from_epsg(4979), CRS.from_epsg(4978))
     if _heights_are_ellipsoidal(crs):
         direct = _transformer(crs, CRS.from_epsg(4978))
@@ -159,7 +165,9 @@ def _geoid_grid(transformer: Transformer) -> str | None:
     return found[0] if found else None
 
 
-def _authority_northing_first(crs: CRS) -> bool:
+def authority_northing_first(crs: CRS) -> bool:
+    """Whether the first horizontal axis of ``crs`` is its northing or latitude, as its
+    authority defines it (EPSG:4326, Gauss-Krüger's X …)."""
     horizontal = crs.sub_crs_list[0] if crs.is_compound else crs
     return horizontal.axis_info[0].direction in ("north", "south")
 
@@ -167,7 +175,7 @@ def _authority_northing_first(crs: CRS) -> bool:
 def _northing_first(crs: CRS, sample: Float64Array) -> bool:
     """Decide the axis order of ``sample`` (N, 3): authority order unless only the swap fits."""
     horizontal = crs.sub_crs_list[0] if crs.is_compound else crs
-    authority = _authority_northing_first(crs)
+    authority = authority_northing_first(crs)
     area = horizontal.area_of_use
     if area is None or len(sample) == 0:
         return authority

@@ -59,25 +59,35 @@ def _checked(uri: str, info: DatasetInfo, name: str) -> str:
     return uri
 
 
-def output_crs(query: Mapping[str, str], info: DatasetInfo) -> tuple[str, Transform | None]:
-    """Return the ``crs`` asked (checked) and the coordinate transform to it, None for CRS84."""
+def output_crs(
+    query: Mapping[str, str], info: DatasetInfo, easting_first: bool = False
+) -> tuple[str, Transform | None]:
+    """Return the ``crs`` asked (checked) and the coordinate transform to it, None for CRS84.
+
+    ``easting_first``: the transform gives x = easting or longitude whatever the CRS's axis
+    order (:func:`twin.geo.transform_xy`).
+    """
     uri = _checked(query.get("crs", CRS84_URI), info, "crs")
     if uri == CRS84_URI:
         return uri, None
-    return uri, partial(transform_xy, from_uri=CRS84_URI, to_uri=uri)
+    return uri, partial(transform_xy, from_uri=CRS84_URI, to_uri=uri, easting_first=easting_first)
 
 
 def answer_crs(
-    query: Mapping[str, str], info: DatasetInfo, geometry: GeometryChoice
+    query: Mapping[str, str],
+    info: DatasetInfo,
+    geometry: GeometryChoice,
+    easting_first: bool = False,
 ) -> tuple[str, Transform | None]:
     """Return the CRS of an answer and the transform to it, for the geometry asked.
 
     The LoD surfaces carry ellipsoidal heights, so they are given in CRS84h (OGC API –
     Features Part 1, /req/core/crs84: CRS84h for geometries with height; with WGS84
     longitude and latitude, only ellipsoidal heights are allowed) and nothing else.
+    ``easting_first`` as :func:`output_crs` says.
     """
     if geometry == "footprint":
-        return output_crs(query, info)
+        return output_crs(query, info, easting_first)
     if query.get("crs", CRS84H) not in (CRS84H, CRS84_URI):
         raise QueryError(
             f"geometry=lod is given in {CRS84H} (longitude, latitude, ellipsoidal height) "

@@ -108,7 +108,8 @@ async def export_items(
     fq, known, live = await call_store(prepare_query, store, dataset, request.query, with_live=True)
     info = await call_store(store.get_dataset, dataset)
     geometry = parse_geometry(request.query)
-    crs, transform = answer_crs(request.query, info, geometry)
+    # GeoParquet 1.1, coordinate axis order: x is the easting or longitude, whatever the CRS
+    crs, transform = answer_crs(request.query, info, geometry, easting_first=fmt == "parquet")
     layout = TableLayout.of(known, geometry)
     encode, head = await asyncio.to_thread(_encoder, fmt, layout, live, crs, transform)
     chunks = store.features.iter_chunks(fq, _CHUNK)
