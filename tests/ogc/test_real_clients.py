@@ -6,6 +6,7 @@ the API under test.
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 import json
 import sqlite3
@@ -20,6 +21,10 @@ import shapely.geometry
 from lxml import etree
 from owslib.ogcapi.features import Features
 from pyproj import Proj, Transformer
+from serve_process import free_port, serve, stop
+
+from twin.model import BuildingRecord, DatasetInfo
+from twin.store import SQLiteStore
 
 from .conftest import DEMO_GML
 
@@ -99,6 +104,50 @@ def test_ogr2ogr_exports_a_geopackage(ogc_server: tuple[str, Path], tmp_path: Pa
     assert f"Feature Count: {len(_source_buildings())}" in summary
     assert "measuredHeight: Real" in summary
     assert "roofArea: Real" in summary
+
+
+def _grid_records(n: int) -> list[BuildingRecord]:
+    """Return ``n`` square buildings; only the last has a ``rare`` attribute (a date)."""
+    records = []
+    for i in range(n):
+        x = 8.0 + i * 0.001
+        ring = [[x, 49.0], [x + 0.0005, 49.0], [x + 0.0005, 49.0005], [x, 49.0005], [x, 49.0]]
+        attributes: dict[str, Any] = {"storeys": i % 5}
+        if i == n - 1:
+            attributes |= {"rare": 7.5, "built": dt.date(1990, 5, 1)}
+        records.append(BuildingRecord(
+            dataset="grid", id=f"B{i:02d}", type="Building",
+            bbox_wgs84=(x, 49.0, 0.0, x + 0.0005, 49.0005, 10.0),
+            footprint={"type": "Polygon", "coordinates": [ring]}, attributes=attributes,
+        ))  # fmt: skip
+    return records
+
+
+def test_ogr2ogr_keeps_properties_the_first_page_lacks(tmp_path: Path) -> None:
+    # GDAL sets a layer's fields from a JSON Schema the collection links (rel describedby)
+    # or, without one, from its first page of 10 features: a property first met later was
+    # dropped from the GeoPackage (PLATEAU's 市町村コード in plateauosm_53395404_bldg_6697_op).
+    data_dir = tmp_path / "data"
+    store = SQLiteStore(data_dir)
+    records = _grid_records(25)
+    staging = store.staging_dir("grid")
+    (staging / "tileset.json").write_text("{}")
+    info = DatasetInfo("grid", "grid", "EPSG:4326", len(records), None,
+                       dt.datetime(2024, 1, 1, tzinfo=dt.UTC))  # fmt: skip
+    store.publish(info, records, staging)
+    port = free_port()
+    server = serve(data_dir, port, log=tmp_path / "serve.log")
+    try:
+        target = tmp_path / "grid.gpkg"
+        _ogr("ogr2ogr", "-f", "GPKG", str(target), f"OAPIF:http://127.0.0.1:{port}/ogc", "grid")
+    finally:
+        stop(server)
+    summary = _ogr("ogrinfo", "-ro", "-so", str(target), "grid")
+    assert "rare: Real" in summary
+    assert "built: Date" in summary
+    with sqlite3.connect(target) as db:
+        rows = db.execute("SELECT id, rare, built FROM grid WHERE rare IS NOT NULL").fetchall()
+    assert rows == [("B24", 7.5, "1990-05-01")]
 
 
 def test_owslib_sends_a_cql2_filter_and_gets_exactly_the_expected_ids(

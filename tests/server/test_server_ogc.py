@@ -60,6 +60,12 @@ def _expected_collection(base: str) -> dict[str, Any]:
                 "title": "what sortby may name",
             },
             {
+                "href": f"{here}/schema",
+                "rel": "describedBy",
+                "type": "application/schema+json",
+                "title": "the schema of its features",
+            },
+            {
                 "href": f"{base}/tiles/demo/tileset.json",
                 "rel": "alternate",
                 "type": "application/json",

@@ -169,6 +169,14 @@ def collection_of(info: DatasetInfo, base: str) -> Collection:
                 "title": "what sortby may name",
             },
             {
+                # RFC 8288 2.1.1 compares relation types case-insensitively; GDAL 3.6
+                # looks for this spelling only (later versions for any case)
+                "href": here + "/schema",
+                "rel": "describedBy",
+                "type": "application/schema+json",
+                "title": "the schema of its features",
+            },
+            {
                 "href": base + path_of("tiles", info.name, "tileset.json"),
                 "rel": "alternate",
                 "type": JSON,
@@ -306,7 +314,7 @@ async def get_item(request: web.Request) -> web.StreamResponse:
 def add_ogc_routes(app: web.Application) -> None:
     """Mount OGC API – Features under ``/ogc``."""
     from twin.server.ogc_aggregate import get_aggregate
-    from twin.server.ogc_items import get_items, get_queryables, get_sortables
+    from twin.server.ogc_items import get_items, get_queryables, get_schema, get_sortables
 
     app.router.add_get("/ogc", get_landing, name="ogc")
     app.router.add_get("/ogc/", get_landing)
@@ -316,5 +324,6 @@ def add_ogc_routes(app: web.Application) -> None:
     app.router.add_get("/ogc/collections/{dataset}/items", get_items, name="items")
     app.router.add_get("/ogc/collections/{dataset}/queryables", get_queryables)
     app.router.add_get("/ogc/collections/{dataset}/sortables", get_sortables)
+    app.router.add_get("/ogc/collections/{dataset}/schema", get_schema)
     app.router.add_get("/ogc/collections/{dataset}/aggregate", get_aggregate, name="aggregate")
     app.router.add_get("/ogc/collections/{dataset}/items/{id}", get_item, name="item")

@@ -47,6 +47,7 @@ __all__ = [
     "Queryables",
     "get_items",
     "get_queryables",
+    "get_schema",
     "get_sortables",
     "live_properties",
     "prepare_query",
@@ -90,7 +91,8 @@ Queryables = TypedDict(
         "additionalProperties": bool,
     },
 )
-"""The JSON Schema of a collection's queryables (OGC API – Features Part 3) or sortables."""
+"""The JSON Schema of a collection's queryables (OGC API – Features Part 3), sortables, or
+its features' properties."""
 
 
 def live_properties(store: Store, dataset: str) -> dict[str, dict[str, Any]]:
@@ -252,20 +254,32 @@ async def get_sortables(request: web.Request) -> web.StreamResponse:
     return await _property_schema(request, "sortables")
 
 
+async def get_schema(request: web.Request) -> web.StreamResponse:
+    """GET schema: a JSON Schema of the collection's GeoJSON features (``describedby``).
+
+    GDAL's OAPIF driver sets a layer's fields from it; without one, from the first page of
+    features, dropping a property first met further on.
+    """
+    return await _property_schema(request, "schema")
+
+
 async def _property_schema(
-    request: web.Request, kind: Literal["queryables", "sortables"]
+    request: web.Request, kind: Literal["queryables", "sortables", "schema"]
 ) -> web.StreamResponse:
     dataset = request.match_info["dataset"]
     store = request.app[STORE]
     await call_store(store.get_dataset, dataset)
     known, live = await call_store(_known, store, dataset)
+    dates = await call_store(store.features.date_names, dataset)
     properties: dict[str, QueryableProperty] = {}
     if kind == "queryables":
         properties["geometry"] = {"format": "geometry-any", "description": "footprint (CRS84)"}
     derived = {d.name: d.description for d in DERIVED}
-    names = known if kind == "queryables" else sortable_names(known)
+    names = sortable_names(known) if kind == "sortables" else known
     for name in names:
         prop: QueryableProperty = {"title": name, "type": known[name]}
+        if name in dates and known[name] == "string":
+            prop["format"] = "date"
         if name in derived:
             prop["description"] = derived[name]
         elif name in live:
@@ -280,7 +294,27 @@ async def _property_schema(
         "properties": properties,
         "additionalProperties": False,
     }
+    if kind == "schema":
+        return json_response(_feature_schema(body), "application/schema+json")
     fmt = wanted_format(request.query, request.headers.get("Accept", ""), ("json", "html"))
     if fmt == "html":
         return web.Response(text=queryables_page(dataset, body, kind), content_type="text/html")
     return json_response(body, "application/schema+json")
+
+
+def _feature_schema(properties: Queryables) -> dict[str, Any]:
+    """Return the schema of a GeoJSON Feature whose ``properties`` are as ``properties`` says
+    (its ``id`` is the feature's own; ``address`` the object of :func:`feature_of`)."""
+    members = {k: v for k, v in properties["properties"].items() if k != "id"}
+    members["address"] = {"title": "address", "type": "object"}
+    inner: dict[str, Any] = {"type": "object", "properties": members}
+    return {
+        **properties,
+        "properties": {
+            "type": {"type": "string", "enum": ["Feature"]},
+            "id": {"type": "string"},
+            "geometry": {"format": "geometry-any", "description": "footprint (CRS84)"},
+            "properties": inner,
+        },
+        "additionalProperties": True,
+    }

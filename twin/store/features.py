@@ -201,6 +201,21 @@ class SQLiteFeatures:
             self._queryables[dataset] = (stamp[0], found)
         return dict(found)
 
+    def date_names(self, dataset: str) -> frozenset[str]:
+        """Return the attributes of ``dataset`` whose text values are all dates.
+
+        The catalog keeps a date as its ISO text (``1990-05-01``); JSON Schema says so with
+        ``"format": "date"``, which clients such as GDAL read as a date field.
+        """
+        with self._open() as cur:
+            rows = cur.execute(
+                "SELECT j.key FROM objects, json_each(objects.attributes) j "
+                f"WHERE objects.dataset = {CURRENT} AND j.type = 'text' GROUP BY j.key "
+                "HAVING min(j.atom GLOB ?) = 1",
+                (dataset, "[0-9][0-9][0-9][0-9]-[0-1][0-9]-[0-3][0-9]"),
+            ).fetchall()
+        return frozenset(key for (key,) in rows)
+
     @staticmethod
     def _typed(rows: list[tuple[str, str, int]]) -> dict[str, JsonType]:
         seen: dict[str, dict[JsonType, int]] = {}
