@@ -107,14 +107,15 @@ def test_ogr2ogr_exports_a_geopackage(ogc_server: tuple[str, Path], tmp_path: Pa
 
 
 def _grid_records(n: int) -> list[BuildingRecord]:
-    """Return ``n`` square buildings; only the last has a ``rare`` attribute (a date)."""
+    """Return ``n`` square buildings; only the last has ``rare``, ``built`` (a date) and
+    ``osmId`` (past 32 bits) attributes."""
     records = []
     for i in range(n):
         x = 8.0 + i * 0.001
         ring = [[x, 49.0], [x + 0.0005, 49.0], [x + 0.0005, 49.0005], [x, 49.0005], [x, 49.0]]
         attributes: dict[str, Any] = {"storeys": i % 5}
         if i == n - 1:
-            attributes |= {"rare": 7.5, "built": dt.date(1990, 5, 1)}
+            attributes |= {"rare": 7.5, "built": dt.date(1990, 5, 1), "osmId": 2**40 + 1}
         records.append(BuildingRecord(
             dataset="grid", id=f"B{i:02d}", type="Building",
             bbox_wgs84=(x, 49.0, 0.0, x + 0.0005, 49.0005, 10.0),
@@ -146,8 +147,10 @@ def test_ogr2ogr_keeps_properties_the_first_page_lacks(tmp_path: Path) -> None:
     assert "rare: Real" in summary
     assert "built: Date" in summary
     with sqlite3.connect(target) as db:
-        rows = db.execute("SELECT id, rare, built FROM grid WHERE rare IS NOT NULL").fetchall()
-    assert rows == [("B24", 7.5, "1990-05-01")]
+        rows = db.execute(
+            "SELECT id, rare, built, osmId FROM grid WHERE rare IS NOT NULL"
+        ).fetchall()
+    assert rows == [("B24", 7.5, "1990-05-01", 2**40 + 1)]  # not cut to 32 bits
 
 
 def test_owslib_sends_a_cql2_filter_and_gets_exactly_the_expected_ids(

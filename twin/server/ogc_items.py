@@ -270,7 +270,7 @@ async def _property_schema(
     store = request.app[STORE]
     await call_store(store.get_dataset, dataset)
     known, live = await call_store(_known, store, dataset)
-    dates = await call_store(store.features.date_names, dataset)
+    hints = await call_store(store.features.value_hints, dataset)
     properties: dict[str, QueryableProperty] = {}
     if kind == "queryables":
         properties["geometry"] = {"format": "geometry-any", "description": "footprint (CRS84)"}
@@ -278,8 +278,10 @@ async def _property_schema(
     names = sortable_names(known) if kind == "sortables" else known
     for name in names:
         prop: QueryableProperty = {"title": name, "type": known[name]}
-        if name in dates and known[name] == "string":
+        if name in hints.dates and known[name] == "string":
             prop["format"] = "date"
+        if name in hints.wide_integers and kind == "schema":
+            prop["type"] = "number"  # GDAL makes an "integer" a 32-bit field, cutting values
         if name in derived:
             prop["description"] = derived[name]
         elif name in live:

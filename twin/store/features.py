@@ -31,10 +31,28 @@ from twin.store.features_filter import SqlFilter, property_sql, register_functio
 from twin.store.features_index import RTREE_CANDIDATES
 from twin.store.generations import CURRENT
 
-__all__ = ["FeatureQuery", "JsonType", "SQLiteFeatures", "SortKey"]
+__all__ = ["FeatureQuery", "JsonType", "SQLiteFeatures", "SortKey", "ValueHints"]
 
 CursorFactory = Callable[[], AbstractContextManager[sqlite3.Cursor]]
 RowReader = Callable[[tuple[Any, ...]], BuildingRecord]
+_ISO_DATE: Final = "[0-9][0-9][0-9][0-9]-[0-1][0-9]-[0-3][0-9]"
+"""GLOB of the ISO text the catalog keeps a date as (``1990-05-01``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ValueHints:
+    """What the JSON types of a dataset's attributes leave unsaid.
+
+    ``dates``: attributes whose text values are all dates (kept as ISO text); JSON Schema
+    says so with ``"format": "date"``, which clients such as GDAL read as a date field.
+    ``wide_integers``: integer attributes with a value past 32 bits, which a client's
+    ``integer`` field (GDAL's) would cut.
+    """
+
+    dates: frozenset[str]
+    wide_integers: frozenset[str]
+
+
 JsonType = Literal["integer", "number", "string", "boolean", "object", "array", "null"]
 _SQLITE_JSON_TYPES: Final[dict[str, JsonType]] = {
     "integer": "integer", "real": "number", "text": "string", "true": "boolean",
@@ -201,20 +219,21 @@ class SQLiteFeatures:
             self._queryables[dataset] = (stamp[0], found)
         return dict(found)
 
-    def date_names(self, dataset: str) -> frozenset[str]:
-        """Return the attributes of ``dataset`` whose text values are all dates.
-
-        The catalog keeps a date as its ISO text (``1990-05-01``); JSON Schema says so with
-        ``"format": "date"``, which clients such as GDAL read as a date field.
-        """
+    def value_hints(self, dataset: str) -> ValueHints:
+        """Return what the JSON types of ``dataset``'s attributes leave unsaid (one pass)."""
         with self._open() as cur:
             rows = cur.execute(
-                "SELECT j.key FROM objects, json_each(objects.attributes) j "
-                f"WHERE objects.dataset = {CURRENT} AND j.type = 'text' GROUP BY j.key "
-                "HAVING min(j.atom GLOB ?) = 1",
-                (dataset, "[0-9][0-9][0-9][0-9]-[0-1][0-9]-[0-3][0-9]"),
+                "SELECT j.key, "
+                "min(CASE WHEN j.type = 'text' THEN j.atom GLOB ? END) = 1, "
+                "max(CASE WHEN j.type = 'integer' THEN j.atom NOT BETWEEN ? AND ? END) = 1 "
+                "FROM objects, json_each(objects.attributes) j "
+                f"WHERE objects.dataset = {CURRENT} GROUP BY j.key",
+                (_ISO_DATE, -(2**31), 2**31 - 1, dataset),
             ).fetchall()
-        return frozenset(key for (key,) in rows)
+        return ValueHints(
+            dates=frozenset(key for key, dates, _ in rows if dates),
+            wide_integers=frozenset(key for key, _, wide in rows if wide),
+        )
 
     @staticmethod
     def _typed(rows: list[tuple[str, str, int]]) -> dict[str, JsonType]:
