@@ -108,6 +108,25 @@ async def test_parquet_export_filters_on_cql2_json(client: Client) -> None:
     assert ids == [r.id for r in RECORDS if 10 <= r.attributes["measuredHeight"] <= 20]
 
 
+async def test_a_live_property_with_integers_and_reals_is_a_double_column(
+    client: Client,
+) -> None:
+    # The column type came from one sample value: 12 made it int64 and 12.5 was left null.
+    occupancy = {"B00": 12, "B01": 12.5, "B02": 3}
+    for object_id, value in occupancy.items():
+        resp = await client.post(
+            f"/ngsi-ld/v1/entities/urn:ngsi-ld:Building:grid:{object_id}/attrs",
+            json={"occupancy": {"type": "Property", "value": value}},
+        )
+        assert resp.status == 204, await resp.text()
+    data, _ = await _export(client, "parquet")
+    table = pq.read_table(io.BytesIO(data))
+    assert str(table.schema.field("occupancy").type) == "double"
+    ids, values = table.column("id").to_pylist(), table.column("occupancy").to_pylist()
+    got = dict(zip(ids, values, strict=True))
+    assert {k: got[k] for k in occupancy} == occupancy
+
+
 async def test_an_empty_export_is_still_a_valid_file(client: Client) -> None:
     body, _ = await _export(client, "parquet", filter="measuredHeight < 0")
     assert pq.read_table(io.BytesIO(body)).num_rows == 0

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections import Counter
 from collections.abc import Collection, Mapping
 from typing import Any, Final, Literal, NotRequired, TypedDict
 
@@ -40,7 +41,7 @@ from twin.server.state import STORE, call_store
 from twin.store import Store
 from twin.store.buildings import building_entity_id
 from twin.store.derived import DERIVED
-from twin.store.features import FeatureQuery, JsonType
+from twin.store.features import FeatureQuery, JsonType, json_type
 
 __all__ = [
     "FeatureCollection",
@@ -57,6 +58,7 @@ _ITEM_FORMATS: Final = ("json", "html", "csv", "parquet")
 _JSON_SCHEMA: Final = "https://json-schema.org/draft/2020-12/schema"
 _LIVE_TYPES: Final[dict[type, JsonType]] = {
     bool: "boolean", int: "integer", float: "number", str: "string", dict: "object", list: "array",
+    type(None): "null",
 }  # fmt: skip
 
 
@@ -112,8 +114,8 @@ def _known(store: Store, dataset: str) -> tuple[dict[str, JsonType], dict[str, d
     known = dict(static)
     for name, by_id in live.items():
         if name not in known:
-            sample = next(iter(by_id.values()), None)
-            known[name] = _LIVE_TYPES.get(type(sample), "string")
+            kinds = Counter(_LIVE_TYPES.get(type(v), "string") for v in by_id.values())
+            known[name] = json_type(kinds)
     return known, live
 
 

@@ -31,10 +31,27 @@ from twin.store.features_filter import SqlFilter, property_sql, register_functio
 from twin.store.features_index import RTREE_CANDIDATES
 from twin.store.generations import CURRENT
 
-__all__ = ["FeatureQuery", "JsonType", "SQLiteFeatures", "SortKey", "ValueHints"]
+__all__ = ["FeatureQuery", "JsonType", "SQLiteFeatures", "SortKey", "ValueHints", "json_type"]
 
 CursorFactory = Callable[[], AbstractContextManager[sqlite3.Cursor]]
 RowReader = Callable[[tuple[Any, ...]], BuildingRecord]
+
+
+def json_type(kinds: Mapping[JsonType, int]) -> JsonType:
+    """Return the JSON type of a property seen with ``kinds`` (JSON type -> count of values).
+
+    Integers and reals together make a number; otherwise the most frequent non-null type
+    wins; a property seen null only is a string.
+
+    >>> json_type({"integer": 5, "number": 1, "null": 9}), json_type({"null": 2})
+    ('number', 'string')
+    """
+    seen: dict[JsonType, int] = {k: n for k, n in kinds.items() if k != "null" and n}
+    if {"integer", "number"} >= set(seen) and "number" in seen:
+        return "number"
+    return max(seen, key=lambda k: seen[k]) if seen else "string"
+
+
 _ISO_DATE: Final = "[0-9][0-9][0-9][0-9]-[0-1][0-9]-[0-3][0-9]"
 """GLOB of the ISO text the catalog keeps a date as (``1990-05-01``)."""
 
@@ -245,13 +262,7 @@ class SQLiteFeatures:
         found: dict[str, JsonType] = {"id": "string", "type": "string", "parent_id": "string"}
         found["lod"] = "integer"
         for key, kinds in seen.items():
-            kinds.pop("null", None)
-            if {"integer", "number"} >= set(kinds) and "number" in kinds:
-                found[key] = "number"
-            elif kinds:
-                found[key] = max(kinds, key=lambda k: kinds[k])
-            else:
-                found[key] = "string"
+            found[key] = json_type(kinds)
         return {k: found[k] for k in sorted(found)}
 
     def live_building_ids(self, dataset: str) -> list[str]:
