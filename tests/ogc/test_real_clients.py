@@ -108,7 +108,7 @@ def test_ogr2ogr_exports_a_geopackage(ogc_server: tuple[str, Path], tmp_path: Pa
 
 def _grid_records(n: int) -> list[BuildingRecord]:
     """Return ``n`` square buildings; only the last has ``rare``, ``built`` (a date) and
-    ``osmId`` (past 32 bits) attributes."""
+    ``osmId`` (past 32 bits) attributes, and a text ``storeys`` (the others' are integers)."""
     records = []
     for i in range(n):
         x = 8.0 + i * 0.001
@@ -116,6 +116,7 @@ def _grid_records(n: int) -> list[BuildingRecord]:
         attributes: dict[str, Any] = {"storeys": i % 5}
         if i == n - 1:
             attributes |= {"rare": 7.5, "built": dt.date(1990, 5, 1), "osmId": 2**40 + 1}
+            attributes["storeys"] = "3a"  # mixed types: GDAL parsed it as the integer 3
         records.append(BuildingRecord(
             dataset="grid", id=f"B{i:02d}", type="Building",
             bbox_wgs84=(x, 49.0, 0.0, x + 0.0005, 49.0005, 10.0),
@@ -151,6 +152,9 @@ def test_ogr2ogr_keeps_properties_the_first_page_lacks(tmp_path: Path) -> None:
             "SELECT id, rare, built, osmId FROM grid WHERE rare IS NOT NULL"
         ).fetchall()
     assert rows == [("B24", 7.5, "1990-05-01", 2**40 + 1)]  # not cut to 32 bits
+    with sqlite3.connect(target) as db:
+        storeys = db.execute("SELECT storeys FROM grid WHERE id IN ('B01', 'B24')").fetchall()
+    assert storeys == [("1",), ("3a",)]
 
 
 def test_owslib_sends_a_cql2_filter_and_gets_exactly_the_expected_ids(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -125,6 +126,26 @@ async def test_a_live_property_with_integers_and_reals_is_a_double_column(
     ids, values = table.column("id").to_pylist(), table.column("occupancy").to_pylist()
     got = dict(zip(ids, values, strict=True))
     assert {k: got[k] for k in occupancy} == occupancy
+
+
+async def test_an_attribute_of_mixed_types_is_exported_as_text(
+    tmp_path: Path, aiohttp_client: AiohttpClient
+) -> None:
+    # The column took the most frequent type, int64, and "3a", true and 2.5 were left null.
+    storeys = {"M0": 3, "M1": 4, "M2": "3a", "M3": 5, "M4": True, "M5": 2.5}
+    records = [replace(RECORDS[k], id=oid, attributes={"storeys": v})
+               for k, (oid, v) in enumerate(storeys.items())]  # fmt: skip
+    store = SQLiteStore(tmp_path / "data")
+    info = DatasetInfo("grid", "Grid", "EPSG:4326", len(records), None, IMPORTED)
+    store.publish(info, records, store.staging_dir("grid"))
+    (tmp_path / "viewer").mkdir()
+    client = await aiohttp_client(create_app(store, viewer_dir=tmp_path / "viewer"))
+    data, _ = await _export(client, "parquet")
+    table = pq.read_table(io.BytesIO(data))
+    ids, values = table.column("id").to_pylist(), table.column("storeys").to_pylist()
+    assert dict(zip(ids, values, strict=True)) == {
+        "M0": "3", "M1": "4", "M2": "3a", "M3": "5", "M4": "true", "M5": "2.5",
+    }  # fmt: skip
 
 
 async def test_an_empty_export_is_still_a_valid_file(client: Client) -> None:

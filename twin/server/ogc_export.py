@@ -110,7 +110,9 @@ async def export_items(
     geometry = parse_geometry(request.query)
     # GeoParquet 1.1, coordinate axis order: x is the easting or longitude, whatever the CRS
     crs, transform = answer_crs(request.query, info, geometry, easting_first=fmt == "parquet")
-    layout = TableLayout.of(known, geometry)
+    # a column of several types is text, so that no value is lost
+    mixed = (await call_store(store.features.value_hints, dataset)).mixed
+    layout = TableLayout.of({k: "string" if k in mixed else v for k, v in known.items()}, geometry)
     encode, head = await asyncio.to_thread(_encoder, fmt, layout, live, crs, transform)
     chunks = store.features.iter_chunks(fq, _CHUNK)
     if geometry == "lod":

@@ -284,6 +284,8 @@ async def _property_schema(
             prop["format"] = "date"
         if name in hints.wide_integers and kind == "schema":
             prop["type"] = "number"  # GDAL makes an "integer" a 32-bit field, cutting values
+        if name in hints.mixed and kind == "schema":
+            prop["type"] = "string"  # as exported; GDAL would parse "3a" as 3, true as 0
         if name in derived:
             prop["description"] = derived[name]
         elif name in live:

@@ -63,11 +63,22 @@ class ValueHints:
     ``dates``: attributes whose text values are all dates (kept as ISO text); JSON Schema
     says so with ``"format": "date"``, which clients such as GDAL read as a date field.
     ``wide_integers``: integer attributes with a value past 32 bits, which a client's
-    ``integer`` field (GDAL's) would cut.
+    ``integer`` field (GDAL's) would cut. ``mixed``: attributes with values of several JSON
+    types, integers and reals counting as one (``3``, ``"3a"``, ``true``), whose type in
+    :meth:`SQLiteFeatures.queryables` is the most frequent one, which a typed column of
+    that type cannot hold every value of.
     """
 
     dates: frozenset[str]
     wide_integers: frozenset[str]
+    mixed: frozenset[str]
+
+
+_KIND_SQL: Final = (
+    "CASE j.type WHEN 'integer' THEN 'number' WHEN 'real' THEN 'number' WHEN 'true' "
+    "THEN 'boolean' WHEN 'false' THEN 'boolean' WHEN 'null' THEN NULL ELSE j.type END"
+)
+"""SQL of the JSON type of a ``json_each`` value, integers and reals as one, null as NULL."""
 
 
 JsonType = Literal["integer", "number", "string", "boolean", "object", "array", "null"]
@@ -242,14 +253,16 @@ class SQLiteFeatures:
             rows = cur.execute(
                 "SELECT j.key, "
                 "min(CASE WHEN j.type = 'text' THEN j.atom GLOB ? END) = 1, "
-                "max(CASE WHEN j.type = 'integer' THEN j.atom NOT BETWEEN ? AND ? END) = 1 "
+                "max(CASE WHEN j.type = 'integer' THEN j.atom NOT BETWEEN ? AND ? END) = 1, "
+                f"count(DISTINCT {_KIND_SQL}) > 1 "
                 "FROM objects, json_each(objects.attributes) j "
                 f"WHERE objects.dataset = {CURRENT} GROUP BY j.key",
                 (_ISO_DATE, -(2**31), 2**31 - 1, dataset),
             ).fetchall()
         return ValueHints(
-            dates=frozenset(key for key, dates, _ in rows if dates),
-            wide_integers=frozenset(key for key, _, wide in rows if wide),
+            dates=frozenset(key for key, dates, _, _ in rows if dates),
+            wide_integers=frozenset(key for key, _, wide, _ in rows if wide),
+            mixed=frozenset(key for key, _, _, mixed in rows if mixed),
         )
 
     @staticmethod
