@@ -48,10 +48,30 @@ export function propertyRef(name) {
   return IDENT.test(name) ? `\${${name}}` : `\${feature[${JSON.stringify(name)}]}`;
 }
 
+/** A name in a filter: words joined by dots. */
+const DOTTED_NAME = /[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*/g;
+
+/**
+ * Reference a name of a filter: a known dotted name as one property (`attribute.type`, the
+ * tile's name of a CityGML attribute called `type`; `externalReference.informationSystem`),
+ * else each known word of it.
+ *
+ * @param {string} name
+ * @param {Set<string>} names
+ * @returns {string}
+ */
+function propertyRefs(name, names) {
+  if (names.has(name)) return propertyRef(name);
+  return name
+    .split(".")
+    .map((word) => (names.has(word) ? propertyRef(word) : word))
+    .join(".");
+}
+
 /**
  * Translate a planner's filter (`measuredHeight > 10 and function = '1000'`) to a Cesium
- * style expression: known attribute names become `${name}`, `and/or/not` and `=`/`<>` their
- * JavaScript forms.
+ * style expression: known attribute names (dotted ones too) become `${name}`, `and/or/not` and
+ * `=`/`<>` their JavaScript forms.
  *
  * @param {string} text
  * @param {Set<string>} names attribute names that may appear
@@ -68,7 +88,7 @@ export function toCesiumExpression(text, names) {
         .replace(/\b(and|AND)\b/g, "&&")
         .replace(/\b(or|OR)\b/g, "||")
         .replace(/\b(not|NOT)\b/g, "!")
-        .replace(/[A-Za-z_][A-Za-z0-9_]*/g, (word) => (names.has(word) ? propertyRef(word) : word));
+        .replace(DOTTED_NAME, (name) => propertyRefs(name, names));
     })
     .join("");
 }
