@@ -37,6 +37,13 @@ CursorFactory = Callable[[], AbstractContextManager[sqlite3.Cursor]]
 RowReader = Callable[[tuple[Any, ...]], BuildingRecord]
 
 
+JsonType = Literal["integer", "number", "string", "boolean", "object", "array", "null"]
+_SQLITE_JSON_TYPES: Final[dict[str, JsonType]] = {
+    "integer": "integer", "real": "number", "text": "string", "true": "boolean",
+    "false": "boolean", "object": "object", "array": "array", "null": "null",
+}  # fmt: skip
+
+
 def json_type(kinds: Mapping[JsonType, int]) -> JsonType:
     """Return the JSON type of a property seen with ``kinds`` (JSON type -> count of values).
 
@@ -74,18 +81,20 @@ class ValueHints:
     mixed: frozenset[str]
 
 
-_KIND_SQL: Final = (
-    "CASE j.type WHEN 'integer' THEN 'number' WHEN 'real' THEN 'number' WHEN 'true' "
-    "THEN 'boolean' WHEN 'false' THEN 'boolean' WHEN 'null' THEN NULL ELSE j.type END"
-)
-"""SQL of the JSON type of a ``json_each`` value, integers and reals as one, null as NULL."""
+def _value_hints(rows: Sequence[tuple[str, str, int, int, int]]) -> ValueHints:
+    """Return the hints of ``(key, SQLite JSON type, count, all dates, some wide)`` rows."""
+    kinds: dict[str, set[JsonType]] = {}
+    for key, sql_type, _, _, _ in rows:
+        kind = _SQLITE_JSON_TYPES.get(sql_type, "string")
+        if kind != "null":
+            kinds.setdefault(key, set()).add("number" if kind == "integer" else kind)
+    return ValueHints(
+        dates=frozenset(k for k, t, _, dates, _ in rows if t == "text" and dates),
+        wide_integers=frozenset(k for k, t, _, _, wide in rows if t == "integer" and wide),
+        mixed=frozenset(k for k, found in kinds.items() if len(found) > 1),
+    )
 
 
-JsonType = Literal["integer", "number", "string", "boolean", "object", "array", "null"]
-_SQLITE_JSON_TYPES: Final[dict[str, JsonType]] = {
-    "integer": "integer", "real": "number", "text": "string", "true": "boolean",
-    "false": "boolean", "object": "object", "array": "array", "null": "null",
-}  # fmt: skip
 _CHUNK: Final = 1000
 
 
@@ -199,7 +208,7 @@ class SQLiteFeatures:
         self._cursor = cursor
         self._read_row = read_row
         self._registered: set[int] = set()
-        self._queryables: dict[str, tuple[str, dict[str, JsonType]]] = {}
+        self._queryables: dict[str, tuple[str, dict[str, JsonType], ValueHints]] = {}
 
     def _open(self) -> AbstractContextManager[sqlite3.Cursor]:
         return self._cursor()
@@ -220,50 +229,44 @@ class SQLiteFeatures:
         over attributes of the same name). Cached per
         dataset until it is imported again.
         """
+        return dict(self._described(dataset)[0])
+
+    def value_hints(self, dataset: str) -> ValueHints:
+        """Return what the JSON types of ``dataset``'s attributes leave unsaid (cached with
+        :meth:`queryables`)."""
+        return self._described(dataset)[1]
+
+    def _described(self, dataset: str) -> tuple[dict[str, JsonType], ValueHints]:
+        """Return the queryables and value hints of ``dataset``, from one pass (cached)."""
         with self._open() as cur:
             stamp = cur.execute(
                 "SELECT imported_at FROM datasets WHERE name = ?", (dataset,)
             ).fetchone()
             cached = self._queryables.get(dataset)
             if cached is not None and stamp is not None and cached[0] == stamp[0]:
-                return dict(cached[1])
+                return cached[1], cached[2]
+            # per key and JSON type: how many, all text ISO dates, some integer past 32 bits
             rows = cur.execute(
-                "SELECT j.key, j.type, count(*) FROM objects, json_each(objects.attributes) j "
+                "SELECT j.key, j.type, count(*), min(j.atom GLOB ?), "
+                "max(j.atom NOT BETWEEN ? AND ?) FROM objects, json_each(objects.attributes) j "
                 f"WHERE objects.dataset = {CURRENT} GROUP BY j.key, j.type",
-                (dataset,),
+                (_ISO_DATE, -(2**31), 2**31 - 1, dataset),
             ).fetchall()
             counts = cur.execute(
                 f"SELECT {', '.join(f'count({d.column})' for d in DERIVED)} FROM objects "
                 f"WHERE dataset = {CURRENT}",
                 (dataset,),
             ).fetchone()
-        found = self._typed(rows)
+        found = self._typed([(key, sql_type, n) for key, sql_type, n, _, _ in rows])
         has_address = any(counts[:4])  # all four address fields, so one filter fits any city
         found.update(
             {d.name: d.kind for k, d in enumerate(DERIVED) if counts[k] or (k < 4 and has_address)}
         )
         found = {k: found[k] for k in sorted(found)}
+        hints = _value_hints(rows)
         if stamp is not None:
-            self._queryables[dataset] = (stamp[0], found)
-        return dict(found)
-
-    def value_hints(self, dataset: str) -> ValueHints:
-        """Return what the JSON types of ``dataset``'s attributes leave unsaid (one pass)."""
-        with self._open() as cur:
-            rows = cur.execute(
-                "SELECT j.key, "
-                "min(CASE WHEN j.type = 'text' THEN j.atom GLOB ? END) = 1, "
-                "max(CASE WHEN j.type = 'integer' THEN j.atom NOT BETWEEN ? AND ? END) = 1, "
-                f"count(DISTINCT {_KIND_SQL}) > 1 "
-                "FROM objects, json_each(objects.attributes) j "
-                f"WHERE objects.dataset = {CURRENT} GROUP BY j.key",
-                (_ISO_DATE, -(2**31), 2**31 - 1, dataset),
-            ).fetchall()
-        return ValueHints(
-            dates=frozenset(key for key, dates, _, _ in rows if dates),
-            wide_integers=frozenset(key for key, _, wide, _ in rows if wide),
-            mixed=frozenset(key for key, _, _, mixed in rows if mixed),
-        )
+            self._queryables[dataset] = (stamp[0], found, hints)
+        return found, hints
 
     @staticmethod
     def _typed(rows: list[tuple[str, str, int]]) -> dict[str, JsonType]:
