@@ -19,7 +19,7 @@ from twin.model import BuildingRecord, DatasetInfo
 from twin.server import create_app
 from twin.store import SQLiteStore
 
-from .test_server_ogc_items import IMPORTED, RECORDS, Client
+from .test_server_ogc_items import IMPORTED, RECORDS, Client, write_live
 
 
 @pytest.fixture
@@ -99,13 +99,7 @@ async def test_groupby_a_sparse_attribute_has_a_null_group(client: Client) -> No
 
 
 async def test_live_values_group_and_sum(client: Client) -> None:
-    uses = {"B01": 50, "B02": 150, "B20": 200}
-    for object_id, use in uses.items():
-        resp = await client.post(
-            f"/ngsi-ld/v1/entities/urn:ngsi-ld:Building:grid:{object_id}/attrs",
-            json={"energyUse": {"type": "Property", "value": use}},
-        )
-        assert resp.status == 204, await resp.text()
+    await write_live(client, "energyUse", {"B01": 50, "B02": 150, "B20": 200})
     groups = await _groups(client, bins="yearOfConstruction:50", stats="sum(energyUse)",
                            filter="energyUse > 60")  # fmt: skip
     assert groups == [{"key": 1900, "upper": 1950, "sum(energyUse)": 150},

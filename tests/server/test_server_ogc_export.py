@@ -23,7 +23,7 @@ from twin.model import DatasetInfo
 from twin.server import create_app
 from twin.store import SQLiteStore
 
-from .test_server_ogc_items import IMPORTED, RECORDS, Client
+from .test_server_ogc_items import IMPORTED, RECORDS, Client, write_live
 
 HEADER = ["id", "creationDate", "lod", "measuredHeight", "name", "parent_id", "type",
           "yearOfConstruction", "geometry"]  # fmt: skip
@@ -114,12 +114,7 @@ async def test_a_live_property_with_integers_and_reals_is_a_double_column(
 ) -> None:
     # The column type came from one sample value: 12 made it int64 and 12.5 was left null.
     occupancy = {"B00": 12, "B01": 12.5, "B02": 3}
-    for object_id, value in occupancy.items():
-        resp = await client.post(
-            f"/ngsi-ld/v1/entities/urn:ngsi-ld:Building:grid:{object_id}/attrs",
-            json={"occupancy": {"type": "Property", "value": value}},
-        )
-        assert resp.status == 204, await resp.text()
+    await write_live(client, "occupancy", occupancy)
     data, _ = await _export(client, "parquet")
     table = pq.read_table(io.BytesIO(data))
     assert str(table.schema.field("occupancy").type) == "double"

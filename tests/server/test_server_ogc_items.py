@@ -67,6 +67,16 @@ async def client(tmp_path: Path, aiohttp_client: AiohttpClient) -> Client:
     return await aiohttp_client(create_app(store, viewer_dir=tmp_path / "viewer"))
 
 
+async def write_live(client: Client, name: str, values: dict[str, Any]) -> None:
+    """Write the live property ``name`` on grid buildings: object id -> value (NGSI-LD)."""
+    for object_id, value in values.items():
+        resp = await client.post(
+            f"/ngsi-ld/v1/entities/urn:ngsi-ld:Building:grid:{object_id}/attrs",
+            json={name: {"type": "Property", "value": value}},
+        )
+        assert resp.status == 204, await resp.text()
+
+
 async def _items(client: Client, **params: str) -> dict[str, Any]:
     resp = await client.get("/ogc/collections/grid/items", params=params)
     assert resp.status == 200, await resp.text()
