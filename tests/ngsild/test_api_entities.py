@@ -152,12 +152,13 @@ async def test_create_refuses_invalid_json(client: TestClient) -> None:
     await problem(resp, 400, "InvalidRequest")
 
 
-@pytest.mark.parametrize("constant", [b"NaN", b"Infinity", b"-Infinity"])
+@pytest.mark.parametrize("constant", [b"NaN", b"Infinity", b"-Infinity", b"1e999", b"-1.5e400"])
 async def test_create_refuses_json_with_non_finite_numbers(
     client: TestClient, constant: bytes
 ) -> None:
-    # Python's json reads them, but they are not JSON (RFC 8259 §6): stored, they would make
-    # the entity's body malformed for SQLite's JSON functions
+    # Python's json reads them (a number beyond the double range as an infinity), but they are
+    # not JSON numbers (RFC 8259 §6): stored, they would make the entity's body malformed for
+    # SQLite's JSON functions
     body = b'{"id": "urn:ngsi-ld:Device:d", "type": "Device", '
     body += b'"p": {"type": "Property", "value": ' + constant + b"}}"
     resp = await client.post(

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import re
 import time
 from dataclasses import dataclass
@@ -161,7 +162,16 @@ def _refuse_constant(name: str) -> None:
     raise ValueError(f"{name} is not a JSON number")
 
 
-_decode: Final = json.JSONDecoder(parse_constant=_refuse_constant).decode
+def _finite_float(text: str) -> float:
+    """Return the float a JSON number spells; refuse one beyond the double range, which Python
+    reads as an infinity (not a JSON number either, as :func:`_refuse_constant` says)."""
+    value = float(text)
+    if math.isinf(value):
+        raise ValueError(f"{text} is beyond the range of a double")
+    return value
+
+
+_decode: Final = json.JSONDecoder(parse_constant=_refuse_constant, parse_float=_finite_float).decode
 
 
 async def negotiate(
