@@ -167,6 +167,20 @@ async def test_create_refuses_json_with_non_finite_numbers(
     await problem(resp, 400, "InvalidRequest")
 
 
+@pytest.mark.parametrize(
+    "value",
+    [2**70, -(2**64), 1e-07, 1.2345678901234567e300, 'é \u2028 \x01 "q" \\', {"1": [None, True]}],
+)
+async def test_values_read_back_as_written(client: TestClient, value: Any) -> None:
+    # the store encodes bodies with orjson and falls back to the standard library for what
+    # orjson refuses (integers beyond 64 bits); a partial update and a create both store them
+    await create(client, device(p={"type": "Property", "value": value}))
+    assert (await get(client))["p"]["value"] == value
+    resp = await client.patch(f"{API}/entities/{DEV}/attrs/temperature", json={"value": value})
+    assert resp.status == 204, await resp.text()
+    assert (await get(client))["temperature"]["value"] == value
+
+
 async def test_retrieve_normalized_and_sysattrs(client: TestClient) -> None:
     await create(client, device())
     assert await get(client) == device()
