@@ -631,3 +631,60 @@ async def test_notifications_beyond_the_backlogs_fail(
     counters = [s["notification"] for s in notifier.list("")]
     assert [n.get("timesFailed") for n in counters] == failed
     assert [n.get("timesSent") for n in counters] == failed  # (only failures counted yet)
+
+
+OWNER_A, OWNER_B = "urn:ngsi-ld:Person:a", "urn:ngsi-ld:Person:b"
+
+
+@pytest.mark.parametrize(
+    ("name", "old", "new", "previous"),
+    [
+        ("temperature", {"type": "Property", "value": 20}, {"type": "Property", "value": 30},
+         {"previousValue": 20}),
+        ("owner", {"type": "Relationship", "object": OWNER_A},
+         {"type": "Relationship", "object": OWNER_B}, {"previousObject": OWNER_A}),
+        ("label", {"type": "LanguageProperty", "languageMap": {"en": "hall"}},
+         {"type": "LanguageProperty", "languageMap": {"en": "Hall", "de": "Halle"}},
+         {"previousLanguageMap": {"en": "hall"}}),
+    ],
+    ids=["property", "relationship", "language-property"],
+)  # fmt: skip
+@pytest.mark.parametrize("show_changes", [True, False], ids=["show", "hide"])
+async def test_show_changes_carries_the_previous_value(
+    client: TestClient,
+    receiver: Receiver,
+    name: str,
+    old: dict[str, Any],
+    new: dict[str, Any],
+    previous: dict[str, Any],
+    show_changes: bool,
+) -> None:
+    # CIM 009 v1.8 §5.2.14 (NotificationParams.showChanges)
+    await create_device(client, **{name: old})
+    sub = subscription(receiver, watchedAttributes=[name])
+    del sub["q"]
+    sub["notification"].update(attributes=[name], format="normalized", showChanges=show_changes)
+    await subscribe(client, sub)
+    await patch(client, **{name: new})
+    await drain(client)
+    [body] = receiver.bodies()
+    assert body["data"] == [
+        {"id": DEV, "type": "Device", name: {**new, **(previous if show_changes else {})}}
+    ]
+
+
+async def test_show_changes_gives_no_previous_value_to_a_created_attribute(
+    client: TestClient, receiver: Receiver
+) -> None:
+    await create_device(client)
+    sub = subscription(receiver, watchedAttributes=["co2"])
+    del sub["q"]
+    sub["notification"].update(attributes=["co2"], format="normalized", showChanges=True)
+    await subscribe(client, sub)
+    resp = await client.post(f"{API}/entities/{DEV}/attrs", json={"co2": 400})
+    assert resp.status == 204, await resp.text()
+    await drain(client)
+    [body] = receiver.bodies()
+    assert body["data"] == [
+        {"id": DEV, "type": "Device", "co2": {"type": "Property", "value": 400}}
+    ]

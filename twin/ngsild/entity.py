@@ -29,6 +29,7 @@ __all__ = [
     "ATTRIBUTE_KEYWORDS",
     "ENTITY_KEYWORDS",
     "GEO_ATTRIBUTES",
+    "PREVIOUS_MEMBER",
     "Attribute",
     "AttributeType",
     "ExpandedEntity",
@@ -77,10 +78,15 @@ VALUE_MEMBER: Final[dict[str, str]] = {
     "JsonProperty": "json",
 }
 """The member that carries each attribute type's value."""
+PREVIOUS_MEMBER: Final[dict[str, str]] = {
+    t: "previous" + m[0].upper() + m[1:] for t, m in VALUE_MEMBER.items()
+}
+"""The member a ``showChanges`` notification carries the value before the write in
+(CIM 009 v1.8 §5.2.14: ``previousValue``, ``previousObject``, ``previousLanguageMap`` …)."""
 
 ATTRIBUTE_KEYWORDS: Final = frozenset(
-    {*VALUE_MEMBER.values(), "type", "observedAt", "unitCode", "datasetId", "createdAt",
-     "modifiedAt", "instanceId", "deletedAt", "objectType", "lang", "previousValue"}
+    {*VALUE_MEMBER.values(), *PREVIOUS_MEMBER.values(), "type", "observedAt", "unitCode",
+     "datasetId", "createdAt", "modifiedAt", "instanceId", "deletedAt", "objectType", "lang"}
 )  # fmt: skip
 ENTITY_KEYWORDS: Final = frozenset(
     {"id", "type", "scope", "createdAt", "modifiedAt", "deletedAt", "@context"}

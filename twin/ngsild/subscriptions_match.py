@@ -1,7 +1,8 @@
 """Which subscriptions a write triggers, and the notification it sends (CIM 009 §5.8, §5.11).
 
 A write becomes an :class:`EntityChange` (the entity after the write — before it, for a
-deletion — and the attributes it created, updated and deleted). A subscription fires when
+deletion — the attributes it created, updated and deleted, and the entity before an update, for
+``showChanges``). A subscription fires when
 
 1. its status is ``active`` (not paused, not past ``expiresAt``);
 2. one of its ``notificationTrigger`` values names what happened (``entityUpdated`` stands for
@@ -23,7 +24,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal, cast
 
-from twin.ngsild.entity import ExpandedEntity
+from twin.ngsild.entity import PREVIOUS_MEMBER, VALUE_MEMBER, Attribute, ExpandedEntity
 from twin.ngsild.jsonld import CORE, Context
 from twin.ngsild.query import GeoQuery, QueryExpr, evaluate_geo, evaluate_q, parse_geoquery, parse_q
 from twin.ngsild.render import Form, Projection, render_entity, render_feature
@@ -54,6 +55,8 @@ class EntityChange:
     created: frozenset[str] = frozenset()
     updated: frozenset[str] = frozenset()
     deleted: frozenset[str] = frozenset()
+    before: ExpandedEntity | None = None
+    """The entity an update was applied to (shared with the write, never modified)."""
 
     def reasons(self, watched: frozenset[str] | None) -> frozenset[str]:
         """Return the triggers this change raises, seen through ``watched`` attributes."""
@@ -188,7 +191,38 @@ def notification_data(
         types = [ctx.compact(t) for t in entity["type"]]
         return [{"id": entity["id"], "type": types[0] if len(types) == 1 else types,
                  "deletedAt": now}]  # fmt: skip
+    if change.before is not None and sub.stored["notification"].get("showChanges"):
+        entity = with_previous(entity, change.before, change.updated)
     return entities_data(sub, [entity], ctx)
+
+
+def with_previous(
+    entity: ExpandedEntity, before: ExpandedEntity, names: frozenset[str]
+) -> ExpandedEntity:
+    """Return ``entity`` whose attributes ``names`` carry their value before the write.
+
+    CIM 009 v1.8 §5.2.14 ``showChanges``: ``previousValue`` of a Property, ``previousObject``
+    of a Relationship, ``previousLanguageMap`` of a LanguageProperty (the member named after
+    the instance's type before the write); an instance is matched by ``datasetId``. Only the
+    changed attributes are copied.
+
+    >>> old = {"attrs": {"t": [{"type": "Property", "value": 20}]}}
+    >>> new = {"id": "x", "attrs": {"t": [{"type": "Property", "value": 30}]}}
+    >>> with_previous(new, old, frozenset({"t"}))["attrs"]
+    {'t': [{'type': 'Property', 'value': 30, 'previousValue': 20}]}
+    """
+    attrs = dict(entity["attrs"])
+    for iri in names & attrs.keys():
+        old = {i.get("datasetId"): i for i in before["attrs"].get(iri, ())}
+        attrs[iri] = [_previous(inst, old.get(inst.get("datasetId"))) for inst in attrs[iri]]
+    return cast(ExpandedEntity, {**entity, "attrs": attrs})
+
+
+def _previous(inst: Attribute, old: Attribute | None) -> Attribute:
+    if old is None:  # (a new instance: there is no previous value)
+        return inst
+    old_type = old.get("type", "Property")
+    return {**inst, PREVIOUS_MEMBER[old_type]: old.get(VALUE_MEMBER[old_type])}
 
 
 def entities_data(

@@ -138,7 +138,7 @@ def publish_changes(
     touched = list(touched)
     app = request.app
     if app[NOTIFIER].watches(tenant):
-        _notify(request, tenant, entity, touched, created)
+        _notify(request, tenant, entity, touched, created, before)
     hub = app[HUB]
     if tenant or not hub.listener_count:  # (nobody to tell: the events are not worked out)
         return
@@ -153,6 +153,7 @@ def _notify(
     entity: ExpandedEntity | Mapping[str, Any],
     touched: list[str],
     created: bool,
+    before: Mapping[str, Any] | None,
 ) -> None:
     body = cast(ExpandedEntity, entity)
     if created:
@@ -165,7 +166,10 @@ def _notify(
             and all(i.get("createdAt") == i.get("modifiedAt") for i in attrs[t])
         )  # fmt: skip
         updated = frozenset(touched) - deleted - fresh
-        change = EntityChange("updated", body, created=fresh, updated=updated, deleted=deleted)
+        change = EntityChange(
+            "updated", body, created=fresh, updated=updated, deleted=deleted,
+            before=cast(ExpandedEntity | None, before),
+        )  # fmt: skip
     request.app[NOTIFIER].entity_changed(tenant, change)
 
 
