@@ -76,6 +76,20 @@ async def test_delete_attribute_history(meter: TestClient) -> None:
     assert (await resp.json())["type"] == ERR + "ResourceNotFound"
 
 
+async def test_delete_temporal_entity_drops_its_whole_history(meter: TestClient) -> None:
+    # CIM 009 v1.8 §5.6.16: the temporal evolution goes; the current state is not touched
+    body = {"voltage": reading(230, T[4])}
+    assert (await meter.post(f"{API}/temporal/entities/{DEV}/attrs", json=body)).status == 204
+    resp = await meter.delete(f"{API}/temporal/entities/{DEV}")
+    assert resp.status == 204, await resp.text()
+    assert await history(meter, "") == {"id": DEV, "type": "Meter"}
+    assert (await meter.get(f"{API}/temporal/entities/{DEV}?attrs=power")).status == 404
+    current = await (await meter.get(f"{API}/entities/{DEV}")).json()
+    assert current["power"] == reading(3, T[2])
+    assert (await meter.post(f"{API}/temporal/entities/{DEV}/attrs", json=body)).status == 204
+    assert await history(meter, "") == {"id": DEV, "type": "Meter", "voltage": [body["voltage"]]}
+
+
 @pytest.mark.parametrize(
     ("method", "path", "body", "status", "ptype"),
     [("POST", "/temporal/entities", {"id": "nope", "type": "Meter", "power": reading(1, T[0])},
@@ -88,9 +102,11 @@ async def test_delete_attribute_history(meter: TestClient) -> None:
      ("POST", "/temporal/entities/urn:ngsi-ld:Meter:none/attrs", {"power": reading(1, T[0])},
       404, "ResourceNotFound"),
      ("DELETE", "/temporal/entities/urn:ngsi-ld:Meter:none/attrs/power", None, 404,
-      "ResourceNotFound")],
+      "ResourceNotFound"),
+     ("DELETE", "/temporal/entities/urn:ngsi-ld:Meter:none", None, 404, "ResourceNotFound"),
+     ("DELETE", "/temporal/entities/not-a-uri", None, 400, "BadRequestData")],
     ids=["bad-id", "no-attributes", "bare-values", "bad-observed-at", "unknown-entity",
-         "unknown-history"],
+         "unknown-history", "delete-unknown-entity", "delete-bad-id"],
 )  # fmt: skip
 async def test_bad_temporal_writes(
     client: TestClient, method: str, path: str, body: Any, status: int, ptype: str

@@ -1,9 +1,10 @@
-"""Writes to the temporal representation of entities (CIM 009 v1.8 §5.6.11 – §5.6.15).
+"""Writes to the temporal representation of entities (CIM 009 v1.8 §5.6.11 – §5.6.16).
 
 The temporal API reads ``attr_history`` (one row per attribute instance written; its rowid is
 the instance's ``instanceId``, see :func:`twin.store.entities.instance_id`). These operations
 write it directly: instances with their own ``observedAt`` appended (backfilled history), an
-attribute's instances deleted, or one instance modified or deleted. The current state of an
+attribute's instances or all of an entity's deleted, or one instance modified or deleted. The
+current state of an
 entity that exists is not changed by them; an entity that does not exist yet is created from the
 latest instance of each attribute so that it can be found and read (see
 :func:`twin.ngsild.temporal_write`).
@@ -27,6 +28,7 @@ from twin.store.entities import (
 
 __all__ = [
     "append_history_op",
+    "delete_entity_history_op",
     "delete_history_op",
     "delete_instance_op",
     "modify_instance_op",
@@ -79,6 +81,24 @@ def delete_history_op(
             params.append(dataset_id)
         if cur.execute(sql, params).rowcount == 0:
             raise NotFoundError(f"entity {entity_id} has no history of {attr}")
+
+    return delete
+
+
+def delete_entity_history_op(tenant: str, entity_id: str) -> Operation[None]:
+    """Return the operation deleting every instance of an entity's history (§5.6.16), leaving
+    its current state; NotFoundError when there is no such entity."""
+
+    def delete(cur: sqlite3.Cursor) -> None:
+        _check_tenant(cur, tenant)
+        exists = cur.execute(
+            "SELECT 1 FROM entities WHERE tenant = ? AND id = ?", (tenant, entity_id)
+        ).fetchone()
+        if exists is None:
+            raise NotFoundError(f"no entity {entity_id}")
+        cur.execute(
+            "DELETE FROM attr_history WHERE tenant = ? AND entity_id = ?", (tenant, entity_id)
+        )
 
     return delete
 

@@ -9,7 +9,9 @@ its history (201 when that created the entity, 204 otherwise), ``POST …/{entit
 appends to an existing entity's history, ``DELETE …/{entityId}/attrs/{attrId}`` deletes an
 attribute's history (``datasetId``, ``deleteAll``), ``PATCH`` and ``DELETE
 …/{entityId}/attrs/{attrId}/{instanceId}`` modify or delete one instance (§5.6.14, §5.6.15; the
-``instanceId`` of each instance is in the temporal output). They leave an existing entity's
+``instanceId`` of each instance is in the temporal output), ``DELETE …/{entityId}`` deletes the
+entity's whole history (§5.6.16: afterwards its temporal representation holds ``id`` and
+``type`` until new instances are written). They leave an existing entity's
 current state as it is (see :mod:`twin.store.entities_history`).
 """
 
@@ -40,6 +42,7 @@ from twin.server.state import call_store
 from twin.store.entities import EntityFilter, SQLiteEntities
 from twin.store.entities_history import (
     append_history_op,
+    delete_entity_history_op,
     delete_history_op,
     delete_instance_op,
     modify_instance_op,
@@ -57,6 +60,7 @@ def add_temporal_routes(app: web.Application) -> None:
     """Register the temporal routes under ``/ngsi-ld/v1``."""
     app.router.add_get(_T + S, query_temporal)
     app.router.add_get(_T + "/{entityId}" + S, retrieve_temporal)
+    app.router.add_delete(_T + "/{entityId}" + S, delete_temporal_entity)
     app.router.add_post(_T + S, create_temporal)
     app.router.add_post(_T + "/{entityId}/attrs" + S, append_temporal)
     app.router.add_delete(_T + "/{entityId}/attrs/{attrId}" + S, delete_temporal)
@@ -102,6 +106,13 @@ async def append_temporal(request: web.Request) -> web.Response:
         )
     attrs = parse_temporal_attributes(neg.body, neg.context, now_iso())
     await write(request, append_history_op(neg.tenant, entity_id, attrs, None))
+    return web.Response(status=204)
+
+
+async def delete_temporal_entity(request: web.Request) -> web.Response:
+    """DELETE /temporal/entities/{entityId}: drop the entity's whole history — 204."""
+    neg = await negotiate(request)
+    await write(request, delete_entity_history_op(neg.tenant, entity_id_of(request)))
     return web.Response(status=204)
 
 
