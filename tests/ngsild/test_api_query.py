@@ -50,6 +50,8 @@ async def ids(client: TestClient, query: str, status: int = 200) -> list[str]:
         ("type=Sensor&q=temperature>20", ["006", "007", "050"]),
         ("type=Sensor&q=temperature==16..17", ["001", "002"]),
         ("attrs=energy", ["1"]),
+        ("q=temperature>20&attrs=energy", []),
+        ("q=temperature>20&attrs=temperature", ["006", "007", "050"]),
         ("type=Sensor&georel=near;maxDistance==100&geometry=Point&coordinates=[11.001,48.0]",
          ["001", "002"]),
         ("georel=intersects&geometry=Point&coordinates=[11.0005,48.0005]", ["B1"]),

@@ -156,7 +156,8 @@ def _candidates(
             f"({_marks(where.types)}) AND t.seq = c.seq)"
         )
         params += [tenant, *where.types]
-    if where.attrs and not driver.startswith("SELECT DISTINCT seq FROM attr_index"):
+    # (a q's drivers may begin like the attrs driver: only that one needs no attrs test)
+    if where.attrs and (driven or not driver.startswith("SELECT DISTINCT seq FROM attr_index")):
         tests.append(
             "EXISTS (SELECT 1 FROM attr_index i WHERE i.seq = c.seq AND i.attr IN "
             f"({_marks(where.attrs)}))"
