@@ -180,6 +180,20 @@ async def test_query_by_type_and_q(history: TestClient) -> None:
 
 
 @pytest.mark.parametrize(
+    "selector",
+    ["", "type=Device&", f"id={DEV}&", "idPattern=urn:ngsi-ld:Device:.*&", "q=temperature>45&"],
+    ids=["attrs-only", "type", "id", "id-pattern", "q"],
+)
+async def test_query_attrs_selects_on_the_history(history: TestClient, selector: str) -> None:
+    # CIM 009 v1.8 §5.7.4: a temporal query is about the evolution, so an attribute that
+    # the entity no longer has but had selects it
+    assert (await history.delete(f"{API}/entities/{DEV}/attrs/humidity")).status == 204
+    body = await temporal(history, f"{selector}attrs=humidity", path="")
+    assert [(e["id"], "humidity" in e) for e in body] == [(DEV, True)]
+    assert await temporal(history, f"{selector}attrs=co2", path="") == []
+
+
+@pytest.mark.parametrize(
     ("query", "status", "ptype"),
     [
         ("timerel=before", 400, "BadRequestData"),

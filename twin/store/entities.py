@@ -190,7 +190,8 @@ class EntityFilter:
     """What SQL can select before the finer (q, geo) filters run in Python.
 
     ``types`` is a disjunction of expanded types; ``attrs`` a disjunction of expanded names the
-    entity must have one of; ``id_pattern`` a Python regular expression matched from the start;
+    entity must have one of (``attrs_in_history``: have a history of, the temporal API's
+    selection); ``id_pattern`` a Python regular expression matched from the start;
     ``condition`` a ``q`` translated onto ``attr_index``. ``exact``: the Python test adds nothing
     to ``types``, ``attrs`` and ``condition`` but what ``condition`` is unsure of, so entities
     ``condition.sure`` accepts are not decoded and tested.
@@ -202,6 +203,7 @@ class EntityFilter:
     attrs: tuple[str, ...] = ()
     condition: IndexCondition | None = None
     exact: bool = False
+    attrs_in_history: bool = False
 
 
 Cursor = Callable[[], AbstractContextManager[sqlite3.Cursor]]

@@ -128,6 +128,12 @@ def _driver(tenant: str, where: EntityFilter, unknown: bool) -> tuple[str, list[
             f"({_marks(where.types)})"
         )
         return driver, [tenant, *where.types], False
+    if where.attrs and where.attrs_in_history:
+        driver = (
+            "SELECT e.seq FROM entities e WHERE e.tenant = ? AND e.id IN (SELECT entity_id "
+            f"FROM attr_history WHERE tenant = ? AND attr IN ({_marks(where.attrs)}))"
+        )
+        return driver, [tenant, tenant, *where.attrs], False
     if where.attrs:
         driver = (
             "SELECT DISTINCT seq FROM attr_index WHERE tenant = ? AND attr IN "
@@ -156,13 +162,10 @@ def _candidates(
             f"({_marks(where.types)}) AND t.seq = c.seq)"
         )
         params += [tenant, *where.types]
-    # (a q's drivers may begin like the attrs driver: only that one needs no attrs test)
-    if where.attrs and (driven or not driver.startswith("SELECT DISTINCT seq FROM attr_index")):
-        tests.append(
-            "EXISTS (SELECT 1 FROM attr_index i WHERE i.seq = c.seq AND i.attr IN "
-            f"({_marks(where.attrs)}))"
-        )
-        params += list(where.attrs)
+    # (the attrs driver is the one left when there are no ids, q drivers or types)
+    if where.attrs and (where.ids or driven or where.types):
+        tests.append(_has_attrs(where))
+        params += [tenant, *where.attrs] if where.attrs_in_history else list(where.attrs)
     if cond is not None:
         left = cond.after_drivers if driven else cond.maybe
         if left != ("1", ()):
@@ -176,6 +179,21 @@ def _candidates(
         + " ORDER BY c.seq"
     )
     return sql, select_params + params
+
+
+def _has_attrs(where: EntityFilter) -> str:
+    """Return the test that candidate ``c`` has one of ``where.attrs`` (in its history, with
+    ``attrs_in_history``: by the key ``attr_history (tenant, entity_id, attr)``)."""
+    if where.attrs_in_history:
+        return (
+            "EXISTS (SELECT 1 FROM entities e2 CROSS JOIN attr_history h ON h.tenant = ? "
+            f"AND h.entity_id = e2.id AND h.attr IN ({_marks(where.attrs)}) "
+            "WHERE e2.seq = c.seq)"
+        )
+    return (
+        "EXISTS (SELECT 1 FROM attr_index i WHERE i.seq = c.seq AND i.attr IN "
+        f"({_marks(where.attrs)}))"
+    )
 
 
 def _bodies(cur: sqlite3.Cursor, seqs: list[int]) -> dict[int, Body]:

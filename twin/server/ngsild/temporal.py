@@ -1,7 +1,8 @@
 """``/ngsi-ld/v1/temporal/entities[/{entityId}]`` from the stored history (CIM 009 §5.7.3, §5.7.4).
 
 The entities are selected like ``GET /entities`` (``id``, ``idPattern``, ``type``, ``q`` and
-geo-queries against their current state), then each one's attribute history is read and shaped
+geo-queries against their current state) but for ``attrs``, which selects those with a history
+of one of the attributes, then each one's attribute history is read and shaped
 by :func:`twin.ngsild.temporal.temporal_entity`.
 
 Writes (§5.6.11 – §5.6.13): ``POST /temporal/entities`` appends a temporal entity's instances to
@@ -207,9 +208,10 @@ async def query_temporal(request: web.Request) -> web.Response:
         raise BadRequestDataError("a temporal query needs at least one of id, idPattern, type, "
                                   "attrs, q or a geo-query")  # fmt: skip
     limit, offset, count = page_of(request)
+    # attrs select on the history (CIM 009 v1.8 §5.7.4: the query is about the evolution)
     where = EntityFilter(ids=selection.ids, types=selection.types, attrs=selection.attrs,
                          id_pattern=selection.id_pattern, condition=selection.q_sql,
-                         exact=selection.sql_decides)  # fmt: skip
+                         exact=selection.sql_decides, attrs_in_history=True)  # fmt: skip
     store = entities_of(request)
     page, total = await call_store(
         store.query, neg.tenant, where, selection.matches, offset=offset, limit=limit
