@@ -471,6 +471,8 @@ BAD: list[tuple[str, Callable[[dict[str, Any]], dict[str, Any]], int, str]] = [
     ("bad-scope-q", lambda b: {**b, "scopeQ": "Munich/#"}, 400, "BadRequestData"),
     ("empty-scope-q", lambda b: {**b, "scopeQ": ""}, 400, "BadRequestData"),
     ("number-scope-q", lambda b: {**b, "scopeQ": 3}, 400, "BadRequestData"),
+    ("bad-lang", lambda b: {**b, "lang": "en;q=x"}, 400, "BadRequestData"),
+    ("number-lang", lambda b: {**b, "lang": 3}, 400, "BadRequestData"),
     ("temporal-q", lambda b: {**b, "temporalQ": {"timerel": "after"}}, 422,
      "OperationNotSupported"),
     # receiverInfo are sent as HTTP headers: names and values that cannot be one are refused
@@ -688,3 +690,44 @@ async def test_show_changes_gives_no_previous_value_to_a_created_attribute(
     assert body["data"] == [
         {"id": DEV, "type": "Device", "co2": {"type": "Property", "value": 400}}
     ]
+
+
+LABEL = {"type": "LanguageProperty", "languageMap": {"en": "Hall", "de": "Halle"}}
+
+
+@pytest.mark.parametrize(
+    ("form", "expected"),
+    [("normalized", {"type": "Property", "value": "Halle", "lang": "de"}),
+     ("concise", {"value": "Halle", "lang": "de"}),
+     ("keyValues", "Halle")],
+)  # fmt: skip
+async def test_lang_picks_the_language_of_notified_language_properties(
+    client: TestClient, receiver: Receiver, form: str, expected: Any
+) -> None:
+    # CIM 009 v1.8 §5.2.12 (Subscription.lang), applied as the lang parameter (§4.15)
+    await create_device(client, label={**LABEL, "languageMap": {"en": "hall"}})
+    sub = subscription(receiver, watchedAttributes=["label"], lang="fr,de;q=0.8")
+    del sub["q"]
+    sub["notification"].update(attributes=["label"], format=form)
+    await subscribe(client, sub)
+    assert (await get_sub(client))["lang"] == "fr,de;q=0.8"
+    await patch(client, label=LABEL)
+    await drain(client)
+    [body] = receiver.bodies()
+    assert body["data"] == [{"id": DEV, "type": "Device", "label": expected}]
+
+
+async def test_lang_can_be_patched_onto_a_subscription(
+    client: TestClient, receiver: Receiver
+) -> None:
+    await create_device(client, label={**LABEL, "languageMap": {"en": "hall"}})
+    sub = subscription(receiver, watchedAttributes=["label"])
+    del sub["q"]
+    sub["notification"].update(attributes=["label"], format="keyValues")
+    await subscribe(client, sub)
+    resp = await client.patch(f"{API}/subscriptions/{SUB}", json={"lang": "en"})
+    assert resp.status == 204, await resp.text()
+    await patch(client, label=LABEL)
+    await drain(client)
+    [body] = receiver.bodies()
+    assert body["data"] == [{"id": DEV, "type": "Device", "label": "Hall"}]

@@ -20,6 +20,10 @@ it as in a query string).
 ``scopeQ`` (§4.19, the grammar of :mod:`twin.ngsild.scope`) restricts notifications to entities
 whose ``scope`` matches it, as ``q`` restricts them by value; a malformed one is 400.
 
+``lang`` (§5.2.12, the syntax of the ``lang`` query parameter, :mod:`twin.ngsild.language`)
+gives the LanguageProperties of notified entities in the best of its languages; a malformed
+one is 400.
+
 ``timeInterval`` (seconds) makes the subscription periodic (§5.2.12): it is notified every
 interval with the entities that match it then, never on changes.
 """
@@ -37,6 +41,7 @@ from twin.errors import QueryError
 from twin.ngsild.entity import ATTRIBUTE_KEYWORDS, is_uri, validate_datetime
 from twin.ngsild.errors import BadRequestDataError, OperationNotSupportedError
 from twin.ngsild.jsonld import Context, RawContext
+from twin.ngsild.language import parse_lang
 from twin.ngsild.query import map_attribute_names, parse_geoquery, parse_q, render_q
 from twin.ngsild.scope import parse_scope_q
 from twin.ngsild.selection import parse_type_expr
@@ -84,6 +89,7 @@ class StoredSubscription(TypedDict):
     watchedAttributes: NotRequired[list[str]]
     q: NotRequired[str]
     scopeQ: NotRequired[str]
+    lang: NotRequired[str]
     geoQ: NotRequired[dict[str, Any]]
     expiresAt: NotRequired[str]
     throttling: NotRequired[float]
@@ -274,6 +280,13 @@ def _scope_q(value: object, ctx: Context) -> str:
     return value
 
 
+def _lang(value: object, ctx: Context) -> str:
+    if not isinstance(value, str):
+        raise BadRequestDataError(f"lang must be a string of language tags, got {value!r}")
+    parse_lang(value)  # (raises BadRequestData naming the bad part)
+    return value
+
+
 def _geo_q(value: object, ctx: Context) -> dict[str, Any]:
     if not isinstance(value, Mapping):
         raise BadRequestDataError("geoQ must be an object")
@@ -372,6 +385,7 @@ _MEMBERS: Final[dict[str, Callable[[Any, Context], Any]]] = {
     "q": _q,
     "scopeQ": _scope_q,
     "geoQ": _geo_q,
+    "lang": _lang,
     "notification": _notification,
     "expiresAt": _expires,
     "throttling": _seconds("throttling"),

@@ -26,6 +26,7 @@ from typing import Any, Final, Literal, cast
 
 from twin.ngsild.entity import PREVIOUS_MEMBER, VALUE_MEMBER, Attribute, ExpandedEntity
 from twin.ngsild.jsonld import CORE, Context
+from twin.ngsild.language import LanguagePreference, parse_lang
 from twin.ngsild.query import GeoQuery, QueryExpr, evaluate_geo, evaluate_q, parse_geoquery, parse_q
 from twin.ngsild.render import Form, Projection, render_entity, render_feature
 from twin.ngsild.scope import ScopeTest, parse_scope_q
@@ -113,6 +114,8 @@ class CompiledSubscription:
     """``timeInterval``: notified periodically, never on changes."""
     scope: ScopeTest | None = field(default=None, compare=False)
     """``scopeQ``, tested on the entity's ``scope``."""
+    lang: LanguagePreference | None = None
+    """``lang``: the languages LanguageProperties are notified in (§5.2.12)."""
 
     def fires(self, change: EntityChange, now: str) -> str | None:
         """Return the trigger reason when ``change`` notifies this subscription, else None."""
@@ -175,6 +178,7 @@ def compile_subscription(stored: StoredSubscription) -> CompiledSubscription:
         geo=geo,
         interval=stored.get("timeInterval"),
         scope=parse_scope_q(stored["scopeQ"]) if "scopeQ" in stored else None,
+        lang=parse_lang(stored["lang"]) if "lang" in stored else None,
     )
 
 
@@ -231,7 +235,7 @@ def entities_data(
     """Return the ``data`` of a notification of ``entities`` (a periodic one has many)."""
     params = sub.stored["notification"]
     attrs = params.get("attributes")
-    projection = Projection(attrs=frozenset(attrs) if attrs else None)
+    projection = Projection(attrs=frozenset(attrs) if attrs else None, lang=sub.lang)
     form: Form = params.get("format", "normalized")
     sys_attrs = bool(params.get("sysAttrs", False))
     bodies = [cast(ExpandedEntity, e) for e in entities]

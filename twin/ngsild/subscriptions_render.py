@@ -58,7 +58,7 @@ def render_subscription(stored: Mapping[str, Any], ctx: Context, now: str) -> di
     """Return the wire form of a subscription, names compacted with ``ctx``, with its status."""
     out: dict[str, Any] = {"id": stored["id"], "type": "Subscription"}
     for key in ("subscriptionName", "description", "expiresAt", "throttling", "timeInterval",
-                "scopeQ", "jsonldContext"):  # fmt: skip
+                "scopeQ", "lang", "jsonldContext"):  # fmt: skip
         if key in stored:
             out[key] = stored[key]
     if "entities" in stored:
