@@ -635,6 +635,14 @@ async def test_notifications_beyond_the_backlogs_fail(
     assert [n.get("timesSent") for n in counters] == failed  # (only failures counted yet)
 
 
+def watching(receiver: Receiver, name: str, **notification: Any) -> dict[str, Any]:
+    """Return a subscription to changes of ``name`` of any Device, notifying only ``name``."""
+    sub = subscription(receiver, watchedAttributes=[name])
+    del sub["q"]
+    sub["notification"].update(attributes=[name], **notification)
+    return sub
+
+
 OWNER_A, OWNER_B = "urn:ngsi-ld:Person:a", "urn:ngsi-ld:Person:b"
 
 
@@ -663,10 +671,7 @@ async def test_show_changes_carries_the_previous_value(
 ) -> None:
     # CIM 009 v1.8 §5.2.14 (NotificationParams.showChanges)
     await create_device(client, **{name: old})
-    sub = subscription(receiver, watchedAttributes=[name])
-    del sub["q"]
-    sub["notification"].update(attributes=[name], format="normalized", showChanges=show_changes)
-    await subscribe(client, sub)
+    await subscribe(client, watching(receiver, name, format="normalized", showChanges=show_changes))
     await patch(client, **{name: new})
     await drain(client)
     [body] = receiver.bodies()
@@ -679,10 +684,7 @@ async def test_show_changes_gives_no_previous_value_to_a_created_attribute(
     client: TestClient, receiver: Receiver
 ) -> None:
     await create_device(client)
-    sub = subscription(receiver, watchedAttributes=["co2"])
-    del sub["q"]
-    sub["notification"].update(attributes=["co2"], format="normalized", showChanges=True)
-    await subscribe(client, sub)
+    await subscribe(client, watching(receiver, "co2", format="normalized", showChanges=True))
     resp = await client.post(f"{API}/entities/{DEV}/attrs", json={"co2": 400})
     assert resp.status == 204, await resp.text()
     await drain(client)
@@ -706,10 +708,7 @@ async def test_lang_picks_the_language_of_notified_language_properties(
 ) -> None:
     # CIM 009 v1.8 §5.2.12 (Subscription.lang), applied as the lang parameter (§4.15)
     await create_device(client, label={**LABEL, "languageMap": {"en": "hall"}})
-    sub = subscription(receiver, watchedAttributes=["label"], lang="fr,de;q=0.8")
-    del sub["q"]
-    sub["notification"].update(attributes=["label"], format=form)
-    await subscribe(client, sub)
+    await subscribe(client, {**watching(receiver, "label", format=form), "lang": "fr,de;q=0.8"})
     assert (await get_sub(client))["lang"] == "fr,de;q=0.8"
     await patch(client, label=LABEL)
     await drain(client)
@@ -721,10 +720,7 @@ async def test_lang_can_be_patched_onto_a_subscription(
     client: TestClient, receiver: Receiver
 ) -> None:
     await create_device(client, label={**LABEL, "languageMap": {"en": "hall"}})
-    sub = subscription(receiver, watchedAttributes=["label"])
-    del sub["q"]
-    sub["notification"].update(attributes=["label"], format="keyValues")
-    await subscribe(client, sub)
+    await subscribe(client, watching(receiver, "label", format="keyValues"))
     resp = await client.patch(f"{API}/subscriptions/{SUB}", json={"lang": "en"})
     assert resp.status == 204, await resp.text()
     await patch(client, label=LABEL)

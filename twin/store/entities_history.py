@@ -45,13 +45,11 @@ def append_history_op(
     ``new_entity`` is None)."""
 
     def append(cur: sqlite3.Cursor) -> bool:
-        exists = cur.execute(
-            "SELECT 1 FROM entities WHERE tenant = ? AND id = ?", (tenant, entity_id)
-        ).fetchone()
-        if exists is None and new_entity is None:
+        exists = _exists(cur, tenant, entity_id)
+        if not exists and new_entity is None:
             _check_tenant(cur, tenant)
             raise NotFoundError(f"no entity {entity_id}")
-        if exists is None and new_entity is not None:
+        if not exists and new_entity is not None:
             cur.execute("INSERT OR IGNORE INTO tenants VALUES (?)", (tenant,))
             write_entity(cur, tenant, new_entity)
         cur.executemany(
@@ -60,9 +58,17 @@ def append_history_op(
               inst["modifiedAt"], _dumps(inst))
              for attr, instances in attrs.items() for inst in instances],
         )  # fmt: skip
-        return exists is None
+        return not exists
 
     return append
+
+
+def _exists(cur: sqlite3.Cursor, tenant: str, entity_id: str) -> bool:
+    """Return whether the tenant has an entity ``entity_id`` (its history may be empty)."""
+    row = cur.execute(
+        "SELECT 1 FROM entities WHERE tenant = ? AND id = ?", (tenant, entity_id)
+    ).fetchone()
+    return row is not None
 
 
 def delete_history_op(
@@ -91,10 +97,7 @@ def delete_entity_history_op(tenant: str, entity_id: str) -> Operation[None]:
 
     def delete(cur: sqlite3.Cursor) -> None:
         _check_tenant(cur, tenant)
-        exists = cur.execute(
-            "SELECT 1 FROM entities WHERE tenant = ? AND id = ?", (tenant, entity_id)
-        ).fetchone()
-        if exists is None:
+        if not _exists(cur, tenant, entity_id):
             raise NotFoundError(f"no entity {entity_id}")
         cur.execute(
             "DELETE FROM attr_history WHERE tenant = ? AND entity_id = ?", (tenant, entity_id)
