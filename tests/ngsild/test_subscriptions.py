@@ -471,6 +471,8 @@ BAD: list[tuple[str, Callable[[dict[str, Any]], dict[str, Any]], int, str]] = [
     ("bad-scope-q", lambda b: {**b, "scopeQ": "Munich/#"}, 400, "BadRequestData"),
     ("empty-scope-q", lambda b: {**b, "scopeQ": ""}, 400, "BadRequestData"),
     ("number-scope-q", lambda b: {**b, "scopeQ": 3}, 400, "BadRequestData"),
+    ("show-changes-key-values", lambda b: {**b, "notification": {**b["notification"],
+     "showChanges": True}}, 400, "BadRequestData"),
     ("bad-lang", lambda b: {**b, "lang": "en;q=x"}, 400, "BadRequestData"),
     ("number-lang", lambda b: {**b, "lang": 3}, 400, "BadRequestData"),
     ("temporal-q", lambda b: {**b, "temporalQ": {"timerel": "after"}}, 422,

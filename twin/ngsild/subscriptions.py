@@ -9,9 +9,10 @@ counters live under ``notification`` (``timesSent``, ``timesFailed``, ``lastNoti
 
 What is refused, and how:
 
-- malformed members, no ``entities`` and no ``watchedAttributes``, ``expiresAt`` in the past,
-  ``timeInterval`` together with ``watchedAttributes`` or ``throttling`` or without ``entities``:
-  400 BadRequestData;
+- malformed members, ``notification.showChanges`` with ``format`` ``keyValues``, no
+  ``entities`` and no ``watchedAttributes``, ``expiresAt`` in the past, ``timeInterval``
+  together with ``watchedAttributes`` or ``throttling`` or without ``entities``: 400
+  BadRequestData;
 - ``temporalQ``, ``csf`` and endpoints that are not ``http(s)``: 422 OperationNotSupported.
 
 A ``q`` that is not valid as written but is once URL-decoded is taken decoded (clients encode
@@ -345,6 +346,11 @@ def _notification(value: object, ctx: Context) -> dict[str, Any]:
     for flag in ("sysAttrs", "showChanges"):
         if flag in value:
             out[flag] = _bool(value[flag], ctx)
+    if out.get("showChanges") and out["format"] == "keyValues":  # §5.2.14: it has no place
+        raise BadRequestDataError(
+            "notification.showChanges cannot be true with format keyValues (it has no member "
+            "for the previous value); use normalized or concise"
+        )
     out["endpoint"] = _endpoint(value.get("endpoint"))
     return out
 
