@@ -97,7 +97,17 @@ def wait_for_tiles(page: Page) -> None:
 
 
 def open_viewer(browser: Browser, base_url: str, path: str) -> Iterator[ViewerSession]:
-    """Open ``path`` in a fresh context, record its requests and errors, wait for its tools."""
+    """Open ``path`` in a fresh context, record its requests and errors, wait for its tools.
+
+    Only one viewer page may be open at a time. Chromium draws every page's WebGL in one GPU
+    process; with SwiftShader an idle viewer keeps it 60-95 % busy (Cesium's render loop asks
+    for a frame on every vsync), and a second page's WebGL setup (hundreds of synchronous GPU
+    calls) queues behind that: its DOMContentLoaded came after 30 s instead of 1 s, past the
+    60 s of ``page.goto`` under load. A test that needs another URL uses :func:`reopen_viewer`.
+    """
+    busy = [page.url for context in browser.contexts for page in context.pages]
+    if busy:
+        raise AssertionError(f"a viewer page is still open ({', '.join(busy)}): use reopen_viewer")
     context = browser.new_context(viewport=VIEWPORT)
     page = context.new_page()
     session = ViewerSession(page=page, base_url=base_url)
@@ -122,15 +132,33 @@ def open_viewer(browser: Browser, base_url: str, path: str) -> Iterator[ViewerSe
         ),
     )
     page.set_default_timeout(WAIT_MS)
+    _load(session, path)
+    yield session
+    context.close()
+
+
+def reopen_viewer(session: ViewerSession, path: str) -> None:
+    """Load ``path`` in the session's page instead of its viewer; the records start afresh.
+
+    The old document goes first (``about:blank``), so its WebGL context is gone before the new
+    one is made, and a URL that differs only in its hash loads a new document all the same.
+    """
+    session.page.goto("about:blank")
+    for record in (session.requests, session.errors, session.console_errors, session.refused):
+        record.clear()
+    _load(session, path)
+
+
+def _load(session: ViewerSession, path: str) -> None:
+    """Navigate to ``path``, wait for the tiles and the tools, note how long it took."""
+    page = session.page
     started = time.monotonic()
     # The tiles-loaded flag below is what counts; the load event can lag far behind it on a busy
     # machine (Cesium.js and its workers are large).
-    page.goto(f"{base_url}{path}", wait_until="domcontentloaded")
+    page.goto(f"{session.base_url}{path}", wait_until="domcontentloaded")
     wait_for_tiles(page)
     page.evaluate("window.twinViewer.ready.then(() => true)")
     session.load_seconds = time.monotonic() - started
-    yield session
-    context.close()
 
 
 BUILDING_IDS = re.findall(r'<bldg:Building gml:id="([^"]+)"', DEMO_GML.read_text("utf-8"))

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser
 
-from .harness import ROOT, ViewerSession, open_viewer, serve_city
+from .harness import ROOT, ViewerSession, open_viewer, reopen_viewer, serve_city
 from .test_viewer import COUNT_CHANGED_PIXELS_JS
 
 pytestmark = pytest.mark.browser
@@ -100,14 +100,6 @@ def test_hiding_a_type_stops_drawing_and_picking_its_features(delft: ViewerSessi
     assert "hide=" not in page.evaluate("window.location.hash")
 
 
-def test_a_shared_url_keeps_the_hidden_types(browser: Browser, planner_server: str) -> None:
-    for session in open_viewer(browser, planner_server, f"/viewer/{DELFT_VIEW}&hide=buildings"):
-        page = session.page
-        assert not page.is_checked('[data-testid="type-toggle-buildings"]')
-        assert "Building" not in page.evaluate(TYPES_ON_SCREEN_JS)
-        assert session.errors == []
-
-
 def building_at(source: str, street: str, number: str) -> str:
     """The gml:id of the city object member whose xAL address is ``street`` ``number``."""
     for member in source.split("cityObjectMember>"):
@@ -138,3 +130,12 @@ def test_search_finds_a_building_by_its_address(delft: ViewerSession) -> None:
     assert page.inner_text(
         'section[data-group="Address"] dd[data-attribute="addressLocality"]'
     ) == ("Lorup")
+
+
+def test_a_shared_url_keeps_the_hidden_types(delft: ViewerSession) -> None:
+    # Last in the module: the page is left at the shared URL.
+    reopen_viewer(delft, f"/viewer/{DELFT_VIEW}&hide=buildings")
+    page = delft.page
+    assert not page.is_checked('[data-testid="type-toggle-buildings"]')
+    assert "Building" not in page.evaluate(TYPES_ON_SCREEN_JS)
+    assert delft.errors == []

@@ -14,7 +14,14 @@ import pytest
 from playwright.sync_api import Browser, Page
 from pyproj import Transformer
 
-from .harness import BUILDING_IDS, FIND_BUILDING_JS, TOKEN, ViewerSession, open_viewer
+from .harness import (
+    BUILDING_IDS,
+    FIND_BUILDING_JS,
+    TOKEN,
+    ViewerSession,
+    open_viewer,
+    reopen_viewer,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -346,16 +353,16 @@ def test_search_flies_to_the_building(tools_viewer: ViewerSession) -> None:
     )
 
 
-def test_a_shared_url_restores_the_camera(browser: Browser, demo_server: str) -> None:
+def test_a_shared_url_restores_the_camera(tools_viewer: ViewerSession) -> None:
     camera = {"lon": 6.5735, "lat": 50.9872, "height": 350.0, "heading": 45.0, "pitch": -40.0}
     hash_ = f"#cam={camera['lon']},{camera['lat']},{camera['height']},45,-40&style=measuredHeight"
-    for session in open_viewer(browser, demo_server, f"/viewer/{hash_}"):
-        restored = session.page.evaluate(CAMERA_JS)
-        assert restored["lon"] == pytest.approx(camera["lon"], abs=1e-5)
-        assert restored["lat"] == pytest.approx(camera["lat"], abs=1e-5)
-        assert restored["height"] == pytest.approx(camera["height"], abs=1.0)
-        assert restored["heading"] == pytest.approx(camera["heading"], abs=0.5)
-        assert restored["pitch"] == pytest.approx(camera["pitch"], abs=0.5)
-        value = session.page.eval_on_selector('[data-testid="style-attribute"]', "e => e.value")
-        assert value == "static:measuredHeight"
-        assert session.errors == []
+    reopen_viewer(tools_viewer, f"/viewer/{hash_}")
+    restored = tools_viewer.page.evaluate(CAMERA_JS)
+    assert restored["lon"] == pytest.approx(camera["lon"], abs=1e-5)
+    assert restored["lat"] == pytest.approx(camera["lat"], abs=1e-5)
+    assert restored["height"] == pytest.approx(camera["height"], abs=1.0)
+    assert restored["heading"] == pytest.approx(camera["heading"], abs=0.5)
+    assert restored["pitch"] == pytest.approx(camera["pitch"], abs=0.5)
+    value = tools_viewer.page.eval_on_selector('[data-testid="style-attribute"]', "e => e.value")
+    assert value == "static:measuredHeight"
+    assert tools_viewer.errors == []
