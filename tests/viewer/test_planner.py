@@ -132,6 +132,19 @@ def test_search_finds_a_building_by_its_address(delft: ViewerSession) -> None:
     ) == ("Lorup")
 
 
+def test_attributes_of_tiles_loaded_later_join_the_colour_by_list(delft: ViewerSession) -> None:
+    # Lorup lies 250 km from the Delft view: none of its tiles were in when the list was made.
+    page = delft.page
+    page.click('details:has([data-testid="dataset-list"]) summary')
+    page.click('li:has([data-testid="dataset-visible-lorup"]) button')
+    page.wait_for_function(
+        """() => [...document.querySelectorAll('[data-testid="style-attribute"] option')]
+          .some((o) => o.value === "static:Firsthoehe")"""
+    )
+    page.select_option('[data-testid="style-attribute"]', "static:Firsthoehe")
+    assert page.locator('[data-testid="legend"] li').count() > 1
+
+
 def test_a_shared_url_keeps_the_hidden_types(delft: ViewerSession) -> None:
     # Last in the module: the page is left at the shared URL.
     reopen_viewer(delft, f"/viewer/{DELFT_VIEW}&hide=buildings")

@@ -64,7 +64,6 @@ export function bindTools(o) {
   const legend = $("legend");
 
   // Attribute choices: static ones from the tiles, live ones from the joined values.
-  const statics = [...thematic.propertyNames()].filter((n) => !NOT_STYLABLE.has(n)).sort();
   const group = (label, names, source) => {
     const g = document.createElement("optgroup");
     g.label = label;
@@ -74,13 +73,36 @@ export function bindTools(o) {
     }
     return g;
   };
+  let statics = "";
+  const fillStatic = () => {
+    const names = [...thematic.propertyNames()].filter((n) => !NOT_STYLABLE.has(n)).sort();
+    if (names.join() === statics) return;
+    statics = names.join();
+    const value = attribute.value;
+    const old = attribute.querySelector('optgroup[label="Attributes"]');
+    const fresh = group("Attributes", names, "static");
+    if (old) old.replaceWith(fresh);
+    else attribute.append(fresh); // the first time, before the live group
+    attribute.value = value;
+  };
   const fillLive = () => {
     attribute.querySelector('optgroup[label="Live"]')?.remove();
     const names = live.attributes();
     if (names.length) attribute.append(group("Live", names, "live"));
   };
-  attribute.append(group("Attributes", statics, "static"));
+  fillStatic();
   fillLive();
+  // Tiles that load later (another dataset flown to, a finer level) may bring attributes the
+  // first view had none of: list them as they arrive, at most every 300 ms.
+  let refill = null;
+  for (const tileset of o.tilesets) {
+    tileset.tileLoad.addEventListener(() => {
+      refill ??= setTimeout(() => {
+        refill = null;
+        fillStatic();
+      }, 300);
+    });
+  }
 
   function showLegend(result) {
     legend.hidden = result === null;
