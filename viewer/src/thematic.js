@@ -324,7 +324,11 @@ export class Thematic {
     const values = new Set(this.staticValues(this.spec.attribute));
     for (const value of values) {
       if (value === undefined || value === null) continue;
-      const literal = typeof value === "number" ? String(value) : JSON.stringify(String(value));
+      // A BOOLEAN property reads as true/false, never as the text "true" the legend shows.
+      const literal =
+        typeof value === "number" || typeof value === "boolean"
+          ? String(value)
+          : JSON.stringify(String(value));
       conditions.push([`${ref} === ${literal}`, `color('${this.colorOf(value)}')`]);
     }
     conditions.push(["true", `color('${NO_VALUE}')`]);
