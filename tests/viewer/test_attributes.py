@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser
 
-from .harness import ViewerSession, open_viewer, serve_city
+from .harness import ViewerSession, open_viewer, reopen_viewer, serve_city
 
 pytestmark = pytest.mark.browser
 
@@ -99,4 +99,19 @@ def test_every_building_is_drawn_in_its_legend_colour(odd: ViewerSession, attrib
     coloured = [(value, drawn) for value, drawn, swatch in rows if swatch is not None]
     assert coloured == [(value, swatch) for value, _, swatch in rows if swatch is not None]
     assert len(coloured) == sum(a[attribute] is not None for a in ATTRIBUTES)
+    assert odd.errors == []
+
+
+def test_a_shared_url_with_garbage_loads_and_says_what_it_ignored(odd: ViewerSession) -> None:
+    # Last in the module: the page is left at this URL.
+    reopen_viewer(odd, "/viewer/#cam=abc,1&sel=nope&sun=garbage&mode=x&zoom=3&style=flag")
+
+    note = odd.page.locator('[data-testid="url-note"]')
+    assert note.is_visible()
+    for ignored in ("cam", "sel", "sun", "mode", "zoom"):
+        assert f"{ignored}=" in note.inner_text()
+    assert "style=" not in note.inner_text()
+    assert odd.page.eval_on_selector('[data-testid="style-attribute"]', "e => e.value") == (
+        "static:flag"
+    )
     assert odd.errors == []

@@ -24,6 +24,11 @@ import { formatHash, parseHash } from "./urlstate.js";
 const ROOT_URL = new URL("../", window.location.href).href;
 const COLLECTIONS_URL = new URL("ogc/collections", ROOT_URL).href;
 const INITIAL = parseHash(window.location.hash);
+if (INITIAL.ignored.length) {
+  const note = document.querySelector('[data-testid="url-note"]');
+  note.textContent = `Link parameters ignored: ${INITIAL.ignored.join(", ")}`;
+  note.hidden = false;
+}
 
 /**
  * Load every dataset and frame them all (or restore the camera from the URL).

@@ -13,7 +13,10 @@
  * @property {{attribute: string, source: "static" | "live", filter: string, mode: "dim" | "hide"}} style
  * @property {string[]} hidden object-type families switched off (see types.js)
  * @property {Date | null} sun the sun's time when shadows are on, null when off
+ * @property {string[]} ignored `key=value` of every parameter that was unknown or unusable
  */
+
+const KEYS = new Set(["cam", "sel", "style", "src", "filter", "mode", "hide", "sun"]);
 
 /**
  * Parse a location hash.
@@ -35,12 +38,24 @@ export function parseHash(hash) {
     const at = sel.indexOf("/");
     selected = { dataset: sel.slice(0, at), id: sel.slice(at + 1) };
   }
-  const sun = params.get("sun") ? new Date(params.get("sun")) : null;
+  let sun = params.get("sun") ? new Date(params.get("sun")) : null;
+  if (sun && !Number.isFinite(sun.getTime())) sun = null;
+  const unusable = {
+    cam: camera === null,
+    sel: selected === null,
+    sun: sun === null,
+    src: !["live", "static"].includes(params.get("src")),
+    mode: !["dim", "hide"].includes(params.get("mode")),
+  };
+  const ignored = [...params.entries()]
+    .filter(([key]) => !KEYS.has(key) || unusable[key])
+    .map(([key, value]) => `${key}=${value}`);
   return {
     camera,
     selected,
     hidden: (params.get("hide") ?? "").split(",").filter(Boolean),
-    sun: sun && Number.isFinite(sun.getTime()) ? sun : null,
+    sun,
+    ignored,
     style: {
       attribute: params.get("style") ?? "",
       source: params.get("src") === "live" ? "live" : "static",
