@@ -14,7 +14,7 @@ import operator
 import os
 import re
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence, Set
 from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any, Final, Literal, TypeAlias, TypeVar
@@ -51,6 +51,7 @@ __all__ = [
     "WrapMode",
     "image_path",
     "is_ngsild_name",
+    "names_apart",
     "ngsild_names",
     "pickled_by_fields",
     "wrap_mode",
@@ -494,17 +495,41 @@ def ngsild_names(names: tuple[str, ...]) -> tuple[str, ...]:
     >>> ngsild_names(("location", "type", "id", "location_2"))
     ('location_3', 'type_2', 'id_2', 'location_2')
     """
-    given = {n: n for n in names if is_ngsild_name(n) and n not in _RESERVED_NAMES}
-    taken = set(given) | _RESERVED_NAMES
+    return names_apart(names, _RESERVED_NAMES, keep=is_ngsild_name, base=_ngsild_base)
+
+
+def _ngsild_base(name: str) -> str:
+    base = re.sub(r"\W+", "_", name).strip("_")
+    return base if base[:1].isalpha() else f"attr_{base}".rstrip("_")
+
+
+def names_apart(
+    names: Sequence[str],
+    reserved: Set[str],
+    *,
+    keep: Callable[[str], bool] = lambda name: True,
+    base: Callable[[str], str] = lambda name: name,
+) -> tuple[str, ...]:
+    """Return distinct names for ``names`` (distinct), in their order, none of them reserved.
+
+    A name that ``keep`` accepts and is not ``reserved`` is kept; any other is given
+    ``base(name)``, or when that is taken (reserved, kept, or given before) the first free of
+    ``base(name)_2``, ``base(name)_3`` … Kept names are given out first, so they do not depend
+    on the others.
+
+    >>> names_apart(("type", "type_2", "roof"), {"type", "id"})
+    ('type_3', 'type_2', 'roof')
+    """
+    given = {n: n for n in names if keep(n) and n not in reserved}
+    taken = set(given) | reserved
     for name in names:
         if name in given:
             continue
-        base = re.sub(r"\W+", "_", name).strip("_")
-        base = base if base[:1].isalpha() else f"attr_{base}".rstrip("_")
-        candidate, n = base, 1
+        stem = base(name)
+        candidate, n = stem, 1
         while candidate in taken:
             n += 1
-            candidate = f"{base}_{n}"
+            candidate = f"{stem}_{n}"
         given[name] = candidate
         taken.add(candidate)
     return tuple(given[n] for n in names)
