@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Mapping
 from typing import Any, Final, NotRequired, TypedDict
 from urllib.parse import quote
 
@@ -32,7 +33,7 @@ from twin.server.ogc_html import (
 )
 from twin.server.ogc_params import parse_geometry, wanted_format
 from twin.server.state import STORE, call_store
-from twin.store.derived import derived_values
+from twin.store.derived import catalog_attributes, derived_values
 
 __all__ = [
     "CRS84H",
@@ -193,16 +194,17 @@ def collection_of(info: DatasetInfo, base: str) -> Collection:
     return collection
 
 
-def feature_of(record: BuildingRecord, base: str) -> Feature:
+def feature_of(record: BuildingRecord, base: str, renamed: Mapping[str, str]) -> Feature:
     """Return a city object as a GeoJSON Feature.
 
     ``properties`` holds ``type``, ``parent_id``, ``lod``, every attribute, ``address`` (the
     fields that are set) and the derived properties that are known (schema.org address
-    fields, 3D measures; :mod:`twin.store.derived`); these names win over attributes that
-    share them.
+    fields, 3D measures; :mod:`twin.store.derived`). An attribute named like one of these
+    is kept under the new name ``renamed`` gives it (the dataset's
+    :func:`twin.store.derived.catalog_names`: ``type`` → ``type_2``).
     """
     collection = base + path_of("ogc", "collections", record.dataset)
-    properties: dict[str, object] = dict(record.attributes)
+    properties: dict[str, object] = dict(catalog_attributes(record.attributes, renamed))
     properties.update(type=record.type, parent_id=record.parent_id, lod=record.lod)
     properties["address"] = None if record.address is None else record.address.as_dict()
     properties.update((k, v) for k, v in derived_values(record).items() if v is not None)
@@ -295,7 +297,8 @@ async def get_item(request: web.Request) -> web.StreamResponse:
     geometry = parse_geometry(request.query)
     crs, transform = answer_crs(request.query, info, geometry)
     record = await call_store(store.get_object, dataset, object_id)
-    feature = feature_of(record, _base(request))
+    renamed = await call_store(store.features.renamed, dataset)
+    feature = feature_of(record, _base(request), renamed)
     if geometry == "lod":
         wkbs = await call_store(store.features.lod_geometries, dataset, [object_id])
         set_lod_geometries([feature], wkbs)

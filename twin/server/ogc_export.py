@@ -112,7 +112,9 @@ async def export_items(
     crs, transform = answer_crs(request.query, info, geometry, easting_first=fmt == "parquet")
     # a column of several types is text, so that no value is lost
     mixed = (await call_store(store.features.value_hints, dataset)).mixed
-    layout = TableLayout.of({k: "string" if k in mixed else v for k, v in known.items()}, geometry)
+    renamed = await call_store(store.features.renamed, dataset)
+    types = {k: "string" if k in mixed else v for k, v in known.items()}
+    layout = TableLayout.of(types, geometry, renamed)
     encode, head = await asyncio.to_thread(_encoder, fmt, layout, live, crs, transform)
     chunks = store.features.iter_chunks(fq, _CHUNK)
     if geometry == "lod":

@@ -141,7 +141,9 @@ def prepare_query(
     if with_live or (filter_names(query) | set(also)) - set(static):
         known, live = _known(store, dataset)
     bound = {name: json.dumps(v, ensure_ascii=False) for name, v in live.items()}
-    return feature_query(dataset, query, known, bound, to_crs84), known, live
+    attribute_of = {new: old for old, new in store.features.renamed(dataset).items()}
+    fq = feature_query(dataset, query, known, bound, to_crs84, attribute_of)
+    return fq, known, live
 
 
 def _search(
@@ -201,10 +203,11 @@ async def get_items(request: web.Request) -> web.StreamResponse:
     fq, matched, records, lives, lods = await call_store(
         _search, request.app[STORE], dataset, request.query, geometry
     )
+    renamed = {own: new for new, own in fq.attribute_of.items()}
     base = str(request.url.origin())
     features = []
     for record, live in zip(records, lives, strict=True):
-        feature = feature_of(record, base)
+        feature = feature_of(record, base, renamed)
         feature["properties"].update(
             {k: v for k, v in live.items() if k not in feature["properties"]}
         )

@@ -217,12 +217,15 @@ def parse_filter_param(
     known: Mapping[str, str],
     live: Mapping[str, str],
     to_crs84: ToCRS84 | None = None,
+    attribute_of: Mapping[str, str] | None = None,
 ) -> SqlFilter | None:
     """Return the translated ``filter`` (with ``filter-lang``) AND-ed with the queryables
     given as parameters (:func:`queryable_values`), if any.
 
     ``to_crs84`` transforms the geometry literals from ``filter-crs``
     (:func:`twin.server.ogc_crs.filter_to_crs84`); without it, ``filter-crs`` must be CRS84.
+    ``attribute_of`` maps renamed attributes to their own names
+    (:func:`twin.store.features_filter.property_sql`).
     """
     text = query.get("filter")
     lang = query.get("filter-lang", "cql2-text")
@@ -234,7 +237,7 @@ def parse_filter_param(
     filter_lang: FilterLang = "cql2-json" if lang == "cql2-json" else "cql2-text"
     node = None if text is None else parse_filter(text, filter_lang)
     node = all_equal(node, queryable_values(query, known))
-    return None if node is None else to_sql(node, known, live, to_crs84)
+    return None if node is None else to_sql(node, known, live, to_crs84, attribute_of)
 
 
 def queryable_values(query: Mapping[str, str], known: Mapping[str, str]) -> dict[str, JsonValue]:
@@ -300,13 +303,17 @@ def feature_query(
     known: Mapping[str, str],
     live: Mapping[str, str] | None = None,
     to_crs84: ToCRS84 | None = None,
+    attribute_of: Mapping[str, str] | None = None,
 ) -> FeatureQuery:
     """Return the FeatureQuery of an items request's parameters.
 
     ``known`` are the queryables and their JSON types; ``live`` maps live ones to the JSON of
-    their values; ``to_crs84`` transforms the filter's geometry literals from ``filter-crs``.
+    their values; ``to_crs84`` transforms the filter's geometry literals from ``filter-crs``;
+    ``attribute_of`` maps the new names of attributes named like a catalog property to their
+    own (:meth:`twin.store.features.SQLiteFeatures.renamed`, inverted).
     """
     live = live or {}
+    attribute_of = attribute_of or {}
     limit, offset = parse_limit(query)
     bbox = query.get("bbox")
     bbox_crs = query.get("bbox-crs", CRS84)
@@ -320,9 +327,10 @@ def feature_query(
         dataset=dataset,
         bbox_crs84=box,
         interval=None if moment is None else parse_datetime(moment),
-        where=parse_filter_param(query, known, live, to_crs84),
+        where=parse_filter_param(query, known, live, to_crs84, attribute_of),
         sortby=parse_sortby(query["sortby"], sortable_names(known)) if query.get("sortby") else (),
         offset=offset,
         limit=limit,
         live=live,
+        attribute_of=attribute_of,
     )

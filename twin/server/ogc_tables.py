@@ -15,7 +15,7 @@ import datetime as dt
 import io
 import json
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final
 
 import pyarrow as pa
@@ -23,7 +23,7 @@ import shapely
 
 from twin.model import BuildingRecord
 from twin.server.ogc_params import GeometryChoice
-from twin.store.derived import derived_values
+from twin.store.derived import catalog_attributes, derived_values
 from twin.types import Float64Array
 
 __all__ = ["GEOPARQUET_VERSION", "TableLayout", "csv_rows", "geo_metadata", "parquet_table"]
@@ -40,15 +40,23 @@ _BBOX: Final = pa.struct([(k, pa.float64()) for k in ("xmin", "ymin", "xmax", "y
 
 @dataclass(frozen=True, slots=True)
 class TableLayout:
-    """The columns of an export: names (``id`` first, ``geometry`` last) and JSON types."""
+    """The columns of an export: names (``id`` first, ``geometry`` last) and JSON types.
+
+    ``renamed`` gives the attributes named like a catalog property their column (the
+    dataset's :func:`twin.store.derived.catalog_names`).
+    """
 
     names: tuple[str, ...]
     types: Mapping[str, str]
     geometry: GeometryChoice = "footprint"
+    renamed: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
     def of(
-        cls, queryables: Mapping[str, str], geometry: GeometryChoice = "footprint"
+        cls,
+        queryables: Mapping[str, str],
+        geometry: GeometryChoice = "footprint",
+        renamed: Mapping[str, str] | None = None,
     ) -> TableLayout:
         """Return the layout of a collection's queryables; ``geometry`` says which one.
 
@@ -56,11 +64,11 @@ class TableLayout:
         ('id', 'a', 'lod', 'geometry')
         """
         rest = sorted(k for k in queryables if k not in ("id", "geometry"))
-        return cls(("id", *rest, "geometry"), dict(queryables), geometry)
+        return cls(("id", *rest, "geometry"), dict(queryables), geometry, dict(renamed or {}))
 
     def values(self, record: BuildingRecord, live: Mapping[str, Any]) -> dict[str, Any]:
         """Return a record's values by column (geometry excluded), live values included."""
-        found: dict[str, Any] = {**live, **record.attributes}
+        found: dict[str, Any] = {**live, **catalog_attributes(record.attributes, self.renamed)}
         found.update(id=record.id, type=record.type, parent_id=record.parent_id, lod=record.lod)
         found.update(derived_values(record))
         return {name: found.get(name) for name in self.names[:-1]}

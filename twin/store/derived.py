@@ -9,17 +9,28 @@ parsing JSON) and appear in items, queryables and exports under these names:
 - the measures of :class:`twin.model.Measures`: ``height`` (m), ``footprintArea``,
   ``roofArea``, ``wallArea``, ``groundArea`` (m²) and ``volume`` (m³, closed shells only).
 
-A derived name wins over a CityGML attribute of the same name.
+Every object also has ``id``, ``type``, ``parent_id``, ``lod``, ``address`` and its
+``geometry`` (``footprint``): these and the derived names are :data:`CATALOG_NAMES`. A CityGML
+attribute of one of these names is kept under another, per dataset: :func:`catalog_names`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Final, Literal
 
-from twin.model import Address, BuildingRecord
+from twin.model import Address, AttributeValue, BuildingRecord, names_apart
 
-__all__ = ["DERIVED", "Derived", "derived_values", "postal_address"]
+__all__ = [
+    "CATALOG_NAMES",
+    "DERIVED",
+    "Derived",
+    "catalog_attributes",
+    "catalog_names",
+    "derived_values",
+    "postal_address",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +57,41 @@ DERIVED: Final = (
     Derived("volume", "volume", "number", "m³: volume enclosed, when the shell is closed"),
 )  # fmt: skip
 """Every derived property, in the column order of ``objects``."""
+
+CATALOG_NAMES: Final = frozenset(
+    {"id", "type", "parent_id", "lod", "address", "geometry", "footprint"}
+    | {d.name for d in DERIVED}
+)
+"""The properties the catalog gives every object, which no attribute may be named."""
+
+
+def catalog_names(attributes: Iterable[str]) -> dict[str, str]:
+    """Return the new names of a dataset's attributes named like a :data:`CATALOG_NAMES`.
+
+    ``attributes`` are the attribute names of the whole dataset; each colliding one gets the
+    first of ``name_2``, ``name_3`` … that is neither a catalog name nor another attribute's
+    (:func:`twin.model.names_apart`). The rule is per dataset, not per object, so that a name
+    means the same column on every page of a query.
+
+    >>> catalog_names(["type", "roofType", "type_2", "height"])
+    {'height': 'height_2', 'type': 'type_3'}
+    """
+    names = tuple(sorted(set(attributes)))
+    given = names_apart(names, CATALOG_NAMES)
+    return {old: new for old, new in zip(names, given, strict=True) if old != new}
+
+
+def catalog_attributes(
+    attributes: Mapping[str, AttributeValue], renamed: Mapping[str, str]
+) -> dict[str, AttributeValue]:
+    """Return an object's attributes under their names in the catalog's API.
+
+    ``renamed`` is the dataset's :func:`catalog_names`.
+
+    >>> catalog_attributes({"type": "shed", "roofType": "1000"}, {"type": "type_2"})
+    {'type_2': 'shed', 'roofType': '1000'}
+    """
+    return {renamed.get(k, k): v for k, v in attributes.items()}
 
 
 def postal_address(address: Address) -> dict[str, str]:

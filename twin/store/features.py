@@ -19,7 +19,7 @@ from typing import Any, Final, Literal
 from twin.errors import ConflictError, QueryError
 from twin.model import BuildingRecord
 from twin.store.buildings import LOCATION, building_entity_id, parse_building_entity_id
-from twin.store.derived import DERIVED
+from twin.store.derived import DERIVED, catalog_names
 from twin.store.features_aggregate import (
     MAX_GROUPS,
     Grouping,
@@ -95,6 +95,15 @@ def _value_hints(rows: Sequence[tuple[str, str, int, int, int]]) -> ValueHints:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class _Described:
+    """What one pass over a dataset's attributes finds (cached per import)."""
+
+    queryables: dict[str, JsonType]
+    hints: ValueHints
+    renamed: dict[str, str]
+
+
 _CHUNK: Final = 1000
 
 
@@ -112,7 +121,9 @@ class FeatureQuery:
 
     ``bbox_crs84`` is ``(min_lon, min_lat, max_lon, max_lat)``, ``min_lon > max_lon`` for a box
     across the antimeridian; ``interval`` two ISO 8601 bounds, None for an open end; ``where``
-    a translated CQL2 filter.
+    a translated CQL2 filter; ``live`` maps live property names to the JSON of their values
+    and ``attribute_of`` the new names of attributes named like a catalog property to their
+    own (:meth:`SQLiteFeatures.renamed`), as :func:`property_sql` reads them.
     """
 
     dataset: str
@@ -124,6 +135,7 @@ class FeatureQuery:
     limit: int | None = 10
     extra: tuple[SqlFilter, ...] = ()
     live: Mapping[str, str] = field(default_factory=dict)
+    attribute_of: Mapping[str, str] = field(default_factory=dict)
 
     def sql_where(self) -> SqlFilter:
         """Return the whole ``WHERE`` clause (without the keyword) and its parameters."""
@@ -154,7 +166,7 @@ class FeatureQuery:
         terms: list[str] = []
         params: list[Any] = []
         for key in self.sortby:
-            expr, p = property_sql(key.name, self.live)
+            expr, p = property_sql(key.name, self.live, self.attribute_of)
             terms.append(f"{expr} {'DESC' if key.descending else 'ASC'}")
             params.extend(p)
         terms.append("id DESC" if self.sortby and self.sortby[-1].descending else "id")
@@ -208,7 +220,7 @@ class SQLiteFeatures:
         self._cursor = cursor
         self._read_row = read_row
         self._registered: set[int] = set()
-        self._queryables: dict[str, tuple[str, dict[str, JsonType], ValueHints]] = {}
+        self._queryables: dict[str, tuple[str, _Described]] = {}
 
     def _open(self) -> AbstractContextManager[sqlite3.Cursor]:
         return self._cursor()
@@ -225,26 +237,32 @@ class SQLiteFeatures:
         An attribute seen with integers and reals is a ``number``; with several other types,
         the most frequent non-null one wins. The columns ``id``, ``type``, ``parent_id`` and
         ``lod`` are always there, the derived properties (:mod:`twin.store.derived`) when
-        some object has a value (the four address fields when any is set; derived names win
-        over attributes of the same name). Cached per
-        dataset until it is imported again.
+        some object has a value (the four address fields when any is set). An attribute named
+        like one of the catalog's properties is listed under its new name (:meth:`renamed`).
+        Cached per dataset until it is imported again.
         """
-        return dict(self._described(dataset)[0])
+        return dict(self._described(dataset).queryables)
 
     def value_hints(self, dataset: str) -> ValueHints:
         """Return what the JSON types of ``dataset``'s attributes leave unsaid (cached with
         :meth:`queryables`)."""
-        return self._described(dataset)[1]
+        return self._described(dataset).hints
 
-    def _described(self, dataset: str) -> tuple[dict[str, JsonType], ValueHints]:
-        """Return the queryables and value hints of ``dataset``, from one pass (cached)."""
+    def renamed(self, dataset: str) -> dict[str, str]:
+        """Return the new names of ``dataset``'s attributes named like a catalog property
+        (:func:`twin.store.derived.catalog_names`; cached with :meth:`queryables`)."""
+        return dict(self._described(dataset).renamed)
+
+    def _described(self, dataset: str) -> _Described:
+        """Return the queryables, value hints and new names of ``dataset``, from one pass
+        (cached)."""
         with self._open() as cur:
             stamp = cur.execute(
                 "SELECT imported_at FROM datasets WHERE name = ?", (dataset,)
             ).fetchone()
             cached = self._queryables.get(dataset)
             if cached is not None and stamp is not None and cached[0] == stamp[0]:
-                return cached[1], cached[2]
+                return cached[1]
             # per key and JSON type: how many, all text ISO dates, some integer past 32 bits
             rows = cur.execute(
                 "SELECT j.key, j.type, count(*), min(j.atom GLOB ?), "
@@ -257,16 +275,18 @@ class SQLiteFeatures:
                 f"WHERE dataset = {CURRENT}",
                 (dataset,),
             ).fetchone()
+        renamed = catalog_names(key for key, *_ in rows)
+        rows = [(renamed.get(key, key), *rest) for key, *rest in rows]
         found = self._typed([(key, sql_type, n) for key, sql_type, n, _, _ in rows])
         has_address = any(counts[:4])  # all four address fields, so one filter fits any city
         found.update(
             {d.name: d.kind for k, d in enumerate(DERIVED) if counts[k] or (k < 4 and has_address)}
         )
         found = {k: found[k] for k in sorted(found)}
-        hints = _value_hints(rows)
+        described = _Described(found, _value_hints(rows), renamed)
         if stamp is not None:
-            self._queryables[dataset] = (stamp[0], found, hints)
-        return found, hints
+            self._queryables[dataset] = (stamp[0], described)
+        return described
 
     @staticmethod
     def _typed(rows: list[tuple[str, str, int]]) -> dict[str, JsonType]:
@@ -358,7 +378,7 @@ class SQLiteFeatures:
 
         Raises QueryError when the grouping makes more than :data:`MAX_GROUPS` groups.
         """
-        select = aggregate_sql(query.sql_where(), group, stats, query.live)
+        select = aggregate_sql(query.sql_where(), group, stats, query.live, query.attribute_of)
         with self._open() as cur:
             rows = self._ready(cur).execute(select.sql, select.params).fetchall()
         if len(rows) > MAX_GROUPS:  # only with a grouping: without, there is one row

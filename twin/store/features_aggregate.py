@@ -50,8 +50,10 @@ class Grouping:
     width: float | None = None
 
 
-def _group_sql(group: Grouping, live: Mapping[str, str]) -> SqlFilter:
-    expr, params = property_sql(group.name, live)
+def _group_sql(
+    group: Grouping, live: Mapping[str, str], attribute_of: Mapping[str, str]
+) -> SqlFilter:
+    expr, params = property_sql(group.name, live, attribute_of)
     if group.width is None:
         return SqlFilter(expr, params)
     x = f"(CAST({expr} AS REAL) / ?)"
@@ -62,9 +64,16 @@ def _group_sql(group: Grouping, live: Mapping[str, str]) -> SqlFilter:
 
 
 def aggregate_sql(
-    where: SqlFilter, group: Grouping | None, stats: Sequence[Stat], live: Mapping[str, str]
+    where: SqlFilter,
+    group: Grouping | None,
+    stats: Sequence[Stat],
+    live: Mapping[str, str],
+    attribute_of: Mapping[str, str] | None = None,
 ) -> SqlFilter:
     """Return the ``SELECT`` computing ``stats`` per group over the rows matching ``where``.
+
+    ``live`` and ``attribute_of`` say where properties are read, as for
+    :func:`twin.store.features_filter.property_sql`.
 
     Its columns are the group key (NULL without grouping), then one per statistic; at most
     ``MAX_GROUPS + 1`` rows, so a caller can tell that there were too many.
@@ -74,14 +83,14 @@ def aggregate_sql(
     if group is None:
         columns.append("NULL AS k")
     else:
-        key = _group_sql(group, live)
+        key = _group_sql(group, live, attribute_of or {})
         columns.append(f"{key.sql} AS k")
         params.extend(key.params)
     for stat in stats:
         if stat.name is None:
             columns.append("count(*)")
             continue
-        expr, p = property_sql(stat.name, live)
+        expr, p = property_sql(stat.name, live, attribute_of)
         columns.append(f"{stat.func}({expr})")
         params.extend(p)
     sql = f"SELECT {', '.join(columns)} FROM objects WHERE {where.sql}"

@@ -100,6 +100,7 @@ def to_sql(
     known: Collection[str],
     live: Mapping[str, str] | None = None,
     to_crs84: ToCRS84 | None = None,
+    attribute_of: Mapping[str, str] | None = None,
 ) -> SqlFilter:
     """Translate a parsed filter to SQL; raise QueryError for an unknown property.
 
@@ -114,6 +115,9 @@ def to_sql(
     to_crs84 : callable, optional
         Transforms ``(N, 2) float64`` coordinates of the filter's geometry literals (in its
         ``filter-crs``) to CRS84 longitude, latitude; None when they are in CRS84.
+    attribute_of : Mapping[str, str], optional
+        New name -> own name of the attributes named like a catalog property (see
+        :func:`property_sql`).
     """
     unknown = sorted(property_names(node) - set(known) - GEOMETRY_NAMES)
     if unknown:
@@ -122,7 +126,7 @@ def to_sql(
             f"the queryables are: {', '.join(sorted(known))}"
         )
     params: list[Any] = []
-    sql = _Translator(params, live or {}, to_crs84).node(node)
+    sql = _Translator(params, live or {}, to_crs84, attribute_of or {}).node(node)
     return SqlFilter(sql, tuple(params))
 
 
@@ -130,11 +134,16 @@ class _Translator:
     """Write one AST as SQL, appending parameters in the order their ``?`` appear."""
 
     def __init__(
-        self, params: list[Any], live: Mapping[str, str], to_crs84: ToCRS84 | None
+        self,
+        params: list[Any],
+        live: Mapping[str, str],
+        to_crs84: ToCRS84 | None,
+        attribute_of: Mapping[str, str],
     ) -> None:
         self.params = params
         self.live = live
         self.to_crs84 = to_crs84
+        self.attribute_of = attribute_of
 
     def node(self, node: Any) -> str:
         handler = self._handlers().get(type(node))
@@ -169,7 +178,7 @@ class _Translator:
         if isinstance(node, ast.Attribute):
             if node.name in GEOMETRY_NAMES:
                 raise QueryError(f"{node.name} can only be used in spatial operators")
-            expr, params = property_sql(node.name, self.live)
+            expr, params = property_sql(node.name, self.live, self.attribute_of)
             self.params.extend(params)
             return expr
         if isinstance(node, Arithmetic):

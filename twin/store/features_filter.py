@@ -53,11 +53,17 @@ class SqlFilter:
     params: tuple[Any, ...]
 
 
-def property_sql(name: str, live: Mapping[str, str] | None = None) -> tuple[str, tuple[Any, ...]]:
+def property_sql(
+    name: str,
+    live: Mapping[str, str] | None = None,
+    attribute_of: Mapping[str, str] | None = None,
+) -> tuple[str, tuple[Any, ...]]:
     """Return the SQL expression reading property ``name`` of an object, and its parameters.
 
     ``live`` maps live property names to the JSON text of ``{object id: value}``; such a
-    property is read from that bound JSON by the object's id.
+    property is read from that bound JSON by the object's id. ``attribute_of`` maps the
+    new name of an attribute named like a catalog property to its own
+    (:func:`twin.store.derived.catalog_names`: ``type_2`` to ``type``).
 
     >>> property_sql("lod")
     ('lod', ())
@@ -65,10 +71,14 @@ def property_sql(name: str, live: Mapping[str, str] | None = None) -> tuple[str,
     ('json_extract(attributes, ?)', ('$."yearOfConstruction"',))
     >>> print(property_sql("energyUse", {"energyUse": '{"b1": 120}'})[0])
     json_extract(?, '$."' || id || '"')
+    >>> property_sql("type_2", attribute_of={"type_2": "type"})
+    ('json_extract(attributes, ?)', ('$."type"',))
     """
-    if name in COLUMNS:
+    if attribute_of is not None and name in attribute_of:
+        name = attribute_of[name]
+    elif name in COLUMNS:
         return COLUMNS[name], ()
-    if live is not None and name in live:
+    elif live is not None and name in live:
         return "json_extract(?, '$.\"' || id || '\"')", (live[name],)
     if '"' in name or "\\" in name:
         raise QueryError(f"invalid property name {name!r}")
