@@ -33,10 +33,11 @@ ATTRIBUTES = {
            "type_2": "taken"},
     "b2": {"type": "barn", "lod": "y", "height": 3.0, "address": "Side 2", "id": "old-2",
            "type_2": "also"},
-    "b3": {"type": "hut", "geometry": "odd"},  # type_3 too, though it has no type_2 itself
+    "b3": {"type": "hut", "geometry": "odd", "bbox": "1,2"},  # type_3 too, without a type_2
 }  # fmt: skip
 RENAMED = {"type": "type_3", "lod": "lod_2", "height": "height_2", "address": "address_2",
-           "id": "id_2", "type_2": "type_2", "geometry": "geometry_2"}  # fmt: skip
+           "id": "id_2", "type_2": "type_2", "geometry": "geometry_2",
+           "bbox": "bbox_2"}  # fmt: skip
 """Attribute -> the name the OGC API gives it (worked out by hand from the rule)."""
 
 

@@ -9,9 +9,10 @@ parsing JSON) and appear in items, queryables and exports under these names:
 - the measures of :class:`twin.model.Measures`: ``height`` (m), ``footprintArea``,
   ``roofArea``, ``wallArea``, ``groundArea`` (m²) and ``volume`` (m³, closed shells only).
 
-Every object also has ``id``, ``type``, ``parent_id``, ``lod``, ``address`` and its
-``geometry`` (``footprint``): these and the derived names are :data:`CATALOG_NAMES`. A CityGML
-attribute of one of these names is kept under another, per dataset: :func:`catalog_names`.
+Every object also has ``id``, ``type``, ``parent_id``, ``lod``, ``address``, its
+``geometry`` (``footprint``) and ``bbox``: these and the derived names are
+:data:`CATALOG_NAMES`. A CityGML attribute of one of these names is kept under another, per
+dataset: :func:`catalog_names`.
 """
 
 from __future__ import annotations
@@ -59,10 +60,11 @@ DERIVED: Final = (
 """Every derived property, in the column order of ``objects``."""
 
 CATALOG_NAMES: Final = frozenset(
-    {"id", "type", "parent_id", "lod", "address", "geometry", "footprint"}
+    {"id", "type", "parent_id", "lod", "address", "geometry", "footprint", "bbox"}
     | {d.name for d in DERIVED}
 )
-"""The properties the catalog gives every object, which no attribute may be named."""
+"""The properties the catalog gives every object, which no attribute may be named (``bbox``
+is the bounding box column of a GeoParquet export, GeoParquet 1.1 ``covering``)."""
 
 
 def catalog_names(attributes: Iterable[str]) -> dict[str, str]:
