@@ -6,6 +6,7 @@ through the csv module and pyarrow (independent readers).
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import json
@@ -13,6 +14,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pyarrow.parquet as pq
 import pytest
 import shapely
@@ -155,3 +157,32 @@ async def test_a_bad_export_parameter_is_a_400_before_streaming(client: Client) 
     assert resp.status == 400
     body = await resp.json(content_type=None)
     assert body["detail"] == "invalid CQL2 filter at line 1, column 6: unexpected end of input"
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+async def test_a_failure_mid_stream_cuts_the_transfer_instead_of_hanging(
+    client: Client, monkeypatch: pytest.MonkeyPatch, fmt: str
+) -> None:
+    # Fault injection: no input is known to fail an export after its first bytes (a colliding
+    # `bbox` attribute did, until it was renamed), so the second chunk's encoding is made to.
+    # The status line is out by then, so no problem body can follow: the client must see a
+    # transfer cut short (a chunked body without its last chunk, RFC 9112 §7.1), not wait.
+    monkeypatch.setattr("twin.server.ogc_export._CHUNK", 7)
+    chunks = 0
+    real = "csv_rows" if fmt == "csv" else "parquet_table"
+    encode = getattr(__import__("twin.server.ogc_export", fromlist=[real]), real)
+
+    def failing(*args: Any, **kwargs: Any) -> Any:
+        nonlocal chunks
+        chunks += 1
+        if chunks == 3:  # (csv: the header is the first call)
+            raise ValueError("encoder failed")
+        return encode(*args, **kwargs)
+
+    monkeypatch.setattr(f"twin.server.ogc_export.{real}", failing)
+    resp = await client.get("/ogc/collections/grid/items", params={"f": fmt}, timeout=20)
+    assert resp.status == 200
+    with pytest.raises(aiohttp.ClientPayloadError):
+        await asyncio.wait_for(resp.read(), 10)
+    health = await client.get("/healthz")  # and the server goes on serving
+    assert health.status == 200

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import replace
 from typing import Any, Final, Literal
@@ -38,6 +39,8 @@ __all__ = ["CSV", "PARQUET", "export_items"]
 CSV: Final = "text/csv; charset=utf-8; header=present"
 PARQUET: Final = "application/vnd.apache.parquet"
 _CHUNK: Final = 2000
+
+log = logging.getLogger(__name__)
 
 
 class _Drain:
@@ -125,13 +128,22 @@ async def export_items(
         "Content-Crs": f"<{crs}>",
     })  # fmt: skip
     await response.prepare(request)
-    await response.write(head)
-    while True:
-        chunk = await asyncio.to_thread(next, chunks, None)
-        data = await asyncio.to_thread(encode, chunk)
-        if data:
-            await response.write(data)
-        if chunk is None:
-            break
+    try:
+        await response.write(head)
+        while True:
+            chunk = await asyncio.to_thread(next, chunks, None)
+            data = await asyncio.to_thread(encode, chunk)
+            if data:
+                await response.write(data)
+            if chunk is None:
+                break
+    except Exception:
+        # The status line is out, so no problem body can follow. Closing the connection before
+        # the last chunk tells the client the transfer is incomplete (RFC 9112 §7.1 and §8);
+        # left open, it would wait for the rest.
+        log.exception("export of %s as %s failed after %s", dataset, fmt, request.path_qs)
+        if request.transport is not None:
+            request.transport.close()
+        return response
     await response.write_eof()
     return response
