@@ -125,6 +125,27 @@ async def test_a_live_property_with_integers_and_reals_is_a_double_column(
     assert {k: got[k] for k in occupancy} == occupancy
 
 
+async def test_a_live_property_of_mixed_types_is_exported_as_text(client: Client) -> None:
+    # The column took the most frequent type, int64, and "x" and true were left null.
+    reading = {"B00": 3, "B01": 4, "B02": "x", "B03": True, "B04": 2.5}
+    await write_live(client, "reading", reading)
+    data, _ = await _export(client, "parquet")
+    table = pq.read_table(io.BytesIO(data))
+    got = dict(
+        zip(table.column("id").to_pylist(), table.column("reading").to_pylist(), strict=True)
+    )
+    assert {k: got[k] for k in reading} == {
+        "B00": "3",
+        "B01": "4",
+        "B02": "x",
+        "B03": "true",
+        "B04": "2.5",
+    }
+    schema = await (await client.get("/ogc/collections/grid/schema")).json()
+    reading_schema = schema["properties"]["properties"]["properties"]["reading"]
+    assert reading_schema["type"] == "string"  # as GDAL must read the column
+
+
 async def test_an_attribute_of_mixed_types_is_exported_as_text(
     tmp_path: Path, aiohttp_client: AiohttpClient
 ) -> None:

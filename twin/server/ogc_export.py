@@ -21,7 +21,7 @@ from aiohttp import web
 from twin.geo import projjson
 from twin.model import BuildingRecord
 from twin.server.ogc_crs import answer_crs
-from twin.server.ogc_items import prepare_query
+from twin.server.ogc_items import mixed_live, prepare_query
 from twin.server.ogc_params import parse_geometry
 from twin.server.ogc_tables import (
     TableLayout,
@@ -114,7 +114,7 @@ async def export_items(
     # GeoParquet 1.1, coordinate axis order: x is the easting or longitude, whatever the CRS
     crs, transform = answer_crs(request.query, info, geometry, easting_first=fmt == "parquet")
     # a column of several types is text, so that no value is lost
-    mixed = (await call_store(store.features.value_hints, dataset)).mixed
+    mixed = (await call_store(store.features.value_hints, dataset)).mixed | mixed_live(live)
     renamed = await call_store(store.features.renamed, dataset)
     types = {k: "string" if k in mixed else v for k, v in known.items()}
     layout = TableLayout.of(types, geometry, renamed)

@@ -51,6 +51,7 @@ __all__ = [
     "get_schema",
     "get_sortables",
     "live_properties",
+    "mixed_live",
     "prepare_query",
 ]
 
@@ -106,6 +107,21 @@ def live_properties(store: Store, dataset: str) -> dict[str, dict[str, Any]]:
         for name, live in view["live"].items():
             values.setdefault(name, {})[view["id"]] = live["value"]
     return values
+
+
+def mixed_live(live: Mapping[str, Mapping[str, Any]]) -> frozenset[str]:
+    """Return the live properties whose values have several JSON types, integers and reals
+    counting as one (as :attr:`twin.store.features.ValueHints.mixed` for attributes).
+
+    >>> sorted(mixed_live({"a": {"b1": 3, "b2": 2.5, "b3": None}, "s": {"b1": 3, "b2": "x"}}))
+    ['s']
+    """
+    found = set()
+    for name, by_id in live.items():
+        kinds = {_LIVE_TYPES.get(type(v), "string") for v in by_id.values()} - {"null"}
+        if len({"number" if k == "integer" else k for k in kinds}) > 1:
+            found.add(name)
+    return frozenset(found)
 
 
 def _known(store: Store, dataset: str) -> tuple[dict[str, JsonType], dict[str, dict[str, Any]]]:
@@ -276,6 +292,7 @@ async def _property_schema(
     await call_store(store.get_dataset, dataset)
     known, live = await call_store(_known, store, dataset)
     hints = await call_store(store.features.value_hints, dataset)
+    mixed = hints.mixed | mixed_live(live)
     properties: dict[str, QueryableProperty] = {}
     if kind == "queryables":
         properties["geometry"] = {"format": "geometry-any", "description": "footprint (CRS84)"}
@@ -287,7 +304,7 @@ async def _property_schema(
             prop["format"] = "date"
         if name in hints.wide_integers and kind == "schema":
             prop["type"] = "number"  # GDAL makes an "integer" a 32-bit field, cutting values
-        if name in hints.mixed and kind == "schema":
+        if name in mixed and kind == "schema":
             prop["type"] = "string"  # as exported; GDAL would parse "3a" as 3, true as 0
         if name in derived:
             prop["description"] = derived[name]
