@@ -106,6 +106,32 @@ def test_remote_delete_and_our_shutdown(
     assert _subscriptions(remote) == []
 
 
+def test_a_restart_after_a_crash_replaces_the_stale_subscription(
+    tmp_path: Path, brokers: tuple[str, str, subprocess.Popen[bytes]]
+) -> None:
+    # Killed, twin cannot delete its subscription; the broker kept notifying the old run's
+    # secret URL (404) beside the new run's subscription.
+    remote, ours, ours_proc = brokers
+    assert _until(lambda: _subscriptions(remote))
+    ours_proc.kill()
+    ours_proc.wait()
+    port = ours.rsplit(":", 1)[1]
+    again = serve(tmp_path / "ours", int(port), "--context-broker", remote, "--types", "Device",
+                  log=tmp_path / "again.log")  # fmt: skip
+    try:
+        time.sleep(1.0)  # (the new run's subscription goes in within its first round)
+        subscribed = _until(lambda: len(_subscriptions(remote)) == 1 and _subscriptions(remote))
+        assert subscribed, _subscriptions(remote)
+        made = requests.post(f"{remote}/ngsi-ld/v1/entities", json=_device(19.0), timeout=5)
+        assert made.status_code == 201
+        url = f"{ours}/ngsi-ld/v1/entities/{DEVICE}"
+        assert _until(lambda: requests.get(url, timeout=5).status_code == 200)
+        (sub,) = _subscriptions(remote)
+        assert sub["notification"]["status"] == "ok", sub["notification"]
+    finally:
+        stop(again)
+
+
 def test_a_wrong_secret_is_404(brokers: tuple[str, str, subprocess.Popen[bytes]]) -> None:
     _, ours, _ = brokers
     answer = requests.post(f"{ours}/api/federation/notify/guess", json={}, timeout=5)

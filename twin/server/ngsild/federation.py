@@ -7,7 +7,9 @@ runs, create a subscription on the external broker (entities of the chosen types
 credential, made fresh at each start. Each notified entity is upserted into the default tenant,
 so the building join, ``/live`` and twin's own subscriptions see it as a local write. While the
 subscription cannot be created (the broker is down), and later to check it still exists, the
-server retries every ``retry_s``; on shutdown it deletes the subscription.
+server retries every ``retry_s``; on shutdown it deletes the subscription. Its id is the
+same for every run with the same callback URL, broker and tenant, so a run started after a
+crash finds the one left behind (``409 AlreadyExists``) and replaces it.
 """
 
 from __future__ import annotations
@@ -117,7 +119,10 @@ async def _subscription_lifetime(app: web.Application) -> AsyncIterator[None]:
     """Keep the external subscription while the server runs; delete it on shutdown."""
     options = app[_FEDERATION]
     base = options.broker_url.rstrip("/") + "/ngsi-ld/v1/subscriptions"
-    sub_id = f"urn:ngsi-ld:Subscription:twin-federation:{uuid.uuid4()}"
+    # One id for every run of this twin (its callback URL) at this broker and tenant, so that a
+    # run meets the subscription a killed one left behind, with that run's secret, and replaces it.
+    name = f"{options.callback_url}|{options.broker_url}|{options.tenant or ''}"
+    sub_id = f"urn:ngsi-ld:Subscription:twin-federation:{uuid.uuid5(uuid.NAMESPACE_URL, name)}"
     endpoint = options.callback_url.rstrip("/") + NOTIFY_PATH.format(secret=app[_SECRET])
     body = federation_subscription(sub_id, options.types, endpoint)
     timeout = aiohttp.ClientTimeout(total=_TIMEOUT_S)
@@ -149,13 +154,18 @@ async def _keep(
 
 
 async def _create(session: aiohttp.ClientSession, base: str, body: dict[str, Any]) -> bool:
-    async with session.post(base, json=body) as resp:
-        text = await resp.text()
-        if resp.status in (201, 409):
+    for _ in range(2):
+        async with session.post(base, json=body) as resp:
+            text = await resp.text()
+        if resp.status == 201:
             log.info("subscribed to %s for %s", base, ", ".join(_types(body)))
             return True
-        log.warning("context broker %s refused the subscription: %d %s", base, resp.status, text)
-        return False
+        if resp.status != 409:
+            break
+        # AlreadyExists: an earlier run's, which notifies that run's secret URL; replaced
+        await _delete(session, f"{base}/{body['id']}")
+    log.warning("context broker %s refused the subscription: %d %s", base, resp.status, text)
+    return False
 
 
 def _types(body: dict[str, Any]) -> Sequence[str]:
