@@ -235,6 +235,26 @@ async def test_counters_after_success_and_failure(client: TestClient, receiver: 
     assert notification["lastNotification"] == notification["lastFailure"]
 
 
+async def test_a_notification_that_fails_unexpectedly_counts_as_failed(
+    client: TestClient, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Fault injection: no input is known to break the rendering of a notification (a
+    # receiverInfo that could not be a header did, until it was refused), so it is made to.
+    await create_device(client)
+    await subscribe(client, subscription(receiver))
+
+    def broken(*args: object) -> object:
+        raise ValueError("rendering failed")
+
+    monkeypatch.setattr("twin.server.ngsild.notify.notification_data", broken)
+    await patch(client, temperature={"type": "Property", "value": 30})
+    await drain(client)
+    notification = (await get_sub(client))["notification"]
+    assert receiver.bodies() == []
+    assert (notification["timesSent"], notification["timesFailed"]) == (1, 1)
+    assert notification["status"] == "failed"
+
+
 async def test_expired_subscription_sends_nothing(
     store: SQLiteStore, tmp_path: Path, aiohttp_client: AiohttpClient, receiver: Receiver
 ) -> None:

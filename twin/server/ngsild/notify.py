@@ -291,12 +291,16 @@ class Notifier:
         while True:
             key = await self._ready.get()
             backlog = self._backlogs[key]
+            job = None
             try:
                 if backlog.jobs:  # (emptied when the subscription was deleted meanwhile)
                     self._pending -= 1
-                    await self._send(session, backlog.jobs.popleft())
+                    job = backlog.jobs.popleft()
+                    await self._send(session, job)
             except Exception:
                 log.exception("notification of %s failed", key[1])
+                if job is not None:  # a notification not sent, as a refused one
+                    self._count(job.entry, job.at, ok=False)
             finally:
                 if backlog.jobs:  # its next notification, after those of the others ready now
                     self._ready.put_nowait(key)
