@@ -91,6 +91,26 @@ def test_remote_writes_reach_our_join_and_live(
     assert mirrored["temperature"]["value"] == 23.0
 
 
+def test_a_remote_unlink_pushes_that_the_values_are_gone(
+    brokers: tuple[str, str, subprocess.Popen[bytes]],
+) -> None:
+    # as a local unlink does: the building's viewer must not keep showing the device's values
+    remote, ours, _ = brokers
+    assert _until(lambda: _subscriptions(remote))
+    assert requests.post(f"{remote}/ngsi-ld/v1/entities", json=_device(21.5), timeout=5).ok
+    joined = f"{ours}/api/joined/demo/B1"
+    assert _until(lambda: "21.5" in requests.get(joined, timeout=5).text)
+    live = requests.get(f"{ours}/live?dataset=demo", stream=True, timeout=10)
+    lines = live.iter_lines()
+    assert next(lines).startswith(b"retry:")
+    unlink = {"controlledAsset": {"type": "Relationship", "object": "urn:ngsi-ld:Building:x:B9"}}
+    patched = requests.patch(f"{remote}/ngsi-ld/v1/entities/{DEVICE}", json=unlink, timeout=5)
+    assert patched.status_code == 204
+    event = next(json.loads(line[6:]) for line in lines if line.startswith(b"data: {"))
+    live.close()
+    assert event == {**event, "id": "B1", "attribute": "temperature", "value": None}
+
+
 def test_remote_delete_and_our_shutdown(
     brokers: tuple[str, str, subprocess.Popen[bytes]],
 ) -> None:

@@ -81,7 +81,8 @@ async def receive_notification(request: web.Request) -> web.Response:
         entity = parse_entity(raw, neg.context, now_iso())
         outcome, created = await call_store(_upsert, entities, entity)
         if outcome.updated:
-            publish_changes(request, "", outcome.entity, outcome.updated, created=created)
+            publish_changes(request, "", outcome.entity, outcome.updated, created=created,
+                            before=outcome.before)  # fmt: skip
     for entity_id in deleted:
         with contextlib.suppress(NotFoundError):
             old = await call_store(entities.delete, "", entity_id)
@@ -103,7 +104,7 @@ def _upsert(entities: SQLiteEntities, entity: ExpandedEntity) -> tuple[Outcome, 
 
     def replace(old: dict[str, Any]) -> Outcome:
         new = replace_entity(cast(ExpandedEntity, old), entity, entity["modifiedAt"]).entity
-        return Outcome(new, tuple(changed_attributes(old, new)))
+        return Outcome(new, tuple(changed_attributes(old, new)), before=cast(ExpandedEntity, old))
 
     return entities.modify("", entity["id"], replace), False
 
