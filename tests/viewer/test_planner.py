@@ -5,13 +5,16 @@ Saxony LoD1 village whose buildings carry xAL addresses."""
 from __future__ import annotations
 
 import base64
+import json
 import re
+import urllib.request
 from collections.abc import Iterator
 
 import pytest
 from playwright.sync_api import Browser
 
 from .harness import ROOT, ViewerSession, open_viewer, reopen_viewer, serve_city
+from .test_tools import write_co2
 from .test_viewer import COUNT_CHANGED_PIXELS_JS
 
 pytestmark = pytest.mark.browser
@@ -143,6 +146,62 @@ def test_attributes_of_tiles_loaded_later_join_the_colour_by_list(delft: ViewerS
     )
     page.select_option('[data-testid="style-attribute"]', "static:Firsthoehe")
     assert page.locator('[data-testid="legend"] li').count() > 1
+
+
+def building_ids(base_url: str, dataset: str, limit: int) -> list[str]:
+    """The gml:ids of the first ``limit`` buildings of a dataset, from the OGC API."""
+    url = f"{base_url}/ogc/collections/{dataset}/items?limit={limit}&type=Building"
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return [str(f["id"]) for f in json.load(response)["features"]]
+
+
+LIVE_COLOURS_JS = """
+(dataset) => {
+  // Lorup's loaded buildings that hold a live co2: [id, colour drawn, legend colour of its value].
+  const { thematic, live, tilesets } = window.twinViewer;
+  const tileset = tilesets.find((t) => t.twinDataset.id === dataset);
+  const legend = new Map(thematic.legend?.rows.map((r) => [r.label.split(" ")[0], r.color]) ?? []);
+  const out = [];
+  for (const id of new Set(thematic.staticValues("id", [tileset]).map(String))) {
+    const value = live.valuesOf(dataset, id).get("co2")?.value;
+    if (value === undefined) continue;
+    let feature = null;
+    const visit = (tile) => {
+      const c = tile.content;
+      for (let i = 0; c && i < c.featuresLength && !feature; i++) {
+        if (String(c.getFeature(i).getProperty("id")) === id) feature = c.getFeature(i);
+      }
+      tile.children.forEach(visit);
+    };
+    visit(tileset.root);
+    out.push([id, thematic.featureColor(feature), legend.get(String(value)) ?? null]);
+  }
+  return out;
+}
+"""
+
+
+def test_live_values_of_tiles_loaded_later_colour_their_buildings(delft: ViewerSession) -> None:
+    # Values written before the page opens; Lorup's tiles load only once the camera flies there.
+    base = delft.base_url
+    delft_id = building_ids(base, "delft", 1)[0]
+    lorup_ids = building_ids(base, "lorup", 40)
+    write_co2(base, delft_id, 400.0, method="POST", dataset="delft")
+    for n, building_id in enumerate(lorup_ids):
+        write_co2(base, building_id, (500.0, 700.0)[n % 2], method="POST", dataset="lorup")
+    reopen_viewer(delft, f"/viewer/{DELFT_VIEW}")
+    page = delft.page
+    page.select_option('[data-testid="style-attribute"]', "live:co2")
+    page.click('details:has([data-testid="dataset-list"]) summary')
+    page.click('li:has([data-testid="dataset-visible-lorup"]) button')
+    # Each building is drawn in the legend colour of its own value (not the no-value grey).
+    page.wait_for_function(
+        f"""(dataset) => {{
+          const coloured = ({LIVE_COLOURS_JS})(dataset);
+          return coloured.length > 0 && coloured.every(([, drawn, legend]) => drawn === legend);
+        }}""",
+        arg="lorup",
+    )
 
 
 def test_a_shared_url_keeps_the_hidden_types(delft: ViewerSession) -> None:

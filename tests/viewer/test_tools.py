@@ -104,12 +104,14 @@ def distance(a: list[int], b: list[int]) -> int:
     return sum(abs(x - y) for x, y in zip(a, b, strict=True))
 
 
-def write_co2(base_url: str, building_id: str, value: float, method: str = "PATCH") -> None:
+def write_co2(
+    base_url: str, building_id: str, value: float, method: str = "PATCH", dataset: str = "demo"
+) -> None:
     """Write a building entity's co2 through NGSI-LD with the server's token.
 
     POST appends the attribute (creating it); PATCH updates one that exists.
     """
-    entity = f"urn:ngsi-ld:Building:demo:{quote(building_id, safe='')}"
+    entity = f"urn:ngsi-ld:Building:{dataset}:{quote(building_id, safe='')}"
     body = {
         "co2": {
             "type": "Property",

@@ -23,6 +23,15 @@ export function unitText(code) {
   return code ? (UNIT_CODES[code] ?? code) : "";
 }
 
+/**
+ * The store's key of one object.
+ *
+ * @param {string} dataset
+ * @param {string} id
+ * @returns {string} "dataset\u0000id"
+ */
+const keyOf = (dataset, id) => `${dataset}\u0000${id}`;
+
 export class LiveStore {
   /** @param {string} base absolute URL of the server root (ending in "/") */
   constructor(base) {
@@ -35,6 +44,8 @@ export class LiveStore {
     this.entityIds = new Map();
     /** @type {Set<(change: object) => void>} */
     this.listeners = new Set();
+    /** @type {Set<string>} "dataset\u0000id" of every object whose values were asked for */
+    this.requested = new Set();
     this.source = null;
   }
 
@@ -51,7 +62,7 @@ export class LiveStore {
    * @returns {Map<string, LiveValue>}
    */
   valuesOf(dataset, id) {
-    return this.byObject.get(`${dataset}\u0000${id}`) ?? new Map();
+    return this.byObject.get(keyOf(dataset, id)) ?? new Map();
   }
 
   /**
@@ -70,33 +81,53 @@ export class LiveStore {
   }
 
   /**
-   * Load the joined live values of `ids` in batches.
+   * Load the joined live values of those of `ids` no earlier call asked for, in batches.
+   *
+   * Called again as tiles load (another dataset flown to, finer levels), it fetches the new
+   * buildings only. Ids of a failed request may be asked for again.
+   *
+   * @param {string} dataset
+   * @param {string[]} ids
+   * @returns {Promise<number>} how many ids were fetched
+   */
+  async load(dataset, ids) {
+    const fresh = [...new Set(ids)].filter((id) => !this.requested.has(keyOf(dataset, id)));
+    fresh.forEach((id) => this.requested.add(keyOf(dataset, id)));
+    for (let i = 0; i < fresh.length; i += 500) {
+      const batch = fresh.slice(i, i + 500);
+      try {
+        await this.loadBatch(dataset, batch);
+      } catch (error) {
+        fresh.slice(i).forEach((id) => this.requested.delete(keyOf(dataset, id)));
+        throw error;
+      }
+    }
+    return fresh.length;
+  }
+
+  /**
+   * Fetch and store the joined live values of one batch of ids (one request).
    *
    * @param {string} dataset
    * @param {string[]} ids
    */
-  async load(dataset, ids) {
-    for (let i = 0; i < ids.length; i += 500) {
-      const response = await fetch(
-        new URL(`api/joined/${encodeURIComponent(dataset)}`, this.base),
-        {
-          method: "POST",
-          headers: { "Content-Type": "application/json" },
-          body: JSON.stringify({ ids: ids.slice(i, i + 500) }),
-        },
-      );
-      if (!response.ok) throw new Error(`joined values: HTTP ${response.status}`);
-      const body = await response.json();
-      for (const building of body.buildings ?? []) {
-        const key = `${dataset}\u0000${building.id}`;
-        this.entityIds.set(key, building.entityId);
-        const attrs = new Map();
-        for (const [name, v] of Object.entries(building.live ?? {})) {
-          attrs.set(name, v);
-          if (v.unitCode) this.units.set(name, v.unitCode);
-        }
-        this.byObject.set(key, attrs);
+  async loadBatch(dataset, ids) {
+    const response = await fetch(new URL(`api/joined/${encodeURIComponent(dataset)}`, this.base), {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ ids }),
+    });
+    if (!response.ok) throw new Error(`joined values: HTTP ${response.status}`);
+    const body = await response.json();
+    for (const building of body.buildings ?? []) {
+      const key = keyOf(dataset, building.id);
+      this.entityIds.set(key, building.entityId);
+      const attrs = new Map();
+      for (const [name, v] of Object.entries(building.live ?? {})) {
+        attrs.set(name, v);
+        if (v.unitCode) this.units.set(name, v.unitCode);
       }
+      this.byObject.set(key, attrs);
     }
   }
 
@@ -112,7 +143,7 @@ export class LiveStore {
     this.source = new EventSource(new URL("live", this.base));
     this.source.addEventListener("change", (event) => {
       const change = JSON.parse(event.data);
-      const key = `${change.dataset}\u0000${change.id}`;
+      const key = keyOf(change.dataset, change.id);
       if (!this.byObject.has(key)) this.byObject.set(key, new Map());
       const previous = this.byObject.get(key).get(change.attribute);
       this.byObject.get(key).set(change.attribute, {
@@ -132,7 +163,7 @@ export class LiveStore {
    * @returns {string | null}
    */
   entityId(dataset, id) {
-    return this.entityIds.get(`${dataset}\u0000${id}`) ?? null;
+    return this.entityIds.get(keyOf(dataset, id)) ?? null;
   }
 
   /**

@@ -14,7 +14,7 @@ import { LiveStore, unitText } from "./live.js";
 import { Panel } from "./panel.js";
 import { Highlighter, listenForPicks, tileProperties } from "./picking.js";
 import { createViewer, flyToOblique } from "./scene.js";
-import { trackLoading } from "./status.js";
+import { afterTileLoads, trackLoading } from "./status.js";
 import { Thematic } from "./thematic.js";
 import { bindTools } from "./tools.js";
 import { formatHash, parseHash } from "./urlstate.js";
@@ -248,6 +248,24 @@ function start() {
     }
   });
 
+  /**
+   * Load the live values of the loaded buildings no request has asked for yet.
+   *
+   * @param {Cesium.Cesium3DTileset[]} tilesets
+   * @returns {Promise<number>} how many buildings were asked for
+   */
+  async function loadLive(tilesets) {
+    let asked = 0;
+    for (const tileset of tilesets) {
+      const ids = thematic.staticValues("id", [tileset]).map(String);
+      asked += await live.load(tileset.twinDataset.id, ids).catch((e) => {
+        console.warn("twin viewer:", e);
+        return 0;
+      });
+    }
+    return asked;
+  }
+
   const hook = { viewer, panel, thematic, live, datasets: [], tilesets: [], ready: null };
   hook.ready = loadCity(viewer, loading).then(
     async ({ datasets, tilesets }) => {
@@ -255,10 +273,7 @@ function start() {
       hook.tilesets = tilesets;
       await Promise.all(tilesets.map((tileset) => tilesIn(scene, tileset)));
       thematic.setTilesets(tilesets);
-      for (const tileset of tilesets) {
-        const ids = thematic.staticValues("id", [tileset]).map(String);
-        await live.load(tileset.twinDataset.id, ids).catch((e) => console.warn("twin viewer:", e));
-      }
+      await loadLive(tilesets);
       tools = bindTools({ viewer, thematic, live, datasets, tilesets, initial: INITIAL,
         collectionsUrl: COLLECTIONS_URL, onChange: writeUrl,
         onFound: (hit) => inspect(hit.dataset, hit.id, { id: hit.id }) });
@@ -268,6 +283,17 @@ function start() {
         highlighter.set(null, INITIAL.selected.id);
         inspect(INITIAL.selected.dataset, INITIAL.selected.id, { id: INITIAL.selected.id });
       }
+      // Buildings whose tiles load later (another dataset flown to, finer levels): fetch their
+      // live values, a batch of new ids at a time, then recolour and fill the open panel.
+      afterTileLoads(tilesets, 300, async () => {
+        const before = selected && live.entityId(selected.dataset, selected.id);
+        if ((await loadLive(tilesets)) === 0) return;
+        tools.liveLoaded();
+        if (selected && !before && live.entityId(selected.dataset, selected.id)) {
+          refreshLive();
+          refreshHistory();
+        }
+      });
       let pending = null;
       viewer.camera.moveEnd.addEventListener(() => {
         clearTimeout(pending);

@@ -83,3 +83,23 @@ export function trackLoading(scene, statusEl) {
     },
   };
 }
+
+/**
+ * Call `callback` once tiles have loaded in any of `tilesets`, at most every `ms` milliseconds
+ * (a burst of tile loads makes one call, `ms` after its first tile).
+ *
+ * @param {{tileLoad: {addEventListener: (listener: () => void) => void}}[]} tilesets
+ * @param {number} ms
+ * @param {() => void} callback
+ */
+export function afterTileLoads(tilesets, ms, callback) {
+  let timer = null;
+  for (const tileset of tilesets) {
+    tileset.tileLoad.addEventListener(() => {
+      timer ??= setTimeout(() => {
+        timer = null;
+        callback();
+      }, ms);
+    });
+  }
+}

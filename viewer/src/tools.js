@@ -10,6 +10,7 @@ import { labelFor } from "./format.js";
 import { MeasureTool } from "./measure.js";
 import { flyToOblique } from "./scene.js";
 import { search } from "./search.js";
+import { afterTileLoads } from "./status.js";
 import { Sun, bindSunControls } from "./sun.js";
 import { bindTypeToggles, countTypes, familiesOf } from "./types.js";
 
@@ -52,7 +53,7 @@ export function flyToBbox(viewer, bbox, options = {}) {
  * @param {string} o.collectionsUrl
  * @param {() => void} o.onChange the shareable state changed
  * @param {(hit: import("./search.js").Hit) => void} o.onFound a search hit was chosen
- * @returns {{applyStyle: () => void, measure: MeasureTool, sun: Sun,
+ * @returns {{applyStyle: () => void, liveLoaded: () => void, measure: MeasureTool, sun: Sun,
  *   hiddenFamilies: () => string[], typesReady: Promise<void>}}
  */
 export function bindTools(o) {
@@ -94,15 +95,7 @@ export function bindTools(o) {
   fillLive();
   // Tiles that load later (another dataset flown to, a finer level) may bring attributes the
   // first view had none of: list them as they arrive, at most every 300 ms.
-  let refill = null;
-  for (const tileset of o.tilesets) {
-    tileset.tileLoad.addEventListener(() => {
-      refill ??= setTimeout(() => {
-        refill = null;
-        fillStatic();
-      }, 300);
-    });
-  }
+  afterTileLoads(o.tilesets, 300, fillStatic);
 
   function showLegend(result) {
     legend.hidden = result === null;
@@ -158,14 +151,21 @@ export function bindTools(o) {
   });
   // New live attributes appear in the list as their first values arrive.
   let known = live.attributes().join();
-  live.subscribe(() => {
+  const refillLive = () => {
     const now = live.attributes().join();
     if (now === known) return;
     known = now;
     const value = attribute.value;
     fillLive();
     attribute.value = value;
-  });
+  };
+  live.subscribe(refillLive);
+  // The joined values of buildings whose tiles loaded later: list their attributes and, when
+  // colouring by a live one, recolour with the new values (the legend's scale includes them).
+  const liveLoaded = () => {
+    refillLive();
+    if (thematic.spec.source === "live") applyStyle();
+  };
 
   // Search.
   const form = $("search-form");
@@ -283,5 +283,5 @@ export function bindTools(o) {
 
   const measure = new MeasureTool(viewer, { button: $("measure"), readout: $("measure-readout") });
 
-  return { applyStyle, measure, sun, hiddenFamilies: () => hiddenFamilies, typesReady };
+  return { applyStyle, liveLoaded, measure, sun, hiddenFamilies: () => hiddenFamilies, typesReady };
 }
