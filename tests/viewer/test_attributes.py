@@ -15,12 +15,12 @@ pytestmark = pytest.mark.browser
 
 # Four LoD1 boxes in Delft (EPSG:7415, RD New + NAP), 40 m apart. `flag` is a BOOLEAN column of
 # the tiles' property table, `maybe` (with nulls) the optional-boolean enum, `year_text` numbers
-# stored as text.
+# stored as text, `year` years as integers (the panel shows them ungrouped: 1948, not 1,948).
 ATTRIBUTES = [
-    {"flag": True, "maybe": True, "year_text": "1990"},
-    {"flag": False, "maybe": None, "year_text": "2005"},
-    {"flag": True, "maybe": False, "year_text": "1975"},
-    {"flag": False, "maybe": None, "year_text": "12.5"},
+    {"flag": True, "maybe": True, "year_text": "1990", "year": 1948},
+    {"flag": False, "maybe": None, "year_text": "2005", "year": 1961},
+    {"flag": True, "maybe": False, "year_text": "1975", "year": 1975},
+    {"flag": False, "maybe": None, "year_text": "12.5", "year": 2005},
 ]
 
 
@@ -89,7 +89,7 @@ async () => {
 """
 
 
-@pytest.mark.parametrize("attribute", ["flag", "maybe", "year_text"])
+@pytest.mark.parametrize("attribute", ["flag", "maybe", "year_text", "year"])
 def test_every_building_is_drawn_in_its_legend_colour(odd: ViewerSession, attribute: str) -> None:
     odd.page.select_option('[data-testid="style-attribute"]', f"static:{attribute}")
 

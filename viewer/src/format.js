@@ -138,6 +138,17 @@ export function formatValue(value, key = "") {
 }
 
 /**
+ * Format a value followed by a unit given apart (a live value's `unitCode`, a legend's unit).
+ *
+ * @param {unknown} value
+ * @param {string} unit display unit ("" for none)
+ * @returns {string} e.g. `1948`, `412.5 ppm`
+ */
+export function formatWithUnit(value, unit) {
+  return `${formatValue(value)}${unit ? ` ${unit}` : ""}`;
+}
+
+/**
  * Group an object's properties for the panel: building facts, address, identity, the rest.
  *
  * Values carry their unit where {@link UNITS} knows it; `address` is formatted as postal lines

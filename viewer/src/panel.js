@@ -4,7 +4,7 @@
  * It knows the DOM of `#panel` in index.html and nothing of Cesium. Closing (× button or Esc)
  * hides it and calls `onClose`, so the caller can clear the highlight.
  */
-import { formatValue, groupedRows, labelFor } from "./format.js";
+import { formatWithUnit, groupedRows, labelFor } from "./format.js";
 
 const HEADER_KEYS = new Set(["name", "type"]);
 
@@ -109,7 +109,7 @@ export class Panel {
       dt.textContent = labelFor(name);
       const dd = document.createElement("dd");
       dd.dataset.attribute = name;
-      const text = `${formatValue(v.value)}${v.unit ? ` ${v.unit}` : ""}`;
+      const text = formatWithUnit(v.value, v.unit);
       const when = v.observedAt ? new Date(v.observedAt) : null;
       dd.textContent = text;
       if (when) {

@@ -8,6 +8,7 @@
  * tiles). Colours are MIXed into the tile materials, so roofs and walls keep their own shade.
  */
 import Cesium from "./cesium.js";
+import { formatWithUnit } from "./format.js";
 import {
   DIMMED,
   NO_VALUE,
@@ -209,19 +210,17 @@ export class Thematic {
     this.breaks = null;
     this.steps = null;
     if (isNumeric(values)) {
-      const fmtUnit = (n) =>
-        `${n.toLocaleString("en", { maximumFractionDigits: 2 })}${unit ? ` ${unit}` : ""}`;
+      // The panel's number format (integers, years and ids among them, ungrouped), then the unit.
+      const fmt = (n) => formatWithUnit(n, unit);
       const distinct = [...new Set(values.filter((v) => typeof v === "number"))].sort((a, b) => a - b);
       if (distinct.length <= RAMP.length) {
         const step = stepColors(distinct);
         this.steps = distinct;
-        this.legend = { title: attribute, rows: distinct.map((v) => ({ color: step(v), label: fmtUnit(v) })) };
+        this.legend = { title: attribute, rows: distinct.map((v) => ({ color: step(v), label: fmt(v) })) };
         return (value) => (typeof value === "number" ? step(value) : NO_VALUE);
       }
       const breaks = quantileBreaks(/** @type {number[]} */ (values));
       this.breaks = breaks;
-      const fmt = (n) =>
-        `${n.toLocaleString("en", { maximumFractionDigits: 2 })}${unit ? ` ${unit}` : ""}`;
       this.legend = { title: attribute, rows: rampLegend(breaks, fmt) };
       return (value) => (typeof value === "number" ? rampColor(value, breaks) : NO_VALUE);
     }
