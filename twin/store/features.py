@@ -16,6 +16,8 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
+import shapely
+
 from twin.errors import ConflictError, QueryError
 from twin.model import BuildingRecord
 from twin.store.buildings import LOCATION, building_entity_id, parse_building_entity_id
@@ -27,7 +29,7 @@ from twin.store.features_aggregate import (
     aggregate_sql,
     read_groups,
 )
-from twin.store.features_filter import SqlFilter, property_sql, register_functions
+from twin.store.features_filter import SqlFilter, property_sql, query_wkb, register_functions
 from twin.store.features_index import RTREE_CANDIDATES
 from twin.store.generations import CURRENT
 
@@ -182,7 +184,7 @@ _STAMP: Final = (
 def _bbox_sql(box: tuple[float, float, float, float], dataset: str, params: list[Any]) -> str:
     """Return SQL selecting the objects meeting ``box`` (CRS84, west <= east); add its params."""
     x0, y0, x1, y1 = box
-    polygon = f"POLYGON(({x0} {y0},{x1} {y0},{x1} {y1},{x0} {y1},{x0} {y0}))"
+    polygon = query_wkb(shapely.box(x0, y0, x1, y1))
     params.extend([x1, x0, y1, y0, dataset, x1, x0, y1, y0, polygon])
     return (
         f"{RTREE_CANDIDATES} AND "

@@ -24,7 +24,13 @@ from pygeofilter import ast, values
 
 from twin.errors import QueryError
 from twin.store.features_cql2_parse import Arithmetic, FilterLang, parse_filter
-from twin.store.features_filter import GEOMETRY_NAMES, SqlFilter, fold_case, property_sql
+from twin.store.features_filter import (
+    GEOMETRY_NAMES,
+    SqlFilter,
+    fold_case,
+    property_sql,
+    query_wkb,
+)
 from twin.types import Float64Array
 
 ToCRS84 = Callable[[Float64Array], Float64Array]
@@ -37,7 +43,7 @@ __all__ = [
     "like_to_glob",
     "parse_filter",
     "property_names",
-    "query_wkt",
+    "query_geometry",
     "to_sql",
 ]
 
@@ -237,32 +243,32 @@ class _Translator:
             op = {"within": "contains", "contains": "within"}.get(op, op)
         if not (isinstance(lhs, ast.Attribute) and lhs.name in GEOMETRY_NAMES):
             raise QueryError("spatial operators compare the geometry property with a geometry")
-        wkt = query_wkt(rhs)
+        geometry = query_geometry(rhs)
         if self.to_crs84 is not None:
-            wkt = shapely.transform(shapely.from_wkt(wkt), self.to_crs84).wkt
-        x0, y0, x1, y1 = shapely.from_wkt(wkt).bounds
+            geometry = shapely.transform(geometry, self.to_crs84)
+        x0, y0, x1, y1 = geometry.bounds
         exact = "twin_spatial(?, footprint, min_lon, min_lat, max_lon, max_lat, ?)"
         if op == "disjoint":
-            self.params.extend([op, wkt])
+            self.params.extend([op, query_wkb(geometry)])
             return exact
-        self.params.extend([x1, x0, y1, y0, op, wkt])
+        self.params.extend([x1, x0, y1, y0, op, query_wkb(geometry)])
         return f"(min_lon <= ? AND max_lon >= ? AND min_lat <= ? AND max_lat >= ? AND {exact})"
 
 
-def query_wkt(node: Any) -> str:
-    """Return the WKT of a geometry literal of a filter (GeoJSON, envelope or ``BBOX(...)``)."""
+def query_geometry(node: Any) -> shapely.Geometry:
+    """Return a geometry literal of a filter (GeoJSON, envelope or ``BBOX(...)``)."""
     if isinstance(node, values.Geometry):
         try:
-            return str(shapely.geometry.shape(node.geometry).wkt)
+            return shapely.geometry.shape(node.geometry)
         except (ValueError, TypeError, AttributeError) as exc:
             raise QueryError(f"invalid geometry in the filter: {exc}") from exc
     if isinstance(node, values.Envelope):
-        return str(shapely.box(node.x1, node.y1, node.x2, node.y2).wkt)
+        return shapely.box(node.x1, node.y1, node.x2, node.y2)
     if isinstance(node, ast.Function) and node.name.lower() == "bbox":
         args = node.arguments
         if len(args) in (4, 6) and all(isinstance(a, int | float) for a in args):
             half = len(args) // 2
-            return str(shapely.box(args[0], args[1], args[half], args[half + 1]).wkt)
+            return shapely.box(args[0], args[1], args[half], args[half + 1])
     raise QueryError(f"expected a geometry literal in the spatial operator, got {node!r}")
 
 

@@ -33,6 +33,7 @@ __all__ = [
     "SqlFilter",
     "fold_case",
     "property_sql",
+    "query_wkb",
     "register_functions",
 ]
 
@@ -85,10 +86,17 @@ def property_sql(
     return "json_extract(attributes, ?)", (f'$."{name}"',)
 
 
+def query_wkb(geometry: shapely.Geometry) -> str:
+    """Return the query geometry as ``twin_spatial`` takes it: hex WKB, which keeps every bit of
+    each coordinate (GEOS writes WKT with 16 significant digits: a vertex on the boundary of a
+    box could move off it)."""
+    return str(shapely.to_wkb(geometry, hex=True))
+
+
 @lru_cache(maxsize=64)
-def _prepared(wkt: str) -> tuple[shapely.Geometry, tuple[float, ...], bool]:
+def _prepared(wkb: str) -> tuple[shapely.Geometry, tuple[float, ...], bool]:
     """Return the query geometry (prepared), its bounds, and whether it is its own bounds."""
-    geometry = shapely.from_wkt(wkt)
+    geometry = shapely.from_wkb(wkb)
     shapely.prepare(geometry)
     bounds = tuple(float(b) for b in shapely.bounds(geometry))
     return geometry, bounds, bool(shapely.equals(geometry, shapely.box(*bounds)))
@@ -107,13 +115,14 @@ def _decided_by_boxes(
 
 
 def _spatial(
-    op: str, footprint: str | None, x0: float, y0: float, x1: float, y1: float, wkt: str
+    op: str, footprint: str | None, x0: float, y0: float, x1: float, y1: float, wkb: str
 ) -> int:
-    """SQL function ``twin_spatial``: 1 when ``footprint op query`` holds (DE-9IM via shapely).
+    """SQL function ``twin_spatial``: 1 when ``footprint op query`` holds (DE-9IM via shapely);
+    the query is :func:`query_wkb`'s text.
 
     The boxes decide the common cases (a footprint well inside a bbox query) without parsing.
     """
-    query, bounds, is_box = _prepared(wkt)
+    query, bounds, is_box = _prepared(wkb)
     if _decided_by_boxes(op, (x0, y0, x1, y1), bounds, is_box):
         return 1
     if footprint:
