@@ -41,7 +41,7 @@ from twin.server.state import STORE, call_store
 from twin.store import Store
 from twin.store.buildings import building_entity_id
 from twin.store.derived import DERIVED
-from twin.store.features import FeatureQuery, JsonType, json_type
+from twin.store.features import FeatureQuery, JsonType, json_type, several_types
 
 __all__ = [
     "FeatureCollection",
@@ -116,12 +116,11 @@ def mixed_live(live: Mapping[str, Mapping[str, Any]]) -> frozenset[str]:
     >>> sorted(mixed_live({"a": {"b1": 3, "b2": 2.5, "b3": None}, "s": {"b1": 3, "b2": "x"}}))
     ['s']
     """
-    found = set()
-    for name, by_id in live.items():
-        kinds = {_LIVE_TYPES.get(type(v), "string") for v in by_id.values()} - {"null"}
-        if len({"number" if k == "integer" else k for k in kinds}) > 1:
-            found.add(name)
-    return frozenset(found)
+    return frozenset(
+        name
+        for name, by_id in live.items()
+        if several_types(_LIVE_TYPES.get(type(v), "string") for v in by_id.values())
+    )
 
 
 def _known(store: Store, dataset: str) -> tuple[dict[str, JsonType], dict[str, dict[str, Any]]]:

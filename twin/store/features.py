@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
@@ -33,7 +33,15 @@ from twin.store.features_filter import SqlFilter, property_sql, query_wkb, regis
 from twin.store.features_index import RTREE_CANDIDATES
 from twin.store.generations import CURRENT
 
-__all__ = ["FeatureQuery", "JsonType", "SQLiteFeatures", "SortKey", "ValueHints", "json_type"]
+__all__ = [
+    "FeatureQuery",
+    "JsonType",
+    "SQLiteFeatures",
+    "SortKey",
+    "ValueHints",
+    "json_type",
+    "several_types",
+]
 
 CursorFactory = Callable[[], AbstractContextManager[sqlite3.Cursor]]
 RowReader = Callable[[tuple[Any, ...]], BuildingRecord]
@@ -83,17 +91,25 @@ class ValueHints:
     mixed: frozenset[str]
 
 
+def several_types(kinds: Iterable[JsonType]) -> bool:
+    """Whether values of these JSON types need a text column to keep them all: several types,
+    integers and reals counting as one, nulls aside.
+
+    >>> several_types(["integer", "number", "null"]), several_types(["integer", "string"])
+    (False, True)
+    """
+    return len({"number" if k == "integer" else k for k in kinds} - {"null"}) > 1
+
+
 def _value_hints(rows: Sequence[tuple[str, str, int, int, int]]) -> ValueHints:
     """Return the hints of ``(key, SQLite JSON type, count, all dates, some wide)`` rows."""
     kinds: dict[str, set[JsonType]] = {}
     for key, sql_type, _, _, _ in rows:
-        kind = _SQLITE_JSON_TYPES.get(sql_type, "string")
-        if kind != "null":
-            kinds.setdefault(key, set()).add("number" if kind == "integer" else kind)
+        kinds.setdefault(key, set()).add(_SQLITE_JSON_TYPES.get(sql_type, "string"))
     return ValueHints(
         dates=frozenset(k for k, t, _, dates, _ in rows if t == "text" and dates),
         wide_integers=frozenset(k for k, t, _, _, wide in rows if t == "integer" and wide),
-        mixed=frozenset(k for k, found in kinds.items() if len(found) > 1),
+        mixed=frozenset(k for k, found in kinds.items() if several_types(found)),
     )
 
 
